@@ -1,0 +1,549 @@
+//! The object: header, intent, context, memory and data, and its wire encoding.
+
+use std::cell::RefCell;
+
+use bytes::Bytes;
+use flatbuffers::{FlatBufferBuilder, VerifierOptions};
+use serde_json::{json, Value};
+
+use crate::record::{id_field, string_vector, lineage_from_wire, lineage_json, lineage_to_wire, RecordMeta};
+use crate::wire;
+use crate::{
+    json as cjson, Body, CarriedPolicy, Context, Error, Hash, Intent, Limits, Lineage, NodeRef, ObjectId, Originator,
+    PublicKey, Record, Result, Signature, SigningKey, Status,
+};
+
+/// The wire format version this library writes and the newest it reads.
+pub const FORMAT_VERSION: u16 = 1;
+
+thread_local! {
+    /// One reusable builder per thread for record encoding: appends allocate only the
+    /// record's own bytes.
+    static RECORD_BUILDER: RefCell<FlatBufferBuilder<'static>> = RefCell::new(FlatBufferBuilder::with_capacity(1024));
+}
+
+/// One memory record as stored: its exact bytes, its hash in the chain and its
+/// signature.
+#[derive(Debug, Clone)]
+pub struct StoredRecord {
+    bytes: Bytes,
+    hash: Hash,
+    signature: Option<Signature>,
+    pub(crate) meta: RecordMeta,
+}
+
+impl StoredRecord {
+    /// The record's exact bytes (a FlatBuffers `Record`).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    /// `SHA-256("peo/record/v1" || previous record hash || bytes)`.
+    pub fn hash(&self) -> Hash {
+        self.hash
+    }
+    pub fn signature(&self) -> Option<&Signature> {
+        self.signature.as_ref()
+    }
+    /// Decodes the record.
+    pub fn decode(&self) -> Result<Record> {
+        Record::decode(&self.bytes).map_err(|e| e.at_record(self.meta.seq))
+    }
+}
+
+/// Options for [`Object::create`].
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions<'a> {
+    /// The object's id. When `None` it is derived from the content and `now_ms`
+    /// (`SHA-256("peo/id/v1" || intent hash || context hash || data hash || now_ms)`,
+    /// first 16 bytes): pass an id (for example `ObjectId::random()`) when two objects
+    /// may be created with the same content in the same millisecond.
+    pub id: Option<ObjectId>,
+    /// The creator's clock, ms since the Unix epoch (core reads no clock).
+    pub now_ms: i64,
+    /// The originator's key: signs the genesis record and becomes the context's
+    /// originator key.
+    pub key: Option<&'a SigningKey>,
+    pub limits: Limits,
+}
+
+/// A persistent executable object.
+#[derive(Debug, Clone)]
+pub struct Object {
+    id: ObjectId,
+    lineage: Lineage,
+    intent: Intent,
+    context: Context,
+    context_hash: Hash,
+    memory: Vec<StoredRecord>,
+    data: Value,
+    data_text: String,
+    status: Status,
+    state: String,
+    /// The `head` field as decoded; equal to the last record's hash unless tampered.
+    stored_head: Hash,
+}
+
+impl Object {
+    /// Creates an object from an intent document, a context and an input, and writes
+    /// its genesis record.
+    pub fn create(intent: &Value, context: Context, input: &Value, options: &CreateOptions<'_>) -> Result<Object> {
+        let limits = &options.limits;
+        let intent = Intent::new(intent, limits)?;
+        cjson::check_value(input, limits, "the input")?;
+        let data_text = cjson::canonical(input);
+        if data_text.len() > limits.max_json_bytes {
+            return Err(Error::limit(format!(
+                "the input is {} bytes of JSON; the limit is {} (Limits::max_json_bytes)",
+                data_text.len(),
+                limits.max_json_bytes
+            )));
+        }
+        let mut context = context;
+        if let Some(key) = options.key {
+            match context.originator.key {
+                None => context.originator.key = Some(key.public_key()),
+                Some(k) if k == key.public_key() => {}
+                Some(k) => {
+                    return Err(Error::invalid_argument(format!(
+                        "the signing key ({}) is not the context's originator key ({k})",
+                        key.public_key()
+                    )));
+                }
+            }
+        }
+        let context_hash = context.hash();
+        let data_hash = Hash::data(&data_text);
+        let id = options.id.unwrap_or_else(|| {
+            let mut buf = Vec::with_capacity(104);
+            buf.extend_from_slice(intent.hash().as_bytes());
+            buf.extend_from_slice(context_hash.as_bytes());
+            buf.extend_from_slice(data_hash.as_bytes());
+            buf.extend_from_slice(&options.now_ms.to_be_bytes());
+            let h = Hash::tagged(crate::hash::TAG_ID, &buf);
+            ObjectId(h.0[..16].try_into().expect("16 of 32 bytes"))
+        });
+        let lineage = Lineage::root(id);
+        let genesis = Record {
+            body: Body::Genesis { id, lineage: lineage.clone(), input: data_text.clone() },
+            state: String::new(),
+            next_state: intent.plan().machine.start_at.clone(),
+            status: Status::Running,
+            node: NodeRef {
+                id: context.originator.subject.clone().unwrap_or_default(),
+                domain: context.originator.domain.clone().unwrap_or_default(),
+                key: options.key.map(SigningKey::public_key),
+            },
+            time_ms: options.now_ms,
+            policy: None,
+            advice: None,
+            intent_hash: intent.hash(),
+            context_hash,
+            data_hash: Some(data_hash),
+            signed: options.key.is_some(),
+            visit: 0,
+            seq: 0,
+        };
+        let mut obj = Object {
+            id,
+            lineage,
+            intent,
+            context,
+            context_hash,
+            memory: Vec::new(),
+            data: input.clone(),
+            data_text,
+            status: Status::Running,
+            state: String::new(),
+            stored_head: Hash::ZERO,
+        };
+        obj.append(genesis, options.key)?;
+        Ok(obj)
+    }
+
+    /// Appends a record to the memory: sets its `seq`, encodes it, chains its hash and
+    /// signs it when `signer` is given (the record's `signed` and `node.key` must agree
+    /// with `signer`).
+    ///
+    /// This is the primitive the cycle uses. The caller is responsible for the
+    /// record's content: its committed hashes must describe the object after it, and
+    /// the last record of a visit must commit the data hash, or `verify` will say so.
+    pub fn append(&mut self, mut record: Record, signer: Option<&SigningKey>) -> Result<Hash> {
+        record.seq = u32::try_from(self.memory.len()).map_err(|_| Error::limit("the memory is full"))?;
+        match (signer, record.signed) {
+            (Some(k), true) if record.node.key == Some(k.public_key()) => {}
+            (None, false) => {}
+            _ => {
+                return Err(Error::invalid_argument(
+                    "a record is signed exactly when a signer is given, and its node.key is the signer's public key",
+                ));
+            }
+        }
+        let bytes = RECORD_BUILDER.with(|b| record.encode_with(&mut b.borrow_mut()));
+        let meta = RecordMeta::read(&bytes).map_err(|e| Error::internal(format!("a record peo wrote does not decode: {e}")))?;
+        let prev = self.memory.last().map_or(Hash::ZERO, |r| r.hash);
+        let hash = Hash::record(&prev, &bytes);
+        let signature = signer.map(|k| k.sign(&hash));
+        self.memory.push(StoredRecord { bytes: Bytes::from(bytes), hash, signature, meta });
+        self.status = record.status;
+        self.state = record.next_state;
+        self.stored_head = hash;
+        Ok(hash)
+    }
+
+    /// Decodes an object from untrusted bytes, checking its structure against
+    /// `limits`. Integrity (hashes and signatures) is checked by [`Object::verify`].
+    pub fn from_bytes(bytes: &[u8], limits: &Limits) -> Result<Object> {
+        if bytes.len() > limits.max_object_bytes {
+            return Err(Error::limit(format!(
+                "the object is {} bytes; the limit is {} (Limits::max_object_bytes)",
+                bytes.len(),
+                limits.max_object_bytes
+            )));
+        }
+        if bytes.len() < 8 {
+            return Err(Error::decode(format!("{} bytes is too short to be a peo object", bytes.len())));
+        }
+        if &bytes[4..8] != wire::FILE_IDENTIFIER.as_bytes() {
+            return Err(Error::decode(format!(
+                "not a peo object: the file identifier is {:?}, expected \"{}\"",
+                String::from_utf8_lossy(&bytes[4..8]),
+                wire::FILE_IDENTIFIER
+            )));
+        }
+        let opts = VerifierOptions {
+            max_depth: 32,
+            max_tables: limits.max_records.saturating_mul(2).saturating_add(1024),
+            max_apparent_size: bytes.len().saturating_mul(2).max(1 << 16),
+            ..Default::default()
+        };
+        let o = flatbuffers::root_with_opts::<wire::Object>(&opts, bytes)
+            .map_err(|e| Error::decode(format!("malformed object: {e}")))?;
+        match o.format_version() {
+            0 => return Err(Error::decode("the object has no format_version")),
+            v if v > FORMAT_VERSION => {
+                return Err(Error::unsupported(format!(
+                    "the object has format version {v}; this version of peo reads up to {FORMAT_VERSION}: upgrade peo"
+                )));
+            }
+            _ => {}
+        }
+        let id = id_field(o.id(), "id")?;
+        let lineage = lineage_from_wire(o.lineage(), id)?;
+
+        // Memory.
+        let entries = o.memory();
+        if entries.is_empty() {
+            return Err(Error::decode("the memory is empty: every object has a genesis record"));
+        }
+        if entries.len() > limits.max_records {
+            return Err(Error::limit(format!(
+                "the object has {} records; the limit is {} (Limits::max_records)",
+                entries.len(),
+                limits.max_records
+            )));
+        }
+        let shared = Bytes::copy_from_slice(bytes);
+        let base = bytes.as_ptr() as usize;
+        let mut memory = Vec::with_capacity(entries.len());
+        let mut prev = Hash::ZERO;
+        for (i, e) in entries.iter().enumerate() {
+            let rb = e.bytes().bytes();
+            if rb.len() > limits.max_record_bytes {
+                return Err(Error::limit(format!(
+                    "record {i} is {} bytes; the limit is {} (Limits::max_record_bytes)",
+                    rb.len(),
+                    limits.max_record_bytes
+                )));
+            }
+            let meta = RecordMeta::read(rb).map_err(|err| err.at_record(i as u32))?;
+            let signature = match e.signature() {
+                None => None,
+                Some(s) => Some(Signature::from_slice(s.bytes()).ok_or_else(|| {
+                    Error::decode(format!("a signature is 64 bytes, got {}", s.len())).at_record(i as u32)
+                })?),
+            };
+            let start = rb.as_ptr() as usize - base;
+            let stored_bytes = shared.slice(start..start + rb.len());
+            let hash = Hash::record(&prev, &stored_bytes);
+            prev = hash;
+            memory.push(StoredRecord { bytes: stored_bytes, hash, signature, meta });
+        }
+
+        // Intent.
+        let wi = o.intent();
+        let plan_limits = Limits { max_json_bytes: limits.max_plan_bytes, ..limits.clone() };
+        let plan_text = wi.plan();
+        let doc = cjson::parse(plan_text, &plan_limits, "the intent plan")?;
+        let intent = Intent::from_parts(doc, plan_text.to_owned(), wi.revision(), limits)?;
+        if wi.objective() != intent.objective() || wi.class() != intent.class() {
+            return Err(Error::decode("intent.objective / intent.class disagree with the plan's Objective / Class"));
+        }
+        let wc = wi.constraints();
+        let c = intent.constraints();
+        let domains: Option<Vec<String>> = wc.and_then(|w| w.allowed_domains()).map(|v| v.iter().map(str::to_owned).collect());
+        let same_constraints = wc.and_then(|w| w.deadline_ms()) == c.deadline_ms
+            && wc.and_then(|w| w.max_hops()) == c.max_hops
+            && wc.and_then(|w| w.max_records()) == c.max_records
+            && domains == c.allowed_domains;
+        if !same_constraints {
+            return Err(Error::decode("intent.constraints disagree with the plan's Constraints"));
+        }
+
+        // Context.
+        let wc = o.context();
+        let originator = match wc.originator() {
+            None => Originator::default(),
+            Some(or) => Originator {
+                subject: or.subject().map(str::to_owned),
+                domain: or.domain().map(str::to_owned),
+                key: match or.key() {
+                    None => None,
+                    Some(k) => Some(
+                        PublicKey::from_slice(k.bytes())
+                            .map_err(|_| Error::decode(format!("context.originator.key must be 32 bytes, got {}", k.len())))?,
+                    ),
+                },
+            },
+        };
+        let attributes = match wc.attributes() {
+            None => json!({}),
+            Some(t) => cjson::parse(t, limits, "context.attributes")?,
+        };
+        let policies = wc
+            .policies()
+            .iter()
+            .flatten()
+            .map(|p| CarriedPolicy { id: p.id().to_owned(), text: p.text().to_owned() })
+            .collect();
+        let strings = |v: Option<flatbuffers::Vector<'_, flatbuffers::ForwardsUOffset<&str>>>| -> Vec<String> {
+            v.iter().flatten().map(str::to_owned).collect()
+        };
+        let context = Context::from_wire(originator, strings(wc.labels()), attributes, policies, strings(wc.policy_refs()))?;
+        let context_hash = context.hash();
+
+        // Data and header.
+        let data_text = o.data().to_owned();
+        let data = cjson::parse(&data_text, limits, "the data")?;
+        let stored_head =
+            Hash::from_slice(o.head().bytes()).ok_or_else(|| Error::decode(format!("`head` must be 32 bytes, got {}", o.head().len())))?;
+        Ok(Object {
+            id,
+            lineage,
+            intent,
+            context,
+            context_hash,
+            memory,
+            data,
+            data_text,
+            status: Status::from_wire(o.status())?,
+            state: o.state().unwrap_or_default().to_owned(),
+            stored_head,
+        })
+    }
+
+    /// Encodes the object. Decoding and re-encoding gives the same bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let size: usize = self.memory.iter().map(|r| r.bytes.len() + 96).sum::<usize>()
+            + self.intent.canonical_text().len()
+            + self.data_text.len()
+            + 1024;
+        let mut fbb = FlatBufferBuilder::with_capacity(size);
+        let entries: Vec<_> = self
+            .memory
+            .iter()
+            .map(|r| {
+                let bytes = fbb.create_vector(&r.bytes[..]);
+                let signature = r.signature.map(|s| fbb.create_vector(&s.0));
+                wire::RecordEntry::create(&mut fbb, &wire::RecordEntryArgs { bytes: Some(bytes), signature })
+            })
+            .collect();
+        let memory = fbb.create_vector(&entries);
+
+        let plan = fbb.create_string(self.intent.canonical_text());
+        let objective = self.intent.objective().map(|s| fbb.create_string(s));
+        let class = self.intent.class().map(|s| fbb.create_string(s));
+        let c = self.intent.constraints();
+        let constraints = if *c == crate::Constraints::default() {
+            None
+        } else {
+            let allowed_domains = c.allowed_domains.as_ref().map(|d| {
+                let offs: Vec<_> = d.iter().map(|s| fbb.create_string(s)).collect();
+                fbb.create_vector(&offs)
+            });
+            Some(wire::Constraints::create(
+                &mut fbb,
+                &wire::ConstraintsArgs {
+                    deadline_ms: c.deadline_ms,
+                    max_hops: c.max_hops,
+                    max_records: c.max_records,
+                    allowed_domains,
+                },
+            ))
+        };
+        let intent = wire::Intent::create(
+            &mut fbb,
+            &wire::IntentArgs { revision: self.intent.revision(), objective, class, constraints, plan: Some(plan) },
+        );
+
+        let ctx = &self.context;
+        let originator = {
+            let o = &ctx.originator;
+            if *o == Originator::default() {
+                None
+            } else {
+                let subject = o.subject.as_deref().map(|s| fbb.create_string(s));
+                let domain = o.domain.as_deref().map(|s| fbb.create_string(s));
+                let key = o.key.map(|k| fbb.create_vector(&k.0));
+                Some(wire::Originator::create(&mut fbb, &wire::OriginatorArgs { subject, domain, key }))
+            }
+        };
+        let labels = string_vector(&mut fbb, ctx.labels());
+        let policy_refs = string_vector(&mut fbb, ctx.policy_refs());
+        let attributes = Some(fbb.create_string(&cjson::canonical(ctx.attributes())));
+        let policies = if ctx.policies().is_empty() {
+            None
+        } else {
+            let offs: Vec<_> = ctx
+                .policies()
+                .iter()
+                .map(|p| {
+                    let id = fbb.create_string(&p.id);
+                    let text = fbb.create_string(&p.text);
+                    wire::CarriedPolicy::create(&mut fbb, &wire::CarriedPolicyArgs { id: Some(id), text: Some(text) })
+                })
+                .collect();
+            Some(fbb.create_vector(&offs))
+        };
+        let context = wire::Context::create(
+            &mut fbb,
+            &wire::ContextArgs { originator, labels, attributes, policies, policy_refs },
+        );
+
+        let id = fbb.create_vector(&self.id.0);
+        let lineage = lineage_to_wire(&mut fbb, &self.lineage);
+        let state = (!self.state.is_empty()).then(|| fbb.create_string(&self.state));
+        let data = fbb.create_string(&self.data_text);
+        let head = fbb.create_vector(&self.stored_head.0);
+        let root = wire::Object::create(
+            &mut fbb,
+            &wire::ObjectArgs {
+                format_version: FORMAT_VERSION,
+                id: Some(id),
+                lineage: Some(lineage),
+                status: self.status.to_wire(),
+                state,
+                intent: Some(intent),
+                context: Some(context),
+                memory: Some(memory),
+                data: Some(data),
+                head: Some(head),
+            },
+        );
+        fbb.finish(root, Some(wire::FILE_IDENTIFIER));
+        fbb.finished_data().to_vec()
+    }
+
+    pub fn id(&self) -> ObjectId {
+        self.id
+    }
+    pub fn lineage(&self) -> &Lineage {
+        &self.lineage
+    }
+    pub fn intent(&self) -> &Intent {
+        &self.intent
+    }
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+    /// `SHA-256("peo/context/v1" || canonical context)`, cached.
+    pub fn context_hash(&self) -> Hash {
+        self.context_hash
+    }
+    /// The memory records, genesis first.
+    pub fn memory(&self) -> &[StoredRecord] {
+        &self.memory
+    }
+    /// Decodes every record.
+    pub fn records(&self) -> Result<Vec<Record>> {
+        self.memory.iter().map(StoredRecord::decode).collect()
+    }
+    /// The current working JSON document.
+    pub fn data(&self) -> &Value {
+        &self.data
+    }
+    /// The canonical text of the data (what the wire format stores).
+    pub fn data_text(&self) -> &str {
+        &self.data_text
+    }
+    /// `SHA-256("peo/data/v1" || canonical data text)`.
+    pub fn data_hash(&self) -> Hash {
+        Hash::data(&self.data_text)
+    }
+    /// Replaces the data. The cycle does this; the next record that commits the data
+    /// hash binds it.
+    pub fn set_data(&mut self, data: Value) {
+        self.data_text = cjson::canonical(&data);
+        self.data = data;
+    }
+    pub fn status(&self) -> Status {
+        self.status
+    }
+    /// The state the object is in (empty once terminated).
+    pub fn state(&self) -> &str {
+        &self.state
+    }
+    /// The hash of the last record: the object's memory head.
+    pub fn head(&self) -> Hash {
+        self.memory.last().map_or(Hash::ZERO, |r| r.hash)
+    }
+    /// The `head` field as stored in the decoded bytes.
+    pub(crate) fn stored_head(&self) -> Hash {
+        self.stored_head
+    }
+
+    /// A readable JSON view of everything, records decoded. Records that do not
+    /// decode are shown with their error.
+    pub fn to_json(&self) -> Value {
+        let memory: Vec<Value> = self
+            .memory
+            .iter()
+            .map(|r| {
+                let mut v = match r.decode() {
+                    Ok(rec) => rec.to_json(),
+                    Err(e) => json!({"seq": r.meta.seq, "error": e.to_string()}),
+                };
+                v["hash"] = json!(r.hash.to_hex());
+                v["signature"] = json!(r.signature.map(|s| s.to_hex()));
+                v
+            })
+            .collect();
+        let c = self.intent.constraints();
+        let mut context = self.context.to_json();
+        context["hash"] = json!(self.context_hash.to_hex());
+        json!({
+            "format_version": FORMAT_VERSION,
+            "id": self.id.to_hex(),
+            "lineage": lineage_json(&self.lineage),
+            "status": self.status.as_str(),
+            "state": self.state,
+            "head": self.stored_head.to_hex(),
+            "intent": {
+                "revision": self.intent.revision(),
+                "objective": self.intent.objective(),
+                "class": self.intent.class(),
+                "constraints": {
+                    "deadline_ms": c.deadline_ms,
+                    "max_hops": c.max_hops,
+                    "max_records": c.max_records,
+                    "allowed_domains": c.allowed_domains,
+                },
+                "hash": self.intent.hash().to_hex(),
+                "plan": self.intent.document(),
+            },
+            "context": context,
+            "memory": memory,
+            "data": self.data,
+            "data_hash": self.data_hash().to_hex(),
+        })
+    }
+}

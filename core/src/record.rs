@@ -1,0 +1,738 @@
+//! Memory records: one per decided cycle, stored as immutable FlatBuffers bytes.
+
+use flatbuffers::{FlatBufferBuilder, VerifierOptions, WIPOffset};
+use serde_json::{json, Value};
+
+use crate::wire;
+use crate::{Error, Hash, Lineage, ObjectId, PublicKey, Result};
+
+/// The six actions a cycle selects from, plus the genesis record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Genesis,
+    Execute,
+    Mutate,
+    Delegate,
+    Dormant,
+    Reentry,
+    Terminate,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Genesis => "genesis",
+            Action::Execute => "execute",
+            Action::Mutate => "mutate",
+            Action::Delegate => "delegate",
+            Action::Dormant => "dormant",
+            Action::Reentry => "reentry",
+            Action::Terminate => "terminate",
+        }
+    }
+    fn to_wire(self) -> wire::ActionKind {
+        match self {
+            Action::Genesis => wire::ActionKind::Genesis,
+            Action::Execute => wire::ActionKind::Execute,
+            Action::Mutate => wire::ActionKind::Mutate,
+            Action::Delegate => wire::ActionKind::Delegate,
+            Action::Dormant => wire::ActionKind::Dormant,
+            Action::Reentry => wire::ActionKind::Reentry,
+            Action::Terminate => wire::ActionKind::Terminate,
+        }
+    }
+    fn from_wire(k: wire::ActionKind) -> Result<Action> {
+        Ok(match k {
+            wire::ActionKind::Genesis => Action::Genesis,
+            wire::ActionKind::Execute => Action::Execute,
+            wire::ActionKind::Mutate => Action::Mutate,
+            wire::ActionKind::Delegate => Action::Delegate,
+            wire::ActionKind::Dormant => Action::Dormant,
+            wire::ActionKind::Reentry => Action::Reentry,
+            wire::ActionKind::Terminate => Action::Terminate,
+            other => return Err(Error::decode(format!("unknown action kind {}", other.0))),
+        })
+    }
+}
+
+/// Where an object stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Running,
+    Dormant,
+    Succeeded,
+    Failed,
+    Expired,
+    Rejected,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Dormant => "dormant",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Expired => "expired",
+            Status::Rejected => "rejected",
+        }
+    }
+    /// Whether nothing more can happen to the object.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Status::Succeeded | Status::Failed | Status::Expired | Status::Rejected)
+    }
+    pub(crate) fn to_wire(self) -> wire::Status {
+        match self {
+            Status::Running => wire::Status::Running,
+            Status::Dormant => wire::Status::Dormant,
+            Status::Succeeded => wire::Status::Succeeded,
+            Status::Failed => wire::Status::Failed,
+            Status::Expired => wire::Status::Expired,
+            Status::Rejected => wire::Status::Rejected,
+        }
+    }
+    pub(crate) fn from_wire(s: wire::Status) -> Result<Status> {
+        Ok(match s {
+            wire::Status::Running => Status::Running,
+            wire::Status::Dormant => Status::Dormant,
+            wire::Status::Succeeded => Status::Succeeded,
+            wire::Status::Failed => Status::Failed,
+            wire::Status::Expired => Status::Expired,
+            wire::Status::Rejected => Status::Rejected,
+            other => return Err(Error::decode(format!("unknown status {}", other.0))),
+        })
+    }
+}
+
+/// The node that wrote a record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeRef {
+    pub id: String,
+    pub domain: String,
+    pub key: Option<PublicKey>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    NotEvaluated,
+    Allow,
+    Deny,
+}
+
+/// The policy decision behind a record's action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyOutcome {
+    pub decision: Decision,
+    /// Ids of the deciding policies.
+    pub policies: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+/// An advisor's proposal and what the node did with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Advice {
+    pub action: Action,
+    pub target: Option<String>,
+    pub confidence: f32,
+    pub rationale: String,
+    pub followed: bool,
+    pub override_reason: Option<String>,
+}
+
+/// A named error with its cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskError {
+    pub error: String,
+    pub cause: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MutateKind {
+    Data,
+    Route,
+    Intent,
+    Context,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DelegateReason {
+    Capability,
+    Policy,
+    FanOut,
+    Unresolved,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DormantReason {
+    Wait,
+    Await,
+    Retry,
+    Join,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReentryCause {
+    Time,
+    Event,
+    Children,
+    Timeout,
+}
+
+/// A child object created by fan-out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildRef {
+    pub id: ObjectId,
+    pub genesis_hash: Option<Hash>,
+    pub branch: u32,
+}
+
+/// What a record did. JSON payloads are canonical JSON text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    Genesis { id: ObjectId, lineage: Lineage, input: String },
+    Execute { capability: String, attempt: u32, idempotency_key: Option<String>, output: Option<String>, error: Option<TaskError> },
+    Mutate { kind: MutateKind, revision: u32, change: Option<String> },
+    Delegate { reason: DelegateReason, capability: Option<String>, target: Option<String>, children: Vec<ChildRef> },
+    Dormant { reason: DormantReason, wake_at_ms: Option<i64>, event: Option<String>, timeout_at_ms: Option<i64> },
+    Reentry { cause: ReentryCause, event: Option<String>, payload: Option<String> },
+    Terminate { status: Status, output: Option<String>, error: Option<TaskError> },
+}
+
+impl Body {
+    pub fn action(&self) -> Action {
+        match self {
+            Body::Genesis { .. } => Action::Genesis,
+            Body::Execute { .. } => Action::Execute,
+            Body::Mutate { .. } => Action::Mutate,
+            Body::Delegate { .. } => Action::Delegate,
+            Body::Dormant { .. } => Action::Dormant,
+            Body::Reentry { .. } => Action::Reentry,
+            Body::Terminate { .. } => Action::Terminate,
+        }
+    }
+}
+
+/// One decided cycle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub body: Body,
+    /// The state the cycle evaluated (empty for genesis).
+    pub state: String,
+    /// The state the object is in after this record (empty once terminated).
+    pub next_state: String,
+    /// The object's status after this record.
+    pub status: Status,
+    pub node: NodeRef,
+    /// The writing node's clock, ms since the Unix epoch.
+    pub time_ms: i64,
+    pub policy: Option<PolicyOutcome>,
+    pub advice: Option<Advice>,
+    pub intent_hash: Hash,
+    pub context_hash: Hash,
+    /// Present on the last record of every visit.
+    pub data_hash: Option<Hash>,
+    /// Whether the entry carries a signature by `node.key`.
+    pub signed: bool,
+    /// 0 for genesis, +1 for every visit.
+    pub visit: u32,
+    /// The record's index in the memory.
+    pub seq: u32,
+}
+
+/// The per-record facts verification needs, read without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RecordMeta {
+    pub action: Action,
+    pub seq: u32,
+    pub visit: u32,
+    pub signed: bool,
+    pub key: Option<PublicKey>,
+    pub status: Status,
+    pub intent_hash: Hash,
+    pub context_hash: Hash,
+    pub data_hash: Option<Hash>,
+}
+
+fn verifier_options(len: usize) -> VerifierOptions {
+    VerifierOptions { max_depth: 32, max_tables: 4096, max_apparent_size: len.saturating_mul(4).max(1 << 16), ..Default::default() }
+}
+
+fn hash_field(v: Option<flatbuffers::Vector<'_, u8>>, field: &str) -> Result<Option<Hash>> {
+    match v {
+        None => Ok(None),
+        Some(v) => Hash::from_slice(v.bytes())
+            .map(Some)
+            .ok_or_else(|| Error::decode(format!("record field `{field}` must be 32 bytes, got {}", v.len()))),
+    }
+}
+
+fn key_field(v: Option<flatbuffers::Vector<'_, u8>>, field: &str) -> Result<Option<PublicKey>> {
+    match v {
+        None => Ok(None),
+        Some(v) => PublicKey::from_slice(v.bytes())
+            .map(Some)
+            .map_err(|_| Error::decode(format!("`{field}` must be a 32-byte public key, got {} bytes", v.len()))),
+    }
+}
+
+pub(crate) fn id_field(v: flatbuffers::Vector<'_, u8>, field: &str) -> Result<ObjectId> {
+    ObjectId::from_slice(v.bytes()).map_err(|_| Error::decode(format!("`{field}` must be 16 bytes, got {}", v.len())))
+}
+
+/// Checks a record buffer's structure and returns its root table.
+fn root(bytes: &[u8]) -> Result<wire::Record<'_>> {
+    flatbuffers::root_with_opts::<wire::Record>(&verifier_options(bytes.len()), bytes)
+        .map_err(|e| Error::decode(format!("malformed record: {e}")))
+}
+
+impl RecordMeta {
+    /// Reads the facts verification needs from a record buffer, checking its structure.
+    pub(crate) fn read(bytes: &[u8]) -> Result<RecordMeta> {
+        let r = root(bytes)?;
+        let action = match r.body_type() {
+            wire::Body::Genesis => Action::Genesis,
+            wire::Body::Execute => Action::Execute,
+            wire::Body::Mutate => Action::Mutate,
+            wire::Body::Delegate => Action::Delegate,
+            wire::Body::Dormant => Action::Dormant,
+            wire::Body::Reentry => Action::Reentry,
+            wire::Body::Terminate => Action::Terminate,
+            other => return Err(Error::decode(format!("unknown record body type {}", other.0))),
+        };
+        let key = key_field(r.node().and_then(|n| n.key()), "node.key")?;
+        if r.signed() && key.is_none() {
+            return Err(Error::decode("a signed record must name its signer in `node.key`"));
+        }
+        Ok(RecordMeta {
+            action,
+            seq: r.seq(),
+            visit: r.visit(),
+            signed: r.signed(),
+            key,
+            status: Status::from_wire(r.status())?,
+            intent_hash: hash_field(Some(r.intent_hash()), "intent_hash")?.expect("required field"),
+            context_hash: hash_field(Some(r.context_hash()), "context_hash")?.expect("required field"),
+            data_hash: hash_field(r.data_hash(), "data_hash")?,
+        })
+    }
+}
+
+fn opt_str(s: Option<&str>) -> Option<String> {
+    s.map(str::to_owned)
+}
+
+fn task_error(e: Option<wire::TaskError<'_>>) -> Option<TaskError> {
+    e.map(|e| TaskError { error: e.error().to_owned(), cause: opt_str(e.cause()) })
+}
+
+pub(crate) fn lineage_from_wire(l: Option<wire::Lineage<'_>>, id: ObjectId) -> Result<Lineage> {
+    let Some(l) = l else { return Ok(Lineage::root(id)) };
+    Ok(Lineage {
+        parent: l.parent().map(|p| id_field(p, "lineage.parent")).transpose()?,
+        root: match l.root() {
+            Some(r) => id_field(r, "lineage.root")?,
+            None => id,
+        },
+        generation: l.generation(),
+        branch: l.branch(),
+        fanout_state: opt_str(l.fanout_state()),
+    })
+}
+
+pub(crate) fn lineage_to_wire<'a>(fbb: &mut FlatBufferBuilder<'a>, l: &Lineage) -> WIPOffset<wire::Lineage<'a>> {
+    let parent = l.parent.map(|p| fbb.create_vector(&p.0));
+    let root = fbb.create_vector(&l.root.0);
+    let fanout_state = l.fanout_state.as_deref().map(|s| fbb.create_string(s));
+    wire::Lineage::create(
+        fbb,
+        &wire::LineageArgs { parent, root: Some(root), generation: l.generation, branch: l.branch, fanout_state },
+    )
+}
+
+impl Record {
+    /// Decodes a record buffer (untrusted bytes).
+    pub fn decode(bytes: &[u8]) -> Result<Record> {
+        let meta = RecordMeta::read(bytes)?;
+        let r = root(bytes)?;
+        let missing = |what: &str| Error::decode(format!("record body of type {} is missing", what));
+        let body = match meta.action {
+            Action::Genesis => {
+                let g = r.body_as_genesis().ok_or_else(|| missing("Genesis"))?;
+                let id = id_field(g.id(), "genesis.id")?;
+                Body::Genesis { id, lineage: lineage_from_wire(g.lineage(), id)?, input: g.input().to_owned() }
+            }
+            Action::Execute => {
+                let e = r.body_as_execute().ok_or_else(|| missing("Execute"))?;
+                Body::Execute {
+                    capability: e.capability().to_owned(),
+                    attempt: e.attempt(),
+                    idempotency_key: opt_str(e.idempotency_key()),
+                    output: opt_str(e.output()),
+                    error: task_error(e.error()),
+                }
+            }
+            Action::Mutate => {
+                let m = r.body_as_mutate().ok_or_else(|| missing("Mutate"))?;
+                let kind = match m.kind() {
+                    wire::MutateKind::Data => MutateKind::Data,
+                    wire::MutateKind::Route => MutateKind::Route,
+                    wire::MutateKind::Intent => MutateKind::Intent,
+                    wire::MutateKind::Context => MutateKind::Context,
+                    other => return Err(Error::decode(format!("unknown mutate kind {}", other.0))),
+                };
+                Body::Mutate { kind, revision: m.revision(), change: opt_str(m.change()) }
+            }
+            Action::Delegate => {
+                let d = r.body_as_delegate().ok_or_else(|| missing("Delegate"))?;
+                let reason = match d.reason() {
+                    wire::DelegateReason::Capability => DelegateReason::Capability,
+                    wire::DelegateReason::Policy => DelegateReason::Policy,
+                    wire::DelegateReason::FanOut => DelegateReason::FanOut,
+                    wire::DelegateReason::Unresolved => DelegateReason::Unresolved,
+                    other => return Err(Error::decode(format!("unknown delegate reason {}", other.0))),
+                };
+                let mut children = Vec::new();
+                for c in d.children().iter().flatten() {
+                    children.push(ChildRef {
+                        id: id_field(c.id(), "child.id")?,
+                        genesis_hash: hash_field(c.genesis_hash(), "child.genesis_hash")?,
+                        branch: c.branch(),
+                    });
+                }
+                Body::Delegate { reason, capability: opt_str(d.capability()), target: opt_str(d.target()), children }
+            }
+            Action::Dormant => {
+                let d = r.body_as_dormant().ok_or_else(|| missing("Dormant"))?;
+                let reason = match d.reason() {
+                    wire::DormantReason::Wait => DormantReason::Wait,
+                    wire::DormantReason::Await => DormantReason::Await,
+                    wire::DormantReason::Retry => DormantReason::Retry,
+                    wire::DormantReason::Join => DormantReason::Join,
+                    other => return Err(Error::decode(format!("unknown dormant reason {}", other.0))),
+                };
+                Body::Dormant { reason, wake_at_ms: d.wake_at_ms(), event: opt_str(d.event()), timeout_at_ms: d.timeout_at_ms() }
+            }
+            Action::Reentry => {
+                let e = r.body_as_reentry().ok_or_else(|| missing("Reentry"))?;
+                let cause = match e.cause() {
+                    wire::ReentryCause::Time => ReentryCause::Time,
+                    wire::ReentryCause::Event => ReentryCause::Event,
+                    wire::ReentryCause::Children => ReentryCause::Children,
+                    wire::ReentryCause::Timeout => ReentryCause::Timeout,
+                    other => return Err(Error::decode(format!("unknown reentry cause {}", other.0))),
+                };
+                Body::Reentry { cause, event: opt_str(e.event()), payload: opt_str(e.payload()) }
+            }
+            Action::Terminate => {
+                let t = r.body_as_terminate().ok_or_else(|| missing("Terminate"))?;
+                Body::Terminate { status: Status::from_wire(t.status())?, output: opt_str(t.output()), error: task_error(t.error()) }
+            }
+        };
+        let node = r.node();
+        let policy = match r.policy() {
+            None => None,
+            Some(p) => Some(PolicyOutcome {
+                decision: match p.decision() {
+                    wire::Decision::NotEvaluated => Decision::NotEvaluated,
+                    wire::Decision::Allow => Decision::Allow,
+                    wire::Decision::Deny => Decision::Deny,
+                    other => return Err(Error::decode(format!("unknown policy decision {}", other.0))),
+                },
+                policies: p.policies().iter().flatten().map(str::to_owned).collect(),
+                errors: p.errors().iter().flatten().map(str::to_owned).collect(),
+            }),
+        };
+        let advice = match r.advice() {
+            None => None,
+            Some(a) => Some(Advice {
+                action: Action::from_wire(a.action())?,
+                target: opt_str(a.target()),
+                confidence: a.confidence(),
+                rationale: a.rationale().unwrap_or_default().to_owned(),
+                followed: a.followed(),
+                override_reason: opt_str(a.override_reason()),
+            }),
+        };
+        Ok(Record {
+            body,
+            state: r.state().unwrap_or_default().to_owned(),
+            next_state: r.next_state().unwrap_or_default().to_owned(),
+            status: meta.status,
+            node: NodeRef {
+                id: node.and_then(|n| n.id()).unwrap_or_default().to_owned(),
+                domain: node.and_then(|n| n.domain()).unwrap_or_default().to_owned(),
+                key: meta.key,
+            },
+            time_ms: r.time_ms(),
+            policy,
+            advice,
+            intent_hash: meta.intent_hash,
+            context_hash: meta.context_hash,
+            data_hash: meta.data_hash,
+            signed: meta.signed,
+            visit: meta.visit,
+            seq: meta.seq,
+        })
+    }
+
+    /// Encodes the record into `fbb` (reset first) and returns its bytes.
+    pub fn encode_with<'a>(&self, fbb: &mut FlatBufferBuilder<'a>) -> Vec<u8> {
+        fbb.reset();
+        let s = |fbb: &mut FlatBufferBuilder<'a>, v: &Option<String>| opt_string(fbb, v.as_deref());
+        macro_rules! task_error {
+            ($fbb:expr, $e:expr) => {
+                $e.as_ref().map(|e| {
+                    let error = Some($fbb.create_string(&e.error));
+                    let cause = e.cause.as_deref().map(|c| $fbb.create_string(c));
+                    wire::TaskError::create($fbb, &wire::TaskErrorArgs { error, cause })
+                })
+            };
+        }
+        let (body_type, body) = match &self.body {
+            Body::Genesis { id, lineage, input } => {
+                let idv = fbb.create_vector(&id.0);
+                let lineage = lineage_to_wire(fbb, lineage);
+                let input = fbb.create_string(input);
+                let g = wire::Genesis::create(fbb, &wire::GenesisArgs { id: Some(idv), lineage: Some(lineage), input: Some(input) });
+                (wire::Body::Genesis, g.as_union_value())
+            }
+            Body::Execute { capability, attempt, idempotency_key, output, error } => {
+                let capability = fbb.create_string(capability);
+                let idempotency_key = s(fbb, idempotency_key);
+                let output = s(fbb, output);
+                let error = task_error!(fbb, error);
+                let e = wire::Execute::create(
+                    fbb,
+                    &wire::ExecuteArgs { capability: Some(capability), attempt: *attempt, idempotency_key, output, error },
+                );
+                (wire::Body::Execute, e.as_union_value())
+            }
+            Body::Mutate { kind, revision, change } => {
+                let change = s(fbb, change);
+                let kind = match kind {
+                    MutateKind::Data => wire::MutateKind::Data,
+                    MutateKind::Route => wire::MutateKind::Route,
+                    MutateKind::Intent => wire::MutateKind::Intent,
+                    MutateKind::Context => wire::MutateKind::Context,
+                };
+                let m = wire::Mutate::create(fbb, &wire::MutateArgs { kind, revision: *revision, change });
+                (wire::Body::Mutate, m.as_union_value())
+            }
+            Body::Delegate { reason, capability, target, children } => {
+                let capability = s(fbb, capability);
+                let target = s(fbb, target);
+                let children = if children.is_empty() {
+                    None
+                } else {
+                    let offs: Vec<_> = children
+                        .iter()
+                        .map(|c| {
+                            let id = fbb.create_vector(&c.id.0);
+                            let genesis_hash = c.genesis_hash.map(|h| fbb.create_vector(&h.0));
+                            wire::ChildRef::create(fbb, &wire::ChildRefArgs { id: Some(id), genesis_hash, branch: c.branch })
+                        })
+                        .collect();
+                    Some(fbb.create_vector(&offs))
+                };
+                let reason = match reason {
+                    DelegateReason::Capability => wire::DelegateReason::Capability,
+                    DelegateReason::Policy => wire::DelegateReason::Policy,
+                    DelegateReason::FanOut => wire::DelegateReason::FanOut,
+                    DelegateReason::Unresolved => wire::DelegateReason::Unresolved,
+                };
+                let d = wire::Delegate::create(fbb, &wire::DelegateArgs { reason, capability, target, children });
+                (wire::Body::Delegate, d.as_union_value())
+            }
+            Body::Dormant { reason, wake_at_ms, event, timeout_at_ms } => {
+                let event = s(fbb, event);
+                let reason = match reason {
+                    DormantReason::Wait => wire::DormantReason::Wait,
+                    DormantReason::Await => wire::DormantReason::Await,
+                    DormantReason::Retry => wire::DormantReason::Retry,
+                    DormantReason::Join => wire::DormantReason::Join,
+                };
+                let d = wire::Dormant::create(
+                    fbb,
+                    &wire::DormantArgs { reason, wake_at_ms: *wake_at_ms, event, timeout_at_ms: *timeout_at_ms },
+                );
+                (wire::Body::Dormant, d.as_union_value())
+            }
+            Body::Reentry { cause, event, payload } => {
+                let event = s(fbb, event);
+                let payload = s(fbb, payload);
+                let cause = match cause {
+                    ReentryCause::Time => wire::ReentryCause::Time,
+                    ReentryCause::Event => wire::ReentryCause::Event,
+                    ReentryCause::Children => wire::ReentryCause::Children,
+                    ReentryCause::Timeout => wire::ReentryCause::Timeout,
+                };
+                let r = wire::Reentry::create(fbb, &wire::ReentryArgs { cause, event, payload });
+                (wire::Body::Reentry, r.as_union_value())
+            }
+            Body::Terminate { status, output, error } => {
+                let output = s(fbb, output);
+                let error = task_error!(fbb, error);
+                let t = wire::Terminate::create(fbb, &wire::TerminateArgs { status: status.to_wire(), output, error });
+                (wire::Body::Terminate, t.as_union_value())
+            }
+        };
+        let state = (!self.state.is_empty()).then(|| fbb.create_string(&self.state));
+        let next_state = (!self.next_state.is_empty()).then(|| fbb.create_string(&self.next_state));
+        let node = {
+            let id = (!self.node.id.is_empty()).then(|| fbb.create_string(&self.node.id));
+            let domain = (!self.node.domain.is_empty()).then(|| fbb.create_string(&self.node.domain));
+            let key = self.node.key.map(|k| fbb.create_vector(&k.0));
+            wire::NodeRef::create(fbb, &wire::NodeRefArgs { id, domain, key })
+        };
+        let policy = self.policy.as_ref().map(|p| {
+            let policies = string_vector(fbb, &p.policies);
+            let errors = string_vector(fbb, &p.errors);
+            let decision = match p.decision {
+                Decision::NotEvaluated => wire::Decision::NotEvaluated,
+                Decision::Allow => wire::Decision::Allow,
+                Decision::Deny => wire::Decision::Deny,
+            };
+            wire::PolicyOutcome::create(fbb, &wire::PolicyOutcomeArgs { decision, policies, errors })
+        });
+        let advice = self.advice.as_ref().map(|a| {
+            let target = s(fbb, &a.target);
+            let rationale = Some(fbb.create_string(&a.rationale));
+            let override_reason = s(fbb, &a.override_reason);
+            wire::Advice::create(
+                fbb,
+                &wire::AdviceArgs {
+                    action: a.action.to_wire(),
+                    target,
+                    confidence: a.confidence,
+                    rationale,
+                    followed: a.followed,
+                    override_reason,
+                },
+            )
+        });
+        let intent_hash = fbb.create_vector(&self.intent_hash.0);
+        let context_hash = fbb.create_vector(&self.context_hash.0);
+        let data_hash = self.data_hash.map(|h| fbb.create_vector(&h.0));
+        let rec = wire::Record::create(
+            fbb,
+            &wire::RecordArgs {
+                body_type,
+                body: Some(body),
+                state,
+                next_state,
+                status: self.status.to_wire(),
+                node: Some(node),
+                time_ms: self.time_ms,
+                policy,
+                advice,
+                intent_hash: Some(intent_hash),
+                context_hash: Some(context_hash),
+                data_hash,
+                signed: self.signed,
+                visit: self.visit,
+                seq: self.seq,
+            },
+        );
+        fbb.finish_minimal(rec);
+        fbb.finished_data().to_vec()
+    }
+
+    /// Encodes the record with a fresh builder.
+    pub fn encode(&self) -> Vec<u8> {
+        self.encode_with(&mut FlatBufferBuilder::with_capacity(256))
+    }
+
+    pub fn action(&self) -> Action {
+        self.body.action()
+    }
+
+    /// A readable JSON view of the record; JSON payloads are shown as JSON.
+    pub fn to_json(&self) -> Value {
+        let payload = |s: &Option<String>| s.as_deref().map(parse_shown);
+        let err = |e: &Option<TaskError>| e.as_ref().map(|e| json!({"error": e.error, "cause": e.cause}));
+        let body = match &self.body {
+            Body::Genesis { id, lineage, input } => json!({
+                "id": id.to_hex(),
+                "lineage": lineage_json(lineage),
+                "input": parse_shown(input),
+            }),
+            Body::Execute { capability, attempt, idempotency_key, output, error } => json!({
+                "capability": capability, "attempt": attempt, "idempotency_key": idempotency_key,
+                "output": payload(output), "error": err(error),
+            }),
+            Body::Mutate { kind, revision, change } => json!({
+                "kind": format!("{kind:?}").to_lowercase(), "revision": revision, "change": payload(change),
+            }),
+            Body::Delegate { reason, capability, target, children } => json!({
+                "reason": format!("{reason:?}").to_lowercase(), "capability": capability, "target": target,
+                "children": children.iter().map(|c| json!({
+                    "id": c.id.to_hex(), "genesis_hash": c.genesis_hash.map(|h| h.to_hex()), "branch": c.branch,
+                })).collect::<Vec<_>>(),
+            }),
+            Body::Dormant { reason, wake_at_ms, event, timeout_at_ms } => json!({
+                "reason": format!("{reason:?}").to_lowercase(), "wake_at_ms": wake_at_ms, "event": event,
+                "timeout_at_ms": timeout_at_ms,
+            }),
+            Body::Reentry { cause, event, payload: p } => json!({
+                "cause": format!("{cause:?}").to_lowercase(), "event": event, "payload": payload(p),
+            }),
+            Body::Terminate { status, output, error } => json!({
+                "status": status.as_str(), "output": payload(output), "error": err(error),
+            }),
+        };
+        json!({
+            "seq": self.seq,
+            "visit": self.visit,
+            "action": self.action().as_str(),
+            "state": self.state,
+            "next_state": self.next_state,
+            "status": self.status.as_str(),
+            "node": {"id": self.node.id, "domain": self.node.domain, "key": self.node.key.map(|k| k.to_hex())},
+            "time_ms": self.time_ms,
+            "policy": self.policy.as_ref().map(|p| json!({
+                "decision": format!("{:?}", p.decision).to_lowercase(), "policies": p.policies, "errors": p.errors,
+            })),
+            "advice": self.advice.as_ref().map(|a| json!({
+                "action": a.action.as_str(), "target": a.target, "confidence": a.confidence,
+                "rationale": a.rationale, "followed": a.followed, "override_reason": a.override_reason,
+            })),
+            "intent_hash": self.intent_hash.to_hex(),
+            "context_hash": self.context_hash.to_hex(),
+            "data_hash": self.data_hash.map(|h| h.to_hex()),
+            "signed": self.signed,
+            "body": body,
+        })
+    }
+}
+
+pub(crate) fn opt_string<'a>(fbb: &mut FlatBufferBuilder<'a>, v: Option<&str>) -> Option<WIPOffset<&'a str>> {
+    v.map(|x| fbb.create_string(x))
+}
+
+/// A vector of strings, absent when empty.
+pub(crate) fn string_vector<'a>(
+    fbb: &mut FlatBufferBuilder<'a>,
+    v: &[String],
+) -> Option<WIPOffset<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<&'a str>>>> {
+    if v.is_empty() {
+        return None;
+    }
+    let offs: Vec<_> = v.iter().map(|x| fbb.create_string(x)).collect();
+    Some(fbb.create_vector(&offs))
+}
+
+pub(crate) fn lineage_json(l: &Lineage) -> Value {
+    json!({
+        "parent": l.parent.map(|p| p.to_hex()),
+        "root": l.root.to_hex(),
+        "generation": l.generation,
+        "branch": l.branch,
+        "fanout_state": l.fanout_state,
+    })
+}
+
+/// Record payloads are canonical JSON; show them parsed (or as text if a writer
+/// stored something else).
+fn parse_shown(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
