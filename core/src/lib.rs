@@ -55,3 +55,10 @@ pub use record::{
     ReentryCause, Record, Status, TaskError,
 };
 pub use verify::{Broken, Signer, SignatureRequirement, Trust, VerifyReport};
+
+// Lets the shared test helpers (`tests/common`) name this crate in unit tests too.
+#[cfg(test)]
+extern crate self as peo_core;
+
+#[cfg(test)]
+mod tests;

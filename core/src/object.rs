@@ -26,9 +26,9 @@ thread_local! {
 /// signature.
 #[derive(Debug, Clone)]
 pub struct StoredRecord {
-    bytes: Bytes,
-    hash: Hash,
-    signature: Option<Signature>,
+    pub(crate) bytes: Bytes,
+    pub(crate) hash: Hash,
+    pub(crate) signature: Option<Signature>,
     pub(crate) meta: RecordMeta,
 }
 
@@ -69,18 +69,18 @@ pub struct CreateOptions<'a> {
 /// A persistent executable object.
 #[derive(Debug, Clone)]
 pub struct Object {
-    id: ObjectId,
-    lineage: Lineage,
-    intent: Intent,
-    context: Context,
-    context_hash: Hash,
-    memory: Vec<StoredRecord>,
-    data: Value,
-    data_text: String,
-    status: Status,
-    state: String,
+    pub(crate) id: ObjectId,
+    pub(crate) lineage: Lineage,
+    pub(crate) intent: Intent,
+    pub(crate) context: Context,
+    pub(crate) context_hash: Hash,
+    pub(crate) memory: Vec<StoredRecord>,
+    pub(crate) data: Value,
+    pub(crate) data_text: String,
+    pub(crate) status: Status,
+    pub(crate) state: String,
     /// The `head` field as decoded; equal to the last record's hash unless tampered.
-    stored_head: Hash,
+    pub(crate) stored_head: Hash,
 }
 
 impl Object {

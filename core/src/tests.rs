@@ -1,0 +1,177 @@
+//! Tampering at the model level: what an attacker who re-encodes the object can do,
+//! checked through the wire (encode, decode, verify).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use bytes::Bytes;
+use serde_json::json;
+
+use crate::object::StoredRecord;
+use crate::record::RecordMeta;
+use crate::*;
+
+fn all_keys() -> Trust {
+    Trust::keys([common::originator_key(), common::eu_key(), common::us_key()].map(|k| k.public_key()))
+}
+
+fn reverify(obj: &Object, trust: &Trust) -> VerifyReport {
+    let decoded = Object::from_bytes(&obj.to_bytes(), &Limits::default()).expect("structurally valid");
+    decoded.verify(trust)
+}
+
+fn broken(report: &VerifyReport) -> (u32, ErrorKind, String) {
+    let b = report.broken.clone().unwrap_or_else(|| panic!("expected a broken record: {report:?}"));
+    (b.record, b.kind, b.message)
+}
+
+/// Replaces record `i` with `record`, re-chained, signed by `key` when given.
+fn rewrite(obj: &mut Object, i: usize, record: &Record, key: Option<&SigningKey>) {
+    let bytes = record.encode();
+    let prev = if i == 0 { Hash::ZERO } else { obj.memory[i - 1].hash() };
+    let hash = Hash::record(&prev, &bytes);
+    obj.memory[i] = StoredRecord {
+        meta: RecordMeta::read(&bytes).unwrap(),
+        signature: key.map(|k| k.sign(&hash)),
+        hash,
+        bytes: Bytes::from(bytes),
+    };
+}
+
+#[test]
+fn a_signed_object_verifies_with_its_signers_named() {
+    let obj = common::journey(true);
+    let report = reverify(&obj, &all_keys());
+    assert!(report.is_valid(), "{report:?}");
+    assert_eq!(report.records_checked, 7);
+    assert_eq!(report.signatures_checked, 3);
+    assert_eq!(report.unsigned_records, 0);
+    assert_eq!(report.untrusted_records, 0);
+    let signed_by = |k: SigningKey| report.signers.iter().find(|s| s.key == k.public_key()).unwrap().records.clone();
+    assert_eq!(signed_by(common::originator_key()), vec![0]);
+    assert_eq!(signed_by(common::eu_key()), vec![2]);
+    assert_eq!(signed_by(common::us_key()), vec![6]);
+    assert!(report.signers.iter().all(|s| s.trusted));
+    // Without trusted keys the signatures still verify, and nothing is trusted.
+    let report = reverify(&obj, &Trust::any());
+    assert!(report.is_valid());
+    assert_eq!(report.untrusted_records, 7);
+}
+
+#[test]
+fn an_untrusted_signer_or_an_unsigned_visit_is_named() {
+    let obj = common::journey(true);
+    let trust = Trust::keys([common::originator_key(), common::eu_key()].map(|k| k.public_key()));
+    let (record, kind, msg) = broken(&reverify(&obj, &trust));
+    assert_eq!((record, kind), (6, ErrorKind::Signature));
+    assert!(msg.contains("not a trusted key"), "{msg}");
+
+    let unsigned = common::journey(false);
+    let trust = Trust { require: SignatureRequirement::EveryVisit, ..Trust::default() };
+    let (record, kind, _) = broken(&reverify(&unsigned, &trust));
+    assert_eq!((record, kind), (0, ErrorKind::Signature));
+    let report = reverify(&unsigned, &Trust::any());
+    assert!(report.is_valid());
+    assert_eq!(report.unsigned_records, 7);
+}
+
+#[test]
+fn a_record_re_signed_by_another_key_fails_at_that_record() {
+    let intruder = SigningKey::from_bytes(&[66; 32]);
+    // The signature swapped for the intruder's; the record still names the eu key.
+    let mut obj = common::journey(true);
+    obj.memory[2].signature = Some(intruder.sign(&obj.memory[2].hash()));
+    let (record, kind, msg) = broken(&reverify(&obj, &Trust::any()));
+    assert_eq!((record, kind), (2, ErrorKind::Signature), "{msg}");
+
+    // The record rewritten to name the intruder and signed by it: the chain after it
+    // breaks, and a verifier that trusts only the real nodes names the record.
+    let mut obj = common::journey(true);
+    let mut rec = obj.memory[2].decode().unwrap();
+    rec.node.key = Some(intruder.public_key());
+    rewrite(&mut obj, 2, &rec, Some(&intruder));
+    let (record, kind, msg) = broken(&reverify(&obj, &all_keys()));
+    assert_eq!((record, kind), (2, ErrorKind::Signature), "{msg}");
+    let (record, kind, _) = broken(&reverify(&obj, &Trust::any()));
+    assert_eq!((record, kind), (6, ErrorKind::Signature), "the us signature covers the old chain");
+}
+
+#[test]
+fn reordered_and_removed_records_are_named() {
+    let mut obj = common::journey(true);
+    obj.memory.swap(3, 4);
+    let (record, kind, msg) = broken(&reverify(&obj, &Trust::any()));
+    assert_eq!((record, kind), (3, ErrorKind::Integrity));
+    assert!(msg.contains("record 3 says it is record 4"), "{msg}");
+
+    let mut obj = common::journey(true);
+    obj.memory.remove(4);
+    let (record, kind, msg) = broken(&reverify(&obj, &Trust::any()));
+    assert_eq!((record, kind), (4, ErrorKind::Integrity));
+    assert!(msg.contains("record 4 says it is record 5"), "{msg}");
+
+    // Removing the last record leaves the stored head pointing at nothing.
+    let mut obj = common::journey(false);
+    obj.memory.pop();
+    let (record, kind, msg) = broken(&reverify(&obj, &Trust::any()));
+    assert_eq!((record, kind), (5, ErrorKind::Integrity), "{msg}");
+}
+
+#[test]
+fn edited_data_intent_and_context_are_named() {
+    let mut obj = common::journey(true);
+    obj.set_data(json!({"paid": false}));
+    let (record, kind, msg) = broken(&reverify(&obj, &all_keys()));
+    assert_eq!((record, kind), (6, ErrorKind::Integrity));
+    assert!(msg.contains("the data does not match"), "{msg}");
+
+    let mut obj = common::journey(true);
+    let mut doc = obj.intent().document().clone();
+    doc["States"]["Pause"]["Seconds"] = json!(1);
+    obj.intent = Intent::new(&doc, &Limits::default()).unwrap();
+    let (record, kind, msg) = broken(&reverify(&obj, &all_keys()));
+    assert_eq!((record, kind), (6, ErrorKind::Integrity));
+    assert!(msg.contains("the intent does not match"), "{msg}");
+
+    let mut obj = common::journey(true);
+    obj.context = obj.context.clone().with_label("trusted-by-everyone");
+    let (record, kind, msg) = broken(&reverify(&obj, &all_keys()));
+    assert_eq!((record, kind), (6, ErrorKind::Integrity));
+    assert!(msg.contains("the context does not match"), "{msg}");
+
+    let mut obj = common::journey(true);
+    obj.status = Status::Failed;
+    let (record, kind, _) = broken(&reverify(&obj, &all_keys()));
+    assert_eq!((record, kind), (6, ErrorKind::Integrity));
+
+    let mut obj = common::journey(true);
+    obj.lineage.generation = 3;
+    let (record, kind, _) = broken(&reverify(&obj, &all_keys()));
+    assert_eq!((record, kind), (0, ErrorKind::Integrity));
+}
+
+#[test]
+fn a_stripped_signature_is_detected() {
+    let mut obj = common::journey(true);
+    obj.memory[6].signature = None;
+    let (record, kind, _) = broken(&reverify(&obj, &Trust::any()));
+    assert_eq!((record, kind), (6, ErrorKind::Signature));
+}
+
+#[test]
+fn into_result_names_the_record() {
+    let mut obj = common::journey(true);
+    obj.memory.swap(1, 2);
+    let err = reverify(&obj, &Trust::any()).into_result().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity);
+    assert_eq!(err.record(), Some(1));
+    assert!(err.to_string().starts_with("integrity error at record 1: "), "{err}");
+}
+
+#[test]
+fn error_kinds_have_unique_codes() {
+    let mut codes: Vec<_> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    assert_eq!(codes.len(), ErrorKind::ALL.len());
+}
