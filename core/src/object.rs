@@ -136,8 +136,8 @@ impl Object {
             time_ms: options.now_ms,
             policy: None,
             advice: None,
-            intent_hash: intent.hash(),
-            context_hash,
+            intent_hash: Some(intent.hash()),
+            context_hash: Some(context_hash),
             data_hash: Some(data_hash),
             signed: options.key.is_some(),
             visit: 0,
@@ -178,8 +178,11 @@ impl Object {
                 ));
             }
         }
+        if self.memory.is_empty() && (record.intent_hash.is_none() || record.context_hash.is_none()) {
+            return Err(Error::invalid_argument("the genesis record must carry the intent and context hashes"));
+        }
         let bytes = RECORD_BUILDER.with(|b| record.encode_with(&mut b.borrow_mut()));
-        let meta = RecordMeta::read(&bytes).map_err(|e| Error::internal(format!("a record peo wrote does not decode: {e}")))?;
+        let meta = RecordMeta::of(&record);
         let prev = self.memory.last().map_or(Hash::ZERO, |r| r.hash);
         let hash = Hash::record(&prev, &bytes);
         let signature = signer.map(|k| k.sign(&hash));

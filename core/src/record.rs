@@ -227,8 +227,11 @@ pub struct Record {
     pub time_ms: i64,
     pub policy: Option<PolicyOutcome>,
     pub advice: Option<Advice>,
-    pub intent_hash: Hash,
-    pub context_hash: Hash,
+    /// The intent hash in force after this record, when this record changed it (always
+    /// on genesis); `None` means unchanged since the previous record.
+    pub intent_hash: Option<Hash>,
+    /// Likewise for the context hash.
+    pub context_hash: Option<Hash>,
     /// Present on the last record of every visit.
     pub data_hash: Option<Hash>,
     /// Whether the entry carries a signature by `node.key`.
@@ -248,8 +251,8 @@ pub(crate) struct RecordMeta {
     pub signed: bool,
     pub key: Option<PublicKey>,
     pub status: Status,
-    pub intent_hash: Hash,
-    pub context_hash: Hash,
+    pub intent_hash: Option<Hash>,
+    pub context_hash: Option<Hash>,
     pub data_hash: Option<Hash>,
 }
 
@@ -286,6 +289,21 @@ fn root(bytes: &[u8]) -> Result<wire::Record<'_>> {
 }
 
 impl RecordMeta {
+    /// The facts of a record peo has just built (no need to re-read its bytes).
+    pub(crate) fn of(r: &Record) -> RecordMeta {
+        RecordMeta {
+            action: r.action(),
+            seq: r.seq,
+            visit: r.visit,
+            signed: r.signed,
+            key: r.node.key,
+            status: r.status,
+            intent_hash: r.intent_hash,
+            context_hash: r.context_hash,
+            data_hash: r.data_hash,
+        }
+    }
+
     /// Reads the facts verification needs from a record buffer, checking its structure.
     pub(crate) fn read(bytes: &[u8]) -> Result<RecordMeta> {
         let r = root(bytes)?;
@@ -310,8 +328,8 @@ impl RecordMeta {
             signed: r.signed(),
             key,
             status: Status::from_wire(r.status())?,
-            intent_hash: hash_field(Some(r.intent_hash()), "intent_hash")?.expect("required field"),
-            context_hash: hash_field(Some(r.context_hash()), "context_hash")?.expect("required field"),
+            intent_hash: hash_field(r.intent_hash(), "intent_hash")?,
+            context_hash: hash_field(r.context_hash(), "context_hash")?,
             data_hash: hash_field(r.data_hash(), "data_hash")?,
         })
     }
@@ -610,8 +628,8 @@ impl Record {
                 },
             )
         });
-        let intent_hash = fbb.create_vector(&self.intent_hash.0);
-        let context_hash = fbb.create_vector(&self.context_hash.0);
+        let intent_hash = self.intent_hash.map(|h| fbb.create_vector(&h.0));
+        let context_hash = self.context_hash.map(|h| fbb.create_vector(&h.0));
         let data_hash = self.data_hash.map(|h| fbb.create_vector(&h.0));
         let rec = wire::Record::create(
             fbb,
@@ -625,8 +643,8 @@ impl Record {
                 time_ms: self.time_ms,
                 policy,
                 advice,
-                intent_hash: Some(intent_hash),
-                context_hash: Some(context_hash),
+                intent_hash,
+                context_hash,
                 data_hash,
                 signed: self.signed,
                 visit: self.visit,
@@ -696,8 +714,8 @@ impl Record {
                 "action": a.action.as_str(), "target": a.target, "confidence": a.confidence,
                 "rationale": a.rationale, "followed": a.followed, "override_reason": a.override_reason,
             })),
-            "intent_hash": self.intent_hash.to_hex(),
-            "context_hash": self.context_hash.to_hex(),
+            "intent_hash": self.intent_hash.map(|h| h.to_hex()),
+            "context_hash": self.context_hash.map(|h| h.to_hex()),
             "data_hash": self.data_hash.map(|h| h.to_hex()),
             "signed": self.signed,
             "body": body,

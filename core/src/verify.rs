@@ -116,11 +116,18 @@ impl Object {
         let mut to_verify = Vec::new();
         let mut visit_start = 0u32;
         let mut signers: BTreeMap<PublicKey, Vec<u32>> = BTreeMap::new();
+        // The intent and context hashes in force: records carry them only when they change.
+        let (mut intent_hash, mut context_hash) = (None, None);
         for (i, r) in memory.iter().enumerate() {
             let i = i as u32;
             let m = &r.meta;
             if m.seq != i {
                 return fail(i, ErrorKind::Integrity, format!("record {i} says it is record {}: records were moved or removed", m.seq));
+            }
+            intent_hash = m.intent_hash.or(intent_hash);
+            context_hash = m.context_hash.or(context_hash);
+            if i == 0 && (intent_hash.is_none() || context_hash.is_none()) {
+                return fail(0, ErrorKind::Integrity, "the genesis record must commit the intent and context hashes".into());
             }
             if (i == 0) != (m.action == Action::Genesis) {
                 let msg = if i == 0 { "the first record is not a genesis record" } else { "a genesis record after the first" };
@@ -194,11 +201,11 @@ impl Object {
             return fail(last, ErrorKind::Integrity, "the object's head does not match the hash of its last record".into());
         }
         let tail = &memory[last as usize].meta;
-        if tail.intent_hash != self.intent().hash() {
-            return fail(last, ErrorKind::Integrity, "the intent does not match the hash committed by the last record".into());
+        if intent_hash != Some(self.intent().hash()) {
+            return fail(last, ErrorKind::Integrity, "the intent does not match the hash in force after the last record".into());
         }
-        if tail.context_hash != self.context_hash() {
-            return fail(last, ErrorKind::Integrity, "the context does not match the hash committed by the last record".into());
+        if context_hash != Some(self.context_hash()) {
+            return fail(last, ErrorKind::Integrity, "the context does not match the hash in force after the last record".into());
         }
         if tail.data_hash != Some(self.data_hash()) {
             return fail(last, ErrorKind::Integrity, "the data does not match the hash committed by the last record".into());

@@ -3863,18 +3863,18 @@ impl<'a> Record<'a> {
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<Advice>>(Record::VT_ADVICE, None)}
   }
   #[inline]
-  pub fn intent_hash(&self) -> ::flatbuffers::Vector<'a, u8> {
+  pub fn intent_hash(&self) -> Option<::flatbuffers::Vector<'a, u8>> {
     // Safety:
     // Created from valid Table for this object
     // which contains a valid value in this slot
-    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(Record::VT_INTENT_HASH, None).unwrap()}
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(Record::VT_INTENT_HASH, None)}
   }
   #[inline]
-  pub fn context_hash(&self) -> ::flatbuffers::Vector<'a, u8> {
+  pub fn context_hash(&self) -> Option<::flatbuffers::Vector<'a, u8>> {
     // Safety:
     // Created from valid Table for this object
     // which contains a valid value in this slot
-    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(Record::VT_CONTEXT_HASH, None).unwrap()}
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(Record::VT_CONTEXT_HASH, None)}
   }
   #[inline]
   pub fn data_hash(&self) -> Option<::flatbuffers::Vector<'a, u8>> {
@@ -4029,8 +4029,8 @@ impl ::flatbuffers::Verifiable for Record<'_> {
      .visit_field::<i64>("time_ms", Self::VT_TIME_MS, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<PolicyOutcome>>("policy", Self::VT_POLICY, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<Advice>>("advice", Self::VT_ADVICE, false)?
-     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("intent_hash", Self::VT_INTENT_HASH, true)?
-     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("context_hash", Self::VT_CONTEXT_HASH, true)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("intent_hash", Self::VT_INTENT_HASH, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("context_hash", Self::VT_CONTEXT_HASH, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("data_hash", Self::VT_DATA_HASH, false)?
      .visit_field::<bool>("signed", Self::VT_SIGNED, false)?
      .visit_field::<u32>("visit", Self::VT_VISIT, false)?
@@ -4069,8 +4069,8 @@ impl<'a> Default for RecordArgs<'a> {
       time_ms: 0,
       policy: None,
       advice: None,
-      intent_hash: None, // required field
-      context_hash: None, // required field
+      intent_hash: None,
+      context_hash: None,
       data_hash: None,
       signed: false,
       visit: 0,
@@ -4156,8 +4156,6 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> RecordBuilder<'a, 'b, A> {
   pub fn finish(self) -> ::flatbuffers::WIPOffset<Record<'a>> {
     let o = self.fbb_.end_table(self.start_);
     self.fbb_.required(o, Record::VT_BODY,"body");
-    self.fbb_.required(o, Record::VT_INTENT_HASH,"intent_hash");
-    self.fbb_.required(o, Record::VT_CONTEXT_HASH,"context_hash");
     ::flatbuffers::WIPOffset::new(o.value())
   }
 }

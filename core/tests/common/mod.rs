@@ -78,8 +78,8 @@ pub fn push(
         time_ms,
         policy: Some(PolicyOutcome { decision: Decision::Allow, policies: vec!["node-policy-1".into()], errors: vec![] }),
         advice: None,
-        intent_hash: obj.intent().hash(),
-        context_hash: obj.context_hash(),
+        intent_hash: None,
+        context_hash: None,
         data_hash: ends_visit.then(|| obj.data_hash()),
         signed,
         visit,
@@ -137,12 +137,12 @@ pub fn journey(signed: bool) -> Object {
 }
 
 /// An object with `n` records in all, each visit `per_visit` records long, each
-/// carrying a ~200-byte output. Signed visits when `key` is given.
+/// a ~200-byte execute record. Signed visits when `key` is given.
 pub fn chain(n: usize, per_visit: usize, key: Option<&SigningKey>) -> Object {
     let intent = json!({"StartAt": "Step", "States": {"Step": {"Type": "Pass", "End": true}}});
     let opts = CreateOptions { now_ms: T0, ..Default::default() };
     let mut obj = Object::create(&intent, Context::new(), &json!({"n": 0}), &opts).unwrap();
-    let pad = "x".repeat(150);
+    let pad = "x".repeat(40);
     for i in 1..n {
         let visit = ((i - 1) / per_visit + 1) as u32;
         let ends = i % per_visit == 0 || i == n - 1;
