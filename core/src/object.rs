@@ -28,7 +28,7 @@ thread_local! {
 pub struct StoredRecord {
     pub(crate) bytes: Bytes,
     pub(crate) hash: Hash,
-    pub(crate) signature: Option<Signature>,
+    pub(crate) signature: Option<Box<Signature>>,
     pub(crate) meta: RecordMeta,
 }
 
@@ -42,7 +42,7 @@ impl StoredRecord {
         self.hash
     }
     pub fn signature(&self) -> Option<&Signature> {
-        self.signature.as_ref()
+        self.signature.as_deref()
     }
     /// Decodes the record.
     pub fn decode(&self) -> Result<Record> {
@@ -185,7 +185,7 @@ impl Object {
         let meta = RecordMeta::of(&record);
         let prev = self.memory.last().map_or(Hash::ZERO, |r| r.hash);
         let hash = Hash::record(&prev, &bytes);
-        let signature = signer.map(|k| k.sign(&hash));
+        let signature = signer.map(|k| Box::new(k.sign(&hash)));
         self.memory.push(StoredRecord { bytes: Bytes::from(bytes), hash, signature, meta });
         self.status = record.status;
         self.state = record.next_state;
@@ -247,7 +247,8 @@ impl Object {
         }
         let shared = Bytes::copy_from_slice(bytes);
         let base = bytes.as_ptr() as usize;
-        let mut memory = Vec::with_capacity(entries.len());
+        // Room for the records a visit will append.
+        let mut memory = Vec::with_capacity(entries.len() + 16);
         let mut prev = Hash::ZERO;
         for (i, e) in entries.iter().enumerate() {
             let rb = e.bytes().bytes();
@@ -261,9 +262,9 @@ impl Object {
             let meta = RecordMeta::read(rb).map_err(|err| err.at_record(i as u32))?;
             let signature = match e.signature() {
                 None => None,
-                Some(s) => Some(Signature::from_slice(s.bytes()).ok_or_else(|| {
+                Some(s) => Some(Box::new(Signature::from_slice(s.bytes()).ok_or_else(|| {
                     Error::decode(format!("a signature is 64 bytes, got {}", s.len())).at_record(i as u32)
-                })?),
+                })?)),
             };
             let start = rb.as_ptr() as usize - base;
             let stored_bytes = shared.slice(start..start + rb.len());
@@ -356,7 +357,7 @@ impl Object {
             .iter()
             .map(|r| {
                 let bytes = fbb.create_vector(&r.bytes[..]);
-                let signature = r.signature.map(|s| fbb.create_vector(&s.0));
+                let signature = r.signature.as_ref().map(|s| fbb.create_vector(&s.0));
                 wire::RecordEntry::create(&mut fbb, &wire::RecordEntryArgs { bytes: Some(bytes), signature })
             })
             .collect();
@@ -516,7 +517,7 @@ impl Object {
                     Err(e) => json!({"seq": r.meta.seq, "error": e.to_string()}),
                 };
                 v["hash"] = json!(r.hash.to_hex());
-                v["signature"] = json!(r.signature.map(|s| s.to_hex()));
+                v["signature"] = json!(r.signature.as_ref().map(|s| s.to_hex()));
                 v
             })
             .collect();

@@ -32,7 +32,7 @@ fn rewrite(obj: &mut Object, i: usize, record: &Record, key: Option<&SigningKey>
     let hash = Hash::record(&prev, &bytes);
     obj.memory[i] = StoredRecord {
         meta: RecordMeta::read(&bytes).unwrap(),
-        signature: key.map(|k| k.sign(&hash)),
+        signature: key.map(|k| Box::new(k.sign(&hash))),
         hash,
         bytes: Bytes::from(bytes),
     };
@@ -80,7 +80,7 @@ fn a_record_re_signed_by_another_key_fails_at_that_record() {
     let intruder = SigningKey::from_bytes(&[66; 32]);
     // The signature swapped for the intruder's; the record still names the eu key.
     let mut obj = common::journey(true);
-    obj.memory[2].signature = Some(intruder.sign(&obj.memory[2].hash()));
+    obj.memory[2].signature = Some(Box::new(intruder.sign(&obj.memory[2].hash())));
     let (record, kind, msg) = broken(&reverify(&obj, &Trust::any()));
     assert_eq!((record, kind), (2, ErrorKind::Signature), "{msg}");
 

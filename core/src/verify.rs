@@ -151,9 +151,9 @@ impl Object {
             if ends_visit && m.data_hash.is_none() {
                 return fail(i, ErrorKind::Integrity, "the last record of a visit must commit the data hash".into());
             }
-            match (m.signed, &r.signature(), m.key) {
+            match (m.signed, r.signature(), m.key) {
                 (true, Some(sig), Some(key)) => {
-                    to_verify.push((i, key, r.hash(), **sig));
+                    to_verify.push((i, key, r.hash(), *sig));
                     signers.entry(key).or_default().push(i);
                 }
                 (true, None, _) => return fail(i, ErrorKind::Signature, "the record says it is signed but carries no signature".into()),
