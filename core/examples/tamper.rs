@@ -59,19 +59,41 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let r = record(executed, "Reserve", "Settle", Status::Running, false, &object);
     object.append(r, None)?;
-    let dormant = Body::Dormant { reason: DormantReason::Wait, wake_at_ms: Some(t0 + 61_000), event: None, timeout_at_ms: None };
+    let dormant =
+        Body::Dormant { reason: DormantReason::Wait, wake_at_ms: Some(t0 + 61_000), event: None, timeout_at_ms: None };
     let r = record(dormant, "Settle", "Done", Status::Dormant, true, &object);
     object.append(r, Some(&warehouse))?;
     let _ = ReentryCause::Time;
 
     let bytes = object.to_bytes();
     let trust = Trust::keys([shop.public_key(), warehouse.public_key()]);
-    println!("object {} — {} bytes, {} records, status {}", object.id(), bytes.len(), object.memory().len(), object.status().as_str());
+    println!(
+        "object {} — {} bytes, {} records, status {}",
+        object.id(),
+        bytes.len(),
+        object.memory().len(),
+        object.status().as_str()
+    );
     for r in object.records()? {
-        println!("  #{} visit {} {:<9} {:<8} -> {:<7} by {:<12} signed: {}", r.seq, r.visit, r.action().as_str(), r.state, r.next_state, if r.node.id.is_empty() { "(originator)" } else { &r.node.id }, r.signed);
+        println!(
+            "  #{} visit {} {:<9} {:<8} -> {:<7} by {:<12} signed: {}",
+            r.seq,
+            r.visit,
+            r.action().as_str(),
+            r.state,
+            r.next_state,
+            if r.node.id.is_empty() { "(originator)" } else { &r.node.id },
+            r.signed
+        );
     }
     let report = Object::from_bytes(&bytes, &Limits::default())?.verify(&trust);
-    println!("verify (trusting shop + warehouse): valid={} records={} signatures={} head={}", report.is_valid(), report.records_checked, report.signatures_checked, report.head);
+    println!(
+        "verify (trusting shop + warehouse): valid={} records={} signatures={} head={}",
+        report.is_valid(),
+        report.records_checked,
+        report.signatures_checked,
+        report.head
+    );
 
     let check = |what: &str, tampered: &[u8]| {
         let outcome = match Object::from_bytes(tampered, &Limits::default()) {
@@ -90,7 +112,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut b = bytes.clone();
     let at = find(b"\"order\":42}");
     b[at + 8] = b'3';
-    outcomes.push(check("change the data (order 42 -> 43)", &b));
+    outcomes.push(check("change the input in the genesis record", &b));
+    let mut b = bytes.clone();
+    let at = find(b"\"reservation\":{\"id\":\"r-1\"}");
+    b[at + 23] = b'9';
+    outcomes.push(check("change the data (reservation r-1 -> r-9)", &b));
     let mut b = bytes.clone();
     let at = find(b"\"Seconds\":60");
     b[at + 10] = b'1';
@@ -107,7 +133,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     outcomes.push(check("random bytes", &[0x5a; 64]));
     let other = Trust::keys([shop.public_key()]);
     let untrusted = Object::from_bytes(&bytes, &Limits::default())?.verify(&other).into_result();
-    println!("verify trusting only the shop: {}", untrusted.as_ref().map_or_else(|e| format!("rejected: {e}"), |_| "accepted".into()));
+    println!(
+        "verify trusting only the shop: {}",
+        untrusted.as_ref().map_or_else(|e| format!("rejected: {e}"), |_| "accepted".into())
+    );
 
     if let Some(dir) = std::env::args().nth(1) {
         std::fs::create_dir_all(&dir)?;

@@ -1,8 +1,8 @@
 //! The context: who an object acts for and under what trust.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
-use crate::{json as cjson, Error, Hash, Limits, PublicKey, Result};
+use crate::{Error, Hash, Limits, PublicKey, Result, json as cjson};
 
 /// Who the object acts for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,7 +71,12 @@ impl Context {
     pub fn with_policy(mut self, id: impl Into<String>, text: impl Into<String>) -> Result<Self> {
         let p = CarriedPolicy { id: id.into(), text: text.into() };
         match self.policies.binary_search_by(|x| x.id.cmp(&p.id)) {
-            Ok(_) => return Err(Error::invalid_argument(format!("the context already carries a policy with id `{}`", p.id))),
+            Ok(_) => {
+                return Err(Error::invalid_argument(format!(
+                    "the context already carries a policy with id `{}`",
+                    p.id
+                )));
+            }
             Err(i) => self.policies.insert(i, p),
         }
         Ok(self)
@@ -117,9 +122,7 @@ impl Context {
 
     /// Parses the JSON form (`to_json`'s shape; every field optional) from a host.
     pub fn from_json(v: &Value, limits: &Limits) -> Result<Context> {
-        let obj = v
-            .as_object()
-            .ok_or_else(|| Error::invalid_argument("the context must be a JSON object"))?;
+        let obj = v.as_object().ok_or_else(|| Error::invalid_argument("the context must be a JSON object"))?;
         let mut ctx = Context::new();
         for (k, val) in obj {
             match k.as_str() {
@@ -142,7 +145,11 @@ impl Context {
                         let text = p.get("text").and_then(Value::as_str);
                         match (id, text) {
                             (Some(id), Some(text)) => ctx = ctx.with_policy(id, text)?,
-                            _ => return Err(Error::invalid_argument("each context policy needs a string `id` and `text`")),
+                            _ => {
+                                return Err(Error::invalid_argument(
+                                    "each context policy needs a string `id` and `text`",
+                                ));
+                            }
                         }
                     }
                 }
@@ -186,9 +193,7 @@ impl Context {
 }
 
 fn parse_originator(v: &Value) -> Result<Originator> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| Error::invalid_argument("context.originator must be an object"))?;
+    let obj = v.as_object().ok_or_else(|| Error::invalid_argument("context.originator must be an object"))?;
     let mut o = Originator::default();
     for (k, val) in obj {
         let s = || -> Result<Option<String>> {

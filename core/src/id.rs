@@ -19,9 +19,10 @@ impl ObjectId {
     }
 
     pub fn from_slice(bytes: &[u8]) -> Result<ObjectId> {
-        bytes.try_into().map(ObjectId).map_err(|_| {
-            Error::invalid_argument(format!("an object id is 16 bytes, got {}", bytes.len()))
-        })
+        bytes
+            .try_into()
+            .map(ObjectId)
+            .map_err(|_| Error::invalid_argument(format!("an object id is 16 bytes, got {}", bytes.len())))
     }
 
     /// From 32 hex digits.

@@ -69,9 +69,7 @@ pub fn check_value(value: &Value, limits: &Limits, what: &str) -> Result<()> {
     }
     let max = limits.max_json_depth.min(PARSER_DEPTH_CAP);
     if depth(value) > max {
-        return Err(Error::limit(format!(
-            "{what} nests JSON deeper than {max} levels (Limits::max_json_depth)"
-        )));
+        return Err(Error::limit(format!("{what} nests JSON deeper than {max} levels (Limits::max_json_depth)")));
     }
     Ok(())
 }

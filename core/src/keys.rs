@@ -39,9 +39,9 @@ impl SigningKey {
 
     /// The key from a byte slice, which must be exactly 32 bytes.
     pub fn from_slice(seed: &[u8]) -> Result<SigningKey> {
-        let seed: &[u8; 32] = seed.try_into().map_err(|_| {
-            Error::invalid_argument(format!("a signing key is 32 bytes, got {}", seed.len()))
-        })?;
+        let seed: &[u8; 32] = seed
+            .try_into()
+            .map_err(|_| Error::invalid_argument(format!("a signing key is 32 bytes, got {}", seed.len())))?;
         Ok(Self::from_bytes(seed))
     }
 
@@ -69,9 +69,10 @@ impl fmt::Debug for SigningKey {
 impl PublicKey {
     /// From a byte slice, which must be exactly 32 bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<PublicKey> {
-        bytes.try_into().map(PublicKey).map_err(|_| {
-            Error::invalid_argument(format!("a public key is 32 bytes, got {}", bytes.len()))
-        })
+        bytes
+            .try_into()
+            .map(PublicKey)
+            .map_err(|_| Error::invalid_argument(format!("a public key is 32 bytes, got {}", bytes.len())))
     }
 
     /// From 64 hex digits.
@@ -179,7 +180,7 @@ mod tests {
             })
             .collect();
         assert!(verify_batch(&items));
-        items[3].2 .0[0] ^= 1;
+        items[3].2.0[0] ^= 1;
         assert!(!verify_batch(&items));
     }
 }

@@ -49,12 +49,12 @@ pub use id::{Lineage, ObjectId};
 pub use intent::{Constraints, Intent, Plan};
 pub use keys::{PublicKey, Signature, SigningKey};
 pub use limits::Limits;
-pub use object::{CreateOptions, Object, StoredRecord, FORMAT_VERSION};
+pub use object::{CreateOptions, FORMAT_VERSION, Object, StoredRecord};
 pub use record::{
     Action, Advice, Body, ChildRef, Decision, DelegateReason, DormantReason, MutateKind, NodeRef, PolicyOutcome,
-    ReentryCause, Record, Status, TaskError,
+    Record, ReentryCause, Status, TaskError,
 };
-pub use verify::{Broken, Signer, SignatureRequirement, Trust, VerifyReport};
+pub use verify::{Broken, SignatureRequirement, Signer, Trust, VerifyReport};
 
 // Lets the shared test helpers (`tests/common`) name this crate in unit tests too.
 #[cfg(test)]

@@ -4,13 +4,13 @@ use std::cell::RefCell;
 
 use bytes::Bytes;
 use flatbuffers::{FlatBufferBuilder, VerifierOptions};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::record::{id_field, string_vector, lineage_from_wire, lineage_json, lineage_to_wire, RecordMeta};
+use crate::record::{RecordMeta, id_field, lineage_from_wire, lineage_json, lineage_to_wire, one_line, string_vector};
 use crate::wire;
 use crate::{
-    json as cjson, Body, CarriedPolicy, Context, Error, Hash, Intent, Limits, Lineage, NodeRef, ObjectId, Originator,
-    PublicKey, Record, Result, Signature, SigningKey, Status,
+    Body, CarriedPolicy, Context, Error, Hash, Intent, Limits, Lineage, NodeRef, ObjectId, Originator, PublicKey,
+    Record, Result, Signature, SigningKey, Status, json as cjson,
 };
 
 /// The wire format version this library writes and the newest it reads.
@@ -220,7 +220,7 @@ impl Object {
             ..Default::default()
         };
         let o = flatbuffers::root_with_opts::<wire::Object>(&opts, bytes)
-            .map_err(|e| Error::decode(format!("malformed object: {e}")))?;
+            .map_err(|e| Error::decode(format!("malformed object: {}", one_line(&e))))?;
         match o.format_version() {
             0 => return Err(Error::decode("the object has no format_version")),
             v if v > FORMAT_VERSION => {
@@ -284,7 +284,8 @@ impl Object {
         }
         let wc = wi.constraints();
         let c = intent.constraints();
-        let domains: Option<Vec<String>> = wc.and_then(|w| w.allowed_domains()).map(|v| v.iter().map(str::to_owned).collect());
+        let domains: Option<Vec<String>> =
+            wc.and_then(|w| w.allowed_domains()).map(|v| v.iter().map(str::to_owned).collect());
         let same_constraints = wc.and_then(|w| w.deadline_ms()) == c.deadline_ms
             && wc.and_then(|w| w.max_hops()) == c.max_hops
             && wc.and_then(|w| w.max_records()) == c.max_records
@@ -302,10 +303,9 @@ impl Object {
                 domain: or.domain().map(str::to_owned),
                 key: match or.key() {
                     None => None,
-                    Some(k) => Some(
-                        PublicKey::from_slice(k.bytes())
-                            .map_err(|_| Error::decode(format!("context.originator.key must be 32 bytes, got {}", k.len())))?,
-                    ),
+                    Some(k) => Some(PublicKey::from_slice(k.bytes()).map_err(|_| {
+                        Error::decode(format!("context.originator.key must be 32 bytes, got {}", k.len()))
+                    })?),
                 },
             },
         };
@@ -322,14 +322,15 @@ impl Object {
         let strings = |v: Option<flatbuffers::Vector<'_, flatbuffers::ForwardsUOffset<&str>>>| -> Vec<String> {
             v.iter().flatten().map(str::to_owned).collect()
         };
-        let context = Context::from_wire(originator, strings(wc.labels()), attributes, policies, strings(wc.policy_refs()))?;
+        let context =
+            Context::from_wire(originator, strings(wc.labels()), attributes, policies, strings(wc.policy_refs()))?;
         let context_hash = context.hash();
 
         // Data and header.
         let data_text = o.data().to_owned();
         let data = cjson::parse(&data_text, limits, "the data")?;
-        let stored_head =
-            Hash::from_slice(o.head().bytes()).ok_or_else(|| Error::decode(format!("`head` must be 32 bytes, got {}", o.head().len())))?;
+        let stored_head = Hash::from_slice(o.head().bytes())
+            .ok_or_else(|| Error::decode(format!("`head` must be 32 bytes, got {}", o.head().len())))?;
         Ok(Object {
             id,
             lineage,

@@ -1,7 +1,7 @@
 //! Memory records: one per decided cycle, stored as immutable FlatBuffers bytes.
 
 use flatbuffers::{FlatBufferBuilder, VerifierOptions, WIPOffset};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::wire;
 use crate::{Error, Hash, Lineage, ObjectId, PublicKey, Result};
@@ -189,13 +189,45 @@ pub struct ChildRef {
 /// What a record did. JSON payloads are canonical JSON text.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Body {
-    Genesis { id: ObjectId, lineage: Lineage, input: String },
-    Execute { capability: String, attempt: u32, idempotency_key: Option<String>, output: Option<String>, error: Option<TaskError> },
-    Mutate { kind: MutateKind, revision: u32, change: Option<String> },
-    Delegate { reason: DelegateReason, capability: Option<String>, target: Option<String>, children: Vec<ChildRef> },
-    Dormant { reason: DormantReason, wake_at_ms: Option<i64>, event: Option<String>, timeout_at_ms: Option<i64> },
-    Reentry { cause: ReentryCause, event: Option<String>, payload: Option<String> },
-    Terminate { status: Status, output: Option<String>, error: Option<TaskError> },
+    Genesis {
+        id: ObjectId,
+        lineage: Lineage,
+        input: String,
+    },
+    Execute {
+        capability: String,
+        attempt: u32,
+        idempotency_key: Option<String>,
+        output: Option<String>,
+        error: Option<TaskError>,
+    },
+    Mutate {
+        kind: MutateKind,
+        revision: u32,
+        change: Option<String>,
+    },
+    Delegate {
+        reason: DelegateReason,
+        capability: Option<String>,
+        target: Option<String>,
+        children: Vec<ChildRef>,
+    },
+    Dormant {
+        reason: DormantReason,
+        wake_at_ms: Option<i64>,
+        event: Option<String>,
+        timeout_at_ms: Option<i64>,
+    },
+    Reentry {
+        cause: ReentryCause,
+        event: Option<String>,
+        payload: Option<String>,
+    },
+    Terminate {
+        status: Status,
+        output: Option<String>,
+        error: Option<TaskError>,
+    },
 }
 
 impl Body {
@@ -257,7 +289,12 @@ pub(crate) struct RecordMeta {
 }
 
 fn verifier_options(len: usize) -> VerifierOptions {
-    VerifierOptions { max_depth: 32, max_tables: 4096, max_apparent_size: len.saturating_mul(4).max(1 << 16), ..Default::default() }
+    VerifierOptions {
+        max_depth: 32,
+        max_tables: 4096,
+        max_apparent_size: len.saturating_mul(4).max(1 << 16),
+        ..Default::default()
+    }
 }
 
 fn hash_field(v: Option<flatbuffers::Vector<'_, u8>>, field: &str) -> Result<Option<Hash>> {
@@ -285,7 +322,13 @@ pub(crate) fn id_field(v: flatbuffers::Vector<'_, u8>, field: &str) -> Result<Ob
 /// Checks a record buffer's structure and returns its root table.
 fn root(bytes: &[u8]) -> Result<wire::Record<'_>> {
     flatbuffers::root_with_opts::<wire::Record>(&verifier_options(bytes.len()), bytes)
-        .map_err(|e| Error::decode(format!("malformed record: {e}")))
+        .map_err(|e| Error::decode(format!("malformed record: {}", one_line(&e))))
+}
+
+/// FlatBuffers verifier errors span several lines (the error, then its trace): fold
+/// them into one.
+pub(crate) fn one_line(e: &flatbuffers::InvalidFlatbuffer) -> String {
+    e.to_string().split('\n').map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
 }
 
 impl RecordMeta {
@@ -428,7 +471,12 @@ impl Record {
                     wire::DormantReason::Join => DormantReason::Join,
                     other => return Err(Error::decode(format!("unknown dormant reason {}", other.0))),
                 };
-                Body::Dormant { reason, wake_at_ms: d.wake_at_ms(), event: opt_str(d.event()), timeout_at_ms: d.timeout_at_ms() }
+                Body::Dormant {
+                    reason,
+                    wake_at_ms: d.wake_at_ms(),
+                    event: opt_str(d.event()),
+                    timeout_at_ms: d.timeout_at_ms(),
+                }
             }
             Action::Reentry => {
                 let e = r.body_as_reentry().ok_or_else(|| missing("Reentry"))?;
@@ -443,7 +491,11 @@ impl Record {
             }
             Action::Terminate => {
                 let t = r.body_as_terminate().ok_or_else(|| missing("Terminate"))?;
-                Body::Terminate { status: Status::from_wire(t.status())?, output: opt_str(t.output()), error: task_error(t.error()) }
+                Body::Terminate {
+                    status: Status::from_wire(t.status())?,
+                    output: opt_str(t.output()),
+                    error: task_error(t.error()),
+                }
             }
         };
         let node = r.node();
@@ -511,7 +563,10 @@ impl Record {
                 let idv = fbb.create_vector(&id.0);
                 let lineage = lineage_to_wire(fbb, lineage);
                 let input = fbb.create_string(input);
-                let g = wire::Genesis::create(fbb, &wire::GenesisArgs { id: Some(idv), lineage: Some(lineage), input: Some(input) });
+                let g = wire::Genesis::create(
+                    fbb,
+                    &wire::GenesisArgs { id: Some(idv), lineage: Some(lineage), input: Some(input) },
+                );
                 (wire::Body::Genesis, g.as_union_value())
             }
             Body::Execute { capability, attempt, idempotency_key, output, error } => {
@@ -521,7 +576,13 @@ impl Record {
                 let error = task_error!(fbb, error);
                 let e = wire::Execute::create(
                     fbb,
-                    &wire::ExecuteArgs { capability: Some(capability), attempt: *attempt, idempotency_key, output, error },
+                    &wire::ExecuteArgs {
+                        capability: Some(capability),
+                        attempt: *attempt,
+                        idempotency_key,
+                        output,
+                        error,
+                    },
                 );
                 (wire::Body::Execute, e.as_union_value())
             }
@@ -547,7 +608,10 @@ impl Record {
                         .map(|c| {
                             let id = fbb.create_vector(&c.id.0);
                             let genesis_hash = c.genesis_hash.map(|h| fbb.create_vector(&h.0));
-                            wire::ChildRef::create(fbb, &wire::ChildRefArgs { id: Some(id), genesis_hash, branch: c.branch })
+                            wire::ChildRef::create(
+                                fbb,
+                                &wire::ChildRefArgs { id: Some(id), genesis_hash, branch: c.branch },
+                            )
                         })
                         .collect();
                     Some(fbb.create_vector(&offs))

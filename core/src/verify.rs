@@ -122,21 +122,37 @@ impl Object {
             let i = i as u32;
             let m = &r.meta;
             if m.seq != i {
-                return fail(i, ErrorKind::Integrity, format!("record {i} says it is record {}: records were moved or removed", m.seq));
+                return fail(
+                    i,
+                    ErrorKind::Integrity,
+                    format!("record {i} says it is record {}: records were moved or removed", m.seq),
+                );
             }
             intent_hash = m.intent_hash.or(intent_hash);
             context_hash = m.context_hash.or(context_hash);
             if i == 0 && (intent_hash.is_none() || context_hash.is_none()) {
-                return fail(0, ErrorKind::Integrity, "the genesis record must commit the intent and context hashes".into());
+                return fail(
+                    0,
+                    ErrorKind::Integrity,
+                    "the genesis record must commit the intent and context hashes".into(),
+                );
             }
             if (i == 0) != (m.action == Action::Genesis) {
-                let msg = if i == 0 { "the first record is not a genesis record" } else { "a genesis record after the first" };
+                let msg = if i == 0 {
+                    "the first record is not a genesis record"
+                } else {
+                    "a genesis record after the first"
+                };
                 return fail(i, ErrorKind::Integrity, msg.into());
             }
             if i > 0 {
                 let prev = &memory[i as usize - 1].meta;
                 if m.visit != prev.visit && m.visit != prev.visit + 1 {
-                    return fail(i, ErrorKind::Integrity, format!("visit number {} does not follow {}", m.visit, prev.visit));
+                    return fail(
+                        i,
+                        ErrorKind::Integrity,
+                        format!("visit number {} does not follow {}", m.visit, prev.visit),
+                    );
                 }
                 if prev.status.is_terminal() {
                     return fail(i, ErrorKind::Integrity, "a record after the object terminated".into());
@@ -156,8 +172,20 @@ impl Object {
                     to_verify.push((i, key, r.hash(), *sig));
                     signers.entry(key).or_default().push(i);
                 }
-                (true, None, _) => return fail(i, ErrorKind::Signature, "the record says it is signed but carries no signature".into()),
-                (false, Some(_), _) => return fail(i, ErrorKind::Signature, "the record carries a signature but says it is unsigned".into()),
+                (true, None, _) => {
+                    return fail(
+                        i,
+                        ErrorKind::Signature,
+                        "the record says it is signed but carries no signature".into(),
+                    );
+                }
+                (false, Some(_), _) => {
+                    return fail(
+                        i,
+                        ErrorKind::Signature,
+                        "the record carries a signature but says it is unsigned".into(),
+                    );
+                }
                 _ => {}
             }
             if ends_visit {
@@ -166,7 +194,11 @@ impl Object {
                 if !m.signed {
                     report.unsigned_records += count;
                     if trust.require != SignatureRequirement::ValidIfPresent {
-                        return fail(i, ErrorKind::Signature, "this visit ends without a signature, and the verifier requires one".into());
+                        return fail(
+                            i,
+                            ErrorKind::Signature,
+                            "this visit ends without a signature, and the verifier requires one".into(),
+                        );
                     }
                 }
                 if !trusted {
@@ -186,7 +218,11 @@ impl Object {
         if !batch_ok {
             for (i, key, hash, sig) in &to_verify {
                 if !key.verify(hash, sig) {
-                    return fail(*i, ErrorKind::Signature, format!("the signature does not verify against the record's node key {key}"));
+                    return fail(
+                        *i,
+                        ErrorKind::Signature,
+                        format!("the signature does not verify against the record's node key {key}"),
+                    );
                 }
             }
         }
@@ -198,17 +234,33 @@ impl Object {
 
         // The head, and the content the last record commits to.
         if self.head() != self.stored_head() {
-            return fail(last, ErrorKind::Integrity, "the object's head does not match the hash of its last record".into());
+            return fail(
+                last,
+                ErrorKind::Integrity,
+                "the object's head does not match the hash of its last record".into(),
+            );
         }
         let tail = &memory[last as usize].meta;
         if intent_hash != Some(self.intent().hash()) {
-            return fail(last, ErrorKind::Integrity, "the intent does not match the hash in force after the last record".into());
+            return fail(
+                last,
+                ErrorKind::Integrity,
+                "the intent does not match the hash in force after the last record".into(),
+            );
         }
         if context_hash != Some(self.context_hash()) {
-            return fail(last, ErrorKind::Integrity, "the context does not match the hash in force after the last record".into());
+            return fail(
+                last,
+                ErrorKind::Integrity,
+                "the context does not match the hash in force after the last record".into(),
+            );
         }
         if tail.data_hash != Some(self.data_hash()) {
-            return fail(last, ErrorKind::Integrity, "the data does not match the hash committed by the last record".into());
+            return fail(
+                last,
+                ErrorKind::Integrity,
+                "the data does not match the hash committed by the last record".into(),
+            );
         }
         if tail.status != self.status() {
             return fail(last, ErrorKind::Integrity, "the object's status does not match its last record".into());
@@ -220,7 +272,11 @@ impl Object {
         let genesis = memory[0].decode().map_err(|e| (0, e))?;
         if let Body::Genesis { id, lineage, .. } = &genesis.body {
             if *id != self.id() || lineage != self.lineage() {
-                return fail(0, ErrorKind::Integrity, "the object's id or lineage does not match its genesis record".into());
+                return fail(
+                    0,
+                    ErrorKind::Integrity,
+                    "the object's id or lineage does not match its genesis record".into(),
+                );
             }
         }
         Ok(())

@@ -4,8 +4,8 @@ mod common;
 
 use common::*;
 use flatbuffers::FlatBufferBuilder;
-use peo_core::{wire, Context, CreateOptions, ErrorKind, Limits, Object, ObjectId, Status, Trust};
-use serde_json::{json, Value};
+use peo_core::{Context, CreateOptions, ErrorKind, Limits, Object, ObjectId, Status, Trust, wire};
+use serde_json::{Value, json};
 
 #[test]
 fn round_trip_is_byte_identical() {
@@ -75,19 +75,62 @@ fn to_json_shows_every_field() {
     let mut paths = Vec::new();
     key_paths(&v, "", &mut paths);
     for want in [
-        ".format_version", ".id", ".head", ".status", ".state", ".data", ".data_hash",
-        ".lineage.parent", ".lineage.root", ".lineage.generation", ".lineage.branch", ".lineage.fanout_state",
-        ".intent.revision", ".intent.objective", ".intent.class", ".intent.hash", ".intent.plan",
-        ".intent.constraints.deadline_ms", ".intent.constraints.max_hops", ".intent.constraints.max_records",
+        ".format_version",
+        ".id",
+        ".head",
+        ".status",
+        ".state",
+        ".data",
+        ".data_hash",
+        ".lineage.parent",
+        ".lineage.root",
+        ".lineage.generation",
+        ".lineage.branch",
+        ".lineage.fanout_state",
+        ".intent.revision",
+        ".intent.objective",
+        ".intent.class",
+        ".intent.hash",
+        ".intent.plan",
+        ".intent.constraints.deadline_ms",
+        ".intent.constraints.max_hops",
+        ".intent.constraints.max_records",
         ".intent.constraints.allowed_domains",
-        ".context.hash", ".context.originator.subject", ".context.originator.domain", ".context.originator.key",
-        ".context.labels", ".context.attributes", ".context.policies", ".context.policy_refs",
-        ".memory[].seq", ".memory[].visit", ".memory[].action", ".memory[].state", ".memory[].next_state",
-        ".memory[].status", ".memory[].node.id", ".memory[].node.domain", ".memory[].node.key", ".memory[].time_ms",
-        ".memory[].policy", ".memory[].advice", ".memory[].intent_hash", ".memory[].context_hash",
-        ".memory[].data_hash", ".memory[].signed", ".memory[].hash", ".memory[].signature", ".memory[].body",
-        ".memory[].body.input", ".memory[].body.capability", ".memory[].body.attempt", ".memory[].body.idempotency_key",
-        ".memory[].body.output", ".memory[].body.error", ".memory[].body.wake_at_ms", ".memory[].body.cause",
+        ".context.hash",
+        ".context.originator.subject",
+        ".context.originator.domain",
+        ".context.originator.key",
+        ".context.labels",
+        ".context.attributes",
+        ".context.policies",
+        ".context.policy_refs",
+        ".memory[].seq",
+        ".memory[].visit",
+        ".memory[].action",
+        ".memory[].state",
+        ".memory[].next_state",
+        ".memory[].status",
+        ".memory[].node.id",
+        ".memory[].node.domain",
+        ".memory[].node.key",
+        ".memory[].time_ms",
+        ".memory[].policy",
+        ".memory[].advice",
+        ".memory[].intent_hash",
+        ".memory[].context_hash",
+        ".memory[].data_hash",
+        ".memory[].signed",
+        ".memory[].hash",
+        ".memory[].signature",
+        ".memory[].body",
+        ".memory[].body.input",
+        ".memory[].body.capability",
+        ".memory[].body.attempt",
+        ".memory[].body.idempotency_key",
+        ".memory[].body.output",
+        ".memory[].body.error",
+        ".memory[].body.wake_at_ms",
+        ".memory[].body.cause",
     ] {
         assert!(paths.iter().any(|p| p == want), "to_json lacks {want}");
     }
@@ -194,7 +237,9 @@ fn huge_declared_lengths_are_rejected_without_allocating() {
         for len in [u32::MAX, u32::MAX / 2, bytes.len() as u32] {
             let mut b = bytes.clone();
             b[at..at + 4].copy_from_slice(&len.to_le_bytes());
-            assert_eq!(kind(&b), ErrorKind::Decode, "length {len} at {at}");
+            let err = Object::from_bytes(&b, &Limits::default()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Decode, "length {len} at {at}");
+            assert!(!err.message().contains('\n'), "one-line messages: {err}");
         }
     }
 }
@@ -250,7 +295,8 @@ fn an_invalid_intent_is_refused_at_creation() {
 #[test]
 fn a_signing_key_must_match_the_originator_key() {
     let other = us_key();
-    let ctx = Context::new().with_originator(peo_core::Originator { key: Some(other.public_key()), ..Default::default() });
+    let ctx =
+        Context::new().with_originator(peo_core::Originator { key: Some(other.public_key()), ..Default::default() });
     let key = originator_key();
     let opts = CreateOptions { key: Some(&key), ..Default::default() };
     let err = Object::create(&intent(), ctx, &json!({}), &opts).unwrap_err();

@@ -47,6 +47,9 @@ fn every_flipped_byte_is_detected_or_harmless() {
 fn every_truncation_is_an_error() {
     let original = common::journey(true).to_bytes();
     for len in 0..original.len() {
-        assert!(!check(&original[..len], &original, &Trust::any(), &format!("truncated to {len}")), "truncation to {len} accepted");
+        assert!(
+            !check(&original[..len], &original, &Trust::any(), &format!("truncated to {len}")),
+            "truncation to {len} accepted"
+        );
     }
 }

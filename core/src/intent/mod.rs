@@ -12,7 +12,7 @@ use serde_json::Value;
 pub use model::*;
 pub use parse::find_state;
 
-use crate::{json, Error, Hash, Limits, Result};
+use crate::{Error, Hash, Limits, Result, json};
 
 /// A validated intent at a given revision.
 #[derive(Debug, Clone)]

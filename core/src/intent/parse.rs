@@ -241,9 +241,7 @@ fn validate_targets(machine: &StateMachine, scope: Option<&str>, extra: &HashSet
 
 fn parse_state(name: &str, def: &Value, at: &str, limits: &Limits) -> Result<State> {
     let s = Some(at);
-    let obj = def
-        .as_object()
-        .ok_or_else(|| Error::invalid_intent(s, "", "a state must be a JSON object"))?;
+    let obj = def.as_object().ok_or_else(|| Error::invalid_intent(s, "", "a state must be a JSON object"))?;
     let ty = required_string(obj, s, "Type")?;
     query_language(obj, s)?;
     let (allowed, terminal): (&[&[&str]], bool) = match ty.as_str() {
@@ -312,10 +310,7 @@ fn parse_state(name: &str, def: &Value, at: &str, limits: &Limits) -> Result<Sta
         "Choice" => StateKind::Choice(parse_choice(obj, s)?),
         "Wait" => StateKind::Wait(parse_wait(obj, s)?),
         "Succeed" => StateKind::Succeed,
-        "Fail" => StateKind::Fail(Fail {
-            error: string_spec(obj, s, "Error")?,
-            cause: string_spec(obj, s, "Cause")?,
-        }),
+        "Fail" => StateKind::Fail(Fail { error: string_spec(obj, s, "Error")?, cause: string_spec(obj, s, "Cause")? }),
         "Parallel" => StateKind::Parallel(parse_parallel(obj, at, limits)?),
         "Map" => StateKind::Map(parse_map(obj, at, limits)?),
         _ => unreachable!("state types were matched above"),
@@ -350,9 +345,7 @@ fn parse_choice(obj: &JsonMap<String, Value>, s: Option<&str>) -> Result<Choice>
 
 /// Parses a Choice rule. Top-level rules carry `Next`; nested ones must not.
 pub(crate) fn parse_rule(v: &Value, s: Option<&str>, field: &str, top: bool) -> Result<(Rule, Option<String>)> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| Error::invalid_intent(s, field, "a Choice rule must be an object"))?;
+    let obj = v.as_object().ok_or_else(|| Error::invalid_intent(s, field, "a Choice rule must be an object"))?;
     let mut next = None;
     let mut found: Option<Rule> = None;
     let mut variable: Option<String> = None;
@@ -361,20 +354,25 @@ pub(crate) fn parse_rule(v: &Value, s: Option<&str>, field: &str, top: bool) -> 
         let f = || format!("{field}.{key}");
         match key.as_str() {
             "Next" if top => {
-                next = Some(val.as_str().ok_or_else(|| Error::invalid_intent(s, &f(), "`Next` must be a string"))?.to_owned())
+                next = Some(
+                    val.as_str().ok_or_else(|| Error::invalid_intent(s, &f(), "`Next` must be a string"))?.to_owned(),
+                )
             }
             "Next" => {
-                return Err(Error::invalid_intent(s, &f(), "a nested Choice rule (inside And, Or or Not) cannot have `Next`"));
+                return Err(Error::invalid_intent(
+                    s,
+                    &f(),
+                    "a nested Choice rule (inside And, Or or Not) cannot have `Next`",
+                ));
             }
             "Comment" => {}
             "Variable" => {
                 variable = Some(json_path(val, s, &f())?);
             }
             "And" | "Or" => {
-                let arr = val
-                    .as_array()
-                    .filter(|a| !a.is_empty())
-                    .ok_or_else(|| Error::invalid_intent(s, &f(), format!("`{key}` must be a non-empty array of rules")))?;
+                let arr = val.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
+                    Error::invalid_intent(s, &f(), format!("`{key}` must be a non-empty array of rules"))
+                })?;
                 let rules = arr
                     .iter()
                     .enumerate()
@@ -387,7 +385,11 @@ pub(crate) fn parse_rule(v: &Value, s: Option<&str>, field: &str, top: bool) -> 
                 set_once(&mut found, Rule::Not(Box::new(r)), s, &f())?;
             }
             "Condition" => {
-                return Err(Error::unsupported_field(s, &f(), "`Condition` belongs to the JSONata query language, which is not supported yet"));
+                return Err(Error::unsupported_field(
+                    s,
+                    &f(),
+                    "`Condition` belongs to the JSONata query language, which is not supported yet",
+                ));
             }
             "Assign" => {
                 return Err(Error::unsupported_field(s, &f(), "workflow variables (`Assign`) are not supported yet"));
@@ -397,12 +399,13 @@ pub(crate) fn parse_rule(v: &Value, s: Option<&str>, field: &str, top: bool) -> 
                     Some(b) => (b, true),
                     None => (op, false),
                 };
-                let row = Comparison::TABLE
-                    .iter()
-                    .find(|r| r.1 == base && (!is_path || r.3))
-                    .ok_or_else(|| {
-                        Error::invalid_intent(s, &f(), format!("unknown field `{op}` in a Choice rule (not a comparison operator)"))
-                    })?;
+                let row = Comparison::TABLE.iter().find(|r| r.1 == base && (!is_path || r.3)).ok_or_else(|| {
+                    Error::invalid_intent(
+                        s,
+                        &f(),
+                        format!("unknown field `{op}` in a Choice rule (not a comparison operator)"),
+                    )
+                })?;
                 if test.is_some() {
                     return Err(Error::invalid_intent(s, &f(), "a Choice rule has exactly one comparison operator"));
                 }
@@ -434,16 +437,30 @@ pub(crate) fn parse_rule(v: &Value, s: Option<&str>, field: &str, top: bool) -> 
         (None, Some(variable), Some((op, operand, _))) => {
             finish_rule(Rule::Test { variable, op, operand }, next, s, field, top)
         }
-        (None, Some(_), None) => Err(Error::invalid_intent(s, field, "a Choice rule with `Variable` needs a comparison operator")),
+        (None, Some(_), None) => {
+            Err(Error::invalid_intent(s, field, "a Choice rule with `Variable` needs a comparison operator"))
+        }
         (None, None, Some((_, _, name))) => {
             Err(Error::invalid_intent(s, field, format!("the comparison `{name}` needs a `Variable`")))
         }
-        (Some(_), _, _) => Err(Error::invalid_intent(s, field, "`And`/`Or`/`Not` cannot be combined with `Variable` or a comparison")),
-        (None, None, None) => Err(Error::invalid_intent(s, field, "a Choice rule needs `Variable` and a comparison, or `And`, `Or` or `Not`")),
+        (Some(_), _, _) => {
+            Err(Error::invalid_intent(s, field, "`And`/`Or`/`Not` cannot be combined with `Variable` or a comparison"))
+        }
+        (None, None, None) => Err(Error::invalid_intent(
+            s,
+            field,
+            "a Choice rule needs `Variable` and a comparison, or `And`, `Or` or `Not`",
+        )),
     }
 }
 
-fn finish_rule(rule: Rule, next: Option<String>, s: Option<&str>, field: &str, top: bool) -> Result<(Rule, Option<String>)> {
+fn finish_rule(
+    rule: Rule,
+    next: Option<String>,
+    s: Option<&str>,
+    field: &str,
+    top: bool,
+) -> Result<(Rule, Option<String>)> {
     if top && next.is_none() {
         return Err(Error::invalid_intent(s, &format!("{field}.Next"), "a top-level Choice rule needs `Next`"));
     }
@@ -489,13 +506,15 @@ fn parse_parallel(obj: &JsonMap<String, Value>, at: &str, limits: &Limits) -> Re
         .ok_or_else(|| Error::invalid_intent(s, "Branches", "a Parallel state needs `Branches`"))?
         .as_array()
         .filter(|a| !a.is_empty())
-        .ok_or_else(|| Error::invalid_intent(s, "Branches", "`Branches` must be a non-empty array of state machines"))?;
+        .ok_or_else(|| {
+            Error::invalid_intent(s, "Branches", "`Branches` must be a non-empty array of state machines")
+        })?;
     let mut branches = Vec::with_capacity(arr.len());
     for (i, b) in arr.iter().enumerate() {
         let scope = format!("{at}/branch {i}");
-        let bobj = b
-            .as_object()
-            .ok_or_else(|| Error::invalid_intent(s, &format!("Branches[{i}]"), "a branch must be an object with StartAt and States"))?;
+        let bobj = b.as_object().ok_or_else(|| {
+            Error::invalid_intent(s, &format!("Branches[{i}]"), "a branch must be an object with StartAt and States")
+        })?;
         check_keys(bobj, Some(&scope), "a branch", &[&["StartAt", "States", "Comment", "QueryLanguage"]], true)?;
         branches.push(parse_machine(bobj, Some(&scope), limits)?);
     }
@@ -520,25 +539,39 @@ fn parse_map(obj: &JsonMap<String, Value>, at: &str, limits: &Limits) -> Result<
         (None, None) => return Err(Error::invalid_intent(s, "ItemProcessor", "a Map state needs `ItemProcessor`")),
     };
     let scope = format!("{at}/{field}");
-    let pobj = proc_v
-        .as_object()
-        .ok_or_else(|| Error::invalid_intent(s, field, format!("`{field}` must be an object with StartAt and States")))?;
-    check_keys(pobj, Some(&scope), &format!("`{field}`"), &[&["StartAt", "States", "Comment", "ProcessorConfig", "QueryLanguage"]], true)?;
+    let pobj = proc_v.as_object().ok_or_else(|| {
+        Error::invalid_intent(s, field, format!("`{field}` must be an object with StartAt and States"))
+    })?;
+    check_keys(
+        pobj,
+        Some(&scope),
+        &format!("`{field}`"),
+        &[&["StartAt", "States", "Comment", "ProcessorConfig", "QueryLanguage"]],
+        true,
+    )?;
     if let Some(cfg) = pobj.get("ProcessorConfig") {
-        let cobj = cfg
-            .as_object()
-            .ok_or_else(|| Error::invalid_intent(Some(&scope), "ProcessorConfig", "`ProcessorConfig` must be an object"))?;
+        let cobj = cfg.as_object().ok_or_else(|| {
+            Error::invalid_intent(Some(&scope), "ProcessorConfig", "`ProcessorConfig` must be an object")
+        })?;
         check_keys(cobj, Some(&scope), "`ProcessorConfig`", &[&["Mode", "ExecutionType"]], true)?;
         if let Some(mode) = cobj.get("Mode") {
             if mode != "INLINE" && mode != "DISTRIBUTED" {
-                return Err(Error::invalid_intent(Some(&scope), "ProcessorConfig.Mode", "`Mode` must be INLINE or DISTRIBUTED"));
+                return Err(Error::invalid_intent(
+                    Some(&scope),
+                    "ProcessorConfig.Mode",
+                    "`Mode` must be INLINE or DISTRIBUTED",
+                ));
             }
         }
     }
     let processor = parse_machine(pobj, Some(&scope), limits)?;
     let item_selector = match (template(obj, s, "ItemSelector")?, template(obj, s, "Parameters")?) {
         (Some(_), Some(_)) => {
-            return Err(Error::invalid_intent(s, "Parameters", "use `ItemSelector` or the older `Parameters`, not both"));
+            return Err(Error::invalid_intent(
+                s,
+                "Parameters",
+                "use `ItemSelector` or the older `Parameters`, not both",
+            ));
         }
         (a, b) => a.or(b),
     };
@@ -567,7 +600,9 @@ fn error_equals(obj: &JsonMap<String, Value>, s: Option<&str>, field: &str) -> R
         .ok_or_else(|| Error::invalid_intent(s, &f, "`ErrorEquals` must be a non-empty array of error names"))?;
     let names = arr
         .iter()
-        .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| Error::invalid_intent(s, &f, "error names must be strings")))
+        .map(|v| {
+            v.as_str().map(str::to_owned).ok_or_else(|| Error::invalid_intent(s, &f, "error names must be strings"))
+        })
         .collect::<Result<Vec<_>>>()?;
     if names.iter().any(|n| n == "States.ALL") && names.len() != 1 {
         return Err(Error::invalid_intent(s, &f, "`States.ALL` must appear alone in `ErrorEquals`"));
@@ -575,14 +610,19 @@ fn error_equals(obj: &JsonMap<String, Value>, s: Option<&str>, field: &str) -> R
     Ok(names)
 }
 
-fn entries<'a>(obj: &'a JsonMap<String, Value>, s: Option<&str>, field: &str) -> Result<Vec<&'a JsonMap<String, Value>>> {
+fn entries<'a>(
+    obj: &'a JsonMap<String, Value>,
+    s: Option<&str>,
+    field: &str,
+) -> Result<Vec<&'a JsonMap<String, Value>>> {
     match obj.get(field) {
         None => Ok(Vec::new()),
         Some(Value::Array(a)) => a
             .iter()
             .enumerate()
             .map(|(i, e)| {
-                e.as_object().ok_or_else(|| Error::invalid_intent(s, &format!("{field}[{i}]"), "each entry must be an object"))
+                e.as_object()
+                    .ok_or_else(|| Error::invalid_intent(s, &format!("{field}[{i}]"), "each entry must be an object"))
             })
             .collect(),
         Some(_) => Err(Error::invalid_intent(s, field, format!("`{field}` must be an array"))),
@@ -593,7 +633,11 @@ fn entries<'a>(obj: &'a JsonMap<String, Value>, s: Option<&str>, field: &str) ->
 fn all_is_last(lists: &[Vec<String>], s: Option<&str>, field: &str) -> Result<()> {
     for (i, names) in lists.iter().enumerate() {
         if names.iter().any(|n| n == "States.ALL") && i + 1 != lists.len() {
-            return Err(Error::invalid_intent(s, &format!("{field}[{i}]"), format!("a `States.ALL` entry must be the last in `{field}`")));
+            return Err(Error::invalid_intent(
+                s,
+                &format!("{field}[{i}]"),
+                format!("a `States.ALL` entry must be the last in `{field}`"),
+            ));
         }
     }
     Ok(())
@@ -607,7 +651,15 @@ fn retriers(obj: &JsonMap<String, Value>, s: Option<&str>) -> Result<Vec<Retrier
             r,
             s,
             "a Retry entry",
-            &[&["ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "Comment"]],
+            &[&[
+                "ErrorEquals",
+                "IntervalSeconds",
+                "MaxAttempts",
+                "BackoffRate",
+                "MaxDelaySeconds",
+                "JitterStrategy",
+                "Comment",
+            ]],
             true,
         )?;
         let f = |k: &str| format!("{field}.{k}");
@@ -621,7 +673,13 @@ fn retriers(obj: &JsonMap<String, Value>, s: Option<&str>) -> Result<Vec<Retrier
         let jitter = match r.get("JitterStrategy").map(|v| v.as_str()) {
             None | Some(Some("NONE")) => Jitter::None,
             Some(Some("FULL")) => Jitter::Full,
-            Some(_) => return Err(Error::invalid_intent(s, &f("JitterStrategy"), "`JitterStrategy` must be \"FULL\" or \"NONE\"")),
+            Some(_) => {
+                return Err(Error::invalid_intent(
+                    s,
+                    &f("JitterStrategy"),
+                    "`JitterStrategy` must be \"FULL\" or \"NONE\"",
+                ));
+            }
         };
         out.push(Retrier {
             error_equals: error_equals(r, s, &field)?,
@@ -661,9 +719,7 @@ fn catchers(obj: &JsonMap<String, Value>, s: Option<&str>) -> Result<Vec<Catcher
 }
 
 fn parse_constraints(v: &Value, s: Option<&str>, field: &str) -> Result<Constraints> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| Error::invalid_intent(s, field, "`Constraints` must be an object"))?;
+    let obj = v.as_object().ok_or_else(|| Error::invalid_intent(s, field, "`Constraints` must be an object"))?;
     check_keys(obj, s, "`Constraints`", &[&["Deadline", "MaxHops", "MaxRecords", "AllowedDomains"]], true)?;
     let f = |k: &str| format!("{field}.{k}");
     let u32_field = |k: &str| -> Result<Option<u32>> {
@@ -687,7 +743,12 @@ fn parse_constraints(v: &Value, s: Option<&str>, field: &str) -> Result<Constrai
         None => None,
         Some(v) => Some(string_list(v, s, &f("AllowedDomains"))?),
     };
-    Ok(Constraints { deadline_ms, max_hops: u32_field("MaxHops")?, max_records: u32_field("MaxRecords")?, allowed_domains })
+    Ok(Constraints {
+        deadline_ms,
+        max_hops: u32_field("MaxHops")?,
+        max_records: u32_field("MaxRecords")?,
+        allowed_domains,
+    })
 }
 
 fn parse_adapt(v: &Value, machine: &StateMachine, limits: &Limits) -> Result<Vec<AdaptRule>> {
@@ -697,25 +758,24 @@ fn parse_adapt(v: &Value, machine: &StateMachine, limits: &Limits) -> Result<Vec
     let mut rules = Vec::with_capacity(arr.len());
     for (i, r) in arr.iter().enumerate() {
         let field = format!("Adapt[{i}]");
-        let obj = r
-            .as_object()
-            .ok_or_else(|| Error::invalid_intent(None, &field, "an Adapt rule must be an object with `When` and `Then`"))?;
+        let obj = r.as_object().ok_or_else(|| {
+            Error::invalid_intent(None, &field, "an Adapt rule must be an object with `When` and `Then`")
+        })?;
         check_keys(obj, None, "an Adapt rule", &[&["Name", "When", "Then", "Comment"]], true)?;
         let when_v = obj
             .get("When")
             .ok_or_else(|| Error::invalid_intent(None, &format!("{field}.When"), "an Adapt rule needs `When`"))?;
         let (when, _) = parse_rule(when_v, None, &format!("{field}.When"), false)?;
-        let then_v = obj
-            .get("Then")
-            .and_then(Value::as_object)
-            .ok_or_else(|| Error::invalid_intent(None, &format!("{field}.Then"), "an Adapt rule needs `Then`, an object"))?;
+        let then_v = obj.get("Then").and_then(Value::as_object).ok_or_else(|| {
+            Error::invalid_intent(None, &format!("{field}.Then"), "an Adapt rule needs `Then`, an object")
+        })?;
         check_keys(then_v, None, "an Adapt `Then`", &[&["Objective", "Class", "Constraints", "States", "Goto"]], true)?;
         let tf = |k: &str| format!("{field}.Then.{k}");
         let mut states = Vec::new();
         if let Some(sv) = then_v.get("States") {
-            let sobj = sv
-                .as_object()
-                .ok_or_else(|| Error::invalid_intent(None, &tf("States"), "`States` must be an object of named states"))?;
+            let sobj = sv.as_object().ok_or_else(|| {
+                Error::invalid_intent(None, &tf("States"), "`States` must be an object of named states")
+            })?;
             for (name, def) in sobj {
                 states.push(parse_state(name, def, name, limits)?);
             }
@@ -741,7 +801,11 @@ fn parse_adapt(v: &Value, machine: &StateMachine, limits: &Limits) -> Result<Vec
         validate_targets(&merged, None, &added).map_err(|e| e.in_field(tf("States")))?;
         if let Some(g) = &then.goto {
             if merged.get(g).is_none() {
-                return Err(Error::invalid_intent(None, &tf("Goto"), format!("`Goto` names `{g}`, which is not a state")));
+                return Err(Error::invalid_intent(
+                    None,
+                    &tf("Goto"),
+                    format!("`Goto` names `{g}`, which is not a state"),
+                ));
             }
         }
         rules.push(AdaptRule { name: opt_string(obj, None, "Name")?, when, then });
@@ -750,9 +814,9 @@ fn parse_adapt(v: &Value, machine: &StateMachine, limits: &Limits) -> Result<Vec
 }
 
 fn parse_awaits(v: &Value, machine: &StateMachine) -> Result<BTreeMap<String, AwaitSpec>> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| Error::invalid_intent(None, "Await", "`Await` must map state names to {Event, TimeoutSeconds}"))?;
+    let obj = v.as_object().ok_or_else(|| {
+        Error::invalid_intent(None, "Await", "`Await` must map state names to {Event, TimeoutSeconds}")
+    })?;
     let mut out = BTreeMap::new();
     for (name, spec) in obj {
         let field = format!("Await.{name}");
@@ -769,13 +833,23 @@ fn parse_awaits(v: &Value, machine: &StateMachine) -> Result<BTreeMap<String, Aw
         let sobj = spec
             .as_object()
             .ok_or_else(|| Error::invalid_intent(Some(name), &field, "an Await entry must be an object"))?;
-        check_keys(sobj, Some(name), "an Await entry", &[&["Event", "EventPath", "TimeoutSeconds", "HeartbeatSeconds", "Comment"]], true)?;
-        let event = string_spec(sobj, Some(name), "Event")?
-            .ok_or_else(|| Error::invalid_intent(Some(name), &format!("{field}.Event"), "an Await entry needs `Event` or `EventPath`"))?;
+        check_keys(
+            sobj,
+            Some(name),
+            "an Await entry",
+            &[&["Event", "EventPath", "TimeoutSeconds", "HeartbeatSeconds", "Comment"]],
+            true,
+        )?;
+        let event = string_spec(sobj, Some(name), "Event")?.ok_or_else(|| {
+            Error::invalid_intent(Some(name), &format!("{field}.Event"), "an Await entry needs `Event` or `EventPath`")
+        })?;
         let secs = |k: &str| -> Result<Option<u64>> {
             sobj.get(k).map(|v| positive_int(v, Some(name), &format!("{field}.{k}"))).transpose()
         };
-        out.insert(name.clone(), AwaitSpec { event, timeout_seconds: secs("TimeoutSeconds")?, heartbeat_seconds: secs("HeartbeatSeconds")? });
+        out.insert(
+            name.clone(),
+            AwaitSpec { event, timeout_seconds: secs("TimeoutSeconds")?, heartbeat_seconds: secs("HeartbeatSeconds")? },
+        );
     }
     Ok(out)
 }
@@ -797,7 +871,9 @@ pub fn find_state<'a>(machine: &'a StateMachine, name: &str) -> Option<&'a State
 fn required_string(obj: &JsonMap<String, Value>, s: Option<&str>, field: &str) -> Result<String> {
     match obj.get(field) {
         Some(Value::String(v)) => Ok(v.clone()),
-        Some(other) => Err(Error::invalid_intent(s, field, format!("`{field}` must be a string, got {}", kind_of(other)))),
+        Some(other) => {
+            Err(Error::invalid_intent(s, field, format!("`{field}` must be a string, got {}", kind_of(other))))
+        }
         None => Err(Error::invalid_intent(s, field, format!("`{field}` is required"))),
     }
 }
@@ -806,7 +882,9 @@ fn opt_string(obj: &JsonMap<String, Value>, s: Option<&str>, field: &str) -> Res
     match obj.get(field) {
         None => Ok(None),
         Some(Value::String(v)) => Ok(Some(v.clone())),
-        Some(other) => Err(Error::invalid_intent(s, field, format!("`{field}` must be a string, got {}", kind_of(other)))),
+        Some(other) => {
+            Err(Error::invalid_intent(s, field, format!("`{field}` must be a string, got {}", kind_of(other))))
+        }
     }
 }
 
@@ -858,7 +936,9 @@ fn non_negative_int(v: &Value, s: Option<&str>, field: &str) -> Result<u64> {
 fn number_spec(obj: &JsonMap<String, Value>, s: Option<&str>, field: &str) -> Result<Option<NumberSpec>> {
     let path_field = format!("{field}Path");
     match (obj.get(field), obj.get(&path_field)) {
-        (Some(_), Some(_)) => Err(Error::invalid_intent(s, &path_field, format!("use `{field}` or `{path_field}`, not both"))),
+        (Some(_), Some(_)) => {
+            Err(Error::invalid_intent(s, &path_field, format!("use `{field}` or `{path_field}`, not both")))
+        }
         (Some(v), None) => match v.as_f64() {
             Some(n) if n >= 0.0 => Ok(Some(NumberSpec::Value(n))),
             _ => Err(Error::invalid_intent(s, field, format!("`{field}` must be a non-negative number, got {v}"))),
@@ -872,12 +952,22 @@ fn number_spec(obj: &JsonMap<String, Value>, s: Option<&str>, field: &str) -> Re
 fn string_spec(obj: &JsonMap<String, Value>, s: Option<&str>, field: &str) -> Result<Option<StringSpec>> {
     let path_field = format!("{field}Path");
     match (obj.get(field), obj.get(&path_field)) {
-        (Some(_), Some(_)) => Err(Error::invalid_intent(s, &path_field, format!("use `{field}` or `{path_field}`, not both"))),
+        (Some(_), Some(_)) => {
+            Err(Error::invalid_intent(s, &path_field, format!("use `{field}` or `{path_field}`, not both")))
+        }
         (Some(Value::String(v)), None) => Ok(Some(StringSpec::Value(v.clone()))),
-        (Some(v), None) => Err(Error::invalid_intent(s, field, format!("`{field}` must be a string, got {}", kind_of(v)))),
+        (Some(v), None) => {
+            Err(Error::invalid_intent(s, field, format!("`{field}` must be a string, got {}", kind_of(v))))
+        }
         (None, Some(p)) => match p.as_str() {
-            Some(text) if text.starts_with('$') || text.starts_with("States.") => Ok(Some(StringSpec::Path(text.to_owned()))),
-            _ => Err(Error::invalid_intent(s, &path_field, format!("`{path_field}` must be a JSONPath or an intrinsic function"))),
+            Some(text) if text.starts_with('$') || text.starts_with("States.") => {
+                Ok(Some(StringSpec::Path(text.to_owned())))
+            }
+            _ => Err(Error::invalid_intent(
+                s,
+                &path_field,
+                format!("`{path_field}` must be a JSONPath or an intrinsic function"),
+            )),
         },
         (None, None) => Ok(None),
     }
@@ -898,7 +988,9 @@ fn template(obj: &JsonMap<String, Value>, s: Option<&str>, field: &str) -> Resul
                                 return Err(Error::invalid_intent(
                                     s,
                                     &here,
-                                    format!("the value of `{k}` must be a JSONPath (`$...`) or an intrinsic function (`States....`), got {child}"),
+                                    format!(
+                                        "the value of `{k}` must be a JSONPath (`$...`) or an intrinsic function (`States....`), got {child}"
+                                    ),
                                 ));
                             }
                         }

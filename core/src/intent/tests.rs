@@ -1,4 +1,4 @@
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::*;
 use crate::{ErrorKind, Limits};
@@ -97,7 +97,9 @@ fn all_eight_state_types_and_their_fields_parse() {
     assert_eq!(p.result_path, PathSpec::Null);
     let StateKind::Choice(c) = &plan.machine.get("C").unwrap().kind else { panic!() };
     assert_eq!(c.choices.len(), 3);
-    assert!(matches!(&c.choices[2].rule, Rule::Or(r) if matches!(&r[0], Rule::Test { op: Comparison::TimestampLessThan, operand: Operand::Path(_), .. })));
+    assert!(
+        matches!(&c.choices[2].rule, Rule::Or(r) if matches!(&r[0], Rule::Test { op: Comparison::TimestampLessThan, operand: Operand::Path(_), .. }))
+    );
     let StateKind::Map(m) = &plan.machine.get("M").unwrap().kind else { panic!() };
     assert!(m.processor.get("I").is_some());
     assert_eq!(plan.adapt[0].then.class.as_deref(), Some("manual-review"));
@@ -107,8 +109,13 @@ fn all_eight_state_types_and_their_fields_parse() {
 
 #[test]
 fn canonical_text_and_hash_do_not_depend_on_key_order_or_spacing() {
-    let a = Intent::from_json_text(r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}"#, &Limits::default()).unwrap();
-    let b = Intent::from_json_text("{ \"States\" : { \"A\": {\"End\": true, \"Type\": \"Pass\"} }, \"StartAt\": \"A\" }", &Limits::default()).unwrap();
+    let a = Intent::from_json_text(r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}"#, &Limits::default())
+        .unwrap();
+    let b = Intent::from_json_text(
+        "{ \"States\" : { \"A\": {\"End\": true, \"Type\": \"Pass\"} }, \"StartAt\": \"A\" }",
+        &Limits::default(),
+    )
+    .unwrap();
     assert_eq!(a.canonical_text(), b.canonical_text());
     assert_eq!(a.hash(), b.hash());
 }
@@ -139,7 +146,10 @@ fn features_not_yet_supported_are_unsupported_not_ignored() {
         (json!({"Type": "Pass", "End": true, "Output": {}}), "Output"),
         (json!({"Type": "Pass", "End": true, "QueryLanguage": "JSONata"}), "QueryLanguage"),
         (json!({"Type": "Task", "Resource": "r", "End": true, "Credentials": {}}), "Credentials"),
-        (json!({"Type": "Map", "End": true, "ItemReader": {}, "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}}}), "ItemReader"),
+        (
+            json!({"Type": "Map", "End": true, "ItemReader": {}, "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}}}),
+            "ItemReader",
+        ),
     ] {
         let e = err(json!({"StartAt": "S", "States": {"S": state}}));
         assert_eq!(e.kind(), ErrorKind::Unsupported, "{field}: {e}");
@@ -166,34 +176,169 @@ fn structural_rules_are_enforced() {
         (one_state(json!({"Type": "Teleport", "End": true})), Some("S"), "Type", "unknown state type"),
         (one_state(json!({"Type": "Task", "End": true})), Some("S"), "Resource", "is required"),
         (one_state(json!({"Type": "Task", "Resource": 7, "End": true})), Some("S"), "Resource", "must be a string"),
-        (one_state(json!({"Type": "Pass", "End": true, "InputPath": "order"})), Some("S"), "InputPath", "JSONPath starting with `$`"),
-        (one_state(json!({"Type": "Pass", "End": true, "Parameters": {"a.$": 5}})), Some("S"), "Parameters.a.$", "must be a JSONPath"),
+        (
+            one_state(json!({"Type": "Pass", "End": true, "InputPath": "order"})),
+            Some("S"),
+            "InputPath",
+            "JSONPath starting with `$`",
+        ),
+        (
+            one_state(json!({"Type": "Pass", "End": true, "Parameters": {"a.$": 5}})),
+            Some("S"),
+            "Parameters.a.$",
+            "must be a JSONPath",
+        ),
         (one_state(json!({"Type": "Choice", "Choices": []})), Some("S"), "Choices", "at least one rule"),
-        (one_state(json!({"Type": "Choice", "Choices": [{"Variable": "$.a", "NumericEquals": "1", "Next": "End"}]})), Some("S"), "Choices[0].NumericEquals", "takes a number"),
-        (one_state(json!({"Type": "Choice", "Choices": [{"Variable": "$.a", "StringEquals": "x"}]})), Some("S"), "Choices[0].Next", "needs `Next`"),
-        (one_state(json!({"Type": "Choice", "Choices": [{"Not": {"Variable": "$.a", "IsNull": true, "Next": "End"}, "Next": "End"}]})), Some("S"), "Choices[0].Not.Next", "cannot have `Next`"),
-        (one_state(json!({"Type": "Choice", "Choices": [{"Variable": "$.a", "StringEquals": "x", "StringMatchesPath": "$.b", "Next": "End"}]})), Some("S"), "Choices[0].StringMatchesPath", "not a comparison operator"),
-        (one_state(json!({"Type": "Choice", "Choices": [{"Variable": "$.a", "Next": "End"}]})), Some("S"), "Choices[0]", "needs a comparison operator"),
-        (one_state(json!({"Type": "Choice", "Choices": [{"Variable": "$.a", "IsNull": true, "Next": "End"}], "Default": "Q"})), Some("S"), "Default", "not a state"),
+        (
+            one_state(json!({"Type": "Choice", "Choices": [{"Variable": "$.a", "NumericEquals": "1", "Next": "End"}]})),
+            Some("S"),
+            "Choices[0].NumericEquals",
+            "takes a number",
+        ),
+        (
+            one_state(json!({"Type": "Choice", "Choices": [{"Variable": "$.a", "StringEquals": "x"}]})),
+            Some("S"),
+            "Choices[0].Next",
+            "needs `Next`",
+        ),
+        (
+            one_state(
+                json!({"Type": "Choice", "Choices": [{"Not": {"Variable": "$.a", "IsNull": true, "Next": "End"}, "Next": "End"}]}),
+            ),
+            Some("S"),
+            "Choices[0].Not.Next",
+            "cannot have `Next`",
+        ),
+        (
+            one_state(
+                json!({"Type": "Choice", "Choices": [{"Variable": "$.a", "StringEquals": "x", "StringMatchesPath": "$.b", "Next": "End"}]}),
+            ),
+            Some("S"),
+            "Choices[0].StringMatchesPath",
+            "not a comparison operator",
+        ),
+        (
+            one_state(json!({"Type": "Choice", "Choices": [{"Variable": "$.a", "Next": "End"}]})),
+            Some("S"),
+            "Choices[0]",
+            "needs a comparison operator",
+        ),
+        (
+            one_state(
+                json!({"Type": "Choice", "Choices": [{"Variable": "$.a", "IsNull": true, "Next": "End"}], "Default": "Q"}),
+            ),
+            Some("S"),
+            "Default",
+            "not a state",
+        ),
         (one_state(json!({"Type": "Wait", "Next": "End"})), Some("S"), "Seconds", "exactly one of"),
-        (one_state(json!({"Type": "Wait", "Seconds": 1, "Timestamp": "2024-01-01T00:00:00Z", "Next": "End"})), Some("S"), "Seconds", "exactly one of"),
-        (one_state(json!({"Type": "Wait", "Seconds": -1, "Next": "End"})), Some("S"), "Seconds", "non-negative integer"),
+        (
+            one_state(json!({"Type": "Wait", "Seconds": 1, "Timestamp": "2024-01-01T00:00:00Z", "Next": "End"})),
+            Some("S"),
+            "Seconds",
+            "exactly one of",
+        ),
+        (
+            one_state(json!({"Type": "Wait", "Seconds": -1, "Next": "End"})),
+            Some("S"),
+            "Seconds",
+            "non-negative integer",
+        ),
         (one_state(json!({"Type": "Fail", "Error": "E", "ErrorPath": "$.e"})), Some("S"), "ErrorPath", "not both"),
-        (one_state(json!({"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": []}]})), Some("S"), "Retry[0].ErrorEquals", "non-empty"),
-        (one_state(json!({"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": ["A"], "BackoffRate": 0.5}]})), Some("S"), "Retry[0].BackoffRate", ">= 1.0"),
-        (one_state(json!({"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": ["A"], "JitterStrategy": "SOME"}]})), Some("S"), "Retry[0].JitterStrategy", "FULL"),
-        (one_state(json!({"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": ["A"], "IntervalSeconds": 0}]})), Some("S"), "Retry[0].IntervalSeconds", "positive integer"),
-        (one_state(json!({"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": ["States.ALL", "A"]}]})), Some("S"), "Retry[0].ErrorEquals", "alone"),
-        (one_state(json!({"Type": "Task", "Resource": "r", "End": true, "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "End"}, {"ErrorEquals": ["A"], "Next": "End"}]})), Some("S"), "Catch[0]", "must be the last"),
-        (one_state(json!({"Type": "Task", "Resource": "r", "End": true, "Catch": [{"ErrorEquals": ["A"], "Next": "Gone"}]})), Some("S"), "Catch.Next", "not a state"),
-        (one_state(json!({"Type": "Task", "Resource": "r", "End": true, "TimeoutSeconds": 5, "TimeoutSecondsPath": "$.t"})), Some("S"), "TimeoutSecondsPath", "not both"),
+        (
+            one_state(json!({"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": []}]})),
+            Some("S"),
+            "Retry[0].ErrorEquals",
+            "non-empty",
+        ),
+        (
+            one_state(
+                json!({"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": ["A"], "BackoffRate": 0.5}]}),
+            ),
+            Some("S"),
+            "Retry[0].BackoffRate",
+            ">= 1.0",
+        ),
+        (
+            one_state(
+                json!({"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": ["A"], "JitterStrategy": "SOME"}]}),
+            ),
+            Some("S"),
+            "Retry[0].JitterStrategy",
+            "FULL",
+        ),
+        (
+            one_state(
+                json!({"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": ["A"], "IntervalSeconds": 0}]}),
+            ),
+            Some("S"),
+            "Retry[0].IntervalSeconds",
+            "positive integer",
+        ),
+        (
+            one_state(
+                json!({"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": ["States.ALL", "A"]}]}),
+            ),
+            Some("S"),
+            "Retry[0].ErrorEquals",
+            "alone",
+        ),
+        (
+            one_state(
+                json!({"Type": "Task", "Resource": "r", "End": true, "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "End"}, {"ErrorEquals": ["A"], "Next": "End"}]}),
+            ),
+            Some("S"),
+            "Catch[0]",
+            "must be the last",
+        ),
+        (
+            one_state(
+                json!({"Type": "Task", "Resource": "r", "End": true, "Catch": [{"ErrorEquals": ["A"], "Next": "Gone"}]}),
+            ),
+            Some("S"),
+            "Catch.Next",
+            "not a state",
+        ),
+        (
+            one_state(
+                json!({"Type": "Task", "Resource": "r", "End": true, "TimeoutSeconds": 5, "TimeoutSecondsPath": "$.t"}),
+            ),
+            Some("S"),
+            "TimeoutSecondsPath",
+            "not both",
+        ),
         (one_state(json!({"Type": "Parallel", "End": true, "Branches": []})), Some("S"), "Branches", "non-empty"),
         (one_state(json!({"Type": "Map", "End": true})), Some("S"), "ItemProcessor", "needs `ItemProcessor`"),
-        (json!({"StartAt": "S", "States": {"S": {"Type": "Pass", "End": true}}, "Constraints": {"MaxHops": -1}}), None, "Constraints.MaxHops", "non-negative"),
-        (json!({"StartAt": "S", "States": {"S": {"Type": "Pass", "End": true}}, "Await": {"Nope": {"Event": "e"}}}), None, "Await.Nope", "not a state"),
-        (json!({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}, "Await": {"S": {"Event": "e"}}}), Some("S"), "Await.S", "only Task and Pass"),
-        (json!({"StartAt": "S", "States": {"S": {"Type": "Pass", "End": true}}, "Adapt": [{"When": {"Variable": "$.a", "IsNull": true}, "Then": {"Goto": "Q"}}]}), None, "Adapt[0].Then.Goto", "not a state"),
-        (json!({"StartAt": "S", "States": {"S": {"Type": "Pass", "End": true}}, "Adapt": [{"Then": {}}]}), None, "Adapt[0].When", "needs `When`"),
+        (
+            json!({"StartAt": "S", "States": {"S": {"Type": "Pass", "End": true}}, "Constraints": {"MaxHops": -1}}),
+            None,
+            "Constraints.MaxHops",
+            "non-negative",
+        ),
+        (
+            json!({"StartAt": "S", "States": {"S": {"Type": "Pass", "End": true}}, "Await": {"Nope": {"Event": "e"}}}),
+            None,
+            "Await.Nope",
+            "not a state",
+        ),
+        (
+            json!({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}, "Await": {"S": {"Event": "e"}}}),
+            Some("S"),
+            "Await.S",
+            "only Task and Pass",
+        ),
+        (
+            json!({"StartAt": "S", "States": {"S": {"Type": "Pass", "End": true}}, "Adapt": [{"When": {"Variable": "$.a", "IsNull": true}, "Then": {"Goto": "Q"}}]}),
+            None,
+            "Adapt[0].Then.Goto",
+            "not a state",
+        ),
+        (
+            json!({"StartAt": "S", "States": {"S": {"Type": "Pass", "End": true}}, "Adapt": [{"Then": {}}]}),
+            None,
+            "Adapt[0].When",
+            "needs `When`",
+        ),
     ];
     for (doc, state, field, msg) in cases {
         let e = err(doc.clone());

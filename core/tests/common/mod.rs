@@ -3,10 +3,10 @@
 #![allow(dead_code)]
 
 use peo_core::{
-    Body, Context, CreateOptions, DormantReason, NodeRef, Object, Originator, PolicyOutcome, Decision, Record,
+    Body, Context, CreateOptions, Decision, DormantReason, NodeRef, Object, Originator, PolicyOutcome, Record,
     ReentryCause, SigningKey, Status, TaskError,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 pub const T0: i64 = 1_700_000_000_000;
 
@@ -56,6 +56,7 @@ fn node(id: &str, domain: &str, key: Option<&SigningKey>) -> NodeRef {
 }
 
 /// Appends one record describing the object as it now is.
+#[allow(clippy::too_many_arguments)]
 pub fn push(
     obj: &mut Object,
     body: Body,
@@ -76,7 +77,11 @@ pub fn push(
         status,
         node: if signed { node } else { NodeRef { key: None, ..node } },
         time_ms,
-        policy: Some(PolicyOutcome { decision: Decision::Allow, policies: vec!["node-policy-1".into()], errors: vec![] }),
+        policy: Some(PolicyOutcome {
+            decision: Decision::Allow,
+            policies: vec!["node-policy-1".into()],
+            errors: vec![],
+        }),
         advice: None,
         intent_hash: None,
         context_hash: None,
@@ -108,12 +113,46 @@ pub fn journey(signed: bool) -> Object {
         output: Some(r#"{"id":"r-1"}"#.into()),
         error: None,
     };
-    push(&mut obj, body, "Reserve", "Pause", Status::Running, node("eu-1", "eu", eu.as_ref()), T0 + 10, 1, false, eu.as_ref());
-    let body = Body::Dormant { reason: DormantReason::Wait, wake_at_ms: Some(T0 + 60_010), event: None, timeout_at_ms: None };
-    push(&mut obj, body, "Pause", "Charge", Status::Dormant, node("eu-1", "eu", eu.as_ref()), T0 + 10, 1, true, eu.as_ref());
+    push(
+        &mut obj,
+        body,
+        "Reserve",
+        "Pause",
+        Status::Running,
+        node("eu-1", "eu", eu.as_ref()),
+        T0 + 10,
+        1,
+        false,
+        eu.as_ref(),
+    );
+    let body =
+        Body::Dormant { reason: DormantReason::Wait, wake_at_ms: Some(T0 + 60_010), event: None, timeout_at_ms: None };
+    push(
+        &mut obj,
+        body,
+        "Pause",
+        "Charge",
+        Status::Dormant,
+        node("eu-1", "eu", eu.as_ref()),
+        T0 + 10,
+        1,
+        true,
+        eu.as_ref(),
+    );
 
     let body = Body::Reentry { cause: ReentryCause::Time, event: None, payload: None };
-    push(&mut obj, body, "Pause", "Charge", Status::Running, node("us-1", "us", us.as_ref()), T0 + 61_000, 2, false, us.as_ref());
+    push(
+        &mut obj,
+        body,
+        "Pause",
+        "Charge",
+        Status::Running,
+        node("us-1", "us", us.as_ref()),
+        T0 + 61_000,
+        2,
+        false,
+        us.as_ref(),
+    );
     let body = Body::Execute {
         capability: "payment.charge".into(),
         attempt: 0,
@@ -121,7 +160,18 @@ pub fn journey(signed: bool) -> Object {
         output: None,
         error: Some(TaskError { error: "Payment.Declined".into(), cause: Some("insufficient funds".into()) }),
     };
-    push(&mut obj, body, "Charge", "Charge", Status::Running, node("us-1", "us", us.as_ref()), T0 + 61_001, 2, false, us.as_ref());
+    push(
+        &mut obj,
+        body,
+        "Charge",
+        "Charge",
+        Status::Running,
+        node("us-1", "us", us.as_ref()),
+        T0 + 61_001,
+        2,
+        false,
+        us.as_ref(),
+    );
     let body = Body::Execute {
         capability: "payment.charge".into(),
         attempt: 1,
@@ -130,9 +180,31 @@ pub fn journey(signed: bool) -> Object {
         error: None,
     };
     obj.set_data(json!({"paid": true}));
-    push(&mut obj, body, "Charge", "Done", Status::Running, node("us-1", "us", us.as_ref()), T0 + 66_001, 2, false, us.as_ref());
+    push(
+        &mut obj,
+        body,
+        "Charge",
+        "Done",
+        Status::Running,
+        node("us-1", "us", us.as_ref()),
+        T0 + 66_001,
+        2,
+        false,
+        us.as_ref(),
+    );
     let body = Body::Terminate { status: Status::Succeeded, output: Some(r#"{"paid":true}"#.into()), error: None };
-    push(&mut obj, body, "Done", "", Status::Succeeded, node("us-1", "us", us.as_ref()), T0 + 66_002, 2, true, us.as_ref());
+    push(
+        &mut obj,
+        body,
+        "Done",
+        "",
+        Status::Succeeded,
+        node("us-1", "us", us.as_ref()),
+        T0 + 66_002,
+        2,
+        true,
+        us.as_ref(),
+    );
     obj
 }
 
@@ -153,7 +225,18 @@ pub fn chain(n: usize, per_visit: usize, key: Option<&SigningKey>) -> Object {
             output: Some(format!(r#"{{"n":{i},"pad":"{pad}"}}"#)),
             error: None,
         };
-        push(&mut obj, body, "Step", "Step", Status::Running, node("node-1", "d", key), T0 + i as i64, visit, ends, key);
+        push(
+            &mut obj,
+            body,
+            "Step",
+            "Step",
+            Status::Running,
+            node("node-1", "d", key),
+            T0 + i as i64,
+            visit,
+            ends,
+            key,
+        );
     }
     obj
 }
