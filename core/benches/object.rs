@@ -12,10 +12,15 @@ fn decode_verify(c: &mut Criterion) {
     let key = SigningKey::from_bytes(&[5; 32]);
     let mut group = c.benchmark_group("decode+verify");
     for n in [10usize, 100, 1000] {
-        // Unsigned; and signed with every record its own signed visit (the worst case:
-        // a signature per record rather than per hop).
-        for (label, signer) in [("unsigned", None), ("signed", Some(&key))] {
-            let bytes = common::chain(n, 1, signer).to_bytes();
+        // Unsigned in visits of 10 records; and signed with every record its own signed
+        // visit (the worst case: a signature per record rather than per hop).
+        // (label, signer, large records, records per visit)
+        for (label, signer, large, per_visit) in [
+            ("unsigned ~230 B records", None, false, 10),
+            ("unsigned ~370 B records", None, true, 10),
+            ("signed ~400 B records, one visit each", Some(&key), true, 1),
+        ] {
+            let bytes = common::chain_sized(n, per_visit, signer, large).to_bytes();
             group.throughput(Throughput::Elements(n as u64));
             group.bench_with_input(BenchmarkId::new(label, n), &bytes, |b, bytes| {
                 b.iter(|| {

@@ -69,8 +69,31 @@ pub fn push(
     ends_visit: bool,
     key: Option<&SigningKey>,
 ) {
-    let signed = ends_visit && key.is_some();
-    let record = Record {
+    let rec = record(obj, body, state, next, status, node, time_ms, visit, ends_visit, key);
+    obj.append(rec, if rec_signed(ends_visit, key) { key } else { None }).expect("append");
+}
+
+/// A visit signs its last record when the node has a key.
+fn rec_signed(ends_visit: bool, key: Option<&SigningKey>) -> bool {
+    ends_visit && key.is_some()
+}
+
+/// The record a cycle would write, describing the object as it now is.
+#[allow(clippy::too_many_arguments)]
+pub fn record(
+    obj: &Object,
+    body: Body,
+    state: &str,
+    next: &str,
+    status: Status,
+    node: NodeRef,
+    time_ms: i64,
+    visit: u32,
+    ends_visit: bool,
+    key: Option<&SigningKey>,
+) -> Record {
+    let signed = rec_signed(ends_visit, key);
+    Record {
         body,
         state: state.into(),
         next_state: next.into(),
@@ -89,8 +112,7 @@ pub fn push(
         signed,
         visit,
         seq: 0,
-    };
-    obj.append(record, if signed { key } else { None }).expect("append");
+    }
 }
 
 /// A small journey: genesis, a visit in `eu` (execute, dormant) and a visit in `us`
@@ -208,13 +230,20 @@ pub fn journey(signed: bool) -> Object {
     obj
 }
 
-/// An object with `n` records in all, each visit `per_visit` records long, each
-/// a ~200-byte execute record. Signed visits when `key` is given.
+/// An object with `n` records in all, each visit `per_visit` records long, each an
+/// execute record of ~370 bytes (with a policy outcome and a 40-byte pad). Signed
+/// visits when `key` is given.
 pub fn chain(n: usize, per_visit: usize, key: Option<&SigningKey>) -> Object {
+    chain_sized(n, per_visit, key, true)
+}
+
+/// Like [`chain`]; with `large == false` the records are ~200 bytes (no policy
+/// outcome, no pad).
+pub fn chain_sized(n: usize, per_visit: usize, key: Option<&SigningKey>, large: bool) -> Object {
     let intent = json!({"StartAt": "Step", "States": {"Step": {"Type": "Pass", "End": true}}});
     let opts = CreateOptions { now_ms: T0, ..Default::default() };
     let mut obj = Object::create(&intent, Context::new(), &json!({"n": 0}), &opts).unwrap();
-    let pad = "x".repeat(40);
+    let pad = if large { "x".repeat(40) } else { String::new() };
     for i in 1..n {
         let visit = ((i - 1) / per_visit + 1) as u32;
         let ends = i % per_visit == 0 || i == n - 1;
