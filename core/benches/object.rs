@@ -17,8 +17,8 @@ fn decode_verify(c: &mut Criterion) {
         // (label, signer, large records, records per visit)
         for (label, signer, large, per_visit) in [
             ("unsigned ~230 B records", None, false, 10),
-            ("unsigned ~370 B records", None, true, 10),
-            ("signed ~400 B records, one visit each", Some(&key), true, 1),
+            ("unsigned ~330 B records", None, true, 10),
+            ("signed ~370 B records, one visit each", Some(&key), true, 1),
         ] {
             let bytes = common::chain_sized(n, per_visit, signer, large).to_bytes();
             group.throughput(Throughput::Elements(n as u64));

@@ -108,23 +108,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         outcome
     };
     let find = |needle: &[u8]| bytes.windows(needle.len()).position(|w| w == needle).expect("present");
-    let mut outcomes = Vec::new();
-    let mut b = bytes.clone();
-    let at = find(b"\"order\":42}");
-    b[at + 8] = b'3';
-    outcomes.push(check("change the input in the genesis record", &b));
-    let mut b = bytes.clone();
-    let at = find(b"\"reservation\":{\"id\":\"r-1\"}");
-    b[at + 23] = b'9';
-    outcomes.push(check("change the data (reservation r-1 -> r-9)", &b));
-    let mut b = bytes.clone();
-    let at = find(b"\"Seconds\":60");
-    b[at + 10] = b'1';
-    outcomes.push(check("change the plan (wait 60 s -> 10 s)", &b));
-    let mut b = bytes.clone();
-    let at = find(b"warehouse-1");
-    b[at] = b'W';
-    outcomes.push(check("rename the node inside a record", &b));
+    // Each tamper: copy the bytes, change one thing, check.
+    let patched = |needle: &[u8], offset: usize, value: u8| {
+        let mut b = bytes.clone();
+        let at = find(needle) + offset;
+        b[at] = value;
+        b
+    };
+    let mut outcomes = vec![
+        check("change the input in the genesis record", &patched(b"\"order\":42}", 8, b'3')),
+        check("change the data (reservation r-1 -> r-9)", &patched(b"\"reservation\":{\"id\":\"r-1\"}", 23, b'9')),
+        check("change the plan (wait 60 s -> 10 s)", &patched(b"\"Seconds\":60", 10, b'1')),
+        check("rename the node inside a record", &patched(b"warehouse-1", 0, b'W')),
+    ];
     let mut b = bytes.clone();
     let last = b.len() - 1;
     b[last] ^= 0xff;

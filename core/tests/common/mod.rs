@@ -55,24 +55,6 @@ fn node(id: &str, domain: &str, key: Option<&SigningKey>) -> NodeRef {
     NodeRef { id: id.into(), domain: domain.into(), key: key.map(SigningKey::public_key) }
 }
 
-/// Appends one record describing the object as it now is.
-#[allow(clippy::too_many_arguments)]
-pub fn push(
-    obj: &mut Object,
-    body: Body,
-    state: &str,
-    next: &str,
-    status: Status,
-    node: NodeRef,
-    time_ms: i64,
-    visit: u32,
-    ends_visit: bool,
-    key: Option<&SigningKey>,
-) {
-    let rec = record(obj, body, state, next, status, node, time_ms, visit, ends_visit, key);
-    obj.append(rec, if rec_signed(ends_visit, key) { key } else { None }).expect("append");
-}
-
 /// A visit signs its last record when the node has a key.
 fn rec_signed(ends_visit: bool, key: Option<&SigningKey>) -> bool {
     ends_visit && key.is_some()
@@ -115,118 +97,79 @@ pub fn record(
     }
 }
 
+/// Where records are written: one visit of one node.
+struct At<'a> {
+    node: NodeRef,
+    visit: u32,
+    key: Option<&'a SigningKey>,
+}
+
+impl At<'_> {
+    /// Appends one record describing the object as it now is, `t` ms after `T0`.
+    #[allow(clippy::too_many_arguments)]
+    fn push(&self, obj: &mut Object, body: Body, state: &str, next: &str, status: Status, t: i64, ends: bool) {
+        let rec = record(obj, body, state, next, status, self.node.clone(), T0 + t, self.visit, ends, self.key);
+        obj.append(rec, if rec_signed(ends, self.key) { self.key } else { None }).expect("append");
+    }
+}
+
 /// A small journey: genesis, a visit in `eu` (execute, dormant) and a visit in `us`
 /// (reentry, a failed then retried execute, terminate). Signed when `signed`.
 pub fn journey(signed: bool) -> Object {
     let okey = originator_key();
-    let (eu, us) = (eu_key(), us_key());
+    let (eu_k, us_k) = (eu_key(), us_key());
     let opts = CreateOptions { now_ms: T0, key: signed.then_some(&okey), ..Default::default() };
     let mut obj = Object::create(&intent(), context(), &json!({"order": 42, "items": ["a", "b"]}), &opts).unwrap();
-    let k = |k: &SigningKey| signed.then(|| k.clone());
-    let (eu, us) = (k(&eu), k(&us));
+    let eu = At { node: node("eu-1", "eu", Some(&eu_k)), visit: 1, key: signed.then_some(&eu_k) };
+    let us = At { node: node("us-1", "us", Some(&us_k)), visit: 2, key: signed.then_some(&us_k) };
+    let execute = |capability: &str, attempt, output: Option<&str>, error: Option<TaskError>| Body::Execute {
+        capability: capability.into(),
+        attempt,
+        idempotency_key: Some(format!("k-{capability}-{attempt}")),
+        output: output.map(str::to_owned),
+        error,
+    };
 
     let mut data = obj.data().clone();
     data["reservation"] = json!({"id": "r-1"});
     obj.set_data(data);
-    let body = Body::Execute {
-        capability: "inventory.reserve".into(),
-        attempt: 0,
-        idempotency_key: Some("k-reserve-0".into()),
-        output: Some(r#"{"id":"r-1"}"#.into()),
-        error: None,
-    };
-    push(
+    eu.push(
         &mut obj,
-        body,
+        execute("inventory.reserve", 0, Some(r#"{"id":"r-1"}"#), None),
         "Reserve",
         "Pause",
         Status::Running,
-        node("eu-1", "eu", eu.as_ref()),
-        T0 + 10,
-        1,
+        10,
         false,
-        eu.as_ref(),
     );
-    let body =
+    let wait =
         Body::Dormant { reason: DormantReason::Wait, wake_at_ms: Some(T0 + 60_010), event: None, timeout_at_ms: None };
-    push(
-        &mut obj,
-        body,
-        "Pause",
-        "Charge",
-        Status::Dormant,
-        node("eu-1", "eu", eu.as_ref()),
-        T0 + 10,
-        1,
-        true,
-        eu.as_ref(),
-    );
+    eu.push(&mut obj, wait, "Pause", "Charge", Status::Dormant, 10, true);
 
-    let body = Body::Reentry { cause: ReentryCause::Time, event: None, payload: None };
-    push(
+    let wake = Body::Reentry { cause: ReentryCause::Time, event: None, payload: None };
+    us.push(&mut obj, wake, "Pause", "Charge", Status::Running, 61_000, false);
+    let declined = TaskError { error: "Payment.Declined".into(), cause: Some("insufficient funds".into()) };
+    us.push(
         &mut obj,
-        body,
-        "Pause",
-        "Charge",
-        Status::Running,
-        node("us-1", "us", us.as_ref()),
-        T0 + 61_000,
-        2,
-        false,
-        us.as_ref(),
-    );
-    let body = Body::Execute {
-        capability: "payment.charge".into(),
-        attempt: 0,
-        idempotency_key: Some("k-charge-0".into()),
-        output: None,
-        error: Some(TaskError { error: "Payment.Declined".into(), cause: Some("insufficient funds".into()) }),
-    };
-    push(
-        &mut obj,
-        body,
+        execute("payment.charge", 0, None, Some(declined)),
         "Charge",
         "Charge",
         Status::Running,
-        node("us-1", "us", us.as_ref()),
-        T0 + 61_001,
-        2,
+        61_001,
         false,
-        us.as_ref(),
     );
-    let body = Body::Execute {
-        capability: "payment.charge".into(),
-        attempt: 1,
-        idempotency_key: Some("k-charge-1".into()),
-        output: Some(r#"{"paid":true}"#.into()),
-        error: None,
-    };
     obj.set_data(json!({"paid": true}));
-    push(
+    us.push(
         &mut obj,
-        body,
+        execute("payment.charge", 1, Some(r#"{"paid":true}"#), None),
         "Charge",
         "Done",
         Status::Running,
-        node("us-1", "us", us.as_ref()),
-        T0 + 66_001,
-        2,
+        66_001,
         false,
-        us.as_ref(),
     );
-    let body = Body::Terminate { status: Status::Succeeded, output: Some(r#"{"paid":true}"#.into()), error: None };
-    push(
-        &mut obj,
-        body,
-        "Done",
-        "",
-        Status::Succeeded,
-        node("us-1", "us", us.as_ref()),
-        T0 + 66_002,
-        2,
-        true,
-        us.as_ref(),
-    );
+    let done = Body::Terminate { status: Status::Succeeded, output: Some(r#"{"paid":true}"#.into()), error: None };
+    us.push(&mut obj, done, "Done", "", Status::Succeeded, 66_002, true);
     obj
 }
 
@@ -247,25 +190,20 @@ pub fn chain_sized(n: usize, per_visit: usize, key: Option<&SigningKey>, large: 
     for i in 1..n {
         let visit = ((i - 1) / per_visit + 1) as u32;
         let ends = i % per_visit == 0 || i == n - 1;
+        let output = if large { format!(r#"{{"n":{i},"pad":"{pad}"}}"#) } else { format!(r#"{{"n":{i}}}"#) };
         let body = Body::Execute {
             capability: "counter.increment".into(),
             attempt: 0,
             idempotency_key: Some(format!("k-{i}")),
-            output: Some(format!(r#"{{"n":{i},"pad":"{pad}"}}"#)),
+            output: Some(output),
             error: None,
         };
-        push(
-            &mut obj,
-            body,
-            "Step",
-            "Step",
-            Status::Running,
-            node("node-1", "d", key),
-            T0 + i as i64,
-            visit,
-            ends,
-            key,
-        );
+        let at = node("node-1", "d", key);
+        let mut rec = record(&obj, body, "Step", "Step", Status::Running, at, T0 + i as i64, visit, ends, key);
+        if !large {
+            rec.policy = None;
+        }
+        obj.append(rec, if rec_signed(ends, key) { key } else { None }).expect("append");
     }
     obj
 }
