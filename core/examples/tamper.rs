@@ -5,8 +5,8 @@
 //! (with OUT_DIR, the object is also written there as `journey.peo`).
 
 use peo_core::{
-    Body, Context, CreateOptions, DormantReason, Limits, NodeRef, Object, ObjectId, Originator, Record, ReentryCause,
-    SigningKey, Status, Trust,
+    Body, Context, CreateOptions, DormantReason, Limits, NodeRef, Object, ObjectId, Originator, Record, SigningKey,
+    Status, Trust,
 };
 use serde_json::json;
 
@@ -63,7 +63,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Body::Dormant { reason: DormantReason::Wait, wake_at_ms: Some(t0 + 61_000), event: None, timeout_at_ms: None };
     let r = record(dormant, "Settle", "Done", Status::Dormant, true, &object);
     object.append(r, Some(&warehouse))?;
-    let _ = ReentryCause::Time;
 
     let bytes = object.to_bytes();
     let trust = Trust::keys([shop.public_key(), warehouse.public_key()]);

@@ -20,6 +20,14 @@ pub struct Limits {
     pub max_states: usize,
 }
 
+impl Limits {
+    /// These limits with the JSON size bound raised to `max_plan_bytes`, for parsing
+    /// an intent document.
+    pub(crate) fn for_plan(&self) -> Limits {
+        Limits { max_json_bytes: self.max_plan_bytes, ..self.clone() }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {

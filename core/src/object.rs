@@ -275,9 +275,8 @@ impl Object {
 
         // Intent.
         let wi = o.intent();
-        let plan_limits = Limits { max_json_bytes: limits.max_plan_bytes, ..limits.clone() };
         let plan_text = wi.plan();
-        let doc = cjson::parse(plan_text, &plan_limits, "the intent plan")?;
+        let doc = cjson::parse(plan_text, &limits.for_plan(), "the intent plan")?;
         let intent = Intent::from_parts(doc, plan_text.to_owned(), wi.revision(), limits)?;
         if wi.objective() != intent.objective() || wi.class() != intent.class() {
             return Err(Error::decode("intent.objective / intent.class disagree with the plan's Objective / Class"));

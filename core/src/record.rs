@@ -349,7 +349,11 @@ impl RecordMeta {
 
     /// Reads the facts verification needs from a record buffer, checking its structure.
     pub(crate) fn read(bytes: &[u8]) -> Result<RecordMeta> {
-        let r = root(bytes)?;
+        Self::from_table(&root(bytes)?)
+    }
+
+    /// Reads the facts from a record table that has already been verified.
+    fn from_table(r: &wire::Record<'_>) -> Result<RecordMeta> {
         let action = match r.body_type() {
             wire::Body::Genesis => Action::Genesis,
             wire::Body::Execute => Action::Execute,
@@ -413,8 +417,8 @@ pub(crate) fn lineage_to_wire<'a>(fbb: &mut FlatBufferBuilder<'a>, l: &Lineage) 
 impl Record {
     /// Decodes a record buffer (untrusted bytes).
     pub fn decode(bytes: &[u8]) -> Result<Record> {
-        let meta = RecordMeta::read(bytes)?;
         let r = root(bytes)?;
+        let meta = RecordMeta::from_table(&r)?;
         let missing = |what: &str| Error::decode(format!("record body of type {} is missing", what));
         let body = match meta.action {
             Action::Genesis => {

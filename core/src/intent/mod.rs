@@ -38,7 +38,7 @@ impl Intent {
 
     /// Parses untrusted JSON text (bounded by `limits`) as an intent at revision 0.
     pub fn from_json_text(text: &str, limits: &Limits) -> Result<Intent> {
-        let doc = json::parse(text, &Limits { max_json_bytes: limits.max_plan_bytes, ..limits.clone() }, "the intent")?;
+        let doc = json::parse(text, &limits.for_plan(), "the intent")?;
         Self::at_revision(doc, 0, limits)
     }
 
