@@ -123,6 +123,12 @@ impl Error {
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidArgument, message)
     }
+    pub fn terminated(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Terminated, message)
+    }
+    pub fn policy(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Policy, message)
+    }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
     }
@@ -154,6 +160,11 @@ impl Error {
     }
 
     /// The same error, naming the field it concerns.
+    /// Names the state the error is about.
+    pub fn in_state(mut self, state: impl Into<String>) -> Self {
+        self.state = Some(state.into());
+        self
+    }
     pub fn in_field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
         self

@@ -29,7 +29,9 @@
 //! # Ok::<(), peo_core::Error>(())
 //! ```
 
+pub mod asl;
 mod context;
+mod cycle;
 mod error;
 mod hash;
 mod id;
@@ -43,6 +45,9 @@ mod verify;
 pub mod wire;
 
 pub use context::{CarriedPolicy, Context, Originator};
+pub use cycle::{
+    Decision, Disposition, Event, NodeSpec, Step, TaskCall, TaskOutcome, Transition, Wake, decide, outcome,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use hash::Hash;
 pub use id::{Lineage, ObjectId};
@@ -51,7 +56,7 @@ pub use keys::{PublicKey, Signature, SigningKey};
 pub use limits::Limits;
 pub use object::{CreateOptions, FORMAT_VERSION, Object, StoredRecord};
 pub use record::{
-    Action, Advice, Body, ChildRef, Decision, DelegateReason, DormantReason, MutateKind, NodeRef, PolicyOutcome,
+    Action, Advice, Body, ChildRef, DelegateReason, DormantReason, MutateKind, NodeRef, PolicyDecision, PolicyOutcome,
     Record, ReentryCause, Status, TaskError,
 };
 pub use verify::{Broken, SignatureRequirement, Signer, Trust, VerifyReport};

@@ -1,11 +1,13 @@
 //! The object: header, intent, context, memory and data, and its wire encoding.
 
 use std::cell::RefCell;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use flatbuffers::{FlatBufferBuilder, VerifierOptions};
 use serde_json::{Value, json};
 
+use crate::cycle::Progress;
 use crate::record::{RecordMeta, id_field, lineage_from_wire, lineage_json, lineage_to_wire, one_line, string_vector};
 use crate::wire;
 use crate::{
@@ -81,6 +83,11 @@ pub struct Object {
     pub(crate) state: String,
     /// The `head` field as decoded; equal to the last record's hash unless tampered.
     pub(crate) stored_head: Hash,
+    /// The current state entry as the memory describes it (computed on first use).
+    pub(crate) progress: OnceLock<Progress>,
+    /// Whether this in-memory object is in the middle of a visit (records appended
+    /// since it was decoded, and the visit has not ended).
+    pub(crate) visit_open: bool,
 }
 
 impl Object {
@@ -155,6 +162,8 @@ impl Object {
             status: Status::Running,
             state: String::new(),
             stored_head: Hash::ZERO,
+            progress: OnceLock::new(),
+            visit_open: false,
         };
         obj.append(genesis, options.key)?;
         Ok(obj)
@@ -342,6 +351,8 @@ impl Object {
             status: Status::from_wire(o.status())?,
             state: o.state().unwrap_or_default().to_owned(),
             stored_head,
+            progress: OnceLock::new(),
+            visit_open: false,
         })
     }
 

@@ -113,7 +113,7 @@ pub struct NodeRef {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub enum PolicyDecision {
     NotEvaluated,
     Allow,
     Deny,
@@ -122,7 +122,7 @@ pub enum Decision {
 /// The policy decision behind a record's action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyOutcome {
-    pub decision: Decision,
+    pub decision: PolicyDecision,
     /// Ids of the deciding policies.
     pub policies: Vec<String>,
     pub errors: Vec<String>,
@@ -507,9 +507,9 @@ impl Record {
             None => None,
             Some(p) => Some(PolicyOutcome {
                 decision: match p.decision() {
-                    wire::Decision::NotEvaluated => Decision::NotEvaluated,
-                    wire::Decision::Allow => Decision::Allow,
-                    wire::Decision::Deny => Decision::Deny,
+                    wire::Decision::NotEvaluated => PolicyDecision::NotEvaluated,
+                    wire::Decision::Allow => PolicyDecision::Allow,
+                    wire::Decision::Deny => PolicyDecision::Deny,
                     other => return Err(Error::decode(format!("unknown policy decision {}", other.0))),
                 },
                 policies: p.policies().iter().flatten().map(str::to_owned).collect(),
@@ -674,9 +674,9 @@ impl Record {
             let policies = string_vector(fbb, &p.policies);
             let errors = string_vector(fbb, &p.errors);
             let decision = match p.decision {
-                Decision::NotEvaluated => wire::Decision::NotEvaluated,
-                Decision::Allow => wire::Decision::Allow,
-                Decision::Deny => wire::Decision::Deny,
+                PolicyDecision::NotEvaluated => wire::Decision::NotEvaluated,
+                PolicyDecision::Allow => wire::Decision::Allow,
+                PolicyDecision::Deny => wire::Decision::Deny,
             };
             wire::PolicyOutcome::create(fbb, &wire::PolicyOutcomeArgs { decision, policies, errors })
         });

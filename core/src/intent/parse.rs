@@ -983,7 +983,17 @@ fn template(obj: &JsonMap<String, Value>, s: Option<&str>, field: &str) -> Resul
                     let here = format!("{at}.{k}");
                     if k.ends_with(".$") {
                         match child.as_str() {
-                            Some(t) if t.starts_with('$') || t.starts_with("States.") => {}
+                            Some(t) if t.starts_with("States.") => {
+                                crate::asl::intrinsics::validate(t).map_err(|m| {
+                                    Error::invalid_intent(s, &here, format!("invalid intrinsic function call: {m}"))
+                                })?;
+                            }
+                            Some(t) if t.starts_with('$') => {
+                                let q = t.strip_prefix("$$").map_or_else(|| t.to_owned(), |r| format!("${r}"));
+                                if !crate::asl::path::is_valid(&q) {
+                                    return Err(Error::invalid_intent(s, &here, format!("`{t}` is not a valid JSONPath")));
+                                }
+                            }
                             _ => {
                                 return Err(Error::invalid_intent(
                                     s,

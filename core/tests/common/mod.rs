@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use peo_core::{
-    Body, Context, CreateOptions, Decision, DormantReason, NodeRef, Object, Originator, PolicyOutcome, Record,
+    Body, Context, CreateOptions, DormantReason, NodeRef, Object, Originator, PolicyDecision, PolicyOutcome, Record,
     ReentryCause, SigningKey, Status, TaskError,
 };
 use serde_json::{Value, json};
@@ -83,7 +83,7 @@ pub fn record(
         node: if signed { node } else { NodeRef { key: None, ..node } },
         time_ms,
         policy: Some(PolicyOutcome {
-            decision: Decision::Allow,
+            decision: PolicyDecision::Allow,
             policies: vec!["node-policy-1".into()],
             errors: vec![],
         }),

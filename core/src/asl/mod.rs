@@ -1,0 +1,460 @@
+//! Amazon States Language semantics in JSONPath mode: paths, payload templates and
+//! intrinsic functions, Choice rules, timestamps, error names and retry back-off.
+//!
+//! Everything here is a pure function of its arguments; the cycle (`crate::cycle`)
+//! decides which of them a state needs.
+
+pub(crate) mod intrinsics;
+pub(crate) mod path;
+
+
+use std::cell::{Cell, OnceCell};
+
+use serde_json::{Map, Value};
+
+use crate::Hash;
+use crate::intent::{Comparison, Jitter, Operand, PathSpec, Retrier, Rule};
+
+/// The predefined error names.
+pub mod errors {
+    pub const ALL: &str = "States.ALL";
+    pub const TASK_FAILED: &str = "States.TaskFailed";
+    pub const TIMEOUT: &str = "States.Timeout";
+    pub const HEARTBEAT_TIMEOUT: &str = "States.HeartbeatTimeout";
+    pub const RUNTIME: &str = "States.Runtime";
+    pub const DATA_LIMIT_EXCEEDED: &str = "States.DataLimitExceeded";
+    pub const INTRINSIC_FAILURE: &str = "States.IntrinsicFailure";
+    pub const NO_CHOICE_MATCHED: &str = "States.NoChoiceMatched";
+    pub const PERMISSIONS: &str = "States.Permissions";
+    pub const RESULT_PATH_MATCH_FAILURE: &str = "States.ResultPathMatchFailure";
+    pub const PARAMETER_PATH_FAILURE: &str = "States.ParameterPathFailure";
+    pub const BRANCH_FAILED: &str = "States.BranchFailed";
+    pub const EXCEEDS_TOLERATED_FAILURE_THRESHOLD: &str = "States.ExceedsToleratedFailureThreshold";
+}
+
+/// The largest state input or output Step Functions accepts: 256 KiB of UTF-8.
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+/// A named ASL error raised while evaluating a state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub error: String,
+    pub cause: String,
+    /// Step Functions prefixes the cause of runtime errors with the state and the
+    /// event at which it was entered.
+    pub located: bool,
+}
+
+impl Failure {
+    pub(crate) fn new(error: &str, cause: impl Into<String>) -> Failure {
+        Failure { error: error.to_owned(), cause: cause.into(), located: false }
+    }
+    pub(crate) fn runtime(detail: impl Into<String>) -> Failure {
+        Failure { error: errors::RUNTIME.to_owned(), cause: detail.into(), located: true }
+    }
+    pub(crate) fn intrinsic(detail: impl Into<String>) -> Failure {
+        Failure { error: errors::INTRINSIC_FAILURE.to_owned(), cause: detail.into(), located: true }
+    }
+    /// `Invalid path '<path>' : No results for path: $['x']`.
+    pub(crate) fn invalid_path(path: &str, e: &path::PathError) -> Failure {
+        Failure::runtime(format!("Invalid path '{path}' : {}", e.detail()))
+    }
+    /// A `.$` field whose path selects nothing.
+    pub(crate) fn path_not_found(path: &str, field: &str, input: &Value) -> Failure {
+        Failure::runtime(format!(
+            "The JSONPath '{path}' specified for the field '{field}' could not be found in the input '{input}'"
+        ))
+    }
+    pub(crate) fn data_limit(name: &str) -> Failure {
+        Failure::new(
+            errors::DATA_LIMIT_EXCEEDED,
+            format!("The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."),
+        )
+    }
+}
+
+/// What an evaluation may read besides the state input: the context object (`$$`),
+/// built only when a path asks for it, and the seed of its deterministic randomness.
+pub(crate) struct Env<'a> {
+    context: OnceCell<Value>,
+    build: Option<&'a dyn Fn() -> Value>,
+    seed: [u8; 32],
+    draws: Cell<u64>,
+    pub(crate) context_ref: Option<&'a Value>,
+}
+
+impl<'a> Env<'a> {
+    /// An environment with a ready context object.
+    #[cfg(test)]
+    pub(crate) fn new(context: &'a Value, seed: [u8; 32]) -> Env<'a> {
+        Env { context: OnceCell::new(), build: None, seed, draws: Cell::new(0), context_ref: Some(context) }
+    }
+    /// An environment that builds the context object on first use.
+    pub(crate) fn lazy(build: &'a dyn Fn() -> Value, seed: [u8; 32]) -> Env<'a> {
+        Env { context: OnceCell::new(), build: Some(build), seed, draws: Cell::new(0), context_ref: None }
+    }
+    pub(crate) fn context(&self) -> &Value {
+        if let Some(c) = self.context_ref {
+            return c;
+        }
+        self.context.get_or_init(|| self.build.map_or(Value::Null, |b| b()))
+    }
+    /// The next deterministic 64-bit draw (with an optional user seed, as
+    /// `States.MathRandom`'s third argument).
+    pub(crate) fn random(&self, user_seed: Option<i64>) -> u64 {
+        let n = self.draws.get();
+        self.draws.set(n + 1);
+        let mut buf = Vec::with_capacity(48);
+        buf.extend_from_slice(&self.seed);
+        buf.extend_from_slice(&n.to_be_bytes());
+        if let Some(s) = user_seed {
+            buf.extend_from_slice(&s.to_be_bytes());
+        }
+        let h = Hash::tagged(b"peo/random/v1", &buf);
+        u64::from_be_bytes(h.0[..8].try_into().expect("8 bytes"))
+    }
+}
+
+/// Applies `InputPath` / `OutputPath`: `$` by default, `null` gives `{}`.
+pub(crate) fn select(value: &Value, spec: &PathSpec, env: &Env<'_>) -> Result<Value, Failure> {
+    match spec {
+        PathSpec::Default => Ok(value.clone()),
+        PathSpec::Null => Ok(Value::Object(Map::new())),
+        PathSpec::Path(p) => {
+            path::query_either(p, value, env.context()).map_err(|e| Failure::invalid_path(p, &e))
+        }
+    }
+}
+
+/// Applies `ResultPath`: where `result` goes in `input`.
+pub(crate) fn place(input: Value, spec: &PathSpec, result: Value) -> Result<Value, Failure> {
+    match spec {
+        PathSpec::Default => Ok(result),
+        PathSpec::Null => Ok(input),
+        PathSpec::Path(p) => path::set(input, p, result).map_err(|e| Failure::invalid_path(p, &e)),
+    }
+}
+
+/// Evaluates a payload template (`Parameters`, `ResultSelector`, `ItemSelector`):
+/// keys ending in `.$` take the value of a path, a context path (`$$.`) or an intrinsic
+/// call; everything else is copied.
+pub(crate) fn template(tpl: &Value, input: &Value, env: &Env<'_>) -> Result<Value, Failure> {
+    match tpl {
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (k, v) in m {
+                match (k.strip_suffix(".$"), v) {
+                    (Some(name), Value::String(expr)) => {
+                        let value = if intrinsics::is_call(expr) {
+                            intrinsics::eval(expr, input, env, k)?
+                        } else {
+                            match path::query_either(expr, input, env.context()) {
+                                Ok(v) => v,
+                                Err(path::PathError::Syntax(m)) => {
+                                    return Err(Failure::runtime(format!(
+                                        "The JSONPath '{expr}' specified for the field '{k}' is invalid: {m}"
+                                    )));
+                                }
+                                Err(_) => return Err(Failure::path_not_found(expr, k, input)),
+                            }
+                        };
+                        out.insert(name.to_owned(), value);
+                    }
+                    _ => {
+                        out.insert(k.clone(), template(v, input, env)?);
+                    }
+                }
+            }
+            Ok(Value::Object(out))
+        }
+        Value::Array(a) => Ok(Value::Array(a.iter().map(|v| template(v, input, env)).collect::<Result<_, _>>()?)),
+        other => Ok(other.clone()),
+    }
+}
+
+/// Whether `error` is matched by a `Retry` / `Catch` entry's `ErrorEquals`.
+pub(crate) fn error_matches(error_equals: &[String], error: &str) -> bool {
+    error_equals.iter().any(|e| match e.as_str() {
+        errors::ALL => error != errors::RUNTIME,
+        errors::TASK_FAILED => {
+            !matches!(error, errors::TIMEOUT | errors::RUNTIME | errors::DATA_LIMIT_EXCEEDED | errors::HEARTBEAT_TIMEOUT)
+                && !error.starts_with("States.")
+                || error == errors::TASK_FAILED
+        }
+        other => other == error,
+    })
+}
+
+/// Whether a retrier may retry `error` at all (`States.Runtime` is never retried).
+pub(crate) fn retriable(error: &str) -> bool {
+    error != errors::RUNTIME && error != errors::DATA_LIMIT_EXCEEDED
+}
+
+/// The back-off before retry number `retry` (0 = the first retry) of `r`, in ms, with
+/// `FULL` jitter drawn from `jitter_draw`.
+pub(crate) fn backoff_ms(r: &Retrier, retry: u32, jitter_draw: u64) -> i64 {
+    let base = r.interval_seconds as f64 * r.backoff_rate.powi(retry as i32);
+    let mut secs = base;
+    if let Some(max) = r.max_delay_seconds {
+        secs = secs.min(max as f64);
+    }
+    let ms = (secs * 1000.0).min(i64::MAX as f64 / 2.0);
+    let ms = match r.jitter {
+        Jitter::None => ms,
+        // FULL: uniform in [0, delay]; Step Functions keeps at least the interval's
+        // first second, so the wait never drops to zero.
+        Jitter::Full => (jitter_draw as f64 / u64::MAX as f64) * ms,
+    };
+    ms.round() as i64
+}
+
+/// Parses an ISO-8601 extended date-time with an offset (what Step Functions accepts
+/// for `Timestamp`, `TimestampPath` and the `Timestamp*` comparisons), in ms since the
+/// Unix epoch.
+pub(crate) fn parse_timestamp(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[10] != b'T' {
+        return None;
+    }
+    let last = *b.last()?;
+    if !(last == b'Z' || s[19..].contains(['+', '-'])) {
+        return None;
+    }
+    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis())
+}
+
+/// Formats ms since the Unix epoch as Step Functions shows times
+/// (`2024-01-02T03:04:05.678Z`).
+pub(crate) fn format_timestamp(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_default()
+}
+
+/// Evaluates a Choice rule against the state's input.
+pub(crate) fn rule_matches(rule: &Rule, input: &Value, env: &Env<'_>) -> Result<bool, Failure> {
+    match rule {
+        Rule::And(rs) => {
+            for r in rs {
+                if !rule_matches(r, input, env)? {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        }
+        Rule::Or(rs) => {
+            for r in rs {
+                if rule_matches(r, input, env)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+        Rule::Not(r) => Ok(!rule_matches(r, input, env)?),
+        Rule::Test { variable, op, operand } => test(variable, *op, operand, input, env),
+    }
+}
+
+fn test(variable: &str, op: Comparison, operand: &Operand, input: &Value, env: &Env<'_>) -> Result<bool, Failure> {
+    let lookup = |p: &str| path::query_either(p, input, env.context());
+    if op == Comparison::IsPresent {
+        let present = match lookup(variable) {
+            Ok(Value::Array(a)) if !path::is_definite(variable) => !a.is_empty(),
+            Ok(_) => true,
+            Err(_) => false,
+        };
+        return Ok(Some(present) == operand_bool(operand));
+    }
+    let v = lookup(variable).map_err(|e| Failure::invalid_path(variable, &e))?;
+    let rhs = match operand {
+        Operand::Value(x) => x.clone(),
+        Operand::Path(p) => lookup(p).map_err(|e| Failure::invalid_path(p, &e))?,
+    };
+    use Comparison as C;
+    Ok(match op {
+        C::IsNull => Some(v.is_null()) == rhs.as_bool(),
+        C::IsNumeric => Some(v.is_number()) == rhs.as_bool(),
+        C::IsString => Some(v.is_string()) == rhs.as_bool(),
+        C::IsBoolean => Some(v.is_boolean()) == rhs.as_bool(),
+        C::IsTimestamp => Some(v.as_str().and_then(parse_timestamp).is_some()) == rhs.as_bool(),
+        C::IsPresent => unreachable!("handled above"),
+        C::StringEquals
+        | C::StringLessThan
+        | C::StringGreaterThan
+        | C::StringLessThanEquals
+        | C::StringGreaterThanEquals => {
+            let (Some(a), Some(b)) = (v.as_str(), rhs.as_str()) else { return Ok(false) };
+            let o = utf16_cmp(a, b);
+            ordering(op, o)
+        }
+        C::StringMatches => {
+            let (Some(a), Some(b)) = (v.as_str(), rhs.as_str()) else { return Ok(false) };
+            glob(b, a)
+        }
+        C::NumericEquals
+        | C::NumericLessThan
+        | C::NumericGreaterThan
+        | C::NumericLessThanEquals
+        | C::NumericGreaterThanEquals => {
+            let (Some(a), Some(b)) = (v.as_f64().filter(|_| v.is_number()), rhs.as_f64()) else { return Ok(false) };
+            match a.partial_cmp(&b) {
+                Some(o) => ordering(op, o),
+                None => false,
+            }
+        }
+        C::BooleanEquals => match (v.as_bool(), rhs.as_bool()) {
+            (Some(a), Some(b)) => a == b,
+            _ => false,
+        },
+        C::TimestampEquals
+        | C::TimestampLessThan
+        | C::TimestampGreaterThan
+        | C::TimestampLessThanEquals
+        | C::TimestampGreaterThanEquals => {
+            let (Some(a), Some(b)) =
+                (v.as_str().and_then(parse_timestamp), rhs.as_str().and_then(parse_timestamp))
+            else {
+                return Ok(false);
+            };
+            ordering(op, a.cmp(&b))
+        }
+    })
+}
+
+fn operand_bool(o: &Operand) -> Option<bool> {
+    match o {
+        Operand::Value(v) => v.as_bool(),
+        Operand::Path(_) => None,
+    }
+}
+
+fn ordering(op: Comparison, o: std::cmp::Ordering) -> bool {
+    use std::cmp::Ordering::*;
+    let name = op.name();
+    if name.ends_with("LessThanEquals") {
+        o != Greater
+    } else if name.ends_with("GreaterThanEquals") {
+        o != Less
+    } else if name.ends_with("LessThan") {
+        o == Less
+    } else if name.ends_with("GreaterThan") {
+        o == Greater
+    } else {
+        o == Equal
+    }
+}
+
+/// Strings compare as Java's `String.compareTo` does (UTF-16 code units).
+fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+/// `StringMatches`: `*` matches any run of characters; `\*` and `\\` are literal.
+fn glob(pattern: &str, text: &str) -> bool {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Tok {
+        Star,
+        Ch(char),
+    }
+    let mut toks = Vec::new();
+    let mut it = pattern.chars();
+    while let Some(c) = it.next() {
+        match c {
+            '\\' => toks.push(Tok::Ch(it.next().unwrap_or('\\'))),
+            '*' => toks.push(Tok::Star),
+            c => toks.push(Tok::Ch(c)),
+        }
+    }
+    let t: Vec<char> = text.chars().collect();
+    // Classic two-pointer wildcard match.
+    let (mut p, mut s) = (0usize, 0usize);
+    let (mut star, mut mark) = (None::<usize>, 0usize);
+    while s < t.len() {
+        if p < toks.len() && toks[p] == Tok::Ch(t[s]) {
+            p += 1;
+            s += 1;
+        } else if p < toks.len() && toks[p] == Tok::Star {
+            star = Some(p);
+            mark = s;
+            p += 1;
+        } else if let Some(sp) = star {
+            p = sp + 1;
+            mark += 1;
+            s = mark;
+        } else {
+            return false;
+        }
+    }
+    while p < toks.len() && toks[p] == Tok::Star {
+        p += 1;
+    }
+    p == toks.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn globs() {
+        assert!(glob("log-*.txt", "log-1.txt"));
+        assert!(glob("*", ""));
+        assert!(!glob("a*b", "ac"));
+        assert!(glob("a\\*b", "a*b"));
+        assert!(!glob("a\\*b", "axb"));
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(parse_timestamp("2016-03-14T01:59:00Z"), Some(1_457_920_740_000));
+        assert_eq!(parse_timestamp("2016-03-14T01:59:00.5+01:00"), Some(1_457_917_140_500));
+        for bad in ["2016-12-05 21:29:29Z", "2016-12-05T21:29:29", "2016-13-05T21:29:29Z", "05-12-2016T21:29:29Z"] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
+        assert_eq!(format_timestamp(1_457_920_740_000), "2016-03-14T01:59:00.000Z");
+    }
+
+    #[test]
+    fn error_names() {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(error_matches(&v(&["States.ALL"]), "Exception"));
+        assert!(error_matches(&v(&["States.ALL"]), "States.Timeout"));
+        assert!(!error_matches(&v(&["States.ALL"]), "States.Runtime"));
+        assert!(error_matches(&v(&["States.TaskFailed"]), "Exception"));
+        assert!(!error_matches(&v(&["States.TaskFailed"]), "States.Timeout"));
+        assert!(error_matches(&v(&["A", "B"]), "B"));
+    }
+
+    #[test]
+    fn backoff() {
+        let r = Retrier {
+            error_equals: vec![],
+            interval_seconds: 2,
+            max_attempts: 5,
+            backoff_rate: 2.0,
+            max_delay_seconds: Some(5),
+            jitter: Jitter::None,
+        };
+        assert_eq!(backoff_ms(&r, 0, 0), 2000);
+        assert_eq!(backoff_ms(&r, 1, 0), 4000);
+        assert_eq!(backoff_ms(&r, 2, 0), 5000);
+        let full = Retrier { jitter: Jitter::Full, ..r };
+        assert_eq!(backoff_ms(&full, 1, u64::MAX / 2), 2000);
+    }
+
+    #[test]
+    fn templates() {
+        let ctx = json!({"Execution": {"Id": "e"}});
+        let env = Env::new(&ctx, [0; 32]);
+        let out = template(
+            &json!({"a.$": "$.x", "b": [{"c.$": "$$.Execution.Id"}], "d.$": "States.Array($.x)"}),
+            &json!({"x": 1}),
+            &env,
+        );
+        assert_eq!(out, Ok(json!({"a": 1, "b": [{"c": "e"}], "d": [1]})));
+        let e = template(&json!({"v.$": "$.nope"}), &json!({"x": 1}), &env).unwrap_err();
+        assert_eq!(e.error, "States.Runtime");
+        assert!(e.cause.contains("'$.nope' specified for the field 'v.$' could not be found"), "{}", e.cause);
+    }
+}

@@ -1,0 +1,934 @@
+//! The cycle: from an object, a node and a time, decide exactly one action.
+//!
+//! [`decide`] is pure: it reads the object (its intent, data and memory), the node's
+//! description, the node's clock and an optional event, and returns a [`Decision`]:
+//! a record to append ([`Transition`]), a handler to run ([`TaskCall`], the first phase
+//! of `execute`), or nothing to do yet (a dormant object whose wake condition does not
+//! hold). [`outcome`] is the second phase of `execute`: it turns a handler's result
+//! into the record. [`Object::apply`] appends a transition; [`Object::step`] and
+//! [`Object::record_outcome`] do both at once.
+//!
+//! Policy, advisors, `Adapt`, `Await` and `Constraints` hook in before the state is
+//! evaluated (see `decide`); this version evaluates none of them.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+
+use crate::asl::{self, Env, Failure, MAX_PAYLOAD_BYTES, errors};
+use crate::intent::{NumberSpec, State, StateKind, StringSpec, Transition as Next, WaitFor};
+use crate::{
+    Body, DelegateReason, DormantReason, Error, Hash, MutateKind, NodeRef, Object, Record, ReentryCause, Result,
+    SigningKey, Status, TaskError, json as cjson,
+};
+
+/// What the cycle knows about the node evaluating an object.
+#[derive(Debug, Clone, Default)]
+pub struct NodeSpec {
+    pub id: String,
+    pub domain: String,
+    /// Signs the last record of every visit when present.
+    pub key: Option<SigningKey>,
+    /// The capabilities (Task `Resource`s) this node can execute.
+    pub capabilities: BTreeSet<String>,
+    /// Local facts (JSON), offered to policy.
+    pub facts: Value,
+}
+
+impl NodeSpec {
+    pub fn new(id: impl Into<String>, domain: impl Into<String>) -> NodeSpec {
+        NodeSpec { id: id.into(), domain: domain.into(), facts: json!({}), ..Default::default() }
+    }
+    pub fn with_key(mut self, key: SigningKey) -> NodeSpec {
+        self.key = Some(key);
+        self
+    }
+    pub fn with_capability(mut self, capability: impl Into<String>) -> NodeSpec {
+        self.capabilities.insert(capability.into());
+        self
+    }
+    pub fn has(&self, capability: &str) -> bool {
+        self.capabilities.contains(capability)
+    }
+    fn node_ref(&self) -> NodeRef {
+        NodeRef { id: self.id.clone(), domain: self.domain.clone(), key: self.key.as_ref().map(SigningKey::public_key) }
+    }
+}
+
+/// An external event presented with an object (the wake-up of an awaited event).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub name: String,
+    pub payload: Value,
+}
+
+/// What wakes a dormant object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wake {
+    pub reason: DormantReason,
+    /// The holder's clock must reach this (ms since the Unix epoch).
+    pub at_ms: Option<i64>,
+    /// Or this event must be presented.
+    pub event: Option<String>,
+    /// When the wait gives up with `States.Timeout`.
+    pub timeout_at_ms: Option<i64>,
+}
+
+/// Why an object leaves a node at the end of a visit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Disposition {
+    /// It must go to a node with `capability`.
+    Delegate { reason: DelegateReason, capability: Option<String>, target: Option<String> },
+    /// It sleeps until `Wake` holds; present it again then.
+    Dormant(Wake),
+    /// It ended.
+    Terminated { status: Status, output: Option<Value>, error: Option<TaskError> },
+}
+
+/// A record the cycle decided to append, and the data after it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub record: Record,
+    /// The new data, when the record changes it.
+    pub data: Option<Value>,
+    /// Set when the record ends the visit.
+    pub disposition: Option<Disposition>,
+}
+
+/// The first phase of `execute`: the handler to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskCall {
+    pub state: String,
+    pub capability: String,
+    /// The effective input (after `InputPath` and `Parameters`).
+    pub input: Value,
+    /// 0 for the first attempt.
+    pub attempt: u32,
+    /// `<object id>/<state>/<attempt>`: the same for every node that runs this attempt.
+    pub idempotency_key: String,
+    /// When the handler's result stops counting (`TimeoutSeconds`), by the node's clock.
+    pub deadline_ms: Option<i64>,
+}
+
+/// What a handler returned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskOutcome {
+    Output(Value),
+    Error { error: String, cause: Option<String> },
+}
+
+/// The cycle's decision.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Append this record.
+    Record(Transition),
+    /// Run this handler, then record its outcome ([`outcome`] / [`Object::record_outcome`]).
+    Execute(TaskCall),
+    /// Dormant, and the wake condition does not hold at this node: nothing to append.
+    Sleep(Wake),
+}
+
+/// What [`Object::step`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// A record was appended; `Some` when it ended the visit.
+    Appended(Option<Disposition>),
+    /// A handler must run: call [`Object::record_outcome`] with its result.
+    Execute(TaskCall),
+    /// Nothing appended: the object sleeps.
+    Sleep(Wake),
+}
+
+/// What the last records leave to the next cycle.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Pending {
+    /// Evaluate the current state.
+    Evaluate,
+    /// The current state raised this error: retry, catch or fail.
+    Error(TaskError),
+    /// Dormant until this holds.
+    Dormant(Wake),
+    /// The plan reached its end: terminate.
+    Ended,
+    /// Terminated.
+    Done,
+}
+
+/// Facts about the current state entry, derived from memory (cached on the object).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Progress {
+    pub visit: u32,
+    pub pending: Pending,
+    /// Execute records since the current state was entered.
+    pub attempts: u32,
+    /// Errors counted against each retrier of the current state (including a pending one).
+    pub retries: Vec<u32>,
+    /// The first record of the current state entry.
+    pub entered_seq: u32,
+    pub entered_ms: i64,
+}
+
+fn retrier_index(state: Option<&State>, error: &str) -> Option<usize> {
+    let retry = match &state?.kind {
+        StateKind::Task(t) => &t.retry,
+        StateKind::Parallel(p) => &p.retry,
+        StateKind::Map(m) => &m.retry,
+        _ => return None,
+    };
+    if !asl::retriable(error) {
+        return None;
+    }
+    retry.iter().position(|r| asl::error_matches(&r.error_equals, error))
+}
+
+fn retrier_count(state: Option<&State>) -> usize {
+    match state.map(|s| &s.kind) {
+        Some(StateKind::Task(t)) => t.retry.len(),
+        Some(StateKind::Parallel(p)) => p.retry.len(),
+        Some(StateKind::Map(m)) => m.retry.len(),
+        _ => 0,
+    }
+}
+
+fn pending_of(r: &Record) -> Pending {
+    match &r.body {
+        _ if r.status.is_terminal() => Pending::Done,
+        Body::Execute { error: Some(e), .. } => Pending::Error(e.clone()),
+        Body::Dormant { reason, wake_at_ms, event, timeout_at_ms } => Pending::Dormant(Wake {
+            reason: *reason,
+            at_ms: *wake_at_ms,
+            event: event.clone(),
+            timeout_at_ms: *timeout_at_ms,
+        }),
+        _ if r.next_state.is_empty() => Pending::Ended,
+        _ => Pending::Evaluate,
+    }
+}
+
+/// Whether `r` continues the entry of its state (a failed attempt, a retry back-off).
+fn continues_entry(r: &Record) -> bool {
+    r.state == r.next_state
+        && matches!(
+            r.body,
+            Body::Execute { error: Some(_), .. } | Body::Dormant { .. } | Body::Reentry { .. }
+        )
+}
+
+impl Progress {
+    /// Reads the progress from the memory: the last record, and the records of the
+    /// current state entry before it.
+    pub(crate) fn from_memory(obj: &Object) -> Result<Progress> {
+        let last = obj.memory.last().ok_or_else(|| Error::internal("an object without records"))?.decode()?;
+        let state = crate::intent::find_state(&obj.intent.plan().machine, &last.next_state);
+        let mut p = Progress {
+            visit: last.visit,
+            pending: pending_of(&last),
+            attempts: 0,
+            retries: vec![0; retrier_count(state)],
+            entered_seq: last.seq + 1,
+            entered_ms: last.time_ms,
+        };
+        let mut rec = last;
+        loop {
+            if !continues_entry(&rec) {
+                break;
+            }
+            if let Body::Execute { error: Some(e), .. } = &rec.body {
+                p.attempts += 1;
+                if let Some(i) = retrier_index(state, &e.error) {
+                    p.retries[i] += 1;
+                }
+            }
+            p.entered_seq = rec.seq;
+            p.entered_ms = rec.time_ms;
+            if rec.seq == 0 {
+                break;
+            }
+            let prev = obj.memory[rec.seq as usize - 1].decode()?;
+            if prev.next_state != rec.state {
+                break;
+            }
+            if !continues_entry(&prev) {
+                p.entered_ms = prev.time_ms;
+                break;
+            }
+            rec = prev;
+        }
+        Ok(p)
+    }
+
+    /// The progress after appending `r` (without re-reading memory).
+    fn after(&self, r: &Record, obj: &Object) -> Progress {
+        let state = crate::intent::find_state(&obj.intent.plan().machine, &r.next_state);
+        if !continues_entry(r) {
+            return Progress {
+                visit: r.visit,
+                pending: pending_of(r),
+                attempts: 0,
+                retries: vec![0; retrier_count(state)],
+                entered_seq: r.seq + 1,
+                entered_ms: r.time_ms,
+            };
+        }
+        let mut p = self.clone();
+        p.visit = r.visit;
+        p.pending = pending_of(r);
+        if let Body::Execute { error: Some(e), .. } = &r.body {
+            p.attempts += 1;
+            if let Some(i) = retrier_index(state, &e.error) {
+                if let Some(c) = p.retries.get_mut(i) {
+                    *c += 1;
+                }
+            }
+        }
+        p
+    }
+}
+
+/// How many Step Functions history events a record stands for (to quote "entered at
+/// the event id #N" in runtime errors as Step Functions does).
+fn aws_events(r: &Record, plan_state: Option<&State>) -> u32 {
+    match &r.body {
+        Body::Genesis { .. } => 1,
+        Body::Mutate { kind: MutateKind::Data | MutateKind::Route, change, .. } => {
+            if change.as_deref().is_some_and(|c| c.contains("\"catch\"")) { 1 } else { 2 }
+        }
+        Body::Mutate { .. } => 0,
+        Body::Execute { attempt, error, .. } => (*attempt == 0) as u32 + 3 + error.is_none() as u32,
+        Body::Dormant { reason: DormantReason::Wait, .. } => 1,
+        Body::Reentry { .. } if matches!(plan_state.map(|s| &s.kind), Some(StateKind::Wait(_))) => 1,
+        Body::Terminate { .. } => match plan_state.map(|s| &s.kind) {
+            Some(StateKind::Succeed) => 2,
+            Some(StateKind::Fail(_)) => 1,
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+fn entered_event_id(obj: &Object, entered_seq: u32) -> u32 {
+    let machine = &obj.intent.plan().machine;
+    let mut n = 0;
+    for r in obj.memory.iter().take(entered_seq as usize) {
+        if let Ok(rec) = r.decode() {
+            n += aws_events(&rec, crate::intent::find_state(machine, &rec.state));
+        }
+    }
+    n + 1
+}
+
+/// The `$$` context object of a state: generated from the object, with the
+/// `Execution` / `StateMachine` fields of the context attribute `"$$"` laid over it.
+fn context_object(obj: &Object, state: &State, p: &Progress, now_ms: i64) -> Value {
+    let genesis = obj.memory.first().and_then(|r| r.decode().ok());
+    let (input, start_ms) = match &genesis {
+        Some(Record { body: Body::Genesis { input, .. }, time_ms, .. }) => {
+            (serde_json::from_str(input).unwrap_or(Value::Null), *time_ms)
+        }
+        _ => (Value::Null, 0),
+    };
+    let id = obj.id.to_hex();
+    let machine_name = obj.intent.objective().unwrap_or("peo").to_owned();
+    let mut state_obj = json!({
+        "Name": state.name,
+        "EnteredTime": asl::format_timestamp(if p.entered_ms > 0 { p.entered_ms } else { now_ms }),
+    });
+    if matches!(state.kind, StateKind::Task(_)) {
+        state_obj["RetryCount"] = json!(p.attempts);
+    }
+    let mut ctx = json!({
+        "Execution": {
+            "Id": format!("peo:{id}"),
+            "Input": input,
+            "Name": id,
+            "RoleArn": obj.context.originator.subject.clone().unwrap_or_default(),
+            "StartTime": asl::format_timestamp(start_ms),
+            "RedriveCount": 0,
+        },
+        "StateMachine": { "Id": format!("peo:intent:{}", obj.intent.hash().to_hex()), "Name": machine_name },
+        "State": state_obj,
+    });
+    if let Some(Value::Object(over)) = obj.context.attributes().get("$$") {
+        for section in ["Execution", "StateMachine"] {
+            if let (Some(Value::Object(src)), Some(Value::Object(dst))) = (over.get(section), ctx.get_mut(section)) {
+                for (k, v) in src {
+                    dst.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+    ctx
+}
+
+/// The seed of a state's deterministic randomness: the memory head and the state.
+fn seed(obj: &Object, state: &str) -> [u8; 32] {
+    let mut buf = Vec::with_capacity(32 + state.len());
+    buf.extend_from_slice(obj.head().as_bytes());
+    buf.extend_from_slice(state.as_bytes());
+    Hash::tagged(b"peo/seed/v1", &buf).0
+}
+
+/// The name Step Functions gives a task in data-limit messages: the resource, or the
+/// service of an optimised integration (`arn:aws:states:::lambda:invoke` -> `lambda`).
+fn task_display_name(resource: &str) -> &str {
+    match resource.strip_prefix("arn:aws:states:::") {
+        Some(rest) => rest.split(':').next().unwrap_or(rest),
+        None => resource,
+    }
+}
+
+fn payload_ok(v: &Value, name: &str) -> std::result::Result<(), Failure> {
+    // Cheap bound first: most payloads are far below the limit.
+    if cjson::canonical(v).len() > MAX_PAYLOAD_BYTES {
+        return Err(Failure::data_limit(name));
+    }
+    Ok(())
+}
+
+struct Cx<'a> {
+    obj: &'a Object,
+    node: &'a NodeSpec,
+    now: i64,
+    p: &'a Progress,
+}
+
+impl Cx<'_> {
+    fn record(&self, body: Body, state: &str, next_state: String, status: Status) -> Record {
+        let visit = if self.obj.visit_open { self.p.visit } else { self.p.visit + 1 };
+        Record {
+            body,
+            state: state.to_owned(),
+            next_state,
+            status,
+            node: self.node.node_ref(),
+            time_ms: self.now,
+            policy: None,
+            advice: None,
+            intent_hash: None,
+            context_hash: None,
+            data_hash: None,
+            signed: false,
+            visit,
+            seq: self.obj.memory.len() as u32,
+        }
+    }
+
+    /// A record that stays in this visit.
+    fn stay(&self, body: Body, state: &str, next: String, data: Option<Value>) -> Transition {
+        Transition { record: self.record(body, state, next, Status::Running), data, disposition: None }
+    }
+
+    /// A record that ends the visit: commits the data hash and is signed when the node signs.
+    fn leave(
+        &self,
+        body: Body,
+        state: &str,
+        next: String,
+        status: Status,
+        data: Option<Value>,
+        disposition: Disposition,
+    ) -> Transition {
+        let mut record = self.record(body, state, next, status);
+        record.data_hash = Some(match &data {
+            Some(d) => Hash::data(&cjson::canonical(d)),
+            None => self.obj.data_hash(),
+        });
+        record.signed = self.node.key.is_some();
+        Transition { record, data, disposition: Some(disposition) }
+    }
+
+    fn next_of(state: &State) -> String {
+        match &state.transition {
+            Next::Next(n) => n.clone(),
+            _ => String::new(),
+        }
+    }
+
+    fn env_seed(&self, state: &str) -> [u8; 32] {
+        seed(self.obj, state)
+    }
+
+    /// The error as recorded: runtime errors quote the state and its entry event.
+    fn located(&self, state: &State, f: Failure) -> TaskError {
+        let cause = if f.located {
+            format!(
+                "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
+                state.name,
+                entered_event_id(self.obj, self.p.entered_seq),
+                f.cause
+            )
+        } else {
+            f.cause
+        };
+        TaskError { error: f.error, cause: Some(cause) }
+    }
+
+    fn terminate_failed(&self, state: &str, error: TaskError) -> Transition {
+        let disposition = Disposition::Terminated { status: Status::Failed, output: None, error: Some(error.clone()) };
+        self.leave(
+            Body::Terminate { status: Status::Failed, output: None, error: Some(error) },
+            state,
+            String::new(),
+            Status::Failed,
+            None,
+            disposition,
+        )
+    }
+
+    /// An error raised by `state`: retried (when `may_retry`), caught, or the end.
+    fn handle_error(&self, state: &State, e: TaskError, may_retry: bool) -> Result<Decision> {
+        let (retry, catch) = match &state.kind {
+            StateKind::Task(t) => (&t.retry[..], &t.catch[..]),
+            StateKind::Parallel(p) => (&p.retry[..], &p.catch[..]),
+            StateKind::Map(m) => (&m.retry[..], &m.catch[..]),
+            _ => (&[][..], &[][..]),
+        };
+        if let Some(i) = retrier_index(Some(state), &e.error).filter(|_| may_retry) {
+            let r = &retry[i];
+            let count = self.p.retries.get(i).copied().unwrap_or(1).max(1);
+            if u64::from(count) <= r.max_attempts {
+                let env = Env::lazy(&|| Value::Null, self.env_seed(&state.name));
+                let delay = asl::backoff_ms(r, count - 1, env.random(None));
+                if delay <= 0 {
+                    return self.evaluate(state);
+                }
+                let wake = Wake {
+                    reason: DormantReason::Retry,
+                    at_ms: Some(self.now.saturating_add(delay)),
+                    event: None,
+                    timeout_at_ms: None,
+                };
+                return Ok(Decision::Record(self.leave(
+                    Body::Dormant { reason: DormantReason::Retry, wake_at_ms: wake.at_ms, event: None, timeout_at_ms: None },
+                    &state.name,
+                    state.name.clone(),
+                    Status::Dormant,
+                    None,
+                    Disposition::Dormant(wake),
+                )));
+            }
+        }
+        let caught = catch.iter().enumerate().find(|(_, c)| asl::error_matches(&c.error_equals, &e.error));
+        if let Some((i, c)) = caught.filter(|_| e.error != errors::RUNTIME) {
+            let error_output = json!({"Error": e.error, "Cause": e.cause.clone().unwrap_or_default()});
+            return match asl::place(self.obj.data.clone(), &c.result_path, error_output) {
+                Ok(data) => {
+                    if let Err(f) = payload_ok(&data, &state.name) {
+                        return Ok(Decision::Record(self.terminate_failed(&state.name, self.located(state, f))));
+                    }
+                    let change = json!({"catch": i, "error": e.error});
+                    Ok(Decision::Record(self.stay(
+                        Body::Mutate {
+                            kind: MutateKind::Route,
+                            revision: self.obj.intent.revision(),
+                            change: Some(cjson::canonical(&change)),
+                        },
+                        &state.name,
+                        c.next.clone(),
+                        Some(data),
+                    )))
+                }
+                Err(f) => Ok(Decision::Record(self.terminate_failed(&state.name, self.located(state, f)))),
+            };
+        }
+        Ok(Decision::Record(self.terminate_failed(&state.name, e)))
+    }
+
+    /// Evaluates `state` with the object's data as its input.
+    fn evaluate(&self, state: &State) -> Result<Decision> {
+        if matches!(state.kind, StateKind::Parallel(_) | StateKind::Map(_)) {
+            return Err(Error::unsupported(format!(
+                "state `{}` is a {} state: fan-out (Parallel and Map) is not supported yet",
+                state.name,
+                state.type_name()
+            ))
+            .in_state(&state.name));
+        }
+        let build = || context_object(self.obj, state, self.p, self.now);
+        let env = Env::lazy(&build, self.env_seed(&state.name));
+        match self.eval_state(state, &env) {
+            Ok(d) => Ok(d),
+            Err(f) => {
+                let e = self.located(state, f);
+                self.handle_error(state, e, false)
+            }
+        }
+    }
+
+    fn eval_state(&self, state: &State, env: &Env<'_>) -> std::result::Result<Decision, Failure> {
+        let raw = &self.obj.data;
+        let name = &state.name;
+        match &state.kind {
+            StateKind::Pass(pass) => {
+                let input = asl::select(raw, &state.input_path, env)?;
+                let effective = match &pass.parameters {
+                    Some(t) => asl::template(t, &input, env)?,
+                    None => input,
+                };
+                let result = pass.result.clone().unwrap_or(effective);
+                let placed = asl::place(raw.clone(), &pass.result_path, result)?;
+                let out = asl::select(&placed, &state.output_path, env)?;
+                payload_ok(&out, name)?;
+                let next = Self::next_of(state);
+                Ok(Decision::Record(self.stay(
+                    Body::Mutate { kind: MutateKind::Data, revision: self.obj.intent.revision(), change: None },
+                    name,
+                    next,
+                    Some(out),
+                )))
+            }
+            StateKind::Choice(choice) => {
+                let input = asl::select(raw, &state.input_path, env)?;
+                let mut chosen = None;
+                for (i, b) in choice.choices.iter().enumerate() {
+                    if asl::rule_matches(&b.rule, &input, env)? {
+                        chosen = Some((json!(i), b.next.clone()));
+                        break;
+                    }
+                }
+                let (which, next) = match (chosen, &choice.default) {
+                    (Some(c), _) => c,
+                    (None, Some(d)) => (json!("Default"), d.clone()),
+                    (None, None) => {
+                        return Err(Failure::new(
+                            errors::NO_CHOICE_MATCHED,
+                            format!("No Matches! (state '{name}': no choice rule matched and there is no Default)"),
+                        ));
+                    }
+                };
+                let out = asl::select(&input, &state.output_path, env)?;
+                Ok(Decision::Record(self.stay(
+                    Body::Mutate {
+                        kind: MutateKind::Route,
+                        revision: self.obj.intent.revision(),
+                        change: Some(cjson::canonical(&json!({"choice": which}))),
+                    },
+                    name,
+                    next,
+                    Some(out),
+                )))
+            }
+            StateKind::Wait(w) => {
+                let input = asl::select(raw, &state.input_path, env)?;
+                let at = match &w.wait_for {
+                    WaitFor::Seconds(s) => self.now.saturating_add((*s as i64).saturating_mul(1000)),
+                    WaitFor::Timestamp(t) => asl::parse_timestamp(t).ok_or_else(|| {
+                        Failure::runtime(format!(
+                            "The Timestamp parameter does not reference a valid ISO-8601 extended offset date-time format string: {t}"
+                        ))
+                    })?,
+                    WaitFor::SecondsPath(p) => {
+                        let v = asl::path::query_either(p, &input, env.context())
+                            .map_err(|e| Failure::invalid_path(p, &e))?;
+                        let secs = match &v {
+                            Value::Number(n) if n.is_i64() || n.is_u64() => n.as_i64().unwrap_or(i64::MAX),
+                            Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() == 0.0) => n.as_f64().unwrap_or(0.0) as i64,
+                            _ => {
+                                return Err(Failure::runtime(format!(
+                                    "The SecondsPath parameter cannot be parsed as a long value: {p} == {v}"
+                                )));
+                            }
+                        };
+                        if secs < 0 {
+                            return Err(Failure::runtime(format!(
+                                "The SecondsPath parameter references a negative value: {p} == {v}"
+                            )));
+                        }
+                        self.now.saturating_add(secs.saturating_mul(1000))
+                    }
+                    WaitFor::TimestampPath(p) => {
+                        let v = asl::path::query_either(p, &input, env.context())
+                            .map_err(|e| Failure::invalid_path(p, &e))?;
+                        let shown = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                        v.as_str().and_then(asl::parse_timestamp).ok_or_else(|| {
+                            Failure::runtime(format!(
+                                "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {p} == {shown}"
+                            ))
+                        })?
+                    }
+                };
+                let wake = Wake { reason: DormantReason::Wait, at_ms: Some(at), event: None, timeout_at_ms: None };
+                Ok(Decision::Record(self.leave(
+                    Body::Dormant { reason: DormantReason::Wait, wake_at_ms: Some(at), event: None, timeout_at_ms: None },
+                    name,
+                    name.clone(),
+                    Status::Dormant,
+                    None,
+                    Disposition::Dormant(wake),
+                )))
+            }
+            StateKind::Succeed => {
+                let input = asl::select(raw, &state.input_path, env)?;
+                let out = asl::select(&input, &state.output_path, env)?;
+                Ok(Decision::Record(self.succeed(name, out)))
+            }
+            StateKind::Fail(f) => {
+                let text = |spec: &Option<StringSpec>, field: &str| -> std::result::Result<Option<String>, Failure> {
+                    Ok(match spec {
+                        None => None,
+                        Some(StringSpec::Value(v)) => Some(v.clone()),
+                        Some(StringSpec::Path(p)) => {
+                            let v = if asl::intrinsics::is_call(p) {
+                                asl::intrinsics::eval(p, raw, env, field)?
+                            } else {
+                                asl::path::query_either(p, raw, env.context()).map_err(|_| {
+                                    Failure::runtime(format!(
+                                        "The JSONPath '{p}' specified for the field '{field}' could not be found in the input '{raw}'"
+                                    ))
+                                })?
+                            };
+                            Some(v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                        }
+                    })
+                };
+                let error = text(&f.error, "ErrorPath")?;
+                let cause = text(&f.cause, "CausePath")?;
+                let te = match (error, cause) {
+                    (None, None) => None,
+                    (e, c) => Some(TaskError { error: e.unwrap_or_default(), cause: c }),
+                };
+                let disposition =
+                    Disposition::Terminated { status: Status::Failed, output: None, error: te.clone() };
+                Ok(Decision::Record(self.leave(
+                    Body::Terminate { status: Status::Failed, output: None, error: te },
+                    name,
+                    String::new(),
+                    Status::Failed,
+                    None,
+                    disposition,
+                )))
+            }
+            StateKind::Task(task) => {
+                if !self.node.has(&task.resource) {
+                    let capability = Some(task.resource.clone());
+                    return Ok(Decision::Record(self.leave(
+                        Body::Delegate {
+                            reason: DelegateReason::Capability,
+                            capability: capability.clone(),
+                            target: None,
+                            children: Vec::new(),
+                        },
+                        name,
+                        name.clone(),
+                        Status::Running,
+                        None,
+                        Disposition::Delegate { reason: DelegateReason::Capability, capability, target: None },
+                    )));
+                }
+                let input = asl::select(raw, &state.input_path, env)?;
+                let effective = match &task.parameters {
+                    Some(t) => asl::template(t, &input, env)?,
+                    None => input,
+                };
+                let timeout = match &task.timeout_seconds {
+                    None => None,
+                    Some(NumberSpec::Value(v)) => Some(*v),
+                    Some(NumberSpec::Path(p)) => {
+                        let v = asl::path::query_either(p, raw, env.context())
+                            .map_err(|e| Failure::invalid_path(p, &e))?;
+                        match v.as_f64() {
+                            Some(n) if n > 0.0 => Some(n),
+                            _ => {
+                                return Err(Failure::runtime(format!(
+                                    "The TimeoutSecondsPath parameter does not reference a positive number: {p} == {v}"
+                                )));
+                            }
+                        }
+                    }
+                };
+                let attempt = self.p.attempts;
+                Ok(Decision::Execute(TaskCall {
+                    state: name.clone(),
+                    capability: task.resource.clone(),
+                    input: effective,
+                    attempt,
+                    idempotency_key: format!("{}/{}/{}", self.obj.id.to_hex(), name, attempt),
+                    deadline_ms: timeout.map(|t| self.now.saturating_add((t * 1000.0) as i64)),
+                }))
+            }
+            StateKind::Parallel(_) | StateKind::Map(_) => unreachable!("rejected by `evaluate`"),
+        }
+    }
+
+    fn succeed(&self, state: &str, output: Value) -> Transition {
+        let disposition = Disposition::Terminated { status: Status::Succeeded, output: Some(output.clone()), error: None };
+        self.leave(
+            Body::Terminate { status: Status::Succeeded, output: Some(cjson::canonical(&output)), error: None },
+            state,
+            String::new(),
+            Status::Succeeded,
+            Some(output),
+            disposition,
+        )
+    }
+}
+
+fn state_of<'a>(obj: &'a Object, name: &str) -> Result<&'a State> {
+    crate::intent::find_state(&obj.intent.plan().machine, name).ok_or_else(|| {
+        Error::integrity(format!("the object is at state `{name}`, which its intent does not define"))
+    })
+}
+
+/// Decides the next action for `obj` at `node`, by the node's clock `now_ms`, with an
+/// optional presented `event`. Pure: the object is not changed.
+pub fn decide(obj: &Object, node: &NodeSpec, now_ms: i64, event: Option<&Event>) -> Result<Decision> {
+    if obj.status.is_terminal() {
+        return Err(Error::terminated(format!("the object has already terminated ({})", obj.status.as_str())));
+    }
+    let p = obj.progress()?;
+    let cx = Cx { obj, node, now: now_ms, p: &p };
+    // Policy (`visit`), Constraints and Adapt are evaluated here in a later version.
+    match &p.pending {
+        Pending::Done => Err(Error::terminated("the object has already terminated")),
+        Pending::Ended => {
+            let data = obj.data.clone();
+            Ok(Decision::Record(cx.succeed("", data)))
+        }
+        Pending::Dormant(w) => {
+            let by_time = w.at_ms.is_some_and(|at| now_ms >= at);
+            let by_event = match (&w.event, event) {
+                (Some(name), Some(e)) => *name == e.name,
+                _ => false,
+            };
+            if !by_time && !by_event {
+                return Ok(Decision::Sleep(w.clone()));
+            }
+            let state = state_of(obj, &obj.state)?;
+            let (cause, ev, payload) = if by_event {
+                let e = event.expect("checked");
+                (ReentryCause::Event, Some(e.name.clone()), Some(cjson::canonical(&e.payload)))
+            } else {
+                (ReentryCause::Time, None, None)
+            };
+            let body = Body::Reentry { cause, event: ev, payload };
+            match (&w.reason, &state.kind) {
+                (DormantReason::Wait, StateKind::Wait(_)) => {
+                    let build = || context_object(obj, state, &p, now_ms);
+                    let env = Env::lazy(&build, seed(obj, &state.name));
+                    let out = asl::select(&obj.data, &state.input_path, &env)
+                        .and_then(|input| asl::select(&input, &state.output_path, &env));
+                    match out {
+                        Ok(out) => Ok(Decision::Record(cx.stay(body, &state.name, Cx::next_of(state), Some(out)))),
+                        Err(f) => Ok(Decision::Record(cx.terminate_failed(&state.name, cx.located(state, f)))),
+                    }
+                }
+                _ => Ok(Decision::Record(cx.stay(body, &state.name, state.name.clone(), None))),
+            }
+        }
+        Pending::Error(e) => {
+            let state = state_of(obj, &obj.state)?;
+            cx.handle_error(state, e.clone(), true)
+        }
+        Pending::Evaluate => {
+            let state = state_of(obj, &obj.state)?;
+            cx.evaluate(state)
+        }
+    }
+}
+
+/// The second phase of `execute`: the record of a handler's `outcome` for `call`
+/// (which [`decide`] returned for this object), by the node's clock `now_ms`. A result
+/// after the call's deadline is `States.Timeout`.
+pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutcome, now_ms: i64) -> Result<Transition> {
+    let p = obj.progress()?;
+    if obj.state != call.state || p.pending != Pending::Evaluate || call.attempt != p.attempts {
+        return Err(Error::invalid_argument(format!(
+            "this task call (state `{}`, attempt {}) is not the object's pending execution",
+            call.state, call.attempt
+        )));
+    }
+    let state = state_of(obj, &call.state)?;
+    let StateKind::Task(task) = &state.kind else {
+        return Err(Error::invalid_argument(format!("state `{}` is not a Task", call.state)));
+    };
+    let cx = Cx { obj, node, now: now_ms, p: &p };
+    let result = match result {
+        _ if call.deadline_ms.is_some_and(|d| now_ms > d) => {
+            TaskOutcome::Error { error: errors::TIMEOUT.to_owned(), cause: None }
+        }
+        r => r,
+    };
+    let body = |output: Option<String>, error: Option<TaskError>| Body::Execute {
+        capability: call.capability.clone(),
+        attempt: call.attempt,
+        idempotency_key: Some(call.idempotency_key.clone()),
+        output,
+        error,
+    };
+    let failed = |e: TaskError| cx.stay(body(None, Some(e)), &state.name, state.name.clone(), None);
+    match result {
+        TaskOutcome::Error { error, cause } => Ok(failed(TaskError { error, cause })),
+        TaskOutcome::Output(v) => {
+            let build = || context_object(obj, state, &p, now_ms);
+            let env = Env::lazy(&build, seed(obj, &state.name));
+            let processed = (|| {
+                payload_ok(&v, task_display_name(&task.resource))?;
+                let selected = match &task.result_selector {
+                    Some(t) => asl::template(t, &v, &env)?,
+                    None => v.clone(),
+                };
+                let placed = asl::place(obj.data.clone(), &task.result_path, selected)?;
+                let out = asl::select(&placed, &state.output_path, &env)?;
+                payload_ok(&out, &state.name)?;
+                Ok::<Value, Failure>(out)
+            })();
+            match processed {
+                Ok(out) => Ok(cx.stay(body(Some(cjson::canonical(&v)), None), &state.name, Cx::next_of(state), Some(out))),
+                Err(f) => Ok(failed(cx.located(state, f))),
+            }
+        }
+    }
+}
+
+impl Object {
+    /// The cached progress of the current state entry.
+    pub(crate) fn progress(&self) -> Result<Progress> {
+        if let Some(p) = self.progress.get() {
+            return Ok(p.clone());
+        }
+        let p = Progress::from_memory(self)?;
+        let _ = self.progress.set(p.clone());
+        Ok(p)
+    }
+
+    /// Appends a transition [`decide`] or [`outcome`] returned for this object,
+    /// signing it with `node.key` when it ends the visit.
+    pub fn apply(&mut self, t: Transition, node: &NodeSpec) -> Result<Option<Disposition>> {
+        let p = self.progress()?;
+        let Transition { record, data, disposition } = t;
+        if record.seq as usize != self.memory.len() {
+            return Err(Error::invalid_argument("this transition was decided for another version of the object"));
+        }
+        if let Some(d) = data {
+            self.set_data(d);
+        }
+        let signer = if record.signed { node.key.as_ref() } else { None };
+        let next = p.after(&record, self);
+        self.append(record, signer)?;
+        self.progress = OnceLock::from(next);
+        self.visit_open = disposition.is_none();
+        Ok(disposition)
+    }
+
+    /// One cycle: decides and, unless a handler must run or the object sleeps, appends.
+    pub fn step(&mut self, node: &NodeSpec, now_ms: i64, event: Option<&Event>) -> Result<Step> {
+        match decide(self, node, now_ms, event)? {
+            Decision::Record(t) => Ok(Step::Appended(self.apply(t, node)?)),
+            Decision::Execute(call) => Ok(Step::Execute(call)),
+            Decision::Sleep(w) => Ok(Step::Sleep(w)),
+        }
+    }
+
+    /// Records a handler's result for `call` (the second phase of `execute`).
+    pub fn record_outcome(
+        &mut self,
+        node: &NodeSpec,
+        call: &TaskCall,
+        result: TaskOutcome,
+        now_ms: i64,
+    ) -> Result<Option<Disposition>> {
+        let t = outcome(self, node, call, result, now_ms)?;
+        self.apply(t, node)
+    }
+}
