@@ -167,6 +167,8 @@ pub(crate) struct Progress {
     /// The first record of the current state entry.
     pub entered_seq: u32,
     pub entered_ms: i64,
+    /// The genesis record's time (the execution's start).
+    pub start_ms: i64,
 }
 
 fn retrier_index(state: Option<&State>, error: &str) -> Option<usize> {
@@ -209,10 +211,7 @@ fn pending_of(r: &Record) -> Pending {
 /// Whether `r` continues the entry of its state (a failed attempt, a retry back-off).
 fn continues_entry(r: &Record) -> bool {
     r.state == r.next_state
-        && matches!(
-            r.body,
-            Body::Execute { error: Some(_), .. } | Body::Dormant { .. } | Body::Reentry { .. }
-        )
+        && matches!(r.body, Body::Execute { error: Some(_), .. } | Body::Dormant { .. } | Body::Reentry { .. })
 }
 
 impl Progress {
@@ -228,6 +227,7 @@ impl Progress {
             retries: vec![0; retrier_count(state)],
             entered_seq: last.seq + 1,
             entered_ms: last.time_ms,
+            start_ms: if last.seq == 0 { last.time_ms } else { obj.memory[0].decode()?.time_ms },
         };
         let mut rec = last;
         loop {
@@ -269,6 +269,7 @@ impl Progress {
                 retries: vec![0; retrier_count(state)],
                 entered_seq: r.seq + 1,
                 entered_ms: r.time_ms,
+                start_ms: self.start_ms,
             };
         }
         let mut p = self.clone();
@@ -438,6 +439,29 @@ impl Cx<'_> {
         Transition { record, data, disposition: Some(disposition) }
     }
 
+    /// A wake condition, with the execution's deadline as its timeout when that comes
+    /// first (so the holder presents the object in time to expire it).
+    fn wake(&self, reason: DormantReason, at_ms: Option<i64>) -> Wake {
+        let timeout_at_ms = deadline(self.obj, self.p).filter(|d| at_ms.is_none_or(|a| *d < a));
+        Wake { reason, at_ms, event: None, timeout_at_ms }
+    }
+
+    fn dormant(&self, state: &State, wake: Wake) -> Transition {
+        self.leave(
+            Body::Dormant {
+                reason: wake.reason,
+                wake_at_ms: wake.at_ms,
+                event: wake.event.clone(),
+                timeout_at_ms: wake.timeout_at_ms,
+            },
+            &state.name,
+            state.name.clone(),
+            Status::Dormant,
+            None,
+            Disposition::Dormant(wake),
+        )
+    }
+
     fn next_of(state: &State) -> String {
         match &state.transition {
             Next::Next(n) => n.clone(),
@@ -493,20 +517,8 @@ impl Cx<'_> {
                 if delay <= 0 {
                     return self.evaluate(state);
                 }
-                let wake = Wake {
-                    reason: DormantReason::Retry,
-                    at_ms: Some(self.now.saturating_add(delay)),
-                    event: None,
-                    timeout_at_ms: None,
-                };
-                return Ok(Decision::Record(self.leave(
-                    Body::Dormant { reason: DormantReason::Retry, wake_at_ms: wake.at_ms, event: None, timeout_at_ms: None },
-                    &state.name,
-                    state.name.clone(),
-                    Status::Dormant,
-                    None,
-                    Disposition::Dormant(wake),
-                )));
+                let wake = self.wake(DormantReason::Retry, Some(self.now.saturating_add(delay)));
+                return Ok(Decision::Record(self.dormant(state, wake)));
             }
         }
         let caught = catch.iter().enumerate().find(|(_, c)| asl::error_matches(&c.error_equals, &e.error));
@@ -648,15 +660,7 @@ impl Cx<'_> {
                         })?
                     }
                 };
-                let wake = Wake { reason: DormantReason::Wait, at_ms: Some(at), event: None, timeout_at_ms: None };
-                Ok(Decision::Record(self.leave(
-                    Body::Dormant { reason: DormantReason::Wait, wake_at_ms: Some(at), event: None, timeout_at_ms: None },
-                    name,
-                    name.clone(),
-                    Status::Dormant,
-                    None,
-                    Disposition::Dormant(wake),
-                )))
+                Ok(Decision::Record(self.dormant(state, self.wake(DormantReason::Wait, Some(at)))))
             }
             StateKind::Succeed => {
                 let input = asl::select(raw, &state.input_path, env)?;
@@ -688,8 +692,7 @@ impl Cx<'_> {
                     (None, None) => None,
                     (e, c) => Some(TaskError { error: e.unwrap_or_default(), cause: c }),
                 };
-                let disposition =
-                    Disposition::Terminated { status: Status::Failed, output: None, error: te.clone() };
+                let disposition = Disposition::Terminated { status: Status::Failed, output: None, error: te.clone() };
                 Ok(Decision::Record(self.leave(
                     Body::Terminate { status: Status::Failed, output: None, error: te },
                     name,
@@ -725,8 +728,8 @@ impl Cx<'_> {
                     None => None,
                     Some(NumberSpec::Value(v)) => Some(*v),
                     Some(NumberSpec::Path(p)) => {
-                        let v = asl::path::query_either(p, raw, env.context())
-                            .map_err(|e| Failure::invalid_path(p, &e))?;
+                        let v =
+                            asl::path::query_either(p, raw, env.context()).map_err(|e| Failure::invalid_path(p, &e))?;
                         match v.as_f64() {
                             Some(n) if n > 0.0 => Some(n),
                             _ => {
@@ -752,7 +755,8 @@ impl Cx<'_> {
     }
 
     fn succeed(&self, state: &str, output: Value) -> Transition {
-        let disposition = Disposition::Terminated { status: Status::Succeeded, output: Some(output.clone()), error: None };
+        let disposition =
+            Disposition::Terminated { status: Status::Succeeded, output: Some(output.clone()), error: None };
         self.leave(
             Body::Terminate { status: Status::Succeeded, output: Some(cjson::canonical(&output)), error: None },
             state,
@@ -764,10 +768,20 @@ impl Cx<'_> {
     }
 }
 
+/// When the execution expires: the plan's `TimeoutSeconds` after its start, or the
+/// `Constraints.Deadline`, whichever comes first.
+fn deadline(obj: &Object, p: &Progress) -> Option<i64> {
+    let plan = obj.intent.plan();
+    let by_timeout = plan.timeout_seconds.map(|t| p.start_ms.saturating_add((t as i64).saturating_mul(1000)));
+    match (by_timeout, plan.constraints.deadline_ms) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 fn state_of<'a>(obj: &'a Object, name: &str) -> Result<&'a State> {
-    crate::intent::find_state(&obj.intent.plan().machine, name).ok_or_else(|| {
-        Error::integrity(format!("the object is at state `{name}`, which its intent does not define"))
-    })
+    crate::intent::find_state(&obj.intent.plan().machine, name)
+        .ok_or_else(|| Error::integrity(format!("the object is at state `{name}`, which its intent does not define")))
 }
 
 /// Decides the next action for `obj` at `node`, by the node's clock `now_ms`, with an
@@ -778,7 +792,27 @@ pub fn decide(obj: &Object, node: &NodeSpec, now_ms: i64, event: Option<&Event>)
     }
     let p = obj.progress()?;
     let cx = Cx { obj, node, now: now_ms, p: &p };
-    // Policy (`visit`), Constraints and Adapt are evaluated here in a later version.
+    // Policy (`visit`), the remaining Constraints and Adapt are evaluated here in a later version.
+    if let Some(d) = deadline(obj, &p)
+        && now_ms >= d
+    {
+        let error = TaskError {
+            error: errors::TIMEOUT.to_owned(),
+            cause: Some(format!(
+                "the execution expired at {} (TimeoutSeconds / Constraints.Deadline)",
+                asl::format_timestamp(d)
+            )),
+        };
+        let disposition = Disposition::Terminated { status: Status::Expired, output: None, error: Some(error.clone()) };
+        return Ok(Decision::Record(cx.leave(
+            Body::Terminate { status: Status::Expired, output: None, error: Some(error) },
+            &obj.state,
+            String::new(),
+            Status::Expired,
+            None,
+            disposition,
+        )));
+    }
     match &p.pending {
         Pending::Done => Err(Error::terminated("the object has already terminated")),
         Pending::Ended => {
@@ -786,7 +820,7 @@ pub fn decide(obj: &Object, node: &NodeSpec, now_ms: i64, event: Option<&Event>)
             Ok(Decision::Record(cx.succeed("", data)))
         }
         Pending::Dormant(w) => {
-            let by_time = w.at_ms.is_some_and(|at| now_ms >= at);
+            let by_time = w.at_ms.is_some_and(|at| now_ms >= at) || w.timeout_at_ms.is_some_and(|at| now_ms >= at);
             let by_event = match (&w.event, event) {
                 (Some(name), Some(e)) => *name == e.name,
                 _ => false,
@@ -874,7 +908,9 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
                 Ok::<Value, Failure>(out)
             })();
             match processed {
-                Ok(out) => Ok(cx.stay(body(Some(cjson::canonical(&v)), None), &state.name, Cx::next_of(state), Some(out))),
+                Ok(out) => {
+                    Ok(cx.stay(body(Some(cjson::canonical(&v)), None), &state.name, Cx::next_of(state), Some(out)))
+                }
                 Err(f) => Ok(failed(cx.located(state, f))),
             }
         }

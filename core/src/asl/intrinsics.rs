@@ -160,18 +160,26 @@ fn parse(text: &str) -> Result<Call, String> {
 }
 
 /// Checks an intrinsic expression's syntax and function names (at intent validation).
-pub(crate) fn validate(text: &str) -> Result<(), String> {
-    fn names(c: &Call) -> Result<(), String> {
+/// `Err((true, message))` when the call reads a workflow variable (`$name`), which is
+/// unsupported rather than invalid.
+pub(crate) fn validate(text: &str) -> Result<(), (bool, String)> {
+    fn names(c: &Call) -> Result<(), (bool, String)> {
         if !FUNCTIONS.contains(&c.name.as_str()) {
-            return Err(format!("unknown intrinsic function `{}`; known: {}", c.name, FUNCTIONS.join(", ")));
+            return Err((false, format!("unknown intrinsic function `{}`; known: {}", c.name, FUNCTIONS.join(", "))));
         }
         for a in &c.args {
             match a {
                 Arg::Call(inner) => names(inner)?,
                 Arg::Path(p) => {
+                    if p[1..].starts_with(|c: char| c.is_alphabetic()) {
+                        return Err((
+                            true,
+                            format!("`{p}` reads a workflow variable; variables (`Assign`) are not supported yet"),
+                        ));
+                    }
                     let q = p.strip_prefix("$$").map_or_else(|| p.clone(), |r| format!("${r}"));
                     if !path::is_valid(&q) {
-                        return Err(format!("`{p}` is not a valid JSONPath"));
+                        return Err((false, format!("`{p}` is not a valid JSONPath")));
                     }
                 }
                 _ => {}
@@ -179,7 +187,7 @@ pub(crate) fn validate(text: &str) -> Result<(), String> {
         }
         Ok(())
     }
-    names(&parse(text)?)
+    names(&parse(text).map_err(|m| (false, m))?)
 }
 
 const FUNCTIONS: &[&str] = &[
@@ -246,7 +254,8 @@ fn eval_call(c: &Call, input: &Value, env: &Env<'_>, field: &str) -> Result<Valu
         match &args[i] {
             Value::Number(x) => match x.as_i64() {
                 Some(v) => Ok(v),
-                None => Ok(x.as_f64().map_or(0, |f| f.round() as i64)),
+                // As Java's Math.round: half-way values go up.
+                None => Ok(x.as_f64().map_or(0, |f| (f + 0.5).floor() as i64)),
             },
             other => Err(failure(name, format!("argument {} must be a number, got {other}", i + 1))),
         }
@@ -482,10 +491,16 @@ mod tests {
     fn functions() {
         assert_eq!(run("States.Format('a {} b {}', $.x, $.y)", json!({"x": "s", "y": 2})), Ok(json!("a s b 2")));
         assert_eq!(run("States.Format('\\{\\}{}', 'x')", json!({})), Ok(json!("{}x")));
-        assert_eq!(run("States.Array(1, 'a', true, null, $.x)", json!({"x": [1]})), Ok(json!([1, "a", true, null, [1]])));
+        assert_eq!(
+            run("States.Array(1, 'a', true, null, $.x)", json!({"x": [1]})),
+            Ok(json!([1, "a", true, null, [1]]))
+        );
         assert_eq!(run("States.ArrayPartition($, 2)", json!([1, 2, 3])), Ok(json!([[1, 2], [3]])));
         assert_eq!(run("States.ArrayRange(0, 9, 3)", json!({})), Ok(json!([0, 3, 6, 9])));
-        assert_eq!(run("States.ArrayGetItem(States.StringSplit($$.Execution.Name, '-'), 1)", json!({})), Ok(json!("1")));
+        assert_eq!(
+            run("States.ArrayGetItem(States.StringSplit($$.Execution.Name, '-'), 1)", json!({})),
+            Ok(json!("1"))
+        );
         assert_eq!(run("States.ArrayUnique($)", json!([1, 1.0, "a", "a"])), Ok(json!([1, "a"])));
         assert_eq!(run("States.Base64Decode(States.Base64Encode('hé'))", json!({})), Ok(json!("hé")));
         assert_eq!(
@@ -495,7 +510,10 @@ mod tests {
         assert_eq!(run("States.MathAdd(1.49, 1.5)", json!({})), Ok(json!(3)));
         assert_eq!(run("States.JsonToString($)", json!({"b": 1})), Ok(json!("{\"b\":1}")));
         assert_eq!(run("States.StringToJson('{\"a\": [1]}')", json!({})), Ok(json!({"a": [1]})));
-        assert_eq!(run("States.JsonMerge($.a, $.b, false)", json!({"a": {"x": 1}, "b": {"y": 2}})), Ok(json!({"x": 1, "y": 2})));
+        assert_eq!(
+            run("States.JsonMerge($.a, $.b, false)", json!({"a": {"x": 1}, "b": {"y": 2}})),
+            Ok(json!({"x": 1, "y": 2}))
+        );
         assert_eq!(run("States.ArrayContains($, 2)", json!([1, 2])), Ok(json!(true)));
         assert_eq!(run("States.ArrayLength($)", json!([1, 2])), Ok(json!(2)));
         assert_eq!(run("States.Format('{}', $)", json!({"a": 1, "b": "x"})), Ok(json!("{a=1, b=x}")));

@@ -7,7 +7,6 @@
 pub(crate) mod intrinsics;
 pub(crate) mod path;
 
-
 use std::cell::{Cell, OnceCell};
 
 use serde_json::{Map, Value};
@@ -68,7 +67,9 @@ impl Failure {
     pub(crate) fn data_limit(name: &str) -> Failure {
         Failure::new(
             errors::DATA_LIMIT_EXCEEDED,
-            format!("The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."),
+            format!(
+                "The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."
+            ),
         )
     }
 }
@@ -120,9 +121,7 @@ pub(crate) fn select(value: &Value, spec: &PathSpec, env: &Env<'_>) -> Result<Va
     match spec {
         PathSpec::Default => Ok(value.clone()),
         PathSpec::Null => Ok(Value::Object(Map::new())),
-        PathSpec::Path(p) => {
-            path::query_either(p, value, env.context()).map_err(|e| Failure::invalid_path(p, &e))
-        }
+        PathSpec::Path(p) => path::query_either(p, value, env.context()).map_err(|e| Failure::invalid_path(p, &e)),
     }
 }
 
@@ -177,8 +176,10 @@ pub(crate) fn error_matches(error_equals: &[String], error: &str) -> bool {
     error_equals.iter().any(|e| match e.as_str() {
         errors::ALL => error != errors::RUNTIME,
         errors::TASK_FAILED => {
-            !matches!(error, errors::TIMEOUT | errors::RUNTIME | errors::DATA_LIMIT_EXCEEDED | errors::HEARTBEAT_TIMEOUT)
-                && !error.starts_with("States.")
+            !matches!(
+                error,
+                errors::TIMEOUT | errors::RUNTIME | errors::DATA_LIMIT_EXCEEDED | errors::HEARTBEAT_TIMEOUT
+            ) && !error.starts_with("States.")
                 || error == errors::TASK_FAILED
         }
         other => other == error,
@@ -311,8 +312,7 @@ fn test(variable: &str, op: Comparison, operand: &Operand, input: &Value, env: &
         | C::TimestampGreaterThan
         | C::TimestampLessThanEquals
         | C::TimestampGreaterThanEquals => {
-            let (Some(a), Some(b)) =
-                (v.as_str().and_then(parse_timestamp), rhs.as_str().and_then(parse_timestamp))
+            let (Some(a), Some(b)) = (v.as_str().and_then(parse_timestamp), rhs.as_str().and_then(parse_timestamp))
             else {
                 return Ok(false);
             };

@@ -64,16 +64,13 @@ pub(crate) fn reference(path: &str) -> Option<Vec<Step>> {
             b'[' => {
                 let q = *b.get(i + 1)?;
                 if q == b'\'' || q == b'"' {
+                    // As Jayway (Step Functions' JSONPath): the name runs to the closing
+                    // quote-bracket; `\'` stands for a quote, anything else is literal.
                     let start = i + 2;
-                    let end = start + rest[start..].find(q as char)?;
-                    if b.get(end + 1) != Some(&b']') {
-                        return None;
-                    }
-                    let name = &rest[start..end];
-                    if name.contains('\\') {
-                        return None;
-                    }
-                    steps.push(Step::Key(name.to_owned()));
+                    let close = if q == b'\'' { "']" } else { "\"]" };
+                    let end = start + rest[start..].find(close)?;
+                    let name = rest[start..end].replace("\\'", "'");
+                    steps.push(Step::Key(name));
                     i = end + 2;
                 } else {
                     let end = i + 1 + rest[i + 1..].find(']')?;

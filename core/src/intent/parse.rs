@@ -984,14 +984,31 @@ fn template(obj: &JsonMap<String, Value>, s: Option<&str>, field: &str) -> Resul
                     if k.ends_with(".$") {
                         match child.as_str() {
                             Some(t) if t.starts_with("States.") => {
-                                crate::asl::intrinsics::validate(t).map_err(|m| {
-                                    Error::invalid_intent(s, &here, format!("invalid intrinsic function call: {m}"))
+                                crate::asl::intrinsics::validate(t).map_err(|(variable, m)| {
+                                    if variable {
+                                        Error::unsupported_field(s, &here, m)
+                                    } else {
+                                        Error::invalid_intent(s, &here, format!("invalid intrinsic function call: {m}"))
+                                    }
                                 })?;
+                            }
+                            Some(t) if t.starts_with('$') && t[1..].starts_with(|c: char| c.is_alphabetic()) => {
+                                return Err(Error::unsupported_field(
+                                    s,
+                                    &here,
+                                    format!(
+                                        "`{t}` reads a workflow variable; variables (`Assign`) are not supported yet"
+                                    ),
+                                ));
                             }
                             Some(t) if t.starts_with('$') => {
                                 let q = t.strip_prefix("$$").map_or_else(|| t.to_owned(), |r| format!("${r}"));
                                 if !crate::asl::path::is_valid(&q) {
-                                    return Err(Error::invalid_intent(s, &here, format!("`{t}` is not a valid JSONPath")));
+                                    return Err(Error::invalid_intent(
+                                        s,
+                                        &here,
+                                        format!("`{t}` is not a valid JSONPath"),
+                                    ));
                                 }
                             }
                             _ => {

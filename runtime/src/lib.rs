@@ -1,0 +1,333 @@
+//! # peo-runtime
+//!
+//! Hosts peo nodes. A [`Node`] has an id, a domain, an optional signing key, the keys
+//! it trusts, local facts, a clock, and one handler per capability. [`Node::visit`]
+//! takes an object's bytes (and optionally an event), runs cycles until the object must
+//! leave, and returns a [`Visit`]: the object after, the [`Disposition`] (delegate,
+//! dormant, terminated) and the records appended.
+//!
+//! ```
+//! use peo_core::{Context, CreateOptions, Disposition, Object, Status};
+//! use peo_runtime::{HandlerError, Invocation, Node};
+//! use serde_json::json;
+//!
+//! let plan = json!({
+//!     "StartAt": "Double",
+//!     "States": {"Double": {"Type": "Task", "Resource": "math.double", "End": true}}
+//! });
+//! let object = Object::create(&plan, Context::new(), &json!({"n": 21}), &CreateOptions::default())?;
+//!
+//! let node = Node::new("n1", "example").handler("math.double", |call: &Invocation| {
+//!     let n = call.input["n"].as_i64().ok_or_else(|| HandlerError::new("BadInput", "n must be an integer"))?;
+//!     Ok(json!({"n": n * 2}))
+//! });
+//! let visit = node.visit(&object.to_bytes(), None)?;
+//! match visit.disposition {
+//!     Disposition::Terminated { status, output, .. } => {
+//!         assert_eq!(status, Status::Succeeded);
+//!         assert_eq!(output, Some(json!({"n": 42})));
+//!     }
+//!     other => panic!("{other:?}"),
+//! }
+//! # Ok::<(), peo_core::Error>(())
+//! ```
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use peo_core::{Disposition, Event, Wake};
+use peo_core::{
+    Error, Limits, NodeSpec, Object, PublicKey, Record, Result, SignatureRequirement, SigningKey, Step, TaskCall,
+    TaskOutcome, Trust,
+};
+use serde_json::Value;
+
+/// A node's clock: ms since the Unix epoch. Core reads no clock; the node passes this
+/// one's readings to every cycle.
+pub trait Clock: Send + Sync {
+    fn now_ms(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    }
+}
+
+/// A clock that moves only when told to: for tests, simulations and replays.
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn new(now_ms: i64) -> ManualClock {
+        ManualClock(AtomicI64::new(now_ms))
+    }
+    pub fn set(&self, now_ms: i64) {
+        self.0.store(now_ms, Ordering::SeqCst);
+    }
+    pub fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// What a handler receives.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The state's effective input (after `InputPath` and `Parameters`).
+    pub input: Value,
+    /// `<object id>/<state>/<attempt>`: the same wherever this attempt runs, so a
+    /// handler can recognise a repeated delivery.
+    pub idempotency_key: String,
+    /// When the result stops counting (`TimeoutSeconds`), by the node's clock.
+    pub deadline_ms: Option<i64>,
+    pub state: String,
+    pub capability: String,
+    /// 0 for the first attempt.
+    pub attempt: u32,
+}
+
+/// A handler's failure: an ASL error name (matched by `Retry` / `Catch`) and a cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandlerError {
+    pub error: String,
+    pub cause: Option<String>,
+}
+
+impl HandlerError {
+    pub fn new(error: impl Into<String>, cause: impl Into<String>) -> HandlerError {
+        HandlerError { error: error.into(), cause: Some(cause.into()) }
+    }
+}
+
+/// The work behind a capability.
+pub trait Handler: Send + Sync {
+    fn call(&self, invocation: &Invocation) -> std::result::Result<Value, HandlerError>;
+}
+
+impl<F> Handler for F
+where
+    F: Fn(&Invocation) -> std::result::Result<Value, HandlerError> + Send + Sync,
+{
+    fn call(&self, invocation: &Invocation) -> std::result::Result<Value, HandlerError> {
+        self(invocation)
+    }
+}
+
+/// Called after every record a visit appends, with the object as it is then.
+pub type Observer = dyn Fn(&Object) + Send + Sync;
+
+/// The error name a panicking handler's attempt fails with.
+pub const HANDLER_PANICKED: &str = "peo.HandlerPanicked";
+
+/// A place that evaluates objects.
+#[derive(Clone)]
+pub struct Node {
+    spec: NodeSpec,
+    handlers: HashMap<String, Arc<dyn Handler>>,
+    trust: Trust,
+    limits: Limits,
+    clock: Arc<dyn Clock>,
+    max_cycles: usize,
+    observer: Option<Arc<Observer>>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("id", &self.spec.id)
+            .field("domain", &self.spec.domain)
+            .field("capabilities", &self.spec.capabilities)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of a visit.
+#[derive(Debug, Clone)]
+pub struct Visit {
+    /// The object after the visit.
+    pub object: Object,
+    /// Its encoding (what to pass on, park or store).
+    pub bytes: Vec<u8>,
+    /// Why the visit ended. A dormant object presented before its wake condition holds
+    /// ends as `Dormant` with no records appended.
+    pub disposition: Disposition,
+    /// How many records the visit appended.
+    pub appended: usize,
+}
+
+impl Visit {
+    /// The records this visit appended, decoded.
+    pub fn records(&self) -> Result<Vec<Record>> {
+        let memory = self.object.memory();
+        memory[memory.len() - self.appended..].iter().map(|r| r.decode()).collect()
+    }
+}
+
+impl Node {
+    /// A node with no key, no handlers, the system clock, trusting any valid signature.
+    pub fn new(id: impl Into<String>, domain: impl Into<String>) -> Node {
+        Node {
+            spec: NodeSpec::new(id, domain),
+            handlers: HashMap::new(),
+            trust: Trust::any(),
+            limits: Limits::default(),
+            clock: Arc::new(SystemClock),
+            max_cycles: 10_000,
+            observer: None,
+        }
+    }
+    /// Signs the last record of every visit.
+    pub fn with_key(mut self, key: SigningKey) -> Node {
+        self.spec.key = Some(key);
+        self
+    }
+    /// Accepts only objects whose signatures are by these keys (every visit signed).
+    pub fn trusting(mut self, keys: impl IntoIterator<Item = PublicKey>) -> Node {
+        self.trust = Trust::keys(keys);
+        self
+    }
+    pub fn with_trust(mut self, trust: Trust) -> Node {
+        self.trust = trust;
+        self
+    }
+    pub fn with_fact(mut self, name: impl Into<String>, value: Value) -> Node {
+        if !self.spec.facts.is_object() {
+            self.spec.facts = Value::Object(Default::default());
+        }
+        self.spec.facts[name.into()] = value;
+        self
+    }
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Node {
+        self.clock = clock;
+        self
+    }
+    pub fn with_limits(mut self, limits: Limits) -> Node {
+        self.limits = limits;
+        self
+    }
+    /// The most cycles one visit may run (default 10,000): a plan that loops forever
+    /// fails the visit with a `Limit` error instead of hanging the node.
+    pub fn with_max_cycles(mut self, n: usize) -> Node {
+        self.max_cycles = n;
+        self
+    }
+    /// Calls `f` after every record a visit appends.
+    pub fn with_observer(mut self, f: impl Fn(&Object) + Send + Sync + 'static) -> Node {
+        self.observer = Some(Arc::new(f));
+        self
+    }
+    /// Registers the handler of a capability (a Task `Resource`).
+    pub fn handler(mut self, capability: impl Into<String>, handler: impl Handler + 'static) -> Node {
+        let capability = capability.into();
+        self.spec.capabilities.insert(capability.clone());
+        self.handlers.insert(capability, Arc::new(handler));
+        self
+    }
+    pub fn id(&self) -> &str {
+        &self.spec.id
+    }
+    pub fn domain(&self) -> &str {
+        &self.spec.domain
+    }
+    /// The description the cycle sees.
+    pub fn spec(&self) -> &NodeSpec {
+        &self.spec
+    }
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Decodes and verifies `bytes` under this node's limits and trust, then visits.
+    pub fn visit(&self, bytes: &[u8], event: Option<&Event>) -> Result<Visit> {
+        let object = Object::from_bytes(bytes, &self.limits)?;
+        let report = object.verify(&self.trust);
+        if self.trust.require != SignatureRequirement::ValidIfPresent || report.broken.is_some() {
+            report.into_result()?;
+        }
+        self.visit_object(object, event)
+    }
+
+    /// Visits an object already decoded and verified (for hosts that keep objects in
+    /// memory between visits).
+    pub fn visit_object(&self, mut object: Object, event: Option<&Event>) -> Result<Visit> {
+        let start = object.memory().len();
+        let mut event = event;
+        for _ in 0..self.max_cycles {
+            let now = self.clock.now_ms();
+            let step = object.step(&self.spec, now, event)?;
+            let disposition = match step {
+                Step::Sleep(wake) => Some(Disposition::Dormant(wake)),
+                Step::Appended(d) => {
+                    // An event is consumed by the cycle that used it.
+                    event = None;
+                    self.observe(&object);
+                    d
+                }
+                Step::Execute(call) => {
+                    let result = self.run(&object, &call);
+                    let d = object.record_outcome(&self.spec, &call, result, self.clock.now_ms())?;
+                    self.observe(&object);
+                    d
+                }
+            };
+            if let Some(disposition) = disposition {
+                let bytes = object.to_bytes();
+                let appended = object.memory().len() - start;
+                return Ok(Visit { object, bytes, disposition, appended });
+            }
+        }
+        Err(Error::limit(format!(
+            "the visit ran {} cycles without the object leaving (Node::with_max_cycles); the object is unchanged",
+            self.max_cycles
+        )))
+    }
+
+    fn observe(&self, object: &Object) {
+        if let Some(f) = &self.observer {
+            f(object);
+        }
+    }
+
+    fn run(&self, object: &Object, call: &TaskCall) -> TaskOutcome {
+        let Some(handler) = self.handlers.get(&call.capability) else {
+            return TaskOutcome::Error {
+                error: "peo.NoHandler".into(),
+                cause: Some(format!("node `{}` has no handler for `{}`", self.spec.id, call.capability)),
+            };
+        };
+        let _ = object;
+        let invocation = Invocation {
+            input: call.input.clone(),
+            idempotency_key: call.idempotency_key.clone(),
+            deadline_ms: call.deadline_ms,
+            state: call.state.clone(),
+            capability: call.capability.clone(),
+            attempt: call.attempt,
+        };
+        match catch_unwind(AssertUnwindSafe(|| handler.call(&invocation))) {
+            Ok(Ok(v)) => TaskOutcome::Output(v),
+            Ok(Err(e)) => TaskOutcome::Error { error: e.error, cause: e.cause },
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "the handler panicked".into());
+                TaskOutcome::Error { error: HANDLER_PANICKED.into(), cause: Some(msg) }
+            }
+        }
+    }
+}
