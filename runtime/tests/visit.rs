@@ -1,0 +1,138 @@
+//! Visits: nodes with their own clocks, keys and handlers.
+
+use std::sync::{Arc, Mutex};
+
+use peo_core::{
+    Body, Context, CreateOptions, DormantReason, ErrorKind, Object, ReentryCause, SigningKey, Status, Trust,
+};
+use peo_runtime::{Disposition, HandlerError, Invocation, ManualClock, Node};
+use serde_json::{Value, json};
+
+const T0: i64 = 1_700_000_000_000;
+
+fn create(plan: Value, input: Value, key: Option<&SigningKey>) -> Vec<u8> {
+    let options = CreateOptions { now_ms: T0, key, ..Default::default() };
+    Object::create(&plan, Context::new(), &input, &options).unwrap().to_bytes()
+}
+
+fn clocked(id: &str, now: i64) -> (Node, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(now));
+    (Node::new(id, "test").with_clock(clock.clone()), clock)
+}
+
+#[test]
+fn a_dormant_object_presented_early_appends_nothing_and_reenters_elsewhere_later() {
+    let plan = json!({"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 3600, "Next": "T"},
+        "T": {"Type": "Task", "Resource": "ship", "End": true}
+    }});
+    let bytes = create(plan, json!({"order": 42}), None);
+    let (a, _) = clocked("a", T0);
+    let visit = a.visit(&bytes, None).unwrap();
+    let Disposition::Dormant(w) = &visit.disposition else { panic!("{:?}", visit.disposition) };
+    assert_eq!((w.reason, w.at_ms), (DormantReason::Wait, Some(T0 + 3_600_000)));
+    assert_eq!(visit.appended, 1);
+
+    // Node b's clock is 10 minutes behind a's: early by its clock, nothing happens.
+    let (b, b_clock) = clocked("b", T0 + 3_000_000);
+    let b = b.handler("ship", |_: &Invocation| Ok(json!("shipped")));
+    let early = b.visit(&visit.bytes, None).unwrap();
+    assert_eq!(early.appended, 0);
+    assert_eq!(early.bytes, visit.bytes, "an early presentation leaves the bytes as they were");
+    assert!(matches!(early.disposition, Disposition::Dormant(_)));
+
+    // Later by b's own clock: it re-enters and runs to the end.
+    b_clock.set(T0 + 3_600_000);
+    let done = b.visit(&visit.bytes, None).unwrap();
+    let records = done.records().unwrap();
+    assert_eq!(records[0].body, Body::Reentry { cause: ReentryCause::Time, event: None, payload: None });
+    assert_eq!((records[0].node.id.as_str(), records[0].time_ms), ("b", T0 + 3_600_000));
+    assert!(matches!(
+        done.disposition,
+        Disposition::Terminated { status: Status::Succeeded, output: Some(ref v), .. } if v == &json!("shipped")
+    ));
+    done.object.verify(&Trust::any()).into_result().unwrap();
+}
+
+#[test]
+fn objects_travel_between_signing_nodes_that_trust_each_other() {
+    let (shop, eu, us) =
+        (SigningKey::from_bytes(&[1; 32]), SigningKey::from_bytes(&[2; 32]), SigningKey::from_bytes(&[3; 32]));
+    let trusted = [shop.public_key(), eu.public_key(), us.public_key()];
+    let plan = json!({"StartAt": "Reserve", "States": {
+        "Reserve": {"Type": "Task", "Resource": "inventory.reserve", "ResultPath": "$.reservation", "Next": "Charge"},
+        "Charge": {"Type": "Task", "Resource": "payment.charge", "ResultPath": "$.payment", "End": true}
+    }});
+    let bytes = create(plan, json!({"sku": "A1"}), Some(&shop));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let eu_node = Node::new("eu-1", "eu").with_key(eu.clone()).trusting(trusted).handler(
+        "inventory.reserve",
+        move |c: &Invocation| {
+            s.lock().unwrap().push((c.idempotency_key.clone(), c.attempt, c.deadline_ms));
+            Ok(json!({"held": c.input["sku"]}))
+        },
+    );
+    let us_node = Node::new("us-1", "us")
+        .with_key(us.clone())
+        .trusting(trusted)
+        .handler("payment.charge", |_: &Invocation| Ok(json!("ok")));
+
+    let v1 = eu_node.visit(&bytes, None).unwrap();
+    assert!(matches!(v1.disposition, Disposition::Delegate { capability: Some(ref c), .. } if c == "payment.charge"));
+    let id = v1.object.id().to_hex();
+    assert_eq!(seen.lock().unwrap().as_slice(), &[(format!("{id}/Reserve/0"), 0, None)]);
+    // Only the record that ends the visit is signed.
+    let signed: Vec<bool> = v1.records().unwrap().iter().map(|r| r.signed).collect();
+    assert_eq!(signed, vec![false, true]);
+
+    let v2 = us_node.visit(&v1.bytes, None).unwrap();
+    assert!(matches!(v2.disposition, Disposition::Terminated { status: Status::Succeeded, .. }));
+    assert_eq!(v2.object.data(), &json!({"sku": "A1", "reservation": {"held": "A1"}, "payment": "ok"}));
+    let report = v2.object.verify(&Trust::keys(trusted)).into_result().unwrap();
+    assert_eq!(report.signatures_checked, 3);
+
+    // A node that trusts only itself refuses the object.
+    let stranger = Node::new("x", "x").with_key(us.clone()).trusting([us.public_key()]);
+    assert_eq!(stranger.visit(&v1.bytes, None).unwrap_err().kind(), ErrorKind::Signature);
+}
+
+#[test]
+fn handler_failures_and_panics_are_recorded_errors() {
+    let plan = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "work", "End": true}}});
+    let node = Node::new("n", "d").handler("work", |c: &Invocation| -> Result<Value, HandlerError> {
+        if c.input["panic"] == json!(true) {
+            panic!("handler bug");
+        }
+        Err(HandlerError::new("Work.Failed", "no stock"))
+    });
+    let v = node.visit(&create(plan.clone(), json!({}), None), None).unwrap();
+    let Disposition::Terminated { status: Status::Failed, error: Some(e), .. } = v.disposition else { panic!() };
+    assert_eq!((e.error.as_str(), e.cause.as_deref()), ("Work.Failed", Some("no stock")));
+
+    let v = node.visit(&create(plan, json!({"panic": true}), None), None).unwrap();
+    let Disposition::Terminated { error: Some(e), .. } = v.disposition else { panic!() };
+    assert_eq!((e.error.as_str(), e.cause.as_deref()), (peo_runtime::HANDLER_PANICKED, Some("handler bug")));
+}
+
+#[test]
+fn a_visit_that_never_ends_is_a_limit_error() {
+    let plan =
+        json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}});
+    let node = Node::new("n", "d").with_max_cycles(50);
+    let e = node.visit(&create(plan, json!({}), None), None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Limit);
+    assert!(e.message().contains("50 cycles"), "{e}");
+}
+
+#[test]
+fn bad_bytes_are_typed_errors() {
+    let node = Node::new("n", "d");
+    assert_eq!(node.visit(b"", None).unwrap_err().kind(), ErrorKind::Decode);
+    assert_eq!(node.visit(&[0u8; 64], None).unwrap_err().kind(), ErrorKind::Decode);
+    let plan = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+    let mut bytes = create(plan, json!({"a": 1}), None);
+    let n = bytes.len();
+    bytes[n - 20] ^= 0xff;
+    assert!(node.visit(&bytes, None).is_err());
+}
