@@ -119,6 +119,9 @@ pub enum TaskOutcome {
 }
 
 /// The cycle's decision.
+// A decision is moved once, right after the cycle: boxing the record would cost an
+// allocation per cycle for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// Append this record.
@@ -966,5 +969,57 @@ impl Object {
     ) -> Result<Option<Disposition>> {
         let t = outcome(self, node, call, result, now_ms)?;
         self.apply(t, node)
+    }
+}
+
+impl Wake {
+    /// `{"reason": "wait", "at_ms": ..., "event": ..., "timeout_at_ms": ...}`.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "reason": format!("{:?}", self.reason).to_lowercase(),
+            "at_ms": self.at_ms,
+            "event": self.event,
+            "timeout_at_ms": self.timeout_at_ms,
+        })
+    }
+}
+
+impl Disposition {
+    /// The disposition as JSON, the same in every language: `{"kind": "delegate" |
+    /// "dormant" | "terminated", ...}`.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Disposition::Delegate { reason, capability, target } => json!({
+                "kind": "delegate",
+                "reason": format!("{reason:?}").to_lowercase(),
+                "capability": capability,
+                "target": target,
+            }),
+            Disposition::Dormant(w) => {
+                let mut v = w.to_json();
+                v["kind"] = json!("dormant");
+                v
+            }
+            Disposition::Terminated { status, output, error } => json!({
+                "kind": "terminated",
+                "status": status.as_str(),
+                "output": output,
+                "error": error.as_ref().map(|e| json!({"error": e.error, "cause": e.cause})),
+            }),
+        }
+    }
+}
+
+impl TaskCall {
+    /// What a handler is given, as JSON.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "state": self.state,
+            "capability": self.capability,
+            "input": self.input,
+            "attempt": self.attempt,
+            "idempotency_key": self.idempotency_key,
+            "deadline_ms": self.deadline_ms,
+        })
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p peo-conformance -- asl PATH [--floor FILE] [--verbose]
-//! cargo run --release -p peo-conformance -- vectors DIR [--check]
+//! cargo run --release -p peo-conformance -- vectors DIR [--check | --replay]
 //! ```
 
 mod asl;
@@ -36,6 +36,18 @@ fn main() -> ExitCode {
         }
         Some("vectors") => {
             let Some(dir) = args.get(1) else { return usage() };
+            if flag("--replay") {
+                return match vectors::replay(dir.as_ref()) {
+                    Ok(n) => {
+                        println!("vectors: {n} visits replayed, all as expected");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        println!("vectors: {e}");
+                        ExitCode::FAILURE
+                    }
+                };
+            }
             match vectors::write(dir.as_ref(), flag("--check")) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::FAILURE,
