@@ -280,10 +280,10 @@ impl Progress {
         p.pending = pending_of(r);
         if let Body::Execute { error: Some(e), .. } = &r.body {
             p.attempts += 1;
-            if let Some(i) = retrier_index(state, &e.error) {
-                if let Some(c) = p.retries.get_mut(i) {
-                    *c += 1;
-                }
+            if let Some(i) = retrier_index(state, &e.error)
+                && let Some(c) = p.retries.get_mut(i)
+            {
+                *c += 1;
             }
         }
         p

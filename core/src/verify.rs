@@ -270,14 +270,14 @@ impl Object {
             return fail(last, ErrorKind::Integrity, "the object's state does not match its last record".into());
         }
         let genesis = memory[0].decode().map_err(|e| (0, e))?;
-        if let Body::Genesis { id, lineage, .. } = &genesis.body {
-            if *id != self.id() || lineage != self.lineage() {
-                return fail(
-                    0,
-                    ErrorKind::Integrity,
-                    "the object's id or lineage does not match its genesis record".into(),
-                );
-            }
+        if let Body::Genesis { id, lineage, .. } = &genesis.body
+            && (*id != self.id() || lineage != self.lineage())
+        {
+            return fail(
+                0,
+                ErrorKind::Integrity,
+                "the object's id or lineage does not match its genesis record".into(),
+            );
         }
         Ok(())
     }

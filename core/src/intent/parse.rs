@@ -129,10 +129,10 @@ fn check_keys(
         if allowed.iter().any(|set| set.contains(&key.as_str())) {
             continue;
         }
-        if let Some((_, why)) = NOT_YET.iter().find(|(k, _)| *k == key) {
-            if not_yet_applies || state.is_some() {
-                return Err(Error::unsupported_field(state, key, *why));
-            }
+        if let Some((_, why)) = NOT_YET.iter().find(|(k, _)| *k == key)
+            && (not_yet_applies || state.is_some())
+        {
+            return Err(Error::unsupported_field(state, key, *why));
         }
         let mut names: Vec<&str> = allowed.iter().flat_map(|s| s.iter().copied()).collect();
         names.sort_unstable();
@@ -554,14 +554,15 @@ fn parse_map(obj: &JsonMap<String, Value>, at: &str, limits: &Limits) -> Result<
             Error::invalid_intent(Some(&scope), "ProcessorConfig", "`ProcessorConfig` must be an object")
         })?;
         check_keys(cobj, Some(&scope), "`ProcessorConfig`", &[&["Mode", "ExecutionType"]], true)?;
-        if let Some(mode) = cobj.get("Mode") {
-            if mode != "INLINE" && mode != "DISTRIBUTED" {
-                return Err(Error::invalid_intent(
-                    Some(&scope),
-                    "ProcessorConfig.Mode",
-                    "`Mode` must be INLINE or DISTRIBUTED",
-                ));
-            }
+        if let Some(mode) = cobj.get("Mode")
+            && mode != "INLINE"
+            && mode != "DISTRIBUTED"
+        {
+            return Err(Error::invalid_intent(
+                Some(&scope),
+                "ProcessorConfig.Mode",
+                "`Mode` must be INLINE or DISTRIBUTED",
+            ));
         }
     }
     let processor = parse_machine(pobj, Some(&scope), limits)?;
@@ -799,14 +800,10 @@ fn parse_adapt(v: &Value, machine: &StateMachine, limits: &Limits) -> Result<Vec
         }
         let merged = StateMachine::new(merged.start_at.clone(), merged.states);
         validate_targets(&merged, None, &added).map_err(|e| e.in_field(tf("States")))?;
-        if let Some(g) = &then.goto {
-            if merged.get(g).is_none() {
-                return Err(Error::invalid_intent(
-                    None,
-                    &tf("Goto"),
-                    format!("`Goto` names `{g}`, which is not a state"),
-                ));
-            }
+        if let Some(g) = &then.goto
+            && merged.get(g).is_none()
+        {
+            return Err(Error::invalid_intent(None, &tf("Goto"), format!("`Goto` names `{g}`, which is not a state")));
         }
         rules.push(AdaptRule { name: opt_string(obj, None, "Name")?, when, then });
     }

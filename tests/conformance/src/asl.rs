@@ -195,10 +195,8 @@ fn state_events(object: &Object, record: &Record, before: &Value, after: &Value,
             }
             Some(StateKind::Fail(_)) => entered(out),
             // An error raised in a Pass / Choice / Wait state's own evaluation.
-            Some(_) => {
-                if !out.iter().any(|e| e["name"] == name && e.get("output").is_none()) {
-                    entered(out);
-                }
+            Some(_) if !out.iter().any(|e| e["name"] == name && e.get("output").is_none()) => {
+                entered(out);
             }
             _ => {}
         },

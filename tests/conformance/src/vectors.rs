@@ -347,7 +347,8 @@ pub fn replay(dir: &Path) -> Result<usize, String> {
             bytes = after;
             n += 1;
         }
-        let fin = std::fs::read(dir.join(v["final_object"].as_str().ok_or("final_object")?)).map_err(|e| e.to_string())?;
+        let fin =
+            std::fs::read(dir.join(v["final_object"].as_str().ok_or("final_object")?)).map_err(|e| e.to_string())?;
         if fin != bytes {
             return Err(format!("{name}: the final object differs from {}", v["final_object"]));
         }
