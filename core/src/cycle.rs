@@ -11,6 +11,7 @@
 //! Policy, advisors, `Adapt`, `Await` and `Constraints` hook in before the state is
 //! evaluated (see `decide`); this version evaluates none of them.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
@@ -263,13 +264,12 @@ impl Progress {
 
     /// The progress after appending `r` (without re-reading memory).
     fn after(&self, r: &Record, obj: &Object) -> Progress {
-        let state = crate::intent::find_state(&obj.intent.plan().machine, &r.next_state);
         if !continues_entry(r) {
             return Progress {
                 visit: r.visit,
                 pending: pending_of(r),
                 attempts: 0,
-                retries: vec![0; retrier_count(state)],
+                retries: Vec::new(),
                 entered_seq: r.seq + 1,
                 entered_ms: r.time_ms,
                 start_ms: self.start_ms,
@@ -280,10 +280,12 @@ impl Progress {
         p.pending = pending_of(r);
         if let Body::Execute { error: Some(e), .. } = &r.body {
             p.attempts += 1;
-            if let Some(i) = retrier_index(state, &e.error)
-                && let Some(c) = p.retries.get_mut(i)
-            {
-                *c += 1;
+            let state = crate::intent::find_state(&obj.intent.plan().machine, &r.next_state);
+            if let Some(i) = retrier_index(state, &e.error) {
+                if p.retries.len() <= i {
+                    p.retries.resize(i + 1, 0);
+                }
+                p.retries[i] += 1;
             }
         }
         p
@@ -382,12 +384,16 @@ fn task_display_name(resource: &str) -> &str {
     }
 }
 
-fn payload_ok(v: &Value, name: &str) -> std::result::Result<(), Failure> {
-    // Cheap bound first: most payloads are far below the limit.
-    if cjson::canonical(v).len() > MAX_PAYLOAD_BYTES {
-        return Err(Failure::data_limit(name));
+/// The new data, or `None` when `out` is the raw data itself (unchanged).
+fn changed(raw: &Value, out: Cow<'_, Value>) -> Option<Value> {
+    match out {
+        Cow::Borrowed(v) if std::ptr::eq(v, raw) => None,
+        other => Some(other.into_owned()),
     }
-    Ok(())
+}
+
+fn payload_ok(v: &Value, name: &str) -> std::result::Result<(), Failure> {
+    if asl::fits(v, MAX_PAYLOAD_BYTES) { Ok(()) } else { Err(Failure::data_limit(name)) }
 }
 
 struct Cx<'a> {
@@ -472,10 +478,6 @@ impl Cx<'_> {
         }
     }
 
-    fn env_seed(&self, state: &str) -> [u8; 32] {
-        seed(self.obj, state)
-    }
-
     /// The error as recorded: runtime errors quote the state and its entry event.
     fn located(&self, state: &State, f: Failure) -> TaskError {
         let cause = if f.located {
@@ -515,7 +517,8 @@ impl Cx<'_> {
             let r = &retry[i];
             let count = self.p.retries.get(i).copied().unwrap_or(1).max(1);
             if u64::from(count) <= r.max_attempts {
-                let env = Env::lazy(&|| Value::Null, self.env_seed(&state.name));
+                let make_seed = || seed(self.obj, &state.name);
+                let env = Env::lazy(&|| Value::Null, &make_seed);
                 let delay = asl::backoff_ms(r, count - 1, env.random(None));
                 if delay <= 0 {
                     return self.evaluate(state);
@@ -527,7 +530,7 @@ impl Cx<'_> {
         let caught = catch.iter().enumerate().find(|(_, c)| asl::error_matches(&c.error_equals, &e.error));
         if let Some((i, c)) = caught.filter(|_| e.error != errors::RUNTIME) {
             let error_output = json!({"Error": e.error, "Cause": e.cause.clone().unwrap_or_default()});
-            return match asl::place(self.obj.data.clone(), &c.result_path, error_output) {
+            return match asl::place(&self.obj.data, &c.result_path, Cow::Owned(error_output)).map(Cow::into_owned) {
                 Ok(data) => {
                     if let Err(f) = payload_ok(&data, &state.name) {
                         return Ok(Decision::Record(self.terminate_failed(&state.name, self.located(state, f))));
@@ -561,7 +564,8 @@ impl Cx<'_> {
             .in_state(&state.name));
         }
         let build = || context_object(self.obj, state, self.p, self.now);
-        let env = Env::lazy(&build, self.env_seed(&state.name));
+        let make_seed = || seed(self.obj, &state.name);
+        let env = Env::lazy(&build, &make_seed);
         match self.eval_state(state, &env) {
             Ok(d) => Ok(d),
             Err(f) => {
@@ -576,25 +580,25 @@ impl Cx<'_> {
         let name = &state.name;
         match &state.kind {
             StateKind::Pass(pass) => {
-                let input = asl::select(raw, &state.input_path, env)?;
-                let effective = match &pass.parameters {
-                    Some(t) => asl::template(t, &input, env)?,
-                    None => input,
+                let input = asl::select(Cow::Borrowed(raw), &state.input_path, env)?;
+                let result = match (&pass.result, &pass.parameters) {
+                    (Some(r), _) => Cow::Borrowed(r),
+                    (None, Some(t)) => Cow::Owned(asl::template(t, &input, env)?),
+                    (None, None) => input,
                 };
-                let result = pass.result.clone().unwrap_or(effective);
-                let placed = asl::place(raw.clone(), &pass.result_path, result)?;
-                let out = asl::select(&placed, &state.output_path, env)?;
+                let placed = asl::place(raw, &pass.result_path, result)?;
+                let out = asl::select(placed, &state.output_path, env)?;
                 payload_ok(&out, name)?;
                 let next = Self::next_of(state);
                 Ok(Decision::Record(self.stay(
                     Body::Mutate { kind: MutateKind::Data, revision: self.obj.intent.revision(), change: None },
                     name,
                     next,
-                    Some(out),
+                    changed(raw, out),
                 )))
             }
             StateKind::Choice(choice) => {
-                let input = asl::select(raw, &state.input_path, env)?;
+                let input = asl::select(Cow::Borrowed(raw), &state.input_path, env)?;
                 let mut chosen = None;
                 for (i, b) in choice.choices.iter().enumerate() {
                     if asl::rule_matches(&b.rule, &input, env)? {
@@ -612,7 +616,7 @@ impl Cx<'_> {
                         ));
                     }
                 };
-                let out = asl::select(&input, &state.output_path, env)?;
+                let out = asl::select(input, &state.output_path, env)?;
                 Ok(Decision::Record(self.stay(
                     Body::Mutate {
                         kind: MutateKind::Route,
@@ -621,11 +625,11 @@ impl Cx<'_> {
                     },
                     name,
                     next,
-                    Some(out),
+                    changed(raw, out),
                 )))
             }
             StateKind::Wait(w) => {
-                let input = asl::select(raw, &state.input_path, env)?;
+                let input = asl::select(Cow::Borrowed(raw), &state.input_path, env)?;
                 let at = match &w.wait_for {
                     WaitFor::Seconds(s) => self.now.saturating_add((*s as i64).saturating_mul(1000)),
                     WaitFor::Timestamp(t) => asl::parse_timestamp(t).ok_or_else(|| {
@@ -666,9 +670,9 @@ impl Cx<'_> {
                 Ok(Decision::Record(self.dormant(state, self.wake(DormantReason::Wait, Some(at)))))
             }
             StateKind::Succeed => {
-                let input = asl::select(raw, &state.input_path, env)?;
-                let out = asl::select(&input, &state.output_path, env)?;
-                Ok(Decision::Record(self.succeed(name, out)))
+                let input = asl::select(Cow::Borrowed(raw), &state.input_path, env)?;
+                let out = asl::select(input, &state.output_path, env)?;
+                Ok(Decision::Record(self.succeed(name, out.into_owned())))
             }
             StateKind::Fail(f) => {
                 let text = |spec: &Option<StringSpec>, field: &str| -> std::result::Result<Option<String>, Failure> {
@@ -722,10 +726,10 @@ impl Cx<'_> {
                         Disposition::Delegate { reason: DelegateReason::Capability, capability, target: None },
                     )));
                 }
-                let input = asl::select(raw, &state.input_path, env)?;
+                let input = asl::select(Cow::Borrowed(raw), &state.input_path, env)?;
                 let effective = match &task.parameters {
                     Some(t) => asl::template(t, &input, env)?,
-                    None => input,
+                    None => input.into_owned(),
                 };
                 let timeout = match &task.timeout_seconds {
                     None => None,
@@ -842,11 +846,15 @@ pub fn decide(obj: &Object, node: &NodeSpec, now_ms: i64, event: Option<&Event>)
             match (&w.reason, &state.kind) {
                 (DormantReason::Wait, StateKind::Wait(_)) => {
                     let build = || context_object(obj, state, &p, now_ms);
-                    let env = Env::lazy(&build, seed(obj, &state.name));
-                    let out = asl::select(&obj.data, &state.input_path, &env)
-                        .and_then(|input| asl::select(&input, &state.output_path, &env));
+                    let make_seed = || seed(obj, &state.name);
+                    let env = Env::lazy(&build, &make_seed);
+                    let out = asl::select(Cow::Borrowed(&obj.data), &state.input_path, &env)
+                        .and_then(|input| asl::select(input, &state.output_path, &env));
                     match out {
-                        Ok(out) => Ok(Decision::Record(cx.stay(body, &state.name, Cx::next_of(state), Some(out)))),
+                        Ok(out) => {
+                            let data = changed(&obj.data, out);
+                            Ok(Decision::Record(cx.stay(body, &state.name, Cx::next_of(state), data)))
+                        }
                         Err(f) => Ok(Decision::Record(cx.terminate_failed(&state.name, cx.located(state, f)))),
                     }
                 }
@@ -898,21 +906,22 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
         TaskOutcome::Error { error, cause } => Ok(failed(TaskError { error, cause })),
         TaskOutcome::Output(v) => {
             let build = || context_object(obj, state, &p, now_ms);
-            let env = Env::lazy(&build, seed(obj, &state.name));
+            let make_seed = || seed(obj, &state.name);
+            let env = Env::lazy(&build, &make_seed);
             let processed = (|| {
                 payload_ok(&v, task_display_name(&task.resource))?;
                 let selected = match &task.result_selector {
-                    Some(t) => asl::template(t, &v, &env)?,
-                    None => v.clone(),
+                    Some(t) => Cow::Owned(asl::template(t, &v, &env)?),
+                    None => Cow::Borrowed(&v),
                 };
-                let placed = asl::place(obj.data.clone(), &task.result_path, selected)?;
-                let out = asl::select(&placed, &state.output_path, &env)?;
+                let placed = asl::place(&obj.data, &task.result_path, selected)?;
+                let out = asl::select(placed, &state.output_path, &env)?;
                 payload_ok(&out, &state.name)?;
-                Ok::<Value, Failure>(out)
+                Ok::<Option<Value>, Failure>(changed(&obj.data, out))
             })();
             match processed {
                 Ok(out) => {
-                    Ok(cx.stay(body(Some(cjson::canonical(&v)), None), &state.name, Cx::next_of(state), Some(out)))
+                    Ok(cx.stay(body(Some(cjson::canonical(&v)), None), &state.name, Cx::next_of(state), out))
                 }
                 Err(f) => Ok(failed(cx.located(state, f))),
             }

@@ -78,7 +78,8 @@ pub struct Object {
     pub(crate) context_hash: Hash,
     pub(crate) memory: Vec<StoredRecord>,
     pub(crate) data: Value,
-    pub(crate) data_text: String,
+    /// The canonical text of `data`, computed when first needed after a change.
+    pub(crate) data_text: OnceLock<String>,
     pub(crate) status: Status,
     pub(crate) state: String,
     /// The `head` field as decoded; equal to the last record's hash unless tampered.
@@ -158,7 +159,7 @@ impl Object {
             context_hash,
             memory: Vec::new(),
             data: input.clone(),
-            data_text,
+            data_text: OnceLock::from(data_text),
             status: Status::Running,
             state: String::new(),
             stored_head: Hash::ZERO,
@@ -347,7 +348,7 @@ impl Object {
             context_hash,
             memory,
             data,
-            data_text,
+            data_text: OnceLock::from(data_text),
             status: Status::from_wire(o.status())?,
             state: o.state().unwrap_or_default().to_owned(),
             stored_head,
@@ -360,7 +361,7 @@ impl Object {
     pub fn to_bytes(&self) -> Vec<u8> {
         let size: usize = self.memory.iter().map(|r| r.bytes.len() + 96).sum::<usize>()
             + self.intent.canonical_text().len()
-            + self.data_text.len()
+            + self.data_text().len()
             + 1024;
         let mut fbb = FlatBufferBuilder::with_capacity(size);
         let entries: Vec<_> = self
@@ -437,7 +438,7 @@ impl Object {
         let id = fbb.create_vector(&self.id.0);
         let lineage = lineage_to_wire(&mut fbb, &self.lineage);
         let state = (!self.state.is_empty()).then(|| fbb.create_string(&self.state));
-        let data = fbb.create_string(&self.data_text);
+        let data = fbb.create_string(self.data_text());
         let head = fbb.create_vector(&self.stored_head.0);
         let root = wire::Object::create(
             &mut fbb,
@@ -488,16 +489,16 @@ impl Object {
     }
     /// The canonical text of the data (what the wire format stores).
     pub fn data_text(&self) -> &str {
-        &self.data_text
+        self.data_text.get_or_init(|| cjson::canonical(&self.data))
     }
     /// `SHA-256("peo/data/v1" || canonical data text)`.
     pub fn data_hash(&self) -> Hash {
-        Hash::data(&self.data_text)
+        Hash::data(self.data_text())
     }
     /// Replaces the data. The cycle does this; the next record that commits the data
     /// hash binds it.
     pub fn set_data(&mut self, data: Value) {
-        self.data_text = cjson::canonical(&data);
+        self.data_text = OnceLock::new();
         self.data = data;
     }
     pub fn status(&self) -> Status {

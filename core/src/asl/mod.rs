@@ -7,6 +7,7 @@
 pub(crate) mod intrinsics;
 pub(crate) mod path;
 
+use std::borrow::Cow;
 use std::cell::{Cell, OnceCell};
 
 use serde_json::{Map, Value};
@@ -33,6 +34,21 @@ pub mod errors {
 
 /// The largest state input or output Step Functions accepts: 256 KiB of UTF-8.
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+/// Whether `v`'s JSON text is at most `limit` bytes. Serialises only when a cheap
+/// upper bound (every string character escaped as `\uXXXX`) exceeds the limit.
+pub(crate) fn fits(v: &Value, limit: usize) -> bool {
+    fn bound(v: &Value) -> usize {
+        match v {
+            Value::Null | Value::Bool(_) => 5,
+            Value::Number(_) => 32,
+            Value::String(s) => s.len() * 6 + 2,
+            Value::Array(a) => 2 + a.iter().map(|x| bound(x) + 1).sum::<usize>(),
+            Value::Object(m) => 2 + m.iter().map(|(k, x)| k.len() * 6 + 4 + bound(x)).sum::<usize>(),
+        }
+    }
+    bound(v) <= limit || crate::json::canonical(v).len() <= limit
+}
 
 /// A named ASL error raised while evaluating a state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +95,8 @@ impl Failure {
 pub(crate) struct Env<'a> {
     context: OnceCell<Value>,
     build: Option<&'a dyn Fn() -> Value>,
-    seed: [u8; 32],
+    seed: OnceCell<[u8; 32]>,
+    make_seed: Option<&'a dyn Fn() -> [u8; 32]>,
     draws: Cell<u64>,
     pub(crate) context_ref: Option<&'a Value>,
 }
@@ -88,11 +105,25 @@ impl<'a> Env<'a> {
     /// An environment with a ready context object.
     #[cfg(test)]
     pub(crate) fn new(context: &'a Value, seed: [u8; 32]) -> Env<'a> {
-        Env { context: OnceCell::new(), build: None, seed, draws: Cell::new(0), context_ref: Some(context) }
+        Env {
+            context: OnceCell::new(),
+            build: None,
+            seed: OnceCell::from(seed),
+            make_seed: None,
+            draws: Cell::new(0),
+            context_ref: Some(context),
+        }
     }
-    /// An environment that builds the context object on first use.
-    pub(crate) fn lazy(build: &'a dyn Fn() -> Value, seed: [u8; 32]) -> Env<'a> {
-        Env { context: OnceCell::new(), build: Some(build), seed, draws: Cell::new(0), context_ref: None }
+    /// An environment that builds the context object and the seed on first use.
+    pub(crate) fn lazy(build: &'a dyn Fn() -> Value, make_seed: &'a dyn Fn() -> [u8; 32]) -> Env<'a> {
+        Env {
+            context: OnceCell::new(),
+            build: Some(build),
+            seed: OnceCell::new(),
+            make_seed: Some(make_seed),
+            draws: Cell::new(0),
+            context_ref: None,
+        }
     }
     pub(crate) fn context(&self) -> &Value {
         if let Some(c) = self.context_ref {
@@ -106,7 +137,7 @@ impl<'a> Env<'a> {
         let n = self.draws.get();
         self.draws.set(n + 1);
         let mut buf = Vec::with_capacity(48);
-        buf.extend_from_slice(&self.seed);
+        buf.extend_from_slice(self.seed.get_or_init(|| self.make_seed.map_or([0; 32], |f| f())));
         buf.extend_from_slice(&n.to_be_bytes());
         if let Some(s) = user_seed {
             buf.extend_from_slice(&s.to_be_bytes());
@@ -116,21 +147,25 @@ impl<'a> Env<'a> {
     }
 }
 
-/// Applies `InputPath` / `OutputPath`: `$` by default, `null` gives `{}`.
-pub(crate) fn select(value: &Value, spec: &PathSpec, env: &Env<'_>) -> Result<Value, Failure> {
+/// Applies `InputPath` / `OutputPath`: `$` by default (no copy), `null` gives `{}`.
+pub(crate) fn select<'a>(value: Cow<'a, Value>, spec: &PathSpec, env: &Env<'_>) -> Result<Cow<'a, Value>, Failure> {
     match spec {
-        PathSpec::Default => Ok(value.clone()),
-        PathSpec::Null => Ok(Value::Object(Map::new())),
-        PathSpec::Path(p) => path::query_either(p, value, env.context()).map_err(|e| Failure::invalid_path(p, &e)),
+        PathSpec::Default => Ok(value),
+        PathSpec::Null => Ok(Cow::Owned(Value::Object(Map::new()))),
+        PathSpec::Path(p) => path::query_either(p, &value, env.context())
+            .map(Cow::Owned)
+            .map_err(|e| Failure::invalid_path(p, &e)),
     }
 }
 
-/// Applies `ResultPath`: where `result` goes in `input`.
-pub(crate) fn place(input: Value, spec: &PathSpec, result: Value) -> Result<Value, Failure> {
+/// Applies `ResultPath`: where `result` goes in the state's raw `input`.
+pub(crate) fn place<'a>(input: &'a Value, spec: &PathSpec, result: Cow<'a, Value>) -> Result<Cow<'a, Value>, Failure> {
     match spec {
         PathSpec::Default => Ok(result),
-        PathSpec::Null => Ok(input),
-        PathSpec::Path(p) => path::set(input, p, result).map_err(|e| Failure::invalid_path(p, &e)),
+        PathSpec::Null => Ok(Cow::Borrowed(input)),
+        PathSpec::Path(p) => path::set(input.clone(), p, result.into_owned())
+            .map(Cow::Owned)
+            .map_err(|e| Failure::invalid_path(p, &e)),
     }
 }
 
