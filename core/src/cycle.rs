@@ -917,11 +917,19 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
                 let placed = asl::place(&obj.data, &task.result_path, selected)?;
                 let out = asl::select(placed, &state.output_path, &env)?;
                 payload_ok(&out, &state.name)?;
-                Ok::<Option<Value>, Failure>(changed(&obj.data, out))
+                // Which value the data becomes: the raw data (unchanged), the handler's
+                // output itself (moved, not copied), or a new value.
+                Ok::<_, Failure>(match out {
+                    Cow::Borrowed(x) if std::ptr::eq(x, &obj.data) => Ok(None),
+                    Cow::Borrowed(x) if std::ptr::eq(x, &v) => Err(()),
+                    other => Ok(Some(other.into_owned())),
+                })
             })();
             match processed {
                 Ok(out) => {
-                    Ok(cx.stay(body(Some(cjson::canonical(&v)), None), &state.name, Cx::next_of(state), out))
+                    let text = cjson::canonical(&v);
+                    let data = out.unwrap_or_else(|()| Some(v));
+                    Ok(cx.stay(body(Some(text), None), &state.name, Cx::next_of(state), data))
                 }
                 Err(f) => Ok(failed(cx.located(state, f))),
             }

@@ -83,21 +83,12 @@ impl Clock for ManualClock {
     }
 }
 
-/// What a handler receives.
-#[derive(Debug, Clone)]
-pub struct Invocation {
-    /// The state's effective input (after `InputPath` and `Parameters`).
-    pub input: Value,
-    /// `<object id>/<state>/<attempt>`: the same wherever this attempt runs, so a
-    /// handler can recognise a repeated delivery.
-    pub idempotency_key: String,
-    /// When the result stops counting (`TimeoutSeconds`), by the node's clock.
-    pub deadline_ms: Option<i64>,
-    pub state: String,
-    pub capability: String,
-    /// 0 for the first attempt.
-    pub attempt: u32,
-}
+/// What a handler receives: the state's effective input (after `InputPath` and
+/// `Parameters`), the idempotency key `<object id>/<state>/<attempt>` (the same wherever
+/// this attempt runs, so a handler can recognise a repeated delivery), the deadline
+/// (`TimeoutSeconds`, by the node's clock), the state, the capability and the attempt
+/// (0 for the first).
+pub type Invocation = TaskCall;
 
 /// A handler's failure: an ASL error name (matched by `Retry` / `Catch`) and a cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -309,15 +300,7 @@ impl Node {
             };
         };
         let _ = object;
-        let invocation = Invocation {
-            input: call.input.clone(),
-            idempotency_key: call.idempotency_key.clone(),
-            deadline_ms: call.deadline_ms,
-            state: call.state.clone(),
-            capability: call.capability.clone(),
-            attempt: call.attempt,
-        };
-        match catch_unwind(AssertUnwindSafe(|| handler.call(&invocation))) {
+        match catch_unwind(AssertUnwindSafe(|| handler.call(call))) {
             Ok(Ok(v)) => TaskOutcome::Output(v),
             Ok(Err(e)) => TaskOutcome::Error { error: e.error, cause: e.cause },
             Err(panic) => {
