@@ -753,7 +753,15 @@ impl Cx<'_> {
                     capability: task.resource.clone(),
                     input: effective,
                     attempt,
-                    idempotency_key: format!("{}/{}/{}", self.obj.id.to_hex(), name, attempt),
+                    idempotency_key: {
+                        let mut k = String::with_capacity(40 + name.len());
+                        k.push_str(&self.obj.id.to_hex());
+                        k.push('/');
+                        k.push_str(name);
+                        k.push('/');
+                        k.push_str(&attempt.to_string());
+                        k
+                    },
                     deadline_ms: timeout.map(|t| self.now.saturating_add((t * 1000.0) as i64)),
                 }))
             }

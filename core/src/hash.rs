@@ -26,7 +26,9 @@ impl Hash {
 
     /// Lower-case hex.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        let mut buf = [0u8; 64];
+        hex::encode_to_slice(self.0, &mut buf).expect("64 hex digits for 32 bytes");
+        String::from_utf8_lossy(&buf).into_owned()
     }
 
     /// From a byte slice that must be exactly 32 bytes long.

@@ -37,7 +37,9 @@ impl ObjectId {
     }
 
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        let mut buf = [0u8; 32];
+        hex::encode_to_slice(self.0, &mut buf).expect("32 hex digits for 16 bytes");
+        String::from_utf8_lossy(&buf).into_owned()
     }
 }
 

@@ -152,9 +152,9 @@ pub(crate) fn select<'a>(value: Cow<'a, Value>, spec: &PathSpec, env: &Env<'_>) 
     match spec {
         PathSpec::Default => Ok(value),
         PathSpec::Null => Ok(Cow::Owned(Value::Object(Map::new()))),
-        PathSpec::Path(p) => path::query_either(p, &value, env.context())
-            .map(Cow::Owned)
-            .map_err(|e| Failure::invalid_path(p, &e)),
+        PathSpec::Path(p) => {
+            path::query_either(p, &value, env.context()).map(Cow::Owned).map_err(|e| Failure::invalid_path(p, &e))
+        }
     }
 }
 
@@ -163,9 +163,9 @@ pub(crate) fn place<'a>(input: &'a Value, spec: &PathSpec, result: Cow<'a, Value
     match spec {
         PathSpec::Default => Ok(result),
         PathSpec::Null => Ok(Cow::Borrowed(input)),
-        PathSpec::Path(p) => path::set(input.clone(), p, result.into_owned())
-            .map(Cow::Owned)
-            .map_err(|e| Failure::invalid_path(p, &e)),
+        PathSpec::Path(p) => {
+            path::set(input.clone(), p, result.into_owned()).map(Cow::Owned).map_err(|e| Failure::invalid_path(p, &e))
+        }
     }
 }
 
