@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes Object::from_bytes + verify with cargo-fuzz (libFuzzer).
+# Fuzzes Object::from_bytes + verify + the cycle with cargo-fuzz (libFuzzer).
 # Usage: scripts/fuzz.sh [SECONDS]   (default 60; installs cargo-fuzz if missing)
 # The stable toolchain runs cargo-fuzz with RUSTC_BOOTSTRAP=1 (it needs -Z flags).
 set -euo pipefail
@@ -10,5 +10,7 @@ corpus=fuzz/corpus/from_bytes
 mkdir -p "$corpus"
 # Seed with a real signed object (the main-job example writes one).
 cargo run --release -q -p peo-core --example tamper -- "$corpus" >/dev/null
+# And with the test vectors' objects: every state type, mid-run and terminated.
+cp tests/vectors/objects/*.peo "$corpus"/
 export RUSTC_BOOTSTRAP=1
 cargo fuzz run from_bytes "$corpus" -- -max_total_time="$secs" -rss_limit_mb=2048 -max_len=65536 2>&1 | tail -n 25

@@ -1,9 +1,10 @@
-//! Untrusted bytes through `Object::from_bytes` and `verify`: never a panic, and an
-//! object that decodes and verifies re-encodes to bytes that decode to the same content.
+//! Untrusted bytes through `Object::from_bytes`, `verify` and the cycle: never a panic,
+//! and an object that decodes and verifies re-encodes to bytes that decode to the same
+//! content.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use peo_core::{Limits, Object, Trust};
+use peo_core::{Limits, NodeSpec, Object, Step, TaskOutcome, Trust};
 
 fuzz_target!(|data: &[u8]| {
     let limits = Limits::default();
@@ -17,4 +18,24 @@ fuzz_target!(|data: &[u8]| {
     if report.is_valid() {
         assert!(again.verify(&Trust::any()).is_valid(), "a valid object re-encoded is no longer valid");
     }
+    // Run the cycle on whatever decoded: errors are fine, panics are not.
+    let node = NodeSpec::new("fuzz", "fuzz").with_capability("work");
+    let mut obj = again;
+    for i in 0..32i64 {
+        match obj.step(&node, 1_700_000_000_000 + i * 1_000_000, None) {
+            Ok(Step::Execute(call)) => {
+                let out = if i % 2 == 0 {
+                    TaskOutcome::Output(call.input.clone())
+                } else {
+                    TaskOutcome::Error { error: "Fuzz".into(), cause: None }
+                };
+                if obj.record_outcome(&node, &call, out, 1_700_000_000_000 + i * 1_000_000).is_err() {
+                    break;
+                }
+            }
+            Ok(Step::Appended(_)) | Ok(Step::Sleep(_)) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = obj.to_bytes();
 });
