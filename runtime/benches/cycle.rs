@@ -1,4 +1,4 @@
-//! Per-transition cost of visits over chains of 10, 100 and 1,000 `Pass` and `Task`
+//! Per-transition cost of visits over chains of 1, 10, 100 and 1,000 `Pass` and `Task`
 //! states (handler = increment), unsigned and signed, plus one Ed25519 signature for
 //! scale. Run: `cargo bench -p peo-runtime --bench cycle`.
 //!
@@ -42,7 +42,7 @@ fn visits(c: &mut Criterion) {
     let signed = unsigned.clone().with_key(key.clone());
     for kind in ["Pass", "Task"] {
         let mut group = c.benchmark_group(format!("visit: chain of {kind} states"));
-        for n in [10usize, 100, 1000] {
+        for n in [1usize, 10, 100, 1000] {
             let object = chain(kind, n);
             group.throughput(Throughput::Elements(n as u64));
             for (label, node) in [("unsigned", &unsigned), ("signed", &signed)] {
