@@ -936,7 +936,7 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
             match processed {
                 Ok(out) => {
                     let text = cjson::canonical(&v);
-                    let data = out.unwrap_or_else(|()| Some(v));
+                    let data = out.unwrap_or(Some(v));
                     Ok(cx.stay(body(Some(text), None), &state.name, Cx::next_of(state), data))
                 }
                 Err(f) => Ok(failed(cx.located(state, f))),
