@@ -98,6 +98,19 @@ fn plain(v: &Value) -> bool {
     }
 }
 
+/// JSON equality with numbers compared by value (`1` equals `1.0`, `-0.0` equals `0`),
+/// as ASL and most JSON tools mean it; everything else structurally.
+pub fn equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| equal(p, q)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| equal(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
 /// Parses untrusted JSON text and returns it with its canonical form.
 pub fn parse_canonical(text: &str, limits: &Limits, what: &str) -> Result<(Value, String)> {
     let value = parse(text, limits, what)?;

@@ -316,7 +316,7 @@ fn eval_call(c: &Call, input: &Value, env: &Env<'_>, field: &str) -> Result<Valu
         }
         "States.ArrayContains" => {
             arity(2, 2)?;
-            Value::Bool(array(0)?.iter().any(|v| json_eq(v, &args[1])))
+            Value::Bool(array(0)?.iter().any(|v| crate::json::equal(v, &args[1])))
         }
         "States.ArrayRange" => {
             arity(3, 3)?;
@@ -353,7 +353,7 @@ fn eval_call(c: &Call, input: &Value, env: &Env<'_>, field: &str) -> Result<Valu
             arity(1, 1)?;
             let mut out: Vec<Value> = Vec::new();
             for v in array(0)? {
-                if !out.iter().any(|o| json_eq(o, v)) {
+                if !out.iter().any(|o| crate::json::equal(o, v)) {
                     out.push(v.clone());
                 }
             }
@@ -440,18 +440,6 @@ fn eval_call(c: &Call, input: &Value, env: &Env<'_>, field: &str) -> Result<Valu
         }
         other => return Err(failure(other, "unknown intrinsic function")),
     })
-}
-
-/// Numbers compare by value (`1` equals `1.0`), everything else structurally.
-fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q)),
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
-        _ => a == b,
-    }
 }
 
 /// How `States.Format` shows a value: strings as they are, objects and arrays as

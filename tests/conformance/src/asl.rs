@@ -11,6 +11,9 @@ use serde_json::{Value, json};
 
 use crate::normalize::Normalizer;
 
+/// JSON equality as the corpus README means it (Python's `==`): numbers by value.
+use peo_core::json::equal as json_eq;
+
 /// The virtual start time of every case.
 const T0: i64 = 1_700_000_000_000;
 /// The optimised Lambda integration.
@@ -347,16 +350,4 @@ fn run_case(case: &Value) -> Verdict {
         }
     }
     Verdict::Pass
-}
-
-/// JSON equality as the corpus README means it (Python's `==`): numbers by value.
-fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q)),
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
-        _ => a == b,
-    }
 }
