@@ -222,17 +222,21 @@ impl Progress {
     /// Reads the progress from the memory: the last record, and the records of the
     /// current state entry before it.
     pub(crate) fn from_memory(obj: &Object) -> Result<Progress> {
+        let n = obj.memory.len();
         let last = obj.memory.last().ok_or_else(|| Error::internal("an object without records"))?.decode()?;
         let state = crate::intent::find_state(&obj.intent.plan().machine, &last.next_state);
+        // Positions come from the memory itself, not from the records' own `seq` fields
+        // (an object that has not been verified may carry any values there).
         let mut p = Progress {
             visit: last.visit,
             pending: pending_of(&last),
             attempts: 0,
             retries: vec![0; retrier_count(state)],
-            entered_seq: last.seq + 1,
+            entered_seq: n as u32,
             entered_ms: last.time_ms,
-            start_ms: if last.seq == 0 { last.time_ms } else { obj.memory[0].decode()?.time_ms },
+            start_ms: if n == 1 { last.time_ms } else { obj.memory[0].decode()?.time_ms },
         };
+        let mut at = n - 1;
         let mut rec = last;
         loop {
             if !continues_entry(&rec) {
@@ -240,16 +244,18 @@ impl Progress {
             }
             if let Body::Execute { error: Some(e), .. } = &rec.body {
                 p.attempts += 1;
-                if let Some(i) = retrier_index(state, &e.error) {
-                    p.retries[i] += 1;
+                if let Some(i) = retrier_index(state, &e.error)
+                    && let Some(c) = p.retries.get_mut(i)
+                {
+                    *c += 1;
                 }
             }
-            p.entered_seq = rec.seq;
+            p.entered_seq = at as u32;
             p.entered_ms = rec.time_ms;
-            if rec.seq == 0 {
+            if at == 0 {
                 break;
             }
-            let prev = obj.memory[rec.seq as usize - 1].decode()?;
+            let prev = obj.memory[at - 1].decode()?;
             if prev.next_state != rec.state {
                 break;
             }
@@ -258,6 +264,7 @@ impl Progress {
                 break;
             }
             rec = prev;
+            at -= 1;
         }
         Ok(p)
     }
