@@ -93,8 +93,32 @@ fn plain(v: &Value) -> bool {
     match v {
         Value::Number(n) => !n.is_f64(),
         Value::Array(a) => a.iter().all(plain),
-        Value::Object(m) => m.iter().all(|(k, x)| !k.chars().any(|c| c >= '\u{E000}') && plain(x)),
+        Value::Object(m) => {
+            // serde_json keeps insertion order (its `preserve_order` feature is on in
+            // this build): the keys must already be in order.
+            let mut prev: Option<&String> = None;
+            m.iter().all(|(k, x)| {
+                let ordered = prev.is_none_or(|p| p < k);
+                prev = Some(k);
+                ordered && !k.chars().any(|c| c >= '\u{E000}') && plain(x)
+            })
+        }
         _ => true,
+    }
+}
+
+/// `value` with every object's keys in sorted order: what peo shows wherever key
+/// order is visible (`States.JsonToString`, `States.Format`), so that it never depends
+/// on how a value was built.
+pub fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&m[k]))).collect())
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+        other => other.clone(),
     }
 }
 
@@ -131,6 +155,13 @@ mod tests {
             json!({"n": 1.5, "m": 1e21, "k": 100.0, "i": -0.0, "big": 18446744073709551615u64}),
             json!(["\u{1f600}", "\u{2028}", "\t\r\u{8}\u{c}\u{1f}"]),
             json!({"": {"": []}}),
+            // Keys inserted out of order.
+            {
+                let mut m = serde_json::Map::new();
+                m.insert("b".into(), json!(1));
+                m.insert("a".into(), json!({"d": 1, "c": 2}));
+                Value::Object(m)
+            },
         ];
         for v in samples {
             assert_eq!(canonical(&v), serde_json_canonicalizer::to_string(&v).unwrap(), "{v}");

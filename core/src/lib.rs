@@ -40,6 +40,7 @@ pub mod json;
 mod keys;
 mod limits;
 mod object;
+pub mod policy;
 mod record;
 mod verify;
 pub mod wire;
@@ -55,6 +56,7 @@ pub use intent::{Constraints, Intent, Plan};
 pub use keys::{PublicKey, Signature, SigningKey};
 pub use limits::Limits;
 pub use object::{CreateOptions, FORMAT_VERSION, Object, StoredRecord};
+pub use policy::{NodePolicy, PolicyAction};
 pub use record::{
     Action, Advice, Body, ChildRef, DelegateReason, DormantReason, MutateKind, NodeRef, PolicyDecision, PolicyOutcome,
     Record, ReentryCause, Status, TaskError,

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use flatbuffers::{FlatBufferBuilder, VerifierOptions};
 use serde_json::{Value, json};
 
-use crate::cycle::Progress;
+use crate::cycle::{History, Progress};
 use crate::record::{RecordMeta, id_field, lineage_from_wire, lineage_json, lineage_to_wire, one_line, string_vector};
 use crate::wire;
 use crate::{
@@ -89,6 +89,11 @@ pub struct Object {
     /// Whether this in-memory object is in the middle of a visit (records appended
     /// since it was decoded, and the visit has not ended).
     pub(crate) visit_open: bool,
+    /// The execution's history (computed on first use, then kept up to date).
+    pub(crate) history: OnceLock<History>,
+    /// Unsigned and untrusted record counts from the verification that admitted the
+    /// object to this node (offered to policy).
+    pub(crate) trust_counts: Option<(u32, u32)>,
 }
 
 impl Object {
@@ -165,6 +170,8 @@ impl Object {
             stored_head: Hash::ZERO,
             progress: OnceLock::new(),
             visit_open: false,
+            history: OnceLock::new(),
+            trust_counts: None,
         };
         obj.append(genesis, options.key)?;
         Ok(obj)
@@ -354,6 +361,8 @@ impl Object {
             stored_head,
             progress: OnceLock::new(),
             visit_open: false,
+            history: OnceLock::new(),
+            trust_counts: None,
         })
     }
 
@@ -512,6 +521,20 @@ impl Object {
     pub fn head(&self) -> Hash {
         self.memory.last().map_or(Hash::ZERO, |r| r.hash)
     }
+    /// Remembers the unsigned and untrusted record counts of the verification that
+    /// admitted the object (policy may read them). `peo-runtime` calls this.
+    pub fn note_verification(&mut self, report: &crate::VerifyReport) {
+        self.trust_counts = Some((report.unsigned_records, report.untrusted_records));
+    }
+
+    pub(crate) fn history(&self) -> Result<&History> {
+        if let Some(h) = self.history.get() {
+            return Ok(h);
+        }
+        let h = History::from_memory(self)?;
+        Ok(self.history.get_or_init(|| h))
+    }
+
     /// The `head` field as stored in the decoded bytes.
     pub(crate) fn stored_head(&self) -> Hash {
         self.stored_head

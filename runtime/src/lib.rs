@@ -40,8 +40,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use peo_core::{Disposition, Event, Wake};
 use peo_core::{
-    Error, Limits, NodeSpec, Object, PublicKey, Record, Result, SignatureRequirement, SigningKey, Step, TaskCall,
-    TaskOutcome, Trust,
+    Error, Limits, NodePolicy, NodeSpec, Object, PublicKey, Record, Result, SignatureRequirement, SigningKey, Step,
+    TaskCall, TaskOutcome, Trust,
 };
 use serde_json::Value;
 
@@ -194,6 +194,13 @@ impl Node {
         self.trust = trust;
         self
     }
+    /// The node's Cedar policies (`NodePolicy::new(text)`, validated against peo's
+    /// schema). Without them every action is allowed unless the object's own policies
+    /// forbid it.
+    pub fn with_policy(mut self, policy: NodePolicy) -> Node {
+        self.spec.policy = Some(Arc::new(policy));
+        self
+    }
     pub fn with_fact(mut self, name: impl Into<String>, value: Value) -> Node {
         if !self.spec.facts.is_object() {
             self.spec.facts = Value::Object(Default::default());
@@ -243,8 +250,9 @@ impl Node {
 
     /// Decodes and verifies `bytes` under this node's limits and trust, then visits.
     pub fn visit(&self, bytes: &[u8], event: Option<&Event>) -> Result<Visit> {
-        let object = Object::from_bytes(bytes, &self.limits)?;
+        let mut object = Object::from_bytes(bytes, &self.limits)?;
         let report = object.verify(&self.trust);
+        object.note_verification(&report);
         if self.trust.require != SignatureRequirement::ValidIfPresent || report.broken.is_some() {
             report.into_result()?;
         }

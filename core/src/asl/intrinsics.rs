@@ -303,7 +303,7 @@ fn eval_call(c: &Call, input: &Value, env: &Env<'_>, field: &str) -> Result<Valu
         }
         "States.JsonToString" => {
             arity(1, 1)?;
-            Value::String(args[0].to_string())
+            Value::String(crate::json::sorted(&args[0]).to_string())
         }
         "States.Array" => Value::Array(args),
         "States.ArrayPartition" => {
@@ -448,7 +448,9 @@ fn display(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Object(m) => {
-            let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k}={}", display(v))).collect();
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let parts: Vec<String> = keys.into_iter().map(|k| format!("{k}={}", display(&m[k]))).collect();
             format!("{{{}}}", parts.join(", "))
         }
         Value::Array(a) => {

@@ -285,7 +285,7 @@ fn build() -> Result<BTreeMap<String, Vec<u8>>, String> {
         "created_at_ms": T0,
         "vectors": entries,
     });
-    let mut text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
+    let mut text = serde_json::to_string_pretty(&peo_core::json::sorted(&manifest)).map_err(|e| e.to_string())?;
     text.push('\n');
     files.insert("manifest.json".into(), text.into_bytes());
     Ok(files)

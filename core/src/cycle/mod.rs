@@ -13,15 +13,21 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Value, json};
 
+mod authority;
+mod history;
+
+pub(crate) use history::History;
+
 use crate::asl::{self, Env, Failure, MAX_PAYLOAD_BYTES, errors};
 use crate::intent::{NumberSpec, State, StateKind, StringSpec, Transition as Next, WaitFor};
+use crate::policy::{NodePolicy, PolicyAction};
 use crate::{
-    Body, DelegateReason, DormantReason, Error, Hash, MutateKind, NodeRef, Object, Record, ReentryCause, Result,
-    SigningKey, Status, TaskError, json as cjson,
+    Body, DelegateReason, DormantReason, Error, Hash, MutateKind, NodeRef, Object, PolicyOutcome, Record, ReentryCause,
+    Result, SigningKey, Status, TaskError, json as cjson,
 };
 
 /// What the cycle knows about the node evaluating an object.
@@ -35,6 +41,9 @@ pub struct NodeSpec {
     pub capabilities: BTreeSet<String>,
     /// Local facts (JSON), offered to policy.
     pub facts: Value,
+    /// The node's Cedar policies. `None`: the node sets no policy of its own (every
+    /// action is allowed unless the object's own policies forbid it).
+    pub policy: Option<Arc<NodePolicy>>,
 }
 
 impl NodeSpec {
@@ -47,6 +56,10 @@ impl NodeSpec {
     }
     pub fn with_capability(mut self, capability: impl Into<String>) -> NodeSpec {
         self.capabilities.insert(capability.into());
+        self
+    }
+    pub fn with_policy(mut self, policy: NodePolicy) -> NodeSpec {
+        self.policy = Some(Arc::new(policy));
         self
     }
     pub fn has(&self, capability: &str) -> bool {
@@ -110,6 +123,8 @@ pub struct TaskCall {
     pub idempotency_key: String,
     /// When the handler's result stops counting (`TimeoutSeconds`), by the node's clock.
     pub deadline_ms: Option<i64>,
+    /// The policy decision that allowed the execution (recorded with its outcome).
+    pub policy: Option<PolicyOutcome>,
 }
 
 /// What a handler returned.
@@ -718,19 +733,21 @@ impl Cx<'_> {
             }
             StateKind::Task(task) => {
                 if !self.node.has(&task.resource) {
-                    let capability = Some(task.resource.clone());
-                    return Ok(Decision::Record(self.leave(
-                        Body::Delegate {
-                            reason: DelegateReason::Capability,
-                            capability: capability.clone(),
-                            target: None,
-                            children: Vec::new(),
-                        },
-                        name,
-                        name.clone(),
-                        Status::Running,
+                    return Ok(Decision::Record(self.delegate(
+                        state,
+                        DelegateReason::Capability,
+                        &task.resource,
                         None,
-                        Disposition::Delegate { reason: DelegateReason::Capability, capability, target: None },
+                    )));
+                }
+                let policy = self.authorize(PolicyAction::Execute, Some(&task.resource), name);
+                if let Some(p) = policy.as_ref().filter(|p| p.decision == crate::PolicyDecision::Deny) {
+                    let denied = p.clone();
+                    return Ok(Decision::Record(self.delegate(
+                        state,
+                        DelegateReason::Policy,
+                        &task.resource,
+                        Some(denied),
                     )));
                 }
                 let input = asl::select(Cow::Borrowed(raw), &state.input_path, env)?;
@@ -770,6 +787,7 @@ impl Cx<'_> {
                         k
                     },
                     deadline_ms: timeout.map(|t| self.now.saturating_add((t * 1000.0) as i64)),
+                    policy,
                 }))
             }
             StateKind::Parallel(_) | StateKind::Map(_) => unreachable!("rejected by `evaluate`"),
@@ -815,25 +833,13 @@ pub fn decide(obj: &Object, node: &NodeSpec, now_ms: i64, event: Option<&Event>)
     let p = obj.progress()?;
     let cx = Cx { obj, node, now: now_ms, p: &p };
     // Policy (`visit`), the remaining Constraints and Adapt are evaluated here in a later version.
-    if let Some(d) = deadline(obj, &p)
-        && now_ms >= d
+    if let Some(t) = cx.constraints() {
+        return Ok(Decision::Record(t));
+    }
+    if !obj.visit_open
+        && let Some(t) = cx.visit_check()?
     {
-        let error = TaskError {
-            error: errors::TIMEOUT.to_owned(),
-            cause: Some(format!(
-                "the execution expired at {} (TimeoutSeconds / Constraints.Deadline)",
-                asl::format_timestamp(d)
-            )),
-        };
-        let disposition = Disposition::Terminated { status: Status::Expired, output: None, error: Some(error.clone()) };
-        return Ok(Decision::Record(cx.leave(
-            Body::Terminate { status: Status::Expired, output: None, error: Some(error) },
-            &obj.state,
-            String::new(),
-            Status::Expired,
-            None,
-            disposition,
-        )));
+        return Ok(Decision::Record(t));
     }
     match &p.pending {
         Pending::Done => Err(Error::terminated("the object has already terminated")),
@@ -916,7 +922,11 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
         output,
         error,
     };
-    let failed = |e: TaskError| cx.stay(body(None, Some(e)), &state.name, state.name.clone(), None);
+    let with_policy = |mut t: Transition| {
+        t.record.policy = call.policy.clone();
+        t
+    };
+    let failed = |e: TaskError| with_policy(cx.stay(body(None, Some(e)), &state.name, state.name.clone(), None));
     match result {
         TaskOutcome::Error { error, cause } => Ok(failed(TaskError { error, cause })),
         TaskOutcome::Output(v) => {
@@ -944,7 +954,7 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
                 Ok(out) => {
                     let text = cjson::canonical(&v);
                     let data = out.unwrap_or(Some(v));
-                    Ok(cx.stay(body(Some(text), None), &state.name, Cx::next_of(state), data))
+                    Ok(with_policy(cx.stay(body(Some(text), None), &state.name, Cx::next_of(state), data)))
                 }
                 Err(f) => Ok(failed(cx.located(state, f))),
             }
@@ -973,6 +983,9 @@ impl Object {
         }
         if let Some(d) = data {
             self.set_data(d);
+        }
+        if let Some(h) = self.history.get_mut() {
+            h.add(&record);
         }
         let signer = if record.signed { node.key.as_ref() } else { None };
         let next = p.after(&record, self);
