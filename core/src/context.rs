@@ -67,9 +67,11 @@ impl Context {
         Ok(self)
     }
 
-    /// Adds a carried Cedar policy set; ids must be unique.
+    /// Adds a carried Cedar policy: one `forbid` policy (an object's policies can
+    /// restrict what nodes do with it, never grant); ids must be unique.
     pub fn with_policy(mut self, id: impl Into<String>, text: impl Into<String>) -> Result<Self> {
         let p = CarriedPolicy { id: id.into(), text: text.into() };
+        crate::policy::check_carried(&p.id, &p.text).map_err(Error::invalid_argument)?;
         match self.policies.binary_search_by(|x| x.id.cmp(&p.id)) {
             Ok(_) => {
                 return Err(Error::invalid_argument(format!(

@@ -287,6 +287,11 @@ fn baseline() -> Policy {
     Policy::parse(Some(PolicyId::new(BASELINE)), "permit(principal, action, resource);").expect("the baseline parses")
 }
 
+/// Checks one carried policy: a single Cedar `forbid` policy.
+pub(crate) fn check_carried(id: &str, text: &str) -> std::result::Result<(), String> {
+    build_object_set(&[(id.to_owned(), text.to_owned())]).map(|_| ())
+}
+
 fn build_object_set(carried: &[(String, String)]) -> std::result::Result<PolicySet, String> {
     let mut set = PolicySet::new();
     for (id, text) in carried {
