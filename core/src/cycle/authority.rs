@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::PolicyDecision;
-use crate::policy::{ObjectFacts, RequestFacts};
+use crate::policy::{ObjectFacts, Prepared};
 
 /// The error name of a refused or impossible delegation and of a domain breach.
 pub const POLICY_ERROR: &str = "peo.Policy";
@@ -17,8 +17,10 @@ impl Cx<'_> {
         self.node.policy.is_some() || !c.policies().is_empty() || !c.policy_refs().is_empty()
     }
 
-    fn facts(&self) -> ObjectFacts {
+    /// The object-side facts, computing only the fields the policies read.
+    fn facts(&self, advised: bool, mask: u32) -> ObjectFacts {
         let c = &self.obj.context;
+        let need = |f: &str| crate::policy::needs(mask, f);
         let principal = c
             .originator
             .subject
@@ -26,26 +28,40 @@ impl Cx<'_> {
             .or_else(|| c.originator.key.map(|k| k.to_hex()))
             .unwrap_or_else(|| "anonymous".into());
         let domains = match self.obj.history() {
-            Ok(h) => h.domains.iter().cloned().collect(),
-            Err(_) => Vec::new(),
+            Ok(h) if need("domains") => h.domains.iter().cloned().collect(),
+            _ => Vec::new(),
         };
         let (unsigned_records, untrusted_records) = self.obj.trust_counts.unwrap_or((0, 0));
+        let text = |v: Option<&str>, f: &str| if need(f) { v.unwrap_or_default().to_owned() } else { String::new() };
         ObjectFacts {
             principal,
-            class: self.obj.intent.class().unwrap_or_default().to_owned(),
-            objective: self.obj.intent.objective().unwrap_or_default().to_owned(),
-            labels: c.labels().to_vec(),
-            attributes: pairs(c.attributes()),
-            facts: pairs(&self.node.facts),
+            class: text(self.obj.intent.class(), "class"),
+            objective: text(self.obj.intent.objective(), "objective"),
+            state: text(Some(&self.obj.state), "state"),
+            attempts: self.p.attempts,
+            advised,
+            labels: if need("labels") { c.labels().to_vec() } else { Vec::new() },
+            attributes: if need("attributes") { pairs(c.attributes()) } else { Vec::new() },
+            facts: if need("facts") { pairs(&self.node.facts) } else { Vec::new() },
             hops: self.hops(),
             age_ms: self.now.saturating_sub(self.p.start_ms),
-            records: self.obj.memory.len(),
             domains,
             unsigned_records,
             untrusted_records,
-            policies_hash: self.obj.context_hash,
-            carried: c.policies().iter().map(|p| (p.id.clone(), p.text.clone())).collect(),
+            node_id: self.node.id.clone(),
+            node_domain: text(Some(&self.node.domain), "node_domain"),
         }
+    }
+
+    fn prepare(&self, advised: bool) -> Arc<Prepared> {
+        let c = &self.obj.context;
+        let carried = || c.policies().iter().map(|p| (p.id.clone(), p.text.clone())).collect();
+        let ready = match &self.node.policy {
+            Some(np) => np.combined(self.obj.context_hash, c.policy_refs(), carried),
+            None => crate::policy::object_only(self.obj.context_hash, carried),
+        };
+        let mask = ready.as_ref().as_ref().map_or(0, |r| r.mask);
+        crate::policy::prepared(self.facts(advised, mask), ready, self.obj.context_hash)
     }
 
     /// The visit this cycle belongs to (1 for the first node after genesis).
@@ -55,31 +71,24 @@ impl Cx<'_> {
 
     /// Authorises `action`; `None` when no policy applies here (allowed, nothing to
     /// record).
-    pub(super) fn authorize(
-        &self,
-        action: PolicyAction,
-        capability: Option<&str>,
-        state: &str,
-    ) -> Option<PolicyOutcome> {
-        self.authorize_advised(action, capability, state, false)
-    }
-
-    pub(super) fn authorize_advised(
-        &self,
-        action: PolicyAction,
-        capability: Option<&str>,
-        state: &str,
-        advised: bool,
-    ) -> Option<PolicyOutcome> {
+    pub(super) fn authorize(&self, action: PolicyAction, capability: Option<&str>) -> Option<PolicyOutcome> {
         if !self.governed() {
             return None;
         }
-        let facts = self.facts();
-        let req = RequestFacts { action, capability, state, attempts: self.p.attempts, advised };
-        Some(match &self.node.policy {
-            Some(np) => np.authorize(&facts, self.obj.context.policy_refs(), &self.node.id, &self.node.domain, &req),
-            None => crate::policy::object_only(&facts, &self.node.id, &self.node.domain, &req),
-        })
+        let prepared = self.prepared.get_or_init(|| self.prepare(false));
+        Some(self.evaluate_policy(prepared, action, capability))
+    }
+
+    /// Authorises an action an advisor proposed (`context.advised` is true).
+    pub(super) fn authorize_advice(&self, action: PolicyAction, capability: Option<&str>) -> Option<PolicyOutcome> {
+        if !self.governed() {
+            return None;
+        }
+        Some(self.evaluate_policy(&self.prepare(true), action, capability))
+    }
+
+    fn evaluate_policy(&self, prepared: &Prepared, action: PolicyAction, capability: Option<&str>) -> PolicyOutcome {
+        prepared.authorize(action, capability)
     }
 
     /// The object leaves for a node with `capability`; if policy forbids this node to
@@ -91,7 +100,7 @@ impl Cx<'_> {
         capability: &str,
         why: Option<PolicyOutcome>,
     ) -> Transition {
-        let allowed = self.authorize(PolicyAction::Delegate, Some(capability), &state.name);
+        let allowed = self.authorize(PolicyAction::Delegate, Some(capability));
         if let Some(p) = allowed.as_ref().filter(|p| p.decision == PolicyDecision::Deny) {
             return self.rejected(
                 &state.name,
@@ -226,7 +235,7 @@ impl Cx<'_> {
             });
             return Ok(Some(t));
         }
-        if let Some(p) = self.authorize(PolicyAction::Visit, None, &self.obj.state)
+        if let Some(p) = self.authorize(PolicyAction::Visit, None)
             && p.decision == PolicyDecision::Deny
         {
             let by = if p.policies.is_empty() {

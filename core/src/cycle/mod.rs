@@ -423,6 +423,14 @@ struct Cx<'a> {
     node: &'a NodeSpec,
     now: i64,
     p: &'a Progress,
+    /// The cycle's policy request parts, built on first use.
+    prepared: std::cell::OnceCell<Arc<crate::policy::Prepared>>,
+}
+
+impl<'a> Cx<'a> {
+    fn new(obj: &'a Object, node: &'a NodeSpec, now: i64, p: &'a Progress) -> Cx<'a> {
+        Cx { obj, node, now, p, prepared: std::cell::OnceCell::new() }
+    }
 }
 
 impl Cx<'_> {
@@ -740,7 +748,7 @@ impl Cx<'_> {
                         None,
                     )));
                 }
-                let policy = self.authorize(PolicyAction::Execute, Some(&task.resource), name);
+                let policy = self.authorize(PolicyAction::Execute, Some(&task.resource));
                 if let Some(p) = policy.as_ref().filter(|p| p.decision == crate::PolicyDecision::Deny) {
                     let denied = p.clone();
                     return Ok(Decision::Record(self.delegate(
@@ -831,7 +839,7 @@ pub fn decide(obj: &Object, node: &NodeSpec, now_ms: i64, event: Option<&Event>)
         return Err(Error::terminated(format!("the object has already terminated ({})", obj.status.as_str())));
     }
     let p = obj.progress()?;
-    let cx = Cx { obj, node, now: now_ms, p: &p };
+    let cx = Cx::new(obj, node, now_ms, p);
     // Policy (`visit`), the remaining Constraints and Adapt are evaluated here in a later version.
     if let Some(t) = cx.constraints() {
         return Ok(Decision::Record(t));
@@ -908,7 +916,7 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
     let StateKind::Task(task) = &state.kind else {
         return Err(Error::invalid_argument(format!("state `{}` is not a Task", call.state)));
     };
-    let cx = Cx { obj, node, now: now_ms, p: &p };
+    let cx = Cx::new(obj, node, now_ms, p);
     let result = match result {
         _ if call.deadline_ms.is_some_and(|d| now_ms > d) => {
             TaskOutcome::Error { error: errors::TIMEOUT.to_owned(), cause: None }
@@ -964,23 +972,22 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
 
 impl Object {
     /// The cached progress of the current state entry.
-    pub(crate) fn progress(&self) -> Result<Progress> {
+    pub(crate) fn progress(&self) -> Result<&Progress> {
         if let Some(p) = self.progress.get() {
-            return Ok(p.clone());
+            return Ok(p);
         }
         let p = Progress::from_memory(self)?;
-        let _ = self.progress.set(p.clone());
-        Ok(p)
+        Ok(self.progress.get_or_init(|| p))
     }
 
     /// Appends a transition [`decide`] or [`outcome`] returned for this object,
     /// signing it with `node.key` when it ends the visit.
     pub fn apply(&mut self, t: Transition, node: &NodeSpec) -> Result<Option<Disposition>> {
-        let p = self.progress()?;
         let Transition { record, data, disposition } = t;
         if record.seq as usize != self.memory.len() {
             return Err(Error::invalid_argument("this transition was decided for another version of the object"));
         }
+        let next = self.progress()?.after(&record, self);
         if let Some(d) = data {
             self.set_data(d);
         }
@@ -988,7 +995,6 @@ impl Object {
             h.add(&record);
         }
         let signer = if record.signed { node.key.as_ref() } else { None };
-        let next = p.after(&record, self);
         self.append(record, signer)?;
         self.progress = OnceLock::from(next);
         self.visit_open = disposition.is_none();
