@@ -176,6 +176,8 @@ pub enum ReentryCause {
     Event,
     Children,
     Timeout,
+    /// An awaited event reported a failure (`SendTaskFailure`).
+    Failure,
 }
 
 /// A child object created by fan-out.
@@ -489,6 +491,7 @@ impl Record {
                     wire::ReentryCause::Event => ReentryCause::Event,
                     wire::ReentryCause::Children => ReentryCause::Children,
                     wire::ReentryCause::Timeout => ReentryCause::Timeout,
+                    wire::ReentryCause::Failure => ReentryCause::Failure,
                     other => return Err(Error::decode(format!("unknown reentry cause {}", other.0))),
                 };
                 Body::Reentry { cause, event: opt_str(e.event()), payload: opt_str(e.payload()) }
@@ -651,6 +654,7 @@ impl Record {
                     ReentryCause::Event => wire::ReentryCause::Event,
                     ReentryCause::Children => wire::ReentryCause::Children,
                     ReentryCause::Timeout => wire::ReentryCause::Timeout,
+                    ReentryCause::Failure => wire::ReentryCause::Failure,
                 };
                 let r = wire::Reentry::create(fbb, &wire::ReentryArgs { cause, event, payload });
                 (wire::Body::Reentry, r.as_union_value())

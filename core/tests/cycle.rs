@@ -247,9 +247,9 @@ fn an_awaited_event_wakes_a_dormant_object() {
     o.append(r, None).unwrap();
 
     assert!(matches!(o.step(&node(), T0 + 1_000_000, None).unwrap(), Step::Sleep(_)));
-    let other = Event { name: "rejected".into(), payload: json!({}) };
+    let other = Event::success("rejected", json!({}));
     assert!(matches!(o.step(&node(), T0, Some(&other)).unwrap(), Step::Sleep(_)));
-    let ev = Event { name: "approved".into(), payload: json!({"by": "ops"}) };
+    let ev = Event::success("approved", json!({"by": "ops"}));
     assert_eq!(o.step(&node(), T0, Some(&ev)).unwrap(), Step::Appended(None));
     assert_eq!(
         last(&o).body,

@@ -40,7 +40,7 @@ impl History {
                     *self.failures.entry(r.state.clone()).or_default() += 1;
                 }
             }
-            Body::Reentry { cause: crate::ReentryCause::Timeout, .. } => {
+            Body::Reentry { cause: crate::ReentryCause::Timeout | crate::ReentryCause::Failure, .. } => {
                 *self.failures.entry(r.state.clone()).or_default() += 1;
             }
             Body::Mutate { kind: MutateKind::Intent, change: Some(c), .. } => {

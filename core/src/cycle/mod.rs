@@ -18,6 +18,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::{Value, json};
 
 mod authority;
+mod awaits;
 mod history;
 
 pub(crate) use history::History;
@@ -74,7 +75,25 @@ impl NodeSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub name: String,
+    /// The result (`SendTaskSuccess`'s output).
     pub payload: Value,
+    /// Set for a failure (`SendTaskFailure`): the awaited state fails with it.
+    pub error: Option<TaskError>,
+}
+
+impl Event {
+    /// An event carrying a result.
+    pub fn success(name: impl Into<String>, payload: Value) -> Event {
+        Event { name: name.into(), payload, error: None }
+    }
+    /// An event reporting a failure: the awaiting state raises `error` with `cause`.
+    pub fn failure(name: impl Into<String>, error: impl Into<String>, cause: impl Into<String>) -> Event {
+        Event {
+            name: name.into(),
+            payload: Value::Null,
+            error: Some(TaskError { error: error.into(), cause: Some(cause.into()) }),
+        }
+    }
 }
 
 /// What wakes a dormant object.
@@ -216,6 +235,9 @@ fn pending_of(r: &Record) -> Pending {
     match &r.body {
         _ if r.status.is_terminal() => Pending::Done,
         Body::Execute { error: Some(e), .. } => Pending::Error(e.clone()),
+        Body::Reentry { .. } if awaits::reentry_error(r).is_some() => {
+            Pending::Error(awaits::reentry_error(r).expect("checked"))
+        }
         Body::Dormant { reason, wake_at_ms, event, timeout_at_ms } => Pending::Dormant(Wake {
             reason: *reason,
             at_ms: *wake_at_ms,
@@ -224,6 +246,15 @@ fn pending_of(r: &Record) -> Pending {
         }),
         _ if r.next_state.is_empty() => Pending::Ended,
         _ => Pending::Evaluate,
+    }
+}
+
+/// The error a record raised at its state: a failed execution, or a failed or timed-out
+/// wait for an awaited event.
+fn failed(r: &Record) -> Option<TaskError> {
+    match &r.body {
+        Body::Execute { error: Some(e), .. } => Some(e.clone()),
+        _ => awaits::reentry_error(r),
     }
 }
 
@@ -257,7 +288,7 @@ impl Progress {
             if !continues_entry(&rec) {
                 break;
             }
-            if let Body::Execute { error: Some(e), .. } = &rec.body {
+            if let Some(e) = failed(&rec) {
                 p.attempts += 1;
                 if let Some(i) = retrier_index(state, &e.error)
                     && let Some(c) = p.retries.get_mut(i)
@@ -300,7 +331,7 @@ impl Progress {
         let mut p = self.clone();
         p.visit = r.visit;
         p.pending = pending_of(r);
-        if let Body::Execute { error: Some(e), .. } = &r.body {
+        if let Some(e) = failed(r) {
             p.attempts += 1;
             let state = crate::intent::find_state(&obj.intent.plan().machine, &r.next_state);
             if let Some(i) = retrier_index(state, &e.error) {
@@ -608,6 +639,9 @@ impl Cx<'_> {
     fn eval_state(&self, state: &State, env: &Env<'_>) -> std::result::Result<Decision, Failure> {
         let raw = &self.obj.data;
         let name = &state.name;
+        if let Some(spec) = self.obj.intent.plan().awaits.get(name) {
+            return self.await_event(state, spec, env);
+        }
         match &state.kind {
             StateKind::Pass(pass) => {
                 let input = asl::select(Cow::Borrowed(raw), &state.input_path, env)?;
@@ -865,6 +899,9 @@ pub fn decide(obj: &Object, node: &NodeSpec, now_ms: i64, event: Option<&Event>)
                 return Ok(Decision::Sleep(w.clone()));
             }
             let state = state_of(obj, &obj.state)?;
+            if w.reason == DormantReason::Await {
+                return Ok(cx.end_await(state, event.filter(|_| by_event)));
+            }
             let (cause, ev, payload) = if by_event {
                 let e = event.expect("checked");
                 (ReentryCause::Event, Some(e.name.clone()), Some(cjson::canonical(&e.payload)))

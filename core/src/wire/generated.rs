@@ -587,14 +587,15 @@ impl ::flatbuffers::SimpleToVerifyInSlice for DormantReason {}
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 pub const ENUM_MIN_REENTRY_CAUSE: u8 = 0;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MAX_REENTRY_CAUSE: u8 = 3;
+pub const ENUM_MAX_REENTRY_CAUSE: u8 = 4;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 #[allow(non_camel_case_types)]
-pub const ENUM_VALUES_REENTRY_CAUSE: [ReentryCause; 4] = [
+pub const ENUM_VALUES_REENTRY_CAUSE: [ReentryCause; 5] = [
   ReentryCause::Time,
   ReentryCause::Event,
   ReentryCause::Children,
   ReentryCause::Timeout,
+  ReentryCause::Failure,
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -606,14 +607,16 @@ impl ReentryCause {
   pub const Event: Self = Self(1);
   pub const Children: Self = Self(2);
   pub const Timeout: Self = Self(3);
+  pub const Failure: Self = Self(4);
 
   pub const ENUM_MIN: u8 = 0;
-  pub const ENUM_MAX: u8 = 3;
+  pub const ENUM_MAX: u8 = 4;
   pub const ENUM_VALUES: &'static [Self] = &[
     Self::Time,
     Self::Event,
     Self::Children,
     Self::Timeout,
+    Self::Failure,
   ];
   /// Returns the variant's name or "" if unknown.
   pub fn variant_name(self) -> Option<&'static str> {
@@ -622,6 +625,7 @@ impl ReentryCause {
       Self::Event => Some("Event"),
       Self::Children => Some("Children"),
       Self::Timeout => Some("Timeout"),
+      Self::Failure => Some("Failure"),
       _ => None,
     }
   }

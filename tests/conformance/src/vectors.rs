@@ -27,6 +27,10 @@ fn visit(node: Value, now_ms: i64, outcomes: Value) -> Value {
     json!({"node": node, "now_ms": now_ms, "event": null, "handler_outcomes": outcomes})
 }
 
+fn visit_event(node: Value, now_ms: i64, event: Value) -> Value {
+    json!({"node": node, "now_ms": now_ms, "event": event, "handler_outcomes": []})
+}
+
 /// The vectors: a plan, an input, who creates the object, and the visits it makes.
 fn specs() -> Vec<Value> {
     let worker = |caps: &[&str]| node("worker-1", "eu", Some(2), caps);
@@ -159,6 +163,37 @@ fn specs() -> Vec<Value> {
             ]
         }),
         json!({
+            "name": "await-event",
+            "description": "An Await state goes dormant on an event named from the data; a wrong event at another node 30 hours later appends nothing; the right event resumes it and its payload becomes the state's result",
+            "plan": {"StartAt": "Approve", "States": {
+                "Approve": {"Type": "Pass", "ResultPath": "$.approval", "Next": "Done"},
+                "Done": {"Type": "Succeed"}
+            }, "Await": {"Approve": {"EventPath": "$.token", "TimeoutSeconds": 172800}}},
+            "input": {"token": "approve-7"},
+            "originator_key": 1,
+            "visits": [
+                visit(worker(&[]), T0 + 1_000, json!([])),
+                visit_event(node("worker-2", "us", Some(3), &[]), T0 + 108_000_000, json!({"name": "approve-8", "payload": {"by": "x"}})),
+                visit_event(node("worker-2", "us", Some(3), &[]), T0 + 108_000_000, json!({"name": "approve-7", "payload": {"by": "ops"}}))
+            ]
+        }),
+        json!({
+            "name": "await-failure-catch",
+            "description": "An awaited event reports a failure (SendTaskFailure): the state raises it and Catch routes it",
+            "plan": {"StartAt": "Approve", "States": {
+                "Approve": {"Type": "Task", "Resource": "approvals.request", "Next": "Done",
+                            "Catch": [{"ErrorEquals": ["Approval.Rejected"], "ResultPath": "$.rejection", "Next": "Rejected"}]},
+                "Rejected": {"Type": "Pass", "Result": true, "ResultPath": "$.rejected", "End": true},
+                "Done": {"Type": "Succeed"}
+            }, "Await": {"Approve": {"Event": "approval"}}},
+            "input": {"order": 9},
+            "originator_key": null,
+            "visits": [
+                visit(worker(&[]), T0 + 1_000, json!([])),
+                visit_event(worker(&[]), T0 + 5_000, json!({"name": "approval", "error": "Approval.Rejected", "cause": "over budget"}))
+            ]
+        }),
+        json!({
             "name": "terminated-refuses",
             "description": "A terminated object presented again: the error kind `terminated`, nothing appended",
             "plan": {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}},
@@ -213,7 +248,13 @@ fn run_visit(bytes: &[u8], v: &Value) -> Result<(Value, Vec<u8>), String> {
     let (node, _clock) = build_node(v, calls.clone())?;
     let event = match &v["event"] {
         Value::Null => None,
-        e => Some(Event { name: e["name"].as_str().unwrap_or_default().to_owned(), payload: e["payload"].clone() }),
+        e => {
+            let name = e["name"].as_str().unwrap_or_default();
+            Some(match e.get("error").and_then(Value::as_str) {
+                Some(err) => Event::failure(name, err, e["cause"].as_str().unwrap_or_default()),
+                None => Event::success(name, e["payload"].clone()),
+            })
+        }
     };
     let calls_json = |c: &Arc<Mutex<Vec<Value>>>| Value::Array(c.lock().expect("lock").clone());
     match node.visit(bytes, event.as_ref()) {

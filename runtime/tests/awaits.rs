@@ -1,0 +1,103 @@
+//! `Await`: objects wait, dormant, for named external events.
+
+use std::sync::Arc;
+
+use peo_core::{Body, Context, CreateOptions, DormantReason, Event, Object, ReentryCause, Status, Trust};
+use peo_runtime::{Disposition, Invocation, ManualClock, Node};
+use serde_json::{Value, json};
+
+const T0: i64 = 1_700_000_000_000;
+const HOUR: i64 = 3_600_000;
+
+fn plan() -> Value {
+    json!({
+        "StartAt": "Approve",
+        "States": {
+            "Approve": {"Type": "Task", "Resource": "approvals.request", "ResultPath": "$.approval", "Next": "Ship",
+                        "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.timeout", "Next": "Escalate"},
+                                  {"ErrorEquals": ["Approval.Rejected"], "ResultPath": "$.rejection", "Next": "Cancelled"}]},
+            "Ship": {"Type": "Task", "Resource": "warehouse.ship", "End": true},
+            "Escalate": {"Type": "Pass", "Result": "escalated", "ResultPath": "$.outcome", "End": true},
+            "Cancelled": {"Type": "Fail", "Error": "Order.Cancelled"}
+        },
+        "Await": {"Approve": {"EventPath": "$.approval_token", "TimeoutSeconds": 172800}}
+    })
+}
+
+fn bytes() -> Vec<u8> {
+    let options = CreateOptions { now_ms: T0, ..Default::default() };
+    Object::create(&plan(), Context::new(), &json!({"order": 7, "approval_token": "approve-7"}), &options)
+        .unwrap()
+        .to_bytes()
+}
+
+fn node(id: &str, now: i64) -> (Node, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(now));
+    let n = Node::new(id, "eu")
+        .with_clock(clock.clone())
+        .handler("warehouse.ship", |c: &Invocation| Ok(json!({"shipped": c.input["order"]})));
+    (n, clock)
+}
+
+#[test]
+fn an_event_after_many_hours_resumes_the_object_at_another_node() {
+    let (a, _) = node("a", T0);
+    let v = a.visit(&bytes(), None).unwrap();
+    let Disposition::Dormant(w) = &v.disposition else { panic!("{:?}", v.disposition) };
+    assert_eq!(
+        (w.reason, w.event.as_deref(), w.at_ms, w.timeout_at_ms),
+        (DormantReason::Await, Some("approve-7"), None, Some(T0 + 48 * HOUR))
+    );
+
+    // 30 hours later, at another node: first a wrong event (ignored, nothing appended),
+    // then the awaited one.
+    let (b, _) = node("b", T0 + 30 * HOUR);
+    let wrong = b.visit(&v.bytes, Some(&Event::success("approve-8", json!({"by": "x"})))).unwrap();
+    assert_eq!(wrong.appended, 0);
+    assert_eq!(wrong.bytes, v.bytes);
+    let none = b.visit(&v.bytes, None).unwrap();
+    assert_eq!(none.appended, 0, "no event and no timeout yet: still dormant");
+
+    let done = b.visit(&v.bytes, Some(&Event::success("approve-7", json!({"by": "ops"})))).unwrap();
+    let records = done.records().unwrap();
+    assert_eq!(
+        records[0].body,
+        Body::Reentry {
+            cause: ReentryCause::Event,
+            event: Some("approve-7".into()),
+            payload: Some(r#"{"by":"ops"}"#.into())
+        }
+    );
+    assert_eq!((records[0].node.id.as_str(), records[0].next_state.as_str()), ("b", "Ship"));
+    let Disposition::Terminated { status: Status::Succeeded, output: Some(out), .. } = done.disposition else {
+        panic!()
+    };
+    assert_eq!(out, json!({"shipped": 7}));
+    assert_eq!(done.object.records().unwrap().iter().filter(|r| r.state == "Approve").count(), 2, "dormant + reentry");
+    done.object.verify(&Trust::any()).into_result().unwrap();
+}
+
+#[test]
+fn a_timeout_goes_to_catch() {
+    let (a, clock) = node("a", T0);
+    let v = a.visit(&bytes(), None).unwrap();
+    clock.set(T0 + 48 * HOUR);
+    let v = a.visit(&v.bytes, None).unwrap();
+    let records = v.records().unwrap();
+    assert!(matches!(records[0].body, Body::Reentry { cause: ReentryCause::Timeout, .. }));
+    let Disposition::Terminated { status: Status::Succeeded, output: Some(out), .. } = v.disposition else { panic!() };
+    assert_eq!(out["outcome"], json!("escalated"));
+    assert_eq!(out["timeout"]["Error"], json!("States.Timeout"));
+}
+
+#[test]
+fn a_failure_event_is_the_states_error() {
+    let (a, _) = node("a", T0);
+    let v = a.visit(&bytes(), None).unwrap();
+    let v = a.visit(&v.bytes, Some(&Event::failure("approve-7", "Approval.Rejected", "budget"))).unwrap();
+    let records = v.records().unwrap();
+    assert!(matches!(records[0].body, Body::Reentry { cause: ReentryCause::Failure, .. }));
+    let Disposition::Terminated { status: Status::Failed, error: Some(e), .. } = v.disposition else { panic!() };
+    assert_eq!(e.error, "Order.Cancelled");
+    assert_eq!(v.object.data()["rejection"], json!({"Error": "Approval.Rejected", "Cause": "budget"}));
+}
