@@ -17,6 +17,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::{Value, json};
 
+mod adapt;
 mod authority;
 mod awaits;
 mod history;
@@ -125,6 +126,8 @@ pub struct Transition {
     pub record: Record,
     /// The new data, when the record changes it.
     pub data: Option<Value>,
+    /// The new intent, when the record refines it (`mutate`, kind `intent`).
+    pub intent: Option<crate::Intent>,
     /// Set when the record ends the visit.
     pub disposition: Option<Disposition>,
 }
@@ -487,7 +490,7 @@ impl Cx<'_> {
 
     /// A record that stays in this visit.
     fn stay(&self, body: Body, state: &str, next: String, data: Option<Value>) -> Transition {
-        Transition { record: self.record(body, state, next, Status::Running), data, disposition: None }
+        Transition { record: self.record(body, state, next, Status::Running), data, intent: None, disposition: None }
     }
 
     /// A record that ends the visit: commits the data hash and is signed when the node signs.
@@ -506,7 +509,7 @@ impl Cx<'_> {
             None => self.obj.data_hash(),
         });
         record.signed = self.node.key.is_some();
-        Transition { record, data, disposition: Some(disposition) }
+        Transition { record, data, intent: None, disposition: Some(disposition) }
     }
 
     /// A wake condition, with the execution's deadline as its timeout when that comes
@@ -883,6 +886,12 @@ pub fn decide(obj: &Object, node: &NodeSpec, now_ms: i64, event: Option<&Event>)
     {
         return Ok(Decision::Record(t));
     }
+    let at_error = matches!(p.pending, Pending::Error(_));
+    if (at_error || matches!(p.pending, Pending::Evaluate))
+        && let Some(t) = cx.adapt(at_error)?
+    {
+        return Ok(Decision::Record(t));
+    }
     match &p.pending {
         Pending::Done => Err(Error::terminated("the object has already terminated")),
         Pending::Ended => {
@@ -1020,9 +1029,15 @@ impl Object {
     /// Appends a transition [`decide`] or [`outcome`] returned for this object,
     /// signing it with `node.key` when it ends the visit.
     pub fn apply(&mut self, t: Transition, node: &NodeSpec) -> Result<Option<Disposition>> {
-        let Transition { record, data, disposition } = t;
+        let Transition { record, data, intent, disposition } = t;
         if record.seq as usize != self.memory.len() {
             return Err(Error::invalid_argument("this transition was decided for another version of the object"));
+        }
+        if let Some(i) = intent {
+            if record.intent_hash != Some(i.hash()) {
+                return Err(Error::invalid_argument("a transition that changes the intent must commit its hash"));
+            }
+            self.intent = i;
         }
         let next = self.progress()?.after(&record, self);
         if let Some(d) = data {
