@@ -47,7 +47,8 @@ pub mod wire;
 
 pub use context::{CarriedPolicy, Context, Originator};
 pub use cycle::{
-    Decision, Disposition, Event, NodeSpec, Step, TaskCall, TaskOutcome, Transition, Wake, decide, outcome,
+    ADVISED_TERMINATION, Decision, Disposition, Event, NodeSpec, Proposal, Step, TaskCall, TaskOutcome, Transition,
+    Wake, decide, decide_advised, outcome,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use hash::Hash;

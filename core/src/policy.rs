@@ -147,8 +147,8 @@ pub(crate) struct Prepared {
 /// usually present the same facts (only the fields the policies read count).
 pub(crate) fn prepared(f: ObjectFacts, ready: Shared, hash: Hash) -> Arc<Prepared> {
     use std::hash::{Hash as _, Hasher};
-    static CACHE: std::sync::LazyLock<Mutex<HashMap<u64, (ObjectFacts, Hash, Arc<Prepared>)>>> =
-        std::sync::LazyLock::new(Default::default);
+    type Entry = (ObjectFacts, Hash, Arc<Prepared>);
+    static CACHE: std::sync::LazyLock<Mutex<HashMap<u64, Entry>>> = std::sync::LazyLock::new(Default::default);
     let mut h = std::collections::hash_map::DefaultHasher::new();
     f.hash(&mut h);
     hash.hash(&mut h);

@@ -160,6 +160,8 @@ pub enum DelegateReason {
     Policy,
     FanOut,
     Unresolved,
+    /// An advisor proposed it and policy permitted it.
+    Advice,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -456,6 +458,7 @@ impl Record {
                     wire::DelegateReason::Policy => DelegateReason::Policy,
                     wire::DelegateReason::FanOut => DelegateReason::FanOut,
                     wire::DelegateReason::Unresolved => DelegateReason::Unresolved,
+                    wire::DelegateReason::Advice => DelegateReason::Advice,
                     other => return Err(Error::decode(format!("unknown delegate reason {}", other.0))),
                 };
                 let mut children = Vec::new();
@@ -628,6 +631,7 @@ impl Record {
                     DelegateReason::Policy => wire::DelegateReason::Policy,
                     DelegateReason::FanOut => wire::DelegateReason::FanOut,
                     DelegateReason::Unresolved => wire::DelegateReason::Unresolved,
+                    DelegateReason::Advice => wire::DelegateReason::Advice,
                 };
                 let d = wire::Delegate::create(fbb, &wire::DelegateArgs { reason, capability, target, children });
                 (wire::Body::Delegate, d.as_union_value())

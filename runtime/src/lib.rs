@@ -38,6 +38,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use peo_core::Proposal;
 pub use peo_core::{Disposition, Event, Wake};
 use peo_core::{
     Error, Limits, NodePolicy, NodeSpec, Object, PublicKey, Record, Result, SignatureRequirement, SigningKey, Step,
@@ -120,6 +121,10 @@ where
 /// Called after every record a visit appends, with the object as it is then.
 pub type Observer = dyn Fn(&Object) + Send + Sync;
 
+/// Optional cognition: before each cycle, may propose an action (`Proposal`). The
+/// node checks and authorises it like any action; advice never overrides policy.
+pub type Advisor = dyn Fn(&Object) -> Option<Proposal> + Send + Sync;
+
 /// The error name a panicking handler's attempt fails with.
 pub const HANDLER_PANICKED: &str = "peo.HandlerPanicked";
 
@@ -133,6 +138,7 @@ pub struct Node {
     clock: Arc<dyn Clock>,
     max_cycles: usize,
     observer: Option<Arc<Observer>>,
+    advisor: Option<Arc<Advisor>>,
 }
 
 impl std::fmt::Debug for Node {
@@ -178,6 +184,7 @@ impl Node {
             clock: Arc::new(SystemClock),
             max_cycles: 10_000,
             observer: None,
+            advisor: None,
         }
     }
     /// Signs the last record of every visit.
@@ -227,6 +234,11 @@ impl Node {
         self.observer = Some(Arc::new(f));
         self
     }
+    /// Consults `f` before every cycle of a visit.
+    pub fn with_advisor(mut self, f: impl Fn(&Object) -> Option<Proposal> + Send + Sync + 'static) -> Node {
+        self.advisor = Some(Arc::new(f));
+        self
+    }
     /// Registers the handler of a capability (a Task `Resource`).
     pub fn handler(mut self, capability: impl Into<String>, handler: impl Handler + 'static) -> Node {
         let capability = capability.into();
@@ -266,7 +278,8 @@ impl Node {
         let mut event = event;
         for _ in 0..self.max_cycles {
             let now = self.clock.now_ms();
-            let step = object.step(&self.spec, now, event)?;
+            let proposal = self.advisor.as_ref().and_then(|f| f(&object));
+            let step = object.step_advised(&self.spec, now, event, proposal.as_ref())?;
             let disposition = match step {
                 Step::Sleep(wake) => Some(Disposition::Dormant(wake)),
                 Step::Appended(d) => {

@@ -169,7 +169,7 @@ impl Cx<'_> {
             return Some(self.ended(Status::Expired, errors::TIMEOUT, cause));
         }
         if let Some(domains) = &c.allowed_domains
-            && !domains.iter().any(|d| *d == self.node.domain)
+            && !domains.contains(&self.node.domain)
         {
             let cause = format!(
                 "node `{}` is in domain `{}`, outside Constraints.AllowedDomains ({})",

@@ -18,10 +18,12 @@ use std::sync::{Arc, OnceLock};
 use serde_json::{Value, json};
 
 mod adapt;
+mod advice;
 mod authority;
 mod awaits;
 mod history;
 
+pub use advice::{ADVISED_TERMINATION, Proposal};
 pub(crate) use history::History;
 
 use crate::asl::{self, Env, Failure, MAX_PAYLOAD_BYTES, errors};
@@ -147,6 +149,8 @@ pub struct TaskCall {
     pub deadline_ms: Option<i64>,
     /// The policy decision that allowed the execution (recorded with its outcome).
     pub policy: Option<PolicyOutcome>,
+    /// An advisor's proposal and what the node made of it (recorded with the outcome).
+    pub advice: Option<crate::Advice>,
 }
 
 /// What a handler returned.
@@ -833,6 +837,7 @@ impl Cx<'_> {
                     },
                     deadline_ms: timeout.map(|t| self.now.saturating_add((t * 1000.0) as i64)),
                     policy,
+                    advice: None,
                 }))
             }
             StateKind::Parallel(_) | StateKind::Map(_) => unreachable!("rejected by `evaluate`"),
@@ -872,6 +877,18 @@ fn state_of<'a>(obj: &'a Object, name: &str) -> Result<&'a State> {
 /// Decides the next action for `obj` at `node`, by the node's clock `now_ms`, with an
 /// optional presented `event`. Pure: the object is not changed.
 pub fn decide(obj: &Object, node: &NodeSpec, now_ms: i64, event: Option<&Event>) -> Result<Decision> {
+    decide_advised(obj, node, now_ms, event, None)
+}
+
+/// [`decide`] with an advisor's proposal: followed when it is valid and policy permits
+/// it, otherwise overridden; either way the record of the decided action holds it.
+pub fn decide_advised(
+    obj: &Object,
+    node: &NodeSpec,
+    now_ms: i64,
+    event: Option<&Event>,
+    advice: Option<&Proposal>,
+) -> Result<Decision> {
     if obj.status.is_terminal() {
         return Err(Error::terminated(format!("the object has already terminated ({})", obj.status.as_str())));
     }
@@ -920,7 +937,7 @@ pub fn decide(obj: &Object, node: &NodeSpec, now_ms: i64, event: Option<&Event>)
             let body = Body::Reentry { cause, event: ev, payload };
             match (&w.reason, &state.kind) {
                 (DormantReason::Wait, StateKind::Wait(_)) => {
-                    let build = || context_object(obj, state, &p, now_ms);
+                    let build = || context_object(obj, state, p, now_ms);
                     let make_seed = || seed(obj, &state.name);
                     let env = Env::lazy(&build, &make_seed);
                     let out = asl::select(Cow::Borrowed(&obj.data), &state.input_path, &env)
@@ -942,7 +959,21 @@ pub fn decide(obj: &Object, node: &NodeSpec, now_ms: i64, event: Option<&Event>)
         }
         Pending::Evaluate => {
             let state = state_of(obj, &obj.state)?;
-            cx.evaluate(state)
+            let Some(proposal) = advice else { return cx.evaluate(state) };
+            match cx.judge(state, proposal) {
+                advice::Verdict::Follow(d) => Ok(d),
+                advice::Verdict::Annotate(a) => Ok(match cx.evaluate(state)? {
+                    Decision::Record(mut t) => {
+                        t.record.advice = Some(a);
+                        Decision::Record(t)
+                    }
+                    Decision::Execute(mut call) => {
+                        call.advice = Some(a);
+                        Decision::Execute(call)
+                    }
+                    d => d,
+                }),
+            }
         }
     }
 }
@@ -978,13 +1009,14 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
     };
     let with_policy = |mut t: Transition| {
         t.record.policy = call.policy.clone();
+        t.record.advice = call.advice.clone();
         t
     };
     let failed = |e: TaskError| with_policy(cx.stay(body(None, Some(e)), &state.name, state.name.clone(), None));
     match result {
         TaskOutcome::Error { error, cause } => Ok(failed(TaskError { error, cause })),
         TaskOutcome::Output(v) => {
-            let build = || context_object(obj, state, &p, now_ms);
+            let build = || context_object(obj, state, p, now_ms);
             let make_seed = || seed(obj, &state.name);
             let env = Env::lazy(&build, &make_seed);
             let processed = (|| {
@@ -1055,7 +1087,18 @@ impl Object {
 
     /// One cycle: decides and, unless a handler must run or the object sleeps, appends.
     pub fn step(&mut self, node: &NodeSpec, now_ms: i64, event: Option<&Event>) -> Result<Step> {
-        match decide(self, node, now_ms, event)? {
+        self.step_advised(node, now_ms, event, None)
+    }
+
+    /// [`Object::step`] with an advisor's proposal.
+    pub fn step_advised(
+        &mut self,
+        node: &NodeSpec,
+        now_ms: i64,
+        event: Option<&Event>,
+        advice: Option<&Proposal>,
+    ) -> Result<Step> {
+        match decide_advised(self, node, now_ms, event, advice)? {
             Decision::Record(t) => Ok(Step::Appended(self.apply(t, node)?)),
             Decision::Execute(call) => Ok(Step::Execute(call)),
             Decision::Sleep(w) => Ok(Step::Sleep(w)),

@@ -403,14 +403,15 @@ impl ::flatbuffers::SimpleToVerifyInSlice for MutateKind {}
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 pub const ENUM_MIN_DELEGATE_REASON: u8 = 0;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MAX_DELEGATE_REASON: u8 = 3;
+pub const ENUM_MAX_DELEGATE_REASON: u8 = 4;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 #[allow(non_camel_case_types)]
-pub const ENUM_VALUES_DELEGATE_REASON: [DelegateReason; 4] = [
+pub const ENUM_VALUES_DELEGATE_REASON: [DelegateReason; 5] = [
   DelegateReason::Capability,
   DelegateReason::Policy,
   DelegateReason::FanOut,
   DelegateReason::Unresolved,
+  DelegateReason::Advice,
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -422,14 +423,16 @@ impl DelegateReason {
   pub const Policy: Self = Self(1);
   pub const FanOut: Self = Self(2);
   pub const Unresolved: Self = Self(3);
+  pub const Advice: Self = Self(4);
 
   pub const ENUM_MIN: u8 = 0;
-  pub const ENUM_MAX: u8 = 3;
+  pub const ENUM_MAX: u8 = 4;
   pub const ENUM_VALUES: &'static [Self] = &[
     Self::Capability,
     Self::Policy,
     Self::FanOut,
     Self::Unresolved,
+    Self::Advice,
   ];
   /// Returns the variant's name or "" if unknown.
   pub fn variant_name(self) -> Option<&'static str> {
@@ -438,6 +441,7 @@ impl DelegateReason {
       Self::Policy => Some("Policy"),
       Self::FanOut => Some("FanOut"),
       Self::Unresolved => Some("Unresolved"),
+      Self::Advice => Some("Advice"),
       _ => None,
     }
   }
