@@ -197,3 +197,46 @@ fn constraints_end_the_object() {
     let v = Node::new("b", "eu").handler("payment.charge", charge).visit(&v.bytes, None).unwrap();
     assert!(matches!(v.disposition, Disposition::Terminated { status: Status::Expired, .. }));
 }
+
+#[test]
+fn the_context_can_be_narrowed_never_widened() {
+    use peo_core::{MutateKind, NodeSpec};
+    let options = CreateOptions { now_ms: T0, ..Default::default() };
+    let mut o = Object::create(&charge_plan(), shop().with_label("pii"), &json!({}), &options).unwrap();
+    let node = NodeSpec::new("n", "eu");
+    let narrower = o
+        .context()
+        .clone()
+        .with_label("region:eu")
+        .with_policy("no-us", r#"forbid(principal, action, resource) when { context.node_domain == "us" };"#)
+        .unwrap();
+    o.narrow_context(&node, T0 + 1, narrower).unwrap();
+    let r = o.memory().last().unwrap().decode().unwrap();
+    let Body::Mutate { kind: MutateKind::Context, change: Some(change), .. } = &r.body else { panic!("{r:?}") };
+    let change: Value = serde_json::from_str(change).unwrap();
+    assert_eq!(change, json!({"labels": ["region:eu"], "policies": ["no-us"], "policy_refs": []}));
+    assert_eq!(r.context_hash, Some(o.context_hash()));
+    assert!(o.context().labels().contains(&"region:eu".to_string()));
+
+    // Widening: removing a label is refused, the object unchanged.
+    let before = o.memory().len();
+    let wider = shop();
+    let e = o.narrow_context(&node, T0 + 2, wider).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Policy);
+    assert!(e.message().contains("label `pii` would be removed"), "{e}");
+    assert_eq!(o.memory().len(), before);
+
+    // The carried policy now applies: a us node may not act on it.
+    let bytes = {
+        // close the visit properly: a delegate at a node without the capability
+        let v = Node::new("n", "eu").visit_object(o, None).unwrap();
+        v.bytes
+    };
+    let us = Node::new("us-1", "us").handler("payment.charge", charge);
+    assert_eq!(us.visit(&bytes, None).unwrap_err().kind(), ErrorKind::Policy);
+    let eu = Node::new("eu-1", "eu").handler("payment.charge", charge);
+    assert!(matches!(
+        eu.visit(&bytes, None).unwrap().disposition,
+        Disposition::Terminated { status: Status::Succeeded, .. }
+    ));
+}

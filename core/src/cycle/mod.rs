@@ -22,9 +22,11 @@ mod advice;
 mod authority;
 mod awaits;
 mod history;
+mod narrow;
 
 pub use advice::{ADVISED_TERMINATION, Proposal};
 pub(crate) use history::History;
+pub use narrow::narrow;
 
 use crate::asl::{self, Env, Failure, MAX_PAYLOAD_BYTES, errors};
 use crate::intent::{NumberSpec, State, StateKind, StringSpec, Transition as Next, WaitFor};
@@ -130,6 +132,8 @@ pub struct Transition {
     pub data: Option<Value>,
     /// The new intent, when the record refines it (`mutate`, kind `intent`).
     pub intent: Option<crate::Intent>,
+    /// The new context, when the record narrows it (`mutate`, kind `context`).
+    pub context: Option<crate::Context>,
     /// Set when the record ends the visit.
     pub disposition: Option<Disposition>,
 }
@@ -494,7 +498,13 @@ impl Cx<'_> {
 
     /// A record that stays in this visit.
     fn stay(&self, body: Body, state: &str, next: String, data: Option<Value>) -> Transition {
-        Transition { record: self.record(body, state, next, Status::Running), data, intent: None, disposition: None }
+        Transition {
+            record: self.record(body, state, next, Status::Running),
+            data,
+            intent: None,
+            context: None,
+            disposition: None,
+        }
     }
 
     /// A record that ends the visit: commits the data hash and is signed when the node signs.
@@ -513,7 +523,7 @@ impl Cx<'_> {
             None => self.obj.data_hash(),
         });
         record.signed = self.node.key.is_some();
-        Transition { record, data, intent: None, disposition: Some(disposition) }
+        Transition { record, data, intent: None, context: None, disposition: Some(disposition) }
     }
 
     /// A wake condition, with the execution's deadline as its timeout when that comes
@@ -1061,7 +1071,7 @@ impl Object {
     /// Appends a transition [`decide`] or [`outcome`] returned for this object,
     /// signing it with `node.key` when it ends the visit.
     pub fn apply(&mut self, t: Transition, node: &NodeSpec) -> Result<Option<Disposition>> {
-        let Transition { record, data, intent, disposition } = t;
+        let Transition { record, data, intent, context, disposition } = t;
         if record.seq as usize != self.memory.len() {
             return Err(Error::invalid_argument("this transition was decided for another version of the object"));
         }
@@ -1070,6 +1080,14 @@ impl Object {
                 return Err(Error::invalid_argument("a transition that changes the intent must commit its hash"));
             }
             self.intent = i;
+        }
+        if let Some(c) = context {
+            let hash = c.hash();
+            if record.context_hash != Some(hash) {
+                return Err(Error::invalid_argument("a transition that changes the context must commit its hash"));
+            }
+            self.context = c;
+            self.context_hash = hash;
         }
         let next = self.progress()?.after(&record, self);
         if let Some(d) = data {
