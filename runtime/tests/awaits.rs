@@ -101,3 +101,34 @@ fn a_failure_event_is_the_states_error() {
     assert_eq!(e.error, "Order.Cancelled");
     assert_eq!(v.object.data()["rejection"], json!({"Error": "Approval.Rejected", "Cause": "budget"}));
 }
+
+#[test]
+fn a_wait_for_task_token_task_hands_out_its_token_and_waits_for_it() {
+    use std::sync::Mutex;
+    let plan = json!({"StartAt": "Ask", "States": {
+        "Ask": {"Type": "Task", "Resource": "approvals.ask.waitForTaskToken", "TimeoutSeconds": 3600,
+                "Parameters": {"token.$": "$$.Task.Token", "order.$": "$.order"}, "ResultPath": "$.answer", "End": true}
+    }});
+    let options = CreateOptions { now_ms: T0, ..Default::default() };
+    let bytes = Object::create(&plan, Context::new(), &json!({"order": 3}), &options).unwrap().to_bytes();
+    let token = Arc::new(Mutex::new(String::new()));
+    let t = token.clone();
+    let node = Node::new("n", "eu").with_clock(Arc::new(ManualClock::new(T0))).handler(
+        "approvals.ask.waitForTaskToken",
+        move |c: &Invocation| {
+            *t.lock().unwrap() = c.input["token"].as_str().unwrap().to_owned();
+            assert_eq!(c.input["token"], json!(c.idempotency_key));
+            Ok(json!({"queued": true}))
+        },
+    );
+    let v = node.visit(&bytes, None).unwrap();
+    let Disposition::Dormant(w) = &v.disposition else { panic!("{:?}", v.disposition) };
+    let token = token.lock().unwrap().clone();
+    assert_eq!(
+        (w.reason, w.event.as_deref(), w.timeout_at_ms),
+        (DormantReason::Await, Some(token.as_str()), Some(T0 + 3_600_000))
+    );
+    let v = node.visit(&v.bytes, Some(&Event::success(token, json!({"approved": true})))).unwrap();
+    let Disposition::Terminated { status: Status::Succeeded, output: Some(out), .. } = v.disposition else { panic!() };
+    assert_eq!(out, json!({"order": 3, "answer": {"approved": true}}));
+}

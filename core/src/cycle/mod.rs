@@ -200,6 +200,8 @@ pub(crate) enum Pending {
     Dormant(Wake),
     /// The plan reached its end: terminate.
     Ended,
+    /// A `.waitForTaskToken` Task's handler has run: wait for the token's event.
+    AwaitToken(String),
     /// Terminated.
     Done,
 }
@@ -255,10 +257,18 @@ fn pending_of(r: &Record) -> Pending {
             event: event.clone(),
             timeout_at_ms: *timeout_at_ms,
         }),
+        Body::Execute { error: None, idempotency_key: Some(k), capability, .. }
+            if r.state == r.next_state && capability.ends_with(WAIT_FOR_TASK_TOKEN) =>
+        {
+            Pending::AwaitToken(k.clone())
+        }
         _ if r.next_state.is_empty() => Pending::Ended,
         _ => Pending::Evaluate,
     }
 }
+
+/// The suffix of a Task resource that waits for its task token to be answered.
+pub const WAIT_FOR_TASK_TOKEN: &str = ".waitForTaskToken";
 
 /// The error a record raised at its state: a failed execution, or a failed or timed-out
 /// wait for an awaited event.
@@ -272,7 +282,11 @@ fn failed(r: &Record) -> Option<TaskError> {
 /// Whether `r` continues the entry of its state (a failed attempt, a retry back-off).
 fn continues_entry(r: &Record) -> bool {
     r.state == r.next_state
-        && matches!(r.body, Body::Execute { error: Some(_), .. } | Body::Dormant { .. } | Body::Reentry { .. })
+        && match &r.body {
+            Body::Execute { error: Some(_), .. } | Body::Dormant { .. } | Body::Reentry { .. } => true,
+            Body::Execute { capability, .. } => capability.ends_with(WAIT_FOR_TASK_TOKEN),
+            _ => false,
+        }
 }
 
 impl Progress {
@@ -404,8 +418,12 @@ fn context_object(obj: &Object, state: &State, p: &Progress, now_ms: i64) -> Val
         "Name": state.name,
         "EnteredTime": asl::format_timestamp(if p.entered_ms > 0 { p.entered_ms } else { now_ms }),
     });
-    if matches!(state.kind, StateKind::Task(_)) {
+    let mut task = None;
+    if let StateKind::Task(t) = &state.kind {
         state_obj["RetryCount"] = json!(p.attempts);
+        if t.resource.ends_with(WAIT_FOR_TASK_TOKEN) {
+            task = Some(json!({"Token": format!("{}/{}/{}", obj.id.to_hex(), state.name, p.attempts)}));
+        }
     }
     let mut ctx = json!({
         "Execution": {
@@ -419,6 +437,9 @@ fn context_object(obj: &Object, state: &State, p: &Progress, now_ms: i64) -> Val
         "StateMachine": { "Id": format!("peo:intent:{}", obj.intent.hash().to_hex()), "Name": machine_name },
         "State": state_obj,
     });
+    if let Some(t) = task {
+        ctx["Task"] = t;
+    }
     if let Some(Value::Object(over)) = obj.context.attributes().get("$$") {
         for section in ["Execution", "StateMachine"] {
             if let (Some(Value::Object(src)), Some(Value::Object(dst))) = (over.get(section), ctx.get_mut(section)) {
@@ -967,6 +988,26 @@ pub fn decide_advised(
             let state = state_of(obj, &obj.state)?;
             cx.handle_error(state, e.clone(), true)
         }
+        Pending::AwaitToken(token) => {
+            let state = state_of(obj, &obj.state)?;
+            let timeout = match &state.kind {
+                StateKind::Task(t) => match &t.timeout_seconds {
+                    Some(NumberSpec::Value(v)) => Some(*v as u64),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let spec = crate::intent::AwaitSpec {
+                event: StringSpec::Value(token.clone()),
+                timeout_seconds: timeout,
+                heartbeat_seconds: None,
+            };
+            let build = || Value::Null;
+            let make_seed = || seed(obj, &state.name);
+            let env = Env::lazy(&build, &make_seed);
+            cx.await_event(state, &spec, &env)
+                .or_else(|f| Ok(Decision::Record(cx.terminate_failed(&state.name, cx.located(state, f)))))
+        }
         Pending::Evaluate => {
             let state = state_of(obj, &obj.state)?;
             let Some(proposal) = advice else { return cx.evaluate(state) };
@@ -1047,6 +1088,11 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
                 })
             })();
             match processed {
+                Ok(_) if task.resource.ends_with(WAIT_FOR_TASK_TOKEN) => {
+                    // The handler has handed the token out; the state now waits for it.
+                    let text = cjson::canonical(&v);
+                    Ok(with_policy(cx.stay(body(Some(text), None), &state.name, state.name.clone(), None)))
+                }
                 Ok(out) => {
                     let text = cjson::canonical(&v);
                     let data = out.unwrap_or(Some(v));
