@@ -94,6 +94,9 @@ pub struct Object {
     /// Unsigned and untrusted record counts from the verification that admitted the
     /// object to this node (offered to policy).
     pub(crate) trust_counts: Option<(u32, u32)>,
+    /// A handler's refinement of the intent (and the state that returned it), applied
+    /// by the next cycle of the same visit.
+    pub(crate) refinement: Option<(String, serde_json::Value)>,
 }
 
 impl Object {
@@ -172,6 +175,7 @@ impl Object {
             visit_open: false,
             history: OnceLock::new(),
             trust_counts: None,
+            refinement: None,
         };
         obj.append(genesis, options.key)?;
         Ok(obj)
@@ -363,6 +367,7 @@ impl Object {
             visit_open: false,
             history: OnceLock::new(),
             trust_counts: None,
+            refinement: None,
         })
     }
 

@@ -107,6 +107,28 @@ impl HandlerError {
 /// The work behind a capability.
 pub trait Handler: Send + Sync {
     fn call(&self, invocation: &Invocation) -> std::result::Result<Value, HandlerError>;
+
+    /// The output and, optionally, a refinement of the object's intent
+    /// (`{Objective?, Class?, Constraints?, States?, Goto?}`), which the next cycle
+    /// applies as a `mutate` if policy permits. By default: no refinement.
+    fn call_refined(&self, invocation: &Invocation) -> std::result::Result<(Value, Option<Value>), HandlerError> {
+        self.call(invocation).map(|v| (v, None))
+    }
+}
+
+/// A handler that may refine the intent (see [`Node::refining_handler`]).
+struct Refining<F>(F);
+
+impl<F> Handler for Refining<F>
+where
+    F: Fn(&Invocation) -> std::result::Result<(Value, Option<Value>), HandlerError> + Send + Sync,
+{
+    fn call(&self, invocation: &Invocation) -> std::result::Result<Value, HandlerError> {
+        (self.0)(invocation).map(|(v, _)| v)
+    }
+    fn call_refined(&self, invocation: &Invocation) -> std::result::Result<(Value, Option<Value>), HandlerError> {
+        (self.0)(invocation)
+    }
 }
 
 impl<F> Handler for F
@@ -246,6 +268,15 @@ impl Node {
         self.handlers.insert(capability, Arc::new(handler));
         self
     }
+    /// Registers a handler that returns its output and, optionally, a refinement of the
+    /// object's intent.
+    pub fn refining_handler(
+        self,
+        capability: impl Into<String>,
+        f: impl Fn(&Invocation) -> std::result::Result<(Value, Option<Value>), HandlerError> + Send + Sync + 'static,
+    ) -> Node {
+        self.handler(capability, Refining(f))
+    }
     pub fn id(&self) -> &str {
         &self.spec.id
     }
@@ -321,8 +352,9 @@ impl Node {
             };
         };
         let _ = object;
-        match catch_unwind(AssertUnwindSafe(|| handler.call(call))) {
-            Ok(Ok(v)) => TaskOutcome::Output(v),
+        match catch_unwind(AssertUnwindSafe(|| handler.call_refined(call))) {
+            Ok(Ok((v, None))) => TaskOutcome::Output(v),
+            Ok(Ok((output, Some(refinement)))) => TaskOutcome::Refined { output, refinement },
             Ok(Err(e)) => TaskOutcome::Error { error: e.error, cause: e.cause },
             Err(panic) => {
                 let msg = panic

@@ -106,3 +106,48 @@ fn a_node_whose_policy_forbids_mutating_the_intent_does_not_apply_the_rule() {
     assert_eq!(e.error, "Payment.Declined", "retries ran out; the plan was never refined here");
     assert_eq!(object.intent().revision(), 0);
 }
+
+#[test]
+fn a_handler_refines_the_intent_through_policy() {
+    let plan = json!({"Class": "triage", "StartAt": "Assess", "States": {
+        "Assess": {"Type": "Task", "Resource": "triage.assess", "ResultPath": "$.assessment", "End": true}
+    }});
+    let options = CreateOptions { now_ms: T0, ..Default::default() };
+    let bytes = Object::create(&plan, Context::new(), &json!({"ticket": 5}), &options).unwrap().to_bytes();
+    let refining = |_: &Invocation| -> Result<(Value, Option<Value>), HandlerError> {
+        Ok((
+            json!({"severity": "high"}),
+            Some(
+                json!({"Class": "incident", "States": {"Page": {"Type": "Pass", "Result": "paged", "ResultPath": "$.page", "End": true}}, "Goto": "Page"}),
+            ),
+        ))
+    };
+    let node = Node::new("n", "eu").refining_handler("triage.assess", refining);
+    let v = node.visit(&bytes, None).unwrap();
+    assert!(matches!(v.disposition, Disposition::Terminated { status: Status::Succeeded, .. }));
+    assert_eq!(v.object.intent().class(), Some("incident"));
+    assert_eq!(v.object.data(), &json!({"ticket": 5, "assessment": {"severity": "high"}, "page": "paged"}));
+    let kinds: Vec<String> = v.records().unwrap().iter().map(|r| r.action().as_str().to_owned()).collect();
+    assert_eq!(kinds, vec!["execute", "mutate", "mutate", "terminate"]);
+
+    // A node that forbids mutating the intent ignores the refinement.
+    let strict = Node::new("s", "eu")
+        .with_policy(
+            NodePolicy::new(
+                r#"@id("all") permit(principal, action, resource);
+                   @id("frozen") forbid(principal, action == Peo::Action::"mutate", resource);"#,
+            )
+            .unwrap(),
+        )
+        .refining_handler("triage.assess", refining);
+    let v = strict.visit(&bytes, None).unwrap();
+    assert!(matches!(v.disposition, Disposition::Terminated { status: Status::Succeeded, .. }));
+    assert_eq!(v.object.intent().class(), Some("triage"));
+
+    // An invalid refinement is the task's error.
+    let bad = Node::new("b", "eu")
+        .refining_handler("triage.assess", |_: &Invocation| Ok((json!(1), Some(json!({"Nope": 1})))));
+    let v = bad.visit(&bytes, None).unwrap();
+    let Disposition::Terminated { status: Status::Failed, error: Some(e), .. } = v.disposition else { panic!() };
+    assert_eq!(e.error, "peo.InvalidRefinement");
+}

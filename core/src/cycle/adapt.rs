@@ -3,9 +3,96 @@
 //! revision and the change, and the object continues under the new intent.
 
 use super::*;
-use crate::Intent;
+use crate::{Intent, PolicyOutcome};
+
+/// The intent after a refinement (`{Objective?, Class?, Constraints?, States?, Goto?}`,
+/// the shape of an `Adapt` rule's `Then`), at the next revision, and the change as
+/// recorded.
+pub(super) fn refine(current: &Intent, then: &Value) -> Result<(Intent, Value)> {
+    let Some(fields) = then.as_object() else {
+        return Err(Error::invalid_argument(
+            "a refinement is an object with Objective, Class, Constraints, States, Goto",
+        ));
+    };
+    if let Some(k) =
+        fields.keys().find(|k| !["Objective", "Class", "Constraints", "States", "Goto"].contains(&k.as_str()))
+    {
+        return Err(Error::invalid_argument(format!(
+            "a refinement has no field `{k}`; allowed: Objective, Class, Constraints, States, Goto"
+        )));
+    }
+    let mut doc = current.document().clone();
+    for field in ["Objective", "Class", "Constraints"] {
+        if let Some(v) = then.get(field) {
+            doc[field] = v.clone();
+        }
+    }
+    let mut added = Vec::new();
+    if let Some(states) = then.get("States") {
+        let Value::Object(states) = states else {
+            return Err(Error::invalid_argument("a refinement's `States` is an object of named states"));
+        };
+        for (name, def) in states {
+            doc["States"][name.as_str()] = def.clone();
+            added.push(name.clone());
+        }
+    }
+    let intent = Intent::at_revision(doc, current.revision() + 1, &crate::Limits::default())?;
+    if let Some(g) = then.get("Goto") {
+        let ok = g.as_str().is_some_and(|g| intent.plan().machine.get(g).is_some());
+        if !ok {
+            return Err(Error::invalid_argument(format!("a refinement's `Goto` ({g}) must name a top-level state")));
+        }
+    }
+    let change = json!({
+        "objective": then.get("Objective"),
+        "class": then.get("Class"),
+        "constraints": then.get("Constraints"),
+        "states": added,
+        "goto": then.get("Goto"),
+    });
+    Ok((intent, change))
+}
 
 impl Cx<'_> {
+    /// One `mutate` (kind `intent`) record to `intent`, continuing at `next`.
+    pub(super) fn intent_mutate(
+        &self,
+        intent: Intent,
+        change: Value,
+        next: String,
+        policy: Option<PolicyOutcome>,
+    ) -> Transition {
+        let mut t = self.stay(
+            Body::Mutate {
+                kind: MutateKind::Intent,
+                revision: intent.revision(),
+                change: Some(cjson::canonical(&change)),
+            },
+            &self.obj.state,
+            next,
+            None,
+        );
+        t.record.intent_hash = Some(intent.hash());
+        t.record.policy = policy;
+        t.intent = Some(intent);
+        t
+    }
+
+    /// A refinement a handler returned with its output (kept on the object between
+    /// the execute record and this cycle): authorised as `mutate`, then applied.
+    pub(super) fn handler_refinement(&self) -> Result<Option<Transition>> {
+        let Some((from_state, then)) = &self.obj.refinement else { return Ok(None) };
+        let policy = self.authorize(PolicyAction::Mutate, None);
+        if policy.as_ref().is_some_and(|p| p.decision == crate::PolicyDecision::Deny) {
+            return Ok(None);
+        }
+        let (intent, mut change) = refine(&self.obj.intent, then)?;
+        change["refinement"] = json!(from_state);
+        let next = then.get("Goto").and_then(Value::as_str).map_or_else(|| self.obj.state.clone(), str::to_owned);
+        Ok(Some(self.intent_mutate(intent, change, next, policy)))
+    }
+
     /// `$$.History`: what the rules can read about the execution so far.
     fn history_json(&self) -> Value {
         match self.obj.history() {
@@ -52,40 +139,11 @@ impl Cx<'_> {
                 continue;
             }
             let then = &self.obj.intent.document()["Adapt"][i]["Then"];
-            let mut doc = self.obj.intent.document().clone();
-            for field in ["Objective", "Class", "Constraints"] {
-                if let Some(v) = then.get(field) {
-                    doc[field] = v.clone();
-                }
-            }
-            let mut added = Vec::new();
-            if let Some(Value::Object(states)) = then.get("States") {
-                for (name, def) in states {
-                    doc["States"][name.as_str()] = def.clone();
-                    added.push(name.clone());
-                }
-            }
-            let revision = self.obj.intent.revision() + 1;
-            let intent = Intent::at_revision(doc, revision, &crate::Limits::default())
-                .map_err(|e| e.in_field(format!("Adapt[{i}].Then")))?;
-            let change = json!({
-                "adapt": key,
-                "objective": then.get("Objective"),
-                "class": then.get("Class"),
-                "constraints": then.get("Constraints"),
-                "states": added,
-                "goto": rule.then.goto,
-            });
+            let (intent, mut change) =
+                refine(&self.obj.intent, then).map_err(|e| e.in_field(format!("Adapt[{i}].Then")))?;
+            change["adapt"] = json!(key);
             let next = rule.then.goto.clone().unwrap_or_else(|| self.obj.state.clone());
-            let mut t = self.stay(
-                Body::Mutate { kind: MutateKind::Intent, revision, change: Some(cjson::canonical(&change)) },
-                &self.obj.state,
-                next,
-                None,
-            );
-            t.record.intent_hash = Some(intent.hash());
-            t.record.policy = policy;
-            t.intent = Some(intent);
+            let t = self.intent_mutate(intent, change, next, policy);
             return Ok(Some(t));
         }
         Ok(None)

@@ -134,6 +134,8 @@ pub struct Transition {
     pub intent: Option<crate::Intent>,
     /// The new context, when the record narrows it (`mutate`, kind `context`).
     pub context: Option<crate::Context>,
+    /// A handler's refinement, for the next cycle to apply.
+    pub refinement: Option<Value>,
     /// Set when the record ends the visit.
     pub disposition: Option<Disposition>,
 }
@@ -161,7 +163,17 @@ pub struct TaskCall {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskOutcome {
     Output(Value),
-    Error { error: String, cause: Option<String> },
+    /// An output and a refinement of the intent (`{Objective?, Class?, Constraints?,
+    /// States?, Goto?}`, like an `Adapt` rule's `Then`): the next cycle applies it as a
+    /// `mutate` if policy permits.
+    Refined {
+        output: Value,
+        refinement: Value,
+    },
+    Error {
+        error: String,
+        cause: Option<String>,
+    },
 }
 
 /// The cycle's decision.
@@ -269,6 +281,9 @@ fn pending_of(r: &Record) -> Pending {
 
 /// The suffix of a Task resource that waits for its task token to be answered.
 pub const WAIT_FOR_TASK_TOKEN: &str = ".waitForTaskToken";
+
+/// The error of a task whose handler returned a refinement that is not valid.
+pub const INVALID_REFINEMENT: &str = "peo.InvalidRefinement";
 
 /// The error a record raised at its state: a failed execution, or a failed or timed-out
 /// wait for an awaited event.
@@ -524,6 +539,7 @@ impl Cx<'_> {
             data,
             intent: None,
             context: None,
+            refinement: None,
             disposition: None,
         }
     }
@@ -544,7 +560,7 @@ impl Cx<'_> {
             None => self.obj.data_hash(),
         });
         record.signed = self.node.key.is_some();
-        Transition { record, data, intent: None, context: None, disposition: Some(disposition) }
+        Transition { record, data, intent: None, context: None, refinement: None, disposition: Some(disposition) }
     }
 
     /// A wake condition, with the execution's deadline as its timeout when that comes
@@ -934,6 +950,9 @@ pub fn decide_advised(
     {
         return Ok(Decision::Record(t));
     }
+    if let Some(t) = cx.handler_refinement()? {
+        return Ok(Decision::Record(t));
+    }
     let at_error = matches!(p.pending, Pending::Error(_));
     if (at_error || matches!(p.pending, Pending::Evaluate))
         && let Some(t) = cx.adapt(at_error)?
@@ -1045,6 +1064,28 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
         return Err(Error::invalid_argument(format!("state `{}` is not a Task", call.state)));
     };
     let cx = Cx::new(obj, node, now_ms, p);
+    let (result, refinement) = match result {
+        TaskOutcome::Refined { output, refinement } => {
+            // Checked now, so that a bad refinement is the task's error, not a later surprise.
+            if let Err(e) = adapt::refine(&obj.intent, &refinement) {
+                let error = TaskError { error: INVALID_REFINEMENT.into(), cause: Some(e.message().to_owned()) };
+                return Ok(cx.stay(
+                    Body::Execute {
+                        capability: call.capability.clone(),
+                        attempt: call.attempt,
+                        idempotency_key: Some(call.idempotency_key.clone()),
+                        output: None,
+                        error: Some(error),
+                    },
+                    &state.name,
+                    state.name.clone(),
+                    None,
+                ));
+            }
+            (TaskOutcome::Output(output), Some(refinement))
+        }
+        other => (other, None),
+    };
     let result = match result {
         _ if call.deadline_ms.is_some_and(|d| now_ms > d) => {
             TaskOutcome::Error { error: errors::TIMEOUT.to_owned(), cause: None }
@@ -1066,6 +1107,7 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
     let failed = |e: TaskError| with_policy(cx.stay(body(None, Some(e)), &state.name, state.name.clone(), None));
     match result {
         TaskOutcome::Error { error, cause } => Ok(failed(TaskError { error, cause })),
+        TaskOutcome::Refined { .. } => Err(Error::internal("a refined outcome is unwrapped above")),
         TaskOutcome::Output(v) => {
             let build = || context_object(obj, state, p, now_ms);
             let make_seed = || seed(obj, &state.name);
@@ -1096,7 +1138,9 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
                 Ok(out) => {
                     let text = cjson::canonical(&v);
                     let data = out.unwrap_or(Some(v));
-                    Ok(with_policy(cx.stay(body(Some(text), None), &state.name, Cx::next_of(state), data)))
+                    let mut t = with_policy(cx.stay(body(Some(text), None), &state.name, Cx::next_of(state), data));
+                    t.refinement = refinement;
+                    Ok(t)
                 }
                 Err(f) => Ok(failed(cx.located(state, f))),
             }
@@ -1117,7 +1161,7 @@ impl Object {
     /// Appends a transition [`decide`] or [`outcome`] returned for this object,
     /// signing it with `node.key` when it ends the visit.
     pub fn apply(&mut self, t: Transition, node: &NodeSpec) -> Result<Option<Disposition>> {
-        let Transition { record, data, intent, context, disposition } = t;
+        let Transition { record, data, intent, context, refinement, disposition } = t;
         if record.seq as usize != self.memory.len() {
             return Err(Error::invalid_argument("this transition was decided for another version of the object"));
         }
@@ -1142,6 +1186,7 @@ impl Object {
         if let Some(h) = self.history.get_mut() {
             h.add(&record);
         }
+        self.refinement = refinement.map(|r| (record.state.clone(), r));
         let signer = if record.signed { node.key.as_ref() } else { None };
         self.append(record, signer)?;
         self.progress = OnceLock::from(next);
