@@ -132,3 +132,32 @@ fn a_wait_for_task_token_task_hands_out_its_token_and_waits_for_it() {
     let Disposition::Terminated { status: Status::Succeeded, output: Some(out), .. } = v.disposition else { panic!() };
     assert_eq!(out, json!({"order": 3, "answer": {"approved": true}}));
 }
+
+#[test]
+fn heartbeats_keep_a_wait_alive_and_a_missed_one_times_it_out() {
+    let plan = json!({"StartAt": "Job", "States": {
+        "Job": {"Type": "Pass", "ResultPath": "$.result", "End": true,
+                "Catch": []}
+    }, "Await": {"Job": {"Event": "job-1", "TimeoutSeconds": 3600, "HeartbeatSeconds": 60}}});
+    // Pass states take no Catch: drop it.
+    let mut plan = plan;
+    plan["States"]["Job"].as_object_mut().unwrap().remove("Catch");
+    let options = CreateOptions { now_ms: T0, ..Default::default() };
+    let bytes = Object::create(&plan, Context::new(), &json!({}), &options).unwrap().to_bytes();
+    let clock = Arc::new(ManualClock::new(T0));
+    let node = Node::new("n", "eu").with_clock(clock.clone());
+    let v = node.visit(&bytes, None).unwrap();
+    let Disposition::Dormant(w) = &v.disposition else { panic!() };
+    assert_eq!((w.at_ms, w.timeout_at_ms), (Some(T0 + 60_000), Some(T0 + 3_600_000)));
+
+    clock.set(T0 + 50_000);
+    let v = node.visit(&v.bytes, Some(&Event::heartbeat("job-1"))).unwrap();
+    let Disposition::Dormant(w) = &v.disposition else { panic!() };
+    assert_eq!(w.at_ms, Some(T0 + 110_000), "the heartbeat timer restarted");
+    assert_eq!(v.appended, 1);
+
+    clock.set(T0 + 110_000);
+    let v = node.visit(&v.bytes, None).unwrap();
+    let Disposition::Terminated { status: Status::Failed, error: Some(e), .. } = v.disposition else { panic!() };
+    assert_eq!(e.error, "States.HeartbeatTimeout");
+}

@@ -40,12 +40,16 @@ impl Cx<'_> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let wake = Wake { reason: DormantReason::Await, at_ms: None, event: Some(name), timeout_at_ms };
+        // The heartbeat timer is the wait's wake time: reaching it without a heartbeat
+        // raises States.HeartbeatTimeout.
+        let at_ms = spec.heartbeat_seconds.map(|h| self.now.saturating_add((h as i64).saturating_mul(1000)));
+        let wake = Wake { reason: DormantReason::Await, at_ms, event: Some(name), timeout_at_ms };
         Ok(Decision::Record(self.dormant(state, wake)))
     }
 
-    /// The awaited event arrived, or the wait timed out.
-    pub(super) fn end_await(&self, state: &State, event: Option<&Event>) -> Decision {
+    /// The awaited event arrived (a result, a failure or a heartbeat), or the wait timed
+    /// out.
+    pub(super) fn end_await(&self, state: &State, w: &Wake, event: Option<&Event>) -> Decision {
         let failure = |cause: ReentryCause, name: Option<String>, e: &TaskError| {
             let payload = json!({"Error": e.error, "Cause": e.cause.clone().unwrap_or_default()});
             Decision::Record(self.stay(
@@ -56,9 +60,20 @@ impl Cx<'_> {
             ))
         };
         let Some(e) = event else {
-            let timeout = TaskError { error: errors::TIMEOUT.to_owned(), cause: None };
-            return failure(ReentryCause::Timeout, None, &timeout);
+            let heartbeat_missed =
+                w.at_ms.is_some_and(|at| self.now >= at) && !w.timeout_at_ms.is_some_and(|t| self.now >= t);
+            let error = if heartbeat_missed { errors::HEARTBEAT_TIMEOUT } else { errors::TIMEOUT };
+            return failure(ReentryCause::Timeout, None, &TaskError { error: error.to_owned(), cause: None });
         };
+        if e.heartbeat {
+            let Some(heartbeat) = heartbeat_seconds(self.obj, state) else {
+                // No heartbeat timer on this wait: nothing to restart.
+                return Decision::Sleep(w.clone());
+            };
+            let at_ms = Some(self.now.saturating_add((heartbeat as i64).saturating_mul(1000)));
+            let wake = Wake { at_ms, ..w.clone() };
+            return Decision::Record(self.dormant(state, wake));
+        }
         if let Some(err) = &e.error {
             return failure(ReentryCause::Failure, Some(e.name.clone()), err);
         }
@@ -94,5 +109,20 @@ impl Cx<'_> {
             )),
             Err(f) => failure(ReentryCause::Failure, Some(e.name.clone()), &self.located(state, f)),
         }
+    }
+}
+
+/// The heartbeat period of an awaited state (its `Await` entry, or a
+/// `.waitForTaskToken` Task's `HeartbeatSeconds`).
+fn heartbeat_seconds(obj: &Object, state: &State) -> Option<u64> {
+    if let Some(spec) = obj.intent.plan().awaits.get(&state.name) {
+        return spec.heartbeat_seconds;
+    }
+    match &state.kind {
+        StateKind::Task(t) => match &t.heartbeat_seconds {
+            Some(NumberSpec::Value(v)) => Some(*v as u64),
+            _ => None,
+        },
+        _ => None,
     }
 }

@@ -84,12 +84,18 @@ pub struct Event {
     pub payload: Value,
     /// Set for a failure (`SendTaskFailure`): the awaited state fails with it.
     pub error: Option<TaskError>,
+    /// A heartbeat (`SendTaskHeartbeat`): the wait goes on, its heartbeat timer restarts.
+    pub heartbeat: bool,
 }
 
 impl Event {
     /// An event carrying a result.
     pub fn success(name: impl Into<String>, payload: Value) -> Event {
-        Event { name: name.into(), payload, error: None }
+        Event { name: name.into(), payload, error: None, heartbeat: false }
+    }
+    /// A heartbeat for an awaited event: the state keeps waiting.
+    pub fn heartbeat(name: impl Into<String>) -> Event {
+        Event { name: name.into(), payload: Value::Null, error: None, heartbeat: true }
     }
     /// An event reporting a failure: the awaiting state raises `error` with `cause`.
     pub fn failure(name: impl Into<String>, error: impl Into<String>, cause: impl Into<String>) -> Event {
@@ -97,6 +103,7 @@ impl Event {
             name: name.into(),
             payload: Value::Null,
             error: Some(TaskError { error: error.into(), cause: Some(cause.into()) }),
+            heartbeat: false,
         }
     }
 }
@@ -976,7 +983,7 @@ pub fn decide_advised(
             }
             let state = state_of(obj, &obj.state)?;
             if w.reason == DormantReason::Await {
-                return Ok(cx.end_await(state, event.filter(|_| by_event)));
+                return Ok(cx.end_await(state, w, event.filter(|_| by_event)));
             }
             let (cause, ev, payload) = if by_event {
                 let e = event.expect("checked");
@@ -1016,10 +1023,17 @@ pub fn decide_advised(
                 },
                 _ => None,
             };
+            let heartbeat = match &state.kind {
+                StateKind::Task(t) => match &t.heartbeat_seconds {
+                    Some(NumberSpec::Value(v)) => Some(*v as u64),
+                    _ => None,
+                },
+                _ => None,
+            };
             let spec = crate::intent::AwaitSpec {
                 event: StringSpec::Value(token.clone()),
                 timeout_seconds: timeout,
-                heartbeat_seconds: None,
+                heartbeat_seconds: heartbeat,
             };
             let build = || Value::Null;
             let make_seed = || seed(obj, &state.name);
