@@ -61,7 +61,7 @@ impl Cx<'_> {
         };
         let Some(e) = event else {
             let heartbeat_missed =
-                w.at_ms.is_some_and(|at| self.now >= at) && !w.timeout_at_ms.is_some_and(|t| self.now >= t);
+                w.at_ms.is_some_and(|at| self.now >= at) && w.timeout_at_ms.is_none_or(|t| self.now < t);
             let error = if heartbeat_missed { errors::HEARTBEAT_TIMEOUT } else { errors::TIMEOUT };
             return failure(ReentryCause::Timeout, None, &TaskError { error: error.to_owned(), cause: None });
         };
