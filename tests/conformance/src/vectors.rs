@@ -194,6 +194,26 @@ fn specs() -> Vec<Value> {
             ]
         }),
         json!({
+            "name": "policy-decides",
+            "description": "Cedar: a node whose policy does not permit the capability delegates it (reason policy, the decision recorded); a node that permits it executes, and the object's own forbid policy is evaluated with it",
+            "plan": {"Class": "payment", "StartAt": "Charge", "States": {"Charge": {"Type": "Task", "Resource": "payment.charge", "End": true}}},
+            "input": {"amount": 5},
+            "originator_key": 1,
+            "context": {"labels": ["verified"], "policies": [["no-us", "forbid(principal, action == Peo::Action::\"execute\", resource) when { context.node_domain == \"us\" };"]]},
+            "visits": [
+                visit({
+                    let mut n = node("strict-1", "eu", Some(2), &["payment.charge"]);
+                    n["policy"] = json!("@id(\"visit\") permit(principal, action == Peo::Action::\"visit\", resource);\n@id(\"delegate\") permit(principal, action == Peo::Action::\"delegate\", resource);");
+                    n
+                }, T0 + 1_000, json!([])),
+                visit({
+                    let mut n = node("payments-1", "eu", Some(3), &["payment.charge"]);
+                    n["policy"] = json!("@id(\"open\") permit(principal, action, resource) when { context.labels.contains(\"verified\") };");
+                    n
+                }, T0 + 2_000, json!([{"output": {"charged": 5}}]))
+            ]
+        }),
+        json!({
             "name": "terminated-refuses",
             "description": "A terminated object presented again: the error kind `terminated`, nothing appended",
             "plan": {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}},
@@ -213,6 +233,9 @@ fn build_node(v: &Value, calls: Arc<Mutex<Vec<Value>>>) -> Result<(Node, Arc<Man
     let clock = Arc::new(ManualClock::new(v["now_ms"].as_i64().ok_or("now_ms")?));
     let mut node = Node::new(n["id"].as_str().ok_or("node.id")?, n["domain"].as_str().ok_or("node.domain")?)
         .with_clock(clock.clone());
+    if let Some(text) = n.get("policy").and_then(Value::as_str) {
+        node = node.with_policy(peo_core::NodePolicy::new(text).map_err(|e| e.to_string())?);
+    }
     if let Some(k) = n["signing_key"].as_str() {
         let bytes = hex::decode(k).map_err(|e| e.to_string())?;
         node = node.with_key(SigningKey::from_slice(&bytes).map_err(|e| e.to_string())?);
@@ -295,8 +318,17 @@ fn build() -> Result<BTreeMap<String, Vec<u8>>, String> {
         let name = spec["name"].as_str().ok_or("name")?.to_owned();
         let originator = spec["originator_key"].as_u64().map(|s| SigningKey::from_bytes(&[s as u8; 32]));
         let options = CreateOptions { now_ms: T0, key: originator.as_ref(), ..Default::default() };
-        let object = Object::create(&spec["plan"], Context::new(), &spec["input"], &options)
-            .map_err(|e| format!("{name}: {e}"))?;
+        let mut context = Context::new();
+        for l in spec["context"]["labels"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            context = context.with_label(l);
+        }
+        for p in spec["context"]["policies"].as_array().into_iter().flatten() {
+            context = context
+                .with_policy(p[0].as_str().unwrap_or_default(), p[1].as_str().unwrap_or_default())
+                .map_err(|e| format!("{name}: {e}"))?;
+        }
+        let object =
+            Object::create(&spec["plan"], context, &spec["input"], &options).map_err(|e| format!("{name}: {e}"))?;
         let mut bytes = object.to_bytes();
         let object_file = format!("objects/{name}.peo");
         files.insert(object_file.clone(), bytes.clone());
@@ -316,6 +348,7 @@ fn build() -> Result<BTreeMap<String, Vec<u8>>, String> {
             "final_object": format!("objects/{name}.final.peo"),
             "plan": spec["plan"],
             "input": spec["input"],
+            "context": spec.get("context").cloned().unwrap_or(Value::Null),
             "originator_key": spec["originator_key"].as_u64().map(|s| key(s as u8)),
             "visits": visits,
         }));
