@@ -9,7 +9,11 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz@0.13.2 --locked
 corpus=fuzz/corpus/from_bytes
 mkdir -p "$corpus"
 # Seed with a real signed object (the main-job example writes one).
-cargo run --release -q -p peo-core --example tamper -- "$corpus" >/dev/null
+if [ -x target/release/examples/tamper ]; then
+  target/release/examples/tamper "$corpus" >/dev/null
+else
+  cargo run --release -q -p peo-core --example tamper -- "$corpus" >/dev/null
+fi
 # And with the test vectors' objects: every state type, mid-run and terminated.
 cp tests/vectors/objects/*.peo "$corpus"/
 export RUSTC_BOOTSTRAP=1

@@ -39,8 +39,9 @@ fn two_nodes_with_different_policies_decide_differently_and_both_histories_verif
     let bytes = create(charge_plan(), shop());
     let strict = NodePolicy::new(&format!(
         r#"{BASE}
-        @id("payments-only-small") permit(principal, action == Peo::Action::"execute", resource == Peo::Capability::"payment.charge")
-          when {{ context.class == "refund" }};"#
+        @id("refunds-only") forbid(principal, action == Peo::Action::"execute", resource == Peo::Capability::"payment.charge")
+          unless {{ context.class == "refund" }};
+        @id("exec") permit(principal, action == Peo::Action::"execute", resource);"#
     ))
     .unwrap();
     let lenient = NodePolicy::new(&format!(
@@ -68,7 +69,7 @@ fn two_nodes_with_different_policies_decide_differently_and_both_histories_verif
     );
     let ra = va.records().unwrap();
     let p = ra[0].policy.as_ref().unwrap();
-    assert_eq!(p.decision, PolicyDecision::Deny, "no permit matched: default deny");
+    assert_eq!((p.decision, p.policies.clone()), (PolicyDecision::Deny, vec!["refunds-only".to_string()]));
 
     let vb = b.visit(&bytes, None).unwrap();
     assert!(matches!(vb.disposition, Disposition::Terminated { status: Status::Succeeded, .. }));
