@@ -14,7 +14,8 @@ if [ -x target/release/examples/tamper ]; then
 else
   cargo run --release -q -p peo-core --example tamper -- "$corpus" >/dev/null
 fi
-# And with the test vectors' objects: every state type, mid-run and terminated.
-cp tests/vectors/objects/*.peo "$corpus"/
+# And with the test vectors' objects (every state type, mid-run and terminated), and
+# every input that once crashed it (fuzz/regressions).
+cp tests/vectors/objects/*.peo fuzz/regressions/*.peo "$corpus"/
 export RUSTC_BOOTSTRAP=1
 cargo fuzz run from_bytes "$corpus" -- -max_total_time="$secs" -rss_limit_mb=2048 -max_len=65536 2>&1 | tail -n 25

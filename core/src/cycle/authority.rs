@@ -66,7 +66,7 @@ impl Cx<'_> {
 
     /// The visit this cycle belongs to (1 for the first node after genesis).
     pub(super) fn hops(&self) -> u32 {
-        if self.obj.visit_open { self.p.visit } else { self.p.visit + 1 }
+        if self.obj.visit_open { self.p.visit } else { self.p.visit.saturating_add(1) }
     }
 
     /// Authorises `action`; `None` when no policy applies here (allowed, nothing to

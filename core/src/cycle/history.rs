@@ -35,13 +35,13 @@ impl History {
         }
         match &r.body {
             Body::Execute { error, .. } => {
-                *self.attempts.entry(r.state.clone()).or_default() += 1;
+                bump(&mut self.attempts, &r.state);
                 if error.is_some() {
-                    *self.failures.entry(r.state.clone()).or_default() += 1;
+                    bump(&mut self.failures, &r.state);
                 }
             }
             Body::Reentry { cause: crate::ReentryCause::Timeout | crate::ReentryCause::Failure, .. } => {
-                *self.failures.entry(r.state.clone()).or_default() += 1;
+                bump(&mut self.failures, &r.state);
             }
             Body::Mutate { kind: MutateKind::Intent, change: Some(c), .. } => {
                 if let Ok(v) = serde_json::from_str::<Value>(c)
@@ -66,4 +66,9 @@ impl History {
             "Revision": revision,
         })
     }
+}
+
+fn bump(counts: &mut BTreeMap<String, u32>, state: &str) {
+    let c = counts.entry(state.to_owned()).or_default();
+    *c = c.saturating_add(1);
 }

@@ -520,7 +520,7 @@ impl<'a> Cx<'a> {
 
 impl Cx<'_> {
     fn record(&self, body: Body, state: &str, next_state: String, status: Status) -> Record {
-        let visit = if self.obj.visit_open { self.p.visit } else { self.p.visit + 1 };
+        let visit = if self.obj.visit_open { self.p.visit } else { self.p.visit.saturating_add(1) };
         Record {
             body,
             state: state.to_owned(),
@@ -756,7 +756,7 @@ impl Cx<'_> {
             StateKind::Wait(w) => {
                 let input = asl::select(Cow::Borrowed(raw), &state.input_path, env)?;
                 let at = match &w.wait_for {
-                    WaitFor::Seconds(s) => self.now.saturating_add((*s as i64).saturating_mul(1000)),
+                    WaitFor::Seconds(s) => self.now.saturating_add(i64::try_from(*s).unwrap_or(i64::MAX).saturating_mul(1000)),
                     WaitFor::Timestamp(t) => asl::parse_timestamp(t).ok_or_else(|| {
                         Failure::runtime(format!(
                             "The Timestamp parameter does not reference a valid ISO-8601 extended offset date-time format string: {t}"
@@ -916,7 +916,7 @@ impl Cx<'_> {
 /// `Constraints.Deadline`, whichever comes first.
 fn deadline(obj: &Object, p: &Progress) -> Option<i64> {
     let plan = obj.intent.plan();
-    let by_timeout = plan.timeout_seconds.map(|t| p.start_ms.saturating_add((t as i64).saturating_mul(1000)));
+    let by_timeout = plan.timeout_seconds.map(|t| p.start_ms.saturating_add(i64::try_from(t).unwrap_or(i64::MAX).saturating_mul(1000)));
     match (by_timeout, plan.constraints.deadline_ms) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
