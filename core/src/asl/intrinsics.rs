@@ -417,12 +417,15 @@ fn eval_call(c: &Call, input: &Value, env: &Env<'_>, field: &str) -> Result<Valu
             }
             let seed = if n == 3 { Some(int(2)?) } else { None };
             let r = env.random(seed);
-            let span = end.checked_sub(start).ok_or_else(|| failure(name, "the range does not fit a 64-bit integer"))? as u64;
+            let span =
+                end.checked_sub(start).ok_or_else(|| failure(name, "the range does not fit a 64-bit integer"))? as u64;
             Value::from(start + (r % span) as i64)
         }
         "States.MathAdd" => {
             arity(2, 2)?;
-            Value::from(int(0)?.checked_add(int(1)?).ok_or_else(|| failure(name, "the sum does not fit a 64-bit integer"))?)
+            Value::from(
+                int(0)?.checked_add(int(1)?).ok_or_else(|| failure(name, "the sum does not fit a 64-bit integer"))?,
+            )
         }
         "States.StringSplit" => {
             arity(2, 2)?;

@@ -37,10 +37,8 @@ pub(super) fn refine(current: &Intent, then: &Value) -> Result<(Intent, Value)> 
             added.push(name.clone());
         }
     }
-    let revision = current
-        .revision()
-        .checked_add(1)
-        .ok_or_else(|| Error::limit("the intent has reached its last revision"))?;
+    let revision =
+        current.revision().checked_add(1).ok_or_else(|| Error::limit("the intent has reached its last revision"))?;
     let intent = Intent::at_revision(doc, revision, &crate::Limits::default())?;
     if let Some(g) = then.get("Goto") {
         let ok = g.as_str().is_some_and(|g| intent.plan().machine.get(g).is_some());

@@ -34,7 +34,9 @@ impl Cx<'_> {
                 }
             }
         };
-        let timeout = spec.timeout_seconds.map(|t| self.now.saturating_add(i64::try_from(t).unwrap_or(i64::MAX).saturating_mul(1000)));
+        let timeout = spec
+            .timeout_seconds
+            .map(|t| self.now.saturating_add(i64::try_from(t).unwrap_or(i64::MAX).saturating_mul(1000)));
         let exec = deadline(self.obj, self.p);
         let timeout_at_ms = match (timeout, exec) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -42,7 +44,9 @@ impl Cx<'_> {
         };
         // The heartbeat timer is the wait's wake time: reaching it without a heartbeat
         // raises States.HeartbeatTimeout.
-        let at_ms = spec.heartbeat_seconds.map(|h| self.now.saturating_add(i64::try_from(h).unwrap_or(i64::MAX).saturating_mul(1000)));
+        let at_ms = spec
+            .heartbeat_seconds
+            .map(|h| self.now.saturating_add(i64::try_from(h).unwrap_or(i64::MAX).saturating_mul(1000)));
         let wake = Wake { reason: DormantReason::Await, at_ms, event: Some(name), timeout_at_ms };
         Ok(Decision::Record(self.dormant(state, wake)))
     }
@@ -70,7 +74,8 @@ impl Cx<'_> {
                 // No heartbeat timer on this wait: nothing to restart.
                 return Decision::Sleep(w.clone());
             };
-            let at_ms = Some(self.now.saturating_add(i64::try_from(heartbeat).unwrap_or(i64::MAX).saturating_mul(1000)));
+            let at_ms =
+                Some(self.now.saturating_add(i64::try_from(heartbeat).unwrap_or(i64::MAX).saturating_mul(1000)));
             let wake = Wake { at_ms, ..w.clone() };
             return Decision::Record(self.dormant(state, wake));
         }

@@ -916,7 +916,9 @@ impl Cx<'_> {
 /// `Constraints.Deadline`, whichever comes first.
 fn deadline(obj: &Object, p: &Progress) -> Option<i64> {
     let plan = obj.intent.plan();
-    let by_timeout = plan.timeout_seconds.map(|t| p.start_ms.saturating_add(i64::try_from(t).unwrap_or(i64::MAX).saturating_mul(1000)));
+    let by_timeout = plan
+        .timeout_seconds
+        .map(|t| p.start_ms.saturating_add(i64::try_from(t).unwrap_or(i64::MAX).saturating_mul(1000)));
     match (by_timeout, plan.constraints.deadline_ms) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
