@@ -48,7 +48,7 @@ pub mod wire;
 pub use context::{CarriedPolicy, Context, Originator};
 pub use cycle::{
     ADVISED_TERMINATION, Decision, Disposition, Event, NodeSpec, Proposal, Step, TaskCall, TaskOutcome, Transition,
-    Wake, decide, decide_advised, narrow, outcome,
+    Wake, decide, decide_advised, join, narrow, outcome,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use hash::Hash;

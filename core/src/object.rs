@@ -97,14 +97,40 @@ pub struct Object {
     /// A handler's refinement of the intent (and the state that returned it), applied
     /// by the next cycle of the same visit.
     pub(crate) refinement: Option<(String, serde_json::Value)>,
+    /// Child objects created by fan-out during this visit, not yet taken.
+    pub(crate) spawned: Vec<Vec<u8>>,
 }
 
 impl Object {
     /// Creates an object from an intent document, a context and an input, and writes
     /// its genesis record.
     pub fn create(intent: &Value, context: Context, input: &Value, options: &CreateOptions<'_>) -> Result<Object> {
+        let intent = Intent::new(intent, &options.limits)?;
+        Self::create_with(intent, context, input, options, None)
+    }
+
+    /// Creates a child object for fan-out: `lineage` links it to its parent, and its
+    /// genesis record is written (and signed, with `options.key`) by `node`, the node
+    /// that fanned out.
+    pub(crate) fn create_child(
+        intent: Intent,
+        context: Context,
+        input: &Value,
+        options: &CreateOptions<'_>,
+        lineage: Lineage,
+        node: NodeRef,
+    ) -> Result<Object> {
+        Self::create_with(intent, context, input, options, Some((lineage, node)))
+    }
+
+    fn create_with(
+        intent: Intent,
+        context: Context,
+        input: &Value,
+        options: &CreateOptions<'_>,
+        child: Option<(Lineage, NodeRef)>,
+    ) -> Result<Object> {
         let limits = &options.limits;
-        let intent = Intent::new(intent, limits)?;
         cjson::check_value(input, limits, "the input")?;
         let data_text = cjson::canonical(input);
         if data_text.len() > limits.max_json_bytes {
@@ -115,7 +141,7 @@ impl Object {
             )));
         }
         let mut context = context;
-        if let Some(key) = options.key {
+        if let Some(key) = options.key.filter(|_| child.is_none()) {
             match context.originator.key {
                 None => context.originator.key = Some(key.public_key()),
                 Some(k) if k == key.public_key() => {}
@@ -138,17 +164,23 @@ impl Object {
             let h = Hash::tagged(crate::hash::TAG_ID, &buf);
             ObjectId(h.0[..16].try_into().expect("16 of 32 bytes"))
         });
-        let lineage = Lineage::root(id);
+        let (lineage, node) = match child {
+            Some((l, n)) => (l, n),
+            None => (
+                Lineage::root(id),
+                NodeRef {
+                    id: context.originator.subject.clone().unwrap_or_default(),
+                    domain: context.originator.domain.clone().unwrap_or_default(),
+                    key: options.key.map(SigningKey::public_key),
+                },
+            ),
+        };
         let genesis = Record {
             body: Body::Genesis { id, lineage: lineage.clone(), input: data_text.clone() },
             state: String::new(),
             next_state: intent.plan().machine.start_at.clone(),
             status: Status::Running,
-            node: NodeRef {
-                id: context.originator.subject.clone().unwrap_or_default(),
-                domain: context.originator.domain.clone().unwrap_or_default(),
-                key: options.key.map(SigningKey::public_key),
-            },
+            node,
             time_ms: options.now_ms,
             policy: None,
             advice: None,
@@ -176,6 +208,7 @@ impl Object {
             history: OnceLock::new(),
             trust_counts: None,
             refinement: None,
+            spawned: Vec::new(),
         };
         obj.append(genesis, options.key)?;
         Ok(obj)
@@ -368,6 +401,7 @@ impl Object {
             history: OnceLock::new(),
             trust_counts: None,
             refinement: None,
+            spawned: Vec::new(),
         })
     }
 

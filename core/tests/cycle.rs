@@ -419,19 +419,6 @@ fn an_expired_execution_terminates_expired() {
 }
 
 #[test]
-fn fan_out_states_are_unsupported_for_now() {
-    let mut o = create(
-        json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
-            {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}]}}}),
-        json!({}),
-    );
-    let e = o.step(&node(), T0, None).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Unsupported);
-    assert_eq!(e.state(), Some("P"));
-    assert_eq!(o.memory().len(), 1);
-}
-
-#[test]
 fn decoded_objects_resume_where_they_were() {
     let mut o = create(retry_plan("NONE"), json!({"id": 1}));
     let flaky = |_: &TaskCall| TaskOutcome::Error { error: "Flaky".into(), cause: None };

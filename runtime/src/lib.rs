@@ -185,6 +185,10 @@ pub struct Visit {
     pub disposition: Disposition,
     /// How many records the visit appended.
     pub appended: usize,
+    /// Child objects created by fan-out (`Parallel`, `Map`) during the visit: send them
+    /// on like any delegated object, and present each one's final object to the parent
+    /// with [`Node::complete`].
+    pub children: Vec<Vec<u8>>,
 }
 
 impl Visit {
@@ -304,8 +308,52 @@ impl Node {
 
     /// Visits an object already decoded and verified (for hosts that keep objects in
     /// memory between visits).
-    pub fn visit_object(&self, mut object: Object, event: Option<&Event>) -> Result<Visit> {
+    pub fn visit_object(&self, object: Object, event: Option<&Event>) -> Result<Visit> {
         let start = object.memory().len();
+        self.run_cycles(object, event, start)
+    }
+
+    /// Presents a child's final object (`child`, bytes) to its waiting parent
+    /// (`parent`, bytes): the completion is checked against the lineage and recorded,
+    /// and when it was the last one the parent runs on. A completion already recorded
+    /// appends nothing (`appended == 0`); a forged one is an `Integrity` error.
+    pub fn complete(&self, parent: &[u8], child: &[u8]) -> Result<Visit> {
+        let mut object = Object::from_bytes(parent, &self.limits)?;
+        let report = object.verify(&self.trust);
+        object.note_verification(&report);
+        if self.trust.require != SignatureRequirement::ValidIfPresent || report.broken.is_some() {
+            report.into_result()?;
+        }
+        let child = Object::from_bytes(child, &self.limits)?;
+        let start = object.memory().len();
+        match object.complete_child(&self.spec, self.clock.now_ms(), &child)? {
+            Step::Sleep(wake) => Ok(Visit {
+                object,
+                bytes: parent.to_vec(),
+                disposition: Disposition::Dormant(wake),
+                appended: 0,
+                children: Vec::new(),
+            }),
+            Step::Appended(Some(d)) => {
+                self.observe(&object);
+                Ok(self.finish(object, d, start))
+            }
+            Step::Appended(None) => {
+                self.observe(&object);
+                self.run_cycles(object, None, start)
+            }
+            Step::Execute(_) => Err(Error::internal("a completion never executes a handler")),
+        }
+    }
+
+    fn finish(&self, mut object: Object, disposition: Disposition, start: usize) -> Visit {
+        let bytes = object.to_bytes();
+        let appended = object.memory().len() - start;
+        let children = object.take_children();
+        Visit { object, bytes, disposition, appended, children }
+    }
+
+    fn run_cycles(&self, mut object: Object, event: Option<&Event>, start: usize) -> Result<Visit> {
         let mut event = event;
         for _ in 0..self.max_cycles {
             let now = self.clock.now_ms();
@@ -327,9 +375,7 @@ impl Node {
                 }
             };
             if let Some(disposition) = disposition {
-                let bytes = object.to_bytes();
-                let appended = object.memory().len() - start;
-                return Ok(Visit { object, bytes, disposition, appended });
+                return Ok(self.finish(object, disposition, start));
             }
         }
         Err(Error::limit(format!(

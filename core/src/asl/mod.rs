@@ -103,7 +103,6 @@ pub(crate) struct Env<'a> {
 
 impl<'a> Env<'a> {
     /// An environment with a ready context object.
-    #[cfg(test)]
     pub(crate) fn new(context: &'a Value, seed: [u8; 32]) -> Env<'a> {
         Env {
             context: OnceCell::new(),

@@ -21,10 +21,12 @@ mod adapt;
 mod advice;
 mod authority;
 mod awaits;
+mod fanout;
 mod history;
 mod narrow;
 
 pub use advice::{ADVISED_TERMINATION, Proposal};
+pub use fanout::join;
 pub(crate) use history::History;
 pub use narrow::narrow;
 
@@ -143,6 +145,8 @@ pub struct Transition {
     pub context: Option<crate::Context>,
     /// A handler's refinement, for the next cycle to apply.
     pub refinement: Option<Value>,
+    /// Child objects a fan-out created (their bytes).
+    pub children: Vec<Vec<u8>>,
     /// Set when the record ends the visit.
     pub disposition: Option<Disposition>,
 }
@@ -267,6 +271,14 @@ fn pending_of(r: &Record) -> Pending {
     match &r.body {
         _ if r.status.is_terminal() => Pending::Done,
         Body::Execute { error: Some(e), .. } => Pending::Error(e.clone()),
+        Body::Delegate { reason: DelegateReason::FanOut, .. } | Body::Reentry { cause: ReentryCause::Children, .. }
+            if r.status == Status::Dormant =>
+        {
+            Pending::Dormant(Wake { reason: DormantReason::Join, at_ms: None, event: None, timeout_at_ms: None })
+        }
+        Body::Reentry { .. } if fanout::children_error(r).is_some() => {
+            Pending::Error(fanout::children_error(r).expect("checked"))
+        }
         Body::Reentry { .. } if awaits::reentry_error(r).is_some() => {
             Pending::Error(awaits::reentry_error(r).expect("checked"))
         }
@@ -297,7 +309,7 @@ pub const INVALID_REFINEMENT: &str = "peo.InvalidRefinement";
 fn failed(r: &Record) -> Option<TaskError> {
     match &r.body {
         Body::Execute { error: Some(e), .. } => Some(e.clone()),
-        _ => awaits::reentry_error(r),
+        _ => awaits::reentry_error(r).or_else(|| fanout::children_error(r)),
     }
 }
 
@@ -306,6 +318,7 @@ fn continues_entry(r: &Record) -> bool {
     r.state == r.next_state
         && match &r.body {
             Body::Execute { error: Some(_), .. } | Body::Dormant { .. } | Body::Reentry { .. } => true,
+            Body::Delegate { reason: DelegateReason::FanOut, .. } => true,
             Body::Execute { capability, .. } => capability.ends_with(WAIT_FOR_TASK_TOKEN),
             _ => false,
         }
@@ -547,6 +560,7 @@ impl Cx<'_> {
             intent: None,
             context: None,
             refinement: None,
+            children: Vec::new(),
             disposition: None,
         }
     }
@@ -567,7 +581,15 @@ impl Cx<'_> {
             None => self.obj.data_hash(),
         });
         record.signed = self.node.key.is_some();
-        Transition { record, data, intent: None, context: None, refinement: None, disposition: Some(disposition) }
+        Transition {
+            record,
+            data,
+            intent: None,
+            context: None,
+            refinement: None,
+            children: Vec::new(),
+            disposition: Some(disposition),
+        }
     }
 
     /// A wake condition, with the execution's deadline as its timeout when that comes
@@ -677,14 +699,6 @@ impl Cx<'_> {
 
     /// Evaluates `state` with the object's data as its input.
     fn evaluate(&self, state: &State) -> Result<Decision> {
-        if matches!(state.kind, StateKind::Parallel(_) | StateKind::Map(_)) {
-            return Err(Error::unsupported(format!(
-                "state `{}` is a {} state: fan-out (Parallel and Map) is not supported yet",
-                state.name,
-                state.type_name()
-            ))
-            .in_state(&state.name));
-        }
         let build = || context_object(self.obj, state, self.p, self.now);
         let make_seed = || seed(self.obj, &state.name);
         let env = Env::lazy(&build, &make_seed);
@@ -894,7 +908,7 @@ impl Cx<'_> {
                     advice: None,
                 }))
             }
-            StateKind::Parallel(_) | StateKind::Map(_) => unreachable!("rejected by `evaluate`"),
+            StateKind::Parallel(_) | StateKind::Map(_) => self.fan_out(state, env),
         }
     }
 
@@ -1177,7 +1191,8 @@ impl Object {
     /// Appends a transition [`decide`] or [`outcome`] returned for this object,
     /// signing it with `node.key` when it ends the visit.
     pub fn apply(&mut self, t: Transition, node: &NodeSpec) -> Result<Option<Disposition>> {
-        let Transition { record, data, intent, context, refinement, disposition } = t;
+        let Transition { record, data, intent, context, refinement, children, disposition } = t;
+        self.spawned.extend(children);
         if record.seq as usize != self.memory.len() {
             return Err(Error::invalid_argument("this transition was decided for another version of the object"));
         }

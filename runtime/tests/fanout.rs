@@ -1,0 +1,161 @@
+//! Fan-out: Parallel and Map as child objects, joined without a coordinator.
+
+use std::sync::Arc;
+
+use peo_core::{Body, Context, CreateOptions, DelegateReason, ErrorKind, Object, Status, Trust};
+use peo_runtime::{Disposition, Invocation, ManualClock, Node, Visit};
+use serde_json::{Value, json};
+
+const T0: i64 = 1_700_000_000_000;
+
+fn create(plan: Value, input: Value) -> Vec<u8> {
+    Object::create(&plan, Context::new(), &input, &CreateOptions { now_ms: T0, ..Default::default() })
+        .unwrap()
+        .to_bytes()
+}
+
+fn node(id: &str) -> Node {
+    Node::new(id, "eu")
+        .with_clock(Arc::new(ManualClock::new(T0)))
+        .handler("math.square", |c: &Invocation| Ok(json!(c.input.as_i64().unwrap_or(0).pow(2))))
+}
+
+fn map_plan() -> Value {
+    json!({"StartAt": "Squares", "States": {
+        "Squares": {"Type": "Map", "ItemsPath": "$.numbers", "MaxConcurrency": 2, "ResultPath": "$.squares", "End": true,
+                    "ItemProcessor": {"StartAt": "Square", "States": {"Square": {"Type": "Task", "Resource": "math.square", "End": true}}}}
+    }})
+}
+
+/// Runs each child to its end at `node`.
+fn finish(node: &Node, children: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    children
+        .iter()
+        .map(|c| {
+            let v = node.visit(c, None).unwrap();
+            assert!(
+                matches!(v.disposition, Disposition::Terminated { status: Status::Succeeded, .. }),
+                "{:?}",
+                v.disposition
+            );
+            v.bytes
+        })
+        .collect()
+}
+
+#[test]
+fn children_finish_at_different_nodes_out_of_order_and_a_duplicate_is_recognised() {
+    let parent = node("parent-node");
+    let v = parent.visit(&create(map_plan(), json!({"numbers": [1, 2, 3, 4]})), None).unwrap();
+    // MaxConcurrency 2: two children now.
+    assert_eq!(v.children.len(), 2);
+    let Disposition::Dormant(w) = &v.disposition else { panic!() };
+    assert_eq!(w.reason, peo_core::DormantReason::Join);
+    let r = &v.records().unwrap()[0];
+    let Body::Delegate { reason: DelegateReason::FanOut, children, .. } = &r.body else { panic!("{r:?}") };
+    assert_eq!(children.iter().map(|c| c.branch).collect::<Vec<_>>(), vec![0, 1]);
+
+    let (a, b) = (node("worker-a"), node("worker-b"));
+    let first = vec![b.visit(&v.children[1], None).unwrap().bytes, a.visit(&v.children[0], None).unwrap().bytes];
+    // Out of order: branch 1 completes first.
+    let v1 = parent.complete(&v.bytes, &first[0]).unwrap();
+    assert_eq!(v1.children.len(), 1, "a slot freed: the third child is created");
+    let dup = parent.complete(&v1.bytes, &first[0]).unwrap();
+    assert_eq!(dup.appended, 0, "the same completion again is recognised");
+    assert_eq!(dup.bytes, v1.bytes);
+    let v2 = parent.complete(&v1.bytes, &first[1]).unwrap();
+    let mut rest = v1.children.clone();
+    rest.extend(v2.children.clone());
+    assert_eq!(rest.len(), 2);
+    let done: Vec<Vec<u8>> = rest.iter().map(|c| a.visit(c, None).unwrap().bytes).collect();
+    let v3 = parent.complete(&v2.bytes, &done[1]).unwrap();
+    let v4 = parent.complete(&v3.bytes, &done[0]).unwrap();
+    let Disposition::Terminated { status: Status::Succeeded, output: Some(out), .. } = &v4.disposition else {
+        panic!("{:?}", v4.disposition)
+    };
+    assert_eq!(out["squares"], json!([1, 4, 9, 16]), "outputs in item order whatever the completion order");
+
+    let children: Vec<Object> =
+        first.iter().chain(done.iter()).map(|b| Object::from_bytes(b, &Default::default()).unwrap()).collect();
+    assert_eq!(v4.object.verify_children(&children).unwrap(), 4);
+    v4.object.verify(&Trust::any()).into_result().unwrap();
+    for c in &children {
+        assert_eq!((c.lineage().parent, c.lineage().generation), (Some(v4.object.id()), 1));
+    }
+}
+
+#[test]
+fn forged_completions_are_integrity_errors_and_change_nothing() {
+    let parent = node("p");
+    let v = parent.visit(&create(map_plan(), json!({"numbers": [1, 2]})), None).unwrap();
+    // A child of another parent.
+    let other = parent.visit(&create(map_plan(), json!({"numbers": [5, 6]})), None).unwrap();
+    let stranger = finish(&parent, &other.children[..1]);
+    let e = parent.complete(&v.bytes, &stranger[0]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Integrity);
+    // A root object posing as a child.
+    let root = finish(&parent, &[create(json!({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}), json!({}))]);
+    assert_eq!(parent.complete(&v.bytes, &root[0]).unwrap_err().kind(), ErrorKind::Integrity);
+    // A real child whose memory was altered after it finished (the head no longer matches its records).
+    let mine = finish(&parent, &v.children[..1]);
+    let mut bytes = mine[0].clone();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0x01;
+    assert!(parent.complete(&v.bytes, &bytes).is_err());
+    // The parent is unchanged by all of this and still accepts its real child.
+    let ok = parent.complete(&v.bytes, &mine[0]).unwrap();
+    assert_eq!(ok.appended, 1);
+}
+
+#[test]
+fn a_map_inside_a_parallel_branch_shows_generations() {
+    let plan = json!({"StartAt": "Both", "States": {
+        "Both": {"Type": "Parallel", "End": true, "Branches": [
+            {"StartAt": "Squares", "States": {"Squares": {"Type": "Map", "End": true,
+                "ItemProcessor": {"StartAt": "Sq", "States": {"Sq": {"Type": "Task", "Resource": "math.square", "End": true}}}}}},
+            {"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": true}}}
+        ]}
+    }});
+    let n = node("n");
+    let top = n.visit(&create(plan, json!([3, 4])), None).unwrap();
+    assert_eq!(top.children.len(), 2);
+    // Branch 0 fans out again; branch 1 ends at once.
+    let b0 = n.visit(&top.children[0], None).unwrap();
+    let b1 = n.visit(&top.children[1], None).unwrap();
+    assert_eq!(b0.children.len(), 2);
+    assert_eq!(b0.object.lineage().generation, 1);
+    let grandchildren = finish(&n, &b0.children);
+    let g = Object::from_bytes(&grandchildren[0], &Default::default()).unwrap();
+    assert_eq!(
+        (g.lineage().generation, g.lineage().parent, g.lineage().root),
+        (2, Some(b0.object.id()), top.object.id())
+    );
+    let b0 = n.complete(&b0.bytes, &grandchildren[0]).unwrap();
+    let b0: Visit = n.complete(&b0.bytes, &grandchildren[1]).unwrap();
+    assert!(matches!(b0.disposition, Disposition::Terminated { status: Status::Succeeded, .. }));
+    let t = n.complete(&top.bytes, &b1.bytes).unwrap();
+    let t = n.complete(&t.bytes, &b0.bytes).unwrap();
+    let Disposition::Terminated { output: Some(out), .. } = t.disposition else { panic!() };
+    assert_eq!(out, json!([[9, 16], [3, 4]]));
+}
+
+#[test]
+fn a_failed_branch_fails_the_parallel_state_and_catch_routes_it() {
+    let plan = json!({"StartAt": "Both", "States": {
+        "Both": {"Type": "Parallel", "Next": "Ok", "Catch": [{"ErrorEquals": ["Boom"], "ResultPath": "$.error", "Next": "Caught"}],
+                 "Branches": [
+                    {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Boom", "Cause": "branch 0"}}},
+                    {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}
+                 ]},
+        "Ok": {"Type": "Succeed"},
+        "Caught": {"Type": "Pass", "End": true}
+    }});
+    let n = node("n");
+    let top = n.visit(&create(plan, json!({"x": 1})), None).unwrap();
+    let c0 = n.visit(&top.children[0], None).unwrap();
+    let v = n.complete(&top.bytes, &c0.bytes).unwrap();
+    let Disposition::Terminated { status: Status::Succeeded, output: Some(out), .. } = v.disposition else {
+        panic!("{:?}", v.disposition)
+    };
+    assert_eq!(out, json!({"x": 1, "error": {"Error": "Boom", "Cause": "branch 0"}}));
+}
