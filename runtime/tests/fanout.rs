@@ -56,7 +56,7 @@ fn children_finish_at_different_nodes_out_of_order_and_a_duplicate_is_recognised
     assert_eq!(children.iter().map(|c| c.branch).collect::<Vec<_>>(), vec![0, 1]);
 
     let (a, b) = (node("worker-a"), node("worker-b"));
-    let first = vec![b.visit(&v.children[1], None).unwrap().bytes, a.visit(&v.children[0], None).unwrap().bytes];
+    let first = [b.visit(&v.children[1], None).unwrap().bytes, a.visit(&v.children[0], None).unwrap().bytes];
     // Out of order: branch 1 completes first.
     let v1 = parent.complete(&v.bytes, &first[0]).unwrap();
     assert_eq!(v1.children.len(), 1, "a slot freed: the third child is created");
