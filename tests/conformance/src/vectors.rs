@@ -27,6 +27,14 @@ fn visit(node: Value, now_ms: i64, outcomes: Value) -> Value {
     json!({"node": node, "now_ms": now_ms, "event": null, "handler_outcomes": outcomes})
 }
 
+fn child_visit(target: &str, node: Value, now_ms: i64, outcomes: Value) -> Value {
+    json!({"target": target, "node": node, "now_ms": now_ms, "event": null, "handler_outcomes": outcomes})
+}
+
+fn completion(child: &str, node: Value, now_ms: i64) -> Value {
+    json!({"complete": child, "node": node, "now_ms": now_ms, "event": null, "handler_outcomes": []})
+}
+
 fn visit_event(node: Value, now_ms: i64, event: Value) -> Value {
     json!({"node": node, "now_ms": now_ms, "event": event, "handler_outcomes": []})
 }
@@ -214,6 +222,44 @@ fn specs() -> Vec<Value> {
             ]
         }),
         json!({
+            "name": "map-fan-out",
+            "description": "A Map over three items with MaxConcurrency 2: children created with deterministic ids and lineage, visited at another node, completed out of order (one completion presented twice and recognised), the third child created as a slot frees, outputs joined in item order",
+            "plan": {"StartAt": "Squares", "States": {"Squares": {"Type": "Map", "ItemsPath": "$.n", "MaxConcurrency": 2, "ResultPath": "$.squares", "End": true,
+                "ItemProcessor": {"StartAt": "Sq", "States": {"Sq": {"Type": "Task", "Resource": "math.square", "End": true}}}}}},
+            "input": {"n": [2, 3, 4]},
+            "originator_key": 1,
+            "visits": [
+                visit(worker(&[]), T0 + 1_000, json!([])),
+                child_visit("child:1", node("worker-2", "us", Some(3), &["math.square"]), T0 + 2_000, json!([{"output": 9}])),
+                child_visit("child:0", node("worker-2", "us", Some(3), &["math.square"]), T0 + 2_000, json!([{"output": 4}])),
+                completion("child:1", worker(&[]), T0 + 3_000),
+                completion("child:1", worker(&[]), T0 + 3_000),
+                completion("child:0", worker(&[]), T0 + 3_000),
+                child_visit("child:2", worker(&["math.square"]), T0 + 4_000, json!([{"output": 16}])),
+                completion("child:2", worker(&[]), T0 + 5_000)
+            ]
+        }),
+        json!({
+            "name": "parallel-fail-catch",
+            "description": "A Parallel state whose first branch fails: the branch's error fails the state and Catch routes it",
+            "plan": {"StartAt": "Both", "States": {
+                "Both": {"Type": "Parallel", "Next": "Done", "Catch": [{"ErrorEquals": ["Boom"], "ResultPath": "$.error", "Next": "Caught"}],
+                         "Branches": [
+                            {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Boom", "Cause": "branch 0"}}},
+                            {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}
+                         ]},
+                "Done": {"Type": "Succeed"},
+                "Caught": {"Type": "Pass", "End": true}
+            }},
+            "input": {"x": 1},
+            "originator_key": null,
+            "visits": [
+                visit(worker(&[]), T0 + 1_000, json!([])),
+                child_visit("child:0", worker(&[]), T0 + 2_000, json!([])),
+                completion("child:0", worker(&[]), T0 + 3_000)
+            ]
+        }),
+        json!({
             "name": "terminated-refuses",
             "description": "A terminated object presented again: the error kind `terminated`, nothing appended",
             "plan": {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}},
@@ -266,7 +312,41 @@ fn build_node(v: &Value, calls: Arc<Mutex<Vec<Value>>>) -> Result<(Node, Arc<Man
 }
 
 /// Runs one visit of a vector: what every language must reproduce.
-fn run_visit(bytes: &[u8], v: &Value) -> Result<(Value, Vec<u8>), String> {
+/// The objects of one vector: the object it starts with and the children its fan-outs
+/// created (`child:0`, `child:1`, ... in creation order).
+struct Objects {
+    parent: Vec<u8>,
+    children: Vec<Vec<u8>>,
+}
+
+impl Objects {
+    fn slot(&mut self, name: &str) -> Result<&mut Vec<u8>, String> {
+        match name.strip_prefix("child:") {
+            None => Ok(&mut self.parent),
+            Some(i) => {
+                let i: usize = i.parse().map_err(|_| format!("bad object name `{name}`"))?;
+                self.children.get_mut(i).ok_or_else(|| format!("no `{name}` yet"))
+            }
+        }
+    }
+}
+
+/// One visit of a vector: of the object named by `target` (default the parent), or, with
+/// `complete`, the presentation of that child's final object to its parent.
+fn run_step(objs: &mut Objects, v: &Value) -> Result<Value, String> {
+    let target = v["target"].as_str().unwrap_or("parent").to_owned();
+    let child = match v["complete"].as_str() {
+        Some(c) => Some(objs.slot(c)?.clone()),
+        None => None,
+    };
+    let bytes = objs.slot(&target)?.clone();
+    let (expect, after, children) = run_visit(&bytes, child.as_deref(), v)?;
+    *objs.slot(&target)? = after;
+    objs.children.extend(children);
+    Ok(expect)
+}
+
+fn run_visit(bytes: &[u8], child: Option<&[u8]>, v: &Value) -> Result<(Value, Vec<u8>, Vec<Vec<u8>>), String> {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let (node, _clock) = build_node(v, calls.clone())?;
     let event = match &v["event"] {
@@ -280,7 +360,11 @@ fn run_visit(bytes: &[u8], v: &Value) -> Result<(Value, Vec<u8>), String> {
         }
     };
     let calls_json = |c: &Arc<Mutex<Vec<Value>>>| Value::Array(c.lock().expect("lock").clone());
-    match node.visit(bytes, event.as_ref()) {
+    let result = match child {
+        Some(c) => node.complete(bytes, c),
+        None => node.visit(bytes, event.as_ref()),
+    };
+    match result {
         Ok(visit) => {
             let records: Vec<Value> =
                 visit.records().map_err(|e| e.to_string())?.iter().map(peo_core::Record::to_json).collect();
@@ -295,8 +379,9 @@ fn run_visit(bytes: &[u8], v: &Value) -> Result<(Value, Vec<u8>), String> {
                 "data": visit.object.data(),
                 "head": visit.object.head().to_hex(),
                 "object_sha256": hex::encode(sha2::Sha256::digest(&visit.bytes)),
+                "children": visit.children.iter().map(|c| hex::encode(sha2::Sha256::digest(c))).collect::<Vec<_>>(),
             });
-            Ok((expect, visit.bytes))
+            Ok((expect, visit.bytes, visit.children))
         }
         Err(e) => Ok((
             json!({
@@ -306,6 +391,7 @@ fn run_visit(bytes: &[u8], v: &Value) -> Result<(Value, Vec<u8>), String> {
                 "appended": 0,
             }),
             bytes.to_vec(),
+            Vec::new(),
         )),
     }
 }
@@ -329,18 +415,18 @@ fn build() -> Result<BTreeMap<String, Vec<u8>>, String> {
         }
         let object =
             Object::create(&spec["plan"], context, &spec["input"], &options).map_err(|e| format!("{name}: {e}"))?;
-        let mut bytes = object.to_bytes();
+        let bytes = object.to_bytes();
         let object_file = format!("objects/{name}.peo");
         files.insert(object_file.clone(), bytes.clone());
         let mut visits = Vec::new();
+        let mut objs = Objects { parent: bytes, children: Vec::new() };
         for (i, v) in spec["visits"].as_array().ok_or("visits")?.iter().enumerate() {
-            let (expect, after) = run_visit(&bytes, v).map_err(|e| format!("{name} visit {i}: {e}"))?;
+            let expect = run_step(&mut objs, v).map_err(|e| format!("{name} visit {i}: {e}"))?;
             let mut entry = v.clone();
             entry["expect"] = expect;
             visits.push(entry);
-            bytes = after;
         }
-        files.insert(format!("objects/{name}.final.peo"), bytes);
+        files.insert(format!("objects/{name}.final.peo"), objs.parent);
         entries.push(json!({
             "name": name,
             "description": spec["description"],
@@ -412,15 +498,16 @@ pub fn replay(dir: &Path) -> Result<usize, String> {
     let mut n = 0;
     for v in manifest["vectors"].as_array().ok_or("vectors")? {
         let name = v["name"].as_str().unwrap_or("?");
-        let mut bytes = std::fs::read(dir.join(v["object"].as_str().ok_or("object")?)).map_err(|e| e.to_string())?;
+        let bytes = std::fs::read(dir.join(v["object"].as_str().ok_or("object")?)).map_err(|e| e.to_string())?;
+        let mut objs = Objects { parent: bytes, children: Vec::new() };
         for (i, visit) in v["visits"].as_array().ok_or("visits")?.iter().enumerate() {
-            let (got, after) = run_visit(&bytes, visit)?;
+            let got = run_step(&mut objs, visit)?;
             if got != visit["expect"] {
                 return Err(format!("{name} visit {i}: got {got}\nexpected {}", visit["expect"]));
             }
-            bytes = after;
             n += 1;
         }
+        let bytes = objs.parent;
         let fin =
             std::fs::read(dir.join(v["final_object"].as_str().ok_or("final_object")?)).map_err(|e| e.to_string())?;
         if fin != bytes {
