@@ -346,7 +346,10 @@ fn run_step(objs: &mut Objects, v: &Value) -> Result<Value, String> {
     Ok(expect)
 }
 
-fn run_visit(bytes: &[u8], child: Option<&[u8]>, v: &Value) -> Result<(Value, Vec<u8>, Vec<Vec<u8>>), String> {
+/// The expectation, the object's bytes after the visit, and the children it created.
+type VisitResult = (Value, Vec<u8>, Vec<Vec<u8>>);
+
+fn run_visit(bytes: &[u8], child: Option<&[u8]>, v: &Value) -> Result<VisitResult, String> {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let (node, _clock) = build_node(v, calls.clone())?;
     let event = match &v["event"] {
