@@ -7,7 +7,7 @@ use bytes::Bytes;
 use flatbuffers::{FlatBufferBuilder, VerifierOptions};
 use serde_json::{Value, json};
 
-use crate::cycle::{History, Progress};
+use crate::cycle::{FanOut, History, Progress};
 use crate::record::{RecordMeta, id_field, lineage_from_wire, lineage_json, lineage_to_wire, one_line, string_vector};
 use crate::wire;
 use crate::{
@@ -99,6 +99,8 @@ pub struct Object {
     pub(crate) refinement: Option<(String, serde_json::Value)>,
     /// Child objects created by fan-out during this visit, not yet taken.
     pub(crate) spawned: Vec<Vec<u8>>,
+    /// The current fan-out as the memory describes it (computed on first use).
+    pub(crate) fanout: OnceLock<FanOut>,
 }
 
 impl Object {
@@ -209,6 +211,7 @@ impl Object {
             trust_counts: None,
             refinement: None,
             spawned: Vec::new(),
+            fanout: OnceLock::new(),
         };
         obj.append(genesis, options.key)?;
         Ok(obj)
@@ -402,6 +405,7 @@ impl Object {
             trust_counts: None,
             refinement: None,
             spawned: Vec::new(),
+            fanout: OnceLock::new(),
         })
     }
 

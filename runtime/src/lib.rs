@@ -324,12 +324,18 @@ impl Node {
         if self.trust.require != SignatureRequirement::ValidIfPresent || report.broken.is_some() {
             report.into_result()?;
         }
+        self.complete_object(object, child)
+    }
+
+    /// [`Node::complete`] for a parent already decoded and verified (a host that keeps
+    /// objects in memory between visits).
+    pub fn complete_object(&self, mut object: Object, child: &[u8]) -> Result<Visit> {
         let child = Object::from_bytes(child, &self.limits)?;
         let start = object.memory().len();
         match object.complete_child(&self.spec, self.clock.now_ms(), &child)? {
             Step::Sleep(wake) => Ok(Visit {
+                bytes: object.to_bytes(),
                 object,
-                bytes: parent.to_vec(),
                 disposition: Disposition::Dormant(wake),
                 appended: 0,
                 children: Vec::new(),

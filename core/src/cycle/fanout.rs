@@ -10,19 +10,55 @@
 use super::*;
 use crate::{ChildRef, CreateOptions, Intent, Lineage, ObjectId, Trust};
 
-/// What the memory says about the current fan-out.
-#[derive(Debug, Default)]
-struct FanOut {
+/// What the memory says about the current fan-out (cached on the object, updated
+/// record by record).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct FanOut {
     /// Every child created so far, in creation order.
     children: Vec<ChildRef>,
     /// Completions recorded so far: branch -> payload.
     done: std::collections::BTreeMap<u32, Value>,
+    /// How many children the state has in all (computed on first use).
+    total: std::sync::OnceLock<usize>,
 }
 
 /// The error raised when too many Map items failed.
 const THRESHOLD: &str = errors::EXCEEDS_TOLERATED_FAILURE_THRESHOLD;
 
-fn fan_out_state(obj: &Object) -> Result<FanOut> {
+fn fan_out_state(obj: &Object) -> Result<&FanOut> {
+    if let Some(f) = obj.fanout.get() {
+        return Ok(f);
+    }
+    let f = read_fan_out(obj)?;
+    Ok(obj.fanout.get_or_init(|| f))
+}
+
+/// Updates the cached fan-out with a record about to be appended.
+pub(crate) fn after(obj: &mut Object, r: &Record) {
+    let ours = matches!(
+        r.body,
+        Body::Delegate { reason: DelegateReason::FanOut, .. } | Body::Reentry { cause: ReentryCause::Children, .. }
+    ) && r.state == obj.state;
+    if !ours {
+        obj.fanout = std::sync::OnceLock::new();
+        return;
+    }
+    if let Some(f) = obj.fanout.get_mut() {
+        match &r.body {
+            Body::Delegate { children, .. } => f.children.extend(children.iter().cloned()),
+            Body::Reentry { payload: Some(p), .. } => {
+                if let Ok(v) = serde_json::from_str::<Value>(p)
+                    && let Some(b) = v["branch"].as_u64()
+                {
+                    f.done.insert(b as u32, v);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn read_fan_out(obj: &Object) -> Result<FanOut> {
     let mut f = FanOut::default();
     let mut records = Vec::new();
     for r in obj.memory.iter().rev() {
@@ -327,15 +363,15 @@ pub fn join(parent: &Object, node: &NodeSpec, now_ms: i64, child: &Object) -> Re
     }
     let state = state_of(parent, &parent.state)?;
     let cx = Cx::new(parent, node, now_ms, p);
-    let mut done = current.done.clone();
-    done.insert(cref.branch, payload.clone());
-    let total = {
+    let total = *current.total.get_or_init(|| {
         let build = || context_object(parent, state, p, now_ms);
         let make_seed = || seed(parent, &state.name);
         let env = Env::lazy(&build, &make_seed);
         cx.count_children(state, &env).unwrap_or(current.children.len())
-    };
-    let failures: Vec<&Value> = done.values().filter(|v| v["status"] != "succeeded").collect();
+    });
+    let this_failed = payload["status"] != "succeeded";
+    let failures = current.done.values().filter(|v| v["status"] != "succeeded").count() + usize::from(this_failed);
+    let done_count = current.done.len() + 1;
     let record_body = |payload: &Value| Body::Reentry {
         cause: ReentryCause::Children,
         event: None,
@@ -351,14 +387,14 @@ pub fn join(parent: &Object, node: &NodeSpec, now_ms: i64, child: &Object) -> Re
             let pct = number(&m.tolerated_failure_percentage, &parent.data, &env, "ToleratedFailurePercentage")
                 .ok()
                 .flatten();
-            let by_count = count.map(|c| failures.len() as f64 <= c);
-            let by_pct = pct.map(|pc| total > 0 && (failures.len() as f64 * 100.0 / total as f64) <= pc);
+            let by_count = count.map(|c| failures as f64 <= c);
+            let by_pct = pct.map(|pc| total > 0 && (failures as f64 * 100.0 / total as f64) <= pc);
             match (by_count, by_pct) {
-                (None, None) => failures.is_empty(),
+                (None, None) => failures == 0,
                 (a, b) => a.unwrap_or(false) || b.unwrap_or(false),
             }
         }
-        _ => failures.is_empty(),
+        _ => failures == 0,
     };
     if !tolerated {
         let raise = match &state.kind {
@@ -371,10 +407,10 @@ pub fn join(parent: &Object, node: &NodeSpec, now_ms: i64, child: &Object) -> Re
         pl["raise"] = raise;
         return Ok(Decision::Record(cx.stay(record_body(&pl), &state.name, state.name.clone(), None)));
     }
-    if done.len() == total {
+    if done_count == total {
         let outputs: Vec<Value> = (0..total as u32)
             .map(|b| {
-                let v = &done[&b];
+                let v = if b == cref.branch { &payload } else { current.done.get(&b).unwrap_or(&Value::Null) };
                 if v["status"] == "succeeded" { v["output"].clone() } else { v["error"].clone() }
             })
             .collect();

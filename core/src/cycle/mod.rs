@@ -26,6 +26,7 @@ mod history;
 mod narrow;
 
 pub use advice::{ADVISED_TERMINATION, Proposal};
+pub(crate) use fanout::FanOut;
 pub use fanout::join;
 pub(crate) use history::History;
 pub use narrow::narrow;
@@ -1217,6 +1218,7 @@ impl Object {
         if let Some(h) = self.history.get_mut() {
             h.add(&record);
         }
+        fanout::after(self, &record);
         self.refinement = refinement.map(|r| (record.state.clone(), r));
         let signer = if record.signed { node.key.as_ref() } else { None };
         self.append(record, signer)?;
