@@ -159,3 +159,19 @@ fn a_failed_branch_fails_the_parallel_state_and_catch_routes_it() {
     };
     assert_eq!(out, json!({"x": 1, "error": {"Error": "Boom", "Cause": "branch 0"}}));
 }
+
+#[test]
+fn a_second_different_completion_of_the_same_child_is_an_integrity_error() {
+    let parent = node("p");
+    let v = parent.visit(&create(map_plan(), json!({"numbers": [1, 2]})), None).unwrap();
+    let once = node("a").visit(&v.children[0], None).unwrap().bytes;
+    let twice = node("b").visit(&v.children[0], None).unwrap().bytes; // same child, another history
+    assert_ne!(once, twice);
+    let after = parent.complete(&v.bytes, &once).unwrap();
+    let e = parent.complete(&after.bytes, &twice).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Integrity);
+    assert!(e.message().contains("different completion"), "{e}");
+    // The parent is unchanged and still accepts its real second child.
+    let last = parent.complete(&after.bytes, &finish(&parent, &v.children[1..])[0]).unwrap();
+    assert!(matches!(last.disposition, Disposition::Terminated { status: Status::Succeeded, .. }));
+}
