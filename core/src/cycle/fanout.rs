@@ -216,7 +216,7 @@ impl Cx<'_> {
         let plan = self.plan_children(state, env)?;
         let current = fan_out_state(self.obj).map_err(|e| Failure::runtime(e.message().to_owned()))?;
         let launched = current.children.len();
-        let running = launched - current.done.len();
+        let running = launched.saturating_sub(current.done.len());
         let room = if plan.max_concurrency == 0 { usize::MAX } else { plan.max_concurrency.saturating_sub(running) };
         let attempt = self.p.attempts;
         let mut created = Vec::new();
