@@ -297,13 +297,19 @@ impl Node {
 
     /// Decodes and verifies `bytes` under this node's limits and trust, then visits.
     pub fn visit(&self, bytes: &[u8], event: Option<&Event>) -> Result<Visit> {
+        let object = self.admit(bytes)?;
+        self.visit_object(object, event)
+    }
+
+    /// Decodes `bytes` under this node's limits and verifies them against its trust.
+    fn admit(&self, bytes: &[u8]) -> Result<Object> {
         let mut object = Object::from_bytes(bytes, &self.limits)?;
         let report = object.verify(&self.trust);
         object.note_verification(&report);
         if self.trust.require != SignatureRequirement::ValidIfPresent || report.broken.is_some() {
             report.into_result()?;
         }
-        self.visit_object(object, event)
+        Ok(object)
     }
 
     /// Visits an object already decoded and verified (for hosts that keep objects in
@@ -318,12 +324,7 @@ impl Node {
     /// and when it was the last one the parent runs on. A completion already recorded
     /// appends nothing (`appended == 0`); a forged one is an `Integrity` error.
     pub fn complete(&self, parent: &[u8], child: &[u8]) -> Result<Visit> {
-        let mut object = Object::from_bytes(parent, &self.limits)?;
-        let report = object.verify(&self.trust);
-        object.note_verification(&report);
-        if self.trust.require != SignatureRequirement::ValidIfPresent || report.broken.is_some() {
-            report.into_result()?;
-        }
+        let object = self.admit(parent)?;
         self.complete_object(object, child)
     }
 
