@@ -252,7 +252,7 @@ pub(crate) fn parse_timestamp(s: &str) -> Option<i64> {
         return None;
     }
     let last = *b.last()?;
-    if !(last == b'Z' || s[19..].contains(['+', '-'])) {
+    if !(last == b'Z' || b[19..].iter().any(|c| *c == b'+' || *c == b'-')) {
         return None;
     }
     chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis())
@@ -443,7 +443,13 @@ mod tests {
     fn timestamps() {
         assert_eq!(parse_timestamp("2016-03-14T01:59:00Z"), Some(1_457_920_740_000));
         assert_eq!(parse_timestamp("2016-03-14T01:59:00.5+01:00"), Some(1_457_917_140_500));
-        for bad in ["2016-12-05 21:29:29Z", "2016-12-05T21:29:29", "2016-13-05T21:29:29Z", "05-12-2016T21:29:29Z"] {
+        for bad in [
+            "2016-12-05 21:29:29Z",
+            "2016-12-05T21:29:29",
+            "2016-13-05T21:29:29Z",
+            "05-12-2016T21:29:29Z",
+            "2025-06-01T12:00:0\u{665}",
+        ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
         assert_eq!(format_timestamp(1_457_920_740_000), "2016-03-14T01:59:00.000Z");
