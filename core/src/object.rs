@@ -84,6 +84,14 @@ pub struct Object {
     pub(crate) state: String,
     /// The `head` field as decoded; equal to the last record's hash unless tampered.
     pub(crate) stored_head: Hash,
+    /// What is derived from the memory or lives only during a visit: never encoded.
+    pub(crate) scratch: Scratch,
+}
+
+/// An object's derived and visit-only state (caches and transient values), rebuilt
+/// from the memory when needed and never part of the wire format.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scratch {
     /// The current state entry as the memory describes it (computed on first use).
     pub(crate) progress: OnceLock<Progress>,
     /// Whether this in-memory object is in the middle of a visit (records appended
@@ -205,13 +213,7 @@ impl Object {
             status: Status::Running,
             state: String::new(),
             stored_head: Hash::ZERO,
-            progress: OnceLock::new(),
-            visit_open: false,
-            history: OnceLock::new(),
-            trust_counts: None,
-            refinement: None,
-            spawned: Vec::new(),
-            fanout: OnceLock::new(),
+            scratch: Scratch::default(),
         };
         obj.append(genesis, options.key)?;
         Ok(obj)
@@ -399,13 +401,7 @@ impl Object {
             status: Status::from_wire(o.status())?,
             state: o.state().unwrap_or_default().to_owned(),
             stored_head,
-            progress: OnceLock::new(),
-            visit_open: false,
-            history: OnceLock::new(),
-            trust_counts: None,
-            refinement: None,
-            spawned: Vec::new(),
-            fanout: OnceLock::new(),
+            scratch: Scratch::default(),
         })
     }
 
@@ -567,15 +563,15 @@ impl Object {
     /// Remembers the unsigned and untrusted record counts of the verification that
     /// admitted the object (policy may read them). `peo-runtime` calls this.
     pub fn note_verification(&mut self, report: &crate::VerifyReport) {
-        self.trust_counts = Some((report.unsigned_records, report.untrusted_records));
+        self.scratch.trust_counts = Some((report.unsigned_records, report.untrusted_records));
     }
 
     pub(crate) fn history(&self) -> Result<&History> {
-        if let Some(h) = self.history.get() {
+        if let Some(h) = self.scratch.history.get() {
             return Ok(h);
         }
         let h = History::from_memory(self)?;
-        Ok(self.history.get_or_init(|| h))
+        Ok(self.scratch.history.get_or_init(|| h))
     }
 
     /// The `head` field as stored in the decoded bytes.

@@ -84,7 +84,7 @@ impl Cx<'_> {
     /// A refinement a handler returned with its output (kept on the object between
     /// the execute record and this cycle): authorised as `mutate`, then applied.
     pub(super) fn handler_refinement(&self) -> Result<Option<Transition>> {
-        let Some((from_state, then)) = &self.obj.refinement else { return Ok(None) };
+        let Some((from_state, then)) = &self.obj.scratch.refinement else { return Ok(None) };
         let policy = self.authorize(PolicyAction::Mutate, None);
         if policy.as_ref().is_some_and(|p| p.decision == crate::PolicyDecision::Deny) {
             return Ok(None);

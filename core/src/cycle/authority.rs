@@ -31,7 +31,7 @@ impl Cx<'_> {
             Ok(h) if need("domains") => h.domains.iter().cloned().collect(),
             _ => Vec::new(),
         };
-        let (unsigned_records, untrusted_records) = self.obj.trust_counts.unwrap_or((0, 0));
+        let (unsigned_records, untrusted_records) = self.obj.scratch.trust_counts.unwrap_or((0, 0));
         let text = |v: Option<&str>, f: &str| if need(f) { v.unwrap_or_default().to_owned() } else { String::new() };
         ObjectFacts {
             principal,
@@ -66,7 +66,7 @@ impl Cx<'_> {
 
     /// The visit this cycle belongs to (1 for the first node after genesis).
     pub(super) fn hops(&self) -> u32 {
-        if self.obj.visit_open { self.p.visit } else { self.p.visit.saturating_add(1) }
+        if self.obj.scratch.visit_open { self.p.visit } else { self.p.visit.saturating_add(1) }
     }
 
     /// Authorises `action`; `None` when no policy applies here (allowed, nothing to

@@ -26,11 +26,11 @@ pub(crate) struct FanOut {
 const THRESHOLD: &str = errors::EXCEEDS_TOLERATED_FAILURE_THRESHOLD;
 
 fn fan_out_state(obj: &Object) -> Result<&FanOut> {
-    if let Some(f) = obj.fanout.get() {
+    if let Some(f) = obj.scratch.fanout.get() {
         return Ok(f);
     }
     let f = read_fan_out(obj)?;
-    Ok(obj.fanout.get_or_init(|| f))
+    Ok(obj.scratch.fanout.get_or_init(|| f))
 }
 
 /// Updates the cached fan-out with a record about to be appended.
@@ -40,10 +40,10 @@ pub(crate) fn after(obj: &mut Object, r: &Record) {
         Body::Delegate { reason: DelegateReason::FanOut, .. } | Body::Reentry { cause: ReentryCause::Children, .. }
     ) && r.state == obj.state;
     if !ours {
-        obj.fanout = std::sync::OnceLock::new();
+        obj.scratch.fanout = std::sync::OnceLock::new();
         return;
     }
-    if let Some(f) = obj.fanout.get_mut() {
+    if let Some(f) = obj.scratch.fanout.get_mut() {
         match &r.body {
             Body::Delegate { children, .. } => f.children.extend(children.iter().cloned()),
             Body::Reentry { payload: Some(p), .. } => {
@@ -444,7 +444,7 @@ impl Object {
     /// The child objects (their bytes) the fan-outs of this visit created, to be sent
     /// on like any delegated object (taken once).
     pub fn take_children(&mut self) -> Vec<Vec<u8>> {
-        std::mem::take(&mut self.spawned)
+        std::mem::take(&mut self.scratch.spawned)
     }
 }
 

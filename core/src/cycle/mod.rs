@@ -148,6 +148,8 @@ pub struct Transition {
     pub refinement: Option<Value>,
     /// Child objects a fan-out created (their bytes).
     pub children: Vec<Vec<u8>>,
+    /// The canonical text of `data`, when the cycle already computed it (to hash it).
+    pub(crate) data_text: Option<String>,
     /// Set when the record ends the visit.
     pub disposition: Option<Disposition>,
 }
@@ -534,7 +536,7 @@ impl<'a> Cx<'a> {
 
 impl Cx<'_> {
     fn record(&self, body: Body, state: &str, next_state: String, status: Status) -> Record {
-        let visit = if self.obj.visit_open { self.p.visit } else { self.p.visit.saturating_add(1) };
+        let visit = if self.obj.scratch.visit_open { self.p.visit } else { self.p.visit.saturating_add(1) };
         Record {
             body,
             state: state.to_owned(),
@@ -562,6 +564,7 @@ impl Cx<'_> {
             context: None,
             refinement: None,
             children: Vec::new(),
+            data_text: None,
             disposition: None,
         }
     }
@@ -577,8 +580,10 @@ impl Cx<'_> {
         disposition: Disposition,
     ) -> Transition {
         let mut record = self.record(body, state, next, status);
-        record.data_hash = Some(match &data {
-            Some(d) => Hash::data(&cjson::canonical(d)),
+        // The data's canonical text is computed once: hashed here, stored by `apply`.
+        let data_text = data.as_ref().map(cjson::canonical);
+        record.data_hash = Some(match &data_text {
+            Some(t) => Hash::data(t),
             None => self.obj.data_hash(),
         });
         record.signed = self.node.key.is_some();
@@ -589,6 +594,7 @@ impl Cx<'_> {
             context: None,
             refinement: None,
             children: Vec::new(),
+            data_text,
             disposition: Some(disposition),
         }
     }
@@ -969,7 +975,7 @@ pub fn decide_advised(
     if let Some(t) = cx.constraints() {
         return Ok(Decision::Record(t));
     }
-    if !obj.visit_open
+    if !obj.scratch.visit_open
         && let Some(t) = cx.visit_check()?
     {
         return Ok(Decision::Record(t));
@@ -1182,18 +1188,18 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
 impl Object {
     /// The cached progress of the current state entry.
     pub(crate) fn progress(&self) -> Result<&Progress> {
-        if let Some(p) = self.progress.get() {
+        if let Some(p) = self.scratch.progress.get() {
             return Ok(p);
         }
         let p = Progress::from_memory(self)?;
-        Ok(self.progress.get_or_init(|| p))
+        Ok(self.scratch.progress.get_or_init(|| p))
     }
 
     /// Appends a transition [`decide`] or [`outcome`] returned for this object,
     /// signing it with `node.key` when it ends the visit.
     pub fn apply(&mut self, t: Transition, node: &NodeSpec) -> Result<Option<Disposition>> {
-        let Transition { record, data, intent, context, refinement, children, disposition } = t;
-        self.spawned.extend(children);
+        let Transition { record, data, intent, context, refinement, children, data_text, disposition } = t;
+        self.scratch.spawned.extend(children);
         if record.seq as usize != self.memory.len() {
             return Err(Error::invalid_argument("this transition was decided for another version of the object"));
         }
@@ -1214,16 +1220,19 @@ impl Object {
         let next = self.progress()?.after(&record, self);
         if let Some(d) = data {
             self.set_data(d);
+            if let Some(text) = data_text {
+                self.data_text = OnceLock::from(text);
+            }
         }
-        if let Some(h) = self.history.get_mut() {
+        if let Some(h) = self.scratch.history.get_mut() {
             h.add(&record);
         }
         fanout::after(self, &record);
-        self.refinement = refinement.map(|r| (record.state.clone(), r));
+        self.scratch.refinement = refinement.map(|r| (record.state.clone(), r));
         let signer = if record.signed { node.key.as_ref() } else { None };
         self.append(record, signer)?;
-        self.progress = OnceLock::from(next);
-        self.visit_open = disposition.is_none();
+        self.scratch.progress = OnceLock::from(next);
+        self.scratch.visit_open = disposition.is_none();
         Ok(disposition)
     }
 

@@ -47,7 +47,7 @@ pub fn narrow(obj: &Object, node: &NodeSpec, now_ms: i64, new: Context) -> Resul
     let p = obj.progress()?;
     let cx = Cx::new(obj, node, now_ms, p);
     // A narrowing that opens a visit is subject to the visit's own check first.
-    if !obj.visit_open && cx.visit_check()?.is_some() {
+    if !obj.scratch.visit_open && cx.visit_check()?.is_some() {
         return Err(Error::policy(format!(
             "node `{}` cannot resolve the object's policy references, so it may not act on it",
             node.id
