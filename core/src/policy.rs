@@ -135,44 +135,52 @@ pub(crate) struct Ready {
 
 pub(crate) type Shared = Arc<std::result::Result<Ready, String>>;
 
-/// A cycle's request parts, built once and shared by every request of the cycle.
-pub(crate) struct Prepared {
+/// A cycle's request parts (context, principal, node), which depend only on the facts
+/// and the fields the policies read.
+pub(crate) struct Parts {
     context: CedarContext,
     principal: EntityUid,
     node: EntityUid,
+}
+
+/// What every request of a cycle shares: its parts and the policy set to evaluate.
+pub(crate) struct Prepared {
+    parts: Arc<Parts>,
     ready: Shared,
 }
 
-/// Request parts by the facts they were built from: consecutive cycles of a visit
-/// usually present the same facts (only the fields the policies read count).
-pub(crate) fn prepared(f: ObjectFacts, ready: Shared, hash: Hash) -> Arc<Prepared> {
+/// Request parts by the facts they were built from and the fields read: consecutive
+/// cycles of a visit usually present the same facts (only the fields the policies read
+/// count). The cache holds no policy set, so a node's policies are freed with the node.
+pub(crate) fn prepared(f: ObjectFacts, ready: Shared, hash: Hash) -> Prepared {
     use std::hash::{Hash as _, Hasher};
-    type Entry = (ObjectFacts, Hash, Arc<Prepared>);
+    type Entry = (ObjectFacts, Hash, u32, Arc<Parts>);
     static CACHE: std::sync::LazyLock<Mutex<HashMap<u64, Entry>>> = std::sync::LazyLock::new(Default::default);
+    let mask = ready.as_ref().as_ref().map_or(0, |r| r.mask);
     let mut h = std::collections::hash_map::DefaultHasher::new();
     f.hash(&mut h);
     hash.hash(&mut h);
+    mask.hash(&mut h);
     let key = h.finish();
     let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((facts, hh, p)) = cache.get(&key)
+    if let Some((facts, hh, m, parts)) = cache.get(&key)
         && *facts == f
         && *hh == hash
-        && Arc::ptr_eq(&p.ready, &ready)
+        && *m == mask
     {
-        return p.clone();
+        return Prepared { parts: parts.clone(), ready };
     }
-    let p = Arc::new(Prepared::new(&f, ready));
+    let parts = Arc::new(Parts::new(&f, mask));
     if cache.len() > 1024 {
         cache.clear();
     }
-    cache.insert(key, (f, hash, p.clone()));
-    p
+    cache.insert(key, (f, hash, mask, parts.clone()));
+    Prepared { parts, ready }
 }
 
-impl Prepared {
-    /// Builds the request parts for the fields `ready` reads.
-    pub(crate) fn new(f: &ObjectFacts, ready: Shared) -> Prepared {
-        let mask = ready.as_ref().as_ref().map_or(0, |r| r.mask);
+impl Parts {
+    /// Builds the request parts for the fields in `mask`.
+    fn new(f: &ObjectFacts, mask: u32) -> Parts {
         let long = RestrictedExpression::new_long;
         let string = |s: &str| RestrictedExpression::new_string(s.to_owned());
         let mut pairs = Vec::with_capacity(mask.count_ones() as usize);
@@ -200,9 +208,11 @@ impl Prepared {
             pairs.push(((*name).to_owned(), v));
         }
         let context = CedarContext::from_pairs(pairs).expect("distinct keys of supported types");
-        Prepared { context, principal: uid(ORIGINATOR, &f.principal), node: uid(NODE, &f.node_id), ready }
+        Parts { context, principal: uid(ORIGINATOR, &f.principal), node: uid(NODE, &f.node_id) }
     }
+}
 
+impl Prepared {
     /// Evaluates one request: principal = the originator, action = `action`, resource =
     /// the capability (when given) or the node.
     pub(crate) fn authorize(&self, action: PolicyAction, capability: Option<&str>) -> PolicyOutcome {
@@ -211,11 +221,12 @@ impl Prepared {
             Ok(r) => r,
             Err(e) => return deny(vec![], vec![e.clone()]),
         };
+        let parts = &self.parts;
         let resource = match capability {
             Some(c) => uid(CAPABILITY, c),
-            None => self.node.clone(),
+            None => parts.node.clone(),
         };
-        match Request::new(self.principal.clone(), action_uid(action), resource, self.context.clone(), None) {
+        match Request::new(parts.principal.clone(), action_uid(action), resource, parts.context.clone(), None) {
             Ok(request) => outcome_of(&AUTHORIZER.is_authorized(&request, &ready.set, &Entities::empty())),
             Err(e) => deny(vec![], vec![format!("building the request: {e}")]),
         }

@@ -77,6 +77,26 @@ impl VerifyReport {
     pub fn is_valid(&self) -> bool {
         self.broken.is_none()
     }
+
+    /// The report as JSON, the same in every language: `{"valid", "records_checked",
+    /// "signatures_checked", "signers": [{"key", "trusted", "records"}], "unsigned_records",
+    /// "untrusted_records", "head", "broken": null or {"record", "kind", "code", "message"}}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "valid": self.is_valid(),
+            "records_checked": self.records_checked,
+            "signatures_checked": self.signatures_checked,
+            "signers": self.signers.iter().map(|s| serde_json::json!({
+                "key": s.key.to_hex(), "trusted": s.trusted, "records": s.records,
+            })).collect::<Vec<_>>(),
+            "unsigned_records": self.unsigned_records,
+            "untrusted_records": self.untrusted_records,
+            "head": self.head.to_hex(),
+            "broken": self.broken.as_ref().map(|b| serde_json::json!({
+                "record": b.record, "kind": b.kind.as_str(), "code": b.kind.code(), "message": b.message,
+            })),
+        })
+    }
     /// `Ok(self)` when valid, else the error naming the broken record.
     pub fn into_result(self) -> Result<VerifyReport> {
         match &self.broken {

@@ -150,6 +150,10 @@ pub type Advisor = dyn Fn(&Object) -> Option<Proposal> + Send + Sync;
 /// The error name a panicking handler's attempt fails with.
 pub const HANDLER_PANICKED: &str = "peo.HandlerPanicked";
 
+/// The error name of an attempt whose handler (in another language) produced no usable
+/// result: output that is not JSON, or no result at all. Its cause says which.
+pub const HANDLER_INVALID_OUTPUT: &str = "peo.HandlerInvalidOutput";
+
 /// A place that evaluates objects.
 #[derive(Clone)]
 pub struct Node {
@@ -239,6 +243,16 @@ impl Node {
             self.spec.facts = Value::Object(Default::default());
         }
         self.spec.facts[name.into()] = value;
+        self
+    }
+    /// Replaces all the node's facts (what its policies see as `context.node.facts`).
+    pub fn with_facts(mut self, facts: serde_json::Map<String, Value>) -> Node {
+        self.spec.facts = Value::Object(facts);
+        self
+    }
+    /// Removes the advisor, if any.
+    pub fn without_advisor(mut self) -> Node {
+        self.advisor = None;
         self
     }
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Node {

@@ -28,6 +28,60 @@ pub(super) enum Verdict {
 }
 
 impl Proposal {
+    /// A proposal from its JSON form, the one every binding accepts:
+    /// `{"action": "execute" | "delegate" | "terminate", "target": ..., "confidence": 0.0-1.0,
+    /// "rationale": ...}` (only `action` is required; confidence defaults to 1).
+    pub fn from_json(v: &Value) -> Result<Proposal> {
+        let obj = v.as_object().ok_or_else(|| {
+            Error::invalid_argument("a proposal must be a JSON object such as {\"action\": \"delegate\"}")
+        })?;
+        for k in obj.keys() {
+            if !matches!(k.as_str(), "action" | "target" | "confidence" | "rationale") {
+                return Err(Error::invalid_argument(format!(
+                    "unknown proposal field `{k}` (allowed: action, target, confidence, rationale)"
+                )));
+            }
+        }
+        let action = match obj.get("action").and_then(Value::as_str) {
+            Some("execute") => Action::Execute,
+            Some("delegate") => Action::Delegate,
+            Some("terminate") => Action::Terminate,
+            _ => {
+                return Err(Error::invalid_argument(
+                    "a proposal's `action` must be \"execute\", \"delegate\" or \"terminate\"",
+                ));
+            }
+        };
+        let target = match obj.get("target") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(Error::invalid_argument("a proposal's `target` must be a string")),
+        };
+        let confidence = match obj.get("confidence") {
+            None | Some(Value::Null) => 1.0,
+            Some(c) => match c.as_f64() {
+                Some(c) if (0.0..=1.0).contains(&c) => c as f32,
+                _ => return Err(Error::invalid_argument("a proposal's `confidence` must be a number from 0 to 1")),
+            },
+        };
+        let rationale = match obj.get("rationale") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => return Err(Error::invalid_argument("a proposal's `rationale` must be a string")),
+        };
+        Ok(Proposal { action, target, confidence, rationale })
+    }
+
+    /// The JSON form [`Proposal::from_json`] reads.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "action": self.action.as_str(),
+            "target": self.target,
+            "confidence": self.confidence,
+            "rationale": self.rationale,
+        })
+    }
+
     fn advice(&self, followed: bool, override_reason: Option<String>) -> Advice {
         Advice {
             action: self.action,

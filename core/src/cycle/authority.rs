@@ -53,7 +53,7 @@ impl Cx<'_> {
         }
     }
 
-    fn prepare(&self, advised: bool) -> Arc<Prepared> {
+    fn prepare(&self, advised: bool) -> Prepared {
         let c = &self.obj.context;
         let carried = || c.policies().iter().map(|p| (p.id.clone(), p.text.clone())).collect();
         let ready = match &self.node.policy {

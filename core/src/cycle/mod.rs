@@ -109,6 +109,59 @@ impl Event {
             heartbeat: false,
         }
     }
+
+    /// An event from its JSON form, the one every binding accepts:
+    /// `{"name": ..., "payload": ...}` (a result), `{"name": ..., "error": ..., "cause": ...}`
+    /// (a failure) or `{"name": ..., "heartbeat": true}`. Anything else is an
+    /// `InvalidArgument` error naming the field.
+    pub fn from_json(v: &Value) -> Result<Event> {
+        let obj = v.as_object().ok_or_else(|| {
+            Error::invalid_argument("an event must be a JSON object such as {\"name\": \"approval\", \"payload\": {}}")
+        })?;
+        for k in obj.keys() {
+            if !matches!(k.as_str(), "name" | "payload" | "error" | "cause" | "heartbeat") {
+                return Err(Error::invalid_argument(format!(
+                    "unknown event field `{k}` (allowed: name, payload, error, cause, heartbeat)"
+                )));
+            }
+        }
+        let name = match obj.get("name") {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            _ => return Err(Error::invalid_argument("an event needs a non-empty string `name`")),
+        };
+        let text = |field: &str| match obj.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(Error::invalid_argument(format!("the event's `{field}` must be a string"))),
+        };
+        let (error, cause) = (text("error")?, text("cause")?);
+        let heartbeat = match obj.get("heartbeat") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(Error::invalid_argument("the event's `heartbeat` must be true or false")),
+        };
+        let payload = obj.get("payload").cloned().unwrap_or(Value::Null);
+        if (heartbeat as u8) + (error.is_some() as u8) + (!payload.is_null() as u8) > 1 {
+            return Err(Error::invalid_argument(
+                "an event is a result (`payload`), a failure (`error`, `cause`) or a heartbeat, not several",
+            ));
+        }
+        if error.is_none() && cause.is_some() {
+            return Err(Error::invalid_argument("the event has a `cause` but no `error`"));
+        }
+        Ok(Event { name, payload, error: error.map(|error| TaskError { error, cause }), heartbeat })
+    }
+
+    /// The JSON form [`Event::from_json`] reads.
+    pub fn to_json(&self) -> Value {
+        if self.heartbeat {
+            json!({"name": self.name, "heartbeat": true})
+        } else if let Some(e) = &self.error {
+            json!({"name": self.name, "error": e.error, "cause": e.cause})
+        } else {
+            json!({"name": self.name, "payload": self.payload})
+        }
+    }
 }
 
 /// What wakes a dormant object.
@@ -525,7 +578,7 @@ struct Cx<'a> {
     now: i64,
     p: &'a Progress,
     /// The cycle's policy request parts, built on first use.
-    prepared: std::cell::OnceCell<Arc<crate::policy::Prepared>>,
+    prepared: std::cell::OnceCell<crate::policy::Prepared>,
 }
 
 impl<'a> Cx<'a> {

@@ -1,0 +1,1173 @@
+//! # libpeo: the C ABI of peo
+//!
+//! `#include <peo.h>`, link `-lpeo`. The header (`include/peo.h`) is generated from this
+//! file by cbindgen (`bindings/c/cbindgen.toml`); `bindings/c/README.md` shows how to
+//! build a program against it.
+//!
+//! Conventions (every function follows them):
+//! - Objects, nodes, visits and signing keys are opaque handles. Each is created by a
+//!   `peo_<noun>_...` function that writes it through an out-parameter and is released
+//!   by `peo_<noun>_free`, which accepts NULL.
+//! - Fallible functions return a `peo_status`: `PEO_OK` (0) or the kind of error. The
+//!   message of the last failure on the calling thread is `peo_last_error_message()`;
+//!   a call that succeeds clears it. On failure, handle out-parameters are set to NULL.
+//! - Strings passed in are NUL-terminated UTF-8; JSON is passed as text. Strings the
+//!   library returns (`char **out`) are freed with `peo_string_free`, byte buffers
+//!   (`uint8_t **out, size_t *out_len`) with `peo_bytes_free`. Pointers documented as
+//!   *borrowed* stay valid as long as the handle they came from and must not be freed.
+//! - NULL where a value is required, a wrong length, non-UTF-8 text or bad JSON is
+//!   answered with a status and a message, never a crash. A panic inside the library,
+//!   or in its code around a callback, never unwinds into C: it is `PEO_INTERNAL`.
+//! - Callbacks (handlers, advisors, clocks) run on the thread that called
+//!   `peo_node_visit` / `peo_node_complete`. C++ callbacks must not let exceptions
+//!   escape them.
+
+#![allow(clippy::missing_safety_doc)] // the safety contract is the header's documentation
+
+use std::cell::RefCell;
+use std::ffi::{CStr, CString, c_char, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr;
+use std::sync::Arc;
+
+use peo_core::{
+    Context, CreateOptions, Disposition, Error, ErrorKind, Event, Limits, NodePolicy, Object, ObjectId, Proposal,
+    PublicKey, SigningKey, Status, Trust,
+};
+use peo_runtime::{Clock, HANDLER_INVALID_OUTPUT, Handler, HandlerError, Invocation, Node, SystemClock, Visit};
+use serde_json::Value;
+
+// ---------------------------------------------------------------------------------------
+// Status and errors
+
+/// The result of a fallible call: `PEO_OK`, or the kind of error (the same kinds, with
+/// the same names, as `ErrorKind::code()` in Rust, `PeoError.code` in Python and
+/// `err.code` in Node). The message is `peo_last_error_message()`.
+///
+/// cbindgen:prefix-with-name=false
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)]
+pub enum PeoStatus {
+    /// Success.
+    PeoOk = 0,
+    /// The bytes are not a well-formed peo object (or record), or a JSON argument is not JSON.
+    PeoDecode = 1,
+    /// The content does not match its hash chain or committed hashes.
+    PeoIntegrity = 2,
+    /// A signature is missing, malformed, invalid, or by a key that is not trusted.
+    PeoSignature = 3,
+    /// Well-formed, but uses something this version does not support.
+    PeoUnsupported = 4,
+    /// A configured limit (size, count, depth, cycles) was exceeded.
+    PeoLimit = 5,
+    /// The intent (the ASL plan and its peo extensions) is invalid.
+    PeoInvalidIntent = 6,
+    /// An argument is invalid: NULL where a value is required, a wrong length, a wrong
+    /// JSON shape, text that is not UTF-8.
+    PeoInvalidArgument = 7,
+    /// Policy refused the action.
+    PeoPolicy = 8,
+    /// The object has already terminated; nothing more can happen to it.
+    PeoTerminated = 9,
+    /// A bug in peo (including a panic caught at the boundary). Please report it.
+    PeoInternal = 10,
+}
+
+/// Every status, in value order (for `peo_status_name`).
+const STATUSES: [(PeoStatus, &CStr); 11] = [
+    (PeoStatus::PeoOk, c"PEO_OK"),
+    (PeoStatus::PeoDecode, c"PEO_DECODE"),
+    (PeoStatus::PeoIntegrity, c"PEO_INTEGRITY"),
+    (PeoStatus::PeoSignature, c"PEO_SIGNATURE"),
+    (PeoStatus::PeoUnsupported, c"PEO_UNSUPPORTED"),
+    (PeoStatus::PeoLimit, c"PEO_LIMIT"),
+    (PeoStatus::PeoInvalidIntent, c"PEO_INVALID_INTENT"),
+    (PeoStatus::PeoInvalidArgument, c"PEO_INVALID_ARGUMENT"),
+    (PeoStatus::PeoPolicy, c"PEO_POLICY"),
+    (PeoStatus::PeoTerminated, c"PEO_TERMINATED"),
+    (PeoStatus::PeoInternal, c"PEO_INTERNAL"),
+];
+
+fn status_of(kind: ErrorKind) -> PeoStatus {
+    match kind {
+        ErrorKind::Decode => PeoStatus::PeoDecode,
+        ErrorKind::Integrity => PeoStatus::PeoIntegrity,
+        ErrorKind::Signature => PeoStatus::PeoSignature,
+        ErrorKind::Unsupported => PeoStatus::PeoUnsupported,
+        ErrorKind::Limit => PeoStatus::PeoLimit,
+        ErrorKind::InvalidIntent => PeoStatus::PeoInvalidIntent,
+        ErrorKind::InvalidArgument => PeoStatus::PeoInvalidArgument,
+        ErrorKind::Policy => PeoStatus::PeoPolicy,
+        ErrorKind::Terminated => PeoStatus::PeoTerminated,
+        // Internal, and any kind a newer core adds before this binding knows it.
+        _ => PeoStatus::PeoInternal,
+    }
+}
+
+struct LastError {
+    status: PeoStatus,
+    message: CString,
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<LastError> = RefCell::new(LastError { status: PeoStatus::PeoOk, message: CString::default() });
+}
+
+fn set_last_error(status: PeoStatus, message: &str) {
+    let message = c_string(message);
+    LAST_ERROR.with(|e| *e.borrow_mut() = LastError { status, message });
+}
+
+fn clear_last_error() {
+    LAST_ERROR.with(|e| {
+        let mut e = e.borrow_mut();
+        if e.status != PeoStatus::PeoOk {
+            *e = LastError { status: PeoStatus::PeoOk, message: CString::default() };
+        }
+    });
+}
+
+/// Runs an entry point's body: never lets a panic out, records the error of a failure
+/// (or clears the last one on success) and returns the status.
+fn guard(f: impl FnOnce() -> Result<(), Error>) -> PeoStatus {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => {
+            clear_last_error();
+            PeoStatus::PeoOk
+        }
+        Ok(Err(e)) => {
+            let status = status_of(e.kind());
+            set_last_error(status, &e.to_string());
+            status
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            set_last_error(
+                PeoStatus::PeoInternal,
+                &format!("internal error: peo panicked ({what}); the call had no effect. Please report it."),
+            );
+            PeoStatus::PeoInternal
+        }
+    }
+}
+
+/// The status of the last failed call on this thread, or `PEO_OK` when the last
+/// status-returning call succeeded.
+#[unsafe(no_mangle)]
+pub extern "C" fn peo_last_error() -> PeoStatus {
+    LAST_ERROR.with(|e| e.borrow().status)
+}
+
+/// The message of the last failed call on this thread (`""` when the last
+/// status-returning call succeeded). Borrowed: valid until the next call into peo on
+/// this thread; never NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn peo_last_error_message() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().message.as_ptr())
+}
+
+/// The name of a status (`"PEO_OK"`, `"PEO_DECODE"`, ...), or NULL for a value that is
+/// not a status. Static: never freed.
+#[unsafe(no_mangle)]
+pub extern "C" fn peo_status_name(status: i32) -> *const c_char {
+    STATUSES.iter().find(|(s, _)| *s as i32 == status).map_or(ptr::null(), |(_, name)| name.as_ptr())
+}
+
+/// The library's version (`"0.1.0"`). Static: never freed.
+#[unsafe(no_mangle)]
+pub extern "C" fn peo_version() -> *const c_char {
+    const VERSION: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(v) => v,
+        Err(_) => c"",
+    };
+    VERSION.as_ptr()
+}
+
+// ---------------------------------------------------------------------------------------
+// Arguments and results
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::invalid_argument(message)
+}
+
+/// A required string argument.
+unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str, Error> {
+    if p.is_null() {
+        return Err(invalid(format!("`{what}` is NULL")));
+    }
+    // SAFETY: the caller passes a NUL-terminated string (the header's contract).
+    unsafe { CStr::from_ptr(p) }.to_str().map_err(|e| invalid(format!("`{what}` is not UTF-8: {e}")))
+}
+
+/// An optional string argument (NULL = absent).
+unsafe fn opt_str_arg<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>, Error> {
+    if p.is_null() { Ok(None) } else { unsafe { str_arg(p, what) }.map(Some) }
+}
+
+/// A JSON text argument.
+unsafe fn json_arg(p: *const c_char, what: &str) -> Result<Value, Error> {
+    parse_json(unsafe { str_arg(p, what) }?, what)
+}
+
+fn parse_json(text: &str, what: &str) -> Result<Value, Error> {
+    serde_json::from_str(text).map_err(|e| Error::decode(format!("`{what}` is not valid JSON: {e}")))
+}
+
+/// A byte-buffer argument (NULL is allowed only with length 0).
+unsafe fn bytes_arg<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a [u8], Error> {
+    if p.is_null() {
+        return if len == 0 { Ok(&[]) } else { Err(invalid(format!("`{what}` is NULL but its length is {len}"))) };
+    }
+    // SAFETY: the caller passes `len` readable bytes (the header's contract).
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// A required out-parameter.
+unsafe fn out_arg<'a, T>(p: *mut T, what: &str) -> Result<&'a mut T, Error> {
+    // SAFETY: non-NULL out-parameters point to writable storage (the header's contract).
+    unsafe { p.as_mut() }.ok_or_else(|| invalid(format!("the out-parameter `{what}` is NULL")))
+}
+
+/// A required handle argument.
+unsafe fn handle<'a, T>(p: *const T, what: &str) -> Result<&'a T, Error> {
+    // SAFETY: non-NULL handles come from this library and are live (the header's contract).
+    unsafe { p.as_ref() }.ok_or_else(|| invalid(format!("`{what}` is NULL")))
+}
+
+unsafe fn handle_mut<'a, T>(p: *mut T, what: &str) -> Result<&'a mut T, Error> {
+    // SAFETY: as for `handle`, and not used by another call at the same time.
+    unsafe { p.as_mut() }.ok_or_else(|| invalid(format!("`{what}` is NULL")))
+}
+
+/// A C string of `s`; an interior NUL (possible only in names that came from JSON
+/// `\u0000`) becomes U+FFFD so the text is never silently cut.
+fn c_string(s: &str) -> CString {
+    CString::new(s).unwrap_or_else(|_| CString::new(s.replace('\0', "\u{fffd}")).unwrap_or_default())
+}
+
+/// Hands a string to C (freed with `peo_string_free`).
+fn give_string(out: &mut *mut c_char, s: &str) {
+    *out = c_string(s).into_raw();
+}
+
+fn give_json(out: &mut *mut c_char, v: &Value) {
+    give_string(out, &v.to_string());
+}
+
+/// Hands a byte buffer to C (freed with `peo_bytes_free(ptr, len)`).
+fn give_bytes(out: &mut *mut u8, out_len: &mut usize, bytes: Vec<u8>) {
+    let boxed = bytes.into_boxed_slice();
+    *out_len = boxed.len();
+    *out = Box::into_raw(boxed).cast::<u8>();
+}
+
+/// Frees a string returned by peo. Accepts NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_string_free(s: *mut c_char) {
+    if !s.is_null() {
+        // SAFETY: `s` came from `CString::into_raw` in `give_string`.
+        drop(unsafe { CString::from_raw(s) });
+    }
+}
+
+/// Frees a byte buffer returned by peo, with the length returned alongside it. Accepts
+/// NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_bytes_free(bytes: *mut u8, len: usize) {
+    if !bytes.is_null() {
+        // SAFETY: `bytes`/`len` came from `give_bytes` (a boxed slice of exactly `len`).
+        drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(bytes, len)) });
+    }
+}
+
+/// Frees a handle allocated by `Box::into_raw`.
+unsafe fn free_box<T>(p: *mut T) {
+    if !p.is_null() {
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: `p` came from `Box::into_raw` of this type and is freed once.
+            drop(unsafe { Box::from_raw(p) })
+        }));
+    }
+}
+
+/// Clears a handle out-parameter first (so it is NULL on failure) and returns it.
+unsafe fn handle_out<'a, T>(out: *mut *mut T, what: &str) -> Result<&'a mut *mut T, Error> {
+    let out = unsafe { out_arg(out, what) }?;
+    *out = ptr::null_mut();
+    Ok(out)
+}
+
+unsafe fn string_out<'a>(out: *mut *mut c_char, what: &str) -> Result<&'a mut *mut c_char, Error> {
+    unsafe { handle_out(out, what) }
+}
+
+// ---------------------------------------------------------------------------------------
+// Signing keys
+
+/// An Ed25519 signing key. Free with `peo_signing_key_free`.
+pub struct PeoSigningKey(SigningKey);
+
+/// Generates a signing key from the operating system's randomness.
+/// Free `*out` with `peo_signing_key_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_signing_key_generate(out: *mut *mut PeoSigningKey) -> PeoStatus {
+    guard(|| {
+        let out = unsafe { handle_out(out, "out") }?;
+        *out = Box::into_raw(Box::new(PeoSigningKey(SigningKey::generate()?)));
+        Ok(())
+    })
+}
+
+/// A signing key from its 32-byte seed (`len` must be 32).
+/// Free `*out` with `peo_signing_key_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_signing_key_from_bytes(
+    seed: *const u8,
+    len: usize,
+    out: *mut *mut PeoSigningKey,
+) -> PeoStatus {
+    guard(|| {
+        let out = unsafe { handle_out(out, "out") }?;
+        let seed = unsafe { bytes_arg(seed, len, "seed") }?;
+        *out = Box::into_raw(Box::new(PeoSigningKey(SigningKey::from_slice(seed)?)));
+        Ok(())
+    })
+}
+
+/// Writes the key's 32-byte seed (its secret) to `out`, which must hold 32 bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_signing_key_to_bytes(key: *const PeoSigningKey, out: *mut u8) -> PeoStatus {
+    guard(|| {
+        let key = unsafe { handle(key, "key") }?;
+        let out = unsafe { out_arg(out.cast::<[u8; 32]>(), "out") }?;
+        *out = key.0.to_bytes();
+        Ok(())
+    })
+}
+
+/// Writes the key's 32-byte public key to `out`, which must hold 32 bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_signing_key_public_key(key: *const PeoSigningKey, out: *mut u8) -> PeoStatus {
+    guard(|| {
+        let key = unsafe { handle(key, "key") }?;
+        let out = unsafe { out_arg(out.cast::<[u8; 32]>(), "out") }?;
+        *out = *key.0.public_key().as_bytes();
+        Ok(())
+    })
+}
+
+/// Frees a signing key. Accepts NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_signing_key_free(key: *mut PeoSigningKey) {
+    unsafe { free_box(key) }
+}
+
+// ---------------------------------------------------------------------------------------
+// Objects
+
+// A persistent executable object. Declared opaque in the header by cbindgen.toml
+// (`after_includes`): transparent, so an advisor can be shown a borrowed `&Object`.
+/// cbindgen:ignore
+#[repr(transparent)]
+pub struct PeoObject(Object);
+
+/// An object's status.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeoObjectStatus {
+    Running = 0,
+    Dormant = 1,
+    Succeeded = 2,
+    Failed = 3,
+    Expired = 4,
+    Rejected = 5,
+}
+
+/// How to create an object (`peo_object_create`). Zero-initialise it (`= {0}`) for the
+/// defaults.
+#[repr(C)]
+pub struct PeoCreateOptions {
+    /// The object's id as 32 hex digits, or NULL to derive it from the content and the
+    /// creation time.
+    pub id_hex: *const c_char,
+    /// The creation time, ms since the Unix epoch; 0 means now (the system clock).
+    pub now_ms: i64,
+    /// The originator's key (signs the genesis record), or NULL for an unsigned genesis.
+    /// Borrowed for the call only.
+    pub key: *const PeoSigningKey,
+}
+
+fn now_ms() -> i64 {
+    SystemClock.now_ms()
+}
+
+/// Creates an object from its intent (an ASL plan with peo's extensions, JSON), its
+/// context (JSON `{"labels", "attributes", "policies", ...}` or NULL for none) and its
+/// input (JSON, or NULL for `{}`). `options` may be NULL.
+/// Free `*out` with `peo_object_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_object_create(
+    intent_json: *const c_char,
+    context_json: *const c_char,
+    input_json: *const c_char,
+    options: *const PeoCreateOptions,
+    out: *mut *mut PeoObject,
+) -> PeoStatus {
+    guard(|| {
+        let out = unsafe { handle_out(out, "out") }?;
+        let intent = unsafe { json_arg(intent_json, "intent_json") }?;
+        let limits = Limits::default();
+        let context = match unsafe { opt_str_arg(context_json, "context_json") }? {
+            None => Context::new(),
+            Some(text) => Context::from_json(&parse_json(text, "context_json")?, &limits)?,
+        };
+        let input = match unsafe { opt_str_arg(input_json, "input_json") }? {
+            None => serde_json::json!({}),
+            Some(text) => parse_json(text, "input_json")?,
+        };
+        // SAFETY: NULL or a readable options struct (the header's contract).
+        let options = unsafe { options.as_ref() };
+        let id = match options.map(|o| o.id_hex) {
+            Some(p) if !p.is_null() => Some(ObjectId::from_hex(unsafe { str_arg(p, "options.id_hex") }?)?),
+            _ => None,
+        };
+        let key = match options.map(|o| o.key) {
+            Some(k) if !k.is_null() => Some(&unsafe { handle(k, "options.key") }?.0),
+            _ => None,
+        };
+        let now_ms = match options.map_or(0, |o| o.now_ms) {
+            0 => now_ms(),
+            t => t,
+        };
+        let options = CreateOptions { id, now_ms, key, limits };
+        *out = Box::into_raw(Box::new(PeoObject(Object::create(&intent, context, &input, &options)?)));
+        Ok(())
+    })
+}
+
+/// Decodes an object from its bytes (untrusted input: any bytes give an object or a
+/// status). Decoding does not verify signatures: see `peo_object_verify`.
+/// Free `*out` with `peo_object_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_object_from_bytes(bytes: *const u8, len: usize, out: *mut *mut PeoObject) -> PeoStatus {
+    guard(|| {
+        let out = unsafe { handle_out(out, "out") }?;
+        let bytes = unsafe { bytes_arg(bytes, len, "bytes") }?;
+        *out = Box::into_raw(Box::new(PeoObject(Object::from_bytes(bytes, &Limits::default())?)));
+        Ok(())
+    })
+}
+
+/// Encodes the object. Free `*out` with `peo_bytes_free(*out, *out_len)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_object_to_bytes(
+    object: *const PeoObject,
+    out: *mut *mut u8,
+    out_len: *mut usize,
+) -> PeoStatus {
+    guard(|| {
+        let object = unsafe { handle(object, "object") }?;
+        let out = unsafe { handle_out(out, "out") }?;
+        let out_len = unsafe { out_arg(out_len, "out_len") }?;
+        give_bytes(out, out_len, object.0.to_bytes());
+        Ok(())
+    })
+}
+
+/// Verifies the object: its hash chain, committed hashes and signatures. With
+/// `key_count` > 0, `trusted_keys` holds `key_count` 32-byte public keys one after the
+/// other and every visit must be signed by one of them; with 0, any valid signature is
+/// accepted (and unsigned visits too). Returns `PEO_OK` when the object is valid, else
+/// the kind of the first problem (`PEO_INTEGRITY`, `PEO_SIGNATURE`, ...) with its
+/// message. When `report_json` is not NULL it receives the full report as JSON, valid
+/// or not (free it with `peo_string_free`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_object_verify(
+    object: *const PeoObject,
+    trusted_keys: *const u8,
+    key_count: usize,
+    report_json: *mut *mut c_char,
+) -> PeoStatus {
+    guard(|| {
+        let object = unsafe { handle(object, "object") }?;
+        if !report_json.is_null() {
+            // SAFETY: checked non-NULL; writable (the header's contract).
+            unsafe { *report_json = ptr::null_mut() };
+        }
+        let trust = trust_of(unsafe { keys_arg(trusted_keys, key_count) }?);
+        let report = object.0.verify(&trust);
+        if !report_json.is_null() {
+            // SAFETY: as above.
+            give_json(unsafe { &mut *report_json }, &report.to_json());
+        }
+        report.into_result().map(|_| ())
+    })
+}
+
+unsafe fn keys_arg(keys: *const u8, count: usize) -> Result<Vec<PublicKey>, Error> {
+    let len = count.checked_mul(32).ok_or_else(|| invalid("`key_count` is too large"))?;
+    let bytes = unsafe { bytes_arg(keys, len, "trusted_keys") }?;
+    bytes.chunks(32).map(PublicKey::from_slice).collect()
+}
+
+fn trust_of(keys: Vec<PublicKey>) -> Trust {
+    if keys.is_empty() { Trust::any() } else { Trust::keys(keys) }
+}
+
+/// The whole object as JSON (id, lineage, status, state, head, intent, context, every
+/// record of the memory, data). Free `*out` with `peo_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_object_to_json(object: *const PeoObject, out: *mut *mut c_char) -> PeoStatus {
+    object_string(object, out, |o| o.to_json().to_string())
+}
+
+/// The object's memory (its records, oldest first) as a JSON array.
+/// Free `*out` with `peo_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_object_memory_json(object: *const PeoObject, out: *mut *mut c_char) -> PeoStatus {
+    guard(|| {
+        let object = unsafe { handle(object, "object") }?;
+        let out = unsafe { string_out(out, "out") }?;
+        let records = object.0.records()?;
+        give_json(out, &Value::Array(records.iter().map(peo_core::Record::to_json).collect()));
+        Ok(())
+    })
+}
+
+/// The object's data (its current JSON document). Free `*out` with `peo_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_object_data_json(object: *const PeoObject, out: *mut *mut c_char) -> PeoStatus {
+    object_string(object, out, |o| o.data_text().to_owned())
+}
+
+/// The object's current state name. Free `*out` with `peo_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_object_state(object: *const PeoObject, out: *mut *mut c_char) -> PeoStatus {
+    object_string(object, out, |o| o.state().to_owned())
+}
+
+/// The object's id, 32 hex digits. Free `*out` with `peo_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_object_id(object: *const PeoObject, out: *mut *mut c_char) -> PeoStatus {
+    object_string(object, out, |o| o.id().to_hex())
+}
+
+/// The hash of the object's last record (its memory head), 64 hex digits.
+/// Free `*out` with `peo_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_object_head(object: *const PeoObject, out: *mut *mut c_char) -> PeoStatus {
+    object_string(object, out, |o| o.head().to_hex())
+}
+
+fn object_string(object: *const PeoObject, out: *mut *mut c_char, f: impl FnOnce(&Object) -> String) -> PeoStatus {
+    guard(|| {
+        let object = unsafe { handle(object, "object") }?;
+        let out = unsafe { string_out(out, "out") }?;
+        give_string(out, &f(&object.0));
+        Ok(())
+    })
+}
+
+/// The object's status.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_object_status(object: *const PeoObject, out: *mut PeoObjectStatus) -> PeoStatus {
+    guard(|| {
+        let object = unsafe { handle(object, "object") }?;
+        let out = unsafe { out_arg(out, "out") }?;
+        *out = match object.0.status() {
+            Status::Running => PeoObjectStatus::Running,
+            Status::Dormant => PeoObjectStatus::Dormant,
+            Status::Succeeded => PeoObjectStatus::Succeeded,
+            Status::Failed => PeoObjectStatus::Failed,
+            Status::Expired => PeoObjectStatus::Expired,
+            Status::Rejected => PeoObjectStatus::Rejected,
+        };
+        Ok(())
+    })
+}
+
+/// The name of an object status (`"running"`, `"dormant"`, `"succeeded"`, `"failed"`,
+/// `"expired"`, `"rejected"`: the names JSON uses), or NULL for a value that is not
+/// one. Static: never freed.
+#[unsafe(no_mangle)]
+pub extern "C" fn peo_object_status_name(status: i32) -> *const c_char {
+    const NAMES: [&CStr; 6] = [c"running", c"dormant", c"succeeded", c"failed", c"expired", c"rejected"];
+    usize::try_from(status).ok().and_then(|i| NAMES.get(i)).map_or(ptr::null(), |n| n.as_ptr())
+}
+
+/// The number of records in the object's memory.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_object_record_count(object: *const PeoObject, out: *mut usize) -> PeoStatus {
+    guard(|| {
+        let object = unsafe { handle(object, "object") }?;
+        *unsafe { out_arg(out, "out") }? = object.0.memory().len();
+        Ok(())
+    })
+}
+
+/// Frees an object. Accepts NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_object_free(object: *mut PeoObject) {
+    unsafe { free_box(object) }
+}
+
+// ---------------------------------------------------------------------------------------
+// Nodes, handlers, advisors, clocks
+
+/// What a handler is given. Every pointer is borrowed for the duration of the call.
+#[repr(C)]
+pub struct PeoCall {
+    /// The capability (the Task state's `Resource`).
+    pub capability: *const c_char,
+    /// The state being executed.
+    pub state: *const c_char,
+    /// The state's effective input (after `InputPath` and `Parameters`), JSON.
+    pub input_json: *const c_char,
+    /// `<object id>/<state>/<attempt>`: the same wherever this attempt runs, so a
+    /// handler can recognise a repeated delivery.
+    pub idempotency_key: *const c_char,
+    /// 0 for the first attempt.
+    pub attempt: u32,
+    /// Whether the state has a deadline (`TimeoutSeconds`).
+    pub has_deadline: bool,
+    /// The deadline, ms since the Unix epoch by the node's clock (when `has_deadline`).
+    pub deadline_ms: i64,
+}
+
+/// Where a handler puts its result: exactly one of `peo_task_result_set_output` or
+/// `peo_task_result_set_error` (the last call wins), optionally
+/// `peo_task_result_set_refinement`. Valid only during the handler call.
+pub struct PeoTaskResult {
+    outcome: Option<Result<Value, HandlerError>>,
+    refinement: Option<Value>,
+}
+
+/// A handler: runs the work behind a capability. It must record its result in `result`
+/// before returning; a handler that records nothing, or output that is not JSON, fails
+/// the attempt with the error `peo.HandlerInvalidOutput` (which `Retry`/`Catch` can
+/// match), and the visit goes on.
+pub type PeoHandler =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, call: *const PeoCall, result: *mut PeoTaskResult)>;
+
+/// Where an advisor puts its proposal (`peo_advice_propose`). Valid only during the
+/// advisor call.
+pub struct PeoAdvice {
+    proposal: Option<Proposal>,
+}
+
+/// An advisor: before each cycle of a visit, may propose an action with
+/// `peo_advice_propose`. `object` is borrowed for the call (read it with the
+/// `peo_object_*` accessors; do not free it).
+pub type PeoAdvisor =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, object: *const PeoObject, advice: *mut PeoAdvice)>;
+
+/// A clock: ms since the Unix epoch.
+pub type PeoClock = Option<unsafe extern "C" fn(user_data: *mut c_void) -> i64>;
+
+/// Records the handler's output (JSON). Output that is not JSON fails the attempt
+/// with `peo.HandlerInvalidOutput` and returns `PEO_DECODE`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_task_result_set_output(
+    result: *mut PeoTaskResult,
+    output_json: *const c_char,
+) -> PeoStatus {
+    guard(|| {
+        let result = unsafe { handle_mut(result, "result") }?;
+        match unsafe { json_arg(output_json, "output_json") } {
+            Ok(v) => {
+                result.outcome = Some(Ok(v));
+                Ok(())
+            }
+            Err(e) => {
+                result.outcome = Some(Err(HandlerError::new(HANDLER_INVALID_OUTPUT, e.message())));
+                Err(e)
+            }
+        }
+    })
+}
+
+/// Records the handler's failure: an error name (matched by `Retry` / `Catch`, for
+/// example `"Inventory.OutOfStock"`) and a cause (NULL for none).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_task_result_set_error(
+    result: *mut PeoTaskResult,
+    error: *const c_char,
+    cause: *const c_char,
+) -> PeoStatus {
+    guard(|| {
+        let result = unsafe { handle_mut(result, "result") }?;
+        let error = unsafe { str_arg(error, "error") };
+        let cause = unsafe { opt_str_arg(cause, "cause") };
+        let (error, cause) = match (error, cause) {
+            (Ok(e), Ok(c)) if !e.is_empty() => (e, c),
+            (Ok(_), Ok(_)) => {
+                let e = invalid("`error` is empty: name the error, for example \"Inventory.OutOfStock\"");
+                result.outcome = Some(Err(HandlerError::new(HANDLER_INVALID_OUTPUT, e.message())));
+                return Err(e);
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                result.outcome = Some(Err(HandlerError::new(HANDLER_INVALID_OUTPUT, e.message())));
+                return Err(e);
+            }
+        };
+        result.outcome = Some(Err(HandlerError { error: error.to_owned(), cause: cause.map(str::to_owned) }));
+        Ok(())
+    })
+}
+
+/// Proposes a refinement of the object's intent along with the output
+/// (`{"Objective"?, "Class"?, "Constraints"?, "States"?, "Goto"?}`, JSON), applied as a
+/// `mutate` record if policy permits. Ignored when the handler records an error.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_task_result_set_refinement(
+    result: *mut PeoTaskResult,
+    refinement_json: *const c_char,
+) -> PeoStatus {
+    guard(|| {
+        let result = unsafe { handle_mut(result, "result") }?;
+        result.refinement = Some(unsafe { json_arg(refinement_json, "refinement_json") }?);
+        Ok(())
+    })
+}
+
+/// Proposes an action (JSON `{"action": "execute" | "delegate" | "terminate",
+/// "target"?, "confidence"?, "rationale"?}`). The node checks and authorises it like
+/// any action: advice never overrides policy. An invalid proposal is not used.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_advice_propose(advice: *mut PeoAdvice, proposal_json: *const c_char) -> PeoStatus {
+    guard(|| {
+        let advice = unsafe { handle_mut(advice, "advice") }?;
+        advice.proposal = None;
+        advice.proposal = Some(Proposal::from_json(&unsafe { json_arg(proposal_json, "proposal_json") }?)?);
+        Ok(())
+    })
+}
+
+/// A C function with its user data. The node may be used from several threads; the
+/// header documents that callbacks run on the calling thread, and the user data is the
+/// caller's to synchronise.
+#[derive(Clone, Copy)]
+struct Callback<F> {
+    f: F,
+    user_data: *mut c_void,
+}
+
+// SAFETY: the header makes the caller responsible for the user data being usable from
+// the threads that call `peo_node_visit`; the function pointers themselves are plain code.
+unsafe impl<F> Send for Callback<F> {}
+unsafe impl<F> Sync for Callback<F> {}
+
+type HandlerFn = unsafe extern "C" fn(*mut c_void, *const PeoCall, *mut PeoTaskResult);
+type AdvisorFn = unsafe extern "C" fn(*mut c_void, *const PeoObject, *mut PeoAdvice);
+type ClockFn = unsafe extern "C" fn(*mut c_void) -> i64;
+
+impl Handler for Callback<HandlerFn> {
+    fn call(&self, invocation: &Invocation) -> Result<Value, HandlerError> {
+        self.call_refined(invocation).map(|(v, _)| v)
+    }
+
+    fn call_refined(&self, invocation: &Invocation) -> Result<(Value, Option<Value>), HandlerError> {
+        let capability = c_string(&invocation.capability);
+        let state = c_string(&invocation.state);
+        let input = c_string(&invocation.input.to_string());
+        let key = c_string(&invocation.idempotency_key);
+        let call = PeoCall {
+            capability: capability.as_ptr(),
+            state: state.as_ptr(),
+            input_json: input.as_ptr(),
+            idempotency_key: key.as_ptr(),
+            attempt: invocation.attempt,
+            has_deadline: invocation.deadline_ms.is_some(),
+            deadline_ms: invocation.deadline_ms.unwrap_or(0),
+        };
+        let mut result = PeoTaskResult { outcome: None, refinement: None };
+        // SAFETY: a function pointer registered by the caller, with its own user data.
+        unsafe { (self.f)(self.user_data, &call, &mut result) };
+        match result.outcome {
+            Some(Ok(v)) => Ok((v, result.refinement)),
+            Some(Err(e)) => Err(e),
+            None => Err(HandlerError::new(
+                HANDLER_INVALID_OUTPUT,
+                "the handler returned without a result (call peo_task_result_set_output or peo_task_result_set_error)",
+            )),
+        }
+    }
+}
+
+impl Callback<AdvisorFn> {
+    fn advise(&self, object: &Object) -> Option<Proposal> {
+        let mut advice = PeoAdvice { proposal: None };
+        let object = ptr::from_ref(object).cast::<PeoObject>();
+        // SAFETY: `PeoObject` is a transparent wrapper of `Object`; the pointer is
+        // borrowed for the call, as the header says.
+        unsafe { (self.f)(self.user_data, object, &mut advice) };
+        advice.proposal
+    }
+}
+
+impl Clock for Callback<ClockFn> {
+    fn now_ms(&self) -> i64 {
+        // SAFETY: a function pointer registered by the caller, with its own user data.
+        unsafe { (self.f)(self.user_data) }
+    }
+}
+
+/// A node: a place that evaluates objects. Free with `peo_node_free`.
+pub struct PeoNode {
+    node: Node,
+}
+
+impl PeoNode {
+    fn update(&mut self, f: impl FnOnce(Node) -> Node) {
+        let node = std::mem::replace(&mut self.node, Node::new("", ""));
+        self.node = f(node);
+    }
+}
+
+/// A node with an id and a domain, no key, no handlers, no policy, the system clock,
+/// and accepting any valid signature. Configure it with the `peo_node_set_*` /
+/// `peo_node_add_handler` functions before visits. Free `*out` with `peo_node_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_node_new(id: *const c_char, domain: *const c_char, out: *mut *mut PeoNode) -> PeoStatus {
+    guard(|| {
+        let out = unsafe { handle_out(out, "out") }?;
+        let id = unsafe { str_arg(id, "id") }?;
+        let domain = unsafe { str_arg(domain, "domain") }?;
+        if id.is_empty() {
+            return Err(invalid("a node's `id` must not be empty"));
+        }
+        *out = Box::into_raw(Box::new(PeoNode { node: Node::new(id, domain) }));
+        Ok(())
+    })
+}
+
+/// The node signs the last record of every visit with `key` (copied; free yours
+/// whenever you like).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_node_set_key(node: *mut PeoNode, key: *const PeoSigningKey) -> PeoStatus {
+    guard(|| {
+        let node = unsafe { handle_mut(node, "node") }?;
+        let key = unsafe { handle(key, "key") }?.0.clone();
+        node.update(|n| n.with_key(key));
+        Ok(())
+    })
+}
+
+/// The node's Cedar policies (text), validated against peo's schema (docs/policy.md).
+/// Without them every action is allowed unless the object's own policies forbid it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_node_set_policy(node: *mut PeoNode, cedar_policies: *const c_char) -> PeoStatus {
+    guard(|| {
+        let node = unsafe { handle_mut(node, "node") }?;
+        let policy = NodePolicy::new(unsafe { str_arg(cedar_policies, "cedar_policies") }?)?;
+        node.update(|n| n.with_policy(policy));
+        Ok(())
+    })
+}
+
+/// Replaces the node's facts (a JSON object; policies see them as
+/// `context.node.facts`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_node_set_facts(node: *mut PeoNode, facts_json: *const c_char) -> PeoStatus {
+    guard(|| {
+        let node = unsafe { handle_mut(node, "node") }?;
+        let facts = unsafe { json_arg(facts_json, "facts_json") }?;
+        let Value::Object(facts) = facts else {
+            return Err(invalid("`facts_json` must be a JSON object such as {\"region\": \"eu\"}"));
+        };
+        node.update(|n| n.with_facts(facts));
+        Ok(())
+    })
+}
+
+/// The keys the node trusts: `trusted_keys` holds `key_count` 32-byte public keys one
+/// after the other. With `key_count` > 0 the node accepts only objects whose every visit
+/// is signed by one of them; with 0 it accepts any valid signature (the default).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_node_set_trusted_keys(
+    node: *mut PeoNode,
+    trusted_keys: *const u8,
+    key_count: usize,
+) -> PeoStatus {
+    guard(|| {
+        let node = unsafe { handle_mut(node, "node") }?;
+        let trust = trust_of(unsafe { keys_arg(trusted_keys, key_count) }?);
+        node.update(|n| n.with_trust(trust));
+        Ok(())
+    })
+}
+
+/// Registers (or replaces) the handler of a capability (a Task state's `Resource`).
+/// `user_data` is passed to every call and must stay valid while the node lives.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_node_add_handler(
+    node: *mut PeoNode,
+    capability: *const c_char,
+    handler: PeoHandler,
+    user_data: *mut c_void,
+) -> PeoStatus {
+    guard(|| {
+        let node = unsafe { handle_mut(node, "node") }?;
+        let capability = unsafe { str_arg(capability, "capability") }?;
+        if capability.is_empty() {
+            return Err(invalid("`capability` must not be empty"));
+        }
+        let f = handler.ok_or_else(|| invalid("`handler` is NULL"))?;
+        let callback = Callback::<HandlerFn> { f, user_data };
+        node.update(|n| n.handler(capability, callback));
+        Ok(())
+    })
+}
+
+/// Sets the advisor consulted before every cycle of a visit (NULL removes it).
+/// `user_data` must stay valid while the node lives.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_node_set_advisor(
+    node: *mut PeoNode,
+    advisor: PeoAdvisor,
+    user_data: *mut c_void,
+) -> PeoStatus {
+    guard(|| {
+        let node = unsafe { handle_mut(node, "node") }?;
+        match advisor {
+            None => node.update(Node::without_advisor),
+            Some(f) => {
+                let callback = Callback::<AdvisorFn> { f, user_data };
+                node.update(|n| n.with_advisor(move |object: &Object| callback.advise(object)));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Sets the node's clock (NULL: the system clock). Cycles read it for timers, waits,
+/// deadlines and record times. `user_data` must stay valid while the node lives.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_node_set_clock(node: *mut PeoNode, clock: PeoClock, user_data: *mut c_void) -> PeoStatus {
+    guard(|| {
+        let node = unsafe { handle_mut(node, "node") }?;
+        let clock: Arc<dyn Clock> = match clock {
+            None => Arc::new(SystemClock),
+            Some(f) => Arc::new(Callback::<ClockFn> { f, user_data }),
+        };
+        node.update(|n| n.with_clock(clock));
+        Ok(())
+    })
+}
+
+/// The most cycles one visit may run (default 10,000): a plan that loops forever fails
+/// the visit with `PEO_LIMIT` instead of hanging.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_node_set_max_cycles(node: *mut PeoNode, max_cycles: usize) -> PeoStatus {
+    guard(|| {
+        let node = unsafe { handle_mut(node, "node") }?;
+        node.update(|n| n.with_max_cycles(max_cycles));
+        Ok(())
+    })
+}
+
+/// Visits an object: decodes and verifies `bytes` under the node's trust, runs cycles
+/// (calling handlers) until the object must leave, and returns the visit. `event_json`
+/// is NULL or an event (`{"name", "payload"}`, `{"name", "error", "cause"}` or
+/// `{"name", "heartbeat": true}`) for an object awaiting one. On failure nothing
+/// changed: the bytes you passed are still the object. Free `*out` with
+/// `peo_visit_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_node_visit(
+    node: *const PeoNode,
+    bytes: *const u8,
+    len: usize,
+    event_json: *const c_char,
+    out: *mut *mut PeoVisit,
+) -> PeoStatus {
+    guard(|| {
+        let out = unsafe { handle_out(out, "out") }?;
+        let node = unsafe { handle(node, "node") }?;
+        let bytes = unsafe { bytes_arg(bytes, len, "bytes") }?;
+        let event = match unsafe { opt_str_arg(event_json, "event_json") }? {
+            None => None,
+            Some(text) => Some(Event::from_json(&parse_json(text, "event_json")?)?),
+        };
+        let visit = node.node.visit(bytes, event.as_ref())?;
+        *out = Box::into_raw(Box::new(PeoVisit { visit }));
+        Ok(())
+    })
+}
+
+/// Presents a child's final object (`child`, from a fan-out: `Parallel` branch or
+/// `Map` item) to its waiting parent (`parent`). The completion is checked and recorded;
+/// when it was the last one the parent runs on. A completion already recorded appends
+/// nothing. Free `*out` with `peo_visit_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_node_complete(
+    node: *const PeoNode,
+    parent: *const u8,
+    parent_len: usize,
+    child: *const u8,
+    child_len: usize,
+    out: *mut *mut PeoVisit,
+) -> PeoStatus {
+    guard(|| {
+        let out = unsafe { handle_out(out, "out") }?;
+        let node = unsafe { handle(node, "node") }?;
+        let parent = unsafe { bytes_arg(parent, parent_len, "parent") }?;
+        let child = unsafe { bytes_arg(child, child_len, "child") }?;
+        let visit = node.node.complete(parent, child)?;
+        *out = Box::into_raw(Box::new(PeoVisit { visit }));
+        Ok(())
+    })
+}
+
+/// Frees a node. Accepts NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_node_free(node: *mut PeoNode) {
+    unsafe { free_box(node) }
+}
+
+// ---------------------------------------------------------------------------------------
+// Visits
+
+/// The result of a visit: the object after it, why it ended, the records appended and
+/// any child objects. Free with `peo_visit_free`.
+pub struct PeoVisit {
+    visit: Visit,
+}
+
+/// Why a visit ended.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeoDispositionKind {
+    /// The object must go to a node with a capability (or in a domain) this one lacks.
+    Delegate = 1,
+    /// The object waits (a `Wait` state, a retry back-off, an awaited event).
+    Dormant = 2,
+    /// The object has ended (succeeded, failed, expired, rejected).
+    Terminated = 3,
+}
+
+/// Why the visit ended.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_visit_disposition(visit: *const PeoVisit, out: *mut PeoDispositionKind) -> PeoStatus {
+    guard(|| {
+        let visit = unsafe { handle(visit, "visit") }?;
+        *unsafe { out_arg(out, "out") }? = match visit.visit.disposition {
+            Disposition::Delegate { .. } => PeoDispositionKind::Delegate,
+            Disposition::Dormant(_) => PeoDispositionKind::Dormant,
+            Disposition::Terminated { .. } => PeoDispositionKind::Terminated,
+        };
+        Ok(())
+    })
+}
+
+/// The disposition with its details as JSON: `{"kind": "delegate", "reason",
+/// "capability", "target"}`, `{"kind": "dormant", "reason", "at_ms", "event",
+/// "timeout_at_ms"}` or `{"kind": "terminated", "status", "output", "error"}`.
+/// Free `*out` with `peo_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_visit_disposition_json(visit: *const PeoVisit, out: *mut *mut c_char) -> PeoStatus {
+    guard(|| {
+        let visit = unsafe { handle(visit, "visit") }?;
+        give_json(unsafe { string_out(out, "out") }?, &visit.visit.disposition.to_json());
+        Ok(())
+    })
+}
+
+/// How many records the visit appended (0 when a dormant object was presented before
+/// its wake condition held).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_visit_appended(visit: *const PeoVisit, out: *mut usize) -> PeoStatus {
+    guard(|| {
+        let visit = unsafe { handle(visit, "visit") }?;
+        *unsafe { out_arg(out, "out") }? = visit.visit.appended;
+        Ok(())
+    })
+}
+
+/// The records the visit appended, as a JSON array. Free `*out` with `peo_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_visit_records_json(visit: *const PeoVisit, out: *mut *mut c_char) -> PeoStatus {
+    guard(|| {
+        let visit = unsafe { handle(visit, "visit") }?;
+        let out = unsafe { string_out(out, "out") }?;
+        let records = visit.visit.records()?;
+        give_json(out, &Value::Array(records.iter().map(peo_core::Record::to_json).collect()));
+        Ok(())
+    })
+}
+
+/// The object's bytes after the visit: what to pass on, park or store. Borrowed: valid
+/// until `peo_visit_free(visit)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_visit_bytes(
+    visit: *const PeoVisit,
+    out: *mut *const u8,
+    out_len: *mut usize,
+) -> PeoStatus {
+    guard(|| {
+        let visit = unsafe { handle(visit, "visit") }?;
+        let out = unsafe { out_arg(out, "out") }?;
+        let out_len = unsafe { out_arg(out_len, "out_len") }?;
+        *out = visit.visit.bytes.as_ptr();
+        *out_len = visit.visit.bytes.len();
+        Ok(())
+    })
+}
+
+/// The object after the visit, as a new handle. Free `*out` with `peo_object_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_visit_object(visit: *const PeoVisit, out: *mut *mut PeoObject) -> PeoStatus {
+    guard(|| {
+        let out = unsafe { handle_out(out, "out") }?;
+        let visit = unsafe { handle(visit, "visit") }?;
+        *out = Box::into_raw(Box::new(PeoObject(visit.visit.object.clone())));
+        Ok(())
+    })
+}
+
+/// How many child objects the visit's fan-outs (`Parallel`, `Map`) created.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_visit_child_count(visit: *const PeoVisit, out: *mut usize) -> PeoStatus {
+    guard(|| {
+        let visit = unsafe { handle(visit, "visit") }?;
+        *unsafe { out_arg(out, "out") }? = visit.visit.children.len();
+        Ok(())
+    })
+}
+
+/// The bytes of child `index` (0-based, in creation order): send it on like any
+/// delegated object and present its final object to the parent with
+/// `peo_node_complete`. Borrowed: valid until `peo_visit_free(visit)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_visit_child_bytes(
+    visit: *const PeoVisit,
+    index: usize,
+    out: *mut *const u8,
+    out_len: *mut usize,
+) -> PeoStatus {
+    guard(|| {
+        let visit = unsafe { handle(visit, "visit") }?;
+        let out = unsafe { out_arg(out, "out") }?;
+        let out_len = unsafe { out_arg(out_len, "out_len") }?;
+        let children = &visit.visit.children;
+        let child = children.get(index).ok_or_else(|| {
+            invalid(format!("the visit created {} children; there is no child {index}", children.len()))
+        })?;
+        *out = child.as_ptr();
+        *out_len = child.len();
+        Ok(())
+    })
+}
+
+/// Frees a visit (and the buffers borrowed from it). Accepts NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_visit_free(visit: *mut PeoVisit) {
+    unsafe { free_box(visit) }
+}
+
+#[cfg(test)]
+mod tests;
