@@ -319,6 +319,13 @@ peo_status peo_object_to_json(const PeoObject *object, char **out);
 peo_status peo_object_memory_json(const PeoObject *object, char **out);
 
 /**
+ * Record `index` of the object's memory (0 is the genesis record) as JSON: `seq`,
+ * `visit`, `action`, `state`, `next_state`, `status`, `node`, `time_ms`, `policy`,
+ * `advice`, the hashes, and the action's details. Free `*out` with `peo_string_free`.
+ */
+peo_status peo_object_record_json(const PeoObject *object, size_t index, char **out);
+
+/**
  * The object's data (its current JSON document). Free `*out` with `peo_string_free`.
  */
 peo_status peo_object_data_json(const PeoObject *object, char **out);

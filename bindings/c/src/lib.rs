@@ -539,6 +539,27 @@ pub unsafe extern "C" fn peo_object_memory_json(object: *const PeoObject, out: *
     })
 }
 
+/// Record `index` of the object's memory (0 is the genesis record) as JSON: `seq`,
+/// `visit`, `action`, `state`, `next_state`, `status`, `node`, `time_ms`, `policy`,
+/// `advice`, the hashes, and the action's details. Free `*out` with `peo_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_object_record_json(
+    object: *const PeoObject,
+    index: usize,
+    out: *mut *mut c_char,
+) -> PeoStatus {
+    guard(|| {
+        let object = unsafe { handle(object, "object") }?;
+        let out = unsafe { string_out(out, "out") }?;
+        let memory = object.0.memory();
+        let record = memory
+            .get(index)
+            .ok_or_else(|| invalid(format!("the object has {} records; there is no record {index}", memory.len())))?;
+        give_json(out, &record.decode()?.to_json());
+        Ok(())
+    })
+}
+
 /// The object's data (its current JSON document). Free `*out` with `peo_string_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn peo_object_data_json(object: *const PeoObject, out: *mut *mut c_char) -> PeoStatus {
@@ -772,15 +793,32 @@ impl Handler for Callback<HandlerFn> {
     }
 
     fn call_refined(&self, invocation: &Invocation) -> Result<(Value, Option<Value>), HandlerError> {
-        let capability = c_string(&invocation.capability);
-        let state = c_string(&invocation.state);
-        let input = c_string(&invocation.input.to_string());
-        let key = c_string(&invocation.idempotency_key);
+        // The four strings in one buffer, each NUL-terminated: one allocation per call.
+        let mut buf = Vec::with_capacity(256);
+        let push = |buf: &mut Vec<u8>, s: &str| {
+            let start = buf.len();
+            if s.contains('\0') {
+                buf.extend_from_slice(s.replace('\0', "\u{fffd}").as_bytes());
+            } else {
+                buf.extend_from_slice(s.as_bytes());
+            }
+            buf.push(0);
+            start
+        };
+        let capability = push(&mut buf, &invocation.capability);
+        let state = push(&mut buf, &invocation.state);
+        let key = push(&mut buf, &invocation.idempotency_key);
+        let input = buf.len();
+        // JSON text never holds a raw NUL (serde_json escapes it).
+        serde_json::to_writer(&mut buf, &invocation.input)
+            .map_err(|e| HandlerError::new(HANDLER_INVALID_OUTPUT, e.to_string()))?;
+        buf.push(0);
+        let at = |i: usize| buf[i..].as_ptr().cast::<c_char>();
         let call = PeoCall {
-            capability: capability.as_ptr(),
-            state: state.as_ptr(),
-            input_json: input.as_ptr(),
-            idempotency_key: key.as_ptr(),
+            capability: at(capability),
+            state: at(state),
+            input_json: at(input),
+            idempotency_key: at(key),
             attempt: invocation.attempt,
             has_deadline: invocation.deadline_ms.is_some(),
             deadline_ms: invocation.deadline_ms.unwrap_or(0),
