@@ -352,15 +352,10 @@ type VisitResult = (Value, Vec<u8>, Vec<Vec<u8>>);
 fn run_visit(bytes: &[u8], child: Option<&[u8]>, v: &Value) -> Result<VisitResult, String> {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let (node, _clock) = build_node(v, calls.clone())?;
+    // The event's JSON form is the one every binding passes (`Event::from_json`).
     let event = match &v["event"] {
         Value::Null => None,
-        e => {
-            let name = e["name"].as_str().unwrap_or_default();
-            Some(match e.get("error").and_then(Value::as_str) {
-                Some(err) => Event::failure(name, err, e["cause"].as_str().unwrap_or_default()),
-                None => Event::success(name, e["payload"].clone()),
-            })
-        }
+        e => Some(Event::from_json(e).map_err(|e| e.to_string())?),
     };
     let calls_json = |c: &Arc<Mutex<Vec<Value>>>| Value::Array(c.lock().expect("lock").clone());
     let result = match child {
