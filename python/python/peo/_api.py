@@ -1,0 +1,607 @@
+"""The pythonic API over the native engine (``peo._peo``)."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import json
+import threading
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import (
+    Any,
+    Awaitable,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    TypeVar,
+    Union,
+    cast,
+)
+
+from . import _peo
+from .errors import InvalidArgumentError, TaskFailed, _from_code
+
+__all__ = [
+    "SigningKey",
+    "Object",
+    "Record",
+    "NodeRef",
+    "VerifyReport",
+    "Signer",
+    "Node",
+    "Visit",
+    "Disposition",
+    "Event",
+    "Proposal",
+    "TaskContext",
+    "HANDLER_INVALID_OUTPUT",
+]
+
+SigningKey = _peo.SigningKey
+
+#: The error name of an attempt whose handler returned something that is not JSON.
+HANDLER_INVALID_OUTPUT: str = _peo.HANDLER_INVALID_OUTPUT
+
+JSONLike = Union[Mapping[str, Any], str]
+BytesLike = Union[bytes, bytearray, memoryview]
+
+
+def _dumps(value: Any, what: str) -> str:
+    """JSON text of a value; a value that is not JSON is an InvalidArgumentError."""
+    try:
+        return json.dumps(value, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as e:
+        raise InvalidArgumentError(f"{what} is not JSON-serialisable: {e}") from e
+
+
+def _json_arg(value: Any, what: str, *, allow_str: bool = True) -> str:
+    """A dict (or JSON text) argument as JSON text."""
+    if allow_str and isinstance(value, str):
+        return value
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{what} must be a dict{' or a JSON string' if allow_str else ''}, not {type(value).__name__}")
+    return _dumps(value, what)
+
+
+def _bytes_arg(value: Any, what: str) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"{what} must be bytes, not {type(value).__name__}")
+
+
+def _keys(keys: Optional[Iterable[BytesLike]]) -> List[bytes]:
+    if keys is None:
+        return []
+    if isinstance(keys, (bytes, bytearray, memoryview)):
+        raise TypeError("trusted_keys must be an iterable of 32-byte public keys, not a single bytes value")
+    return [_bytes_arg(k, "a trusted key") for k in keys]
+
+
+@dataclass(frozen=True)
+class NodeRef:
+    """The node that appended a record."""
+
+    id: str
+    domain: str
+    key: Optional[str]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record of an object's memory (read-only)."""
+
+    seq: int
+    visit: int
+    action: str
+    state: str
+    next_state: str
+    status: str
+    node: NodeRef
+    time_ms: int
+    policy: Optional[Dict[str, Any]]
+    advice: Optional[Dict[str, Any]]
+    intent_hash: Optional[str]
+    context_hash: Optional[str]
+    data_hash: Optional[str]
+    signed: bool
+    body: Dict[str, Any]
+
+    @classmethod
+    def _from_dict(cls, d: Dict[str, Any]) -> "Record":
+        fields = dict(d)
+        fields["node"] = NodeRef(**d["node"])
+        return cls(**fields)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+def _records(text: str) -> Tuple[Record, ...]:
+    return tuple(Record._from_dict(r) for r in json.loads(text))
+
+
+@dataclass(frozen=True)
+class Signer:
+    key: str
+    trusted: bool
+    records: Tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What ``Object.verify`` checked."""
+
+    valid: bool
+    records_checked: int
+    signatures_checked: int
+    signers: Tuple[Signer, ...]
+    unsigned_records: int
+    untrusted_records: int
+    head: str
+    broken: Optional[Dict[str, Any]]
+
+
+class Object:
+    """A persistent executable object: intent, context, memory and data, as bytes that
+    any node can verify and evaluate."""
+
+    __slots__ = ("_native",)
+
+    def __init__(self, native: _peo.Object) -> None:
+        if not isinstance(native, _peo.Object):
+            raise TypeError("use Object.create(...) or Object.from_bytes(...)")
+        self._native = native
+
+    @classmethod
+    def create(
+        cls,
+        intent: JSONLike,
+        context: Optional[JSONLike] = None,
+        input: Any = None,
+        *,
+        id: Optional[str] = None,
+        now_ms: Optional[int] = None,
+        key: Optional[SigningKey] = None,
+    ) -> "Object":
+        """Creates an object from its intent (an ASL plan with peo's extensions), its
+        context (``{"labels", "attributes", "policies", ...}``) and its input (any JSON
+        value; ``{}`` when None). ``now_ms`` defaults to the system clock; ``key`` signs
+        the genesis record."""
+        intent_json = _json_arg(intent, "intent")
+        context_json = None if context is None else _json_arg(context, "context")
+        input_json = "{}" if input is None else _dumps(input, "input")
+        if key is not None and not isinstance(key, SigningKey):
+            raise TypeError(f"key must be a peo.SigningKey, not {type(key).__name__}")
+        if now_ms is not None and (not isinstance(now_ms, int) or isinstance(now_ms, bool)):
+            raise TypeError(f"now_ms must be an int, not {type(now_ms).__name__}")
+        if id is not None and not isinstance(id, str):
+            raise TypeError(f"id must be a hex string, not {type(id).__name__}")
+        return cls(_peo.Object.create(intent_json, context_json, input_json, id, now_ms, key))
+
+    @classmethod
+    def from_bytes(cls, data: BytesLike) -> "Object":
+        """Decodes an object (untrusted input: any bytes give an object or a
+        ``DecodeError``/``IntegrityError``). Decoding does not check signatures: see
+        ``verify``."""
+        return cls(_peo.Object.from_bytes(_bytes_arg(data, "data")))
+
+    def to_bytes(self) -> bytes:
+        return self._native.to_bytes()
+
+    def __bytes__(self) -> bytes:
+        return self._native.to_bytes()
+
+    def verify(self, trusted_keys: Optional[Iterable[BytesLike]] = None) -> VerifyReport:
+        """Verifies the hash chain, the committed hashes and the signatures. With
+        ``trusted_keys`` (32-byte public keys) every visit must be signed by one of
+        them; without, any valid signature is accepted. Returns the report, or raises
+        ``IntegrityError`` / ``SignatureError`` naming the first broken record."""
+        report = json.loads(self._native.verify_json(_keys(trusted_keys)))
+        broken = report["broken"]
+        if broken is not None:
+            raise _from_code(broken["code"], broken["message"], broken["record"])
+        report["signers"] = tuple(
+            Signer(key=s["key"], trusted=s["trusted"], records=tuple(s["records"])) for s in report["signers"]
+        )
+        return VerifyReport(**report)
+
+    @property
+    def id(self) -> str:
+        """The object's id (32 hex digits)."""
+        return self._native.id
+
+    @property
+    def status(self) -> str:
+        """``running``, ``dormant``, ``succeeded``, ``failed``, ``expired`` or ``rejected``."""
+        return self._native.status
+
+    @property
+    def state(self) -> str:
+        """The current state's name (empty once terminated)."""
+        return self._native.state
+
+    @property
+    def head(self) -> str:
+        """The hash of the last record (64 hex digits)."""
+        return self._native.head
+
+    @property
+    def data(self) -> Any:
+        """The object's current data (a fresh copy each time)."""
+        return json.loads(self._native.data_json)
+
+    @property
+    def memory(self) -> Tuple[Record, ...]:
+        """Every record, oldest first."""
+        return _records(self._native.records_json())
+
+    def __len__(self) -> int:
+        return self._native.record_count
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The whole object: id, lineage, status, state, head, intent, context, memory, data."""
+        return cast(Dict[str, Any], json.loads(self._native.to_json()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Object) and self.to_bytes() == other.to_bytes()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Object(id={self.id!r}, status={self.status!r}, state={self.state!r}, records={len(self)})"
+
+
+@dataclass(frozen=True)
+class Disposition:
+    """Why a visit ended: ``delegate`` (send the object to a node with ``capability``),
+    ``dormant`` (park it until ``at_ms`` or ``event``) or ``terminated`` (``status``,
+    ``output``, ``error``)."""
+
+    kind: str
+    reason: Optional[str] = None
+    capability: Optional[str] = None
+    target: Optional[str] = None
+    at_ms: Optional[int] = None
+    event: Optional[str] = None
+    timeout_at_ms: Optional[int] = None
+    status: Optional[str] = None
+    output: Any = None
+    error: Optional[Dict[str, Any]] = None
+    _raw: Optional[Dict[str, Any]] = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def _from_dict(cls, d: Dict[str, Any]) -> "Disposition":
+        return cls(**d, _raw=d)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The disposition's JSON form, the same in every language."""
+        if self._raw is not None:
+            return json.loads(json.dumps(self._raw))  # type: ignore[no-any-return]
+        return {k: v for k, v in asdict(self).items() if k != "_raw"}
+
+
+class Visit:
+    """The result of a visit: the object after it, why it ended, the records appended
+    and the child objects fan-out created."""
+
+    __slots__ = ("_native", "object", "disposition", "appended")
+
+    def __init__(self, native: _peo.Visit) -> None:
+        self._native = native
+        self.object = Object(native.object)
+        self.disposition = Disposition._from_dict(json.loads(native.disposition_json))
+        self.appended: int = native.appended
+
+    @property
+    def bytes(self) -> bytes:
+        """The object's bytes after the visit: what to pass on, park or store."""
+        return self._native.bytes
+
+    @property
+    def records(self) -> Tuple[Record, ...]:
+        """The records this visit appended."""
+        return _records(self._native.records_json())
+
+    @property
+    def children(self) -> Tuple[bytes, ...]:
+        """Child objects created by ``Parallel`` / ``Map``: send them on, and present each
+        one's final object to the parent with ``Node.complete``."""
+        return tuple(self._native.children)
+
+    def __repr__(self) -> str:
+        return f"Visit(disposition={self.disposition.kind!r}, appended={self.appended}, object={self.object!r})"
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event for an object awaiting one: a result (``payload``), a failure
+    (``error``, ``cause``) or a heartbeat."""
+
+    name: str
+    payload: Any = None
+    error: Optional[str] = None
+    cause: Optional[str] = None
+    heartbeat: bool = False
+
+    @classmethod
+    def success(cls, name: str, payload: Any = None) -> "Event":
+        return cls(name, payload=payload)
+
+    @classmethod
+    def failure(cls, name: str, error: str, cause: Optional[str] = None) -> "Event":
+        return cls(name, error=error, cause=cause)
+
+    @classmethod
+    def beat(cls, name: str) -> "Event":
+        return cls(name, heartbeat=True)
+
+    def to_dict(self) -> Dict[str, Any]:
+        if self.heartbeat:
+            return {"name": self.name, "heartbeat": True}
+        if self.error is not None:
+            return {"name": self.name, "error": self.error, "cause": self.cause}
+        return {"name": self.name, "payload": self.payload}
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """An advisor's proposal: ``execute``, ``delegate`` or ``terminate``. The node checks
+    and authorises it like any action; advice never overrides policy."""
+
+    action: str
+    target: Optional[str] = None
+    confidence: float = 1.0
+    rationale: str = ""
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What a handler may want besides its input."""
+
+    capability: str
+    state: str
+    idempotency_key: str
+    attempt: int
+    deadline_ms: Optional[int] = None
+    #: Set by the handler to propose a refinement of the intent (``{"Objective"?,
+    #: "Class"?, "Constraints"?, "States"?, "Goto"?}``), applied if policy permits.
+    refinement: List[Dict[str, Any]] = field(default_factory=list, compare=False)
+
+    def refine(self, refinement: Mapping[str, Any]) -> None:
+        """Proposes a refinement of the object's intent along with this output."""
+        self.refinement.clear()
+        self.refinement.append(dict(refinement))
+
+
+Handler = Callable[..., Any]
+F = TypeVar("F", bound=Handler)
+
+# The event loop a `visit_async` is running on (handlers run on a worker thread).
+_visit_loop = threading.local()
+# A private loop per thread for async handlers of synchronous visits.
+_private_loop = threading.local()
+
+
+def _run_coroutine(coro: Awaitable[Any]) -> Any:
+    loop: Optional[asyncio.AbstractEventLoop] = getattr(_visit_loop, "loop", None)
+    if loop is not None:
+        return asyncio.run_coroutine_threadsafe(cast(Any, coro), loop).result()
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        private = getattr(_private_loop, "loop", None)
+        if private is None or private.is_closed():
+            private = asyncio.new_event_loop()
+            _private_loop.loop = private
+        return private.run_until_complete(coro)
+    # A synchronous visit called from inside a running loop: run the coroutine on a
+    # helper thread with its own loop rather than block-and-deadlock this one.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, cast(Any, coro)).result()
+
+
+def _wants_context(fn: Callable[..., Any]) -> bool:
+    try:
+        params = [
+            p
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+        ]
+    except (TypeError, ValueError):
+        return False
+    return len(params) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
+
+
+def _wrap_handler(fn: Handler) -> Callable[..., Tuple[str, Optional[str], Optional[str]]]:
+    """The uniform callable the engine calls: never raises for an ordinary exception."""
+    with_context = _wants_context(fn)
+
+    def call(
+        capability: str, state: str, input_json: str, key: str, attempt: int, deadline_ms: Optional[int]
+    ) -> Tuple[str, Optional[str], Optional[str]]:
+        ctx = TaskContext(capability, state, key, attempt, deadline_ms)
+        try:
+            value = json.loads(input_json)
+            result = fn(value, ctx) if with_context else fn(value)
+            if inspect.isawaitable(result):
+                result = _run_coroutine(result)
+        except TaskFailed as e:
+            return ("error", e.error or "TaskFailed", e.cause)
+        except Exception as e:  # a handler's own exception is a recorded task error
+            return ("error", type(e).__name__, str(e) or repr(e))
+        try:
+            output = json.dumps(result, allow_nan=False, separators=(",", ":"))
+        except (TypeError, ValueError) as e:
+            return ("error", HANDLER_INVALID_OUTPUT, f"the handler returned a value that is not JSON: {e}")
+        refinement = None
+        if ctx.refinement:
+            try:
+                refinement = json.dumps(ctx.refinement[0], allow_nan=False)
+            except (TypeError, ValueError) as e:
+                return ("error", HANDLER_INVALID_OUTPUT, f"the refinement is not JSON: {e}")
+        return ("ok", output, refinement)
+
+    return call
+
+
+Advisor = Callable[[Object], Union[Proposal, Mapping[str, Any], None]]
+
+
+def _wrap_advisor(fn: Advisor) -> Callable[[_peo.Object], Optional[str]]:
+    def advise(native: _peo.Object) -> Optional[str]:
+        try:
+            proposal = fn(Object(native))
+        except Exception as e:
+            warnings.warn(f"the advisor raised {type(e).__name__}: {e}; no advice this cycle", RuntimeWarning)
+            return None
+        if proposal is None:
+            return None
+        if isinstance(proposal, Proposal):
+            return json.dumps(asdict(proposal))
+        if isinstance(proposal, Mapping):
+            return json.dumps(dict(proposal))
+        warnings.warn(f"the advisor returned {type(proposal).__name__}, not a Proposal or dict", RuntimeWarning)
+        return None
+
+    return advise
+
+
+def _event_json(event: Union[Event, Mapping[str, Any], None]) -> Optional[str]:
+    if event is None:
+        return None
+    if isinstance(event, Event):
+        return _dumps(event.to_dict(), "the event")
+    if isinstance(event, Mapping):
+        return _dumps(dict(event), "the event")
+    raise TypeError(f"event must be a peo.Event or a dict, not {type(event).__name__}")
+
+
+class Node:
+    """A place that evaluates objects: an id, a domain, optional Cedar policies, facts,
+    a signing key, the keys it trusts, one handler per capability and an optional
+    advisor.
+
+    >>> node = Node("warehouse-1", domain="eu")
+    >>> @node.handler("inventory.reserve")
+    ... def reserve(order):
+    ...     return {"held": order["qty"]}
+    """
+
+    def __init__(
+        self,
+        id: str,
+        domain: str,
+        *,
+        policy: Optional[str] = None,
+        facts: Optional[Mapping[str, Any]] = None,
+        key: Optional[SigningKey] = None,
+        trusted_keys: Optional[Iterable[BytesLike]] = None,
+        advisor: Optional[Advisor] = None,
+        clock: Optional[Callable[[], int]] = None,
+        max_cycles: Optional[int] = None,
+    ) -> None:
+        if not isinstance(id, str) or not isinstance(domain, str):
+            raise TypeError("a node's id and domain must be strings")
+        self._native = _peo.Node(id, domain)
+        self._handlers: Dict[str, Handler] = {}
+        if policy is not None:
+            if not isinstance(policy, str):
+                raise TypeError(f"policy must be Cedar text (str), not {type(policy).__name__}")
+            self._native.set_policy(policy)
+        if facts is not None:
+            self._native.set_facts_json(_json_arg(facts, "facts", allow_str=False))
+        if key is not None:
+            if not isinstance(key, SigningKey):
+                raise TypeError(f"key must be a peo.SigningKey, not {type(key).__name__}")
+            self._native.set_key(key)
+        if trusted_keys is not None:
+            self._native.set_trusted_keys(_keys(trusted_keys))
+        if advisor is not None:
+            self.advisor = advisor
+        if clock is not None:
+            if not callable(clock):
+                raise TypeError("clock must be a callable returning ms since the Unix epoch")
+            self._native.set_clock(clock)
+        if max_cycles is not None:
+            self._native.set_max_cycles(max_cycles)
+
+    @property
+    def id(self) -> str:
+        return self._native.id
+
+    @property
+    def domain(self) -> str:
+        return self._native.domain
+
+    @property
+    def capabilities(self) -> Tuple[str, ...]:
+        return tuple(sorted(self._handlers))
+
+    def handler(self, capability: str) -> Callable[[F], F]:
+        """Registers the decorated function as the handler of ``capability`` (a Task
+        state's ``Resource``). It takes the state's input (and, if it accepts a second
+        argument, a ``TaskContext``), returns a JSON-able value or raises
+        ``peo.TaskFailed(error, cause)``; ``async def`` handlers are awaited."""
+
+        def register(fn: F) -> F:
+            self.add_handler(capability, fn)
+            return fn
+
+        return register
+
+    def add_handler(self, capability: str, fn: Handler) -> None:
+        if not callable(fn):
+            raise TypeError(f"the handler of {capability!r} must be callable")
+        self._native.add_handler(capability, _wrap_handler(fn))
+        self._handlers[capability] = fn
+
+    @property
+    def advisor(self) -> Optional[Advisor]:
+        return getattr(self, "_advisor", None)
+
+    @advisor.setter
+    def advisor(self, fn: Optional[Advisor]) -> None:
+        if fn is not None and not callable(fn):
+            raise TypeError("the advisor must be callable (object) -> Proposal | dict | None")
+        self._advisor = fn
+        self._native.set_advisor(None if fn is None else _wrap_advisor(fn))
+
+    def visit(self, obj: Union[Object, BytesLike], event: Union[Event, Mapping[str, Any], None] = None) -> Visit:
+        """Verifies the object under this node's trust and runs cycles (calling handlers)
+        until it must leave. The engine runs with the GIL released. On an error nothing
+        changed: the object you passed is still the object."""
+        data = obj.to_bytes() if isinstance(obj, Object) else _bytes_arg(obj, "obj")
+        return Visit(self._native.visit(data, _event_json(event)))
+
+    async def visit_async(
+        self, obj: Union[Object, BytesLike], event: Union[Event, Mapping[str, Any], None] = None
+    ) -> Visit:
+        """``visit`` on a worker thread, so the event loop keeps running; ``async def``
+        handlers are awaited on this loop."""
+        loop = asyncio.get_running_loop()
+
+        def run() -> Visit:
+            _visit_loop.loop = loop
+            try:
+                return self.visit(obj, event)
+            finally:
+                _visit_loop.loop = None
+
+        return await loop.run_in_executor(None, run)
+
+    def complete(self, parent: Union[Object, BytesLike], child: Union[Object, BytesLike]) -> Visit:
+        """Presents a child's final object to its waiting parent (fan-out joins)."""
+        p = parent.to_bytes() if isinstance(parent, Object) else _bytes_arg(parent, "parent")
+        c = child.to_bytes() if isinstance(child, Object) else _bytes_arg(child, "child")
+        return Visit(self._native.complete(p, c))
+
+    def __repr__(self) -> str:
+        return f"Node(id={self.id!r}, domain={self.domain!r}, capabilities={list(self.capabilities)!r})"

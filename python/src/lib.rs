@@ -1,0 +1,441 @@
+//! `peo._peo`: the native module behind the `peo` Python package.
+//!
+//! Deliberately thin: objects, keys, nodes and visits over JSON text and bytes. The
+//! pythonic API (dicts, dataclasses, decorators, async handlers, the exception classes)
+//! is Python code in `python/python/peo/`; its stubs (`_peo.pyi`) are checked against this
+//! module by `python/tests/test_stubs.py`.
+//!
+//! The engine runs with the GIL released (`Python::detach`); handlers, the advisor and
+//! the clock re-attach to call back into Python.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use peo_core::{
+    Context, CreateOptions, Error, Event, Limits, NodePolicy, Object, ObjectId, Proposal, PublicKey, SigningKey, Trust,
+};
+use peo_runtime::{Clock, HANDLER_INVALID_OUTPUT, Handler, HandlerError, Invocation, Node, SystemClock, Visit};
+use pyo3::exceptions::{PyException, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use serde_json::Value;
+
+/// The error name of an attempt whose Python handler was interrupted by an exception that
+/// is not an `Exception` (`KeyboardInterrupt`, `SystemExit`): the visit's result is then
+/// dropped and the exception re-raised to the caller.
+const HANDLER_INTERRUPTED: &str = "peo.HandlerInterrupted";
+
+thread_local! {
+    /// A `BaseException` (not an `Exception`) raised by a callback during the current
+    /// visit on this thread: re-raised when the visit returns, whatever its outcome.
+    static PENDING: RefCell<Option<PyErr>> = const { RefCell::new(None) };
+}
+
+/// A peo error as the matching exception of `peo.errors` (built there by `_from_native`).
+fn to_py(e: &Error) -> PyErr {
+    Python::attach(|py| {
+        let made = py
+            .import("peo.errors")
+            .and_then(|m| m.getattr("_from_native"))
+            .and_then(|f| f.call1((e.kind().code(), e.to_string(), e.message(), e.record(), e.state(), e.field())));
+        match made {
+            Ok(exc) => PyErr::from_value(exc),
+            Err(err) => err,
+        }
+    })
+}
+
+trait OrRaise<T> {
+    fn or_raise(self) -> PyResult<T>;
+}
+
+impl<T> OrRaise<T> for peo_core::Result<T> {
+    fn or_raise(self) -> PyResult<T> {
+        self.map_err(|e| to_py(&e))
+    }
+}
+
+fn parse(text: &str, what: &str) -> PyResult<Value> {
+    serde_json::from_str(text).map_err(|e| to_py(&Error::decode(format!("{what} is not valid JSON: {e}"))))
+}
+
+fn keys(trusted_keys: Vec<Vec<u8>>) -> PyResult<Vec<PublicKey>> {
+    trusted_keys.iter().map(|k| PublicKey::from_slice(k)).collect::<peo_core::Result<_>>().or_raise()
+}
+
+fn trust(keys: Vec<PublicKey>) -> Trust {
+    if keys.is_empty() { Trust::any() } else { Trust::keys(keys) }
+}
+
+/// Takes the `BaseException` a callback stashed during this thread's visit, if any.
+fn take_pending() -> Option<PyErr> {
+    PENDING.with(|p| p.borrow_mut().take())
+}
+
+/// An error from a callback: a `BaseException` that is not an `Exception` is kept to be
+/// re-raised after the visit; the description is returned for the record.
+fn callback_error(py: Python<'_>, err: PyErr) -> String {
+    let text = err.to_string();
+    if !err.is_instance_of::<PyException>(py) {
+        PENDING.with(|p| {
+            let mut p = p.borrow_mut();
+            if p.is_none() {
+                *p = Some(err);
+            }
+        });
+    }
+    text
+}
+
+/// An Ed25519 signing key.
+#[pyclass(frozen, module = "peo._peo", name = "SigningKey")]
+struct PySigningKey(SigningKey);
+
+#[pymethods]
+impl PySigningKey {
+    /// A new key from the operating system's randomness.
+    #[staticmethod]
+    fn generate() -> PyResult<PySigningKey> {
+        SigningKey::generate().map(PySigningKey).or_raise()
+    }
+    /// The key of a 32-byte seed.
+    #[staticmethod]
+    fn from_bytes(seed: &[u8]) -> PyResult<PySigningKey> {
+        SigningKey::from_slice(seed).map(PySigningKey).or_raise()
+    }
+    /// The 32-byte seed (the secret).
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.0.to_bytes())
+    }
+    /// The 32-byte public key.
+    fn public_key<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.0.public_key().as_bytes())
+    }
+    fn __repr__(&self) -> String {
+        format!("SigningKey(public_key={})", self.0.public_key().to_hex())
+    }
+}
+
+/// An object (see `peo.Object` for the documented API).
+#[pyclass(frozen, module = "peo._peo", name = "Object")]
+struct PyObject_(Object);
+
+#[pymethods]
+impl PyObject_ {
+    #[staticmethod]
+    #[pyo3(signature = (intent_json, context_json, input_json, id_hex, now_ms, key))]
+    fn create(
+        py: Python<'_>,
+        intent_json: &str,
+        context_json: Option<&str>,
+        input_json: &str,
+        id_hex: Option<&str>,
+        now_ms: Option<i64>,
+        key: Option<&PySigningKey>,
+    ) -> PyResult<PyObject_> {
+        let intent = parse(intent_json, "the intent")?;
+        let input = parse(input_json, "the input")?;
+        let limits = Limits::default();
+        let context = match context_json {
+            None => Context::new(),
+            Some(text) => Context::from_json(&parse(text, "the context")?, &limits).or_raise()?,
+        };
+        let id = id_hex.map(ObjectId::from_hex).transpose().or_raise()?;
+        let now_ms = now_ms.unwrap_or_else(|| SystemClock.now_ms());
+        let key = key.map(|k| &k.0);
+        let created = py.detach(|| {
+            let options = CreateOptions { id, now_ms, key, limits };
+            Object::create(&intent, context, &input, &options)
+        });
+        created.map(PyObject_).or_raise()
+    }
+
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<PyObject_> {
+        py.detach(|| Object::from_bytes(data, &Limits::default())).map(PyObject_).or_raise()
+    }
+
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let bytes = py.detach(|| self.0.to_bytes());
+        PyBytes::new(py, &bytes)
+    }
+
+    /// The verification report as JSON (never raises for a broken object: the report
+    /// says what is broken).
+    fn verify_json(&self, py: Python<'_>, trusted_keys: Vec<Vec<u8>>) -> PyResult<String> {
+        let trust = trust(keys(trusted_keys)?);
+        Ok(py.detach(|| self.0.verify(&trust).to_json().to_string()))
+    }
+
+    #[getter]
+    fn status(&self) -> &'static str {
+        self.0.status().as_str()
+    }
+    #[getter]
+    fn state(&self) -> &str {
+        self.0.state()
+    }
+    #[getter]
+    fn id(&self) -> String {
+        self.0.id().to_hex()
+    }
+    #[getter]
+    fn head(&self) -> String {
+        self.0.head().to_hex()
+    }
+    #[getter]
+    fn data_json(&self) -> &str {
+        self.0.data_text()
+    }
+    #[getter]
+    fn record_count(&self) -> usize {
+        self.0.memory().len()
+    }
+    fn records_json(&self) -> PyResult<String> {
+        let records = self.0.records().or_raise()?;
+        Ok(Value::Array(records.iter().map(peo_core::Record::to_json).collect()).to_string())
+    }
+    fn to_json(&self) -> String {
+        self.0.to_json().to_string()
+    }
+}
+
+/// The result of a visit.
+#[pyclass(frozen, module = "peo._peo", name = "Visit")]
+struct PyVisit(Visit);
+
+#[pymethods]
+impl PyVisit {
+    #[getter]
+    fn object(&self) -> PyObject_ {
+        PyObject_(self.0.object.clone())
+    }
+    #[getter]
+    fn bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.0.bytes)
+    }
+    #[getter]
+    fn disposition_json(&self) -> String {
+        self.0.disposition.to_json().to_string()
+    }
+    #[getter]
+    fn appended(&self) -> usize {
+        self.0.appended
+    }
+    fn records_json(&self) -> PyResult<String> {
+        let records = self.0.records().or_raise()?;
+        Ok(Value::Array(records.iter().map(peo_core::Record::to_json).collect()).to_string())
+    }
+    #[getter]
+    fn children<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
+        self.0.children.iter().map(|c| PyBytes::new(py, c)).collect()
+    }
+}
+
+/// A handler: the Python-side wrapper `(capability, state, input_json, idempotency_key,
+/// attempt, deadline_ms) -> ("ok", output_json, refinement_json | None) | ("error", name,
+/// cause | None)`.
+struct PyHandler(Py<PyAny>);
+
+impl Handler for PyHandler {
+    fn call(&self, invocation: &Invocation) -> Result<Value, HandlerError> {
+        self.call_refined(invocation).map(|(v, _)| v)
+    }
+
+    fn call_refined(&self, invocation: &Invocation) -> Result<(Value, Option<Value>), HandlerError> {
+        let input = invocation.input.to_string();
+        let reply = Python::attach(|py| {
+            let args = (
+                invocation.capability.as_str(),
+                invocation.state.as_str(),
+                input,
+                invocation.idempotency_key.as_str(),
+                invocation.attempt,
+                invocation.deadline_ms,
+            );
+            match self.0.call1(py, args).and_then(|r| r.extract::<(String, Option<String>, Option<String>)>(py)) {
+                Ok(r) => Ok(r),
+                Err(e) => {
+                    let interrupted = !e.is_instance_of::<PyException>(py);
+                    let text = callback_error(py, e);
+                    Err(HandlerError {
+                        error: if interrupted { HANDLER_INTERRUPTED } else { HANDLER_INVALID_OUTPUT }.into(),
+                        cause: Some(text),
+                    })
+                }
+            }
+        })?;
+        let invalid =
+            |what: &str, e: serde_json::Error| HandlerError::new(HANDLER_INVALID_OUTPUT, format!("{what}: {e}"));
+        match reply {
+            (kind, Some(output), refinement) if kind == "ok" => {
+                let output = serde_json::from_str(&output).map_err(|e| invalid("the output is not JSON", e))?;
+                let refinement = match refinement {
+                    Some(r) => Some(serde_json::from_str(&r).map_err(|e| invalid("the refinement is not JSON", e))?),
+                    None => None,
+                };
+                Ok((output, refinement))
+            }
+            (kind, Some(error), cause) if kind == "error" && !error.is_empty() => Err(HandlerError { error, cause }),
+            (kind, ..) => Err(HandlerError::new(
+                HANDLER_INVALID_OUTPUT,
+                format!("the handler wrapper replied `{kind}` without what goes with it"),
+            )),
+        }
+    }
+}
+
+/// A clock calling a Python callable (`() -> int`, ms since the Unix epoch).
+struct PyClock(Py<PyAny>);
+
+impl Clock for PyClock {
+    fn now_ms(&self) -> i64 {
+        Python::attach(|py| match self.0.call0(py).and_then(|v| v.extract::<i64>(py)) {
+            Ok(t) => t,
+            Err(e) => {
+                // A broken clock fails the visit: keep the error to raise it afterwards.
+                let text = e.to_string();
+                let err = PyValueError::new_err(format!("the node's clock failed: {text}"));
+                err.set_cause(py, Some(e));
+                PENDING.with(|p| {
+                    p.borrow_mut().get_or_insert(err);
+                });
+                SystemClock.now_ms()
+            }
+        })
+    }
+}
+
+/// A node (see `peo.Node` for the documented API).
+#[pyclass(module = "peo._peo", name = "Node")]
+struct PyNode {
+    node: Node,
+}
+
+impl PyNode {
+    fn update(&mut self, f: impl FnOnce(Node) -> Node) {
+        let node = std::mem::replace(&mut self.node, Node::new("", ""));
+        self.node = f(node);
+    }
+
+    /// Runs `f` (a visit) with the GIL released, then raises what a callback left pending.
+    fn run(&self, py: Python<'_>, f: impl FnOnce(&Node) -> peo_core::Result<Visit> + Send) -> PyResult<PyVisit> {
+        take_pending();
+        let node = &self.node;
+        let result = py.detach(|| f(node));
+        if let Some(err) = take_pending() {
+            return Err(err);
+        }
+        result.map(PyVisit).or_raise()
+    }
+}
+
+#[pymethods]
+impl PyNode {
+    #[new]
+    fn new(id: &str, domain: &str) -> PyResult<PyNode> {
+        if id.is_empty() {
+            return Err(to_py(&Error::invalid_argument("a node's id must not be empty")));
+        }
+        Ok(PyNode { node: Node::new(id, domain) })
+    }
+    fn set_key(&mut self, key: &PySigningKey) {
+        let key = key.0.clone();
+        self.update(|n| n.with_key(key));
+    }
+    fn set_policy(&mut self, py: Python<'_>, cedar: &str) -> PyResult<()> {
+        let policy = py.detach(|| NodePolicy::new(cedar)).or_raise()?;
+        self.update(|n| n.with_policy(policy));
+        Ok(())
+    }
+    fn set_facts_json(&mut self, facts_json: &str) -> PyResult<()> {
+        let Value::Object(facts) = parse(facts_json, "the facts")? else {
+            return Err(to_py(&Error::invalid_argument("a node's facts must be a JSON object (a dict)")));
+        };
+        self.update(|n| n.with_facts(facts));
+        Ok(())
+    }
+    fn set_trusted_keys(&mut self, trusted_keys: Vec<Vec<u8>>) -> PyResult<()> {
+        let trust = trust(keys(trusted_keys)?);
+        self.update(|n| n.with_trust(trust));
+        Ok(())
+    }
+    fn add_handler(&mut self, capability: &str, wrapper: Py<PyAny>) -> PyResult<()> {
+        if capability.is_empty() {
+            return Err(to_py(&Error::invalid_argument("a capability must not be empty")));
+        }
+        self.update(|n| n.handler(capability, PyHandler(wrapper)));
+        Ok(())
+    }
+    /// `advisor(object: _peo.Object) -> str | None` (a proposal as JSON), or None to remove it.
+    #[pyo3(signature = (advisor))]
+    fn set_advisor(&mut self, advisor: Option<Py<PyAny>>) {
+        match advisor {
+            None => self.update(Node::without_advisor),
+            Some(f) => {
+                let f = Arc::new(f);
+                self.update(|n| {
+                    n.with_advisor(move |object: &Object| {
+                        Python::attach(|py| {
+                            let reply =
+                                f.call1(py, (PyObject_(object.clone()),)).and_then(|r| r.extract::<Option<String>>(py));
+                            match reply {
+                                Ok(Some(text)) => {
+                                    serde_json::from_str(&text).ok().and_then(|v| Proposal::from_json(&v).ok())
+                                }
+                                Ok(None) => None,
+                                Err(e) => {
+                                    callback_error(py, e);
+                                    None
+                                }
+                            }
+                        })
+                    })
+                });
+            }
+        }
+    }
+    /// `clock() -> int` (ms since the Unix epoch), or None for the system clock.
+    #[pyo3(signature = (clock))]
+    fn set_clock(&mut self, clock: Option<Py<PyAny>>) {
+        let clock: Arc<dyn Clock> = match clock {
+            None => Arc::new(SystemClock),
+            Some(f) => Arc::new(PyClock(f)),
+        };
+        self.update(|n| n.with_clock(clock));
+    }
+    fn set_max_cycles(&mut self, max_cycles: usize) {
+        self.update(|n| n.with_max_cycles(max_cycles));
+    }
+    #[getter]
+    fn id(&self) -> &str {
+        self.node.id()
+    }
+    #[getter]
+    fn domain(&self) -> &str {
+        self.node.domain()
+    }
+    #[pyo3(signature = (data, event_json))]
+    fn visit(&self, py: Python<'_>, data: &[u8], event_json: Option<&str>) -> PyResult<PyVisit> {
+        let event = match event_json {
+            None => None,
+            Some(text) => Some(Event::from_json(&parse(text, "the event")?).or_raise()?),
+        };
+        self.run(py, |node| node.visit(data, event.as_ref()))
+    }
+    fn complete(&self, py: Python<'_>, parent: &[u8], child: &[u8]) -> PyResult<PyVisit> {
+        self.run(py, |node| node.complete(parent, child))
+    }
+}
+
+#[pymodule]
+fn _peo(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("HANDLER_INVALID_OUTPUT", HANDLER_INVALID_OUTPUT)?;
+    m.add("HANDLER_INTERRUPTED", HANDLER_INTERRUPTED)?;
+    m.add_class::<PySigningKey>()?;
+    m.add_class::<PyObject_>()?;
+    m.add_class::<PyVisit>()?;
+    m.add_class::<PyNode>()?;
+    Ok(())
+}

@@ -1,0 +1,307 @@
+"""The Python API end to end: objects, keys, a two-node visit with Python handlers and
+Cedar policies, async handlers, advisors, refinements, and bad input of every kind."""
+
+import asyncio
+import os
+import random
+import sys
+import threading
+import time
+
+import pytest
+
+import peo
+
+ORDER_PLAN = {
+    "StartAt": "Reserve",
+    "States": {
+        "Reserve": {"Type": "Task", "Resource": "inventory.reserve", "ResultPath": "$.reservation", "Next": "Charge"},
+        "Charge": {"Type": "Task", "Resource": "payment.charge", "ResultPath": "$.payment", "End": True},
+    },
+}
+T0 = 1_700_000_000_000
+
+
+def order(key=None, **kw):
+    return peo.Object.create(ORDER_PLAN, {"labels": ["orders"]}, {"order": 7, "sku": "A1", "qty": 2},
+                             now_ms=T0, key=key, **kw)
+
+
+def test_object_round_trip_and_accessors():
+    key = peo.SigningKey.generate()
+    obj = order(key)
+    data = bytes(obj)
+    assert data == obj.to_bytes() and data[4:8] == b"PEO1"
+    again = peo.Object.from_bytes(data)
+    assert again == obj and again.to_bytes() == data
+    assert obj.status == "running" and obj.state == "Reserve" and len(obj.id) == 32 and len(obj.head) == 64
+    assert obj.data == {"order": 7, "sku": "A1", "qty": 2}
+    (genesis,) = obj.memory
+    assert genesis.action == "genesis" and genesis.next_state == "Reserve" and genesis.seq == 0
+    assert genesis.node.key == key.public_key().hex()
+    with pytest.raises(Exception):
+        genesis.seq = 3  # records are read-only
+    report = obj.verify(trusted_keys=[key.public_key()])
+    assert report.valid and report.signatures_checked == 1 and report.signers[0].trusted
+    d = obj.to_dict()
+    assert d["id"] == obj.id and d["context"]["labels"] == ["orders"]
+    assert peo.Object.create(ORDER_PLAN, now_ms=T0).id == peo.Object.create(ORDER_PLAN, now_ms=T0).id
+    assert "Object(id=" in repr(obj)
+    seed = bytes(range(32))
+    assert peo.SigningKey.from_bytes(seed).to_bytes() == seed
+
+
+def test_two_nodes_with_python_handlers_and_cedar_policies():
+    shop, wh_key, bank_key = (peo.SigningKey.generate() for _ in range(3))
+    trusted = [k.public_key() for k in (shop, wh_key, bank_key)]
+    warehouse = peo.Node(
+        "warehouse-1", domain="eu", key=wh_key, trusted_keys=trusted, facts={"site": "lyon"},
+        policy='permit(principal, action, resource) when { context.labels.contains("orders") };',
+    )
+    seen = {}
+
+    @warehouse.handler("inventory.reserve")
+    def reserve(order, ctx):
+        seen["key"] = ctx.idempotency_key
+        ctx.refine({"Objective": "ship order 7 today"})
+        return {"held": order["qty"]}
+
+    bank = peo.Node(
+        "bank-1", domain="us", key=bank_key, trusted_keys=trusted,
+        policy='forbid(principal, action == Peo::Action::"execute", resource) when { context.node_domain == "eu" };\n'
+               "permit(principal, action, resource);",
+    )
+
+    @bank.handler("payment.charge")
+    async def charge(order):
+        await asyncio.sleep(0)
+        return {"charged": 30, "held": order["reservation"]["held"]}
+
+    obj = order(shop)
+    first = warehouse.visit(obj)
+    assert first.disposition.kind == "delegate" and first.disposition.capability == "payment.charge"
+    assert seen["key"] == f"{obj.id}/Reserve/0"
+    assert [r.action for r in first.records] == ["execute", "mutate", "delegate"]
+    assert first.records[0].policy["decision"] == "allow"
+    second = bank.visit(first.bytes)
+    assert second.disposition.kind == "terminated" and second.disposition.status == "succeeded"
+    assert second.disposition.output["payment"] == {"charged": 30, "held": 2}
+    done = second.object
+    assert done.status == "succeeded" and done.to_dict()["intent"]["objective"] == "ship order 7 today"
+    assert done.verify(trusted).valid
+    with pytest.raises(peo.SignatureError) as e:
+        done.verify(trusted_keys=[shop.public_key()])
+    assert isinstance(e.value, ValueError) and e.value.code == "PEO_SIGNATURE" and e.value.record is not None
+    # The warehouse does not trust a stranger's objects.
+    with pytest.raises(peo.SignatureError):
+        warehouse.visit(order(peo.SigningKey.generate()))
+    # A terminated object refuses another visit.
+    with pytest.raises(peo.TerminatedError) as e:
+        bank.visit(done)
+    assert isinstance(e.value, RuntimeError) and e.value.kind == "terminated"
+
+
+def test_handler_failures_are_recorded_not_raised():
+    plan = {"StartAt": "Call", "States": {
+        "Call": {"Type": "Task", "Resource": "x.call", "End": True,
+                 "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}]},
+        "Caught": {"Type": "Pass", "End": True}}}
+    cases = [
+        (lambda _: (_ for _ in ()).throw(peo.TaskFailed("Stock.Out", "sku A1")), "Stock.Out", "sku A1"),
+        (lambda _: 1 / 0, "ZeroDivisionError", "division by zero"),
+        (lambda _: {"not json": object()}, peo.HANDLER_INVALID_OUTPUT, "not JSON"),
+        (lambda _: float("nan"), peo.HANDLER_INVALID_OUTPUT, "not JSON"),
+    ]
+    for fn, error, cause in cases:
+        node = peo.Node("n", domain="d")
+        node.add_handler("x.call", fn)
+        visit = node.visit(peo.Object.create(plan, now_ms=T0))
+        assert visit.object.status == "succeeded"
+        got = visit.object.data["error"]
+        assert got["Error"] == error and cause in got["Cause"], got
+
+
+def test_a_node_without_the_capability_delegates_and_no_handler_fails_the_attempt():
+    node = peo.Node("n", domain="d")
+    visit = node.visit(order())
+    assert visit.disposition.kind == "delegate" and visit.disposition.reason == "capability"
+
+
+def test_advisor_proposals_are_checked_and_recorded():
+    advice = []
+
+    def advisor(obj):
+        advice.append(obj.state)
+        if obj.state == "Reserve":
+            return peo.Proposal("execute", target="inventory.reserve", confidence=0.9, rationale="in stock")
+        return {"action": "terminate", "rationale": "give up"}  # forbidden: overridden
+
+    node = peo.Node("n", domain="d", advisor=advisor,
+                    policy='permit(principal, action, resource) unless { action == Peo::Action::"terminate" && context.advised };')
+    node.add_handler("inventory.reserve", lambda o: {"held": 1})
+    visit = node.visit(order())
+    assert advice[:2] == ["Reserve", "Charge"]
+    records = visit.records
+    assert records[0].advice["followed"] and records[0].advice["rationale"] == "in stock"
+    overridden = [r.advice for r in records if r.advice and not r.advice["followed"]]
+    assert overridden and overridden[0]["action"] == "terminate"
+    with pytest.warns(RuntimeWarning):
+        peo.Node("n", domain="d", advisor=lambda o: 1 / 0).visit(order())
+
+
+def test_events_resume_awaiting_objects():
+    plan = {"StartAt": "Approve", "States": {"Approve": {"Type": "Pass", "ResultPath": "$.approval", "End": True}},
+            "Await": {"Approve": {"Event": "approval"}}}
+    node = peo.Node("n", domain="d", clock=lambda: T0 + 5)
+    first = node.visit(peo.Object.create(plan, now_ms=T0))
+    assert first.disposition.kind == "dormant" and first.disposition.event == "approval"
+    done = node.visit(first.bytes, peo.Event.success("approval", {"by": "ops"}))
+    assert done.object.data["approval"] == {"by": "ops"}
+    with pytest.raises(peo.InvalidArgumentError, match="name"):
+        node.visit(first.bytes, {"payload": 1})
+    with pytest.raises(TypeError):
+        node.visit(first.bytes, "approval")
+
+
+def test_bad_input_raises_the_documented_exceptions():
+    rng = random.Random(7)
+    for _ in range(500):
+        junk = bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 300)))
+        with pytest.raises(peo.PeoError) as e:
+            peo.Object.from_bytes(junk)
+        assert isinstance(e.value, ValueError) and e.value.code in ("PEO_DECODE", "PEO_INTEGRITY", "PEO_UNSUPPORTED")
+    data = bytes(order())
+    for cut in range(0, len(data), 7):
+        with pytest.raises(peo.DecodeError):
+            peo.Object.from_bytes(data[:cut])
+    with pytest.raises(peo.DecodeError) as e:
+        peo.Object.create("{not json")
+    assert e.value.code == "PEO_DECODE" and str(e.value).startswith("decode error")
+    with pytest.raises(peo.InvalidIntentError) as e:
+        peo.Object.create({"StartAt": "X", "States": {"X": {"Type": "Task", "Resourse": "a", "End": True}}})
+    assert e.value.state == "X" and "Resourse" in str(e.value)
+    with pytest.raises(peo.InvalidArgumentError) as e:
+        peo.Object.create(ORDER_PLAN, input={"when": object()})
+    assert isinstance(e.value.__cause__, TypeError)
+    with pytest.raises(TypeError):
+        peo.Object.create(42)
+    with pytest.raises(TypeError):
+        peo.Object.from_bytes("not bytes")
+    with pytest.raises(TypeError):
+        peo.Object.create(ORDER_PLAN, now_ms="soon")
+    with pytest.raises(peo.InvalidArgumentError):
+        peo.SigningKey.from_bytes(b"short")
+    with pytest.raises(peo.InvalidArgumentError):
+        peo.Node("n", domain="d", trusted_keys=[b"x" * 31])
+    with pytest.raises(peo.InvalidArgumentError, match="schema"):
+        peo.Node("n", domain="d", policy="permit(principal, action, resource) when { context.nope == 1 };")
+    with pytest.raises(TypeError):
+        peo.Node("n", domain="d", facts=[1, 2])
+    with pytest.raises(peo.InvalidArgumentError):
+        peo.Node("", domain="d")
+    with pytest.raises(TypeError):
+        peo.Node("n", domain="d").add_handler("x", 3)
+    with pytest.raises(peo.DecodeError):
+        peo.Node("n", domain="d").visit(b"PEO1 and then nothing")
+
+
+def test_keyboard_interrupt_in_a_handler_reaches_the_caller_and_loses_nothing():
+    node = peo.Node("n", domain="d")
+
+    @node.handler("inventory.reserve")
+    def reserve(order):
+        raise KeyboardInterrupt
+
+    obj = order()
+    before = bytes(obj)
+    with pytest.raises(KeyboardInterrupt):
+        node.visit(obj)
+    assert bytes(obj) == before
+
+
+def test_async_handlers_with_visit_async():
+    node = peo.Node("n", domain="d")
+    loop_seen = []
+
+    @node.handler("inventory.reserve")
+    async def reserve(order):
+        loop_seen.append(asyncio.get_running_loop())
+        await asyncio.sleep(0.001)
+        return {"held": 1}
+
+    async def main():
+        visit = await node.visit_async(order())
+        return visit, asyncio.get_running_loop()
+
+    visit, loop = asyncio.run(main())
+    assert visit.disposition.capability == "payment.charge" and loop_seen == [loop]
+
+    # A synchronous visit inside a running loop still awaits the handler (on a helper thread).
+    async def sync_inside():
+        return node.visit(order())
+
+    assert asyncio.run(sync_inside()).disposition.kind == "delegate"
+
+
+def test_the_engine_releases_the_gil():
+    # A long visit (5,000 Pass states) on a worker thread. The main thread counts the
+    # loops it runs while the worker is inside `visit`: it can run at all only if the
+    # engine released the GIL (with a 1 s switch interval it would otherwise wait).
+    n = 5000
+    plan = {"StartAt": "S0", "States": {
+        f"S{i}": {"Type": "Pass", **({"Next": f"S{i + 1}"} if i < n - 1 else {"End": True})} for i in range(n)}}
+    data = bytes(peo.Object.create(plan, now_ms=T0))
+    node = peo.Node("n", domain="d")
+    inside = threading.Event()
+    done = threading.Event()
+
+    def work():
+        inside.set()
+        node.visit(data)
+        inside.clear()
+        done.set()
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1.0)
+    try:
+        t = threading.Thread(target=work)
+        t.start()
+        spins = 0
+        while not done.is_set():
+            if inside.is_set():
+                spins += 1
+        t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert spins > 1000, spins
+
+
+def test_exceptions_form_one_hierarchy():
+    kinds = [peo.DecodeError, peo.IntegrityError, peo.SignatureError, peo.UnsupportedError, peo.LimitError,
+             peo.InvalidIntentError, peo.InvalidArgumentError, peo.PolicyError, peo.TerminatedError,
+             peo.InternalError]
+    assert len({k.code for k in kinds}) == len(kinds)
+    for k in kinds:
+        assert issubclass(k, peo.PeoError) and k.code == "PEO_" + k.kind.upper()
+    assert issubclass(peo.DecodeError, ValueError) and issubclass(peo.PolicyError, PermissionError)
+    assert peo.__version__
+
+
+@pytest.mark.skipif(os.environ.get("PEO_SKIP_SLOW") == "1", reason="slow")
+def test_many_visits_do_not_grow_memory():
+    import tracemalloc
+
+    node = peo.Node("n", domain="d")
+    node.add_handler("inventory.reserve", lambda o: {"held": 1})
+    data = bytes(order())
+    for _ in range(200):
+        node.visit(data)
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for _ in range(2000):
+        node.visit(data)
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
+    assert grown < 200_000, grown
+    time.sleep(0)
