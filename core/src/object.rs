@@ -1,7 +1,8 @@
 //! The object: header, intent, context, memory and data, and its wire encoding.
 
 use std::cell::RefCell;
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use flatbuffers::{FlatBufferBuilder, VerifierOptions};
@@ -73,7 +74,8 @@ pub struct CreateOptions<'a> {
 pub struct Object {
     pub(crate) id: ObjectId,
     pub(crate) lineage: Lineage,
-    pub(crate) intent: Intent,
+    /// Shared: objects decoded from the same plan text share one parsed intent.
+    pub(crate) intent: Arc<Intent>,
     pub(crate) context: Context,
     pub(crate) context_hash: Hash,
     pub(crate) memory: Vec<StoredRecord>,
@@ -204,7 +206,7 @@ impl Object {
         let mut obj = Object {
             id,
             lineage,
-            intent,
+            intent: Arc::new(intent),
             context,
             context_hash,
             memory: Vec::new(),
@@ -334,9 +336,7 @@ impl Object {
 
         // Intent.
         let wi = o.intent();
-        let plan_text = wi.plan();
-        let doc = cjson::parse(plan_text, &limits.for_plan(), "the intent plan")?;
-        let intent = Intent::from_parts(doc, plan_text.to_owned(), wi.revision(), limits)?;
+        let intent = cached_intent(wi.plan(), wi.revision(), limits)?;
         if wi.objective() != intent.objective() || wi.class() != intent.class() {
             return Err(Error::decode("intent.objective / intent.class disagree with the plan's Objective / Class"));
         }
@@ -624,4 +624,28 @@ impl Object {
             "data_hash": self.data_hash().to_hex(),
         })
     }
+}
+
+/// The parsed intent of a plan text at a revision: parsed and validated once per process
+/// (per limits) and shared by every object decoded with it, since nodes see the same
+/// plans over and over. Keyed by the intent hash, which the decoder computes anyway;
+/// bounded (cleared when it holds 512 plans).
+fn cached_intent(plan_text: &str, revision: u32, limits: &Limits) -> Result<Arc<Intent>> {
+    type Cache = Mutex<HashMap<Hash, (Limits, Arc<Intent>)>>;
+    static CACHE: std::sync::LazyLock<Cache> = std::sync::LazyLock::new(Default::default);
+    let hash = Hash::intent(revision, plan_text);
+    if let Some((l, intent)) = CACHE.lock().unwrap_or_else(|p| p.into_inner()).get(&hash)
+        && l == limits
+        && intent.canonical_text() == plan_text
+    {
+        return Ok(intent.clone());
+    }
+    let doc = cjson::parse(plan_text, &limits.for_plan(), "the intent plan")?;
+    let intent = Arc::new(Intent::from_parts(doc, plan_text.to_owned(), revision, limits)?);
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= 512 {
+        cache.clear();
+    }
+    cache.insert(hash, (limits.clone(), intent.clone()));
+    Ok(intent)
 }

@@ -128,7 +128,7 @@ fn edited_data_intent_and_context_are_named() {
     let mut obj = common::journey(true);
     let mut doc = obj.intent().document().clone();
     doc["States"]["Pause"]["Seconds"] = json!(1);
-    obj.intent = Intent::new(&doc, &Limits::default()).unwrap();
+    obj.intent = std::sync::Arc::new(Intent::new(&doc, &Limits::default()).unwrap());
     let (record, kind, msg) = broken(&reverify(&obj, &all_keys()));
     assert_eq!((record, kind), (6, ErrorKind::Integrity));
     assert!(msg.contains("the intent does not match"), "{msg}");

@@ -316,7 +316,7 @@ impl Node {
     }
 
     /// Decodes `bytes` under this node's limits and verifies them against its trust.
-    fn admit(&self, bytes: &[u8]) -> Result<Object> {
+    pub fn admit(&self, bytes: &[u8]) -> Result<Object> {
         let mut object = Object::from_bytes(bytes, &self.limits)?;
         let report = object.verify(&self.trust);
         object.note_verification(&report);
@@ -329,8 +329,7 @@ impl Node {
     /// Visits an object already decoded and verified (for hosts that keep objects in
     /// memory between visits).
     pub fn visit_object(&self, object: Object, event: Option<&Event>) -> Result<Visit> {
-        let start = object.memory().len();
-        self.run_cycles(object, event, start)
+        self.drive(Session::new(self, object, event.cloned()))
     }
 
     /// Presents a child's final object (`child`, bytes) to its waiting parent
@@ -344,65 +343,44 @@ impl Node {
 
     /// [`Node::complete`] for a parent already decoded and verified (a host that keeps
     /// objects in memory between visits).
-    pub fn complete_object(&self, mut object: Object, child: &[u8]) -> Result<Visit> {
-        let child = Object::from_bytes(child, &self.limits)?;
-        let start = object.memory().len();
-        match object.complete_child(&self.spec, self.clock.now_ms(), &child)? {
-            Step::Sleep(wake) => Ok(Visit {
-                bytes: object.to_bytes(),
-                object,
-                disposition: Disposition::Dormant(wake),
-                appended: 0,
-                children: Vec::new(),
-            }),
-            Step::Appended(Some(d)) => {
-                self.observe(&object);
-                Ok(self.finish(object, d, start))
-            }
-            Step::Appended(None) => {
-                self.observe(&object);
-                self.run_cycles(object, None, start)
-            }
-            Step::Execute(_) => Err(Error::internal("a completion never executes a handler")),
-        }
+    pub fn complete_object(&self, object: Object, child: &[u8]) -> Result<Visit> {
+        self.drive(Session::completion(self, object, child)?)
     }
 
-    fn finish(&self, mut object: Object, disposition: Disposition, start: usize) -> Visit {
-        let bytes = object.to_bytes();
-        let appended = object.memory().len() - start;
-        let children = object.take_children();
-        Visit { object, bytes, disposition, appended, children }
+    /// Starts a visit that the caller drives: [`Session::advance`] runs cycles until a
+    /// handler must be called or the object must leave. For hosts whose handlers cannot
+    /// be called from inside the engine (asynchronous ones, in another language's event
+    /// loop). Declare such capabilities with [`Node::with_capability`].
+    pub fn begin(&self, bytes: &[u8], event: Option<Event>) -> Result<Session<&Node>> {
+        let object = self.admit(bytes)?;
+        Ok(Session::new(self, object, event))
     }
 
-    fn run_cycles(&self, mut object: Object, event: Option<&Event>, start: usize) -> Result<Visit> {
-        let mut event = event;
-        for _ in 0..self.max_cycles {
-            let now = self.clock.now_ms();
-            let proposal = self.advisor.as_ref().and_then(|f| f(&object));
-            let step = object.step_advised(&self.spec, now, event, proposal.as_ref())?;
-            let disposition = match step {
-                Step::Sleep(wake) => Some(Disposition::Dormant(wake)),
-                Step::Appended(d) => {
-                    // An event is consumed by the cycle that used it.
-                    event = None;
-                    self.observe(&object);
-                    d
+    /// [`Node::begin`] for a completion (see [`Node::complete`]).
+    pub fn begin_completion(&self, parent: &[u8], child: &[u8]) -> Result<Session<&Node>> {
+        let object = self.admit(parent)?;
+        Session::completion(self, object, child)
+    }
+
+    /// Declares a capability whose calls the host answers itself through a
+    /// [`Session`] (a plain `visit` of such a call fails the attempt with
+    /// `peo.NoHandler`).
+    pub fn with_capability(mut self, capability: impl Into<String>) -> Node {
+        self.spec.capabilities.insert(capability.into());
+        self
+    }
+
+    /// Runs a session to its end, calling the registered handlers.
+    fn drive(&self, mut session: Session<&Node>) -> Result<Visit> {
+        loop {
+            match session.advance()? {
+                Next::Done(visit) => return Ok(visit),
+                Next::Call(call) => {
+                    let outcome = self.run(call);
+                    session.answer(outcome)?;
                 }
-                Step::Execute(call) => {
-                    let result = self.run(&object, &call);
-                    let d = object.record_outcome(&self.spec, &call, result, self.clock.now_ms())?;
-                    self.observe(&object);
-                    d
-                }
-            };
-            if let Some(disposition) = disposition {
-                return Ok(self.finish(object, disposition, start));
             }
         }
-        Err(Error::limit(format!(
-            "the visit ran {} cycles without the object leaving (Node::with_max_cycles); the object is unchanged",
-            self.max_cycles
-        )))
     }
 
     fn observe(&self, object: &Object) {
@@ -411,14 +389,13 @@ impl Node {
         }
     }
 
-    fn run(&self, object: &Object, call: &TaskCall) -> TaskOutcome {
+    fn run(&self, call: &TaskCall) -> TaskOutcome {
         let Some(handler) = self.handlers.get(&call.capability) else {
             return TaskOutcome::Error {
                 error: "peo.NoHandler".into(),
                 cause: Some(format!("node `{}` has no handler for `{}`", self.spec.id, call.capability)),
             };
         };
-        let _ = object;
         match catch_unwind(AssertUnwindSafe(|| handler.call_refined(call))) {
             Ok(Ok((v, None))) => TaskOutcome::Output(v),
             Ok(Ok((output, Some(refinement)))) => TaskOutcome::Refined { output, refinement },
@@ -432,5 +409,116 @@ impl Node {
                 TaskOutcome::Error { error: HANDLER_PANICKED.into(), cause: Some(msg) }
             }
         }
+    }
+}
+
+/// What a [`Session`] needs next.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // returned once per handler call or visit
+pub enum Next<'s> {
+    /// Run this handler call and give its outcome to [`Session::answer`].
+    Call(&'s TaskCall),
+    /// The visit is over.
+    Done(Visit),
+}
+
+/// A visit driven by its host, one handler call at a time (see [`Node::begin`]): the
+/// same cycles as [`Node::visit`], which is a session whose calls go to the registered
+/// handlers.
+#[derive(Debug)]
+pub struct Session<N: std::borrow::Borrow<Node> = Node> {
+    node: N,
+    object: Option<Object>,
+    event: Option<Event>,
+    start: usize,
+    cycles: usize,
+    pending: Option<TaskCall>,
+    finished: Option<Disposition>,
+}
+
+impl<N: std::borrow::Borrow<Node>> Session<N> {
+    /// A session over an object already decoded and verified.
+    pub fn new(node: N, object: Object, event: Option<Event>) -> Session<N> {
+        let start = object.memory().len();
+        Session { node, object: Some(object), event, start, cycles: 0, pending: None, finished: None }
+    }
+
+    /// A session that first presents `child` (a fan-out child's final object, bytes) to
+    /// `object`, its waiting parent.
+    pub fn completion(node: N, mut object: Object, child: &[u8]) -> Result<Session<N>> {
+        let n = node.borrow();
+        let child = Object::from_bytes(child, &n.limits)?;
+        let start = object.memory().len();
+        let finished = match object.complete_child(&n.spec, n.clock.now_ms(), &child)? {
+            Step::Sleep(wake) => Some(Disposition::Dormant(wake)),
+            Step::Appended(d) => {
+                n.observe(&object);
+                d
+            }
+            Step::Execute(_) => return Err(Error::internal("a completion never executes a handler")),
+        };
+        Ok(Session { node, object: Some(object), event: None, start, cycles: 0, pending: None, finished })
+    }
+
+    /// The object as it is now.
+    pub fn object(&self) -> Option<&Object> {
+        self.object.as_ref()
+    }
+
+    /// Runs cycles until a handler call is needed ([`Next::Call`]: answer it with
+    /// [`Session::answer`]) or the object must leave ([`Next::Done`]).
+    pub fn advance(&mut self) -> Result<Next<'_>> {
+        if self.pending.is_some() {
+            return Err(Error::invalid_argument("a handler call is pending: answer it first (Session::answer)"));
+        }
+        if let Some(d) = self.finished.take() {
+            return self.finish(d);
+        }
+        let node = self.node.borrow();
+        let Some(object) = self.object.as_mut() else {
+            return Err(Error::invalid_argument("the visit is over: start another one"));
+        };
+        while self.cycles < node.max_cycles {
+            self.cycles += 1;
+            let now = node.clock.now_ms();
+            let proposal = node.advisor.as_ref().and_then(|f| f(object));
+            match object.step_advised(&node.spec, now, self.event.as_ref(), proposal.as_ref())? {
+                Step::Sleep(wake) => return self.finish(Disposition::Dormant(wake)),
+                Step::Appended(d) => {
+                    // An event is consumed by the cycle that used it.
+                    self.event = None;
+                    node.observe(object);
+                    if let Some(d) = d {
+                        return self.finish(d);
+                    }
+                }
+                Step::Execute(call) => return Ok(Next::Call(self.pending.insert(call))),
+            }
+        }
+        Err(Error::limit(format!(
+            "the visit ran {} cycles without the object leaving (Node::with_max_cycles); the object is unchanged",
+            node.max_cycles
+        )))
+    }
+
+    /// Records the outcome of the pending handler call.
+    pub fn answer(&mut self, outcome: TaskOutcome) -> Result<()> {
+        let Some(call) = self.pending.take() else {
+            return Err(Error::invalid_argument("no handler call is pending"));
+        };
+        let node = self.node.borrow();
+        let object = self.object.as_mut().ok_or_else(|| Error::internal("a pending call without an object"))?;
+        let d = object.record_outcome(&node.spec, &call, outcome, node.clock.now_ms())?;
+        node.observe(object);
+        self.finished = d;
+        Ok(())
+    }
+
+    fn finish(&mut self, disposition: Disposition) -> Result<Next<'_>> {
+        let mut object = self.object.take().ok_or_else(|| Error::invalid_argument("the visit is over"))?;
+        let bytes = object.to_bytes();
+        let appended = object.memory().len() - self.start;
+        let children = object.take_children();
+        Ok(Next::Done(Visit { object, bytes, disposition, appended, children }))
     }
 }

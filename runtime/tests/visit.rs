@@ -136,3 +136,48 @@ fn bad_bytes_are_typed_errors() {
     bytes[n - 20] ^= 0xff;
     assert!(node.visit(&bytes, None).is_err());
 }
+
+#[test]
+fn a_host_driven_session_matches_a_visit_byte_for_byte() {
+    use peo_core::TaskOutcome;
+    use peo_runtime::Next;
+    let plan = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Resource": "x.a", "ResultPath": "$.a", "Next": "B"},
+        "B": {"Type": "Task", "Resource": "x.b", "ResultPath": "$.b", "End": true}}});
+    let bytes = create(plan, json!({"n": 1}), None);
+    let (node, _) = clocked("n1", 1_700_000_000_000);
+    let node = node
+        .handler("x.a", |c: &Invocation| Ok(json!({"got": c.input["n"]})))
+        .handler("x.b", |_: &Invocation| Err(HandlerError::new("B.Failed", "no")));
+    let visit = node.visit(&bytes, None).unwrap();
+
+    // The same visit, the host answering each call itself on a node that only declares
+    // the capabilities.
+    let (host, _) = clocked("n1", 1_700_000_000_000);
+    let host = host.with_capability("x.a").with_capability("x.b");
+    let mut session = host.begin(&bytes, None).unwrap();
+    let mut calls = Vec::new();
+    let done = loop {
+        match session.advance().unwrap() {
+            Next::Done(v) => break v,
+            Next::Call(call) => {
+                calls.push(call.capability.clone());
+                let outcome = if call.capability == "x.a" {
+                    TaskOutcome::Output(json!({"got": call.input["n"]}))
+                } else {
+                    TaskOutcome::Error { error: "B.Failed".into(), cause: Some("no".into()) }
+                };
+                assert!(session.advance().is_err(), "a pending call must be answered first");
+                session.answer(outcome).unwrap();
+            }
+        }
+    };
+    assert_eq!(calls, ["x.a", "x.b"]);
+    assert_eq!(done.bytes, visit.bytes);
+    assert_eq!(done.appended, visit.appended);
+    assert!(session.advance().is_err(), "the session is over");
+    // A plain visit on the declaring node has no handler to call.
+    let v = host.visit(&bytes, None).unwrap();
+    let last = v.records().unwrap().into_iter().find(|r| r.action().as_str() == "execute").unwrap();
+    assert!(last.to_json()["body"]["error"]["error"] == json!("peo.NoHandler"), "{}", last.to_json());
+}

@@ -1260,7 +1260,7 @@ impl Object {
             if record.intent_hash != Some(i.hash()) {
                 return Err(Error::invalid_argument("a transition that changes the intent must commit its hash"));
             }
-            self.intent = i;
+            self.intent = std::sync::Arc::new(i);
         }
         if let Some(c) = context {
             let hash = c.hash();

@@ -1,0 +1,193 @@
+// Types of the `peo` package (peo.js). The native addon's own types are the generated
+// index.d.ts.
+
+/** Any JSON value. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
+
+/** One record of an object's memory. */
+export interface Record {
+  readonly seq: number
+  readonly visit: number
+  readonly action: 'genesis' | 'execute' | 'mutate' | 'delegate' | 'dormant' | 'reentry' | 'terminate'
+  readonly state: string
+  readonly next_state: string
+  readonly status: Status
+  readonly node: { readonly id: string; readonly domain: string; readonly key: string | null }
+  readonly time_ms: number
+  readonly policy: { readonly decision: string; readonly policies: string[]; readonly errors: string[] } | null
+  readonly advice: { readonly [key: string]: Json } | null
+  readonly intent_hash: string | null
+  readonly context_hash: string | null
+  readonly data_hash: string | null
+  readonly signed: boolean
+  readonly body: { readonly [key: string]: Json }
+}
+
+export type Status = 'running' | 'dormant' | 'succeeded' | 'failed' | 'expired' | 'rejected'
+
+/** Why a visit ended. */
+export type Disposition =
+  | { readonly kind: 'delegate'; readonly reason: string; readonly capability: string | null; readonly target: string | null }
+  | {
+      readonly kind: 'dormant'
+      readonly reason: string
+      readonly at_ms: number | null
+      readonly event: string | null
+      readonly timeout_at_ms: number | null
+    }
+  | {
+      readonly kind: 'terminated'
+      readonly status: Status
+      readonly output: Json
+      readonly error: { readonly error: string; readonly cause: string | null } | null
+    }
+
+export interface VerifyReport {
+  readonly valid: boolean
+  readonly records_checked: number
+  readonly signatures_checked: number
+  readonly signers: ReadonlyArray<{ readonly key: string; readonly trusted: boolean; readonly records: number[] }>
+  readonly unsigned_records: number
+  readonly untrusted_records: number
+  readonly head: string
+  readonly broken: null
+}
+
+export interface CreateOptions {
+  /** `{labels, attributes, policies, ...}` */
+  context?: object | string | null
+  /** Any JSON value; `{}` when absent. */
+  input?: Json
+  /** 32 hex digits; derived from the content and the time when absent. */
+  id?: string | null
+  /** Creation time, ms since the Unix epoch; now when absent. */
+  nowMs?: number | null
+  /** Signs the genesis record. */
+  key?: SigningKey | null
+}
+
+export class SigningKey {
+  private constructor()
+  static generate(): SigningKey
+  static fromBytes(seed: Uint8Array): SigningKey
+  /** The 32-byte seed (the secret). */
+  toBytes(): Buffer
+  /** The 32-byte public key. */
+  publicKey(): Buffer
+}
+
+declare class PeoObject {
+  private constructor()
+  static create(intent: object | string, options?: CreateOptions): PeoObject
+  static fromBytes(data: Uint8Array): PeoObject
+  toBytes(): Buffer
+  verify(options?: { trustedKeys?: Uint8Array[] }): VerifyReport
+  readonly id: string
+  readonly status: Status
+  readonly state: string
+  readonly head: string
+  readonly data: Json
+  readonly memory: ReadonlyArray<Record>
+  readonly length: number
+  toJSON(): { [key: string]: Json }
+}
+export { PeoObject as Object }
+
+/** What a handler gets besides its input. */
+export interface TaskContext {
+  readonly capability: string
+  readonly state: string
+  /** `<object id>/<state>/<attempt>`: the same wherever this attempt runs. */
+  readonly idempotencyKey: string
+  readonly attempt: number
+  readonly deadlineMs: number | null
+  /** Proposes a refinement of the intent (`{Objective?, Class?, Constraints?, States?, Goto?}`). */
+  refine(refinement: object): void
+}
+
+export type Handler = (input: any, ctx: TaskContext) => Json | Promise<Json>
+
+export interface Event {
+  name: string
+  payload?: Json
+  error?: string
+  cause?: string | null
+  heartbeat?: boolean
+}
+
+export interface Visit {
+  readonly object: PeoObject
+  /** What to pass on, park or store. */
+  readonly bytes: Buffer
+  readonly disposition: Disposition
+  /** The records this visit appended. */
+  readonly records: ReadonlyArray<Record>
+  readonly appended: number
+  /** Child objects created by Parallel / Map. */
+  readonly children: Buffer[]
+}
+
+export interface NodeOptions {
+  id: string
+  domain: string
+  /** Cedar policies (text), validated against peo's schema. */
+  policy?: string | null
+  facts?: object | null
+  key?: SigningKey | null
+  /** 32-byte public keys: when given, every visit must be signed by one of them. */
+  trustedKeys?: Uint8Array[] | null
+  /** A manual clock starting here (ms since the Unix epoch); the system clock when absent. */
+  nowMs?: number | null
+  maxCycles?: number
+}
+
+export class Node {
+  constructor(options: NodeOptions)
+  readonly id: string
+  readonly domain: string
+  readonly capabilities: string[]
+  handle(capability: string, fn: Handler): this
+  setClock(nowMs: number | null): void
+  advanceClock(ms: number): void
+  visit(obj: PeoObject | Uint8Array, options?: { event?: Event | null }): Promise<Visit>
+  complete(parent: PeoObject | Uint8Array, child: PeoObject | Uint8Array): Promise<Visit>
+}
+
+export class TaskFailed extends Error {
+  constructor(error: string, cause?: string | null)
+  readonly error: string
+  readonly cause: string | null
+}
+
+export type ErrorCode =
+  | 'PEO_DECODE'
+  | 'PEO_INTEGRITY'
+  | 'PEO_SIGNATURE'
+  | 'PEO_UNSUPPORTED'
+  | 'PEO_LIMIT'
+  | 'PEO_INVALID_INTENT'
+  | 'PEO_INVALID_ARGUMENT'
+  | 'PEO_POLICY'
+  | 'PEO_TERMINATED'
+  | 'PEO_INTERNAL'
+
+export class PeoError extends Error {
+  readonly code: ErrorCode
+  readonly kind: string
+  readonly record: number | null
+  readonly state: string | null
+  readonly field: string | null
+}
+export class DecodeError extends PeoError {}
+export class IntegrityError extends PeoError {}
+export class SignatureError extends PeoError {}
+export class UnsupportedError extends PeoError {}
+export class LimitError extends PeoError {}
+export class InvalidIntentError extends PeoError {}
+export class InvalidArgumentError extends PeoError {}
+export class PolicyError extends PeoError {}
+export class TerminatedError extends PeoError {}
+export class InternalError extends PeoError {}
+
+export const HANDLER_INVALID_OUTPUT: string
+export const version: string

@@ -1,0 +1,188 @@
+// The Node API end to end: objects, keys, a two-node visit with JS handlers (sync and
+// async) and Cedar policies, and bad input of every kind.
+'use strict'
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const peo = require('..')
+
+const ORDER_PLAN = {
+  StartAt: 'Reserve',
+  States: {
+    Reserve: { Type: 'Task', Resource: 'inventory.reserve', ResultPath: '$.reservation', Next: 'Charge' },
+    Charge: { Type: 'Task', Resource: 'payment.charge', ResultPath: '$.payment', End: true },
+  },
+}
+const T0 = 1_700_000_000_000
+const order = (key) => peo.Object.create(ORDER_PLAN, { context: { labels: ['orders'] }, input: { order: 7, sku: 'A1', qty: 2 }, nowMs: T0, key })
+
+test('objects round-trip and read naturally', () => {
+  const key = peo.SigningKey.generate()
+  const obj = order(key)
+  const bytes = obj.toBytes()
+  assert.ok(Buffer.isBuffer(bytes) && bytes.subarray(4, 8).toString() === 'PEO1')
+  const again = peo.Object.fromBytes(bytes)
+  assert.ok(again.toBytes().equals(bytes))
+  assert.equal(obj.status, 'running')
+  assert.equal(obj.state, 'Reserve')
+  assert.equal(obj.id.length, 32)
+  assert.deepEqual(obj.data, { order: 7, sku: 'A1', qty: 2 })
+  const [genesis] = obj.memory
+  assert.equal(genesis.action, 'genesis')
+  assert.equal(genesis.node.key, key.publicKey().toString('hex'))
+  assert.throws(() => { genesis.seq = 4 }, TypeError)
+  const report = obj.verify({ trustedKeys: [key.publicKey()] })
+  assert.ok(report.valid && report.signers[0].trusted)
+  assert.equal(obj.toJSON().id, obj.id)
+  assert.equal(JSON.parse(JSON.stringify(obj)).context.labels[0], 'orders')
+  const seed = Buffer.alloc(32, 9)
+  assert.ok(peo.SigningKey.fromBytes(seed).toBytes().equals(seed))
+})
+
+test('two nodes with sync and async JS handlers and Cedar policies', async () => {
+  const [shop, whKey, bankKey] = [0, 1, 2].map(() => peo.SigningKey.generate())
+  const trustedKeys = [shop, whKey, bankKey].map((k) => k.publicKey())
+  const warehouse = new peo.Node({
+    id: 'warehouse-1', domain: 'eu', key: whKey, trustedKeys, facts: { site: 'lyon' },
+    policy: 'permit(principal, action, resource) when { context.labels.contains("orders") };',
+  })
+  let seenKey
+  warehouse.handle('inventory.reserve', (o, ctx) => {
+    seenKey = ctx.idempotencyKey
+    ctx.refine({ Objective: 'ship order 7 today' })
+    return { held: o.qty }
+  })
+  const bank = new peo.Node({
+    id: 'bank-1', domain: 'us', key: bankKey, trustedKeys,
+    policy: 'forbid(principal, action == Peo::Action::"execute", resource) when { context.node_domain == "eu" };\npermit(principal, action, resource);',
+  })
+  bank.handle('payment.charge', async (o) => {
+    await new Promise((r) => setTimeout(r, 5))
+    return { charged: 30, held: o.reservation.held }
+  })
+  const obj = order(shop)
+  const first = await warehouse.visit(obj)
+  assert.equal(first.disposition.kind, 'delegate')
+  assert.equal(first.disposition.capability, 'payment.charge')
+  assert.equal(seenKey, `${obj.id}/Reserve/0`)
+  assert.deepEqual(first.records.map((r) => r.action), ['execute', 'mutate', 'delegate'])
+  const second = await bank.visit(first.bytes)
+  assert.equal(second.disposition.kind, 'terminated')
+  assert.equal(second.disposition.status, 'succeeded')
+  assert.deepEqual(second.disposition.output.payment, { charged: 30, held: 2 })
+  assert.equal(second.object.toJSON().intent.objective, 'ship order 7 today')
+  assert.ok(second.object.verify({ trustedKeys }).valid)
+  assert.throws(() => second.object.verify({ trustedKeys: [shop.publicKey()] }), (e) => e instanceof peo.SignatureError && e.code === 'PEO_SIGNATURE' && e.record !== null)
+  await assert.rejects(warehouse.visit(order(peo.SigningKey.generate())), (e) => e instanceof peo.SignatureError)
+  await assert.rejects(bank.visit(second.object), (e) => e instanceof peo.TerminatedError && e.code === 'PEO_TERMINATED')
+})
+
+test('visits run off the event loop: timers fire while handlers wait', async () => {
+  const node = new peo.Node({ id: 'n', domain: 'd' })
+  let ticks = 0
+  const timer = setInterval(() => ticks++, 1)
+  node.handle('inventory.reserve', async () => {
+    await new Promise((r) => setTimeout(r, 30))
+    return { held: 1 }
+  })
+  const visits = await Promise.all([node.visit(order()), node.visit(order()), node.visit(order())])
+  clearInterval(timer)
+  assert.ok(visits.every((v) => v.disposition.kind === 'delegate'))
+  assert.ok(ticks >= 5, `${ticks}`)
+})
+
+test('handler failures are recorded, never crash the visit', async () => {
+  const plan = {
+    StartAt: 'Call',
+    States: {
+      Call: { Type: 'Task', Resource: 'x.call', End: true, Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Caught' }] },
+      Caught: { Type: 'Pass', End: true },
+    },
+  }
+  const cyclic = {}
+  cyclic.self = cyclic
+  const cases = [
+    [() => { throw new peo.TaskFailed('Stock.Out', 'sku A1') }, 'Stock.Out', 'sku A1'],
+    [() => { throw new RangeError('too far') }, 'RangeError', 'too far'],
+    [async () => { throw new Error('async boom') }, 'Error', 'async boom'],
+    [() => Promise.reject('a string'), 'Error', 'a string'],
+    [() => undefined, peo.HANDLER_INVALID_OUTPUT, 'undefined'],
+    [() => cyclic, peo.HANDLER_INVALID_OUTPUT, 'not JSON'],
+    [() => 10n, peo.HANDLER_INVALID_OUTPUT, 'not JSON'],
+    [() => () => 1, peo.HANDLER_INVALID_OUTPUT, 'not JSON'],
+  ]
+  for (const [fn, error, cause] of cases) {
+    const node = new peo.Node({ id: 'n', domain: 'd' }).handle('x.call', fn)
+    const visit = await node.visit(peo.Object.create(plan, { nowMs: T0 }))
+    assert.equal(visit.object.status, 'succeeded')
+    const got = visit.object.data.error
+    assert.equal(got.Error, error)
+    assert.ok(got.Cause.includes(cause), `${got.Cause} should mention ${cause}`)
+  }
+})
+
+test('events resume awaiting objects', async () => {
+  const plan = {
+    StartAt: 'Approve',
+    States: { Approve: { Type: 'Pass', ResultPath: '$.approval', End: true } },
+    Await: { Approve: { Event: 'approval' } },
+  }
+  const node = new peo.Node({ id: 'n', domain: 'd', nowMs: T0 + 5 })
+  const first = await node.visit(peo.Object.create(plan, { nowMs: T0 }))
+  assert.equal(first.disposition.kind, 'dormant')
+  assert.equal(first.disposition.event, 'approval')
+  const done = await node.visit(first.bytes, { event: { name: 'approval', payload: { by: 'ops' } } })
+  assert.deepEqual(done.object.data.approval, { by: 'ops' })
+  await assert.rejects(node.visit(first.bytes, { event: 'approval' }), TypeError)
+  await assert.rejects(node.visit(first.bytes, { event: { payload: 1 } }), (e) => e instanceof peo.InvalidArgumentError)
+})
+
+test('bad input rejects with the documented codes', async () => {
+  let seed = 7
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) & 0xff
+  const node = new peo.Node({ id: 'n', domain: 'd' })
+  for (let i = 0; i < 300; i++) {
+    const junk = Buffer.from(Array.from({ length: rand() + (i % 3) * 100 }, rand))
+    assert.throws(() => peo.Object.fromBytes(junk), (e) => e instanceof peo.PeoError && ['PEO_DECODE', 'PEO_INTEGRITY', 'PEO_UNSUPPORTED'].includes(e.code))
+    await assert.rejects(node.visit(junk), (e) => e instanceof peo.PeoError)
+  }
+  const bytes = order().toBytes()
+  for (let cut = 0; cut < bytes.length; cut += 11) {
+    assert.throws(() => peo.Object.fromBytes(bytes.subarray(0, cut)), (e) => e instanceof peo.DecodeError && e.code === 'PEO_DECODE')
+  }
+  assert.throws(() => peo.Object.create('{not json'), (e) => e instanceof peo.DecodeError)
+  assert.throws(
+    () => peo.Object.create({ StartAt: 'X', States: { X: { Type: 'Task', Resourse: 'a', End: true } } }),
+    (e) => e instanceof peo.InvalidIntentError && e.code === 'PEO_INVALID_INTENT' && /Resourse/.test(e.message),
+  )
+  assert.throws(() => peo.Object.create(ORDER_PLAN, { input: { n: 1n } }), (e) => e instanceof peo.InvalidArgumentError && e.cause instanceof TypeError)
+  assert.throws(() => peo.Object.create(42), TypeError)
+  assert.throws(() => peo.Object.create([1]), TypeError)
+  assert.throws(() => peo.Object.fromBytes('text'), TypeError)
+  assert.throws(() => peo.Object.create(ORDER_PLAN, { nowMs: 'soon' }), TypeError)
+  assert.throws(() => peo.SigningKey.fromBytes(Buffer.alloc(5)), (e) => e instanceof peo.InvalidArgumentError)
+  assert.throws(() => new peo.Node({ id: 'n', domain: 'd', trustedKeys: [Buffer.alloc(31)] }), (e) => e.code === 'PEO_INVALID_ARGUMENT')
+  assert.throws(
+    () => new peo.Node({ id: 'n', domain: 'd', policy: 'permit(principal, action, resource) when { context.nope == 1 };' }),
+    (e) => e instanceof peo.InvalidArgumentError && /schema/.test(e.message),
+  )
+  assert.throws(() => new peo.Node({ id: 'n' }), TypeError)
+  assert.throws(() => new peo.Node({ id: '', domain: 'd' }), (e) => e instanceof peo.InvalidArgumentError)
+  assert.throws(() => new peo.Node({ id: 'n', domain: 'd', facts: [1] }), TypeError)
+  assert.throws(() => node.handle('x', 3), TypeError)
+  await assert.rejects(node.visit('bytes'), TypeError)
+})
+
+test('errors form one hierarchy with stable codes', () => {
+  const names = ['DecodeError', 'IntegrityError', 'SignatureError', 'UnsupportedError', 'LimitError', 'InvalidIntentError',
+    'InvalidArgumentError', 'PolicyError', 'TerminatedError', 'InternalError']
+  const codes = new Set()
+  for (const n of names) {
+    const e = new peo[n]('x')
+    assert.ok(e instanceof peo.PeoError && e instanceof Error)
+    assert.equal(e.code, `PEO_${e.kind.toUpperCase()}`)
+    assert.equal(e.name, n)
+    codes.add(e.code)
+  }
+  assert.equal(codes.size, names.length)
+  assert.match(peo.version, /^\d+\.\d+\.\d+/)
+})
