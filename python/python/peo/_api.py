@@ -290,15 +290,34 @@ class Disposition:
 
 class Visit:
     """The result of a visit: the object after it, why it ended, the records appended
-    and the child objects fan-out created."""
+    and the child objects fan-out created. Each part is read from the engine when first
+    used."""
 
-    __slots__ = ("_native", "object", "disposition", "appended")
+    __slots__ = ("_native", "_object", "_disposition")
 
     def __init__(self, native: _peo.Visit) -> None:
         self._native = native
-        self.object = Object(native.object)
-        self.disposition = Disposition._from_dict(json.loads(native.disposition_json))
-        self.appended: int = native.appended
+        self._object: Optional[Object] = None
+        self._disposition: Optional[Disposition] = None
+
+    @property
+    def object(self) -> Object:
+        """The object after the visit."""
+        if self._object is None:
+            self._object = Object(self._native.object)
+        return self._object
+
+    @property
+    def disposition(self) -> Disposition:
+        """Why the visit ended."""
+        if self._disposition is None:
+            self._disposition = Disposition._from_dict(json.loads(self._native.disposition_json))
+        return self._disposition
+
+    @property
+    def appended(self) -> int:
+        """How many records the visit appended."""
+        return self._native.appended
 
     @property
     def bytes(self) -> bytes:
@@ -427,7 +446,7 @@ def _wrap_handler(fn: Handler) -> Callable[..., Tuple[str, Optional[str], Option
     def call(
         capability: str, state: str, input_json: str, key: str, attempt: int, deadline_ms: Optional[int]
     ) -> Tuple[str, Optional[str], Optional[str]]:
-        ctx = TaskContext(capability, state, key, attempt, deadline_ms)
+        ctx = TaskContext(capability, state, key, attempt, deadline_ms) if with_context else None
         try:
             value = json.loads(input_json)
             result = fn(value, ctx) if with_context else fn(value)
@@ -442,7 +461,7 @@ def _wrap_handler(fn: Handler) -> Callable[..., Tuple[str, Optional[str], Option
         except (TypeError, ValueError) as e:
             return ("error", HANDLER_INVALID_OUTPUT, f"the handler returned a value that is not JSON: {e}")
         refinement = None
-        if ctx.refinement:
+        if ctx is not None and ctx.refinement:
             try:
                 refinement = json.dumps(ctx.refinement[0], allow_nan=False)
             except (TypeError, ValueError) as e:
