@@ -147,6 +147,16 @@ pub type Observer = dyn Fn(&Object) + Send + Sync;
 /// node checks and authorises it like any action; advice never overrides policy.
 pub type Advisor = dyn Fn(&Object) -> Option<Proposal> + Send + Sync;
 
+/// The message of a caught panic (`panic!("...")`'s text), for hosts that catch panics
+/// at their boundary.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
 /// The error name a panicking handler's attempt fails with.
 pub const HANDLER_PANICKED: &str = "peo.HandlerPanicked";
 
@@ -400,14 +410,7 @@ impl Node {
             Ok(Ok((v, None))) => TaskOutcome::Output(v),
             Ok(Ok((output, Some(refinement)))) => TaskOutcome::Refined { output, refinement },
             Ok(Err(e)) => TaskOutcome::Error { error: e.error, cause: e.cause },
-            Err(panic) => {
-                let msg = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "the handler panicked".into());
-                TaskOutcome::Error { error: HANDLER_PANICKED.into(), cause: Some(msg) }
-            }
+            Err(panic) => TaskOutcome::Error { error: HANDLER_PANICKED.into(), cause: Some(panic_message(&*panic)) },
         }
     }
 }

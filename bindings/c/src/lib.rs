@@ -142,11 +142,7 @@ fn guard(f: impl FnOnce() -> Result<(), Error>) -> PeoStatus {
             status
         }
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".into());
+            let what = peo_runtime::panic_message(&*panic);
             set_last_error(
                 PeoStatus::PeoInternal,
                 &format!("internal error: peo panicked ({what}); the call had no effect. Please report it."),
