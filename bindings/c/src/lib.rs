@@ -111,6 +111,8 @@ struct LastError {
 }
 
 thread_local! {
+    /// The buffer a handler call's strings are written to (see `Callback::call_refined`).
+    static CALL_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     static LAST_ERROR: RefCell<LastError> = RefCell::new(LastError { status: PeoStatus::PeoOk, message: CString::default() });
 }
 
@@ -205,9 +207,20 @@ unsafe fn opt_str_arg<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str
     if p.is_null() { Ok(None) } else { unsafe { str_arg(p, what) }.map(Some) }
 }
 
-/// A JSON text argument.
+/// A JSON text argument (serde_json checks the UTF-8 as it parses).
 unsafe fn json_arg(p: *const c_char, what: &str) -> Result<Value, Error> {
-    parse_json(unsafe { str_arg(p, what) }?, what)
+    if p.is_null() {
+        return Err(invalid(format!("`{what}` is NULL")));
+    }
+    // SAFETY: the caller passes a NUL-terminated string (the header's contract).
+    let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
+    serde_json::from_slice(bytes).map_err(|e| {
+        if std::str::from_utf8(bytes).is_err() {
+            invalid(format!("`{what}` is not UTF-8"))
+        } else {
+            Error::decode(format!("`{what}` is not valid JSON: {e}"))
+        }
+    })
 }
 
 fn parse_json(text: &str, what: &str) -> Result<Value, Error> {
@@ -789,8 +802,10 @@ impl Handler for Callback<HandlerFn> {
     }
 
     fn call_refined(&self, invocation: &Invocation) -> Result<(Value, Option<Value>), HandlerError> {
-        // The four strings in one buffer, each NUL-terminated: one allocation per call.
-        let mut buf = Vec::with_capacity(256);
+        // The four strings in one buffer, each NUL-terminated, reused across calls on
+        // this thread (taken out while in use, so a nested visit gets its own).
+        let mut buf = CALL_BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        buf.clear();
         let push = |buf: &mut Vec<u8>, s: &str| {
             let start = buf.len();
             if s.contains('\0') {
@@ -822,6 +837,7 @@ impl Handler for Callback<HandlerFn> {
         let mut result = PeoTaskResult { outcome: None, refinement: None };
         // SAFETY: a function pointer registered by the caller, with its own user data.
         unsafe { (self.f)(self.user_data, &call, &mut result) };
+        CALL_BUFFER.with(|b| *b.borrow_mut() = buf);
         match result.outcome {
             Some(Ok(v)) => Ok((v, result.refinement)),
             Some(Err(e)) => Err(e),
