@@ -76,7 +76,7 @@ test('two nodes with sync and async JS handlers and Cedar policies', async () =>
   await assert.rejects(bank.visit(second.object), (e) => e instanceof peo.TerminatedError && e.code === 'PEO_TERMINATED')
 })
 
-test('visits run off the event loop: timers fire while handlers wait', async () => {
+test('the event loop runs while async handlers wait: timers fire, visits interleave', async () => {
   const node = new peo.Node({ id: 'n', domain: 'd' })
   let ticks = 0
   const timer = setInterval(() => ticks++, 1)
