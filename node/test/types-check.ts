@@ -1,0 +1,39 @@
+// Compiled by the test command with `tsc --noEmit --strict`: the hand-written types
+// (peo.d.ts) describe the API as the tests and examples use it.
+import peo = require('..')
+
+async function main(): Promise<void> {
+  const key: peo.SigningKey = peo.SigningKey.generate()
+  const plan = { StartAt: 'A', States: { A: { Type: 'Task', Resource: 'x.a', End: true } } }
+  const obj: peo.Object = peo.Object.create(plan, { input: { n: 1 }, nowMs: 1_700_000_000_000, key })
+  const bytes: Buffer = obj.toBytes()
+  const again = peo.Object.fromBytes(bytes)
+  const status: peo.Status = again.status
+  const report: peo.VerifyReport = again.verify({ trustedKeys: [key.publicKey()] })
+  const node = new peo.Node({ id: 'n1', domain: 'eu', key, trustedKeys: [key.publicKey()], policy: null, facts: { site: 'x' } })
+  node
+    .handle('x.a', (input: { n: number }, ctx: peo.TaskContext) => ({ n: input.n + 1, key: ctx.idempotencyKey }))
+    .handle('x.b', async () => {
+      throw new peo.TaskFailed('X.Failed', 'no')
+    })
+  const visit: peo.Visit = await node.visit(obj, { event: null })
+  const d: peo.Disposition = visit.disposition
+  if (d.kind === 'terminated') {
+    const s: peo.Status = d.status
+    console.log(s, d.output)
+  } else if (d.kind === 'delegate') {
+    console.log(d.capability)
+  }
+  const records: ReadonlyArray<peo.Record> = visit.records
+  console.log(status, report.valid, records.length, visit.object.id, visit.bytes.length)
+  try {
+    peo.Object.fromBytes(Buffer.from('junk'))
+  } catch (e) {
+    if (e instanceof peo.DecodeError) {
+      const code: peo.ErrorCode = e.code
+      console.log(code, e.record)
+    }
+  }
+}
+
+void main()
