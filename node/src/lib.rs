@@ -21,7 +21,9 @@ use peo_core::{
     Context, CreateOptions, Error as PeoErr, Event, Limits, NodePolicy, Object, ObjectId, PublicKey, SigningKey,
     TaskOutcome, Trust,
 };
-use peo_runtime::{Clock, HANDLER_INVALID_OUTPUT, ManualClock, Next, Node, Session, SystemClock, Visit};
+use peo_runtime::{
+    Clock, HANDLER_INVALID_OUTPUT, ManualClock, Next, Node, Session, SystemClock, Visit, outcome_from_text,
+};
 use serde_json::Value;
 
 /// A JS error whose `code` is the peo error code (`PEO_DECODE`, ...).
@@ -159,25 +161,6 @@ impl NativeObject {
 fn records_json(object: &Object, from: usize) -> Result<String, Code> {
     let records = peo(object.memory()[from..].iter().map(|r| r.decode()).collect::<peo_core::Result<Vec<_>>>())?;
     Ok(Value::Array(records.iter().map(peo_core::Record::to_json).collect()).to_string())
-}
-
-/// The outcome of a handler call as the JS layer reports it: `kind` `"ok"` (`a` the
-/// output JSON, `b` the refinement JSON or null) or `"error"` (`a` the error name, `b`
-/// the cause).
-fn outcome(kind: &str, a: Option<String>, b: Option<String>) -> TaskOutcome {
-    let invalid = |cause: String| TaskOutcome::Error { error: HANDLER_INVALID_OUTPUT.into(), cause: Some(cause) };
-    match (kind, a) {
-        ("ok", Some(output)) => match serde_json::from_str(&output) {
-            Ok(output) => match b.map(|r| serde_json::from_str(&r)).transpose() {
-                Ok(None) => TaskOutcome::Output(output),
-                Ok(Some(refinement)) => TaskOutcome::Refined { output, refinement },
-                Err(e) => invalid(format!("the refinement is not JSON: {e}")),
-            },
-            Err(e) => invalid(format!("the handler's output is not JSON: {e}")),
-        },
-        ("error", Some(error)) if !error.is_empty() => TaskOutcome::Error { error, cause: b },
-        _ => invalid(format!("the handler's result was reported as `{kind}` without what goes with it")),
-    }
 }
 
 /// A node (see `peo.d.ts` for the documented API).
@@ -380,7 +363,7 @@ impl NativeNode {
     /// what `next` does.
     #[napi(catch_unwind)]
     pub fn answer(&self, id: u32, kind: String, a: Option<String>, b: Option<String>) -> Result<String, Code> {
-        self.step(id, Some(outcome(&kind, a, b)))
+        self.step(id, Some(outcome_from_text(&kind, a, b)))
     }
     /// The bytes of finished visit `id` (a copy in a JS-owned Buffer: cheaper than an
     /// external one for objects of this size).

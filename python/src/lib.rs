@@ -14,7 +14,10 @@ use std::sync::Arc;
 use peo_core::{
     Context, CreateOptions, Error, Event, Limits, NodePolicy, Object, ObjectId, Proposal, PublicKey, SigningKey, Trust,
 };
-use peo_runtime::{Clock, HANDLER_INVALID_OUTPUT, Handler, HandlerError, Invocation, Node, SystemClock, Visit};
+use peo_runtime::{
+    Clock, HANDLER_INVALID_OUTPUT, Handler, HandlerError, Invocation, Node, SystemClock, TaskOutcome, Visit,
+    outcome_from_text,
+};
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -265,22 +268,11 @@ impl Handler for PyHandler {
                 }
             }
         })?;
-        let invalid =
-            |what: &str, e: serde_json::Error| HandlerError::new(HANDLER_INVALID_OUTPUT, format!("{what}: {e}"));
-        match reply {
-            (kind, Some(output), refinement) if kind == "ok" => {
-                let output = serde_json::from_str(&output).map_err(|e| invalid("the output is not JSON", e))?;
-                let refinement = match refinement {
-                    Some(r) => Some(serde_json::from_str(&r).map_err(|e| invalid("the refinement is not JSON", e))?),
-                    None => None,
-                };
-                Ok((output, refinement))
-            }
-            (kind, Some(error), cause) if kind == "error" && !error.is_empty() => Err(HandlerError { error, cause }),
-            (kind, ..) => Err(HandlerError::new(
-                HANDLER_INVALID_OUTPUT,
-                format!("the handler wrapper replied `{kind}` without what goes with it"),
-            )),
+        let (kind, a, b) = reply;
+        match outcome_from_text(&kind, a, b) {
+            TaskOutcome::Output(output) => Ok((output, None)),
+            TaskOutcome::Refined { output, refinement } => Ok((output, Some(refinement))),
+            TaskOutcome::Error { error, cause } => Err(HandlerError { error, cause }),
         }
     }
 }

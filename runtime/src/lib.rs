@@ -39,10 +39,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use peo_core::Proposal;
+pub use peo_core::TaskOutcome;
 pub use peo_core::{Disposition, Event, Wake};
 use peo_core::{
     Error, Limits, NodePolicy, NodeSpec, Object, PublicKey, Record, Result, SignatureRequirement, SigningKey, Step,
-    TaskCall, TaskOutcome, Trust,
+    TaskCall, Trust,
 };
 use serde_json::Value;
 
@@ -155,6 +156,26 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// A handler's result as a binding receives it from another language, in text:
+/// `kind` `"ok"` with `a` the output JSON and `b` the refinement JSON (or none), or
+/// `"error"` with `a` the error name and `b` the cause. Anything else, or text that is
+/// not JSON, is the attempt error [`HANDLER_INVALID_OUTPUT`].
+pub fn outcome_from_text(kind: &str, a: Option<String>, b: Option<String>) -> TaskOutcome {
+    let invalid = |cause: String| TaskOutcome::Error { error: HANDLER_INVALID_OUTPUT.into(), cause: Some(cause) };
+    match (kind, a) {
+        ("ok", Some(output)) => match serde_json::from_str(&output) {
+            Ok(output) => match b.map(|r| serde_json::from_str(&r)).transpose() {
+                Ok(None) => TaskOutcome::Output(output),
+                Ok(Some(refinement)) => TaskOutcome::Refined { output, refinement },
+                Err(e) => invalid(format!("the refinement is not JSON: {e}")),
+            },
+            Err(e) => invalid(format!("the handler's output is not JSON: {e}")),
+        },
+        ("error", Some(error)) if !error.is_empty() => TaskOutcome::Error { error, cause: b },
+        _ => invalid(format!("the handler's result was reported as `{kind}` without what goes with it")),
+    }
 }
 
 /// The error name a panicking handler's attempt fails with.
