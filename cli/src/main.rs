@@ -1,0 +1,662 @@
+//! `peo`: keys, objects, inspection, verification, visits and histories from the shell.
+//!
+//! Every command has `--help`; commands whose output a program would read take `--json`.
+//! Errors are one line (`peo: ...`) and a non-zero exit status, never a backtrace.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command as Process, ExitCode, Stdio};
+use std::sync::Arc;
+
+use anstream::println;
+use anstyle::{AnsiColor, Style};
+use clap::{Parser, Subcommand};
+use peo_core::{Context, CreateOptions, Event, Limits, NodePolicy, Object, PublicKey, Record, SigningKey, Trust};
+use peo_runtime::{Clock, HandlerError, Invocation, ManualClock, Node, SystemClock};
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+#[command(name = "peo", version, about = "Persistent executable objects: create, inspect, verify and visit them")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate an Ed25519 signing key: KEY holds the secret seed (hex), KEY.pub the public key.
+    Keygen {
+        /// Where to write the key (KEY and KEY.pub).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Print the public key as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create an object from an intent (an ASL plan with peo's extensions).
+    New {
+        /// The intent, a JSON file.
+        intent: PathBuf,
+        /// The context (labels, attributes, policies), a JSON file.
+        #[arg(long)]
+        context: Option<PathBuf>,
+        /// The input, a JSON file (default `{}`).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Sign the genesis record with this key (from `peo keygen`).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Creation time, ms since the Unix epoch (default now).
+        #[arg(long)]
+        now: Option<i64>,
+        /// Where to write the object.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Print the new object's id and head as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an object: status, intent, and its journey record by record.
+    Inspect {
+        object: PathBuf,
+        /// The whole object as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify an object's hash chain and signatures (exit status 0 only when valid).
+    Verify {
+        object: PathBuf,
+        /// Trusted public keys: hex, or `.pub` files from `peo keygen`, comma-separated.
+        /// With them every visit must be signed by one; without, any valid signature counts.
+        #[arg(long, value_delimiter = ',')]
+        trust: Vec<String>,
+        /// The verification report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Visit an object at one node described in TOML; handlers are commands.
+    Visit {
+        object: PathBuf,
+        /// The node: a TOML file (id, domain, key, policy, facts, trust, [handlers]).
+        #[arg(long)]
+        node: PathBuf,
+        /// An event for an object awaiting one: NAME or NAME=JSON (the payload).
+        #[arg(long)]
+        event: Option<String>,
+        /// The node's clock, ms since the Unix epoch (default the system clock).
+        #[arg(long)]
+        now: Option<i64>,
+        /// Where to write the object after the visit (children, if any, beside it).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// The visit's result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print an object's memory as Step Functions-style history events.
+    History {
+        object: PathBuf,
+        /// `sfn` (Step Functions history events, JSON) or `records` (peo's records, JSON).
+        #[arg(long, default_value = "sfn")]
+        format: String,
+    },
+}
+
+type Res<T> = Result<T, String>;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let run = std::panic::catch_unwind(|| match cli.command {
+        Command::Keygen { output, json } => keygen(&output, json),
+        Command::New { intent, context, input, key, now, output, json } => {
+            new(&intent, context.as_deref(), input.as_deref(), key.as_deref(), now, &output, json)
+        }
+        Command::Inspect { object, json } => inspect(&object, json),
+        Command::Verify { object, trust, json } => verify(&object, &trust, json),
+        Command::Visit { object, node, event, now, output, json } => {
+            visit(&object, &node, event.as_deref(), now, &output, json)
+        }
+        Command::History { object, format } => history(&object, &format),
+    });
+    match run {
+        Ok(Ok(code)) => code,
+        Ok(Err(message)) => {
+            eprintln!("peo: {message}");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("peo: internal error (a bug in peo; please report it)");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Files
+
+fn read(path: &Path) -> Res<Vec<u8>> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn read_json(path: &Path) -> Res<Value> {
+    let text = String::from_utf8(read(path)?).map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", path.display()))
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Res<()> {
+    std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn read_object(path: &Path) -> Res<Object> {
+    Object::from_bytes(&read(path)?, &Limits::default()).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn read_key(path: &Path) -> Res<SigningKey> {
+    let text = String::from_utf8(read(path)?).map_err(|_| format!("{} is not a key file", path.display()))?;
+    let seed = hex::decode(text.trim())
+        .map_err(|_| format!("{} is not a key file (64 hex digits from `peo keygen`)", path.display()))?;
+    SigningKey::from_slice(&seed).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A trusted key: 64 hex digits, or a file holding them (`KEY.pub`).
+fn read_public_key(spec: &str) -> Res<PublicKey> {
+    let spec = spec.trim();
+    if let Ok(k) = PublicKey::from_hex(spec) {
+        return Ok(k);
+    }
+    let text = String::from_utf8(read(Path::new(spec))?).map_err(|_| format!("{spec} is not a public key file"))?;
+    PublicKey::from_hex(text.trim()).map_err(|e| format!("{spec}: {e}"))
+}
+
+fn print_json(v: &Value) -> Res<ExitCode> {
+    println!("{}", serde_json::to_string_pretty(v).map_err(|e| e.to_string())?);
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------------------------------
+// Commands
+
+fn keygen(output: &Path, json: bool) -> Res<ExitCode> {
+    let key = SigningKey::generate().map_err(|e| e.to_string())?;
+    let public = key.public_key().to_hex();
+    write(output, format!("{}\n", hex::encode(key.to_bytes())).as_bytes())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(output, std::fs::Permissions::from_mode(0o600));
+    }
+    let public_path = PathBuf::from(format!("{}.pub", output.display()));
+    write(&public_path, format!("{public}\n").as_bytes())?;
+    if json {
+        return print_json(&json!({"key": output, "public_key": public, "public_key_file": public_path}));
+    }
+    println!("wrote {} (secret) and {}: public key {public}", output.display(), public_path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn new(
+    intent: &Path,
+    context: Option<&Path>,
+    input: Option<&Path>,
+    key: Option<&Path>,
+    now: Option<i64>,
+    output: &Path,
+    json: bool,
+) -> Res<ExitCode> {
+    let limits = Limits::default();
+    let intent_doc = read_json(intent)?;
+    let context = match context {
+        None => Context::new(),
+        Some(p) => Context::from_json(&read_json(p)?, &limits).map_err(|e| format!("{}: {e}", p.display()))?,
+    };
+    let input = match input {
+        None => json!({}),
+        Some(p) => read_json(p)?,
+    };
+    let key = key.map(read_key).transpose()?;
+    let options =
+        CreateOptions { now_ms: now.unwrap_or_else(|| SystemClock.now_ms()), key: key.as_ref(), ..Default::default() };
+    let object =
+        Object::create(&intent_doc, context, &input, &options).map_err(|e| format!("{}: {e}", intent.display()))?;
+    let bytes = object.to_bytes();
+    write(output, &bytes)?;
+    if json {
+        return print_json(&json!({"id": object.id().to_hex(), "head": object.head().to_hex(), "bytes": bytes.len()}));
+    }
+    println!("created {} ({} bytes) -> {}", object.id(), bytes.len(), output.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn paint(style: Style, text: &str) -> String {
+    format!("{style}{text}{style:#}")
+}
+
+/// One line per record: what a reader of the journey wants to see.
+fn record_line(r: &Record) -> String {
+    let j = r.to_json();
+    let node = j["node"]["id"].as_str().filter(|s| !s.is_empty()).unwrap_or("(creator)");
+    let domain = j["node"]["domain"].as_str().filter(|s| !s.is_empty()).unwrap_or("-");
+    let action = j["action"].as_str().unwrap_or("?");
+    let state = j["state"].as_str().filter(|s| !s.is_empty()).unwrap_or("-");
+    let next = j["next_state"].as_str().filter(|s| !s.is_empty()).unwrap_or("-");
+    let colour = match action {
+        "execute" => AnsiColor::Green,
+        "delegate" => AnsiColor::Cyan,
+        "dormant" | "reentry" => AnsiColor::Yellow,
+        "terminate" => AnsiColor::Magenta,
+        _ => AnsiColor::White,
+    };
+    let mut line = format!(
+        "#{:<3} visit {:<2} {} {:<10} -> {:<10} at {} ({})",
+        j["seq"],
+        j["visit"],
+        paint(Style::new().fg_color(Some(colour.into())).bold(), &format!("{action:<9}")),
+        state,
+        next,
+        node,
+        domain
+    );
+    let body = &j["body"];
+    let detail = match action {
+        "execute" => match (&body["error"], &body["output"]) {
+            (Value::Object(e), _) => {
+                format!("failed {} ({})", e["error"].as_str().unwrap_or(""), e["cause"].as_str().unwrap_or(""))
+            }
+            (_, out) => format!("{} -> {}", body["capability"].as_str().unwrap_or(""), short(out)),
+        },
+        "delegate" => {
+            format!("{} {}", body["reason"].as_str().unwrap_or(""), body["capability"].as_str().unwrap_or(""))
+        }
+        "dormant" => format!(
+            "{} until {}",
+            body["reason"].as_str().unwrap_or(""),
+            match (&body["wake_at_ms"], &body["event"]) {
+                (Value::Number(t), _) => time_text(t.as_i64().unwrap_or(0)),
+                (_, Value::String(e)) => format!("event `{e}`"),
+                _ => "-".into(),
+            }
+        ),
+        "reentry" => body["cause"].as_str().unwrap_or("").to_owned(),
+        "mutate" => body["kind"].as_str().unwrap_or("").to_owned(),
+        "terminate" => match &body["error"] {
+            Value::Object(e) => format!(
+                "{} {} ({})",
+                body["status"].as_str().unwrap_or(""),
+                e["error"].as_str().unwrap_or(""),
+                e["cause"].as_str().unwrap_or("")
+            ),
+            _ => format!("{} {}", body["status"].as_str().unwrap_or(""), short(&body["output"])),
+        },
+        _ => String::new(),
+    };
+    if !detail.trim().is_empty() {
+        line.push_str(&format!("  {detail}"));
+    }
+    if let Some(p) = j["policy"].as_object() {
+        line.push_str(&format!("  policy {}", p["decision"].as_str().unwrap_or("?")));
+        if let Some(ids) = p["policies"].as_array().filter(|a| !a.is_empty()) {
+            let ids: Vec<&str> = ids.iter().filter_map(Value::as_str).collect();
+            line.push_str(&format!(" by {}", ids.join(", ")));
+        }
+    }
+    if let Some(a) = j["advice"].as_object() {
+        let followed = if a["followed"] == json!(true) { "followed" } else { "overridden" };
+        line.push_str(&format!("  advice {} {followed}", a["action"].as_str().unwrap_or("?")));
+    }
+    if j["signed"] == json!(true) {
+        line.push_str("  signed");
+    }
+    line
+}
+
+fn short(v: &Value) -> String {
+    let text = v.to_string();
+    if text.chars().count() > 60 { format!("{}...", text.chars().take(57).collect::<String>()) } else { text }
+}
+
+fn time_text(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+fn inspect(path: &Path, json: bool) -> Res<ExitCode> {
+    let object = read_object(path)?;
+    if json {
+        return print_json(&object.to_json());
+    }
+    let records = object.records().map_err(|e| format!("{}: {e}", path.display()))?;
+    let doc = object.to_json();
+    let bold = Style::new().bold();
+    println!("{} {}", paint(bold, "object"), object.id());
+    println!(
+        "  status {}  state {}  records {}  head {}",
+        paint(bold, object.status().as_str()),
+        if object.state().is_empty() { "-" } else { object.state() },
+        records.len(),
+        object.head()
+    );
+    println!(
+        "  intent revision {}{}",
+        doc["intent"]["revision"],
+        doc["intent"]["objective"].as_str().map(|o| format!(", objective: {o}")).unwrap_or_default()
+    );
+    println!("  data {}", short(object.data()));
+    println!("{}", paint(bold, "journey"));
+    for r in &records {
+        println!("  {}", record_line(r));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(path: &Path, trust: &[String], json: bool) -> Res<ExitCode> {
+    let object = read_object(path)?;
+    let keys = trust.iter().filter(|s| !s.trim().is_empty()).map(|s| read_public_key(s)).collect::<Res<Vec<_>>>()?;
+    let report = object.verify(&if keys.is_empty() { Trust::any() } else { Trust::keys(keys) });
+    if json {
+        print_json(&report.to_json())?;
+    } else if let Some(b) = &report.broken {
+        eprintln!(
+            "peo: {} is NOT valid: {} error at record {}: {}",
+            path.display(),
+            b.kind.as_str(),
+            b.record,
+            b.message
+        );
+    } else {
+        println!(
+            "{} is valid: {} records, {} signatures by {} keys{}",
+            path.display(),
+            report.records_checked,
+            report.signatures_checked,
+            report.signers.len(),
+            if report.unsigned_records > 0 {
+                format!(", {} unsigned records", report.unsigned_records)
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(if report.is_valid() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+// ---------------------------------------------------------------------------------------
+// Nodes described in TOML, handlers as commands
+
+/// A node file: `id`, `domain`, optional `key` (a key file), `policy` (a Cedar file),
+/// `facts` (a table), `trust` (public keys or `.pub` files) and `[handlers]`
+/// (`"capability" = "command line"`). Paths are relative to the file.
+pub(crate) fn load_node(path: &Path, clock: Arc<dyn Clock>) -> Res<Node> {
+    let text = String::from_utf8(read(path)?).map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
+    let table: toml::Table =
+        text.parse().map_err(|e: toml::de::Error| format!("{} is not valid TOML: {}", path.display(), e.message()))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let at = |p: &str| dir.join(p);
+    let field = |name: &str| -> Res<Option<&str>> {
+        match table.get(name) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s.as_str())),
+            Some(_) => Err(format!("{}: `{name}` must be a string", path.display())),
+        }
+    };
+    for k in table.keys() {
+        if !matches!(k.as_str(), "id" | "domain" | "key" | "policy" | "facts" | "trust" | "handlers" | "advisor") {
+            return Err(format!(
+                "{}: unknown field `{k}` (allowed: id, domain, key, policy, facts, trust, handlers)",
+                path.display()
+            ));
+        }
+    }
+    let id = field("id")?.ok_or_else(|| format!("{}: a node needs an `id`", path.display()))?;
+    let domain = field("domain")?.ok_or_else(|| format!("{}: a node needs a `domain`", path.display()))?;
+    let mut node = Node::new(id, domain).with_clock(clock);
+    if let Some(k) = field("key")? {
+        node = node.with_key(read_key(&at(k))?);
+    }
+    if let Some(p) = field("policy")? {
+        let file = at(p);
+        let text = String::from_utf8(read(&file)?).map_err(|_| format!("{} is not UTF-8 text", file.display()))?;
+        node = node.with_policy(NodePolicy::new(&text).map_err(|e| format!("{}: {e}", file.display()))?);
+    }
+    if let Some(facts) = table.get("facts") {
+        let facts = serde_json::to_value(facts).map_err(|e| format!("{}: facts: {e}", path.display()))?;
+        let Value::Object(facts) = facts else {
+            return Err(format!("{}: `facts` must be a table", path.display()));
+        };
+        node = node.with_facts(facts);
+    }
+    if let Some(trust) = table.get("trust") {
+        let list = trust.as_array().ok_or_else(|| format!("{}: `trust` must be a list of keys", path.display()))?;
+        let keys = list
+            .iter()
+            .map(|k| {
+                let s = k.as_str().ok_or_else(|| format!("{}: `trust` holds strings", path.display()))?;
+                if PublicKey::from_hex(s).is_ok() {
+                    read_public_key(s)
+                } else {
+                    read_public_key(&at(s).to_string_lossy())
+                }
+            })
+            .collect::<Res<Vec<_>>>()?;
+        node = node.trusting(keys);
+    }
+    if let Some(handlers) = table.get("handlers") {
+        let handlers =
+            handlers.as_table().ok_or_else(|| format!("{}: `[handlers]` must be a table", path.display()))?;
+        for (capability, command) in handlers {
+            let command = command
+                .as_str()
+                .ok_or_else(|| format!("{}: handler `{capability}` must be a command line", path.display()))?;
+            node = node.handler(capability.clone(), CommandHandler { command: command.to_owned(), dir: dir.clone() });
+        }
+    }
+    Ok(node)
+}
+
+/// A handler that runs a command (`sh -c`, in the node file's folder): the input JSON on
+/// stdin, the output JSON on stdout; a non-zero exit with `{"error", "cause"}` on stderr
+/// is that named task error (other stderr text becomes the cause of `peo.HandlerFailed`).
+/// The call's details are in the environment: `PEO_CAPABILITY`, `PEO_STATE`,
+/// `PEO_IDEMPOTENCY_KEY`, `PEO_ATTEMPT`, `PEO_DEADLINE_MS`.
+struct CommandHandler {
+    command: String,
+    dir: PathBuf,
+}
+
+impl peo_runtime::Handler for CommandHandler {
+    fn call(&self, call: &Invocation) -> Result<Value, HandlerError> {
+        let failed = |cause: String| HandlerError::new("peo.HandlerFailed", cause);
+        let mut child = Process::new("sh")
+            .arg("-c")
+            .arg(&self.command)
+            .current_dir(&self.dir)
+            .env("PEO_CAPABILITY", &call.capability)
+            .env("PEO_STATE", &call.state)
+            .env("PEO_IDEMPOTENCY_KEY", &call.idempotency_key)
+            .env("PEO_ATTEMPT", call.attempt.to_string())
+            .env("PEO_DEADLINE_MS", call.deadline_ms.map(|d| d.to_string()).unwrap_or_default())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| failed(format!("cannot run `{}`: {e}", self.command)))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(call.input.to_string().as_bytes());
+        }
+        let out = child.wait_with_output().map_err(|e| failed(format!("`{}`: {e}", self.command)))?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if let Ok(v) = serde_json::from_str::<Value>(stderr.trim())
+                && let Some(error) = v["error"].as_str().filter(|e| !e.is_empty())
+            {
+                return Err(HandlerError { error: error.to_owned(), cause: v["cause"].as_str().map(str::to_owned) });
+            }
+            return Err(failed(format!("`{}` exited with {}: {}", self.command, out.status, stderr.trim())));
+        }
+        serde_json::from_slice(&out.stdout).map_err(|e| {
+            HandlerError::new(peo_runtime::HANDLER_INVALID_OUTPUT, format!("`{}` printed no JSON: {e}", self.command))
+        })
+    }
+}
+
+fn parse_event(spec: &str) -> Res<Event> {
+    let (name, payload) = match spec.split_once('=') {
+        None => (spec, Value::Null),
+        Some((n, p)) => (n, serde_json::from_str(p).map_err(|e| format!("the event's payload is not JSON: {e}"))?),
+    };
+    if name.is_empty() {
+        return Err("an event needs a name: --event NAME or NAME=JSON".into());
+    }
+    Ok(Event::success(name, payload))
+}
+
+fn visit(
+    path: &Path,
+    node_file: &Path,
+    event: Option<&str>,
+    now: Option<i64>,
+    output: &Path,
+    json: bool,
+) -> Res<ExitCode> {
+    let bytes = read(path)?;
+    let clock: Arc<dyn Clock> = match now {
+        Some(t) => Arc::new(ManualClock::new(t)),
+        None => Arc::new(SystemClock),
+    };
+    let node = load_node(node_file, clock)?;
+    let event = event.map(parse_event).transpose()?;
+    let visit = node.visit(&bytes, event.as_ref()).map_err(|e| format!("{}: {e}", path.display()))?;
+    write(output, &visit.bytes)?;
+    let mut children = Vec::new();
+    for (i, child) in visit.children.iter().enumerate() {
+        let p = PathBuf::from(format!("{}.child-{i}.peo", output.display()));
+        write(&p, child)?;
+        children.push(p);
+    }
+    if json {
+        return print_json(&json!({
+            "disposition": visit.disposition.to_json(),
+            "appended": visit.appended,
+            "status": visit.object.status().as_str(),
+            "output": output,
+            "children": children,
+        }));
+    }
+    let records = visit.records().map_err(|e| e.to_string())?;
+    for r in &records {
+        println!("  {}", record_line(r));
+    }
+    println!(
+        "{}: {} records appended, then {} -> {}",
+        node.id(),
+        visit.appended,
+        visit.disposition.to_json(),
+        output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------------------------------
+// Step Functions-style history
+
+fn history(path: &Path, format: &str) -> Res<ExitCode> {
+    let object = read_object(path)?;
+    let records = object.records().map_err(|e| format!("{}: {e}", path.display()))?;
+    match format {
+        "records" => print_json(&Value::Array(records.iter().map(Record::to_json).collect())),
+        "sfn" => print_json(&json!({"events": sfn_events(&object, &records)})),
+        other => Err(format!("unknown history format `{other}` (use sfn or records)")),
+    }
+}
+
+/// The memory as Step Functions history events: `ExecutionStarted`, `<Type>StateEntered`
+/// / `Exited`, `TaskScheduled`, `TaskSucceeded` / `TaskFailed`, `WaitStateEntered`,
+/// `ExecutionSucceeded` / `Failed` / `TimedOut`. Peo's own actions (delegations,
+/// dormancy) appear as `peo:`-prefixed events so the journey stays visible.
+fn sfn_events(object: &Object, records: &[Record]) -> Vec<Value> {
+    let plan = object.intent().document();
+    let type_of = |state: &str| plan["States"][state]["Type"].as_str().unwrap_or("Task").to_owned();
+    let mut events: Vec<Value> = Vec::new();
+    let mut push = |kind: &str, time_ms: i64, details: Value| {
+        let id = events.len() + 1;
+        let mut e = json!({"id": id, "previousEventId": id - 1, "timestamp": time_text(time_ms), "type": kind});
+        if let (Value::Object(map), Value::Object(d)) = (&mut e, details) {
+            map.extend(d);
+        }
+        events.push(e);
+    };
+    let mut current: Option<String> = None;
+    for r in records {
+        let j = r.to_json();
+        let t = j["time_ms"].as_i64().unwrap_or(0);
+        let action = j["action"].as_str().unwrap_or("");
+        let state = j["state"].as_str().unwrap_or("").to_owned();
+        let next = j["next_state"].as_str().unwrap_or("").to_owned();
+        let body = &j["body"];
+        if action == "genesis" {
+            push("ExecutionStarted", t, json!({"executionStartedEventDetails": {"input": body["input"].to_string()}}));
+            current = Some(next.clone()).filter(|s| !s.is_empty());
+            if let Some(s) = &current {
+                push(&format!("{}StateEntered", type_of(s)), t, json!({"stateEnteredEventDetails": {"name": s}}));
+            }
+            continue;
+        }
+        match action {
+            "execute" => {
+                push("TaskScheduled", t, json!({"taskScheduledEventDetails": {"resource": body["capability"]}}));
+                match &body["error"] {
+                    Value::Object(e) => push(
+                        "TaskFailed",
+                        t,
+                        json!({"taskFailedEventDetails": {"error": e["error"], "cause": e["cause"], "resource": body["capability"]}}),
+                    ),
+                    _ => push(
+                        "TaskSucceeded",
+                        t,
+                        json!({"taskSucceededEventDetails": {"output": body["output"].to_string(), "resource": body["capability"]}}),
+                    ),
+                }
+            }
+            "delegate" => push("peo:Delegated", t, json!({"node": j["node"], "delegation": body})),
+            "dormant" => push("peo:Dormant", t, json!({"node": j["node"], "dormancy": body})),
+            "reentry" => push("peo:Reentry", t, json!({"node": j["node"], "reentry": body})),
+            _ => {}
+        }
+        if action == "terminate" {
+            if let Some(s) = current.take() {
+                push(&format!("{}StateExited", type_of(&s)), t, json!({"stateExitedEventDetails": {"name": s}}));
+            }
+            let (kind, details) = match body["status"].as_str() {
+                Some("succeeded") => (
+                    "ExecutionSucceeded",
+                    json!({"executionSucceededEventDetails": {"output": body["output"].to_string()}}),
+                ),
+                Some("expired") => ("ExecutionTimedOut", json!({"executionTimedOutEventDetails": body["error"]})),
+                _ => ("ExecutionFailed", json!({"executionFailedEventDetails": body["error"]})),
+            };
+            push(kind, t, details);
+            continue;
+        }
+        if next != state && !next.is_empty() {
+            if !state.is_empty() {
+                push(
+                    &format!("{}StateExited", type_of(&state)),
+                    t,
+                    json!({"stateExitedEventDetails": {"name": state}}),
+                );
+            }
+            push(&format!("{}StateEntered", type_of(&next)), t, json!({"stateEnteredEventDetails": {"name": next}}));
+            current = Some(next);
+        }
+    }
+    events
+}

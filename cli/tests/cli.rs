@@ -1,0 +1,211 @@
+//! The `peo` command end to end, as a user runs it: keys, a new object, visits at two
+//! nodes whose handlers are shell commands, inspection, verification, histories; and bad
+//! input to every command (one line on stderr, a non-zero exit, never a backtrace).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn peo(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_peo")).args(args).current_dir(dir).output().expect("run peo")
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = peo(dir, args);
+    assert!(out.status.success(), "peo {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A failure as users see it: non-zero, one line on stderr naming the problem.
+fn fails(dir: &Path, args: &[&str], says: &str) {
+    let out = peo(dir, args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "peo {args:?} should fail");
+    assert_eq!(stderr.trim().lines().count(), 1, "peo {args:?}: one line expected, got {stderr}");
+    assert!(stderr.starts_with("peo: ") && stderr.contains(says), "peo {args:?}: {stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr}");
+}
+
+fn workdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("peo-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const PLAN: &str = r#"{"StartAt": "Reserve", "States": {
+  "Reserve": {"Type": "Task", "Resource": "inventory.reserve", "ResultPath": "$.reservation", "Next": "Charge"},
+  "Charge": {"Type": "Task", "Resource": "payment.charge", "ResultPath": "$.payment", "End": true,
+             "Retry": [{"ErrorEquals": ["Bank.Busy"], "IntervalSeconds": 1, "MaxAttempts": 1}]}}}"#;
+
+fn setup(dir: &Path) {
+    std::fs::write(dir.join("plan.json"), PLAN).unwrap();
+    std::fs::write(dir.join("input.json"), r#"{"sku": "tea", "qty": 2}"#).unwrap();
+    std::fs::write(
+        dir.join("warehouse.toml"),
+        r#"id = "warehouse-1"
+domain = "eu"
+key = "wh.key"
+facts = { site = "lyon" }
+policy = "warehouse.cedar"
+[handlers]
+"inventory.reserve" = "sed 's/.*\"qty\":\\([0-9]*\\).*/{\"held\": \\1}/'"
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("warehouse.cedar"),
+        "permit(principal, action, resource) when { context.node_domain == \"eu\" };",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("bank.toml"),
+        r#"id = "bank-1"
+domain = "us"
+key = "bank.key"
+trust = ["shop.key.pub", "wh.key.pub", "bank.key.pub"]
+[handlers]
+"payment.charge" = "cat > /dev/null; if [ \"$PEO_ATTEMPT\" = 0 ]; then echo '{\"error\": \"Bank.Busy\", \"cause\": \"later\"}' >&2; exit 1; fi; echo '{\"charged\": 30}'"
+"#,
+    )
+    .unwrap();
+}
+
+#[test]
+fn an_object_travels_between_two_command_nodes_and_verifies() {
+    let dir = workdir("journey");
+    setup(&dir);
+    for k in ["shop.key", "wh.key", "bank.key"] {
+        let out: Value = serde_json::from_str(&ok(&dir, &["keygen", "-o", k, "--json"])).unwrap();
+        assert_eq!(out["public_key"].as_str().unwrap().len(), 64);
+    }
+    let t0 = "1700000000000";
+    let created: Value = serde_json::from_str(&ok(
+        &dir,
+        &["new", "plan.json", "--input", "input.json", "--key", "shop.key", "--now", t0, "-o", "o0.peo", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(created["id"].as_str().unwrap().len(), 32);
+
+    let v1: Value = serde_json::from_str(&ok(
+        &dir,
+        &["visit", "o0.peo", "--node", "warehouse.toml", "--now", t0, "-o", "o1.peo", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(v1["disposition"]["kind"], "delegate");
+    assert_eq!(v1["disposition"]["capability"], "payment.charge");
+    // The first charge fails with a named error from the command's stderr: retried later.
+    let v2: Value = serde_json::from_str(&ok(
+        &dir,
+        &["visit", "o1.peo", "--node", "bank.toml", "--now", "1700000001000", "-o", "o2.peo", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(v2["disposition"]["kind"], "dormant");
+    assert_eq!(v2["disposition"]["reason"], "retry");
+    let v3: Value = serde_json::from_str(&ok(
+        &dir,
+        &["visit", "o2.peo", "--node", "bank.toml", "--now", "1700000010000", "-o", "o3.peo", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(v3["disposition"]["kind"], "terminated");
+    assert_eq!(v3["status"], "succeeded");
+    assert_eq!(v3["disposition"]["output"]["payment"]["charged"], 30);
+    assert_eq!(v3["disposition"]["output"]["reservation"]["held"], 2);
+
+    let text = ok(&dir, &["inspect", "o3.peo"]);
+    assert!(text.contains("status succeeded"), "{text}");
+    for needle in [
+        "genesis",
+        "execute",
+        "delegate",
+        "dormant",
+        "reentry",
+        "terminate",
+        "warehouse-1 (eu)",
+        "bank-1 (us)",
+        "Bank.Busy",
+        "policy allow",
+    ] {
+        assert!(text.contains(needle), "inspect lacks {needle}: {text}");
+    }
+    let doc: Value = serde_json::from_str(&ok(&dir, &["inspect", "o3.peo", "--json"])).unwrap();
+    assert_eq!(doc["status"], "succeeded");
+
+    let verified = ok(&dir, &["verify", "o3.peo", "--trust", "shop.key.pub,wh.key.pub,bank.key.pub"]);
+    assert!(verified.contains("is valid"), "{verified}");
+    let pub_shop = std::fs::read_to_string(dir.join("shop.key.pub")).unwrap();
+    fails(&dir, &["verify", "o3.peo", "--trust", pub_shop.trim()], "NOT valid");
+
+    let history: Value = serde_json::from_str(&ok(&dir, &["history", "o3.peo", "--format", "sfn"])).unwrap();
+    let kinds: Vec<&str> = history["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"ExecutionStarted"));
+    assert_eq!(kinds.last(), Some(&"ExecutionSucceeded"));
+    for k in [
+        "TaskStateEntered",
+        "TaskScheduled",
+        "TaskSucceeded",
+        "TaskFailed",
+        "TaskStateExited",
+        "peo:Delegated",
+        "peo:Dormant",
+    ] {
+        assert!(kinds.contains(&k), "history lacks {k}: {kinds:?}");
+    }
+    let ids: Vec<u64> = history["events"].as_array().unwrap().iter().map(|e| e["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, (1..=ids.len() as u64).collect::<Vec<_>>());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_input_gets_one_line_and_a_non_zero_exit() {
+    let dir = workdir("bad");
+    setup(&dir);
+    ok(&dir, &["keygen", "-o", "wh.key"]);
+    ok(&dir, &["keygen", "-o", "bank.key"]);
+    ok(&dir, &["keygen", "-o", "shop.key"]);
+    ok(&dir, &["new", "plan.json", "-o", "o.peo"]);
+    std::fs::write(dir.join("garbage.peo"), b"PEO1 definitely not an object").unwrap();
+    std::fs::write(dir.join("bad.toml"), "id = \"x\"\ndomain = ").unwrap();
+    std::fs::write(dir.join("unknown.toml"), "id = \"x\"\ndomain = \"d\"\ncolour = \"red\"\n").unwrap();
+    std::fs::write(dir.join("noid.toml"), "domain = \"d\"\n").unwrap();
+    std::fs::write(dir.join("bad.json"), "{not json").unwrap();
+    std::fs::write(
+        dir.join("badplan.json"),
+        r#"{"StartAt": "X", "States": {"X": {"Type": "Task", "Resourse": "a", "End": true}}}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("notakey"), "hello").unwrap();
+
+    fails(&dir, &["inspect", "missing.peo"], "cannot read missing.peo");
+    fails(&dir, &["inspect", "garbage.peo"], "garbage.peo: decode error");
+    fails(&dir, &["verify", "garbage.peo"], "decode error");
+    fails(&dir, &["history", "garbage.peo"], "decode error");
+    fails(&dir, &["history", "o.peo", "--format", "xml"], "unknown history format");
+    fails(&dir, &["new", "bad.json", "-o", "x.peo"], "bad.json is not valid JSON");
+    fails(&dir, &["new", "badplan.json", "-o", "x.peo"], "Resourse");
+    fails(&dir, &["new", "plan.json", "--key", "notakey", "-o", "x.peo"], "not a key file");
+    fails(&dir, &["visit", "o.peo", "--node", "bad.toml", "-o", "x.peo"], "bad.toml is not valid TOML");
+    fails(&dir, &["visit", "o.peo", "--node", "unknown.toml", "-o", "x.peo"], "unknown field `colour`");
+    fails(&dir, &["visit", "o.peo", "--node", "noid.toml", "-o", "x.peo"], "needs an `id`");
+    fails(&dir, &["visit", "o.peo", "--node", "missing.toml", "-o", "x.peo"], "cannot read missing.toml");
+    fails(&dir, &["visit", "garbage.peo", "--node", "warehouse.toml", "-o", "x.peo"], "decode error");
+    fails(&dir, &["visit", "o.peo", "--node", "warehouse.toml", "--event", "=1", "-o", "x.peo"], "needs a name");
+    fails(&dir, &["visit", "o.peo", "--node", "warehouse.toml", "--event", "go={", "-o", "x.peo"], "not JSON");
+    fails(&dir, &["verify", "o.peo", "--trust", "nothex"], "cannot read nothex");
+    // Usage errors come from clap, with exit status 2.
+    let out = peo(&dir, &["visit", "o.peo"]);
+    assert_eq!(out.status.code(), Some(2));
+    // A handler command that fails without a named error: a recorded task error, the
+    // object ends failed, and the command itself succeeds.
+    std::fs::write(
+        dir.join("broken.toml"),
+        "id = \"w\"\ndomain = \"eu\"\n[handlers]\n\"inventory.reserve\" = \"exit 7\"\n",
+    )
+    .unwrap();
+    let v: Value =
+        serde_json::from_str(&ok(&dir, &["visit", "o.peo", "--node", "broken.toml", "-o", "x.peo", "--json"])).unwrap();
+    assert_eq!(v["status"], "failed");
+    assert_eq!(v["disposition"]["error"]["error"], "peo.HandlerFailed");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
