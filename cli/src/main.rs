@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command as Process, ExitCode, Stdio};
 use std::sync::Arc;
 
+mod mesh;
+
 use anstream::println;
 use anstyle::{AnsiColor, Style};
 use clap::{Parser, Subcommand};
@@ -93,6 +95,38 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a mesh of nodes (TOML) in this process: objects travel between nodes, dormant
+    /// ones are parked in SQLite (`<mesh>.db`, WAL) and woken by time or by `peo event`.
+    /// Stopped at any moment, it resumes from the database when run again.
+    Run {
+        /// The mesh: `nodes = [...]`, `intent`, `context`, `input`, `key`, `output`, `[[events]]`.
+        mesh: PathBuf,
+        /// The input, a JSON file (instead of the mesh's `input`).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Where the database and the result go (default: beside the mesh file).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Queue an event for an object parked by `peo run` (delivered by the running or next run).
+    Event {
+        mesh: PathBuf,
+        object_id: String,
+        name: String,
+        /// The payload, JSON.
+        payload: Option<String>,
+        /// Where the mesh's database is (as given to `peo run --dir`).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Draw an object's journey as SVG: a lane per node, the records in order, dormancy
+    /// as gaps, delegations as arrows.
+    Trace {
+        object: PathBuf,
+        /// Where to write the SVG.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Print an object's memory as Step Functions-style history events.
     History {
         object: PathBuf,
@@ -123,6 +157,11 @@ fn main() -> ExitCode {
             visit(&object, &node, event.as_deref(), now, &output, json)
         }
         Command::History { object, format } => history(&object, &format),
+        Command::Trace { object, output } => trace(&object, &output),
+        Command::Run { mesh, input, dir } => mesh::run(&mesh, input.as_deref(), dir.as_deref()),
+        Command::Event { mesh, object_id, name, payload, dir } => {
+            mesh::event(&mesh, &object_id, &name, payload.as_deref(), dir.as_deref())
+        }
     });
     match run {
         Ok(Ok(code)) => code,
@@ -253,7 +292,7 @@ fn record_line(r: &Record) -> String {
         _ => AnsiColor::White,
     };
     let mut line = format!(
-        "#{:<3} visit {:<2} {} {:<10} -> {:<10} at {} ({})",
+        "#{:<3} visit {:<2} {} {:<13} -> {:<13} at {} ({})",
         j["seq"],
         j["visit"],
         paint(Style::new().fg_color(Some(colour.into())).bold(), &format!("{action:<9}")),
@@ -411,7 +450,7 @@ pub(crate) fn load_node(path: &Path, clock: Arc<dyn Clock>) -> Res<Node> {
     for k in table.keys() {
         if !matches!(k.as_str(), "id" | "domain" | "key" | "policy" | "facts" | "trust" | "handlers" | "advisor") {
             return Err(format!(
-                "{}: unknown field `{k}` (allowed: id, domain, key, policy, facts, trust, handlers)",
+                "{}: unknown field `{k}` (allowed: id, domain, key, policy, facts, trust, advisor, handlers)",
                 path.display()
             ));
         }
@@ -448,6 +487,10 @@ pub(crate) fn load_node(path: &Path, clock: Arc<dyn Clock>) -> Res<Node> {
             })
             .collect::<Res<Vec<_>>>()?;
         node = node.trusting(keys);
+    }
+    if let Some(command) = field("advisor")? {
+        let (command, dir) = (command.to_owned(), dir.clone());
+        node = node.with_advisor(move |object: &Object| advise(&command, &dir, object));
     }
     if let Some(handlers) = table.get("handlers") {
         let handlers =
@@ -506,6 +549,31 @@ impl peo_runtime::Handler for CommandHandler {
             HandlerError::new(peo_runtime::HANDLER_INVALID_OUTPUT, format!("`{}` printed no JSON: {e}", self.command))
         })
     }
+}
+
+/// An advisor command: the object's summary (`id`, `state`, `status`, `data`) on stdin; a
+/// proposal (`{"action", "target", "confidence", "rationale"}`) on stdout, or nothing.
+/// A failing command or bad output gives no advice.
+fn advise(command: &str, dir: &Path, object: &Object) -> Option<peo_core::Proposal> {
+    let summary = json!({"id": object.id().to_hex(), "state": object.state(), "status": object.status().as_str(), "data": object.data()});
+    let mut child = Process::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(summary.to_string().as_bytes());
+    }
+    let out = child.wait_with_output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() || text.trim().is_empty() {
+        return None;
+    }
+    serde_json::from_str(text.trim()).ok().and_then(|v| peo_core::Proposal::from_json(&v).ok())
 }
 
 fn parse_event(spec: &str) -> Res<Event> {
@@ -659,4 +727,124 @@ fn sfn_events(object: &Object, records: &[Record]) -> Vec<Value> {
         }
     }
     events
+}
+
+// ---------------------------------------------------------------------------------------
+// The journey as SVG
+
+fn xml(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// One lane per node (in order of first appearance), one box per record left to right;
+/// a dormant record is followed by a gap, a delegation by an arrow to the next lane.
+fn journey_svg(object: &Object, records: &[Record]) -> String {
+    let rows: Vec<Value> = records.iter().map(Record::to_json).collect();
+    let lane_name = |r: &Value| {
+        let id = r["node"]["id"].as_str().filter(|s| !s.is_empty()).unwrap_or("creator");
+        let domain = r["node"]["domain"].as_str().filter(|s| !s.is_empty()).unwrap_or("-");
+        format!("{id} ({domain})")
+    };
+    let mut lanes: Vec<String> = Vec::new();
+    for r in &rows {
+        let l = lane_name(r);
+        if !lanes.contains(&l) {
+            lanes.push(l);
+        }
+    }
+    let (left, top, lane_h, box_w, box_h, step, gap) = (170.0, 60.0, 70.0, 118.0, 46.0, 130.0, 40.0);
+    let mut x = left;
+    let mut boxes = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        let lane = lanes.iter().position(|l| *l == lane_name(r)).unwrap_or(0) as f64;
+        boxes.push((x, top + lane * lane_h + (lane_h - box_h) / 2.0));
+        x += step;
+        if r["action"] == "dormant" && i + 1 < rows.len() {
+            x += gap;
+        }
+    }
+    let width = x + 40.0;
+    let height = top + lanes.len() as f64 * lane_h + 40.0;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"11\">\n\
+         <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#555\"/></marker></defs>\n\
+         <text x=\"12\" y=\"24\" font-size=\"15\" font-weight=\"bold\">object {} ({}, {} records)</text>\n",
+        object.id(),
+        object.status().as_str(),
+        rows.len()
+    );
+    for (i, l) in lanes.iter().enumerate() {
+        let y = top + i as f64 * lane_h;
+        let fill = if i % 2 == 0 { "#f4f6f8" } else { "#ffffff" };
+        svg.push_str(&format!(
+            "<g class=\"lane\"><rect x=\"0\" y=\"{y}\" width=\"{width}\" height=\"{lane_h}\" fill=\"{fill}\"/>\
+             <text x=\"12\" y=\"{}\" font-weight=\"bold\">{}</text></g>\n",
+            y + lane_h / 2.0 + 4.0,
+            xml(l)
+        ));
+    }
+    for (i, r) in rows.iter().enumerate() {
+        let (bx, by) = boxes[i];
+        if i > 0 {
+            let (px, py) = boxes[i - 1];
+            let delegated = rows[i - 1]["action"] == "delegate";
+            let dashed = if rows[i - 1]["action"] == "dormant" { " stroke-dasharray=\"4 3\"" } else { "" };
+            svg.push_str(&format!(
+                "<line class=\"{}\" x1=\"{}\" y1=\"{}\" x2=\"{bx}\" y2=\"{}\" stroke=\"#555\" stroke-width=\"{}\"{dashed} marker-end=\"url(#arrow)\"/>\n",
+                if delegated { "delegation" } else { "next" },
+                px + box_w,
+                py + box_h / 2.0,
+                by + box_h / 2.0,
+                if delegated { 2.0 } else { 1.0 }
+            ));
+        }
+        let action = r["action"].as_str().unwrap_or("?");
+        let failed = r["body"]["error"].is_object();
+        let colour = match action {
+            _ if failed => "#ffc9c9",
+            "genesis" => "#d0d7de",
+            "execute" => "#b7e4c7",
+            "delegate" => "#a5d8ff",
+            "dormant" => "#ffe8a3",
+            "reentry" => "#ffd8a8",
+            "terminate" => "#e5b3fe",
+            _ => "#e9ecef",
+        };
+        let state = r["state"].as_str().filter(|s| !s.is_empty()).or(r["next_state"].as_str()).unwrap_or("");
+        let mut title = format!("#{} {action} {state}", r["seq"]);
+        if let Some(e) = r["body"]["error"].as_object() {
+            title.push_str(&format!(" failed {}", e["error"].as_str().unwrap_or("")));
+        }
+        if let Some(a) = r["advice"].as_object() {
+            let verdict = if a["followed"] == json!(true) { "followed" } else { "overridden" };
+            title.push_str(&format!(" (advice {} {verdict})", a["action"].as_str().unwrap_or("")));
+        }
+        if let Some(p) = r["policy"].as_object() {
+            title.push_str(&format!(" [policy {}]", p["decision"].as_str().unwrap_or("")));
+        }
+        svg.push_str(&format!(
+            "<g class=\"record\" data-seq=\"{}\" data-action=\"{action}\"><title>{}</title>\
+             <rect x=\"{bx}\" y=\"{by}\" width=\"{box_w}\" height=\"{box_h}\" rx=\"6\" fill=\"{colour}\" stroke=\"#333\"/>\
+             <text x=\"{}\" y=\"{}\" font-weight=\"bold\">#{} {action}</text>\
+             <text x=\"{}\" y=\"{}\">{}</text></g>\n",
+            r["seq"],
+            xml(&title),
+            bx + 6.0,
+            by + 18.0,
+            r["seq"],
+            bx + 6.0,
+            by + 35.0,
+            xml(&state.chars().take(18).collect::<String>())
+        ));
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn trace(path: &Path, output: &Path) -> Res<ExitCode> {
+    let object = read_object(path)?;
+    let records = object.records().map_err(|e| format!("{}: {e}", path.display()))?;
+    write(output, journey_svg(&object, &records).as_bytes())?;
+    println!("wrote {} ({} records)", output.display(), records.len());
+    Ok(ExitCode::SUCCESS)
 }

@@ -193,6 +193,9 @@ fn bad_input_gets_one_line_and_a_non_zero_exit() {
     fails(&dir, &["visit", "o.peo", "--node", "warehouse.toml", "--event", "=1", "-o", "x.peo"], "needs a name");
     fails(&dir, &["visit", "o.peo", "--node", "warehouse.toml", "--event", "go={", "-o", "x.peo"], "not JSON");
     fails(&dir, &["verify", "o.peo", "--trust", "nothex"], "cannot read nothex");
+    fails(&dir, &["trace", "garbage.peo", "-o", "x.svg"], "decode error");
+    fails(&dir, &["trace", "o.peo", "-o", "no/such/dir/x.svg"], "cannot write no/such/dir/x.svg");
+    fails(&dir, &["keygen", "-o", "no/such/dir/k"], "cannot write no/such/dir/k");
     // Usage errors come from clap, with exit status 2.
     let out = peo(&dir, &["visit", "o.peo"]);
     assert_eq!(out.status.code(), Some(2));
@@ -207,5 +210,109 @@ fn bad_input_gets_one_line_and_a_non_zero_exit() {
         serde_json::from_str(&ok(&dir, &["visit", "o.peo", "--node", "broken.toml", "-o", "x.peo", "--json"])).unwrap();
     assert_eq!(v["status"], "failed");
     assert_eq!(v["disposition"]["error"]["error"], "peo.HandlerFailed");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_killed_mesh_resumes_its_parked_object_from_sqlite() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = workdir("mesh");
+    setup(&dir);
+    for k in ["shop.key", "wh.key", "bank.key"] {
+        ok(&dir, &["keygen", "-o", k]);
+    }
+    std::fs::write(
+        dir.join("order.json"),
+        r#"{"StartAt": "Reserve", "States": {
+  "Reserve": {"Type": "Task", "Resource": "inventory.reserve", "ResultPath": "$.reservation", "Next": "Ship"},
+  "Ship": {"Type": "Pass", "ResultPath": "$.shipment", "Next": "Charge"},
+  "Charge": {"Type": "Task", "Resource": "payment.charge", "ResultPath": "$.payment", "End": true}},
+ "Await": {"Ship": {"Event": "shipped", "TimeoutSeconds": 600}}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("pay.toml"),
+        "id = \"bank-1\"\ndomain = \"us\"\n[handlers]\n\"payment.charge\" = \"cat >/dev/null; echo '{\\\"charged\\\": 30}'\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("mesh.toml"),
+        "nodes = [\"warehouse.toml\", \"pay.toml\"]\nintent = \"order.json\"\ninput = \"input.json\"\nkey = \"shop.key\"\noutput = \"result.peo\"\n",
+    )
+    .unwrap();
+
+    // The first run parks the object on its awaited event; kill it there, for real.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_peo"))
+        .args(["run", "mesh.toml"])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut id = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("created ") {
+            id = rest.split_whitespace().next().unwrap().to_owned();
+        }
+        if line.contains("parked at") && line.contains("shipped") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the run was killed");
+    assert_eq!(id.len(), 32);
+    assert!(dir.join("mesh.db").exists());
+
+    // An event for it, then a new run: it resumes from the database and finishes.
+    let queued = ok(&dir, &["event", "mesh.toml", &id, "shipped", r#"{"carrier": "post"}"#]);
+    assert!(queued.contains("queued"), "{queued}");
+    let out = ok(&dir, &["run", "mesh.toml"]);
+    assert!(out.contains("resuming 1 object"), "{out}");
+    assert!(out.contains("succeeded"), "{out}");
+    let doc: Value = serde_json::from_str(&ok(&dir, &["inspect", "result.peo", "--json"])).unwrap();
+    assert_eq!(doc["status"], "succeeded");
+    assert_eq!(doc["data"]["shipment"]["carrier"], "post");
+    assert_eq!(doc["data"]["payment"]["charged"], 30);
+    ok(&dir, &["verify", "result.peo"]);
+    // Events for unknown or finished objects are refused.
+    fails(&dir, &["event", "mesh.toml", "00000000000000000000000000000000", "shipped"], "no object");
+    fails(&dir, &["event", "mesh.toml", &id, "shipped"], "already finished");
+    fails(&dir, &["run", "missing-mesh.toml"], "cannot read missing-mesh.toml");
+    std::fs::write(dir.join("empty.toml"), "intent = \"order.json\"\n").unwrap();
+    fails(&dir, &["run", "empty.toml"], "needs `nodes");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_order_fulfilment_example_runs_to_succeeded_and_draws_its_journey() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mesh = root.join("examples/order-fulfilment/mesh.toml");
+    let dir = workdir("order");
+    let out = ok(&dir, &["run", mesh.to_str().unwrap(), "--dir", dir.to_str().unwrap()]);
+    assert!(out.contains("succeeded after"), "{out}");
+    for needle in
+        ["advice terminate overridden", "policy deny by charge-only-in-eu", "Bank.Busy", "parked at", "event `shipped`"]
+    {
+        assert!(out.contains(needle), "the run lacks {needle}: {out}");
+    }
+    let keys = ["shop", "warehouse", "payments-eu", "payments-us", "review"]
+        .map(|k| root.join(format!("examples/order-fulfilment/keys/{k}.key.pub")).to_string_lossy().into_owned())
+        .join(",");
+    ok(&dir, &["verify", "order.peo", "--trust", &keys]);
+    let doc: Value = serde_json::from_str(&ok(&dir, &["inspect", "order.peo", "--json"])).unwrap();
+    let records = doc["memory"].as_array().unwrap().len();
+    // The journey SVG: well-formed enough to count, one group per record, a lane per node,
+    // arrows for the delegations.
+    let svg = std::fs::read_to_string(dir.join("order.svg")).unwrap();
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(svg.matches("<g class=\"record\"").count(), records);
+    assert_eq!(svg.matches("<g class=\"lane\"").count(), 5, "creator + four nodes");
+    assert_eq!(svg.matches("class=\"delegation\"").count(), 3);
+    assert_eq!(svg.matches("<g").count(), svg.matches("</g>").count());
+    ok(&dir, &["trace", "order.peo", "-o", "again.svg"]);
+    assert_eq!(std::fs::read_to_string(dir.join("again.svg")).unwrap(), svg);
     std::fs::remove_dir_all(&dir).unwrap();
 }
