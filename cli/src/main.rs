@@ -428,10 +428,8 @@ fn verify(path: &Path, trust: &[String], json: bool) -> Res<ExitCode> {
 // ---------------------------------------------------------------------------------------
 // Nodes described in TOML, handlers as commands
 
-/// A node file: `id`, `domain`, optional `key` (a key file), `policy` (a Cedar file),
-/// `facts` (a table), `trust` (public keys or `.pub` files) and `[handlers]`
-/// (`"capability" = "command line"`). Paths are relative to the file.
-pub(crate) fn load_node(path: &Path, clock: Arc<dyn Clock>) -> Res<Node> {
+/// A TOML file and the folder its relative paths are relative to.
+pub(crate) fn read_toml(path: &Path) -> Res<(toml::Table, PathBuf)> {
     let text = String::from_utf8(read(path)?).map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
     let table: toml::Table =
         text.parse().map_err(|e: toml::de::Error| format!("{} is not valid TOML: {}", path.display(), e.message()))?;
@@ -439,6 +437,14 @@ pub(crate) fn load_node(path: &Path, clock: Arc<dyn Clock>) -> Res<Node> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    Ok((table, dir))
+}
+
+/// A node file: `id`, `domain`, optional `key` (a key file), `policy` (a Cedar file),
+/// `facts` (a table), `trust` (public keys or `.pub` files) and `[handlers]`
+/// (`"capability" = "command line"`). Paths are relative to the file.
+pub(crate) fn load_node(path: &Path, clock: Arc<dyn Clock>) -> Res<Node> {
+    let (table, dir) = read_toml(path)?;
     let at = |p: &str| dir.join(p);
     let field = |name: &str| -> Res<Option<&str>> {
         match table.get(name) {

@@ -17,7 +17,7 @@ use peo_runtime::{Clock, Node, SystemClock};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 
-use crate::{Res, load_node, read, read_json, read_key, record_line, write};
+use crate::{Res, load_node, read_json, read_key, record_line, write};
 
 /// A mesh file: the nodes, the object to start, and scripted events.
 struct Mesh {
@@ -33,13 +33,7 @@ struct Mesh {
 }
 
 fn load_mesh(path: &Path) -> Res<Mesh> {
-    let text = String::from_utf8(read(path)?).map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
-    let table: toml::Table =
-        text.parse().map_err(|e: toml::de::Error| format!("{} is not valid TOML: {}", path.display(), e.message()))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let (table, dir) = crate::read_toml(path)?;
     for k in table.keys() {
         if !matches!(k.as_str(), "nodes" | "intent" | "context" | "input" | "key" | "output" | "db" | "events") {
             return Err(format!(
