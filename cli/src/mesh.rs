@@ -311,6 +311,17 @@ fn step(mesh: &Mesh, db: &Connection, id: &str, bytes: &[u8], node: &Node, event
     }
     match &visit.disposition {
         Disposition::Delegate { capability, target, .. } => {
+            // Visits that did nothing but hand the object on: more of them in a row than
+            // the mesh could need means every node that could take it declines it.
+            let memory = visit.object.memory();
+            let handed_on =
+                memory.iter().rev().take_while(|r| r.decode().is_ok_and(|r| r.action().as_str() == "delegate")).count();
+            if handed_on > 2 * mesh.nodes.len() {
+                return Err(format!(
+                    "{id}: handed on {handed_on} times in a row without progress: no node of the mesh will take it{}",
+                    capability.as_deref().map(|c| format!(" for `{c}`")).unwrap_or_default()
+                ));
+            }
             let next = route(mesh, capability.as_deref(), target.as_deref(), Some(node.id()))?;
             println!("  -> {} ({})", next.id(), next.domain());
             sql(db.execute(

@@ -316,3 +316,30 @@ fn the_order_fulfilment_example_runs_to_succeeded_and_draws_its_journey() {
     assert_eq!(std::fs::read_to_string(dir.join("again.svg")).unwrap(), svg);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_mesh_whose_nodes_all_decline_the_object_stops_with_a_reason() {
+    let dir = workdir("decline");
+    setup(&dir);
+    ok(&dir, &["keygen", "-o", "wh.key"]);
+    // Two nodes offer the charge, but the object's own policy forbids charging anywhere.
+    std::fs::write(
+        dir.join("context.json"),
+        r#"{"policies": [{"id": "never", "text": "forbid(principal, action == Peo::Action::\"execute\", resource == Peo::Capability::\"payment.charge\");"}]}"#,
+    )
+    .unwrap();
+    for (file, id) in [("p1.toml", "pay-1"), ("p2.toml", "pay-2")] {
+        std::fs::write(
+            dir.join(file),
+            format!("id = \"{id}\"\ndomain = \"eu\"\n[handlers]\n\"payment.charge\" = \"cat >/dev/null; echo 1\"\n"),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        dir.join("mesh.toml"),
+        "nodes = [\"warehouse.toml\", \"p1.toml\", \"p2.toml\"]\nintent = \"plan.json\"\ncontext = \"context.json\"\ninput = \"input.json\"\n",
+    )
+    .unwrap();
+    fails(&dir, &["run", "mesh.toml"], "no node of the mesh will take it for `payment.charge`");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
