@@ -531,6 +531,13 @@ impl Object {
     pub fn records(&self) -> Result<Vec<Record>> {
         self.memory.iter().map(StoredRecord::decode).collect()
     }
+    /// The records from `from` on (0: the whole memory; clamped to its length) as a JSON
+    /// array of `Record::to_json`: what every binding hands its users.
+    pub fn records_json(&self, from: usize) -> Result<Value> {
+        let from = from.min(self.memory.len());
+        let records = self.memory[from..].iter().map(|r| r.decode().map(|r| r.to_json()));
+        records.collect::<Result<Vec<Value>>>().map(Value::Array)
+    }
     /// The current working JSON document.
     pub fn data(&self) -> &Value {
         &self.data

@@ -148,19 +148,12 @@ impl NativeObject {
     /// The records from `from` (default 0) on, as a JSON array.
     #[napi(catch_unwind)]
     pub fn records_json(&self, from: Option<u32>) -> Result<String, Code> {
-        let from = (from.unwrap_or(0) as usize).min(self.object.memory().len());
-        records_json(&self.object, from)
+        Ok(peo(self.object.records_json(from.unwrap_or(0) as usize))?.to_string())
     }
     #[napi(catch_unwind)]
     pub fn to_json(&self) -> String {
         self.object.to_json().to_string()
     }
-}
-
-/// The records of `object` from `from` on, as a JSON array.
-fn records_json(object: &Object, from: usize) -> Result<String, Code> {
-    let records = peo(object.memory()[from..].iter().map(|r| r.decode()).collect::<peo_core::Result<Vec<_>>>())?;
-    Ok(Value::Array(records.iter().map(peo_core::Record::to_json).collect()).to_string())
 }
 
 /// A node (see `peo.d.ts` for the documented API).

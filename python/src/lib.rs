@@ -195,8 +195,7 @@ impl PyObject_ {
         self.0.memory().len()
     }
     fn records_json(&self) -> PyResult<String> {
-        let records = self.0.records().or_raise()?;
-        Ok(Value::Array(records.iter().map(peo_core::Record::to_json).collect()).to_string())
+        Ok(self.0.records_json(0).or_raise()?.to_string())
     }
     fn to_json(&self) -> String {
         self.0.to_json().to_string()
@@ -226,8 +225,7 @@ impl PyVisit {
         self.0.appended
     }
     fn records_json(&self) -> PyResult<String> {
-        let records = self.0.records().or_raise()?;
-        Ok(Value::Array(records.iter().map(peo_core::Record::to_json).collect()).to_string())
+        Ok(self.0.records_json().or_raise()?.to_string())
     }
     #[getter]
     fn children<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {

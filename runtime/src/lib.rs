@@ -232,6 +232,10 @@ impl Visit {
         let memory = self.object.memory();
         memory[memory.len() - self.appended..].iter().map(|r| r.decode()).collect()
     }
+    /// The records this visit appended, as a JSON array of `Record::to_json`.
+    pub fn records_json(&self) -> Result<Value> {
+        self.object.records_json(self.object.memory().len() - self.appended)
+    }
 }
 
 impl Node {

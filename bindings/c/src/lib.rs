@@ -542,8 +542,7 @@ pub unsafe extern "C" fn peo_object_memory_json(object: *const PeoObject, out: *
     guard(|| {
         let object = unsafe { handle(object, "object") }?;
         let out = unsafe { string_out(out, "out") }?;
-        let records = object.0.records()?;
-        give_json(out, &Value::Array(records.iter().map(peo_core::Record::to_json).collect()));
+        give_json(out, &object.0.records_json(0)?);
         Ok(())
     })
 }
@@ -1144,8 +1143,7 @@ pub unsafe extern "C" fn peo_visit_records_json(visit: *const PeoVisit, out: *mu
     guard(|| {
         let visit = unsafe { handle(visit, "visit") }?;
         let out = unsafe { string_out(out, "out") }?;
-        let records = visit.visit.records()?;
-        give_json(out, &Value::Array(records.iter().map(peo_core::Record::to_json).collect()));
+        give_json(out, &visit.visit.records_json()?);
         Ok(())
     })
 }

@@ -364,8 +364,7 @@ fn run_visit(bytes: &[u8], child: Option<&[u8]>, v: &Value) -> Result<VisitResul
     };
     match result {
         Ok(visit) => {
-            let records: Vec<Value> =
-                visit.records().map_err(|e| e.to_string())?.iter().map(peo_core::Record::to_json).collect();
+            let records = visit.records_json().map_err(|e| e.to_string())?;
             let expect = json!({
                 "calls": calls_json(&calls),
                 "error": null,
