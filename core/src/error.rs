@@ -28,11 +28,14 @@ pub enum ErrorKind {
     Terminated,
     /// A bug in peo. Please report it.
     Internal,
+    /// A transport failed: the NATS server cannot be reached, a JetStream request timed
+    /// out or was refused. The object is unchanged; retry when the transport is back.
+    Transport,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 11] = [
         ErrorKind::Decode,
         ErrorKind::Integrity,
         ErrorKind::Signature,
@@ -43,6 +46,7 @@ impl ErrorKind {
         ErrorKind::Policy,
         ErrorKind::Terminated,
         ErrorKind::Internal,
+        ErrorKind::Transport,
     ];
 
     /// The lower-case name of the kind (`"decode"`, `"invalid_intent"`, ...).
@@ -58,6 +62,7 @@ impl ErrorKind {
             ErrorKind::Policy => "policy",
             ErrorKind::Terminated => "terminated",
             ErrorKind::Internal => "internal",
+            ErrorKind::Transport => "transport",
         }
     }
 
@@ -74,6 +79,7 @@ impl ErrorKind {
             ErrorKind::Policy => "PEO_POLICY",
             ErrorKind::Terminated => "PEO_TERMINATED",
             ErrorKind::Internal => "PEO_INTERNAL",
+            ErrorKind::Transport => "PEO_TRANSPORT",
         }
     }
 }
@@ -128,6 +134,9 @@ impl Error {
     }
     pub fn policy(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Policy, message)
+    }
+    pub fn transport(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Transport, message)
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)

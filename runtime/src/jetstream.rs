@@ -1,0 +1,977 @@
+//! Nodes beyond one machine: objects travel between nodes, in any language, through
+//! NATS JetStream. JetStream only carries and keeps bytes; every decision is made by the
+//! node holding the object. The protocol is described in `docs/distributed.md`.
+//!
+//! In short:
+//! - Stream `PEO` (work-queue retention) carries objects to where they go next:
+//!   `peo.cap.<capability>` (shared by the nodes offering it), `peo.node.<id>`, `peo.new`
+//!   (objects and fan-out children any node may start), `peo.dormant.<object id>` (a
+//!   dormant object, redelivered with a delay until it is due), `peo.join.<parent id>`
+//!   (a child's final object, for its parent) and `peo.event.<object id>.<event name>`.
+//! - Stream `PEO_DONE` (limits retention) keeps finished objects (`peo.done.<root id>`) and
+//!   objects no node could take (`peo.dead.<object id>`).
+//! - Key-value bucket `peo_objects` holds the newest version of every object. A node
+//!   commits the version it produced with a compare-and-set on the revision it started
+//!   from, *then* publishes it onward, *then* acknowledges the message it received. Only
+//!   one successor of any version can be committed: a redelivered or duplicated message
+//!   is recognised by its id and head, and dropped (or, when its successor was committed
+//!   but never published, republished).
+//!
+//! [`JetStream`] is blocking (it owns a small tokio runtime) so that every binding can
+//! drive it from its own thread; [`serve`] runs a [`Node`] as a service.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_nats::jetstream::{self, AckKind, consumer::pull, kv, stream};
+use futures::StreamExt;
+use futures::stream::SelectAll;
+use peo_core::{Body, DelegateReason, Error, ErrorKind, Event, Limits, Object, ObjectId, Result};
+use serde_json::{Value, json};
+
+use crate::Node;
+
+/// The work-queue stream.
+pub const WORK_STREAM: &str = "PEO";
+/// The stream of finished (and dead-lettered) objects.
+pub const DONE_STREAM: &str = "PEO_DONE";
+/// The key-value bucket of object versions.
+pub const BUCKET: &str = "peo_objects";
+
+/// Settings of a connection; the defaults suit most meshes.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How long a node may hold a message before JetStream redelivers it to another.
+    pub ack_wait: Duration,
+    /// Messages fetched ahead per consumer.
+    pub batch: usize,
+    /// How long JetStream remembers published message ids (duplicates within it are
+    /// dropped by the server; older ones are still recognised by the bucket).
+    pub duplicate_window: Duration,
+    /// Limits applied to every object received.
+    pub limits: Limits,
+    /// How long to wait for the server when connecting.
+    pub connect_timeout: Duration,
+    /// A name for the connection (shown by the server's monitoring).
+    pub name: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            ack_wait: Duration::from_secs(30),
+            batch: 4,
+            duplicate_window: Duration::from_secs(600),
+            limits: Limits::default(),
+            connect_timeout: Duration::from_secs(5),
+            name: None,
+        }
+    }
+}
+
+/// What a node must do with a delivery.
+#[derive(Debug, Clone)]
+pub enum Work {
+    /// Visit this object (with the event that wakes it, if any).
+    Visit { object: Vec<u8>, event: Option<Event> },
+    /// Present a finished child to its parent (`Node::complete`).
+    Complete { parent: Vec<u8>, child: Vec<u8> },
+}
+
+/// A message that needs a visit. Hand it back to [`JetStream::settle`] (with the visit's
+/// result), [`JetStream::decline`] or [`JetStream::reject`]; a delivery dropped without
+/// either is redelivered after `ack_wait`.
+pub struct Delivery {
+    pub work: Work,
+    msg: jetstream::Message,
+    id: String,
+    /// The bucket revision of the version being extended; `None`: not in the bucket yet.
+    revision: Option<u64>,
+    head: peo_core::Hash,
+    /// The event message to remove once used (its stream sequence), when it is not `msg`.
+    event_seq: Option<u64>,
+    /// The object was dormant: its dormant message (if other than `msg`) is removed.
+    was_dormant: bool,
+    published_ns: i128,
+    delivered: i64,
+}
+
+impl Delivery {
+    /// The object's id (for a completion, the parent's).
+    pub fn object_id(&self) -> &str {
+        &self.id
+    }
+    /// The subject the message came on.
+    pub fn subject(&self) -> &str {
+        self.msg.subject.as_str()
+    }
+    /// How many times JetStream has delivered this message (1 the first time).
+    pub fn delivered(&self) -> i64 {
+        self.delivered
+    }
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery").field("subject", &self.subject()).field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+/// What [`JetStream::settle`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    /// The new version was committed and published to `subject`.
+    Forwarded { subject: String },
+    /// Nothing was appended (not due yet, or a completion already recorded).
+    Unchanged,
+    /// Another node extended the same version first: this result was dropped.
+    Duplicate,
+    /// A completion lost a race with another completion: it will be presented again.
+    Retry,
+}
+
+/// Counters of one connection (cumulative).
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub received: AtomicU64,
+    pub visits: AtomicU64,
+    pub forwarded: AtomicU64,
+    pub finished: AtomicU64,
+    pub children: AtomicU64,
+    /// Deliveries recognised as duplicates (stale versions, lost races, repeated completions).
+    pub duplicates: AtomicU64,
+    /// Versions committed by a node that died before publishing them, published again.
+    pub reconciled: AtomicU64,
+    pub declined: AtomicU64,
+    pub rejected: AtomicU64,
+    /// Dormant objects not due yet (redelivered later).
+    pub deferred: AtomicU64,
+    /// Microseconds from the previous hop's publication to this node's publication.
+    hop_us: Mutex<Vec<u64>>,
+}
+
+impl Stats {
+    fn bump(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+    /// The per-hop latencies recorded so far (µs), and clears them.
+    pub fn take_hop_latencies(&self) -> Vec<u64> {
+        std::mem::take(&mut *self.hop_us.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+    pub fn to_json(&self) -> Value {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        json!({
+            "received": g(&self.received), "visits": g(&self.visits), "forwarded": g(&self.forwarded),
+            "finished": g(&self.finished), "children": g(&self.children), "duplicates": g(&self.duplicates),
+            "reconciled": g(&self.reconciled), "declined": g(&self.declined), "rejected": g(&self.rejected),
+            "deferred": g(&self.deferred),
+        })
+    }
+}
+
+type Log = Arc<dyn Fn(&str) + Send + Sync>;
+type Messages = SelectAll<pull::Stream>;
+
+/// A connection to a JetStream mesh: submit objects, send events, wait for results, and
+/// (after [`JetStream::listen`]) receive the objects a node must visit.
+pub struct JetStream {
+    rt: tokio::runtime::Runtime,
+    js: jetstream::Context,
+    work: stream::Stream,
+    done: stream::Stream,
+    kv: kv::Store,
+    options: Options,
+    listener: Mutex<Option<(String, Messages)>>,
+    stats: Stats,
+    log: Option<Log>,
+}
+
+fn transport<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> Error + '_ {
+    move |e| Error::transport(format!("{what}: {e}"))
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn now_ns() -> i128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0)
+}
+
+/// A name as one or more subject tokens: kept when it is plain (letters, digits, `_-:`
+/// and non-empty dot-separated parts), else `~` and its hex.
+pub fn subject_token(name: &str) -> String {
+    let plain = !name.is_empty()
+        && name.split('.').all(|t| {
+            !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'='))
+        });
+    if plain {
+        name.to_owned()
+    } else {
+        format!("~{}", name.bytes().map(|b| format!("{b:02x}")).collect::<String>())
+    }
+}
+
+/// A durable consumer name for a name (letters, digits, `_`, `-` only).
+fn durable(prefix: &str, name: &str) -> String {
+    if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        format!("{prefix}_{name}")
+    } else {
+        format!("{prefix}_x{}", name.bytes().map(|b| format!("{b:02x}")).collect::<String>())
+    }
+}
+
+/// The subject an object goes to next, read from its last record.
+pub fn route(object: &Object) -> String {
+    let status = object.status();
+    if status.is_terminal() {
+        let l = object.lineage();
+        return match l.parent {
+            Some(p) => format!("peo.join.{}", p.to_hex()),
+            None => format!("peo.done.{}", l.root.to_hex()),
+        };
+    }
+    let last = object.memory().last().and_then(|r| r.decode().ok());
+    match last.map(|r| r.body) {
+        Some(Body::Dormant { .. }) => format!("peo.dormant.{}", object.id().to_hex()),
+        Some(Body::Delegate { reason, capability, target, .. }) if reason != DelegateReason::FanOut => {
+            match (capability, target) {
+                (Some(c), _) => format!("peo.cap.{}", subject_token(&c)),
+                (None, Some(t)) => format!("peo.node.{}", subject_token(&t)),
+                (None, None) => "peo.new".to_owned(),
+            }
+        }
+        _ => "peo.new".to_owned(),
+    }
+}
+
+/// What a dormant object waits for (from its last record).
+struct Waiting {
+    due_at: Option<i64>,
+    event: Option<String>,
+}
+
+fn waiting(object: &Object) -> Option<Waiting> {
+    let r = object.memory().last()?.decode().ok()?;
+    match r.body {
+        Body::Dormant { wake_at_ms, event, timeout_at_ms, .. } => {
+            let due_at = match (wake_at_ms, timeout_at_ms) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            Some(Waiting { due_at, event })
+        }
+        _ => None,
+    }
+}
+
+/// How a received version relates to the newest committed one.
+enum Check {
+    /// It is the newest (or the bucket has none): extend it from this revision.
+    Current(Option<u64>),
+    /// The bucket holds its direct successor (committed, perhaps never published).
+    Successor(bytes::Bytes),
+    /// Already extended further: drop it.
+    Stale(String),
+}
+
+impl JetStream {
+    /// Connects to a NATS server with JetStream enabled, creating the streams and the
+    /// bucket if they do not exist.
+    pub fn connect(url: &str, options: Options) -> Result<JetStream> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("peo-nats")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::internal(format!("cannot start the NATS runtime: {e}")))?;
+        let (js, work, done, kv) = rt.block_on(async {
+            let mut co = async_nats::ConnectOptions::new().connection_timeout(options.connect_timeout);
+            if let Some(n) = &options.name {
+                co = co.name(n);
+            }
+            let client = co.connect(url).await.map_err(|e| {
+                Error::transport(format!("cannot reach NATS at {url}: {e} (is `nats-server -js` running?)"))
+            })?;
+            let js = jetstream::new(client);
+            let work = js
+                .get_or_create_stream(stream::Config {
+                    name: WORK_STREAM.into(),
+                    subjects: ["peo.cap.>", "peo.node.>", "peo.new", "peo.dormant.>", "peo.join.>", "peo.event.>"]
+                        .map(String::from)
+                        .to_vec(),
+                    retention: stream::RetentionPolicy::WorkQueue,
+                    storage: stream::StorageType::File,
+                    duplicate_window: options.duplicate_window,
+                    allow_direct: true,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| {
+                    Error::transport(format!("cannot create the JetStream stream {WORK_STREAM} at {url}: {e}"))
+                })?;
+            let done = js
+                .get_or_create_stream(stream::Config {
+                    name: DONE_STREAM.into(),
+                    subjects: vec!["peo.done.>".into(), "peo.dead.>".into()],
+                    retention: stream::RetentionPolicy::Limits,
+                    storage: stream::StorageType::File,
+                    duplicate_window: options.duplicate_window,
+                    allow_direct: true,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| {
+                    Error::transport(format!("cannot create the JetStream stream {DONE_STREAM} at {url}: {e}"))
+                })?;
+            let kv = match js.get_key_value(BUCKET).await {
+                Ok(kv) => kv,
+                Err(_) => {
+                    let created = js
+                        .create_key_value(kv::Config {
+                            bucket: BUCKET.into(),
+                            history: 1,
+                            storage: stream::StorageType::File,
+                            ..Default::default()
+                        })
+                        .await;
+                    match created {
+                        Ok(kv) => kv,
+                        // Another process may have created it meanwhile.
+                        Err(e) => js.get_key_value(BUCKET).await.map_err(|_| {
+                            Error::transport(format!("cannot create the bucket {BUCKET} at {url}: {e}"))
+                        })?,
+                    }
+                }
+            };
+            Ok::<_, Error>((js, work, done, kv))
+        })?;
+        Ok(JetStream { rt, js, work, done, kv, options, listener: Mutex::new(None), stats: Stats::default(), log: None })
+    }
+
+    /// Calls `f` with a line for everything worth an operator's attention (duplicates,
+    /// reconciliations, declines, rejections).
+    pub fn with_log(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> JetStream {
+        self.log = Some(Arc::new(f));
+        self
+    }
+
+    fn say(&self, line: impl FnOnce() -> String) {
+        if let Some(l) = &self.log {
+            l(&line())
+        }
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Starts receiving, as node `node_id`, the objects for `capabilities`, for the node
+    /// itself, new objects and children, dormant objects, events and completions.
+    pub fn listen<S: AsRef<str>>(&self, node_id: &str, capabilities: &[S]) -> Result<()> {
+        if node_id.is_empty() {
+            return Err(Error::invalid_argument("a node needs an id to listen"));
+        }
+        let mut wanted: Vec<(String, String)> = capabilities
+            .iter()
+            .map(|c| (durable("cap", c.as_ref()), format!("peo.cap.{}", subject_token(c.as_ref()))))
+            .collect();
+        wanted.push((durable("node", node_id), format!("peo.node.{}", subject_token(node_id))));
+        for (name, filter) in
+            [("new", "peo.new"), ("dormant", "peo.dormant.>"), ("join", "peo.join.>"), ("events", "peo.event.>")]
+        {
+            wanted.push((name.to_owned(), filter.to_owned()));
+        }
+        let streams = self.rt.block_on(async {
+            let mut all = futures::stream::SelectAll::new();
+            for (name, filter) in wanted {
+                let consumer = self
+                    .work
+                    .get_or_create_consumer(
+                        &name,
+                        pull::Config {
+                            durable_name: Some(name.clone()),
+                            filter_subject: filter.clone(),
+                            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                            ack_wait: self.options.ack_wait,
+                            max_deliver: -1,
+                            max_ack_pending: 10_000,
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .map_err(|e| Error::transport(format!("cannot create the consumer {name} ({filter}): {e}")))?;
+                let messages = consumer
+                    .stream()
+                    .max_messages_per_batch(self.options.batch.max(1))
+                    .messages()
+                    .await
+                    .map_err(|e| Error::transport(format!("cannot pull from {name} ({filter}): {e}")))?;
+                all.push(messages);
+            }
+            Ok::<_, Error>(all)
+        })?;
+        *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some((node_id.to_owned(), streams));
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for an object this node must visit. Messages that need no
+    /// visit (duplicates, dormant objects not due, events for objects not waiting for
+    /// them yet) are handled here and not returned.
+    pub fn next(&self, timeout: Duration) -> Result<Option<Delivery>> {
+        let mut guard = self.listener.lock().unwrap_or_else(|e| e.into_inner());
+        let (node, messages) =
+            guard.as_mut().ok_or_else(|| Error::invalid_argument("call listen(node, capabilities) before next()"))?;
+        let node = node.clone();
+        self.rt.block_on(async {
+            let deadline = tokio::time::Instant::now() + timeout;
+            loop {
+                let msg = match tokio::time::timeout_at(deadline, messages.next()).await {
+                    Err(_) => return Ok(None),
+                    Ok(None) => return Err(Error::transport("the JetStream consumers closed")),
+                    Ok(Some(Err(e))) => {
+                        self.say(|| format!("pull error (retrying): {e}"));
+                        continue;
+                    }
+                    Ok(Some(Ok(m))) => m,
+                };
+                Stats::bump(&self.stats.received);
+                match self.classify(&node, msg).await {
+                    Ok(Some(d)) => return Ok(Some(d)),
+                    Ok(None) => {}
+                    Err(e) if e.kind() == ErrorKind::Transport => return Err(e),
+                    // A damaged bucket entry and the like: the message is redelivered later.
+                    Err(e) => self.say(|| format!("cannot use a message ({}): {e}", e.kind().code())),
+                }
+            }
+        })
+    }
+
+    async fn ack(&self, msg: &jetstream::Message, kind: AckKind) {
+        if let Err(e) = msg.ack_with(kind).await {
+            self.say(|| format!("cannot acknowledge {}: {e}", msg.subject));
+        }
+    }
+
+    async fn defer(&self, msg: &jetstream::Message, delay: Duration) {
+        self.ack(msg, AckKind::Nak(Some(delay))).await
+    }
+
+    /// Dead-letters a message that no node can use: kept on `peo.dead.<id>` in
+    /// `PEO_DONE` with the reason, and removed from the work queue.
+    async fn dead(&self, msg: &jetstream::Message, id: Option<&str>, error: &Error) {
+        Stats::bump(&self.stats.rejected);
+        self.say(|| format!("rejected {} ({}): {error}", msg.subject, error.kind().code()));
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Peo-Error", error.kind().code());
+        headers.insert("Peo-Message", error.message().replace(['\r', '\n'], " ").as_str());
+        headers.insert("Peo-Subject", msg.subject.as_str());
+        let subject = format!("peo.dead.{}", id.unwrap_or("unknown"));
+        match self.js.publish_with_headers(subject, headers, msg.payload.clone()).await {
+            Ok(f) => {
+                if let Err(e) = f.await {
+                    self.say(|| format!("cannot dead-letter {}: {e}", msg.subject));
+                    return self.defer(msg, Duration::from_secs(5)).await;
+                }
+            }
+            Err(e) => {
+                self.say(|| format!("cannot dead-letter {}: {e}", msg.subject));
+                return self.defer(msg, Duration::from_secs(5)).await;
+            }
+        }
+        self.ack(msg, AckKind::Term).await
+    }
+
+    async fn entry(&self, id: &str) -> Result<Option<kv::Entry>> {
+        let e = self.kv.entry(id).await.map_err(|e| Error::transport(format!("cannot read {BUCKET}/{id}: {e}")))?;
+        Ok(e.filter(|e| e.operation == kv::Operation::Put))
+    }
+
+    /// Where `object` stands against the bucket.
+    async fn check(&self, object: &Object) -> Result<Check> {
+        let id = object.id().to_hex();
+        let Some(e) = self.entry(&id).await? else { return Ok(Check::Current(None)) };
+        let newest = match Object::from_bytes(&e.value, &self.options.limits) {
+            Ok(o) => o,
+            // A damaged bucket entry: the received version wins.
+            Err(_) => return Ok(Check::Current(Some(e.revision))),
+        };
+        let (n, k) = (object.memory().len(), newest.memory().len());
+        if newest.head() == object.head() {
+            return Ok(Check::Current(Some(e.revision)));
+        }
+        if k > n && newest.memory()[n - 1].hash() == object.head() {
+            // Records n.. of the newest are one visit: it is this version's successor.
+            let visits: Vec<u32> = newest.memory()[n..].iter().filter_map(|r| r.decode().ok().map(|r| r.visit)).collect();
+            if visits.len() == k - n && visits.iter().all(|v| *v == visits[0]) {
+                return Ok(Check::Successor(e.value));
+            }
+            return Ok(Check::Stale(format!("already extended to record {k}")));
+        }
+        if k < n && object.memory()[k - 1].hash() == newest.head() {
+            return Ok(Check::Current(Some(e.revision)));
+        }
+        Ok(Check::Stale(format!("conflicts with the committed version (record {k}, head {})", newest.head())))
+    }
+
+    /// Publishes a committed version to where it goes next (idempotent: the message id
+    /// is the object id and head). Returns the subject and whether JetStream had it.
+    async fn forward(&self, object: &Object, bytes: bytes::Bytes) -> Result<(String, bool)> {
+        let subject = route(object);
+        let id = format!("{}@{}", object.id().to_hex(), object.head());
+        self.publish(&subject, &id, bytes).await.map(|dup| (subject, dup))
+    }
+
+    async fn publish(&self, subject: &str, msg_id: &str, bytes: bytes::Bytes) -> Result<bool> {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", msg_id);
+        let ack = self
+            .js
+            .publish_with_headers(subject.to_owned(), headers, bytes)
+            .await
+            .map_err(transport("cannot publish"))?
+            .await
+            .map_err(|e| Error::transport(format!("JetStream did not store {subject}: {e}")))?;
+        Ok(ack.duplicate)
+    }
+
+    async fn last_on(&self, subject: &str) -> Result<Option<jetstream::message::StreamMessage>> {
+        match self.work.get_last_raw_message_by_subject(subject).await {
+            Ok(m) => Ok(Some(m)),
+            Err(e) if matches!(e.kind(), stream::LastRawMessageErrorKind::NoMessageFound) => Ok(None),
+            Err(e) => Err(Error::transport(format!("cannot read {subject}: {e}"))),
+        }
+    }
+
+    async fn classify(&self, node: &str, msg: jetstream::Message) -> Result<Option<Delivery>> {
+        let (delivered, published_ns) = match msg.info() {
+            Ok(i) => (i.delivered, i.published.unix_timestamp_nanos()),
+            Err(_) => (1, now_ns()),
+        };
+        let subject = msg.subject.as_str().to_owned();
+        let limits = &self.options.limits;
+        let base = |msg, id: String, revision, head, work| Delivery {
+            work,
+            msg,
+            id,
+            revision,
+            head,
+            event_seq: None,
+            was_dormant: false,
+            published_ns,
+            delivered,
+        };
+        if let Some(rest) = subject.strip_prefix("peo.event.") {
+            let id = rest.split('.').next().unwrap_or_default().to_owned();
+            let event = serde_json::from_slice::<Value>(&msg.payload)
+                .map_err(|e| Error::decode(format!("the event is not JSON: {e}")))
+                .and_then(|v| Event::from_json(&v));
+            let event = match event {
+                Ok(e) => e,
+                Err(e) => {
+                    self.dead(&msg, Some(&id), &e).await;
+                    return Ok(None);
+                }
+            };
+            let retry = Duration::from_millis((250 * delivered.max(1) as u64).min(10_000));
+            let Some(entry) = self.entry(&id).await? else {
+                if delivered >= 40 {
+                    let e = Error::invalid_argument(format!("no object {id} is known to the mesh"));
+                    self.dead(&msg, Some(&id), &e).await;
+                } else {
+                    self.defer(&msg, retry).await;
+                }
+                return Ok(None);
+            };
+            let object = Object::from_bytes(&entry.value, limits)?;
+            if object.status().is_terminal() {
+                self.say(|| format!("event `{}` for {id} dropped: the object has {}", event.name, object.status().as_str()));
+                self.ack(&msg, AckKind::Ack).await;
+                return Ok(None);
+            }
+            match waiting(&object) {
+                Some(w) if w.event.as_deref() == Some(event.name.as_str()) => {
+                    let mut d = base(
+                        msg,
+                        id,
+                        Some(entry.revision),
+                        object.head(),
+                        Work::Visit { object: entry.value.to_vec(), event: Some(event) },
+                    );
+                    d.was_dormant = true;
+                    Ok(Some(d))
+                }
+                _ => {
+                    // Not waiting for it (yet): kept, and presented again later.
+                    self.defer(&msg, retry).await;
+                    Ok(None)
+                }
+            }
+        } else if let Some(parent_id) = subject.strip_prefix("peo.join.") {
+            let parent_id = parent_id.to_owned();
+            let retry = Duration::from_millis((250 * delivered.max(1) as u64).min(10_000));
+            let Some(entry) = self.entry(&parent_id).await? else {
+                self.defer(&msg, retry).await;
+                return Ok(None);
+            };
+            let parent = Object::from_bytes(&entry.value, limits)?;
+            if parent.status().is_terminal() {
+                Stats::bump(&self.stats.duplicates);
+                self.say(|| format!("duplicate: a completion for {parent_id}, which has {}", parent.status().as_str()));
+                self.ack(&msg, AckKind::Ack).await;
+                return Ok(None);
+            }
+            if parent.status() != peo_core::Status::Dormant {
+                self.defer(&msg, retry).await;
+                return Ok(None);
+            }
+            let child = msg.payload.to_vec();
+            let mut d = base(
+                msg,
+                parent_id,
+                Some(entry.revision),
+                parent.head(),
+                Work::Complete { parent: entry.value.to_vec(), child },
+            );
+            d.was_dormant = true;
+            Ok(Some(d))
+        } else {
+            let object = match Object::from_bytes(&msg.payload, limits) {
+                Ok(o) => o,
+                Err(e) => {
+                    let id = subject.strip_prefix("peo.dormant.").map(str::to_owned);
+                    self.dead(&msg, id.as_deref(), &e).await;
+                    return Ok(None);
+                }
+            };
+            let id = object.id().to_hex();
+            let revision = match self.check(&object).await? {
+                Check::Current(r) => r,
+                Check::Stale(why) => {
+                    Stats::bump(&self.stats.duplicates);
+                    self.say(|| format!("duplicate: {id} at record {} on {subject}: {why}", object.memory().len()));
+                    self.ack(&msg, AckKind::Ack).await;
+                    return Ok(None);
+                }
+                Check::Successor(bytes) => {
+                    let next = Object::from_bytes(&bytes, limits)?;
+                    let (to, dup) = self.forward(&next, bytes).await?;
+                    if dup {
+                        Stats::bump(&self.stats.duplicates);
+                        self.say(|| format!("duplicate: {id} at record {} was already extended", object.memory().len()));
+                    } else {
+                        Stats::bump(&self.stats.reconciled);
+                        self.say(|| format!("reconciled: {id} record {} published to {to}", next.memory().len()));
+                    }
+                    self.ack(&msg, AckKind::Ack).await;
+                    return Ok(None);
+                }
+            };
+            let head = object.head();
+            if object.status().is_terminal() {
+                // Committed and finished, but its final publication may be missing.
+                self.forward(&object, msg.payload.clone()).await?;
+                self.ack(&msg, AckKind::Ack).await;
+                return Ok(None);
+            }
+            if object.status() == peo_core::Status::Dormant {
+                let w = waiting(&object);
+                let now = now_ms();
+                let due = w.as_ref().and_then(|w| w.due_at).is_some_and(|t| t <= now);
+                let mut event = None;
+                if !due && let Some(name) = w.as_ref().and_then(|w| w.event.clone()) {
+                    let s = format!("peo.event.{id}.{}", subject_token(&name));
+                    if let Some(m) = self.last_on(&s).await?
+                        && let Ok(v) = serde_json::from_slice::<Value>(&m.payload)
+                        && let Ok(e) = Event::from_json(&v)
+                    {
+                        event = Some((e, m.sequence));
+                    }
+                }
+                if !due && event.is_none() {
+                    Stats::bump(&self.stats.deferred);
+                    match w.and_then(|w| w.due_at) {
+                        Some(t) => {
+                            let wait = Duration::from_millis((t - now).clamp(1, 30_000) as u64);
+                            self.defer(&msg, wait).await
+                        }
+                        // Woken by an event or by its children: those messages drive it.
+                        None => self.ack(&msg, AckKind::Ack).await,
+                    }
+                    return Ok(None);
+                }
+                let (event, seq) = event.map(|(e, s)| (Some(e), Some(s))).unwrap_or((None, None));
+                let payload = msg.payload.to_vec();
+                let mut d = base(msg, id, revision, head, Work::Visit { object: payload, event });
+                d.event_seq = seq;
+                d.was_dormant = true;
+                return Ok(Some(d));
+            }
+            // Delegated away by this very node (its policy forbade the task here): let
+            // another node offering the capability take it first.
+            if delivered < 4
+                && let Some(Ok(r)) = object.memory().last().map(|r| r.decode())
+                && r.node.id == node
+                && matches!(r.body, Body::Delegate { reason: DelegateReason::Policy, .. })
+            {
+                self.defer(&msg, Duration::from_millis(100 * delivered.max(1) as u64)).await;
+                return Ok(None);
+            }
+            let payload = msg.payload.to_vec();
+            Ok(Some(base(msg, id, revision, head, Work::Visit { object: payload, event: None })))
+        }
+    }
+
+    /// Records a visit's result: commits the new version, publishes it (and any child
+    /// objects) onward, then acknowledges the delivery.
+    pub fn settle(&self, delivery: Delivery, after: &[u8], children: &[Vec<u8>]) -> Result<Settled> {
+        self.rt.block_on(self.settle_async(delivery, after, children))
+    }
+
+    async fn settle_async(&self, d: Delivery, after: &[u8], children: &[Vec<u8>]) -> Result<Settled> {
+        let limits = &self.options.limits;
+        let object = Object::from_bytes(after, limits)?;
+        if object.id().to_hex() != d.id {
+            return Err(Error::invalid_argument(format!(
+                "settle got object {} for a delivery of {}",
+                object.id().to_hex(),
+                d.id
+            )));
+        }
+        if object.head() == d.head {
+            match d.work {
+                Work::Complete { .. } => {
+                    Stats::bump(&self.stats.duplicates);
+                    self.say(|| format!("duplicate: a completion {} already recorded", d.id));
+                    self.ack(&d.msg, AckKind::Ack).await;
+                }
+                Work::Visit { .. } => {
+                    Stats::bump(&self.stats.deferred);
+                    let wait = waiting(&object)
+                        .and_then(|w| w.due_at)
+                        .map(|t| (t - now_ms()).clamp(1, 30_000) as u64)
+                        .unwrap_or(1_000);
+                    self.defer(&d.msg, Duration::from_millis(wait)).await;
+                }
+            }
+            return Ok(Settled::Unchanged);
+        }
+        Stats::bump(&self.stats.visits);
+        let bytes = bytes::Bytes::copy_from_slice(after);
+        let committed = match d.revision {
+            Some(r) => self.kv.update(&d.id, bytes.clone(), r).await.map(|_| ()).map_err(|e| e.to_string()),
+            None => self.kv.create(&d.id, bytes.clone()).await.map(|_| ()).map_err(|e| e.to_string()),
+        };
+        if let Err(why) = committed {
+            // Lost the race (another node committed a successor of the same version), or
+            // the server failed: tell them apart by reading the bucket again.
+            let now = self.entry(&d.id).await?;
+            let raced = match (d.revision, &now) {
+                (Some(r), Some(e)) => e.revision != r,
+                (None, Some(_)) => true,
+                _ => false,
+            };
+            if !raced {
+                return Err(Error::transport(format!("cannot commit {} to {BUCKET}: {why}", d.id)));
+            }
+            return Ok(match d.work {
+                Work::Complete { .. } => {
+                    self.ack(&d.msg, AckKind::Nak(None)).await;
+                    Settled::Retry
+                }
+                Work::Visit { .. } => {
+                    Stats::bump(&self.stats.duplicates);
+                    self.say(|| format!("duplicate: {} was extended by another node first; this result is dropped", d.id));
+                    self.ack(&d.msg, AckKind::Ack).await;
+                    Settled::Duplicate
+                }
+            });
+        }
+        if d.was_dormant
+            && (d.event_seq.is_some() || !d.msg.subject.starts_with("peo.dormant."))
+            && let Ok(Some(m)) = self.last_on(&format!("peo.dormant.{}", d.id)).await
+        {
+            let _ = self.work.delete_message(m.sequence).await;
+        }
+        // Children first (they are new objects), then the object itself.
+        for c in children {
+            let child = Object::from_bytes(c, limits)?;
+            let id = format!("{}@{}", child.id().to_hex(), child.head());
+            self.publish(&route(&child), &id, bytes::Bytes::copy_from_slice(c)).await?;
+            Stats::bump(&self.stats.children);
+        }
+        let (subject, _) = self.forward(&object, bytes).await?;
+        if let Some(seq) = d.event_seq {
+            let _ = self.work.delete_message(seq).await;
+        }
+        self.ack(&d.msg, AckKind::Ack).await;
+        let hop = (now_ns() - d.published_ns).max(0) / 1_000;
+        self.stats.hop_us.lock().unwrap_or_else(|e| e.into_inner()).push(hop as u64);
+        if subject.starts_with("peo.done.") {
+            Stats::bump(&self.stats.finished);
+        } else {
+            Stats::bump(&self.stats.forwarded);
+        }
+        Ok(Settled::Forwarded { subject })
+    }
+
+    /// The node's policy refused the object: it is presented again later (to this or
+    /// another node).
+    pub fn decline(&self, delivery: Delivery, reason: &Error) -> Result<()> {
+        Stats::bump(&self.stats.declined);
+        self.say(|| format!("declined {} ({}): {reason}", delivery.id, delivery.subject()));
+        let delay = Duration::from_millis((250 * delivery.delivered.max(1) as u64).min(5_000));
+        self.rt.block_on(self.defer(&delivery.msg, delay));
+        Ok(())
+    }
+
+    /// The object cannot be visited (it is malformed, tampered, or over a limit): it is
+    /// dead-lettered to `peo.dead.<id>` with the error and removed from the queue.
+    pub fn reject(&self, delivery: Delivery, error: &Error) -> Result<()> {
+        self.rt.block_on(self.dead(&delivery.msg, Some(&delivery.id), error));
+        Ok(())
+    }
+
+    /// Puts a new object into the mesh (idempotent for the same version).
+    pub fn submit(&self, bytes: &[u8]) -> Result<String> {
+        let object = Object::from_bytes(bytes, &self.options.limits)?;
+        let id = object.id().to_hex();
+        self.rt.block_on(async {
+            let b = bytes::Bytes::copy_from_slice(bytes);
+            if let Err(e) = self.kv.create(&id, b.clone()).await {
+                match self.entry(&id).await? {
+                    Some(existing) if existing.value == b => {}
+                    Some(_) => {
+                        return Err(Error::invalid_argument(format!(
+                            "object {id} is already in the mesh at another version"
+                        )));
+                    }
+                    None => return Err(Error::transport(format!("cannot commit {id} to {BUCKET}: {e}"))),
+                }
+            }
+            self.forward(&object, b).await.map(|_| id)
+        })
+    }
+
+    /// Sends an event to an object (kept until the object waits for it).
+    pub fn send_event(&self, object_id: &str, event: &Event) -> Result<()> {
+        ObjectId::from_hex(object_id)?;
+        let subject = format!("peo.event.{object_id}.{}", subject_token(&event.name));
+        let body = bytes::Bytes::from(event.to_json().to_string());
+        self.rt.block_on(async {
+            self.js
+                .publish(subject.clone(), body)
+                .await
+                .map_err(transport("cannot publish"))?
+                .await
+                .map_err(|e| Error::transport(format!("JetStream did not store {subject}: {e}")))?;
+            Ok(())
+        })
+    }
+
+    /// The newest committed version of an object, if the mesh knows it.
+    pub fn get(&self, object_id: &str) -> Result<Option<Vec<u8>>> {
+        self.rt.block_on(async { Ok(self.entry(object_id).await?.map(|e| e.value.to_vec())) })
+    }
+
+    /// Waits until every object in `ids` has finished (a message on `peo.done.<id>`) or
+    /// `timeout` passes; returns the finished ones' final bytes by id.
+    pub fn wait_done(
+        &self,
+        ids: &[String],
+        timeout: Duration,
+    ) -> Result<std::collections::BTreeMap<String, Vec<u8>>> {
+        let wanted: std::collections::BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+        self.rt.block_on(async {
+            let mut found = std::collections::BTreeMap::new();
+            let consumer = self
+                .done
+                .create_consumer(pull::OrderedConfig { filter_subject: "peo.done.>".into(), ..Default::default() })
+                .await
+                .map_err(transport("cannot read PEO_DONE"))?;
+            let mut messages = consumer.messages().await.map_err(transport("cannot read PEO_DONE"))?;
+            let deadline = tokio::time::Instant::now() + timeout;
+            while found.len() < wanted.len() {
+                match tokio::time::timeout_at(deadline, messages.next()).await {
+                    Err(_) | Ok(None) => break,
+                    Ok(Some(Err(e))) => return Err(Error::transport(format!("reading PEO_DONE: {e}"))),
+                    Ok(Some(Ok(m))) => {
+                        if let Some(id) = m.subject.as_str().strip_prefix("peo.done.")
+                            && wanted.contains(id)
+                        {
+                            found.insert(id.to_owned(), m.payload.to_vec());
+                        }
+                    }
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    /// How many messages are waiting in the work queue and how many objects finished.
+    pub fn backlog(&self) -> Result<(u64, u64)> {
+        self.rt.block_on(async {
+            let w = self.work.get_info().await.map_err(transport("cannot read PEO"))?;
+            let d = self.done.get_info().await.map_err(transport("cannot read PEO_DONE"))?;
+            Ok((w.state.messages, d.state.messages))
+        })
+    }
+}
+
+/// When [`serve`] stops.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// Stop after this long without a delivery.
+    pub idle_timeout: Option<Duration>,
+    /// Stop after this many deliveries.
+    pub max_deliveries: Option<u64>,
+    /// Stop when this becomes true (checked at least every 200 ms).
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+/// Runs `node` as a service on `js` until `options` say stop: receives the objects for
+/// its capabilities, visits them and sends them on. Errors of one delivery are logged and
+/// the delivery is redelivered; only a failure to listen ends the loop with an error.
+pub fn serve(node: &Node, js: &JetStream, options: &ServeOptions) -> Result<()> {
+    let caps: Vec<&str> = node.spec().capabilities.iter().map(String::as_str).collect();
+    js.listen(node.id(), &caps)?;
+    let mut idle_since = std::time::Instant::now();
+    let mut n = 0u64;
+    loop {
+        if options.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed))
+            || options.max_deliveries.is_some_and(|m| n >= m)
+            || options.idle_timeout.is_some_and(|t| idle_since.elapsed() >= t)
+        {
+            return Ok(());
+        }
+        let d = match js.next(Duration::from_millis(200)) {
+            Ok(Some(d)) => d,
+            Ok(None) => continue,
+            Err(e) if e.kind() == ErrorKind::Transport => {
+                js.say(|| format!("{e}"));
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        n += 1;
+        idle_since = std::time::Instant::now();
+        let result = match &d.work {
+            Work::Visit { object, event } => node.visit(object, event.as_ref()),
+            Work::Complete { parent, child } => node.complete(parent, child),
+        };
+        let r = match result {
+            Ok(v) => js.settle(d, &v.bytes, &v.children).map(|_| ()),
+            Err(e) if e.kind() == ErrorKind::Policy => js.decline(d, &e),
+            Err(e) => js.reject(d, &e),
+        };
+        if let Err(e) = r {
+            js.say(|| format!("{e} (the delivery will be presented again)"));
+        }
+    }
+}
