@@ -55,6 +55,10 @@ pub struct Options {
     pub connect_timeout: Duration,
     /// A name for the connection (shown by the server's monitoring).
     pub name: Option<String>,
+    /// Fault injection for tests: behave as a node that dies right after committing a
+    /// version (before publishing it or acknowledging its delivery).
+    #[doc(hidden)]
+    pub die_after_commit: bool,
 }
 
 impl Default for Options {
@@ -66,6 +70,7 @@ impl Default for Options {
             limits: Limits::default(),
             connect_timeout: Duration::from_secs(5),
             name: None,
+            die_after_commit: false,
         }
     }
 }
@@ -176,15 +181,33 @@ type Messages = SelectAll<pull::Stream>;
 /// A connection to a JetStream mesh: submit objects, send events, wait for results, and
 /// (after [`JetStream::listen`]) receive the objects a node must visit.
 pub struct JetStream {
+    /// `None` only while dropping (the client must be dropped inside the runtime).
+    conn: Option<Conn>,
     rt: tokio::runtime::Runtime,
+    options: Options,
+    stats: Stats,
+    log: Option<Log>,
+}
+
+struct Conn {
     js: jetstream::Context,
     work: stream::Stream,
     done: stream::Stream,
     kv: kv::Store,
-    options: Options,
     listener: Mutex<Option<(String, Messages)>>,
-    stats: Stats,
-    log: Option<Log>,
+}
+
+impl Drop for JetStream {
+    fn drop(&mut self) {
+        let _inside = self.rt.enter();
+        self.conn = None;
+    }
+}
+
+impl JetStream {
+    fn c(&self) -> &Conn {
+        self.conn.as_ref().expect("the connection lives until the JetStream is dropped")
+    }
 }
 
 fn transport<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> Error + '_ {
@@ -206,11 +229,7 @@ pub fn subject_token(name: &str) -> String {
         && name.split('.').all(|t| {
             !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'='))
         });
-    if plain {
-        name.to_owned()
-    } else {
-        format!("~{}", name.bytes().map(|b| format!("{b:02x}")).collect::<String>())
-    }
+    if plain { name.to_owned() } else { format!("~{}", name.bytes().map(|b| format!("{b:02x}")).collect::<String>()) }
 }
 
 /// A durable consumer name for a name (letters, digits, `_`, `-` only).
@@ -325,29 +344,31 @@ impl JetStream {
                 .map_err(|e| {
                     Error::transport(format!("cannot create the JetStream stream {DONE_STREAM} at {url}: {e}"))
                 })?;
-            let kv = match js.get_key_value(BUCKET).await {
-                Ok(kv) => kv,
-                Err(_) => {
-                    let created = js
-                        .create_key_value(kv::Config {
-                            bucket: BUCKET.into(),
-                            history: 1,
-                            storage: stream::StorageType::File,
-                            ..Default::default()
-                        })
-                        .await;
-                    match created {
-                        Ok(kv) => kv,
-                        // Another process may have created it meanwhile.
-                        Err(e) => js.get_key_value(BUCKET).await.map_err(|_| {
-                            Error::transport(format!("cannot create the bucket {BUCKET} at {url}: {e}"))
-                        })?,
-                    }
-                }
-            };
+            // The bucket's stream, created as `create_key_value` would (that call first
+            // queries the account, whose answer from a 2.9 server this client cannot parse).
+            js.get_or_create_stream(stream::Config {
+                name: format!("KV_{BUCKET}"),
+                description: Some("peo: the newest version of every object".into()),
+                subjects: vec![format!("$KV.{BUCKET}.>")],
+                max_messages_per_subject: 1,
+                storage: stream::StorageType::File,
+                allow_rollup: true,
+                deny_delete: true,
+                allow_direct: true,
+                num_replicas: 1,
+                discard: stream::DiscardPolicy::New,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::transport(format!("cannot create the bucket {BUCKET} at {url}: {e}")))?;
+            let kv = js
+                .get_key_value(BUCKET)
+                .await
+                .map_err(|e| Error::transport(format!("cannot open the bucket {BUCKET} at {url}: {e}")))?;
             Ok::<_, Error>((js, work, done, kv))
         })?;
-        Ok(JetStream { rt, js, work, done, kv, options, listener: Mutex::new(None), stats: Stats::default(), log: None })
+        let conn = Conn { js, work, done, kv, listener: Mutex::new(None) };
+        Ok(JetStream { conn: Some(conn), rt, options, stats: Stats::default(), log: None })
     }
 
     /// Calls `f` with a line for everything worth an operator's attention (duplicates,
@@ -391,6 +412,7 @@ impl JetStream {
             let mut all = futures::stream::SelectAll::new();
             for (name, filter) in wanted {
                 let consumer = self
+                    .c()
                     .work
                     .get_or_create_consumer(
                         &name,
@@ -416,7 +438,7 @@ impl JetStream {
             }
             Ok::<_, Error>(all)
         })?;
-        *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some((node_id.to_owned(), streams));
+        *self.c().listener.lock().unwrap_or_else(|e| e.into_inner()) = Some((node_id.to_owned(), streams));
         Ok(())
     }
 
@@ -424,7 +446,7 @@ impl JetStream {
     /// visit (duplicates, dormant objects not due, events for objects not waiting for
     /// them yet) are handled here and not returned.
     pub fn next(&self, timeout: Duration) -> Result<Option<Delivery>> {
-        let mut guard = self.listener.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.c().listener.lock().unwrap_or_else(|e| e.into_inner());
         let (node, messages) =
             guard.as_mut().ok_or_else(|| Error::invalid_argument("call listen(node, capabilities) before next()"))?;
         let node = node.clone();
@@ -472,7 +494,7 @@ impl JetStream {
         headers.insert("Peo-Message", error.message().replace(['\r', '\n'], " ").as_str());
         headers.insert("Peo-Subject", msg.subject.as_str());
         let subject = format!("peo.dead.{}", id.unwrap_or("unknown"));
-        match self.js.publish_with_headers(subject, headers, msg.payload.clone()).await {
+        match self.c().js.publish_with_headers(subject, headers, msg.payload.clone()).await {
             Ok(f) => {
                 if let Err(e) = f.await {
                     self.say(|| format!("cannot dead-letter {}: {e}", msg.subject));
@@ -488,7 +510,7 @@ impl JetStream {
     }
 
     async fn entry(&self, id: &str) -> Result<Option<kv::Entry>> {
-        let e = self.kv.entry(id).await.map_err(|e| Error::transport(format!("cannot read {BUCKET}/{id}: {e}")))?;
+        let e = self.c().kv.entry(id).await.map_err(|e| Error::transport(format!("cannot read {BUCKET}/{id}: {e}")))?;
         Ok(e.filter(|e| e.operation == kv::Operation::Put))
     }
 
@@ -507,7 +529,8 @@ impl JetStream {
         }
         if k > n && newest.memory()[n - 1].hash() == object.head() {
             // Records n.. of the newest are one visit: it is this version's successor.
-            let visits: Vec<u32> = newest.memory()[n..].iter().filter_map(|r| r.decode().ok().map(|r| r.visit)).collect();
+            let visits: Vec<u32> =
+                newest.memory()[n..].iter().filter_map(|r| r.decode().ok().map(|r| r.visit)).collect();
             if visits.len() == k - n && visits.iter().all(|v| *v == visits[0]) {
                 return Ok(Check::Successor(e.value));
             }
@@ -531,6 +554,7 @@ impl JetStream {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", msg_id);
         let ack = self
+            .c()
             .js
             .publish_with_headers(subject.to_owned(), headers, bytes)
             .await
@@ -541,7 +565,7 @@ impl JetStream {
     }
 
     async fn last_on(&self, subject: &str) -> Result<Option<jetstream::message::StreamMessage>> {
-        match self.work.get_last_raw_message_by_subject(subject).await {
+        match self.c().work.get_last_raw_message_by_subject(subject).await {
             Ok(m) => Ok(Some(m)),
             Err(e) if matches!(e.kind(), stream::LastRawMessageErrorKind::NoMessageFound) => Ok(None),
             Err(e) => Err(Error::transport(format!("cannot read {subject}: {e}"))),
@@ -590,7 +614,9 @@ impl JetStream {
             };
             let object = Object::from_bytes(&entry.value, limits)?;
             if object.status().is_terminal() {
-                self.say(|| format!("event `{}` for {id} dropped: the object has {}", event.name, object.status().as_str()));
+                self.say(|| {
+                    format!("event `{}` for {id} dropped: the object has {}", event.name, object.status().as_str())
+                });
                 self.ack(&msg, AckKind::Ack).await;
                 return Ok(None);
             }
@@ -663,7 +689,9 @@ impl JetStream {
                     let (to, dup) = self.forward(&next, bytes).await?;
                     if dup {
                         Stats::bump(&self.stats.duplicates);
-                        self.say(|| format!("duplicate: {id} at record {} was already extended", object.memory().len()));
+                        self.say(|| {
+                            format!("duplicate: {id} at record {} was already extended", object.memory().len())
+                        });
                     } else {
                         Stats::bump(&self.stats.reconciled);
                         self.say(|| format!("reconciled: {id} record {} published to {to}", next.memory().len()));
@@ -764,8 +792,8 @@ impl JetStream {
         Stats::bump(&self.stats.visits);
         let bytes = bytes::Bytes::copy_from_slice(after);
         let committed = match d.revision {
-            Some(r) => self.kv.update(&d.id, bytes.clone(), r).await.map(|_| ()).map_err(|e| e.to_string()),
-            None => self.kv.create(&d.id, bytes.clone()).await.map(|_| ()).map_err(|e| e.to_string()),
+            Some(r) => self.c().kv.update(&d.id, bytes.clone(), r).await.map(|_| ()).map_err(|e| e.to_string()),
+            None => self.c().kv.create(&d.id, bytes.clone()).await.map(|_| ()).map_err(|e| e.to_string()),
         };
         if let Err(why) = committed {
             // Lost the race (another node committed a successor of the same version), or
@@ -786,17 +814,22 @@ impl JetStream {
                 }
                 Work::Visit { .. } => {
                     Stats::bump(&self.stats.duplicates);
-                    self.say(|| format!("duplicate: {} was extended by another node first; this result is dropped", d.id));
+                    self.say(|| {
+                        format!("duplicate: {} was extended by another node first; this result is dropped", d.id)
+                    });
                     self.ack(&d.msg, AckKind::Ack).await;
                     Settled::Duplicate
                 }
             });
         }
+        if self.options.die_after_commit {
+            return Err(Error::transport(format!("{} committed; dying before publishing it (fault injection)", d.id)));
+        }
         if d.was_dormant
             && (d.event_seq.is_some() || !d.msg.subject.starts_with("peo.dormant."))
             && let Ok(Some(m)) = self.last_on(&format!("peo.dormant.{}", d.id)).await
         {
-            let _ = self.work.delete_message(m.sequence).await;
+            let _ = self.c().work.delete_message(m.sequence).await;
         }
         // Children first (they are new objects), then the object itself.
         for c in children {
@@ -807,7 +840,7 @@ impl JetStream {
         }
         let (subject, _) = self.forward(&object, bytes).await?;
         if let Some(seq) = d.event_seq {
-            let _ = self.work.delete_message(seq).await;
+            let _ = self.c().work.delete_message(seq).await;
         }
         self.ack(&d.msg, AckKind::Ack).await;
         let hop = (now_ns() - d.published_ns).max(0) / 1_000;
@@ -843,9 +876,18 @@ impl JetStream {
         let id = object.id().to_hex();
         self.rt.block_on(async {
             let b = bytes::Bytes::copy_from_slice(bytes);
-            if let Err(e) = self.kv.create(&id, b.clone()).await {
+            if let Err(e) = self.c().kv.create(&id, b.clone()).await {
                 match self.entry(&id).await? {
                     Some(existing) if existing.value == b => {}
+                    // Submitted before and already on its way (or finished): nothing to do.
+                    Some(existing)
+                        if Object::from_bytes(&existing.value, &self.options.limits).is_ok_and(|o| {
+                            o.memory().len() > object.memory().len()
+                                && o.memory()[object.memory().len() - 1].hash() == object.head()
+                        }) =>
+                    {
+                        return Ok(id);
+                    }
                     Some(_) => {
                         return Err(Error::invalid_argument(format!(
                             "object {id} is already in the mesh at another version"
@@ -864,7 +906,8 @@ impl JetStream {
         let subject = format!("peo.event.{object_id}.{}", subject_token(&event.name));
         let body = bytes::Bytes::from(event.to_json().to_string());
         self.rt.block_on(async {
-            self.js
+            self.c()
+                .js
                 .publish(subject.clone(), body)
                 .await
                 .map_err(transport("cannot publish"))?
@@ -881,15 +924,12 @@ impl JetStream {
 
     /// Waits until every object in `ids` has finished (a message on `peo.done.<id>`) or
     /// `timeout` passes; returns the finished ones' final bytes by id.
-    pub fn wait_done(
-        &self,
-        ids: &[String],
-        timeout: Duration,
-    ) -> Result<std::collections::BTreeMap<String, Vec<u8>>> {
+    pub fn wait_done(&self, ids: &[String], timeout: Duration) -> Result<std::collections::BTreeMap<String, Vec<u8>>> {
         let wanted: std::collections::BTreeSet<&str> = ids.iter().map(String::as_str).collect();
         self.rt.block_on(async {
             let mut found = std::collections::BTreeMap::new();
             let consumer = self
+                .c()
                 .done
                 .create_consumer(pull::OrderedConfig { filter_subject: "peo.done.>".into(), ..Default::default() })
                 .await
@@ -916,8 +956,8 @@ impl JetStream {
     /// How many messages are waiting in the work queue and how many objects finished.
     pub fn backlog(&self) -> Result<(u64, u64)> {
         self.rt.block_on(async {
-            let w = self.work.get_info().await.map_err(transport("cannot read PEO"))?;
-            let d = self.done.get_info().await.map_err(transport("cannot read PEO_DONE"))?;
+            let w = self.c().work.get_info().await.map_err(transport("cannot read PEO"))?;
+            let d = self.c().done.get_info().await.map_err(transport("cannot read PEO_DONE"))?;
             Ok((w.state.messages, d.state.messages))
         })
     }
@@ -972,6 +1012,74 @@ pub fn serve(node: &Node, js: &JetStream, options: &ServeOptions) -> Result<()> 
         };
         if let Err(e) = r {
             js.say(|| format!("{e} (the delivery will be presented again)"));
+        }
+    }
+}
+
+/// A `nats-server -js` on loopback with its own store, for tests, examples and
+/// benchmarks; stopped (killed) when dropped.
+pub struct LocalServer {
+    child: std::process::Child,
+    url: String,
+    port: u16,
+    _dir: Option<std::path::PathBuf>,
+}
+
+impl LocalServer {
+    /// Starts `nats-server -js` (found on `PATH` or in `/usr/sbin`) on a free port,
+    /// storing in a new temporary folder, and waits until it accepts connections.
+    pub fn start() -> Result<LocalServer> {
+        let dir = std::env::temp_dir().join(format!("peo-nats-{}-{}", std::process::id(), now_ns()));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::transport(format!("cannot create {}: {e}", dir.display())))?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| Error::transport(format!("no free port: {e}")))?
+            .port();
+        let mut s = LocalServer::start_at(port, &dir)?;
+        s._dir = Some(dir);
+        Ok(s)
+    }
+
+    /// Starts it on `port` storing in `dir` (a restart with the same `dir` keeps the
+    /// streams).
+    pub fn start_at(port: u16, dir: &std::path::Path) -> Result<LocalServer> {
+        let exe = ["nats-server", "/usr/sbin/nats-server", "/usr/local/bin/nats-server"]
+            .into_iter()
+            .find(|p| std::process::Command::new(p).arg("--version").output().is_ok())
+            .ok_or_else(|| Error::transport("nats-server is not installed (Debian: `apt-get install nats-server`)"))?;
+        let child = std::process::Command::new(exe)
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| Error::transport(format!("cannot start nats-server: {e}")))?;
+        let mut s = LocalServer { child, url: format!("nats://127.0.0.1:{port}"), port, _dir: None };
+        let t0 = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if t0.elapsed() > Duration::from_secs(10) || s.child.try_wait().ok().flatten().is_some() {
+                return Err(Error::transport(format!("nats-server did not start on port {port}")));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(s)
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(d) = &self._dir {
+            let _ = std::fs::remove_dir_all(d);
         }
     }
 }

@@ -1,0 +1,293 @@
+//! Nodes on a real NATS JetStream (`nats-server -js`, started on loopback per test):
+//! delegation between nodes, dormancy by time and by event, fan-out and join, duplicates
+//! and a node that dies after committing.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use peo_core::{Body, Context, CreateOptions, ErrorKind, Event, Object, Status, Trust};
+use peo_runtime::jetstream::{JetStream, LocalServer, Options, ServeOptions, serve};
+use peo_runtime::{Invocation, Node};
+use serde_json::{Value, json};
+
+struct Running {
+    js: Arc<JetStream>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Running {
+    fn stat(&self, name: &str) -> u64 {
+        self.js.stats().to_json()[name].as_u64().unwrap()
+    }
+    fn finish(mut self) -> Self {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap();
+        self
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn start(url: &str, node: Node, options: Options) -> Running {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l = log.clone();
+    let js =
+        Arc::new(JetStream::connect(url, options).unwrap().with_log(move |s| l.lock().unwrap().push(s.to_owned())));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (j, s) = (js.clone(), stop.clone());
+    let thread = std::thread::spawn(move || {
+        serve(&node, &j, &ServeOptions { stop: Some(s), ..Default::default() }).unwrap();
+    });
+    Running { js, stop, thread: Some(thread), log }
+}
+
+fn client(url: &str) -> JetStream {
+    JetStream::connect(url, Options::default()).unwrap()
+}
+
+/// Publishes raw bytes, as a misbehaving peer (or a redelivery) would.
+fn publish(url: &str, subject: &'static str, bytes: Vec<u8>) {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let client = async_nats::connect(url).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        js.publish(subject, bytes.into()).await.unwrap().await.unwrap();
+    });
+}
+
+fn create(plan: &Value, input: Value) -> Vec<u8> {
+    Object::create(plan, Context::new(), &input, &CreateOptions::default()).unwrap().to_bytes()
+}
+
+fn nodes_of(o: &Object) -> Vec<String> {
+    o.records().unwrap().into_iter().map(|r| r.node.id).collect()
+}
+
+fn counting(calls: &Arc<AtomicU64>) -> impl Fn(&Invocation) -> Result<Value, peo_runtime::HandlerError> + use<> {
+    let c = calls.clone();
+    move |i: &Invocation| {
+        c.fetch_add(1, Ordering::Relaxed);
+        Ok(json!({"n": i.input["n"].as_i64().unwrap_or(0) + 1}))
+    }
+}
+
+#[test]
+fn objects_travel_between_nodes_in_two_domains_and_finish() {
+    let server = LocalServer::start().unwrap();
+    let (ca, cb) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let a = start(server.url(), Node::new("node-a", "warehouse").handler("a.step", counting(&ca)), Options::default());
+    let b = start(server.url(), Node::new("node-b", "payments").handler("b.step", counting(&cb)), Options::default());
+    let plan = json!({"StartAt": "A1", "States": {
+        "A1": {"Type": "Task", "Resource": "a.step", "Next": "B"},
+        "B": {"Type": "Task", "Resource": "b.step", "Next": "A2"},
+        "A2": {"Type": "Task", "Resource": "a.step", "End": true}}});
+    let c = client(server.url());
+    let ids: Vec<String> = (0..20).map(|i| c.submit(&create(&plan, json!({"n": i * 10}))).unwrap()).collect();
+    let done = c.wait_done(&ids, Duration::from_secs(30)).unwrap();
+    assert_eq!(done.len(), 20, "every object finished");
+    for (i, id) in ids.iter().enumerate() {
+        let o = Object::from_bytes(&done[id], &Default::default()).unwrap();
+        assert_eq!(o.status(), Status::Succeeded);
+        assert_eq!(o.data(), &json!({"n": i as i64 * 10 + 3}));
+        o.verify(&Trust::any()).into_result().unwrap();
+        let nodes = nodes_of(&o);
+        assert!(nodes.contains(&"node-a".to_owned()) && nodes.contains(&"node-b".to_owned()), "{nodes:?}");
+        // The bucket holds the same final version.
+        assert_eq!(c.get(id).unwrap().as_deref(), Some(&done[id][..]));
+    }
+    assert_eq!((ca.load(Ordering::Relaxed), cb.load(Ordering::Relaxed)), (40, 20), "each task ran exactly once");
+    let (a, b) = (a.finish(), b.finish());
+    assert_eq!(a.stat("duplicates") + b.stat("duplicates"), 0, "{:?} {:?}", a.log, b.log);
+    assert!(a.stat("finished") + b.stat("finished") == 20);
+}
+
+#[test]
+fn dormant_objects_wake_by_time_and_by_events_sent_before_or_after_they_sleep() {
+    let server = LocalServer::start().unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let n = start(server.url(), Node::new("n", "eu").handler("ship", counting(&calls)), Options::default());
+    let wait = json!({"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 1, "Next": "S"},
+        "S": {"Type": "Task", "Resource": "ship", "End": true}}});
+    let approval = json!({"StartAt": "Approve", "States": {
+        "Approve": {"Type": "Task", "Resource": "approvals.request", "ResultPath": "$.approval", "Next": "S"},
+        "S": {"Type": "Task", "Resource": "ship", "End": true}},
+        "Await": {"Approve": {"EventPath": "$.token", "TimeoutSeconds": 60}}});
+    let c = client(server.url());
+    let t0 = Instant::now();
+    let w = c.submit(&create(&wait, json!({"n": 1}))).unwrap();
+    // An event sent before the object exists in the mesh, one sent right away, one later.
+    let early = create(&approval, json!({"n": 1, "token": "early"}));
+    let early_id = Object::from_bytes(&early, &Default::default()).unwrap().id().to_hex();
+    c.send_event(&early_id, &Event::success("early", json!({"by": "ann"}))).unwrap();
+    let early_id = c.submit(&early).unwrap();
+    let late = c.submit(&create(&approval, json!({"n": 1, "token": "late"}))).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        Object::from_bytes(&c.get(&late).unwrap().unwrap(), &Default::default()).unwrap().status(),
+        Status::Dormant,
+        "waiting for its event"
+    );
+    c.send_event(&late, &Event::success("wrong-name", json!({}))).unwrap();
+    c.send_event(&late, &Event::success("late", json!({"by": "bob"}))).unwrap();
+    let ids = vec![w.clone(), early_id.clone(), late.clone()];
+    let done = c.wait_done(&ids, Duration::from_secs(30)).unwrap();
+    assert_eq!(done.len(), 3);
+    assert!(t0.elapsed() >= Duration::from_secs(1));
+    for id in &ids {
+        let o = Object::from_bytes(&done[id], &Default::default()).unwrap();
+        assert_eq!(o.status(), Status::Succeeded, "{id}");
+        o.verify(&Trust::any()).into_result().unwrap();
+    }
+    let approved = |id: &str| Object::from_bytes(&done[id], &Default::default()).unwrap();
+    let records = approved(&late).records().unwrap();
+    assert!(records.iter().any(|r| matches!(&r.body, Body::Reentry { event: Some(e), .. } if e == "late")));
+    let records = approved(&early_id).records().unwrap();
+    assert!(records.iter().any(|r| matches!(&r.body, Body::Reentry { event: Some(e), .. } if e == "early")));
+    assert_eq!(calls.load(Ordering::Relaxed), 3);
+    drop(n);
+}
+
+#[test]
+fn fan_out_children_run_at_other_nodes_and_join_their_parent() {
+    let server = LocalServer::start().unwrap();
+    let squares = Arc::new(AtomicU64::new(0));
+    let sq = squares.clone();
+    let parent_node =
+        start(server.url(), Node::new("planner", "hq").handler("report", counting(&squares)), Options::default());
+    let workers: Vec<Running> = (0..2)
+        .map(|i| {
+            let s = sq.clone();
+            let node = Node::new(format!("worker-{i}"), "edge").handler("math.square", move |c: &Invocation| {
+                s.fetch_add(1, Ordering::Relaxed);
+                Ok(json!(c.input.as_i64().unwrap_or(0).pow(2)))
+            });
+            start(server.url(), node, Options::default())
+        })
+        .collect();
+    let plan = json!({"StartAt": "Squares", "States": {
+        "Squares": {"Type": "Map", "ItemsPath": "$.numbers", "MaxConcurrency": 2, "ResultPath": "$.squares", "End": true,
+                    "ItemProcessor": {"StartAt": "Square", "States": {"Square": {"Type": "Task", "Resource": "math.square", "End": true}}}}}});
+    let c = client(server.url());
+    let ids: Vec<String> =
+        (0..5).map(|i| c.submit(&create(&plan, json!({"numbers": [1, 2, 3, 4, i]}))).unwrap()).collect();
+    let done = c.wait_done(&ids, Duration::from_secs(30)).unwrap();
+    assert_eq!(done.len(), 5);
+    for (i, id) in ids.iter().enumerate() {
+        let o = Object::from_bytes(&done[id], &Default::default()).unwrap();
+        assert_eq!(o.status(), Status::Succeeded);
+        assert_eq!(o.data()["squares"], json!([1, 4, 9, 16, i * i]));
+        o.verify(&Trust::any()).into_result().unwrap();
+    }
+    assert_eq!(squares.load(Ordering::Relaxed), 25, "every child ran once");
+    drop(workers);
+    drop(parent_node);
+}
+
+#[test]
+fn a_stale_copy_is_recognised_as_a_duplicate_and_runs_nothing() {
+    let server = LocalServer::start().unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let n = start(server.url(), Node::new("n", "eu").handler("a.step", counting(&calls)), Options::default());
+    let plan = json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "a.step", "End": true}}});
+    let c = client(server.url());
+    let bytes = create(&plan, json!({"n": 1}));
+    let id = c.submit(&bytes).unwrap();
+    assert_eq!(c.wait_done(std::slice::from_ref(&id), Duration::from_secs(20)).unwrap().len(), 1);
+    // Submitting the same version again is a no-op; another version of it is refused.
+    assert!(c.submit(&bytes).is_ok());
+    let done = c.get(&id).unwrap().unwrap();
+    let other = create(&plan, json!({"n": 2}));
+    assert_ne!(Object::from_bytes(&other, &Default::default()).unwrap().id().to_hex(), id);
+    // The original version, delivered again (as a redelivery would): recognised, dropped.
+    publish(server.url(), "peo.new", bytes.clone());
+    let t0 = Instant::now();
+    while n.stat("duplicates") < 1 && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(n.stat("duplicates"), 1, "{:?}", n.log.lock().unwrap());
+    assert_eq!(calls.load(Ordering::Relaxed), 1, "the task ran once");
+    assert_eq!(c.get(&id).unwrap().unwrap(), done, "the object is unchanged");
+    let log = n.log.lock().unwrap().join("\n");
+    assert!(log.contains(&format!("duplicate: {id}")), "{log}");
+}
+
+#[test]
+fn a_node_that_dies_after_committing_is_reconciled_by_another() {
+    let server = LocalServer::start().unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let plan = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Resource": "a.step", "Next": "B"},
+        "B": {"Type": "Task", "Resource": "b.step", "End": true}}});
+    let c = client(server.url());
+    // The first node to listen creates the consumers: redeliver after one second.
+    let fast = Options { ack_wait: Duration::from_secs(1), ..Default::default() };
+    let dying = start(
+        server.url(),
+        Node::new("dying", "eu").handler("a.step", counting(&calls)),
+        Options { die_after_commit: true, ..fast.clone() },
+    );
+    let id = c.submit(&create(&plan, json!({"n": 0}))).unwrap();
+    let t0 = Instant::now();
+    while calls.load(Ordering::Relaxed) == 0 && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let dying = dying.finish();
+    assert!(dying.log.lock().unwrap().iter().any(|l| l.contains("fault injection")));
+    let committed = Object::from_bytes(&c.get(&id).unwrap().unwrap(), &Default::default()).unwrap();
+    assert_eq!(committed.state(), "B", "the successor is committed but was never published");
+
+    let survivor = start(server.url(), Node::new("survivor", "eu").handler("a.step", counting(&calls)), fast.clone());
+    let b = start(server.url(), Node::new("b", "eu").handler("b.step", counting(&calls)), fast);
+    let done = c.wait_done(std::slice::from_ref(&id), Duration::from_secs(20)).unwrap();
+    let o = Object::from_bytes(&done[&id], &Default::default()).unwrap();
+    assert_eq!(o.status(), Status::Succeeded);
+    assert!(!nodes_of(&o).contains(&"survivor".to_owned()), "the survivor republished, it did not run A again");
+    assert_eq!(calls.load(Ordering::Relaxed), 2, "A once (at the dying node), B once");
+    assert_eq!(survivor.stat("reconciled"), 1, "{:?}", survivor.log.lock().unwrap());
+    drop(b);
+}
+
+#[test]
+fn bad_input_is_dead_lettered_and_an_unreachable_server_is_a_transport_error() {
+    let e = JetStream::connect(
+        "nats://127.0.0.1:1",
+        Options { connect_timeout: Duration::from_millis(300), ..Default::default() },
+    )
+    .err()
+    .unwrap();
+    assert_eq!(e.kind(), ErrorKind::Transport);
+    assert!(e.to_string().contains("nats-server -js"), "{e}");
+
+    let server = LocalServer::start().unwrap();
+    let n =
+        start(server.url(), Node::new("n", "eu").handler("a.step", |_: &Invocation| Ok(json!(1))), Options::default());
+    let c = client(server.url());
+    assert_eq!(c.submit(b"not an object").unwrap_err().kind(), ErrorKind::Decode);
+    assert_eq!(c.send_event("zz", &Event::success("x", json!(1))).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    publish(server.url(), "peo.cap.a.step", b"garbage".to_vec());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let t0 = Instant::now();
+    while n.stat("rejected") < 1 && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(n.stat("rejected"), 1);
+    let dead = rt.block_on(async {
+        let client = async_nats::connect(server.url()).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let s = js.get_stream("PEO_DONE").await.unwrap();
+        s.get_last_raw_message_by_subject("peo.dead.unknown").await.unwrap()
+    });
+    assert_eq!(&dead.payload[..], b"garbage");
+    assert_eq!(dead.headers.get("Peo-Error").map(|v| v.as_str()), Some("PEO_DECODE"));
+}
