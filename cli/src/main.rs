@@ -9,6 +9,7 @@ use std::process::{Command as Process, ExitCode, Stdio};
 use std::sync::Arc;
 
 mod mesh;
+mod nats;
 
 use anstream::println;
 use anstyle::{AnsiColor, Style};
@@ -119,6 +120,63 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Run a node (TOML) as a service on a NATS JetStream mesh: it takes the objects for
+    /// its capabilities and sends them on (see docs/distributed.md).
+    Serve {
+        /// The NATS server, e.g. nats://127.0.0.1:4222 (JetStream enabled: `nats-server -js`).
+        #[arg(long)]
+        nats: String,
+        /// The node: a TOML file, as for `peo visit`.
+        #[arg(long)]
+        node: PathBuf,
+        /// Seconds a delivery may take before JetStream gives it to another node (applies
+        /// when this node creates the consumers; default 30).
+        #[arg(long)]
+        ack_wait: Option<f64>,
+        /// Stop after this many seconds without work (default: run until killed).
+        #[arg(long)]
+        idle_exit: Option<f64>,
+        /// Do not print what the node does.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Put objects (files from `peo new`) into a JetStream mesh.
+    Submit {
+        #[arg(long)]
+        nats: String,
+        objects: Vec<PathBuf>,
+        /// Wait up to this many seconds for them to finish (exit status 0 only if all succeeded).
+        #[arg(long)]
+        wait: Option<f64>,
+        /// With --wait: write each final object to DIR/<id>.peo.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Wait for objects of a JetStream mesh to finish.
+    Wait {
+        #[arg(long)]
+        nats: String,
+        ids: Vec<String>,
+        /// Seconds to wait at most.
+        #[arg(long, default_value_t = 60.0)]
+        timeout: f64,
+        /// Write each final object to DIR/<id>.peo.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send an event to an object of a JetStream mesh (kept until the object awaits it).
+    Send {
+        #[arg(long)]
+        nats: String,
+        object_id: String,
+        name: String,
+        /// The payload, JSON.
+        payload: Option<String>,
+    },
     /// Draw an object's journey as SVG: a lane per node, the records in order, dormancy
     /// as gaps, delegations as arrows.
     Trace {
@@ -159,6 +217,12 @@ fn main() -> ExitCode {
         Command::History { object, format } => history(&object, &format),
         Command::Trace { object, output } => trace(&object, &output),
         Command::Run { mesh, input, dir } => mesh::run(&mesh, input.as_deref(), dir.as_deref()),
+        Command::Serve { nats, node, ack_wait, idle_exit, quiet } => {
+            nats::serve(&nats, &node, ack_wait, idle_exit, quiet)
+        }
+        Command::Submit { nats, objects, wait, out, json } => nats::submit(&nats, &objects, wait, out.as_deref(), json),
+        Command::Wait { nats, ids, timeout, out, json } => nats::wait(&nats, &ids, timeout, out.as_deref(), json),
+        Command::Send { nats, object_id, name, payload } => nats::send(&nats, &object_id, &name, payload.as_deref()),
         Command::Event { mesh, object_id, name, payload, dir } => {
             mesh::event(&mesh, &object_id, &name, payload.as_deref(), dir.as_deref())
         }

@@ -66,6 +66,11 @@ impl ErrorKind {
         }
     }
 
+    /// The kind whose [`ErrorKind::code`] is `code`.
+    pub fn from_code(code: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+
     /// The stable code bindings expose (`"PEO_DECODE"`, ...).
     pub fn code(self) -> &'static str {
         match self {

@@ -839,6 +839,7 @@ impl JetStream {
             Stats::bump(&self.stats.children);
         }
         let (subject, _) = self.forward(&object, bytes).await?;
+        self.say(|| format!("{} {} at record {} -> {subject}", d.id, object.status().as_str(), object.memory().len()));
         if let Some(seq) = d.event_seq {
             let _ = self.c().work.delete_message(seq).await;
         }
@@ -978,8 +979,10 @@ pub struct ServeOptions {
 /// its capabilities, visits them and sends them on. Errors of one delivery are logged and
 /// the delivery is redelivered; only a failure to listen ends the loop with an error.
 pub fn serve(node: &Node, js: &JetStream, options: &ServeOptions) -> Result<()> {
-    let caps: Vec<&str> = node.spec().capabilities.iter().map(String::as_str).collect();
-    js.listen(node.id(), &caps)?;
+    if !js.is_listening() {
+        let caps: Vec<&str> = node.spec().capabilities.iter().map(String::as_str).collect();
+        js.listen(node.id(), &caps)?;
+    }
     let mut idle_since = std::time::Instant::now();
     let mut n = 0u64;
     loop {
@@ -989,97 +992,61 @@ pub fn serve(node: &Node, js: &JetStream, options: &ServeOptions) -> Result<()> 
         {
             return Ok(());
         }
-        let d = match js.next(Duration::from_millis(200)) {
-            Ok(Some(d)) => d,
-            Ok(None) => continue,
+        match js.serve_one(node, Duration::from_millis(200)) {
+            Ok(true) => {
+                n += 1;
+                idle_since = std::time::Instant::now();
+            }
+            Ok(false) => {}
             Err(e) if e.kind() == ErrorKind::Transport => {
-                js.say(|| format!("{e}"));
+                js.say(|| format!("{e} (retrying)"));
                 std::thread::sleep(Duration::from_millis(200));
-                continue;
             }
             Err(e) => return Err(e),
-        };
-        n += 1;
-        idle_since = std::time::Instant::now();
+        }
+    }
+}
+
+impl JetStream {
+    /// Whether [`JetStream::listen`] was called.
+    pub fn is_listening(&self) -> bool {
+        self.c().listener.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+
+    /// Waits up to `timeout` for one delivery and handles it with `node`; `false` when
+    /// none came.
+    pub fn serve_one(&self, node: &Node, timeout: Duration) -> Result<bool> {
+        let Some(d) = self.next(timeout)? else { return Ok(false) };
         let result = match &d.work {
             Work::Visit { object, event } => node.visit(object, event.as_ref()),
             Work::Complete { parent, child } => node.complete(parent, child),
         };
-        let r = match result {
-            Ok(v) => js.settle(d, &v.bytes, &v.children).map(|_| ()),
-            Err(e) if e.kind() == ErrorKind::Policy => js.decline(d, &e),
-            Err(e) => js.reject(d, &e),
-        };
-        if let Err(e) = r {
-            js.say(|| format!("{e} (the delivery will be presented again)"));
-        }
-    }
-}
-
-/// A `nats-server -js` on loopback with its own store, for tests, examples and
-/// benchmarks; stopped (killed) when dropped.
-pub struct LocalServer {
-    child: std::process::Child,
-    url: String,
-    port: u16,
-    _dir: Option<std::path::PathBuf>,
-}
-
-impl LocalServer {
-    /// Starts `nats-server -js` (found on `PATH` or in `/usr/sbin`) on a free port,
-    /// storing in a new temporary folder, and waits until it accepts connections.
-    pub fn start() -> Result<LocalServer> {
-        let dir = std::env::temp_dir().join(format!("peo-nats-{}-{}", std::process::id(), now_ns()));
-        std::fs::create_dir_all(&dir).map_err(|e| Error::transport(format!("cannot create {}: {e}", dir.display())))?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| Error::transport(format!("no free port: {e}")))?
-            .port();
-        let mut s = LocalServer::start_at(port, &dir)?;
-        s._dir = Some(dir);
-        Ok(s)
-    }
-
-    /// Starts it on `port` storing in `dir` (a restart with the same `dir` keeps the
-    /// streams).
-    pub fn start_at(port: u16, dir: &std::path::Path) -> Result<LocalServer> {
-        let exe = ["nats-server", "/usr/sbin/nats-server", "/usr/local/bin/nats-server"]
-            .into_iter()
-            .find(|p| std::process::Command::new(p).arg("--version").output().is_ok())
-            .ok_or_else(|| Error::transport("nats-server is not installed (Debian: `apt-get install nats-server`)"))?;
-        let child = std::process::Command::new(exe)
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| Error::transport(format!("cannot start nats-server: {e}")))?;
-        let mut s = LocalServer { child, url: format!("nats://127.0.0.1:{port}"), port, _dir: None };
-        let t0 = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if t0.elapsed() > Duration::from_secs(10) || s.child.try_wait().ok().flatten().is_some() {
-                return Err(Error::transport(format!("nats-server did not start on port {port}")));
+        if let Err(e) = self.finish(d, result.map(|v| (v.bytes, v.children))) {
+            if e.kind() != ErrorKind::Transport {
+                return Err(e);
             }
-            std::thread::sleep(Duration::from_millis(20));
+            self.say(|| format!("{e} (the delivery will be presented again)"));
         }
-        Ok(s)
+        Ok(true)
     }
 
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-}
-
-impl Drop for LocalServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if let Some(d) = &self._dir {
-            let _ = std::fs::remove_dir_all(d);
+    /// Settles a delivery with a visit's outcome (the object's bytes and any children):
+    /// a policy refusal declines it, any other error dead-letters it.
+    pub fn finish(&self, delivery: Delivery, outcome: Result<(Vec<u8>, Vec<Vec<u8>>)>) -> Result<()> {
+        match outcome {
+            Ok((bytes, children)) => self.settle(delivery, &bytes, &children).map(|_| ()),
+            Err(e) if e.kind() == ErrorKind::Policy => self.decline(delivery, &e),
+            Err(e) if e.kind() == ErrorKind::Transport => {
+                self.abandon(delivery);
+                Err(e)
+            }
+            Err(e) => self.reject(delivery, &e),
         }
+    }
+
+    /// Gives a delivery back at once (the host could not visit it: it is shutting down,
+    /// a handler was interrupted); JetStream presents it again.
+    pub fn abandon(&self, delivery: Delivery) {
+        self.rt.block_on(self.ack(&delivery.msg, AckKind::Nak(None)))
     }
 }

@@ -20,6 +20,7 @@ from ._api import (
     HANDLER_INVALID_OUTPUT,
     Disposition,
     Event,
+    JetStream,
     Node,
     NodeRef,
     Object,
@@ -44,6 +45,7 @@ from .errors import (
     SignatureError,
     TaskFailed,
     TerminatedError,
+    TransportError,
     UnsupportedError,
 )
 
@@ -56,6 +58,7 @@ __all__ = [
     "Signer",
     "SigningKey",
     "Node",
+    "JetStream",
     "Visit",
     "Disposition",
     "Event",
@@ -74,4 +77,5 @@ __all__ = [
     "PolicyError",
     "TerminatedError",
     "InternalError",
+    "TransportError",
 ]

@@ -21,6 +21,7 @@ __all__ = [
     "PolicyError",
     "TerminatedError",
     "InternalError",
+    "TransportError",
     "TaskFailed",
 ]
 
@@ -117,6 +118,14 @@ class InternalError(PeoError, RuntimeError):
     kind = "internal"
 
 
+class TransportError(PeoError, ConnectionError):
+    """The NATS server cannot be reached, or a JetStream request timed out or was
+    refused. Nothing was lost: retry when the server is back."""
+
+    code = "PEO_TRANSPORT"
+    kind = "transport"
+
+
 _BY_CODE: Dict[str, Type[PeoError]] = {
     cls.code: cls
     for cls in (
@@ -130,6 +139,7 @@ _BY_CODE: Dict[str, Type[PeoError]] = {
         PolicyError,
         TerminatedError,
         InternalError,
+        TransportError,
     )
 }
 

@@ -1,0 +1,143 @@
+//! The JetStream commands: `peo serve` runs a node as a service on a NATS JetStream
+//! mesh; `peo submit`, `peo send` and `peo wait` put objects in, send them events and
+//! wait for them to finish. See docs/distributed.md.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anstream::println;
+use peo_core::{Event, Limits, Object};
+use peo_runtime::SystemClock;
+use peo_runtime::jetstream::{JetStream, Options, ServeOptions, serve as serve_node};
+use serde_json::{Value, json};
+
+use crate::{Res, load_node, read, write};
+
+fn connect(url: &str, options: Options) -> Res<JetStream> {
+    JetStream::connect(url, options).map_err(|e| e.to_string())
+}
+
+pub(crate) fn serve(
+    url: &str,
+    node_file: &Path,
+    ack_wait: Option<f64>,
+    idle_exit: Option<f64>,
+    quiet: bool,
+) -> Res<ExitCode> {
+    let node = load_node(node_file, Arc::new(SystemClock))?;
+    let mut options = Options { name: Some(format!("peo serve {}", node.id())), ..Default::default() };
+    if let Some(s) = ack_wait {
+        if !(s > 0.0 && s.is_finite()) {
+            return Err("--ack-wait must be a positive number of seconds".into());
+        }
+        options.ack_wait = Duration::from_secs_f64(s);
+    }
+    let id = node.id().to_owned();
+    let caps: Vec<String> = node.spec().capabilities.iter().cloned().collect();
+    let mut js = connect(url, options)?;
+    if !quiet {
+        let who = id.clone();
+        js = js.with_log(move |line| {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{who}: {line}");
+            let _ = out.flush();
+        });
+    }
+    println!("{id}: serving {} on {url}", if caps.is_empty() { "no capability".into() } else { caps.join(", ") });
+    let started = Instant::now();
+    let options = ServeOptions { idle_timeout: idle_exit.map(Duration::from_secs_f64), ..Default::default() };
+    serve_node(&node, &js, &options).map_err(|e| e.to_string())?;
+    println!("{id}: stopped after {:.1} s: {}", started.elapsed().as_secs_f64(), js.stats().to_json());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn submit(
+    url: &str,
+    objects: &[PathBuf],
+    wait: Option<f64>,
+    out: Option<&Path>,
+    json: bool,
+) -> Res<ExitCode> {
+    if objects.is_empty() {
+        return Err("give at least one object file to submit".into());
+    }
+    let js = connect(url, Options::default())?;
+    let mut ids = Vec::new();
+    for p in objects {
+        let id = js.submit(&read(p)?).map_err(|e| format!("{}: {e}", p.display()))?;
+        if !json {
+            println!("submitted {id} ({})", p.display());
+        }
+        ids.push(id);
+    }
+    match wait {
+        None => {
+            if json {
+                println!("{}", json!({"submitted": ids}));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(secs) => finish(&js, &ids, secs, out, json),
+    }
+}
+
+pub(crate) fn wait(url: &str, ids: &[String], timeout: f64, out: Option<&Path>, json: bool) -> Res<ExitCode> {
+    let js = connect(url, Options::default())?;
+    finish(&js, ids, timeout, out, json)
+}
+
+/// Waits for `ids`, writes each final object to `out/<id>.peo`, prints a line (or JSON)
+/// per object; exit status 0 only when all finished `succeeded`.
+fn finish(js: &JetStream, ids: &[String], secs: f64, out: Option<&Path>, json: bool) -> Res<ExitCode> {
+    if !(secs >= 0.0 && secs.is_finite()) {
+        return Err("the wait must be a number of seconds".into());
+    }
+    let done = js.wait_done(ids, Duration::from_secs_f64(secs)).map_err(|e| e.to_string())?;
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let mut all_ok = true;
+    let mut report = Vec::new();
+    for id in ids {
+        let entry = match done.get(id) {
+            None => {
+                all_ok = false;
+                json!({"id": id, "status": "unfinished"})
+            }
+            Some(bytes) => {
+                let o = Object::from_bytes(bytes, &Limits::default()).map_err(|e| format!("{id}: {e}"))?;
+                if let Some(dir) = out {
+                    write(&dir.join(format!("{id}.peo")), bytes)?;
+                }
+                let status = o.status().as_str();
+                all_ok &= status == "succeeded";
+                let nodes: std::collections::BTreeSet<String> =
+                    o.records().map_err(|e| e.to_string())?.into_iter().map(|r| r.node.id).collect();
+                json!({"id": id, "status": status, "records": o.memory().len(), "nodes": nodes})
+            }
+        };
+        report.push(entry);
+    }
+    if json {
+        println!("{}", Value::Array(report));
+    } else {
+        for r in &report {
+            println!("{} {} {}", r["id"].as_str().unwrap_or(""), r["status"].as_str().unwrap_or(""), r["nodes"]);
+        }
+    }
+    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+pub(crate) fn send(url: &str, id: &str, name: &str, payload: Option<&str>) -> Res<ExitCode> {
+    let payload = match payload {
+        None => Value::Null,
+        Some(p) => serde_json::from_str(p).map_err(|e| format!("the payload is not valid JSON: {e}"))?,
+    };
+    let js = connect(url, Options::default())?;
+    js.send_event(id, &Event::success(name, payload)).map_err(|e| e.to_string())?;
+    println!("sent `{name}` to {id}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,113 @@
+"""Python nodes on a real NATS JetStream (``nats-server -js`` on loopback): a Python
+node serves objects next to a second node, objects finish, events wake dormant objects,
+and an unreachable server is a ``TransportError``."""
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+import peo
+
+NATS = shutil.which("nats-server") or ("/usr/sbin/nats-server" if os.path.exists("/usr/sbin/nats-server") else None)
+
+
+@pytest.fixture
+def nats_url():
+    if NATS is None:
+        pytest.fail("nats-server is not installed (Debian: apt-get install nats-server; scripts/test installs it)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = tempfile.mkdtemp(prefix="peo-py-nats-")
+    proc = subprocess.Popen([NATS, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "nats-server did not start"
+            time.sleep(0.02)
+    yield f"nats://127.0.0.1:{port}"
+    proc.kill()
+    proc.wait()
+    shutil.rmtree(store, ignore_errors=True)
+
+
+def serving(node, url):
+    stop = threading.Event()
+    result = {}
+    t = threading.Thread(target=lambda: result.update(node.serve(url, stop=stop)), daemon=True)
+    t.start()
+    return stop, t, result
+
+
+PLAN = {
+    "StartAt": "Reserve",
+    "States": {
+        "Reserve": {"Type": "Task", "Resource": "inventory.reserve", "ResultPath": "$.reservation", "Next": "Approve"},
+        "Approve": {"Type": "Task", "Resource": "approvals.request", "ResultPath": "$.approval", "Next": "Charge"},
+        "Charge": {"Type": "Task", "Resource": "payment.charge", "ResultPath": "$.payment", "End": True},
+    },
+    "Await": {"Approve": {"EventPath": "$.token", "TimeoutSeconds": 60}},
+}
+
+
+def test_python_nodes_serve_objects_across_domains_and_events_wake_them(nats_url):
+    key_w, key_p = peo.SigningKey.generate(), peo.SigningKey.generate()
+    warehouse = peo.Node("py-warehouse", domain="warehouse", key=key_w)
+    payments = peo.Node("py-payments", domain="payments", key=key_p)
+    seen = []
+
+    @warehouse.handler("inventory.reserve")
+    def reserve(order, ctx):
+        seen.append(ctx.idempotency_key)
+        return {"held": order["qty"]}
+
+    @payments.handler("payment.charge")
+    async def charge(order):
+        return {"charged": order["qty"] * 5}
+
+    runs = [serving(warehouse, nats_url), serving(payments, nats_url)]
+    mesh = peo.JetStream(nats_url)
+    objs = [peo.Object.create(PLAN, input={"qty": i + 1, "token": f"ok-{i}"}, key=key_w) for i in range(5)]
+    ids = [mesh.submit(o) for o in objs]
+    assert ids == [o.id for o in objs]
+    time.sleep(0.5)
+    for i, oid in enumerate(ids):
+        mesh.send_event(oid, {"name": f"ok-{i}", "payload": {"by": "ann"}})
+    done = mesh.wait(ids, timeout=30)
+    for stop, t, _ in runs:
+        stop.set()
+        t.join(10)
+    assert sorted(done) == sorted(ids)
+    for i, oid in enumerate(ids):
+        o = done[oid]
+        assert o.status == "succeeded", o.to_dict()
+        assert o.data["payment"] == {"charged": (i + 1) * 5} and o.data["approval"] == {"by": "ann"}
+        report = o.verify(trusted_keys=[key_w.public_key(), key_p.public_key()])
+        assert report.valid and report.signatures_checked >= 2
+        assert {"py-warehouse", "py-payments"} <= {r.node.id for r in o.memory}
+        assert mesh.get(oid) == o
+    assert len(seen) == 5 and len(set(seen)) == 5
+    stats = runs[0][2]
+    assert stats["visits"] >= 5 and stats["duplicates"] == 0
+
+
+def test_an_unreachable_server_is_a_transport_error():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(peo.TransportError) as e:
+        peo.JetStream(f"nats://127.0.0.1:{port}")
+    assert isinstance(e.value, ConnectionError) and e.value.code == "PEO_TRANSPORT"
+    assert "nats-server -js" in str(e.value)
+    with pytest.raises(TypeError):
+        peo.JetStream(4222)  # type: ignore[arg-type]
