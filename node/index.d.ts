@@ -9,6 +9,33 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** A connection to a NATS JetStream mesh (docs/distributed.md). */
+export declare class NativeJetStream {
+  /** Use `connect()`: a connection is made off the JS thread. */
+  constructor()
+  listen(nodeId: string, capabilities: Array<string>): Promise<NativeReply>
+  /**
+   * Waits up to `timeout_ms` for a delivery: `{handle, kind: "visit" | "complete",
+   * buffers: [object] | [parent, child], text: event JSON or null}`, or an empty reply.
+   */
+  next(timeoutMs: number): Promise<NativeReply>
+  /** Settles delivery `handle` with a visit's bytes and children. */
+  settle(handle: number, bytes: Uint8Array, children: Array<Buffer>): Promise<NativeReply>
+  /**
+   * Settles delivery `handle` with a visit's error (`code` a PEO_* code): a policy
+   * refusal declines it, anything else dead-letters it.
+   */
+  fail(handle: number, code: string, message: string): Promise<NativeReply>
+  /** Gives delivery `handle` back to JetStream at once. */
+  abandon(handle: number): void
+  submit(bytes: Uint8Array): Promise<NativeReply>
+  sendEvent(objectId: string, eventJson: string): Promise<NativeReply>
+  get(objectId: string): Promise<NativeReply>
+  /** `{names: ids, buffers: final objects}` of the objects that finished in time. */
+  waitDone(ids: Array<string>, timeoutMs: number): Promise<NativeReply>
+  statsJson(): string
+}
+
 /** A node (see `peo.d.ts` for the documented API). */
 export declare class NativeNode {
   constructor(id: string, domain: string)
@@ -82,8 +109,28 @@ export declare class NativeSigningKey {
   publicKey(): Buffer
 }
 
+/**
+ * Connects to a NATS JetStream mesh: resolves to a `NativeJetStream`, or to a reply
+ * carrying the error.
+ */
+export declare function connect(url: string, ackWaitMs?: number | undefined | null, name?: string | undefined | null): Promise<NativeJetStream | NativeReply>
+
 /** The error name of an attempt whose handler returned something that is not JSON. */
 export declare function handlerInvalidOutput(): string
+
+/**
+ * The result of a JetStream call: `code` / `message` on failure, else the fields the
+ * call fills.
+ */
+export interface NativeReply {
+  code?: string
+  message?: string
+  text?: string
+  handle?: number
+  kind?: string
+  buffers?: Array<Buffer>
+  names?: Array<string>
+}
 
 /** The library's version. */
 export declare function version(): string

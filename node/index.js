@@ -835,8 +835,10 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativeJetStream = nativeBinding.NativeJetStream
 module.exports.NativeNode = nativeBinding.NativeNode
 module.exports.NativeObject = nativeBinding.NativeObject
 module.exports.NativeSigningKey = nativeBinding.NativeSigningKey
+module.exports.connect = nativeBinding.connect
 module.exports.handlerInvalidOutput = nativeBinding.handlerInvalidOutput
 module.exports.version = nativeBinding.version

@@ -151,6 +151,43 @@ export class Node {
   advanceClock(ms: number): void
   visit(obj: PeoObject | Uint8Array, options?: { event?: Event | null }): Promise<Visit>
   complete(parent: PeoObject | Uint8Array, child: PeoObject | Uint8Array): Promise<Visit>
+  /**
+   * Runs the node as a service on a NATS JetStream mesh until `signal` aborts (or
+   * `idleTimeout` ms without work, or `maxDeliveries`); resolves to the counters.
+   * Rejects with a TransportError when the server cannot be reached.
+   */
+  serve(url: string, options?: ServeOptions & { ackWait?: number }): Promise<JetStreamStats>
+}
+
+export interface ServeOptions {
+  signal?: AbortSignal
+  idleTimeout?: number
+  maxDeliveries?: number
+}
+
+export interface JetStreamStats {
+  received: number
+  visits: number
+  forwarded: number
+  finished: number
+  children: number
+  duplicates: number
+  reconciled: number
+  declined: number
+  rejected: number
+  deferred: number
+}
+
+/** A connection to a NATS JetStream mesh (`nats-server -js`). */
+export class JetStream {
+  private constructor(native: unknown)
+  static connect(url: string, options?: { ackWait?: number; name?: string }): Promise<JetStream>
+  submit(obj: PeoObject | Uint8Array): Promise<string>
+  sendEvent(objectId: string, event: Event): Promise<void>
+  get(objectId: string): Promise<PeoObject | null>
+  wait(ids: string[], options?: { timeout?: number }): Promise<Record<string, PeoObject>>
+  serve(node: Node, options?: ServeOptions): Promise<JetStreamStats>
+  stats(): JetStreamStats
 }
 
 export class TaskFailed extends Error {
@@ -170,6 +207,7 @@ export type ErrorCode =
   | 'PEO_POLICY'
   | 'PEO_TERMINATED'
   | 'PEO_INTERNAL'
+  | 'PEO_TRANSPORT'
 
 export class PeoError extends Error {
   readonly code: ErrorCode
@@ -188,6 +226,7 @@ export class InvalidArgumentError extends PeoError {}
 export class PolicyError extends PeoError {}
 export class TerminatedError extends PeoError {}
 export class InternalError extends PeoError {}
+export class TransportError extends PeoError {}
 
 export const HANDLER_INVALID_OUTPUT: string
 export const version: string

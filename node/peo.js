@@ -33,6 +33,7 @@ const KINDS = {
   PEO_POLICY: ['PolicyError', 'policy'],
   PEO_TERMINATED: ['TerminatedError', 'terminated'],
   PEO_INTERNAL: ['InternalError', 'internal'],
+  PEO_TRANSPORT: ['TransportError', 'transport'],
 }
 
 const errors = { PeoError }
@@ -477,9 +478,125 @@ class Node {
   }
 }
 
+// ---------------------------------------------------------------------------------------
+// JetStream
+
+/** A NativeReply as its value, or its error thrown as the matching PeoError. */
+function check(reply) {
+  if (reply && reply.code) throw errorFrom({ code: reply.code, text: reply.message })
+  return reply
+}
+
+/** A connection to a NATS JetStream mesh (`nats-server -js`); see docs/distributed.md. */
+class JetStream {
+  constructor(nativeJetStream) {
+    if (!(nativeJetStream instanceof native.NativeJetStream)) {
+      throw new TypeError('use JetStream.connect(url) to open a connection')
+    }
+    this._native = nativeJetStream
+  }
+
+  /** Connects (off the JS thread); rejects with a TransportError when the server cannot be reached. */
+  static async connect(url, { ackWait, name } = {}) {
+    if (typeof url !== 'string') throw new TypeError(`url must be a string such as 'nats://127.0.0.1:4222', not ${typeof url}`)
+    if (ackWait !== undefined && (typeof ackWait !== 'number' || !(ackWait > 0))) {
+      throw new TypeError('ackWait must be a positive number of ms')
+    }
+    const r = await call(() => native.connect(url, ackWait ?? null, name ?? null))
+    if (r instanceof native.NativeJetStream) return new JetStream(r)
+    throw errorFrom({ code: r.code, text: r.message })
+  }
+
+  /** Puts a new object into the mesh; resolves to its id. */
+  async submit(obj) {
+    const data = objectBytes(obj, 'obj')
+    return check(await call(() => this._native.submit(data))).text
+  }
+
+  /** Sends an event ({name, payload} | {name, error, cause}) to an object; kept until the object awaits it. */
+  async sendEvent(objectId, event) {
+    if (typeof objectId !== 'string') throw new TypeError('objectId must be a string (hex)')
+    const ev = eventJson(event)
+    if (ev === null) throw new TypeError('event must be an object such as {name, payload}')
+    check(await call(() => this._native.sendEvent(objectId, ev)))
+  }
+
+  /** The newest version of an object, or null. */
+  async get(objectId) {
+    if (typeof objectId !== 'string') throw new TypeError('objectId must be a string (hex)')
+    const r = check(await call(() => this._native.get(objectId)))
+    return r.buffers ? PeoObject.fromBytes(r.buffers[0]) : null
+  }
+
+  /** Waits until every object in `ids` finished or `timeout` ms passed; resolves to {id: Object} of the finished ones. */
+  async wait(ids, { timeout = 60000 } = {}) {
+    if (!Array.isArray(ids) || !ids.every((i) => typeof i === 'string')) throw new TypeError('ids must be an array of strings')
+    const r = check(await call(() => this._native.waitDone(ids, timeout)))
+    const out = {}
+    r.names.forEach((n, i) => {
+      out[n] = PeoObject.fromBytes(r.buffers[i])
+    })
+    return out
+  }
+
+  /**
+   * Serves `node` on this connection until `signal` aborts, `idleTimeout` ms pass
+   * without work or `maxDeliveries` were handled; resolves to the counters.
+   */
+  async serve(node, { signal, idleTimeout, maxDeliveries } = {}) {
+    if (!(node instanceof Node)) throw new TypeError('node must be a peo Node')
+    check(await call(() => this._native.listen(node.id, [...node._handlers.keys()])))
+    let handled = 0
+    let idleSince = Date.now()
+    for (;;) {
+      if (signal?.aborted) break
+      if (maxDeliveries != null && handled >= maxDeliveries) break
+      if (idleTimeout != null && Date.now() - idleSince >= idleTimeout) break
+      const d = check(await this._native.next(200))
+      if (d.handle == null) continue
+      handled++
+      idleSince = Date.now()
+      let visit
+      try {
+        visit =
+          d.kind === 'visit'
+            ? await node.visit(d.buffers[0], { event: d.text ? JSON.parse(d.text) : undefined })
+            : await node.complete(d.buffers[0], d.buffers[1])
+      } catch (e) {
+        if (e instanceof PeoError) {
+          check(await this._native.fail(d.handle, e.code, e.message))
+          continue
+        }
+        this._native.abandon(d.handle)
+        throw e
+      }
+      const r = await this._native.settle(d.handle, visit.bytes, visit.children)
+      // A transport failure: JetStream presents the delivery again; keep serving.
+      if (r.code && r.code !== 'PEO_TRANSPORT') check(r)
+    }
+    return this.stats()
+  }
+
+  /** Counters: received, visits, forwarded, finished, children, duplicates, reconciled, declined, rejected, deferred. */
+  stats() {
+    return JSON.parse(this._native.statsJson())
+  }
+}
+
+/**
+ * Runs the node as a service on a NATS JetStream mesh: it takes the objects for its
+ * capabilities (and new objects, due dormant ones, events and fan-out completions),
+ * visits them and sends them on, until `signal` aborts (or `idleTimeout` / `maxDeliveries`).
+ */
+Node.prototype.serve = async function serve(url, { signal, idleTimeout, maxDeliveries, ackWait } = {}) {
+  const js = await JetStream.connect(url, { ackWait, name: `peo node ${this.id}` })
+  return js.serve(this, { signal, idleTimeout, maxDeliveries })
+}
+
 module.exports = {
   Object: PeoObject,
   Node,
+  JetStream,
   SigningKey,
   TaskFailed,
   HANDLER_INVALID_OUTPUT,

@@ -36,4 +36,23 @@ async function main(): Promise<void> {
   }
 }
 
+async function mesh(url: string, node: peo.Node, obj: peo.Object): Promise<void> {
+  const stop = new AbortController()
+  const served: Promise<peo.JetStreamStats> = node.serve(url, { signal: stop.signal, ackWait: 30000 })
+  const js: peo.JetStream = await peo.JetStream.connect(url, { name: 'types' })
+  const id: string = await js.submit(obj)
+  await js.sendEvent(id, { name: 'approved', payload: { by: 'ann' } })
+  const done: Record<string, peo.Object> = await js.wait([id], { timeout: 1000 })
+  const latest: peo.Object | null = await js.get(id)
+  stop.abort()
+  const stats: peo.JetStreamStats = await served
+  console.log(done[id]?.status, latest?.status, stats.duplicates, js.stats().visits)
+  try {
+    await peo.JetStream.connect('nats://127.0.0.1:1')
+  } catch (e) {
+    if (e instanceof peo.TransportError) console.log(e.code)
+  }
+}
+
 void main()
+void mesh

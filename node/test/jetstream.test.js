@@ -1,0 +1,128 @@
+// JS nodes on a real NATS JetStream (`nats-server -js` on loopback): two JS nodes in two
+// domains serve objects, an event wakes a dormant one, an unreachable server is a
+// TransportError.
+'use strict'
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const net = require('node:net')
+const { spawn, execFileSync } = require('node:child_process')
+const peo = require('..')
+
+function natsServer() {
+  for (const p of ['nats-server', '/usr/sbin/nats-server']) {
+    try {
+      execFileSync(p, ['--version'], { stdio: 'ignore' })
+      return p
+    } catch {}
+  }
+  throw new Error('nats-server is not installed (Debian: apt-get install nats-server; scripts/test installs it)')
+}
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+async function startNats() {
+  const port = await freePort()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'peo-js-nats-'))
+  const proc = spawn(natsServer(), ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir], { stdio: 'ignore' })
+  const deadline = Date.now() + 10000
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const c = net.connect(port, '127.0.0.1', () => {
+        c.end()
+        resolve(true)
+      })
+      c.on('error', () => resolve(false))
+    })
+    if (ok) break
+    if (Date.now() > deadline) throw new Error('nats-server did not start')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    stop() {
+      proc.kill('SIGKILL')
+      fs.rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+const PLAN = {
+  StartAt: 'Reserve',
+  States: {
+    Reserve: { Type: 'Task', Resource: 'inventory.reserve', ResultPath: '$.reservation', Next: 'Approve' },
+    Approve: { Type: 'Task', Resource: 'approvals.request', ResultPath: '$.approval', Next: 'Charge' },
+    Charge: { Type: 'Task', Resource: 'payment.charge', ResultPath: '$.payment', End: true },
+  },
+  Await: { Approve: { EventPath: '$.token', TimeoutSeconds: 60 } },
+}
+
+test('JS nodes serve objects across domains; events wake dormant ones', async () => {
+  const nats = await startNats()
+  try {
+    const warehouse = new peo.Node({ id: 'js-warehouse', domain: 'warehouse' })
+    const keys = []
+    warehouse.handle('inventory.reserve', (order, ctx) => {
+      keys.push(ctx.idempotencyKey)
+      return { held: order.qty }
+    })
+    const payments = new peo.Node({ id: 'js-payments', domain: 'payments' })
+    payments.handle('payment.charge', async (order) => {
+      await new Promise((r) => setTimeout(r, 1))
+      return { charged: order.qty * 5 }
+    })
+    const stop = new AbortController()
+    const serving = [warehouse.serve(nats.url, { signal: stop.signal }), payments.serve(nats.url, { signal: stop.signal })]
+    const mesh = await peo.JetStream.connect(nats.url)
+    const ids = []
+    for (let i = 0; i < 5; i++) {
+      ids.push(await mesh.submit(peo.Object.create(PLAN, { input: { qty: i + 1, token: `ok-${i}` } })))
+    }
+    await new Promise((r) => setTimeout(r, 300))
+    for (let i = 0; i < 5; i++) await mesh.sendEvent(ids[i], { name: `ok-${i}`, payload: { by: 'ann' } })
+    const done = await mesh.wait(ids, { timeout: 30000 })
+    stop.abort()
+    const stats = await Promise.all(serving)
+    assert.deepEqual(Object.keys(done).sort(), [...ids].sort())
+    ids.forEach((id, i) => {
+      const o = done[id]
+      assert.equal(o.status, 'succeeded')
+      assert.deepEqual(o.data.payment, { charged: (i + 1) * 5 })
+      assert.deepEqual(o.data.approval, { by: 'ann' })
+      assert.ok(o.verify().valid)
+      const nodes = new Set(o.memory.map((r) => r.node.id))
+      assert.ok(nodes.has('js-warehouse') && nodes.has('js-payments'), [...nodes].join())
+    })
+    assert.equal(new Set(keys).size, 5)
+    assert.ok(stats[0].visits >= 5)
+    assert.equal(stats[0].duplicates + stats[1].duplicates, 0)
+    const again = await mesh.get(ids[0])
+    assert.ok(again.toBytes().equals(done[ids[0]].toBytes()))
+    assert.equal(await mesh.get('00'.repeat(16)), null)
+    await assert.rejects(mesh.submit(Buffer.from('garbage')), (e) => e instanceof peo.DecodeError)
+    await assert.rejects(mesh.sendEvent(ids[0], 'x'), TypeError)
+  } finally {
+    nats.stop()
+  }
+})
+
+test('an unreachable server is a TransportError', async () => {
+  const port = await freePort()
+  await assert.rejects(peo.JetStream.connect(`nats://127.0.0.1:${port}`), (e) => {
+    assert.ok(e instanceof peo.TransportError && e instanceof peo.PeoError)
+    assert.equal(e.code, 'PEO_TRANSPORT')
+    assert.match(e.message, /nats-server -js/)
+    return true
+  })
+  await assert.rejects(peo.JetStream.connect(4222), TypeError)
+  assert.throws(() => new peo.JetStream({}), TypeError)
+})
