@@ -185,7 +185,7 @@ export class JetStream {
   submit(obj: PeoObject | Uint8Array): Promise<string>
   sendEvent(objectId: string, event: Event): Promise<void>
   get(objectId: string): Promise<PeoObject | null>
-  wait(ids: string[], options?: { timeout?: number }): Promise<Record<string, PeoObject>>
+  wait(ids: string[], options?: { timeout?: number }): Promise<{ [id: string]: PeoObject }>
   serve(node: Node, options?: ServeOptions): Promise<JetStreamStats>
   stats(): JetStreamStats
 }
