@@ -72,6 +72,11 @@ typedef enum {
    * A bug in peo (including a panic caught at the boundary). Please report it.
    */
   PEO_INTERNAL = 10,
+  /**
+   * The NATS server cannot be reached, or a JetStream request failed. Nothing was
+   * lost: retry when the server is back.
+   */
+  PEO_TRANSPORT = 11,
 } peo_status;
 
 /**
@@ -208,6 +213,35 @@ typedef void (*PeoAdvisor)(void *user_data, const PeoObject *object, PeoAdvice *
  * A clock: ms since the Unix epoch.
  */
 typedef int64_t (*PeoClock)(void *user_data);
+
+/**
+ * Asked about every 200 ms while a node serves: return true to stop serving.
+ */
+typedef bool (*PeoStopFn)(void *user_data);
+
+/**
+ * How `peo_node_serve` runs; zero-initialise it for the defaults.
+ */
+typedef struct {
+  /**
+   * Seconds a delivery may take before JetStream gives it to another node (applies
+   * when this node creates the consumers); 0: 30 s.
+   */
+  double ack_wait_seconds;
+  /**
+   * Stop after this many seconds without work; 0: never.
+   */
+  double idle_timeout_seconds;
+  /**
+   * Stop after this many deliveries; 0: no limit.
+   */
+  uint64_t max_deliveries;
+  /**
+   * Called about every 200 ms; serving stops when it returns true. NULL: never.
+   */
+  PeoStopFn should_stop;
+  void *user_data;
+} PeoServeOptions;
 
 #ifdef __cplusplus
 extern "C" {
@@ -467,6 +501,17 @@ peo_status peo_node_visit(const PeoNode *node, const uint8_t *bytes, size_t len,
  * nothing. Free `*out` with `peo_visit_free`.
  */
 peo_status peo_node_complete(const PeoNode *node, const uint8_t *parent, size_t parent_len, const uint8_t *child, size_t child_len, PeoVisit **out);
+
+/**
+ * Runs the node as a service on a NATS JetStream mesh (`url`, e.g.
+ * `nats://127.0.0.1:4222`, a server started with `nats-server -js`): it takes the
+ * objects for its capabilities (and new objects, due dormant ones, events and fan-out
+ * completions), visits them with its handlers (called on this thread) and sends them on,
+ * until `options` say stop. `options` may be NULL (serve until the process ends).
+ * `stats_json`, if not NULL, receives the connection's counters as JSON (free with
+ * `peo_string_free`). `PEO_TRANSPORT` when the server cannot be reached.
+ */
+peo_status peo_node_serve(const PeoNode *node, const char *url, const PeoServeOptions *options, char **stats_json);
 
 /**
  * Frees a node. Accepts NULL.

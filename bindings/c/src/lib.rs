@@ -72,10 +72,13 @@ pub enum PeoStatus {
     PeoTerminated = 9,
     /// A bug in peo (including a panic caught at the boundary). Please report it.
     PeoInternal = 10,
+    /// The NATS server cannot be reached, or a JetStream request failed. Nothing was
+    /// lost: retry when the server is back.
+    PeoTransport = 11,
 }
 
 /// Every status, in value order (for `peo_status_name`).
-const STATUSES: [(PeoStatus, &CStr); 11] = [
+const STATUSES: [(PeoStatus, &CStr); 12] = [
     (PeoStatus::PeoOk, c"PEO_OK"),
     (PeoStatus::PeoDecode, c"PEO_DECODE"),
     (PeoStatus::PeoIntegrity, c"PEO_INTEGRITY"),
@@ -87,6 +90,7 @@ const STATUSES: [(PeoStatus, &CStr); 11] = [
     (PeoStatus::PeoPolicy, c"PEO_POLICY"),
     (PeoStatus::PeoTerminated, c"PEO_TERMINATED"),
     (PeoStatus::PeoInternal, c"PEO_INTERNAL"),
+    (PeoStatus::PeoTransport, c"PEO_TRANSPORT"),
 ];
 
 fn status_of(kind: ErrorKind) -> PeoStatus {
@@ -100,6 +104,7 @@ fn status_of(kind: ErrorKind) -> PeoStatus {
         ErrorKind::InvalidArgument => PeoStatus::PeoInvalidArgument,
         ErrorKind::Policy => PeoStatus::PeoPolicy,
         ErrorKind::Terminated => PeoStatus::PeoTerminated,
+        ErrorKind::Transport => PeoStatus::PeoTransport,
         // Internal, and any kind a newer core adds before this binding knows it.
         _ => PeoStatus::PeoInternal,
     }
@@ -1068,6 +1073,110 @@ pub unsafe extern "C" fn peo_node_complete(
         let child = unsafe { bytes_arg(child, child_len, "child") }?;
         let visit = node.node.complete(parent, child)?;
         *out = Box::into_raw(Box::new(PeoVisit { visit }));
+        Ok(())
+    })
+}
+
+/// Asked about every 200 ms while a node serves: return true to stop serving.
+pub type PeoStopFn = Option<unsafe extern "C" fn(user_data: *mut c_void) -> bool>;
+
+/// How `peo_node_serve` runs; zero-initialise it for the defaults.
+#[repr(C)]
+pub struct PeoServeOptions {
+    /// Seconds a delivery may take before JetStream gives it to another node (applies
+    /// when this node creates the consumers); 0: 30 s.
+    pub ack_wait_seconds: f64,
+    /// Stop after this many seconds without work; 0: never.
+    pub idle_timeout_seconds: f64,
+    /// Stop after this many deliveries; 0: no limit.
+    pub max_deliveries: u64,
+    /// Called about every 200 ms; serving stops when it returns true. NULL: never.
+    pub should_stop: PeoStopFn,
+    pub user_data: *mut c_void,
+}
+
+/// Runs the node as a service on a NATS JetStream mesh (`url`, e.g.
+/// `nats://127.0.0.1:4222`, a server started with `nats-server -js`): it takes the
+/// objects for its capabilities (and new objects, due dormant ones, events and fan-out
+/// completions), visits them with its handlers (called on this thread) and sends them on,
+/// until `options` say stop. `options` may be NULL (serve until the process ends).
+/// `stats_json`, if not NULL, receives the connection's counters as JSON (free with
+/// `peo_string_free`). `PEO_TRANSPORT` when the server cannot be reached.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_node_serve(
+    node: *const PeoNode,
+    url: *const c_char,
+    options: *const PeoServeOptions,
+    stats_json: *mut *mut c_char,
+) -> PeoStatus {
+    guard(|| {
+        let node = unsafe { handle(node, "node") }?;
+        let url = unsafe { str_arg(url, "url") }?;
+        let options = if options.is_null() { None } else { Some(unsafe { &*options }) };
+        let seconds = |s: f64, what: &str| -> Result<Option<std::time::Duration>, Error> {
+            if s == 0.0 {
+                return Ok(None);
+            }
+            std::time::Duration::try_from_secs_f64(s)
+                .map(Some)
+                .map_err(|_| invalid(&format!("`{what}` must be a non-negative number of seconds")))
+        };
+        let mut connect = peo_runtime::jetstream::Options {
+            name: Some(format!("peo C node {}", node.node.id())),
+            ..Default::default()
+        };
+        if let Some(o) = options
+            && let Some(d) = seconds(o.ack_wait_seconds, "ack_wait_seconds")?
+        {
+            connect.ack_wait = d;
+        }
+        let idle = match options {
+            Some(o) => seconds(o.idle_timeout_seconds, "idle_timeout_seconds")?,
+            None => None,
+        };
+        let js = peo_runtime::jetstream::JetStream::connect(url, connect)?;
+        let caps: Vec<&str> = node.node.spec().capabilities.iter().map(String::as_str).collect();
+        js.listen(node.node.id(), &caps)?;
+        let mut handled = 0u64;
+        let mut idle_since = std::time::Instant::now();
+        let mut failing_since = None;
+        loop {
+            if let Some(o) = options {
+                if let Some(f) = o.should_stop
+                    // SAFETY: the caller's function with its own user data.
+                    && unsafe { f(o.user_data) }
+                {
+                    break;
+                }
+                if o.max_deliveries > 0 && handled >= o.max_deliveries {
+                    break;
+                }
+            }
+            if idle.is_some_and(|t| idle_since.elapsed() >= t) {
+                break;
+            }
+            match js.serve_one(&node.node, std::time::Duration::from_millis(200)) {
+                Ok(true) => {
+                    handled += 1;
+                    idle_since = std::time::Instant::now();
+                    failing_since = None;
+                }
+                Ok(false) => failing_since = None,
+                // The server may come back: give up after 30 s of failures.
+                Err(e) if e.kind() == ErrorKind::Transport => {
+                    let since = *failing_since.get_or_insert_with(std::time::Instant::now);
+                    if since.elapsed() > std::time::Duration::from_secs(30) {
+                        return Err(e);
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if !stats_json.is_null() {
+            let out = unsafe { string_out(stats_json, "stats_json") }?;
+            *out = c_string(&js.stats().to_json().to_string()).into_raw();
+        }
         Ok(())
     })
 }

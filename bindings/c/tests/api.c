@@ -421,11 +421,11 @@ static void bad_arguments(void) {
   peo_bytes_free(NULL, 0);
 
   /* Statuses: unique values, each named; a success clears the last error. */
-  for (int i = 0; i <= PEO_INTERNAL; i++) {
+  for (int i = 0; i <= PEO_TRANSPORT; i++) {
     CHECK(peo_status_name(i) != NULL);
     for (int j = 0; j < i; j++) CHECK(strcmp(peo_status_name(i), peo_status_name(j)) != 0);
   }
-  CHECK(peo_status_name(PEO_INTERNAL + 1) == NULL && peo_status_name(-1) == NULL);
+  CHECK(peo_status_name(PEO_TRANSPORT + 1) == NULL && peo_status_name(-1) == NULL);
   CHECK(strcmp(peo_status_name(PEO_OK), "PEO_OK") == 0);
   CHECK_OK(peo_signing_key_generate(&key));
   CHECK(peo_last_error() == PEO_OK && strcmp(peo_last_error_message(), "") == 0);
