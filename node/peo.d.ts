@@ -176,6 +176,7 @@ export interface JetStreamStats {
   declined: number
   rejected: number
   deferred: number
+  superseded: number
 }
 
 /** A connection to a NATS JetStream mesh (`nats-server -js`). */

@@ -577,7 +577,7 @@ class JetStream {
     return this.stats()
   }
 
-  /** Counters: received, visits, forwarded, finished, children, duplicates, reconciled, declined, rejected, deferred. */
+  /** Counters: received, visits, forwarded, finished, children, duplicates, reconciled, declined, rejected, deferred, superseded. */
   stats() {
     return JSON.parse(this._native.statsJson())
   }

@@ -48,7 +48,13 @@ pub(crate) fn serve(
     }
     println!("{id}: serving {} on {url}", if caps.is_empty() { "no capability".into() } else { caps.join(", ") });
     let started = Instant::now();
-    let options = ServeOptions { idle_timeout: idle_exit.map(Duration::from_secs_f64), ..Default::default() };
+    // SIGTERM / SIGINT: finish the delivery in hand, then stop (and print the counters).
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, stop.clone()).map_err(|e| format!("cannot handle signals: {e}"))?;
+    }
+    let options =
+        ServeOptions { idle_timeout: idle_exit.map(Duration::from_secs_f64), stop: Some(stop), ..Default::default() };
     serve_node(&node, &js, &options).map_err(|e| e.to_string())?;
     println!("{id}: stopped after {:.1} s: {}", started.elapsed().as_secs_f64(), js.stats().to_json());
     Ok(ExitCode::SUCCESS)

@@ -152,6 +152,9 @@ pub struct Stats {
     pub rejected: AtomicU64,
     /// Dormant objects not due yet (redelivered later).
     pub deferred: AtomicU64,
+    /// Wake-up messages of dormant objects that moved on meanwhile (an event or a child
+    /// woke them first), dropped.
+    pub superseded: AtomicU64,
     /// Microseconds from the previous hop's publication to this node's publication.
     hop_us: Mutex<Vec<u64>>,
 }
@@ -170,7 +173,7 @@ impl Stats {
             "received": g(&self.received), "visits": g(&self.visits), "forwarded": g(&self.forwarded),
             "finished": g(&self.finished), "children": g(&self.children), "duplicates": g(&self.duplicates),
             "reconciled": g(&self.reconciled), "declined": g(&self.declined), "rejected": g(&self.rejected),
-            "deferred": g(&self.deferred),
+            "deferred": g(&self.deferred), "superseded": g(&self.superseded),
         })
     }
 }
@@ -251,9 +254,11 @@ pub fn route(object: &Object) -> String {
             None => format!("peo.done.{}", l.root.to_hex()),
         };
     }
+    if status == peo_core::Status::Dormant {
+        return format!("peo.dormant.{}", object.id().to_hex());
+    }
     let last = object.memory().last().and_then(|r| r.decode().ok());
     match last.map(|r| r.body) {
-        Some(Body::Dormant { .. }) => format!("peo.dormant.{}", object.id().to_hex()),
         Some(Body::Delegate { reason, capability, target, .. }) if reason != DelegateReason::FanOut => {
             match (capability, target) {
                 (Some(c), _) => format!("peo.cap.{}", subject_token(&c)),
@@ -261,7 +266,12 @@ pub fn route(object: &Object) -> String {
                 (None, None) => "peo.new".to_owned(),
             }
         }
-        _ => "peo.new".to_owned(),
+        // A new object (or one whose last visit left no routing record): straight to
+        // the capability of its current Task state, else to any node.
+        _ => match object.intent().plan().machine.get(object.state()).map(|s| &s.kind) {
+            Some(peo_core::intent::StateKind::Task(t)) => format!("peo.cap.{}", subject_token(&t.resource)),
+            _ => "peo.new".to_owned(),
+        },
     }
 }
 
@@ -678,6 +688,12 @@ impl JetStream {
             let id = object.id().to_hex();
             let revision = match self.check(&object).await? {
                 Check::Current(r) => r,
+                Check::Stale(why) if subject.starts_with("peo.dormant.") => {
+                    Stats::bump(&self.stats.superseded);
+                    self.say(|| format!("superseded: the wake-up of {id} at record {}: {why}", object.memory().len()));
+                    self.ack(&msg, AckKind::Ack).await;
+                    return Ok(None);
+                }
                 Check::Stale(why) => {
                     Stats::bump(&self.stats.duplicates);
                     self.say(|| format!("duplicate: {id} at record {} on {subject}: {why}", object.memory().len()));
@@ -789,7 +805,6 @@ impl JetStream {
             }
             return Ok(Settled::Unchanged);
         }
-        Stats::bump(&self.stats.visits);
         let bytes = bytes::Bytes::copy_from_slice(after);
         let committed = match d.revision {
             Some(r) => self.c().kv.update(&d.id, bytes.clone(), r).await.map(|_| ()).map_err(|e| e.to_string()),
@@ -822,6 +837,7 @@ impl JetStream {
                 }
             });
         }
+        Stats::bump(&self.stats.visits);
         if self.options.die_after_commit {
             return Err(Error::transport(format!("{} committed; dying before publishing it (fault injection)", d.id)));
         }

@@ -709,6 +709,6 @@ class JetStream:
 
     def stats(self) -> Dict[str, int]:
         """Counters: received, visits, forwarded, finished, children, duplicates,
-        reconciled, declined, rejected, deferred."""
+        reconciled, declined, rejected, deferred, superseded."""
         stats: Dict[str, int] = json.loads(self._native.stats_json())
         return stats

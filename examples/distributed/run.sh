@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The distributed example: starts `nats-server -js` on loopback, then four nodes in two
+# domains, each its own process and language, each signing its records:
+#   py-reserve  (Python, domain warehouse)  inventory.reserve
+#   js-charge   (Node.js, domain commerce)  payment.charge, customer.notify
+#   c-pack      (C, domain warehouse)       warehouse.pack
+#   cli-ship    (`peo serve`, domain commerce, shell handlers)  billing.invoice, shipping.ship
+# submits N orders (plan.json: four Tasks, a Parallel whose branches run as child objects,
+# a Wait), waits for them, and checks every one succeeded, verifies against the five
+# public keys and was worked on in all four languages.
+#
+# Usage: examples/distributed/run.sh [N]      (default 20 orders)
+# Needs: nats-server (Debian: apt-get install nats-server), the workspace built
+# (cargo build --release --workspace), `peo` importable by $PYTHON (pip install ./python)
+# and `require('peo')` resolvable by node (npm install ./node, or NODE_PATH).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+n="${1:-20}"
+PYTHON="${PYTHON:-python3}"
+peo="$root/target/release/peo"
+export PATH="$PATH:/usr/sbin"
+command -v nats-server >/dev/null || { echo "nats-server is not installed (apt-get install nats-server)" >&2; exit 1; }
+[ -x "$peo" ] && [ -f "$root/target/release/libpeo.so" ] \
+  || { echo "build first: cargo build --release --workspace" >&2; exit 1; }
+"$PYTHON" -c "import peo" 2>/dev/null || { echo "$PYTHON cannot import peo (pip install ./python)" >&2; exit 1; }
+node -e "require('peo')" 2>/dev/null || { echo "node cannot require('peo') (npm install ./node, or set NODE_PATH)" >&2; exit 1; }
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ -n "${PEO_KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+port=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+url="nats://127.0.0.1:$port"
+nats-server -js -a 127.0.0.1 -p "$port" -sd "$work/jetstream" > "$work/nats.log" 2>&1 &
+nats=$!
+for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+echo "nats-server -js on $url"
+
+cc -std=c11 -O2 -Wall -Wextra -Werror "$here/c_node.c" -I"$root/include" -L"$root/target/release" -lpeo \
+  -Wl,-rpath,"$root/target/release" -o "$work/c_node"
+
+cd "$here"
+"$PYTHON" py_node.py "$url" keys/py-reserve.key > "$work/py-reserve.log" 2>&1 & pids+=($!)
+node js_node.js "$url" keys/js-charge.key > "$work/js-charge.log" 2>&1 & pids+=($!)
+"$work/c_node" "$url" keys/c-pack.key > "$work/c-pack.log" 2>&1 & pids+=($!)
+"$peo" serve --nats "$url" --node cli-ship.toml > "$work/cli-ship.log" 2>&1 & pids+=($!)
+
+objects=()
+for i in $(seq "$n"); do
+  printf '{"order": %d, "sku": "SKU-%d", "qty": %d}' "$i" "$((i % 7))" "$((1 + i % 3))" > "$work/input-$i.json"
+  "$peo" new plan.json --input "$work/input-$i.json" --key keys/submitter.key -o "$work/order-$i.peo" > /dev/null
+  objects+=("$work/order-$i.peo")
+done
+t0=$(date +%s.%N)
+"$peo" submit --nats "$url" --wait 120 --out "$work/done" --json "${objects[@]}" > "$work/report.json" || true
+t1=$(date +%s.%N)
+
+for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+wait "${pids[@]}" 2>/dev/null || true
+pids=("$nats")
+
+"$PYTHON" - "$work/report.json" "$n" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+n = int(sys.argv[2])
+want = {"py-reserve", "js-charge", "c-pack", "cli-ship"}
+bad = [r for r in report if r["status"] != "succeeded" or not want <= set(r.get("nodes", []))]
+assert len(report) == n, f"{len(report)} of {n} objects reported"
+if bad:
+    print("objects that did not succeed across all four languages:", json.dumps(bad, indent=1))
+    sys.exit(1)
+print(f"{n} objects succeeded; each was worked on by {', '.join(sorted(want))}")
+PY
+trust=$(ls keys/*.pub | paste -sd, -)
+for f in "$work"/done/*.peo; do
+  "$peo" verify "$f" --trust "$trust" > /dev/null || { echo "$f does not verify" >&2; "$peo" verify "$f" --trust "$trust"; exit 1; }
+done
+echo "every history verifies: each visit signed by one of the five demo keys"
+first=$(ls "$work"/done/*.peo | head -1)
+echo
+echo "the journey of $(basename "$first" .peo):"
+"$peo" inspect "$first" | sed -n '1,40p'
+echo
+for log in py-reserve js-charge c-pack cli-ship; do
+  grep -E "^$log: stopped" "$work/$log.log" | tail -1 || echo "$log: (no summary)"
+done
+awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d orders in %.2f s (each: 5 tasks in 4 processes, 2 child objects, a 1 s wait)\n", n, b - a }'
