@@ -1,1 +1,170 @@
-fn main() {}
+//! Load through NATS JetStream: objects per second and per-hop latency (p50, p99) for 1,
+//! 2 and 4 nodes per capability, and the cost of a hop compared with the in-process
+//! mesh. Starts its own `nats-server -js` on loopback (Debian: `apt-get install
+//! nats-server`).
+//!
+//! Run: `cargo bench -p peo-runtime --bench jetstream` (about a minute). Figures are
+//! printed; nothing is asserted.
+//!
+//! The plan is four Tasks whose capabilities alternate (`bench.a`, `bench.b`, `bench.a`,
+//! `bench.b`); each node serves one of the two, so every Task is a hop: the object is
+//! committed, published to the next capability's subject and picked up by another node.
+//! Nodes are threads of this process, each with its own connection, signing key and
+//! consumers, exactly as separate processes would have.
+//! - "loaded": 400 objects submitted at once; objects/s from the first submission to the
+//!   last finished object; the hop latency (previous node's publication to this node's
+//!   publication of the next hop) then includes waiting in the queue.
+//! - "one at a time": 100 objects, each submitted after the previous finished: the hop
+//!   latency of an idle mesh.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use peo_core::{Context, CreateOptions, Disposition, Object, SigningKey};
+use peo_runtime::jetstream::{JetStream, LocalServer, Options, ServeOptions, serve};
+use peo_runtime::{Invocation, Node};
+use serde_json::{Value, json};
+
+fn plan() -> Value {
+    json!({"StartAt": "T1", "States": {
+        "T1": {"Type": "Task", "Resource": "bench.a", "Next": "T2"},
+        "T2": {"Type": "Task", "Resource": "bench.b", "Next": "T3"},
+        "T3": {"Type": "Task", "Resource": "bench.a", "Next": "T4"},
+        "T4": {"Type": "Task", "Resource": "bench.b", "End": true}}})
+}
+
+const HOPS_PER_OBJECT: usize = 4;
+
+fn object(i: usize) -> Vec<u8> {
+    Object::create(&plan(), Context::new(), &json!({"n": i, "payload": "x".repeat(200)}), &CreateOptions::default())
+        .unwrap()
+        .to_bytes()
+}
+
+fn node(id: &str, cap: &str) -> Node {
+    Node::new(id, "bench")
+        .with_key(SigningKey::generate().unwrap())
+        .handler(cap, |c: &Invocation| Ok(json!({"n": c.input["n"], "payload": c.input["payload"]})))
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+struct Mesh {
+    _server: LocalServer,
+    url: String,
+    stop: Arc<AtomicBool>,
+    nodes: Vec<(Arc<JetStream>, std::thread::JoinHandle<()>)>,
+}
+
+impl Mesh {
+    fn start(per_capability: usize) -> Mesh {
+        let server = LocalServer::start().expect("nats-server -js (apt-get install nats-server)");
+        let url = server.url().to_owned();
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut nodes = Vec::new();
+        for cap in ["bench.a", "bench.b"] {
+            for i in 0..per_capability {
+                let js = Arc::new(JetStream::connect(&url, Options::default()).unwrap());
+                let n = node(&format!("{cap}-{i}"), cap);
+                let (j, s) = (js.clone(), stop.clone());
+                let t = std::thread::spawn(move || {
+                    serve(&n, &j, &ServeOptions { stop: Some(s), ..Default::default() }).unwrap();
+                });
+                nodes.push((js, t));
+            }
+        }
+        // Let every node create its consumers before the first object.
+        std::thread::sleep(Duration::from_millis(300));
+        Mesh { _server: server, url, stop, nodes }
+    }
+
+    fn hop_latencies(&self) -> Vec<u64> {
+        let mut all: Vec<u64> = self.nodes.iter().flat_map(|(js, _)| js.stats().take_hop_latencies()).collect();
+        all.sort_unstable();
+        all
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for (_, t) in self.nodes {
+            t.join().unwrap();
+        }
+    }
+}
+
+fn loaded(per_capability: usize, objects: usize) -> (f64, Vec<u64>) {
+    let mesh = Mesh::start(per_capability);
+    let client = JetStream::connect(&mesh.url, Options::default()).unwrap();
+    let bytes: Vec<Vec<u8>> = (0..objects).map(object).collect();
+    let t0 = Instant::now();
+    let ids: Vec<String> = bytes.iter().map(|b| client.submit(b).unwrap()).collect();
+    let done = client.wait_done(&ids, Duration::from_secs(300)).unwrap();
+    let secs = t0.elapsed().as_secs_f64();
+    assert_eq!(done.len(), objects, "every object finished");
+    let lat = mesh.hop_latencies();
+    mesh.stop();
+    (objects as f64 / secs, lat)
+}
+
+fn one_at_a_time(per_capability: usize, objects: usize) -> Vec<u64> {
+    let mesh = Mesh::start(per_capability);
+    let client = JetStream::connect(&mesh.url, Options::default()).unwrap();
+    for i in 0..objects {
+        let id = client.submit(&object(10_000 + i)).unwrap();
+        assert_eq!(client.wait_done(&[id], Duration::from_secs(30)).unwrap().len(), 1);
+    }
+    let lat = mesh.hop_latencies();
+    mesh.stop();
+    lat
+}
+
+/// The same plan in one process: two nodes, the object handed over as bytes.
+fn in_process(objects: usize) -> f64 {
+    let (a, b) = (node("a", "bench.a"), node("b", "bench.b"));
+    let bytes: Vec<Vec<u8>> = (0..objects).map(object).collect();
+    let t0 = Instant::now();
+    let mut hops = 0;
+    for o in bytes {
+        let mut cur = o;
+        let mut at_a = true;
+        loop {
+            let v = if at_a { a.visit(&cur, None) } else { b.visit(&cur, None) }.unwrap();
+            hops += 1;
+            cur = v.bytes;
+            at_a = !at_a;
+            if matches!(v.disposition, Disposition::Terminated { .. }) {
+                break;
+            }
+        }
+    }
+    assert_eq!(hops, objects * HOPS_PER_OBJECT);
+    t0.elapsed().as_secs_f64() * 1e6 / hops as f64
+}
+
+fn main() {
+    // `cargo test --benches` runs this with `--bench` absent: only check it starts.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let (loaded_n, single_n) = if quick { (20, 5) } else { (400, 100) };
+    println!("JetStream load: plan of {HOPS_PER_OBJECT} Tasks, every Task a hop between nodes (nats-server -js on loopback, this machine)");
+    let local = in_process(if quick { 20 } else { 2000 });
+    println!("in-process mesh (two Nodes, bytes handed over): {local:.0} µs per hop");
+    for per in [1, 2, 4] {
+        let (rate, lat) = loaded(per, loaded_n);
+        let single = one_at_a_time(per, single_n);
+        let (p50, p99) = (percentile(&single, 0.5), percentile(&single, 0.99));
+        println!(
+            "{per} node(s) per capability ({} nodes): {rate:.0} objects/s ({:.0} hops/s) | loaded hop p50 {} µs p99 {} µs | one at a time hop p50 {p50} µs p99 {p99} µs = {:.1}x the in-process hop",
+            2 * per,
+            rate * HOPS_PER_OBJECT as f64,
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            p50 as f64 / local
+        );
+    }
+}
