@@ -445,10 +445,12 @@ pub struct Shared {
     deliveries: Mutex<(u32, HashMap<u32, Delivery>)>,
 }
 
+type Op = Box<dyn FnMut(&Shared) -> peo_core::Result<Reply> + Send>;
+
 /// One blocking JetStream call, run by libuv's thread pool.
 pub struct JsTask {
     shared: Arc<Shared>,
-    op: Box<dyn FnMut(&Shared) -> peo_core::Result<Reply> + Send>,
+    op: Op,
 }
 
 impl Task for JsTask {

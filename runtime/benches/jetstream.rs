@@ -151,7 +151,9 @@ fn main() {
     // `cargo test --benches` runs this with `--bench` absent: only check it starts.
     let quick = !std::env::args().any(|a| a == "--bench");
     let (loaded_n, single_n) = if quick { (20, 5) } else { (400, 100) };
-    println!("JetStream load: plan of {HOPS_PER_OBJECT} Tasks, every Task a hop between nodes (nats-server -js on loopback, this machine)");
+    println!(
+        "JetStream load: plan of {HOPS_PER_OBJECT} Tasks, every Task a hop between nodes (nats-server -js on loopback, this machine)"
+    );
     let local = in_process(if quick { 20 } else { 2000 });
     println!("in-process mesh (two Nodes, bytes handed over): {local:.0} µs per hop");
     for per in [1, 2, 4] {

@@ -1119,7 +1119,7 @@ pub unsafe extern "C" fn peo_node_serve(
             }
             std::time::Duration::try_from_secs_f64(s)
                 .map(Some)
-                .map_err(|_| invalid(&format!("`{what}` must be a non-negative number of seconds")))
+                .map_err(|_| invalid(format!("`{what}` must be a non-negative number of seconds")))
         };
         let mut connect = peo_runtime::jetstream::Options {
             name: Some(format!("peo C node {}", node.node.id())),
