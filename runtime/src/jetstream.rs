@@ -94,6 +94,8 @@ pub struct Delivery {
     /// The bucket revision of the version being extended; `None`: not in the bucket yet.
     revision: Option<u64>,
     head: peo_core::Hash,
+    /// The number of records of the version delivered.
+    count: usize,
     /// The event message to remove once used (its stream sequence), when it is not `msg`.
     event_seq: Option<u64>,
     /// The object was dormant: its dormant message (if other than `msg`) is removed.
@@ -330,36 +332,30 @@ impl JetStream {
                 Error::transport(format!("cannot reach NATS at {url}: {e} (is `nats-server -js` running?)"))
             })?;
             let js = jetstream::new(client);
-            let work = js
-                .get_or_create_stream(stream::Config {
-                    name: WORK_STREAM.into(),
-                    subjects: ["peo.cap.>", "peo.node.>", "peo.new", "peo.dormant.>", "peo.join.>", "peo.event.>"]
-                        .map(String::from)
-                        .to_vec(),
-                    retention: stream::RetentionPolicy::WorkQueue,
+            let stream = |name: &'static str, subjects: &[&str], retention| {
+                let config = stream::Config {
+                    name: name.into(),
+                    subjects: subjects.iter().map(|s| s.to_string()).collect(),
+                    retention,
                     storage: stream::StorageType::File,
                     duplicate_window: options.duplicate_window,
                     allow_direct: true,
                     ..Default::default()
-                })
-                .await
-                .map_err(|e| {
-                    Error::transport(format!("cannot create the JetStream stream {WORK_STREAM} at {url}: {e}"))
-                })?;
-            let done = js
-                .get_or_create_stream(stream::Config {
-                    name: DONE_STREAM.into(),
-                    subjects: vec!["peo.done.>".into(), "peo.dead.>".into()],
-                    retention: stream::RetentionPolicy::Limits,
-                    storage: stream::StorageType::File,
-                    duplicate_window: options.duplicate_window,
-                    allow_direct: true,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| {
-                    Error::transport(format!("cannot create the JetStream stream {DONE_STREAM} at {url}: {e}"))
-                })?;
+                };
+                let js = js.clone();
+                async move {
+                    js.get_or_create_stream(config).await.map_err(|e| {
+                        Error::transport(format!("cannot create the JetStream stream {name} at {url}: {e}"))
+                    })
+                }
+            };
+            let work = stream(
+                WORK_STREAM,
+                &["peo.cap.>", "peo.node.>", "peo.new", "peo.dormant.>", "peo.join.>", "peo.event.>"],
+                stream::RetentionPolicy::WorkQueue,
+            )
+            .await?;
+            let done = stream(DONE_STREAM, &["peo.done.>", "peo.dead.>"], stream::RetentionPolicy::Limits).await?;
             // The bucket's stream, created as `create_key_value` would (that call first
             // queries the account, whose answer from a 2.9 server this client cannot parse).
             js.get_or_create_stream(stream::Config {
@@ -384,7 +380,16 @@ impl JetStream {
             Ok::<_, Error>((js, work, done, kv))
         })?;
         let conn = Conn { js, work, done, kv, listener: Mutex::new(None) };
-        Ok(JetStream { conn: Some(conn), rt, options, stats: Stats::default(), log: None })
+        // PEO_LOG=1: the log lines go to stderr, prefixed with the connection's name
+        // (for nodes in any language; `with_log` replaces it).
+        let log: Option<Log> = match std::env::var("PEO_LOG").as_deref() {
+            Ok("1") | Ok("true") => {
+                let name = options.name.clone().unwrap_or_else(|| "peo".into());
+                Some(Arc::new(move |line: &str| eprintln!("{name}: {line}")))
+            }
+            _ => None,
+        };
+        Ok(JetStream { conn: Some(conn), rt, options, stats: Stats::default(), log })
     }
 
     /// Calls `f` with a line for everything worth an operator's attention (duplicates,
@@ -595,12 +600,13 @@ impl JetStream {
         };
         let subject = msg.subject.as_str().to_owned();
         let limits = &self.options.limits;
-        let base = |msg, id: String, revision, head, work| Delivery {
+        let base = |msg, id: String, revision, (head, count), work| Delivery {
             work,
             msg,
             id,
             revision,
             head,
+            count,
             event_seq: None,
             was_dormant: false,
             published_ns,
@@ -642,7 +648,7 @@ impl JetStream {
                         msg,
                         id,
                         Some(entry.revision),
-                        object.head(),
+                        (object.head(), object.memory().len()),
                         Work::Visit { object: entry.value.to_vec(), event: Some(event) },
                     );
                     d.was_dormant = true;
@@ -677,7 +683,7 @@ impl JetStream {
                 msg,
                 parent_id,
                 Some(entry.revision),
-                parent.head(),
+                (parent.head(), parent.memory().len()),
                 Work::Complete { parent: entry.value.to_vec(), child },
             );
             d.was_dormant = true;
@@ -709,20 +715,25 @@ impl JetStream {
                 Check::Successor(bytes) => {
                     let next = Object::from_bytes(&bytes, limits)?;
                     let (to, dup) = self.forward(&next, bytes).await?;
-                    if dup {
+                    let n = object.memory().len();
+                    if subject.starts_with("peo.dormant.") {
+                        // An event or a child woke it first (and published it, or is about
+                        // to: the message id makes publishing it twice harmless).
+                        Stats::bump(&self.stats.superseded);
+                        self.say(|| format!("superseded: the wake-up of {id} at record {n}"));
+                    } else if dup {
                         Stats::bump(&self.stats.duplicates);
-                        self.say(|| {
-                            format!("duplicate: {id} at record {} was already extended", object.memory().len())
-                        });
+                        self.say(|| format!("duplicate: {id} at record {n} on {subject} was already extended"));
                     } else {
                         Stats::bump(&self.stats.reconciled);
-                        self.say(|| format!("reconciled: {id} record {} published to {to}", next.memory().len()));
+                        let m = next.memory().len();
+                        self.say(|| format!("reconciled: {id} record {m} (committed, never published) sent to {to}"));
                     }
                     self.ack(&msg, AckKind::Ack).await;
                     return Ok(None);
                 }
             };
-            let head = object.head();
+            let head = (object.head(), object.memory().len());
             if object.status().is_terminal() {
                 // Committed and finished, but its final publication may be missing.
                 self.forward(&object, msg.payload.clone()).await?;
@@ -791,6 +802,13 @@ impl JetStream {
                 "settle got object {} for a delivery of {}",
                 object.id().to_hex(),
                 d.id
+            )));
+        }
+        let n = d.count;
+        if object.memory().len() < n || n == 0 || object.memory()[n - 1].hash() != d.head {
+            return Err(Error::invalid_argument(format!(
+                "settle got a version of {} that does not extend the one delivered (head {})",
+                d.id, d.head
             )));
         }
         if object.head() == d.head {

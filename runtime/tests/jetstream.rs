@@ -290,4 +290,17 @@ fn bad_input_is_dead_lettered_and_an_unreachable_server_is_a_transport_error() {
     });
     assert_eq!(&dead.payload[..], b"garbage");
     assert_eq!(dead.headers.get("Peo-Error").map(|v| v.as_str()), Some("PEO_DECODE"));
+
+    // A host that settles a delivery with some other object gets an error, and the
+    // delivery is still its to settle.
+    let probe = client(server.url());
+    probe.listen("probe", &["probe.cap"]).unwrap();
+    let plan = json!({"StartAt": "P", "States": {"P": {"Type": "Task", "Resource": "probe.cap", "End": true}}});
+    let id = c.submit(&create(&plan, json!({"n": 1}))).unwrap();
+    let d = probe.next(Duration::from_secs(10)).unwrap().expect("a delivery");
+    assert_eq!(d.object_id(), id);
+    let unrelated = create(&plan, json!({"n": 2}));
+    let e = probe.settle(d, &unrelated, &[]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    assert!(probe.next(Duration::from_millis(100)).is_ok());
 }
