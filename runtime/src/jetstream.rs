@@ -38,6 +38,9 @@ pub const WORK_STREAM: &str = "PEO";
 pub const DONE_STREAM: &str = "PEO_DONE";
 /// The key-value bucket of object versions.
 pub const BUCKET: &str = "peo_objects";
+/// The longest a dormant object's wake-up message is parked at once (ms): a due time
+/// further away is checked again (by whichever node receives it) after this long.
+const MAX_PARK_MS: i64 = 300_000;
 
 /// Settings of a connection; the defaults suit most meshes.
 #[derive(Debug, Clone)]
@@ -758,7 +761,7 @@ impl JetStream {
                     Stats::bump(&self.stats.deferred);
                     match w.and_then(|w| w.due_at) {
                         Some(t) => {
-                            let wait = Duration::from_millis((t - now).clamp(1, 30_000) as u64);
+                            let wait = Duration::from_millis((t - now).clamp(1, MAX_PARK_MS) as u64);
                             self.defer(&msg, wait).await
                         }
                         // Woken by an event or by its children: those messages drive it.
@@ -822,7 +825,7 @@ impl JetStream {
                     Stats::bump(&self.stats.deferred);
                     let wait = waiting(&object)
                         .and_then(|w| w.due_at)
-                        .map(|t| (t - now_ms()).clamp(1, 30_000) as u64)
+                        .map(|t| (t - now_ms()).clamp(1, MAX_PARK_MS) as u64)
                         .unwrap_or(1_000);
                     self.defer(&d.msg, Duration::from_millis(wait)).await;
                 }
@@ -969,13 +972,28 @@ impl JetStream {
         let wanted: std::collections::BTreeSet<&str> = ids.iter().map(String::as_str).collect();
         self.rt.block_on(async {
             let mut found = std::collections::BTreeMap::new();
+            // Listen for new finishes first, then look up the ones already finished (so
+            // none slips between the two), without reading the whole stream.
             let consumer = self
                 .c()
                 .done
-                .create_consumer(pull::OrderedConfig { filter_subject: "peo.done.>".into(), ..Default::default() })
+                .create_consumer(pull::OrderedConfig {
+                    filter_subject: "peo.done.>".into(),
+                    deliver_policy: jetstream::consumer::DeliverPolicy::New,
+                    ..Default::default()
+                })
                 .await
                 .map_err(transport("cannot read PEO_DONE"))?;
             let mut messages = consumer.messages().await.map_err(transport("cannot read PEO_DONE"))?;
+            for id in &wanted {
+                match self.c().done.get_last_raw_message_by_subject(&format!("peo.done.{id}")).await {
+                    Ok(m) => {
+                        found.insert((*id).to_owned(), m.payload.to_vec());
+                    }
+                    Err(e) if matches!(e.kind(), stream::LastRawMessageErrorKind::NoMessageFound) => {}
+                    Err(e) => return Err(Error::transport(format!("cannot read PEO_DONE: {e}"))),
+                }
+            }
             let deadline = tokio::time::Instant::now() + timeout;
             while found.len() < wanted.len() {
                 match tokio::time::timeout_at(deadline, messages.next()).await {
