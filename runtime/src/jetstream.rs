@@ -41,6 +41,8 @@ pub const BUCKET: &str = "peo_objects";
 /// The longest a dormant object's wake-up message is parked at once (ms): a due time
 /// further away is checked again (by whichever node receives it) after this long.
 const MAX_PARK_MS: i64 = 300_000;
+/// The header carrying the bucket revision of the version a message holds.
+const REVISION_HEADER: &str = "Peo-Revision";
 
 /// Settings of a connection; the defaults suit most meshes.
 #[derive(Debug, Clone)]
@@ -105,6 +107,17 @@ pub struct Delivery {
     was_dormant: bool,
     published_ns: i128,
     delivered: i64,
+    /// Tells JetStream the node is still working on the message (every third of
+    /// `ack_wait`), so a long visit is not redelivered to another node meanwhile.
+    progress: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        if let Some(p) = self.progress.take() {
+            p.abort();
+        }
+    }
 }
 
 impl Delivery {
@@ -310,8 +323,9 @@ fn waiting(object: &Object) -> Option<Waiting> {
 enum Check {
     /// It is the newest (or the bucket has none): extend it from this revision.
     Current(Option<u64>),
-    /// The bucket holds its direct successor (committed, perhaps never published).
-    Successor(bytes::Bytes),
+    /// The bucket holds its direct successor (committed, perhaps never published), at
+    /// this revision.
+    Successor(bytes::Bytes, u64),
     /// Already extended further: drop it.
     Stale(String),
 }
@@ -488,7 +502,18 @@ impl JetStream {
                 };
                 Stats::bump(&self.stats.received);
                 match self.classify(&node, msg).await {
-                    Ok(Some(d)) => return Ok(Some(d)),
+                    Ok(Some(mut d)) => {
+                        let (m, every) = (d.msg.clone(), self.options.ack_wait / 3);
+                        d.progress = Some(tokio::spawn(async move {
+                            loop {
+                                tokio::time::sleep(every).await;
+                                if m.ack_with(AckKind::Progress).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }));
+                        return Ok(Some(d));
+                    }
                     Ok(None) => {}
                     Err(e) if e.kind() == ErrorKind::Transport => return Err(e),
                     // A damaged bucket entry and the like: the message is redelivered later.
@@ -556,7 +581,7 @@ impl JetStream {
             let visits: Vec<u32> =
                 newest.memory()[n..].iter().filter_map(|r| r.decode().ok().map(|r| r.visit)).collect();
             if visits.len() == k - n && visits.iter().all(|v| *v == visits[0]) {
-                return Ok(Check::Successor(e.value));
+                return Ok(Check::Successor(e.value, e.revision));
             }
             return Ok(Check::Stale(format!("already extended to record {k}")));
         }
@@ -568,15 +593,21 @@ impl JetStream {
 
     /// Publishes a committed version to where it goes next (idempotent: the message id
     /// is the object id and head). Returns the subject and whether JetStream had it.
-    async fn forward(&self, object: &Object, bytes: bytes::Bytes) -> Result<(String, bool)> {
+    /// `revision`: the bucket revision of this version, carried in the `Peo-Revision`
+    /// header so that the receiver can commit its successor without reading the bucket
+    /// first (a first delivery of a version a node just committed is the newest).
+    async fn forward(&self, object: &Object, bytes: bytes::Bytes, revision: Option<u64>) -> Result<(String, bool)> {
         let subject = route(object);
         let id = format!("{}@{}", object.id().to_hex(), object.head());
-        self.publish(&subject, &id, bytes).await.map(|dup| (subject, dup))
+        self.publish(&subject, &id, bytes, revision).await.map(|dup| (subject, dup))
     }
 
-    async fn publish(&self, subject: &str, msg_id: &str, bytes: bytes::Bytes) -> Result<bool> {
+    async fn publish(&self, subject: &str, msg_id: &str, bytes: bytes::Bytes, revision: Option<u64>) -> Result<bool> {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", msg_id);
+        if let Some(r) = revision {
+            headers.insert(REVISION_HEADER, r.to_string().as_str());
+        }
         let ack = self
             .c()
             .js
@@ -614,6 +645,7 @@ impl JetStream {
             was_dormant: false,
             published_ns,
             delivered,
+            progress: None,
         };
         if let Some(rest) = subject.strip_prefix("peo.event.") {
             let id = rest.split('.').next().unwrap_or_default().to_owned();
@@ -701,7 +733,20 @@ impl JetStream {
                 }
             };
             let id = object.id().to_hex();
-            let revision = match self.check(&object).await? {
+            // The first delivery of a version its sender committed at the revision it
+            // names is the newest (only dormant objects have other ways forward): no need
+            // to read the bucket. A stale copy, a redelivery, a wake-up: check.
+            let hinted = msg
+                .headers
+                .as_ref()
+                .and_then(|h| h.get(REVISION_HEADER))
+                .and_then(|v| v.as_str().parse::<u64>().ok())
+                .filter(|_| delivered == 1 && !subject.starts_with("peo.dormant."));
+            let check = match hinted {
+                Some(r) => Check::Current(Some(r)),
+                None => self.check(&object).await?,
+            };
+            let revision = match check {
                 Check::Current(r) => r,
                 Check::Stale(why) if subject.starts_with("peo.dormant.") => {
                     Stats::bump(&self.stats.superseded);
@@ -715,9 +760,9 @@ impl JetStream {
                     self.ack(&msg, AckKind::Ack).await;
                     return Ok(None);
                 }
-                Check::Successor(bytes) => {
+                Check::Successor(bytes, rev) => {
                     let next = Object::from_bytes(&bytes, limits)?;
-                    let (to, dup) = self.forward(&next, bytes).await?;
+                    let (to, dup) = self.forward(&next, bytes, Some(rev)).await?;
                     let n = object.memory().len();
                     if subject.starts_with("peo.dormant.") {
                         // An event or a child woke it first (and published it, or is about
@@ -739,7 +784,7 @@ impl JetStream {
             let head = (object.head(), object.memory().len());
             if object.status().is_terminal() {
                 // Committed and finished, but its final publication may be missing.
-                self.forward(&object, msg.payload.clone()).await?;
+                self.forward(&object, msg.payload.clone(), revision).await?;
                 self.ack(&msg, AckKind::Ack).await;
                 return Ok(None);
             }
@@ -834,36 +879,39 @@ impl JetStream {
         }
         let bytes = bytes::Bytes::copy_from_slice(after);
         let committed = match d.revision {
-            Some(r) => self.c().kv.update(&d.id, bytes.clone(), r).await.map(|_| ()).map_err(|e| e.to_string()),
-            None => self.c().kv.create(&d.id, bytes.clone()).await.map(|_| ()).map_err(|e| e.to_string()),
+            Some(r) => self.c().kv.update(&d.id, bytes.clone(), r).await.map_err(|e| e.to_string()),
+            None => self.c().kv.create(&d.id, bytes.clone()).await.map_err(|e| e.to_string()),
         };
-        if let Err(why) = committed {
-            // Lost the race (another node committed a successor of the same version), or
-            // the server failed: tell them apart by reading the bucket again.
-            let now = self.entry(&d.id).await?;
-            let raced = match (d.revision, &now) {
-                (Some(r), Some(e)) => e.revision != r,
-                (None, Some(_)) => true,
-                _ => false,
-            };
-            if !raced {
-                return Err(Error::transport(format!("cannot commit {} to {BUCKET}: {why}", d.id)));
+        let revision = match committed {
+            Ok(r) => r,
+            Err(why) => {
+                // Lost the race (another node committed a successor of the same version), or
+                // the server failed: tell them apart by reading the bucket again.
+                let now = self.entry(&d.id).await?;
+                let raced = match (d.revision, &now) {
+                    (Some(r), Some(e)) => e.revision != r,
+                    (None, Some(_)) => true,
+                    _ => false,
+                };
+                if !raced {
+                    return Err(Error::transport(format!("cannot commit {} to {BUCKET}: {why}", d.id)));
+                }
+                return Ok(match d.work {
+                    Work::Complete { .. } => {
+                        self.ack(&d.msg, AckKind::Nak(None)).await;
+                        Settled::Retry
+                    }
+                    Work::Visit { .. } => {
+                        Stats::bump(&self.stats.duplicates);
+                        self.say(|| {
+                            format!("duplicate: {} was extended by another node first; this result is dropped", d.id)
+                        });
+                        self.ack(&d.msg, AckKind::Ack).await;
+                        Settled::Duplicate
+                    }
+                });
             }
-            return Ok(match d.work {
-                Work::Complete { .. } => {
-                    self.ack(&d.msg, AckKind::Nak(None)).await;
-                    Settled::Retry
-                }
-                Work::Visit { .. } => {
-                    Stats::bump(&self.stats.duplicates);
-                    self.say(|| {
-                        format!("duplicate: {} was extended by another node first; this result is dropped", d.id)
-                    });
-                    self.ack(&d.msg, AckKind::Ack).await;
-                    Settled::Duplicate
-                }
-            });
-        }
+        };
         Stats::bump(&self.stats.visits);
         if self.options.die_after_commit {
             return Err(Error::transport(format!("{} committed; dying before publishing it (fault injection)", d.id)));
@@ -878,10 +926,10 @@ impl JetStream {
         for c in children {
             let child = Object::from_bytes(c, limits)?;
             let id = format!("{}@{}", child.id().to_hex(), child.head());
-            self.publish(&route(&child), &id, bytes::Bytes::copy_from_slice(c)).await?;
+            self.publish(&route(&child), &id, bytes::Bytes::copy_from_slice(c), None).await?;
             Stats::bump(&self.stats.children);
         }
-        let (subject, _) = self.forward(&object, bytes).await?;
+        let (subject, _) = self.forward(&object, bytes, Some(revision)).await?;
         self.say(|| format!("{} {} at record {} -> {subject}", d.id, object.status().as_str(), object.memory().len()));
         if let Some(seq) = d.event_seq {
             let _ = self.c().work.delete_message(seq).await;
@@ -920,9 +968,10 @@ impl JetStream {
         let id = object.id().to_hex();
         self.rt.block_on(async {
             let b = bytes::Bytes::copy_from_slice(bytes);
-            if let Err(e) = self.c().kv.create(&id, b.clone()).await {
-                match self.entry(&id).await? {
-                    Some(existing) if existing.value == b => {}
+            let revision = match self.c().kv.create(&id, b.clone()).await {
+                Ok(r) => r,
+                Err(e) => match self.entry(&id).await? {
+                    Some(existing) if existing.value == b => existing.revision,
                     // Submitted before and already on its way (or finished): nothing to do.
                     Some(existing)
                         if Object::from_bytes(&existing.value, &self.options.limits).is_ok_and(|o| {
@@ -938,9 +987,9 @@ impl JetStream {
                         )));
                     }
                     None => return Err(Error::transport(format!("cannot commit {id} to {BUCKET}: {e}"))),
-                }
-            }
-            self.forward(&object, b).await.map(|_| id)
+                },
+            };
+            self.forward(&object, b, Some(revision)).await.map(|_| id)
         })
     }
 

@@ -304,3 +304,29 @@ fn bad_input_is_dead_lettered_and_an_unreachable_server_is_a_transport_error() {
     assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
     assert!(probe.next(Duration::from_millis(100)).is_ok());
 }
+
+#[test]
+fn a_visit_longer_than_ack_wait_is_not_given_to_another_node() {
+    let server = LocalServer::start().unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let slow = |calls: &Arc<AtomicU64>| {
+        let c = calls.clone();
+        move |_: &Invocation| {
+            c.fetch_add(1, Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(2500));
+            Ok(json!({"done": true}))
+        }
+    };
+    let fast = Options { ack_wait: Duration::from_secs(1), ..Default::default() };
+    let a = start(server.url(), Node::new("a", "eu").handler("slow.step", slow(&calls)), fast.clone());
+    let b = start(server.url(), Node::new("b", "eu").handler("slow.step", slow(&calls)), fast);
+    let plan = json!({"StartAt": "S", "States": {"S": {"Type": "Task", "Resource": "slow.step", "End": true}}});
+    let c = client(server.url());
+    let id = c.submit(&create(&plan, json!({}))).unwrap();
+    let done = c.wait_done(std::slice::from_ref(&id), Duration::from_secs(20)).unwrap();
+    assert_eq!(Object::from_bytes(&done[&id], &Default::default()).unwrap().status(), Status::Succeeded);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(calls.load(Ordering::Relaxed), 1, "the node kept the message while it worked (progress acks)");
+    let (a, b) = (a.finish(), b.finish());
+    assert_eq!(a.stat("duplicates") + b.stat("duplicates"), 0);
+}
