@@ -90,8 +90,9 @@ pub enum Work {
 }
 
 /// A message that needs a visit. Hand it back to [`JetStream::settle`] (with the visit's
-/// result), [`JetStream::decline`] or [`JetStream::reject`]; a delivery dropped without
-/// either is redelivered after `ack_wait`.
+/// result), [`JetStream::decline`], [`JetStream::reject`] or [`JetStream::abandon`]. While
+/// it is held, JetStream is told the node is still working on it; a delivery dropped
+/// without any of those is redelivered after `ack_wait`.
 pub struct Delivery {
     pub work: Work,
     msg: jetstream::Message,
@@ -741,7 +742,10 @@ impl JetStream {
                 .as_ref()
                 .and_then(|h| h.get(REVISION_HEADER))
                 .and_then(|v| v.as_str().parse::<u64>().ok())
-                .filter(|_| delivered == 1 && !subject.starts_with("peo.dormant."));
+                .filter(|_| delivered == 1 && !subject.starts_with("peo.dormant."))
+                // Not one that waited long in this node's buffer (it may have been given to
+                // another node meanwhile).
+                .filter(|_| now_ns() - published_ns < (self.options.ack_wait / 2).as_nanos() as i128);
             let check = match hinted {
                 Some(r) => Check::Current(Some(r)),
                 None => self.check(&object).await?,
