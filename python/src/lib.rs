@@ -464,7 +464,7 @@ impl PyJetStream {
             py.detach(|| js.abandon(d));
             return Err(err);
         }
-        match py.detach(|| js.finish(d, result.map(|v| (v.bytes, v.children)))) {
+        match py.detach(|| js.finish_visit(d, result)) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == peo_core::ErrorKind::Transport => Ok(true),
             Err(e) => Err(to_py(&e)),

@@ -843,12 +843,17 @@ impl JetStream {
     /// Records a visit's result: commits the new version, publishes it (and any child
     /// objects) onward, then acknowledges the delivery.
     pub fn settle(&self, delivery: Delivery, after: &[u8], children: &[Vec<u8>]) -> Result<Settled> {
-        self.rt.block_on(self.settle_async(delivery, after, children))
+        let object = Object::from_bytes(after, &self.options.limits)?;
+        self.rt.block_on(self.settle_async(delivery, &object, after, children))
     }
 
-    async fn settle_async(&self, d: Delivery, after: &[u8], children: &[Vec<u8>]) -> Result<Settled> {
+    /// [`JetStream::settle`] with a visit of this process (its object is already decoded).
+    pub fn settle_visit(&self, delivery: Delivery, visit: &crate::Visit) -> Result<Settled> {
+        self.rt.block_on(self.settle_async(delivery, &visit.object, &visit.bytes, &visit.children))
+    }
+
+    async fn settle_async(&self, d: Delivery, object: &Object, after: &[u8], children: &[Vec<u8>]) -> Result<Settled> {
         let limits = &self.options.limits;
-        let object = Object::from_bytes(after, limits)?;
         if object.id().to_hex() != d.id {
             return Err(Error::invalid_argument(format!(
                 "settle got object {} for a delivery of {}",
@@ -872,7 +877,7 @@ impl JetStream {
                 }
                 Work::Visit { .. } => {
                     Stats::bump(&self.stats.deferred);
-                    let wait = waiting(&object)
+                    let wait = waiting(object)
                         .and_then(|w| w.due_at)
                         .map(|t| (t - now_ms()).clamp(1, MAX_PARK_MS) as u64)
                         .unwrap_or(1_000);
@@ -933,7 +938,7 @@ impl JetStream {
             self.publish(&route(&child), &id, bytes::Bytes::copy_from_slice(c), None).await?;
             Stats::bump(&self.stats.children);
         }
-        let (subject, _) = self.forward(&object, bytes, Some(revision)).await?;
+        let (subject, _) = self.forward(object, bytes, Some(revision)).await?;
         self.say(|| format!("{} {} at record {} -> {subject}", d.id, object.status().as_str(), object.memory().len()));
         if let Some(seq) = d.event_seq {
             let _ = self.c().work.delete_message(seq).await;
@@ -1076,7 +1081,7 @@ impl JetStream {
 }
 
 /// When [`serve`] stops.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ServeOptions {
     /// Stop after this long without a delivery.
     pub idle_timeout: Option<Duration>,
@@ -1084,6 +1089,23 @@ pub struct ServeOptions {
     pub max_deliveries: Option<u64>,
     /// Stop when this becomes true (checked at least every 200 ms).
     pub stop: Option<Arc<AtomicBool>>,
+    /// Stop when this returns true (asked at least every 200 ms, on the serving thread).
+    pub should_stop: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
+    /// Give up with the `Transport` error when the server stays unreachable this long
+    /// (default: keep retrying).
+    pub give_up_after: Option<Duration>,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_deliveries", &self.max_deliveries)
+            .field("stop", &self.stop)
+            .field("should_stop", &self.should_stop.is_some())
+            .field("give_up_after", &self.give_up_after)
+            .finish()
+    }
 }
 
 /// Runs `node` as a service on `js` until `options` say stop: receives the objects for
@@ -1095,9 +1117,11 @@ pub fn serve(node: &Node, js: &JetStream, options: &ServeOptions) -> Result<()> 
         js.listen(node.id(), &caps)?;
     }
     let mut idle_since = std::time::Instant::now();
+    let mut failing_since: Option<std::time::Instant> = None;
     let mut n = 0u64;
     loop {
         if options.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed))
+            || options.should_stop.as_ref().is_some_and(|f| f())
             || options.max_deliveries.is_some_and(|m| n >= m)
             || options.idle_timeout.is_some_and(|t| idle_since.elapsed() >= t)
         {
@@ -1107,9 +1131,14 @@ pub fn serve(node: &Node, js: &JetStream, options: &ServeOptions) -> Result<()> 
             Ok(true) => {
                 n += 1;
                 idle_since = std::time::Instant::now();
+                failing_since = None;
             }
-            Ok(false) => {}
+            Ok(false) => failing_since = None,
             Err(e) if e.kind() == ErrorKind::Transport => {
+                let since = *failing_since.get_or_insert_with(std::time::Instant::now);
+                if options.give_up_after.is_some_and(|t| since.elapsed() > t) {
+                    return Err(e);
+                }
                 js.say(|| format!("{e} (retrying)"));
                 std::thread::sleep(Duration::from_millis(200));
             }
@@ -1132,7 +1161,7 @@ impl JetStream {
             Work::Visit { object, event } => node.visit(object, event.as_ref()),
             Work::Complete { parent, child } => node.complete(parent, child),
         };
-        if let Err(e) = self.finish(d, result.map(|v| (v.bytes, v.children))) {
+        if let Err(e) = self.finish_visit(d, result) {
             if e.kind() != ErrorKind::Transport {
                 return Err(e);
             }
@@ -1146,12 +1175,26 @@ impl JetStream {
     pub fn finish(&self, delivery: Delivery, outcome: Result<(Vec<u8>, Vec<Vec<u8>>)>) -> Result<()> {
         match outcome {
             Ok((bytes, children)) => self.settle(delivery, &bytes, &children).map(|_| ()),
-            Err(e) if e.kind() == ErrorKind::Policy => self.decline(delivery, &e),
-            Err(e) if e.kind() == ErrorKind::Transport => {
+            Err(e) => self.finish_failed(delivery, e),
+        }
+    }
+
+    /// [`JetStream::finish`] with a visit of this process.
+    pub fn finish_visit(&self, delivery: Delivery, outcome: Result<crate::Visit>) -> Result<()> {
+        match outcome {
+            Ok(visit) => self.settle_visit(delivery, &visit).map(|_| ()),
+            Err(e) => self.finish_failed(delivery, e),
+        }
+    }
+
+    fn finish_failed(&self, delivery: Delivery, e: Error) -> Result<()> {
+        match e {
+            e if e.kind() == ErrorKind::Policy => self.decline(delivery, &e),
+            e if e.kind() == ErrorKind::Transport => {
                 self.abandon(delivery);
                 Err(e)
             }
-            Err(e) => self.reject(delivery, &e),
+            e => self.reject(delivery, &e),
         }
     }
 

@@ -1080,6 +1080,22 @@ pub unsafe extern "C" fn peo_node_complete(
 /// Asked about every 200 ms while a node serves: return true to stop serving.
 pub type PeoStopFn = Option<unsafe extern "C" fn(user_data: *mut c_void) -> bool>;
 
+/// A C stop callback for the serving loop (which runs on the caller's thread).
+#[derive(Clone, Copy)]
+struct StopCallback {
+    f: unsafe extern "C" fn(user_data: *mut c_void) -> bool,
+    user_data: *mut c_void,
+}
+impl StopCallback {
+    fn call(&self) -> bool {
+        // SAFETY: the caller's function with its own user data.
+        unsafe { (self.f)(self.user_data) }
+    }
+}
+// SAFETY: only called by the serving loop, on the thread that called `peo_node_serve`.
+unsafe impl Send for StopCallback {}
+unsafe impl Sync for StopCallback {}
+
 /// How `peo_node_serve` runs; zero-initialise it for the defaults.
 #[repr(C)]
 pub struct PeoServeOptions {
@@ -1135,44 +1151,20 @@ pub unsafe extern "C" fn peo_node_serve(
             None => None,
         };
         let js = peo_runtime::jetstream::JetStream::connect(url, connect)?;
-        let caps: Vec<&str> = node.node.spec().capabilities.iter().map(String::as_str).collect();
-        js.listen(node.node.id(), &caps)?;
-        let mut handled = 0u64;
-        let mut idle_since = std::time::Instant::now();
-        let mut failing_since = None;
-        loop {
-            if let Some(o) = options {
-                if let Some(f) = o.should_stop
-                    // SAFETY: the caller's function with its own user data.
-                    && unsafe { f(o.user_data) }
-                {
-                    break;
-                }
-                if o.max_deliveries > 0 && handled >= o.max_deliveries {
-                    break;
-                }
-            }
-            if idle.is_some_and(|t| idle_since.elapsed() >= t) {
-                break;
-            }
-            match js.serve_one(&node.node, std::time::Duration::from_millis(200)) {
-                Ok(true) => {
-                    handled += 1;
-                    idle_since = std::time::Instant::now();
-                    failing_since = None;
-                }
-                Ok(false) => failing_since = None,
-                // The server may come back: give up after 30 s of failures.
-                Err(e) if e.kind() == ErrorKind::Transport => {
-                    let since = *failing_since.get_or_insert_with(std::time::Instant::now);
-                    if since.elapsed() > std::time::Duration::from_secs(30) {
-                        return Err(e);
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(200));
-                }
-                Err(e) => return Err(e),
+        let mut serve = peo_runtime::jetstream::ServeOptions {
+            idle_timeout: idle,
+            // The server may come back: give up after 30 s of failures.
+            give_up_after: Some(std::time::Duration::from_secs(30)),
+            ..Default::default()
+        };
+        if let Some(o) = options {
+            serve.max_deliveries = (o.max_deliveries > 0).then_some(o.max_deliveries);
+            if let Some(f) = o.should_stop {
+                let stop = StopCallback { f, user_data: o.user_data };
+                serve.should_stop = Some(Arc::new(move || stop.call()));
             }
         }
+        peo_runtime::jetstream::serve(&node.node, &js, &serve)?;
         if !stats_json.is_null() {
             let out = unsafe { string_out(stats_json, "stats_json") }?;
             *out = c_string(&js.stats().to_json().to_string()).into_raw();
