@@ -236,6 +236,26 @@ fn transport<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> Error + '_ {
     move |e| Error::transport(format!("{what}: {e}"))
 }
 
+/// Runs a get-or-create again when it fails: two processes creating the same stream or
+/// consumer at once make one of them fail, and the retry then finds what the other made.
+async fn racing<T, E, F, Fut>(mut attempt: F) -> std::result::Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, E>>,
+{
+    let mut tries = 0;
+    loop {
+        match attempt().await {
+            Ok(v) => return Ok(v),
+            Err(e) if tries >= 4 => return Err(e),
+            Err(_) => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(50 * tries)).await;
+            }
+        }
+    }
+}
+
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
@@ -362,7 +382,7 @@ impl JetStream {
                 };
                 let js = js.clone();
                 async move {
-                    js.get_or_create_stream(config).await.map_err(|e| {
+                    racing(|| js.get_or_create_stream(config.clone())).await.map_err(|e| {
                         Error::transport(format!("cannot create the JetStream stream {name} at {url}: {e}"))
                     })
                 }
@@ -376,7 +396,7 @@ impl JetStream {
             let done = stream(DONE_STREAM, &["peo.done.>", "peo.dead.>"], stream::RetentionPolicy::Limits).await?;
             // The bucket's stream, created as `create_key_value` would (that call first
             // queries the account, whose answer from a 2.9 server this client cannot parse).
-            js.get_or_create_stream(stream::Config {
+            let bucket = stream::Config {
                 name: format!("KV_{BUCKET}"),
                 description: Some("peo: the newest version of every object".into()),
                 subjects: vec![format!("$KV.{BUCKET}.>")],
@@ -388,9 +408,10 @@ impl JetStream {
                 num_replicas: 1,
                 discard: stream::DiscardPolicy::New,
                 ..Default::default()
-            })
-            .await
-            .map_err(|e| Error::transport(format!("cannot create the bucket {BUCKET} at {url}: {e}")))?;
+            };
+            racing(|| js.get_or_create_stream(bucket.clone()))
+                .await
+                .map_err(|e| Error::transport(format!("cannot create the bucket {BUCKET} at {url}: {e}")))?;
             let kv = js
                 .get_key_value(BUCKET)
                 .await
@@ -450,21 +471,16 @@ impl JetStream {
         let streams = self.rt.block_on(async {
             let mut all = futures::stream::SelectAll::new();
             for (name, filter) in wanted {
-                let consumer = self
-                    .c()
-                    .work
-                    .get_or_create_consumer(
-                        &name,
-                        pull::Config {
-                            durable_name: Some(name.clone()),
-                            filter_subject: filter.clone(),
-                            ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                            ack_wait: self.options.ack_wait,
-                            max_deliver: -1,
-                            max_ack_pending: 10_000,
-                            ..Default::default()
-                        },
-                    )
+                let config = pull::Config {
+                    durable_name: Some(name.clone()),
+                    filter_subject: filter.clone(),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: self.options.ack_wait,
+                    max_deliver: -1,
+                    max_ack_pending: 10_000,
+                    ..Default::default()
+                };
+                let consumer = racing(|| self.c().work.get_or_create_consumer(&name, config.clone()))
                     .await
                     .map_err(|e| Error::transport(format!("cannot create the consumer {name} ({filter}): {e}")))?;
                 let messages = consumer
