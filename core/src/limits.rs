@@ -18,6 +18,10 @@ pub struct Limits {
     pub max_plan_bytes: usize,
     /// Most states in a plan, counting nested branches (default 10,000).
     pub max_states: usize,
+    /// Most child objects one fan-out (`Map` items, `Parallel` branches) may create
+    /// (default 10,000): each is recorded in the parent, so a bound on them is a bound
+    /// on the parent's records.
+    pub max_children: usize,
 }
 
 impl Limits {
@@ -38,6 +42,7 @@ impl Default for Limits {
             max_json_depth: 64,
             max_plan_bytes: 1 << 20,
             max_states: 10_000,
+            max_children: 10_000,
         }
     }
 }

@@ -92,12 +92,138 @@ pub(crate) const FIELDS: [&str; 15] = [
     "facts",
 ];
 
-/// Which context fields a policy set can read: those whose name appears in its text
-/// (Cedar has no computed attribute names, so this over-approximates soundly). Only
-/// these are built into a request: building a Cedar context costs about 0.35 µs a field.
+/// Which context fields a policy set can read: every field named by a string anywhere
+/// in the policies' parsed form (Cedar's JSON syntax, where `context["hop\u{73}"]` and
+/// `context.hops` both appear as the attribute `"hops"`). Cedar has no computed
+/// attribute names, so this over-approximates soundly; a policy that cannot be shown in
+/// that form reads every field. Only these are built into a request: building a Cedar
+/// context costs about 0.35 µs a field.
 fn mask_of(set: &PolicySet) -> u32 {
-    let text: String = set.policies().map(|p| p.to_string()).collect();
-    FIELDS.iter().enumerate().filter(|(_, f)| text.contains(*f)).fold(0, |m, (i, _)| m | (1 << i))
+    fn strings(v: &serde_json::Value, mask: &mut u32) {
+        match v {
+            serde_json::Value::String(s) => {
+                if let Some(i) = FIELDS.iter().position(|f| f == s) {
+                    *mask |= 1 << i;
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, mask)),
+            serde_json::Value::Object(m) => m.iter().for_each(|(k, x)| {
+                strings(&serde_json::Value::String(k.clone()), mask);
+                strings(x, mask);
+            }),
+            _ => {}
+        }
+    }
+    let mut mask = 0;
+    for p in set.policies() {
+        match p.to_json() {
+            Ok(json) => strings(&json, &mut mask),
+            Err(_) => return (1 << FIELDS.len()) - 1,
+        }
+    }
+    mask
+}
+
+/// The deepest nesting of parentheses, brackets and braces peo accepts in Cedar text,
+/// and the most unary operators in a row. Cedar's parser recurses once per level:
+/// checking first keeps a hostile policy (1,000 nested parentheses) from exhausting the
+/// stack. Real policies nest a handful of levels.
+pub const MAX_POLICY_NESTING: usize = 32;
+
+/// The most operators and attribute accesses (`.`, `+`, `==`, `&&`, ...) one Cedar
+/// policy may have. They chain without brackets, one level of evaluation each.
+pub const MAX_POLICY_OPERATORS: usize = 256;
+
+/// The largest Cedar text peo parses: one node's policies, one library set or one
+/// carried policy.
+pub const MAX_POLICY_BYTES: usize = 256 * 1024;
+
+/// Checks Cedar text's size and nesting in one pass over it, before any parser sees it.
+pub(crate) fn check_text(text: &str) -> std::result::Result<(), String> {
+    if text.len() > MAX_POLICY_BYTES {
+        return Err(format!("Cedar text of {} bytes is over the limit of {MAX_POLICY_BYTES}", text.len()));
+    }
+    let (mut depth, mut unary, mut deepest) = (0usize, 0usize, 0usize);
+    // `if` expressions nest without brackets (`if a then if b then ...`): every `if` of a
+    // policy counts as a level, until the `;` that ends the policy.
+    let mut ifs = 0usize;
+    // Binary operators and attribute accesses chain without brackets too (`a.x.x.x`,
+    // `1 + 1 + 1`), each link one level of Cedar's evaluator: a policy may have at most
+    // MAX_POLICY_OPERATORS of them.
+    let mut ops = 0usize;
+    let mut word = String::new();
+    let mut chars = text.chars().peekable();
+    let mut prev = ' ';
+    while let Some(c) = chars.next() {
+        let last = std::mem::replace(&mut prev, c);
+        if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        if word == "if" {
+            ifs += 1;
+            deepest = deepest.max(depth + ifs);
+        }
+        if matches!(word.as_str(), "in" | "has" | "like" | "is") {
+            ops += 1;
+        }
+        if !word.is_empty() {
+            word.clear();
+            unary = 0;
+        }
+        match c {
+            ';' if depth == 0 => (ifs, ops) = (0, 0),
+            '"' => {
+                // A string literal: skip to its closing quote, honouring escapes.
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'/') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '(' | '[' | '{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            '!' | '-' => {
+                ops += usize::from(c == '-' || last != '!');
+                unary += 1;
+                deepest = deepest.max(depth + unary);
+            }
+            c if c.is_whitespace() => {}
+            '.' | '+' | '*' | '<' | '>' | '=' | '&' | '|' => {
+                unary = 0;
+                // `==`, `&&`, `<=` are one operator.
+                if !matches!(last, '.' | '+' | '*' | '<' | '>' | '=' | '&' | '|' | '!') {
+                    ops += 1;
+                }
+            }
+            _ => unary = 0,
+        }
+        if ops > MAX_POLICY_OPERATORS {
+            return Err(format!(
+                "a Cedar policy has more than {MAX_POLICY_OPERATORS} operators and attribute accesses; split it"
+            ));
+        }
+        if deepest > MAX_POLICY_NESTING {
+            return Err(format!(
+                "Cedar text nests parentheses, brackets, braces, `if` expressions or unary operators deeper than {MAX_POLICY_NESTING} levels"
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn needs(mask: u32, field: &str) -> bool {
@@ -292,6 +418,7 @@ fn schema() -> &'static Schema {
 /// Parses Cedar text; a policy's id is its `@id("...")` annotation when it has one,
 /// else `<prefix><index>`.
 fn parse_set(text: &str, prefix: &str, what: &str) -> Result<PolicySet> {
+    check_text(text).map_err(|e| Error::invalid_argument(format!("{what}: {e}")))?;
     let parsed: PolicySet = text.parse().map_err(|e: cedar_policy::ParseErrors| {
         Error::invalid_argument(format!("{what} do not parse as Cedar: {e}"))
     })?;
@@ -404,15 +531,28 @@ pub(crate) fn object_only(hash: Hash, carried: impl FnOnce() -> Vec<(String, Str
     built
 }
 
+/// Cedar's answer as peo records it. Evaluation fails closed: Cedar skips a policy whose
+/// evaluation errors (so an erroring `forbid` would permit); peo denies instead, naming
+/// the policies that erred.
 fn outcome_of(r: &cedar_policy::Response) -> PolicyOutcome {
     let d = r.diagnostics();
+    let errors: Vec<String> = d.errors().map(|e| e.to_string()).collect();
+    if !errors.is_empty() {
+        let erred = d
+            .errors()
+            .map(|e| match e {
+                cedar_policy::AuthorizationError::PolicyEvaluationError(e) => e.policy_id().to_string(),
+            })
+            .collect();
+        return PolicyOutcome { decision: PolicyDecision::Deny, policies: erred, errors };
+    }
     PolicyOutcome {
         decision: match r.decision() {
             CedarDecision::Allow => PolicyDecision::Allow,
             CedarDecision::Deny => PolicyDecision::Deny,
         },
         policies: d.reason().filter(|p| AsRef::<str>::as_ref(*p) != BASELINE).map(|p| p.to_string()).collect(),
-        errors: d.errors().map(|e| e.to_string()).collect(),
+        errors,
     }
 }
 
@@ -420,15 +560,18 @@ fn baseline() -> Policy {
     Policy::parse(Some(PolicyId::new(BASELINE)), "permit(principal, action, resource);").expect("the baseline parses")
 }
 
-/// Checks one carried policy: a single Cedar `forbid` policy.
+/// Checks one carried policy: a single Cedar `forbid` policy, valid against peo's schema.
 pub(crate) fn check_carried(id: &str, text: &str) -> std::result::Result<(), String> {
     build_object_set(&[(id.to_owned(), text.to_owned())]).map(|_| ())
 }
 
-/// An object's carried policies (each one `forbid`).
+/// An object's carried policies (each one `forbid`), validated against peo's schema in
+/// strict mode: a forbid that could err at evaluation (a mistyped field) would be one
+/// that never forbids, so it refuses the object instead.
 fn build_object_set(carried: &[(String, String)]) -> std::result::Result<PolicySet, String> {
     let mut set = PolicySet::new();
     for (id, text) in carried {
+        check_text(text).map_err(|e| format!("object policy `{id}`: {e}"))?;
         let p = Policy::parse(Some(PolicyId::new(id.clone())), text)
             .map_err(|e| format!("object policy `{id}` does not parse as one Cedar policy: {e}"))?;
         if p.effect() != cedar_policy::Effect::Forbid {
@@ -436,6 +579,7 @@ fn build_object_set(carried: &[(String, String)]) -> std::result::Result<PolicyS
         }
         set.add(p).map_err(|e| format!("object policy `{id}`: {e}"))?;
     }
+    validate(&set, "the object's policies").map_err(|e| e.message().to_owned())?;
     Ok(set)
 }
 

@@ -297,6 +297,7 @@ impl Node {
         self
     }
     pub fn with_limits(mut self, limits: Limits) -> Node {
+        self.spec.limits = limits.clone();
         self.limits = limits;
         self
     }

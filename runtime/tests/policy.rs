@@ -241,3 +241,37 @@ fn the_context_can_be_narrowed_never_widened() {
         Disposition::Terminated { status: Status::Succeeded, .. }
     ));
 }
+
+#[test]
+fn policy_evaluation_fails_closed() {
+    // A forbid that reads a field the schema does not have would err at evaluation, and
+    // Cedar skips a policy that errs: it is refused when the object is made.
+    let err = shop()
+        .with_policy(
+            "typo",
+            r#"forbid(principal, action == Peo::Action::"execute", resource) when { context.hopz > 0 };"#,
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(err.message().contains("do not validate"), "{err}");
+
+    // A forbid that names its field through an escape still gets the field.
+    let obfuscated = shop()
+        .with_policy(
+            "no-exec-after-a-hop",
+            r#"forbid(principal, action == Peo::Action::"execute", resource) when { context["hop\u{73}"] > 0 };"#,
+        )
+        .unwrap();
+    let node = Node::new("a", "eu")
+        .with_trust(Trust::any())
+        .with_policy(NodePolicy::new(r#"permit(principal, action, resource);"#).unwrap())
+        .handler("payment.charge", charge);
+    let v = node.visit(&create(charge_plan(), obfuscated), None).unwrap();
+    let r = v.records().unwrap();
+    assert!(
+        matches!(v.disposition, Disposition::Delegate { reason: DelegateReason::Policy, .. }),
+        "{:?}",
+        v.disposition
+    );
+    assert_eq!(r[0].policy.as_ref().unwrap().policies, vec!["no-exec-after-a-hop".to_owned()]);
+}

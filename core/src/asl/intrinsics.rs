@@ -33,11 +33,27 @@ pub(crate) fn is_call(text: &str) -> bool {
 struct Parser<'a> {
     s: &'a str,
     i: usize,
+    /// How many calls enclose the one being parsed.
+    depth: usize,
 }
+
+/// The deepest nesting of intrinsic calls an expression may have. The parser recurses
+/// once per level, and expressions come from untrusted plans: a bound keeps a hostile
+/// plan from exhausting the stack (AWS documents no limit; real plans nest two or three).
+pub(crate) const MAX_CALL_DEPTH: usize = 32;
+
+/// The most bytes of JSON one intrinsic expression may materialise (its arguments read
+/// from paths and every intermediate result, summed): a few references to a large value
+/// (`States.Format` of one string 300 times) cannot amplify a bounded input into an
+/// unbounded output. Exceeding it raises `States.DataLimitExceeded`.
+pub(crate) const MAX_INTRINSIC_BYTES: usize = 16 * super::MAX_PAYLOAD_BYTES;
 
 impl<'a> Parser<'a> {
     fn err(&self, what: &str) -> String {
-        format!("{what} at character {} of `{}`", self.i, self.s)
+        // Quote at most 80 characters of the expression: it may be huge.
+        let shown: String = self.s.chars().take(80).collect();
+        let more = if shown.len() < self.s.len() { "..." } else { "" };
+        format!("{what} at character {} of `{shown}{more}`", self.i)
     }
     fn ws(&mut self) {
         while self.s[self.i..].starts_with(char::is_whitespace) {
@@ -45,6 +61,15 @@ impl<'a> Parser<'a> {
         }
     }
     fn call(&mut self) -> Result<Call, String> {
+        self.depth += 1;
+        if self.depth > MAX_CALL_DEPTH {
+            return Err(self.err(&format!("intrinsic calls nested deeper than {MAX_CALL_DEPTH} levels")));
+        }
+        let call = self.call_inner();
+        self.depth -= 1;
+        call
+    }
+    fn call_inner(&mut self) -> Result<Call, String> {
         self.ws();
         let start = self.i;
         while self.s[self.i..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '.') {
@@ -150,7 +175,7 @@ impl<'a> Parser<'a> {
 }
 
 fn parse(text: &str) -> Result<Call, String> {
-    let mut p = Parser { s: text, i: 0 };
+    let mut p = Parser { s: text, i: 0, depth: 0 };
     let c = p.call()?;
     p.ws();
     if p.i != text.len() {
@@ -215,26 +240,77 @@ const FUNCTIONS: &[&str] = &[
 /// error messages.
 pub(crate) fn eval(text: &str, input: &Value, env: &Env<'_>, field: &str) -> Result<Value, Failure> {
     let call = parse(text).map_err(Failure::intrinsic)?;
-    eval_call(&call, input, env, field)
+    eval_call(&call, input, env, field, &mut 0)
+}
+
+/// The size of `v`'s JSON text, roughly (strings unescaped), counting no further than
+/// `limit` (so that charging a huge value costs no more than the budget it exceeds).
+fn size(v: &Value, limit: usize) -> usize {
+    let mut total = 0usize;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        total += match v {
+            Value::Null | Value::Bool(_) => 5,
+            Value::Number(_) => 8,
+            Value::String(s) => s.len() + 2,
+            Value::Array(a) => {
+                stack.extend(a.iter());
+                2 + a.len()
+            }
+            Value::Object(m) => {
+                stack.extend(m.values());
+                2 + m.keys().map(|k| k.len() + 4).sum::<usize>()
+            }
+        };
+        if total > limit {
+            break;
+        }
+    }
+    total
+}
+
+/// Adds `v`'s size to what the expression has materialised so far.
+fn charge(used: &mut usize, v: &Value, name: &str) -> Result<(), Failure> {
+    *used = used.saturating_add(size(v, MAX_INTRINSIC_BYTES));
+    if *used > MAX_INTRINSIC_BYTES {
+        return Err(over_budget(name));
+    }
+    Ok(())
+}
+
+fn over_budget(name: &str) -> Failure {
+    Failure::new(
+        super::errors::DATA_LIMIT_EXCEEDED,
+        format!("{name}: the expression materialises more than {MAX_INTRINSIC_BYTES} bytes of JSON"),
+    )
 }
 
 fn failure(name: &str, message: impl std::fmt::Display) -> Failure {
     Failure::intrinsic(format!("{name}: {message}"))
 }
 
-fn eval_call(c: &Call, input: &Value, env: &Env<'_>, field: &str) -> Result<Value, Failure> {
+fn eval_call(c: &Call, input: &Value, env: &Env<'_>, field: &str, used: &mut usize) -> Result<Value, Failure> {
     let mut args = Vec::with_capacity(c.args.len());
     for a in &c.args {
         args.push(match a {
             Arg::Literal(v) => v.clone(),
-            Arg::Call(inner) => eval_call(inner, input, env, field)?,
+            Arg::Call(inner) => eval_call(inner, input, env, field, used)?,
             Arg::Path(p) => match path::query_either(p, input, env.context()) {
-                Ok(v) => v,
+                Ok(v) => {
+                    charge(used, &v, &c.name)?;
+                    v
+                }
                 Err(PathError::Syntax(m)) => return Err(failure(&c.name, format!("invalid path `{p}`: {m}"))),
                 Err(_) => return Err(Failure::path_not_found(p, field, input)),
             },
         });
     }
+    let out = apply(c, args, env, used)?;
+    charge(used, &out, &c.name)?;
+    Ok(out)
+}
+
+fn apply(c: &Call, args: Vec<Value>, env: &Env<'_>, used: &mut usize) -> Result<Value, Failure> {
     let name = c.name.as_str();
     let n = args.len();
     let arity = |lo: usize, hi: usize| -> Result<(), Failure> {
@@ -283,6 +359,9 @@ fn eval_call(c: &Call, input: &Value, env: &Env<'_>, field: &str) -> Result<Valu
                         };
                         next += 1;
                         out.push_str(&display(v));
+                        if used.saturating_add(out.len()) > MAX_INTRINSIC_BYTES {
+                            return Err(over_budget(name));
+                        }
                     }
                     c => out.push(c),
                 }
@@ -354,12 +433,10 @@ fn eval_call(c: &Call, input: &Value, env: &Env<'_>, field: &str) -> Result<Valu
         }
         "States.ArrayUnique" => {
             arity(1, 1)?;
-            let mut out: Vec<Value> = Vec::new();
-            for v in array(0)? {
-                if !out.iter().any(|o| crate::json::equal(o, v)) {
-                    out.push(v.clone());
-                }
-            }
+            // Equal values (in JSON's sense: 1 and 1.0 are equal) have one canonical text:
+            // a set of those texts keeps the first of each in linear time.
+            let mut seen = std::collections::HashSet::new();
+            let out = array(0)?.iter().filter(|v| seen.insert(crate::json::canonical(v))).cloned().collect();
             Value::Array(out)
         }
         "States.Base64Encode" => {

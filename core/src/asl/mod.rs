@@ -384,45 +384,36 @@ fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 /// `StringMatches`: `*` matches any run of characters; `\*` and `\\` are literal.
+///
+/// Linear in the pattern and the text (the pattern is untrusted): the literal runs
+/// between stars are matched in order, each at its leftmost place after the previous
+/// one, which is optimal for `*`-only patterns; the first run must start the text and
+/// the last must end it.
 fn glob(pattern: &str, text: &str) -> bool {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Tok {
-        Star,
-        Ch(char),
-    }
-    let mut toks = Vec::new();
+    let mut runs = vec![String::new()];
     let mut it = pattern.chars();
     while let Some(c) = it.next() {
         match c {
-            '\\' => toks.push(Tok::Ch(it.next().unwrap_or('\\'))),
-            '*' => toks.push(Tok::Star),
-            c => toks.push(Tok::Ch(c)),
+            '\\' => runs.last_mut().expect("never empty").push(it.next().unwrap_or('\\')),
+            '*' => runs.push(String::new()),
+            c => runs.last_mut().expect("never empty").push(c),
         }
     }
-    let t: Vec<char> = text.chars().collect();
-    // Classic two-pointer wildcard match.
-    let (mut p, mut s) = (0usize, 0usize);
-    let (mut star, mut mark) = (None::<usize>, 0usize);
-    while s < t.len() {
-        if p < toks.len() && toks[p] == Tok::Ch(t[s]) {
-            p += 1;
-            s += 1;
-        } else if p < toks.len() && toks[p] == Tok::Star {
-            star = Some(p);
-            mark = s;
-            p += 1;
-        } else if let Some(sp) = star {
-            p = sp + 1;
-            mark += 1;
-            s = mark;
-        } else {
-            return false;
+    if runs.len() == 1 {
+        return text == runs[0];
+    }
+    let (first, last) = (&runs[0], &runs[runs.len() - 1]);
+    if text.len() < first.len() + last.len() || !text.starts_with(first.as_str()) || !text.ends_with(last.as_str()) {
+        return false;
+    }
+    let (mut at, end) = (first.len(), text.len() - last.len());
+    for run in &runs[1..runs.len() - 1] {
+        match text[at..end].find(run.as_str()) {
+            Some(i) => at += i + run.len(),
+            None => return false,
         }
     }
-    while p < toks.len() && toks[p] == Tok::Star {
-        p += 1;
-    }
-    p == toks.len()
+    true
 }
 
 #[cfg(test)]
@@ -437,6 +428,12 @@ mod tests {
         assert!(!glob("a*b", "ac"));
         assert!(glob("a\\*b", "a*b"));
         assert!(!glob("a\\*b", "axb"));
+        assert!(glob("*a*b*", "xxaxxbxx"));
+        assert!(!glob("*b*a", "ab"));
+        assert!(!glob("ab*ba", "aba"));
+        assert!(glob("a*a", "aa"));
+        // A hostile pattern over a long text (quadratic work with backtracking).
+        assert!(!glob(&format!("{}b", "*a".repeat(5_000)), &"a".repeat(200_000)));
     }
 
     #[test]

@@ -128,6 +128,12 @@ fn number(
     })
 }
 
+/// How many children the current state's fan-out has launched so far (0 before it
+/// starts).
+pub(super) fn fan_out_launched(obj: &Object) -> usize {
+    fan_out_state(obj).map_or(0, |f| f.children.len())
+}
+
 /// The children's plans and inputs for `state` (all of them, in branch order).
 struct Plan {
     branches: Vec<(Value, Value)>,
@@ -193,7 +199,7 @@ impl Cx<'_> {
     }
 
     /// How many children `state` has in all (without building them).
-    fn count_children(&self, state: &State, env: &Env<'_>) -> std::result::Result<usize, Failure> {
+    pub(super) fn count_children(&self, state: &State, env: &Env<'_>) -> std::result::Result<usize, Failure> {
         match &state.kind {
             StateKind::Parallel(p) => Ok(p.branches.len()),
             StateKind::Map(m) => {

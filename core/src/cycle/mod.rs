@@ -53,6 +53,8 @@ pub struct NodeSpec {
     /// The node's Cedar policies. `None`: the node sets no policy of its own (every
     /// action is allowed unless the object's own policies forbid it).
     pub policy: Option<Arc<NodePolicy>>,
+    /// The bounds the cycle applies to what it creates (fan-out children).
+    pub limits: crate::Limits,
 }
 
 impl NodeSpec {
@@ -762,6 +764,18 @@ impl Cx<'_> {
         let build = || context_object(self.obj, state, self.p, self.now);
         let make_seed = || seed(self.obj, &state.name);
         let env = Env::lazy(&build, &make_seed);
+        if let StateKind::Map(_) = &state.kind
+            && fanout::fan_out_launched(self.obj) == 0
+            && let Ok(n) = self.count_children(state, &env)
+            && n > self.node.limits.max_children
+        {
+            return Err(Error::limit(format!(
+                "Map state `{}` has {n} items, more than a fan-out may create (Limits::max_children = {}): \
+                 each item is a child object recorded in the parent",
+                state.name, self.node.limits.max_children
+            ))
+            .in_state(state.name.clone()));
+        }
         match self.eval_state(state, &env) {
             Ok(d) => Ok(d),
             Err(f) => {

@@ -46,7 +46,7 @@ pub fn context() -> Context {
         .with_label("region:eu")
         .with_attributes(json!({"customer": "c-7", "tier": "gold"}))
         .unwrap()
-        .with_policy("eu-only", "forbid(principal, action, resource) unless { context.domain == \"eu\" };")
+        .with_policy("eu-only", "forbid(principal, action, resource) unless { context.node_domain == \"eu\" };")
         .unwrap()
         .with_policy_ref("acme/payments")
 }
