@@ -14,7 +14,9 @@ mod nats;
 use anstream::println;
 use anstyle::{AnsiColor, Style};
 use clap::{Parser, Subcommand};
-use peo_core::{Context, CreateOptions, Event, Limits, NodePolicy, Object, PublicKey, Record, SigningKey, Trust};
+use peo_core::{
+    Context, CreateOptions, Event, Limits, NodePolicy, Object, PublicKey, Record, SigningKey, Trust, TrustedKey,
+};
 use peo_runtime::{Clock, HandlerError, Invocation, ManualClock, Node, SystemClock};
 use serde_json::{Value, json};
 
@@ -267,6 +269,46 @@ fn read_key(path: &Path) -> Res<SigningKey> {
     SigningKey::from_slice(&seed).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// A node's `trust`: `"any"` (accept anything: tests and demos), a list whose entries
+/// are keys trusted to sign as anyone (64 hex digits or a `.pub` file) or tables
+/// binding a key to what it may sign as (`{ key, nodes, domain, subjects }`, the trust
+/// store), or a TOML file holding `trust = [...]`. Without `trust` a node accepts
+/// nothing. Paths are relative to `dir`.
+fn read_trust(value: &toml::Value, dir: &Path) -> Res<Trust> {
+    let key_at = |s: &str| -> Res<PublicKey> {
+        if PublicKey::from_hex(s).is_ok() {
+            read_public_key(s)
+        } else {
+            read_public_key(&dir.join(s).to_string_lossy())
+        }
+    };
+    let list = match value {
+        toml::Value::String(s) if s == "any" => return Ok(Trust::any()),
+        toml::Value::String(file) => {
+            let (table, sub) = read_toml(&dir.join(file))?;
+            let inner = table.get("trust").ok_or_else(|| format!("{file} has no `trust` list"))?;
+            return read_trust(inner, &sub);
+        }
+        toml::Value::Array(list) => list,
+        _ => return Err("must be \"any\", a list of keys and key tables, or a file".into()),
+    };
+    let mut trust = Trust::closed();
+    for entry in list {
+        match entry {
+            toml::Value::String(s) => trust = trust.with(TrustedKey::any_identity(key_at(s)?)),
+            toml::Value::Table(t) => {
+                let mut json = serde_json::to_value(t).map_err(|e| e.to_string())?;
+                let key = t.get("key").and_then(toml::Value::as_str).ok_or("each key table needs a `key`")?;
+                json["key"] = Value::String(key_at(key)?.to_hex());
+                let one = Trust::from_json(&serde_json::json!({"keys": [json]})).map_err(|e| e.to_string())?;
+                trust.keys.extend(one.keys);
+            }
+            _ => return Err("holds keys (strings) and key tables".into()),
+        }
+    }
+    Ok(trust)
+}
+
 /// A trusted key: 64 hex digits, or a file holding them (`KEY.pub`).
 fn read_public_key(spec: &str) -> Res<PublicKey> {
     let spec = spec.trim();
@@ -505,7 +547,7 @@ pub(crate) fn read_toml(path: &Path) -> Res<(toml::Table, PathBuf)> {
 }
 
 /// A node file: `id`, `domain`, optional `key` (a key file), `policy` (a Cedar file),
-/// `facts` (a table), `trust` (public keys or `.pub` files) and `[handlers]`
+/// `facts` (a table), `trust` (see [`read_trust`]; none: the node accepts nothing) and `[handlers]`
 /// (`"capability" = "command line"`). Paths are relative to the file.
 pub(crate) fn load_node(path: &Path, clock: Arc<dyn Clock>) -> Res<Node> {
     let (table, dir) = read_toml(path)?;
@@ -544,19 +586,7 @@ pub(crate) fn load_node(path: &Path, clock: Arc<dyn Clock>) -> Res<Node> {
         node = node.with_facts(facts);
     }
     if let Some(trust) = table.get("trust") {
-        let list = trust.as_array().ok_or_else(|| format!("{}: `trust` must be a list of keys", path.display()))?;
-        let keys = list
-            .iter()
-            .map(|k| {
-                let s = k.as_str().ok_or_else(|| format!("{}: `trust` holds strings", path.display()))?;
-                if PublicKey::from_hex(s).is_ok() {
-                    read_public_key(s)
-                } else {
-                    read_public_key(&at(s).to_string_lossy())
-                }
-            })
-            .collect::<Res<Vec<_>>>()?;
-        node = node.trusting(keys);
+        node = node.with_trust(read_trust(trust, &dir).map_err(|e| format!("{}: trust: {e}", path.display()))?);
     }
     if let Some(command) = field("advisor")? {
         let (command, dir) = (command.to_owned(), dir.clone());

@@ -47,6 +47,7 @@ fn setup(dir: &Path) {
         r#"id = "warehouse-1"
 domain = "eu"
 key = "wh.key"
+trust = "any"
 facts = { site = "lyon" }
 policy = "warehouse.cedar"
 [handlers]
@@ -203,7 +204,7 @@ fn bad_input_gets_one_line_and_a_non_zero_exit() {
     // object ends failed, and the command itself succeeds.
     std::fs::write(
         dir.join("broken.toml"),
-        "id = \"w\"\ndomain = \"eu\"\n[handlers]\n\"inventory.reserve\" = \"exit 7\"\n",
+        "id = \"w\"\ndomain = \"eu\"\ntrust = \"any\"\n[handlers]\n\"inventory.reserve\" = \"exit 7\"\n",
     )
     .unwrap();
     let v: Value =
@@ -233,7 +234,7 @@ fn a_killed_mesh_resumes_its_parked_object_from_sqlite() {
     .unwrap();
     std::fs::write(
         dir.join("pay.toml"),
-        "id = \"bank-1\"\ndomain = \"us\"\n[handlers]\n\"payment.charge\" = \"cat >/dev/null; echo '{\\\"charged\\\": 30}'\"\n",
+        "id = \"bank-1\"\ndomain = \"us\"\ntrust = \"any\"\n[handlers]\n\"payment.charge\" = \"cat >/dev/null; echo '{\\\"charged\\\": 30}'\"\n",
     )
     .unwrap();
     std::fs::write(
@@ -331,7 +332,7 @@ fn a_mesh_whose_nodes_all_decline_the_object_stops_with_a_reason() {
     for (file, id) in [("p1.toml", "pay-1"), ("p2.toml", "pay-2")] {
         std::fs::write(
             dir.join(file),
-            format!("id = \"{id}\"\ndomain = \"eu\"\n[handlers]\n\"payment.charge\" = \"cat >/dev/null; echo 1\"\n"),
+            format!("id = \"{id}\"\ndomain = \"eu\"\ntrust = \"any\"\n[handlers]\n\"payment.charge\" = \"cat >/dev/null; echo 1\"\n"),
         )
         .unwrap();
     }

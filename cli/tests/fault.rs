@@ -71,7 +71,7 @@ fn a_node_killed_mid_visit_loses_nothing_and_duplicates_are_recognised() {
         std::fs::write(
             dir.join(format!("{n}.toml")),
             format!(
-                "id = \"node-{n}\"\ndomain = \"{}\"\n[handlers]\n\"step.{n}\" = \"sh {}\"\n",
+                "id = \"node-{n}\"\ndomain = \"{}\"\ntrust = \"any\"\n[handlers]\n\"step.{n}\" = \"sh {}\"\n",
                 if n == "b" { "payments" } else { "warehouse" },
                 dir.join("handler.sh").display()
             ),

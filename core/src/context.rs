@@ -170,6 +170,46 @@ impl Context {
         Ok(ctx)
     }
 
+    /// The context before a narrowing whose recorded change (`{"labels", "policies",
+    /// "policy_refs"}`: what it added) led to `self`: every added item must be here, and
+    /// is taken away. A verifier replays narrowings backwards with it, from the object's
+    /// context to the one its genesis committed to.
+    pub(crate) fn before_narrowing(&self, change: &Value) -> std::result::Result<Context, String> {
+        let list = |field: &str| -> std::result::Result<Vec<String>, String> {
+            match change.get(field) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(v) => strings(v, field).map_err(|e| e.message().to_owned()),
+            }
+        };
+        let mut before = self.clone();
+        for l in list("labels")? {
+            let i = before.labels.binary_search(&l).map_err(|_| format!("it adds label `{l}`, which is not there"))?;
+            before.labels.remove(i);
+        }
+        for id in list("policies")? {
+            let i = before
+                .policies
+                .iter()
+                .position(|p| p.id == id)
+                .ok_or_else(|| format!("it adds policy `{id}`, which is not there"))?;
+            before.policies.remove(i);
+        }
+        for r in list("policy_refs")? {
+            let i = before
+                .policy_refs
+                .binary_search(&r)
+                .map_err(|_| format!("it adds policy reference `{r}`, which is not there"))?;
+            before.policy_refs.remove(i);
+        }
+        if let Some(k) = change
+            .as_object()
+            .and_then(|m| m.keys().find(|k| !matches!(k.as_str(), "labels" | "policies" | "policy_refs")))
+        {
+            return Err(format!("a context change records only what it adds, not `{k}`"));
+        }
+        Ok(before)
+    }
+
     /// Rebuilds a decoded context, rejecting sets that are not sorted and unique.
     pub(crate) fn from_wire(
         originator: Originator,

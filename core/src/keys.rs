@@ -54,9 +54,16 @@ impl SigningKey {
         PublicKey(self.inner.verifying_key().to_bytes())
     }
 
-    /// Signs a record hash.
+    /// Signs a record hash as format version 1 did: the bare 32 bytes.
     pub fn sign(&self, hash: &Hash) -> Signature {
         Signature(self.inner.sign(hash.as_bytes()).to_bytes())
+    }
+
+    /// Signs a record hash of an object of wire format `version`: from version 2 on, the
+    /// signed message is `"peo/signature/v2" || record hash`, so that a peo signature
+    /// can never be taken for a signature of anything else the key signs.
+    pub fn sign_record(&self, hash: &Hash, version: u16) -> Signature {
+        Signature(self.inner.sign(&signed_message(hash, version)).to_bytes())
     }
 }
 
@@ -94,33 +101,32 @@ impl PublicKey {
         ed25519_dalek::VerifyingKey::from_bytes(&self.0).ok()
     }
 
-    /// Checks `signature` over a record hash with strict RFC 8032 verification
-    /// (rejecting small-order keys and non-canonical signatures).
+    /// Checks `signature` over a bare record hash (format version 1) with strict
+    /// RFC 8032 verification (rejecting small-order keys and points and non-canonical
+    /// signatures).
     pub fn verify(&self, hash: &Hash, signature: &Signature) -> bool {
+        self.verify_record(hash, signature, 1)
+    }
+
+    /// Checks `signature` over a record hash of an object of wire format `version`
+    /// ([`SigningKey::sign_record`]), strictly. Every signature is checked on its own:
+    /// batch verification is faster, but its cofactorless random combination can
+    /// disagree with strict verification on crafted points, and then two verifiers
+    /// (or two runs) could disagree about one object.
+    pub fn verify_record(&self, hash: &Hash, signature: &Signature, version: u16) -> bool {
         let Some(key) = self.verifying_key() else { return false };
         let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
-        key.verify_strict(hash.as_bytes(), &sig).is_ok()
+        key.verify_strict(&signed_message(hash, version), &sig).is_ok()
     }
 }
 
-/// Verifies many signatures at once; `true` only when every one is valid. Batch
-/// verification is several times faster per signature than one by one; on `false`
-/// the caller checks them singly to find the culprit.
-pub(crate) fn verify_batch(items: &[(PublicKey, Hash, Signature)]) -> bool {
-    let mut messages = Vec::with_capacity(items.len());
-    let mut sigs = Vec::with_capacity(items.len());
-    let mut keys = Vec::with_capacity(items.len());
-    for (key, hash, sig) in items {
-        let Some(vk) = key.verifying_key() else { return false };
-        // Batch verification is not strict: keep the strict checks it skips.
-        if vk.is_weak() {
-            return false;
-        }
-        messages.push(hash.as_bytes().as_slice());
-        sigs.push(ed25519_dalek::Signature::from_bytes(&sig.0));
-        keys.push(vk);
+/// What a record signature signs in wire format `version`.
+fn signed_message(hash: &Hash, version: u16) -> Vec<u8> {
+    const CONTEXT: &[u8] = b"peo/signature/v2";
+    if version < 2 {
+        return hash.as_bytes().to_vec();
     }
-    ed25519_dalek::verify_batch(&messages, &sigs, &keys).is_ok()
+    [CONTEXT, hash.as_bytes().as_slice()].concat()
 }
 
 impl fmt::Debug for PublicKey {
@@ -169,18 +175,25 @@ mod tests {
     }
 
     #[test]
-    fn batch_matches_single_verification() {
-        let keys: Vec<_> = (0..5u8).map(|i| SigningKey::from_bytes(&[i; 32])).collect();
-        let mut items: Vec<_> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| {
-                let h = Hash::data(&i.to_string());
-                (k.public_key(), h, k.sign(&h))
-            })
-            .collect();
-        assert!(verify_batch(&items));
-        items[3].2.0[0] ^= 1;
-        assert!(!verify_batch(&items));
+    fn version_2_signatures_are_domain_separated() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let h = Hash::data("{}");
+        let v2 = key.sign_record(&h, 2);
+        assert!(key.public_key().verify_record(&h, &v2, 2));
+        assert!(!key.public_key().verify_record(&h, &v2, 1), "a v2 signature is not a signature of the bare hash");
+        assert!(!key.public_key().verify_record(&h, &key.sign(&h), 2));
+        assert!(key.public_key().verify_record(&h, &key.sign(&h), 1));
+    }
+
+    #[test]
+    fn small_order_keys_are_refused() {
+        // The identity point (a small-order key) "verifies" the all-zero signature under
+        // cofactorless, non-strict checks.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut sig = [0u8; 64];
+        sig[0] = 1;
+        let h = Hash::data("{}");
+        assert!(!PublicKey(identity).verify_record(&h, &Signature(sig), 2));
     }
 }

@@ -33,6 +33,8 @@ pub mod asl;
 mod context;
 mod cycle;
 mod error;
+#[doc(hidden)]
+pub mod forge;
 mod hash;
 mod id;
 pub mod intent;
@@ -62,7 +64,7 @@ pub use record::{
     Action, Advice, Body, ChildRef, DelegateReason, DormantReason, MutateKind, NodeRef, PolicyDecision, PolicyOutcome,
     Record, ReentryCause, Status, TaskError,
 };
-pub use verify::{Broken, SignatureRequirement, Signer, Trust, VerifyReport};
+pub use verify::{ANY, Broken, SignatureRequirement, Signer, Trust, TrustedKey, VerifyReport};
 
 // Lets the shared test helpers (`tests/common`) name this crate in unit tests too.
 #[cfg(test)]

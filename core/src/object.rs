@@ -16,8 +16,9 @@ use crate::{
     Record, Result, Signature, SigningKey, Status, json as cjson,
 };
 
-/// The wire format version this library writes and the newest it reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The wire format version this library writes and the newest it reads. Objects of
+/// version 1 still decode, verify and run: they keep their version for life.
+pub const FORMAT_VERSION: u16 = 2;
 
 thread_local! {
     /// One reusable builder per thread for record encoding: appends allocate only the
@@ -72,10 +73,15 @@ pub struct CreateOptions<'a> {
 /// A persistent executable object.
 #[derive(Debug, Clone)]
 pub struct Object {
+    /// The wire format version of this object (kept across visits).
+    pub(crate) version: u16,
     pub(crate) id: ObjectId,
     pub(crate) lineage: Lineage,
     /// Shared: objects decoded from the same plan text share one parsed intent.
     pub(crate) intent: Arc<Intent>,
+    /// The plan at revision 0 (canonical text), kept once the intent has changed so that
+    /// a verifier can replay every change (version 2).
+    pub(crate) origin: Option<Arc<str>>,
     pub(crate) context: Context,
     pub(crate) context_hash: Hash,
     pub(crate) memory: Vec<StoredRecord>,
@@ -104,6 +110,9 @@ pub(crate) struct Scratch {
     /// Unsigned and untrusted record counts from the verification that admitted the
     /// object to this node (offered to policy).
     pub(crate) trust_counts: Option<(u32, u32)>,
+    /// The principal and the domains that verification vouched for (see
+    /// [`crate::VerifyReport`]); policy sees these, not the object's claims.
+    pub(crate) vouched: Option<(Option<String>, Option<Vec<String>>)>,
     /// A handler's refinement of the intent (and the state that returned it), applied
     /// by the next cycle of the same visit.
     pub(crate) refinement: Option<(String, serde_json::Value)>,
@@ -204,9 +213,11 @@ impl Object {
             seq: 0,
         };
         let mut obj = Object {
+            version: FORMAT_VERSION,
             id,
             lineage,
             intent: Arc::new(intent),
+            origin: None,
             context,
             context_hash,
             memory: Vec::new(),
@@ -246,7 +257,7 @@ impl Object {
         let meta = RecordMeta::of(&record);
         let prev = self.memory.last().map_or(Hash::ZERO, |r| r.hash);
         let hash = Hash::record(&prev, &bytes);
-        let signature = signer.map(|k| Box::new(k.sign(&hash)));
+        let signature = signer.map(|k| Box::new(k.sign_record(&hash, self.version)));
         self.memory.push(StoredRecord { bytes: Bytes::from(bytes), hash, signature, meta });
         self.status = record.status;
         self.state = record.next_state;
@@ -282,15 +293,15 @@ impl Object {
         };
         let o = flatbuffers::root_with_opts::<wire::Object>(&opts, bytes)
             .map_err(|e| Error::decode(format!("malformed object: {}", one_line(&e))))?;
-        match o.format_version() {
+        let version = match o.format_version() {
             0 => return Err(Error::decode("the object has no format_version")),
             v if v > FORMAT_VERSION => {
                 return Err(Error::unsupported(format!(
                     "the object has format version {v}; this version of peo reads up to {FORMAT_VERSION}: upgrade peo"
                 )));
             }
-            _ => {}
-        }
+            v => v,
+        };
         let id = id_field(o.id(), "id")?;
         let lineage = lineage_from_wire(o.lineage(), id)?;
 
@@ -389,10 +400,22 @@ impl Object {
         let data = cjson::parse(&data_text, limits, "the data")?;
         let stored_head = Hash::from_slice(o.head().bytes())
             .ok_or_else(|| Error::decode(format!("`head` must be 32 bytes, got {}", o.head().len())))?;
+        let origin = match wi.origin() {
+            Some(_) if version < 2 => return Err(Error::decode("intent.origin appears only in format version 2")),
+            Some(text) => {
+                if text.len() > limits.max_plan_bytes {
+                    return Err(Error::limit("intent.origin is larger than Limits::max_plan_bytes"));
+                }
+                Some(Arc::from(text))
+            }
+            None => None,
+        };
         Ok(Object {
+            version,
             id,
             lineage,
             intent,
+            origin,
             context,
             context_hash,
             memory,
@@ -407,6 +430,12 @@ impl Object {
 
     /// Encodes the object. Decoding and re-encoding gives the same bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
+        self.to_bytes_with_plan(None)
+    }
+
+    /// Encodes the object, with `plan` written in place of the intent's text when given
+    /// (only [`crate::forge`] does that).
+    pub(crate) fn to_bytes_with_plan(&self, plan: Option<&str>) -> Vec<u8> {
         let size: usize = self.memory.iter().map(|r| r.bytes.len() + 96).sum::<usize>()
             + self.intent.canonical_text().len()
             + self.data_text().len()
@@ -423,7 +452,8 @@ impl Object {
             .collect();
         let memory = fbb.create_vector(&entries);
 
-        let plan = fbb.create_string(self.intent.canonical_text());
+        let plan = fbb.create_string(plan.unwrap_or(self.intent.canonical_text()));
+        let origin = self.origin.as_deref().map(|o| fbb.create_string(o));
         let objective = self.intent.objective().map(|s| fbb.create_string(s));
         let class = self.intent.class().map(|s| fbb.create_string(s));
         let c = self.intent.constraints();
@@ -446,7 +476,14 @@ impl Object {
         };
         let intent = wire::Intent::create(
             &mut fbb,
-            &wire::IntentArgs { revision: self.intent.revision(), objective, class, constraints, plan: Some(plan) },
+            &wire::IntentArgs {
+                revision: self.intent.revision(),
+                objective,
+                class,
+                constraints,
+                plan: Some(plan),
+                origin,
+            },
         );
 
         let ctx = &self.context;
@@ -491,7 +528,7 @@ impl Object {
         let root = wire::Object::create(
             &mut fbb,
             &wire::ObjectArgs {
-                format_version: FORMAT_VERSION,
+                format_version: self.version,
                 id: Some(id),
                 lineage: Some(lineage),
                 status: self.status.to_wire(),
@@ -571,6 +608,7 @@ impl Object {
     /// admitted the object (policy may read them). `peo-runtime` calls this.
     pub fn note_verification(&mut self, report: &crate::VerifyReport) {
         self.scratch.trust_counts = Some((report.unsigned_records, report.untrusted_records));
+        self.scratch.vouched = Some((report.principal.clone(), report.domains.clone()));
     }
 
     pub(crate) fn history(&self) -> Result<&History> {

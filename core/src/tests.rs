@@ -32,7 +32,7 @@ fn rewrite(obj: &mut Object, i: usize, record: &Record, key: Option<&SigningKey>
     let hash = Hash::record(&prev, &bytes);
     obj.memory[i] = StoredRecord {
         meta: RecordMeta::read(&bytes).unwrap(),
-        signature: key.map(|k| Box::new(k.sign(&hash))),
+        signature: key.map(|k| Box::new(k.sign_record(&hash, obj.version))),
         hash,
         bytes: Bytes::from(bytes),
     };

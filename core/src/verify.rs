@@ -1,39 +1,198 @@
-//! Verification: the hash chain, the committed hashes and the signatures.
+//! Verification: the hash chain, the committed hashes, the signatures, the identities
+//! the signatures vouch for, and the legality of every change of context and intent.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::keys::verify_batch;
-use crate::record::{Action, Body};
-use crate::{Error, ErrorKind, Hash, Object, PublicKey, Result};
+use serde_json::{Value, json};
+
+use crate::record::{Action, Body, MutateKind};
+use crate::{Context, Error, ErrorKind, Hash, Intent, Limits, Object, PublicKey, Result};
 
 /// What signatures a verifier requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SignatureRequirement {
-    /// Signatures that are present must be valid; unsigned visits are allowed.
-    #[default]
+    /// Signatures that are present must be valid; unsigned visits are allowed, and the
+    /// object's claims (originator subject, node ids, domains) are believed. For tests
+    /// and demos ([`Trust::any`]).
     ValidIfPresent,
-    /// Every visit (and the genesis record) must end with a valid signature.
+    /// Every visit (and the genesis record) must end with a valid signature, by any key;
+    /// claims are believed.
     EveryVisit,
-    /// Every visit must end with a valid signature by a trusted key.
+    /// Every visit must end with a valid signature by a key of the trust store, and
+    /// every claim a signature covers must be one the store allows its key. The default.
+    #[default]
     EveryVisitTrusted,
 }
 
-/// Whom a verifier trusts.
+/// A key of a trust store and what it may sign as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedKey {
+    pub key: PublicKey,
+    /// The node ids whose records the key may sign (`"*"`: any).
+    pub nodes: Vec<String>,
+    /// The domain those records may claim (`"*"`: any).
+    pub domain: String,
+    /// The originator subjects it may create objects for, signing their genesis records
+    /// (the originator role; `"*"`: any).
+    pub subjects: Vec<String>,
+}
+
+/// The wildcard of [`TrustedKey`]'s lists.
+pub const ANY: &str = "*";
+
+impl TrustedKey {
+    /// A node's key: it signs the records of node `id` in `domain`.
+    pub fn node(key: PublicKey, id: impl Into<String>, domain: impl Into<String>) -> TrustedKey {
+        TrustedKey { key, nodes: vec![id.into()], domain: domain.into(), subjects: Vec::new() }
+    }
+    /// An originator's key: it creates objects for `subject` in `domain`.
+    pub fn originator(key: PublicKey, subject: impl Into<String>, domain: impl Into<String>) -> TrustedKey {
+        TrustedKey { key, nodes: Vec::new(), domain: domain.into(), subjects: vec![subject.into()] }
+    }
+    /// A key trusted to sign as anyone: any node, any domain, any originator. What
+    /// [`Trust::keys`] gives; claims under it are the signer's word.
+    pub fn any_identity(key: PublicKey) -> TrustedKey {
+        TrustedKey { key, nodes: vec![ANY.into()], domain: ANY.into(), subjects: vec![ANY.into()] }
+    }
+    /// Whether the key may sign records of node `id` in `domain`.
+    pub fn may_sign_as(&self, id: &str, domain: &str) -> bool {
+        self.nodes.iter().any(|n| n == ANY || n == id) && (self.domain == ANY || self.domain == domain)
+    }
+    /// Whether the key may create objects for `subject`, claiming `domain`.
+    pub fn may_originate(&self, subject: &str, domain: Option<&str>) -> bool {
+        self.subjects.iter().any(|s| s == ANY || s == subject)
+            && (self.domain == ANY || domain.is_none_or(|d| d == self.domain))
+    }
+    fn describe(&self) -> String {
+        let mut roles = Vec::new();
+        if !self.nodes.is_empty() {
+            roles.push(format!("node {} in domain {}", self.nodes.join(" or "), self.domain));
+        }
+        if !self.subjects.is_empty() {
+            roles.push(format!("originator {}", self.subjects.join(" or ")));
+        }
+        if roles.is_empty() { "nothing".into() } else { roles.join(", ") }
+    }
+}
+
+/// Whom a verifier trusts: a trust store of keys, each bound to what it may sign as,
+/// and what it requires. The default trusts nothing: every visit must be signed by a
+/// key of the store, so an empty store accepts no object.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Trust {
-    /// Keys whose signatures count as trusted.
-    pub trusted_keys: Vec<PublicKey>,
+    pub keys: Vec<TrustedKey>,
     pub require: SignatureRequirement,
 }
 
 impl Trust {
-    /// Checks structure, chain and any signatures present; trusts no key.
-    pub fn any() -> Trust {
+    /// Trusts nothing (the default): add keys with [`Trust::with`].
+    pub fn closed() -> Trust {
         Trust::default()
     }
-    /// Every visit must be signed by one of `keys`.
+    /// Accepts anything that is structurally sound and whose signatures, where present,
+    /// verify; believes every claim. For tests and demos: it proves nothing about who
+    /// wrote the object.
+    pub fn any() -> Trust {
+        Trust { keys: Vec::new(), require: SignatureRequirement::ValidIfPresent }
+    }
+    /// Every visit must be signed by one of `keys`, each trusted to sign as anyone
+    /// ([`TrustedKey::any_identity`]).
     pub fn keys(keys: impl IntoIterator<Item = PublicKey>) -> Trust {
-        Trust { trusted_keys: keys.into_iter().collect(), require: SignatureRequirement::EveryVisitTrusted }
+        Trust::store(keys.into_iter().map(TrustedKey::any_identity))
+    }
+    /// Every visit must be signed by one of these keys, within what each may sign as.
+    pub fn store(keys: impl IntoIterator<Item = TrustedKey>) -> Trust {
+        Trust { keys: keys.into_iter().collect(), require: SignatureRequirement::EveryVisitTrusted }
+    }
+    /// Adds a key to the store.
+    pub fn with(mut self, key: TrustedKey) -> Trust {
+        self.keys.push(key);
+        self
+    }
+    /// The store's entry for `key`, if any.
+    pub fn entry(&self, key: &PublicKey) -> Option<&TrustedKey> {
+        self.keys.iter().find(|k| k.key == *key)
+    }
+    pub fn is_trusted(&self, key: &PublicKey) -> bool {
+        self.entry(key).is_some()
+    }
+    /// Whether identities come from verified keys (else the object's claims are believed).
+    pub fn checks_claims(&self) -> bool {
+        self.require == SignatureRequirement::EveryVisitTrusted
+    }
+
+    /// The JSON form every binding and the `peo` command accept: `"any"`, or
+    /// `{"require": "every_visit_trusted" | "every_visit" | "valid_if_present",
+    /// "keys": [{"key": "<64 hex digits>", "nodes": [...], "domain": "...",
+    /// "subjects": [...]}]}` (every field optional; `require` defaults to
+    /// `every_visit_trusted`, `domain` to `"*"`).
+    pub fn from_json(v: &Value) -> Result<Trust> {
+        if v.as_str() == Some("any") {
+            return Ok(Trust::any());
+        }
+        let obj = v
+            .as_object()
+            .ok_or_else(|| Error::invalid_argument("trust is \"any\" or an object {\"require\", \"keys\": [...]}"))?;
+        if let Some(k) = obj.keys().find(|k| !matches!(k.as_str(), "require" | "keys")) {
+            return Err(Error::invalid_argument(format!("unknown trust field `{k}` (allowed: require, keys)")));
+        }
+        let require = match obj.get("require").map(|r| r.as_str()) {
+            None | Some(Some("every_visit_trusted")) => SignatureRequirement::EveryVisitTrusted,
+            Some(Some("every_visit")) => SignatureRequirement::EveryVisit,
+            Some(Some("valid_if_present")) => SignatureRequirement::ValidIfPresent,
+            Some(_) => {
+                return Err(Error::invalid_argument(
+                    "trust.require is every_visit_trusted, every_visit or valid_if_present",
+                ));
+            }
+        };
+        let mut keys = Vec::new();
+        for (i, k) in obj.get("keys").and_then(Value::as_array).map_or(&[][..], Vec::as_slice).iter().enumerate() {
+            let field = |name: &str| format!("trust.keys[{i}].{name}");
+            let m =
+                k.as_object().ok_or_else(|| Error::invalid_argument(format!("trust.keys[{i}] must be an object")))?;
+            if let Some(f) = m.keys().find(|f| !matches!(f.as_str(), "key" | "nodes" | "domain" | "subjects")) {
+                return Err(Error::invalid_argument(format!(
+                    "unknown field `{f}` in trust.keys[{i}] (allowed: key, nodes, domain, subjects)"
+                )));
+            }
+            let key = m
+                .get("key")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::invalid_argument(format!("{} must be 64 hex digits", field("key"))))
+                .and_then(PublicKey::from_hex)?;
+            let list = |name: &str| -> Result<Vec<String>> {
+                match m.get(name) {
+                    None => Ok(Vec::new()),
+                    Some(v) => v
+                        .as_array()
+                        .and_then(|a| a.iter().map(|x| x.as_str().map(str::to_owned)).collect())
+                        .ok_or_else(|| Error::invalid_argument(format!("{} must be an array of strings", field(name)))),
+                }
+            };
+            let domain = match m.get("domain") {
+                None => ANY.to_owned(),
+                Some(Value::String(d)) => d.clone(),
+                Some(_) => return Err(Error::invalid_argument(format!("{} must be a string", field("domain")))),
+            };
+            keys.push(TrustedKey { key, nodes: list("nodes")?, domain, subjects: list("subjects")? });
+        }
+        Ok(Trust { keys, require })
+    }
+
+    /// The JSON form [`Trust::from_json`] reads.
+    pub fn to_json(&self) -> Value {
+        if *self == Trust::any() {
+            return json!("any");
+        }
+        let require = match self.require {
+            SignatureRequirement::EveryVisitTrusted => "every_visit_trusted",
+            SignatureRequirement::EveryVisit => "every_visit",
+            SignatureRequirement::ValidIfPresent => "valid_if_present",
+        };
+        json!({"require": require, "keys": self.keys.iter().map(|k| json!({
+            "key": k.key.to_hex(), "nodes": k.nodes, "domain": k.domain, "subjects": k.subjects,
+        })).collect::<Vec<_>>()})
     }
 }
 
@@ -69,6 +228,17 @@ pub struct VerifyReport {
     pub untrusted_records: u32,
     /// The memory head (the last record's hash).
     pub head: Hash,
+    /// The originator subject the verification vouches for: under a trust that checks
+    /// claims, one whose genesis was signed by a key the store lets originate it; else
+    /// the object's claim. `None` when the object names no subject.
+    pub principal: Option<String>,
+    /// The domains of the nodes that wrote records, as far as the verification vouches
+    /// for them: under a trust that checks claims, only those of visits signed by a key
+    /// the store binds to that domain; `None` when claims are believed (the history's
+    /// domains stand).
+    pub domains: Option<Vec<String>>,
+    /// Changes of context and intent replayed and found legal.
+    pub changes_checked: u32,
     /// The first broken record, if any: the object is valid only when this is `None`.
     pub broken: Option<Broken>,
 }
@@ -80,7 +250,8 @@ impl VerifyReport {
 
     /// The report as JSON, the same in every language: `{"valid", "records_checked",
     /// "signatures_checked", "signers": [{"key", "trusted", "records"}], "unsigned_records",
-    /// "untrusted_records", "head", "broken": null or {"record", "kind", "code", "message"}}`.
+    /// "untrusted_records", "head", "principal", "domains", "changes_checked",
+    /// "broken": null or {"record", "kind", "code", "message"}}`.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "valid": self.is_valid(),
@@ -92,6 +263,9 @@ impl VerifyReport {
             "unsigned_records": self.unsigned_records,
             "untrusted_records": self.untrusted_records,
             "head": self.head.to_hex(),
+            "principal": self.principal,
+            "domains": self.domains,
+            "changes_checked": self.changes_checked,
             "broken": self.broken.as_ref().map(|b| serde_json::json!({
                 "record": b.record, "kind": b.kind.as_str(), "code": b.kind.code(), "message": b.message,
             })),
@@ -119,6 +293,9 @@ impl Object {
             unsigned_records: 0,
             untrusted_records: 0,
             head: self.head(),
+            principal: None,
+            domains: None,
+            changes_checked: 0,
             broken: None,
         };
         if let Err((record, err)) = self.check(trust, &mut report) {
@@ -210,7 +387,7 @@ impl Object {
             }
             if ends_visit {
                 let count = i - visit_start + 1;
-                let trusted = m.signed && m.key.is_some_and(|k| trust.trusted_keys.contains(&k));
+                let trusted = m.signed && m.key.is_some_and(|k| trust.is_trusted(&k));
                 if !m.signed {
                     report.unsigned_records += count;
                     if trust.require != SignatureRequirement::ValidIfPresent {
@@ -232,24 +409,20 @@ impl Object {
             report.records_checked = i + 1;
         }
 
-        // Signatures: in one batch when there are several, then one by one to name a culprit.
-        let batch: Vec<_> = to_verify.iter().map(|(_, k, h, s)| (*k, *h, *s)).collect();
-        let batch_ok = batch.len() > 1 && verify_batch(&batch);
-        if !batch_ok {
-            for (i, key, hash, sig) in &to_verify {
-                if !key.verify(hash, sig) {
-                    return fail(
-                        *i,
-                        ErrorKind::Signature,
-                        format!("the signature does not verify against the record's node key {key}"),
-                    );
-                }
+        // Signatures, each checked strictly on its own.
+        for (i, key, hash, sig) in &to_verify {
+            if !key.verify_record(hash, sig, self.version) {
+                return fail(
+                    *i,
+                    ErrorKind::Signature,
+                    format!("the signature does not verify against the record's node key {key}"),
+                );
             }
         }
         report.signatures_checked = to_verify.len() as u32;
         report.signers = signers
             .into_iter()
-            .map(|(key, records)| Signer { key, trusted: trust.trusted_keys.contains(&key), records })
+            .map(|(key, records)| Signer { key, trusted: trust.is_trusted(&key), records })
             .collect();
 
         // The head, and the content the last record commits to.
@@ -299,6 +472,223 @@ impl Object {
                 "the object's id or lineage does not match its genesis record".into(),
             );
         }
+
+        self.check_identities(trust, report, &to_verify)?;
+        report.changes_checked = self.check_context_changes()? + self.check_intent_changes(&genesis)?;
         Ok(())
+    }
+
+    /// Every signed claim against the trust store; the originator; the principal and
+    /// the domains the verification vouches for.
+    fn check_identities(
+        &self,
+        trust: &Trust,
+        report: &mut VerifyReport,
+        signed: &[(u32, PublicKey, Hash, crate::Signature)],
+    ) -> Result<(), (u32, Error)> {
+        let sig_err = |i: u32, msg: String| Err((i, Error::new(ErrorKind::Signature, msg)));
+        let origin = &self.context().originator;
+        let root = self.lineage().parent.is_none();
+        let genesis_key = signed.first().filter(|s| s.0 == 0).map(|s| s.1);
+        if root
+            && let Some(k) = origin.key
+            && genesis_key != Some(k)
+        {
+            return sig_err(0, format!("the genesis record is not signed by the originator's key {k}"));
+        }
+        let mut domains = BTreeSet::new();
+        for (i, key, _, _) in signed {
+            let Some(entry) = trust.entry(key) else { continue };
+            if *i == 0 && root {
+                let subject = origin.subject.as_deref().unwrap_or_default();
+                if origin.subject.is_some() && !entry.may_originate(subject, origin.domain.as_deref()) {
+                    return sig_err(
+                        0,
+                        format!(
+                            "the object claims originator `{subject}`, but its genesis is signed by {key}, which the trust store binds to {}",
+                            entry.describe()
+                        ),
+                    );
+                }
+                domains.extend(origin.domain.clone());
+                continue;
+            }
+            let r = self.memory()[*i as usize].decode().map_err(|e| (*i, e))?;
+            if !entry.may_sign_as(&r.node.id, &r.node.domain) {
+                return sig_err(
+                    *i,
+                    format!(
+                        "record {i} claims node `{}` in domain `{}`, but is signed by {key}, which the trust store binds to {}",
+                        r.node.id,
+                        r.node.domain,
+                        entry.describe()
+                    ),
+                );
+            }
+            if !r.node.domain.is_empty() {
+                domains.insert(r.node.domain.clone());
+            }
+        }
+        let principal = origin.subject.clone().or_else(|| origin.key.filter(|_| root).map(|k| k.to_hex()));
+        if !trust.checks_claims() {
+            report.principal = principal;
+            return Ok(());
+        }
+        // Claims are checked: the subject must be vouched for by the genesis signature.
+        if let Some(subject) = &origin.subject {
+            // A child's genesis is written by the node that fanned out (checked above
+            // against its binding): that node vouched for the parent's originator.
+            let vouched = genesis_key
+                .and_then(|k| trust.entry(&k))
+                .is_some_and(|e| !root || e.may_originate(subject, origin.domain.as_deref()));
+            if !vouched {
+                return sig_err(
+                    0,
+                    format!(
+                        "the object claims originator `{subject}`, but no trusted key the store binds to it signed its genesis"
+                    ),
+                );
+            }
+        }
+        report.principal = principal;
+        report.domains = Some(domains.into_iter().collect());
+        Ok(())
+    }
+
+    /// Replays every change of context backwards from the object's context to the one
+    /// the genesis committed to: each must be a `mutate` (context) record that only
+    /// added labels, carried policies or policy references. Returns how many there were.
+    fn check_context_changes(&self) -> Result<u32, (u32, Error)> {
+        let memory = self.memory();
+        let mut in_force = Vec::new();
+        let mut current = None;
+        for (i, r) in memory.iter().enumerate() {
+            if let Some(h) = r.meta.context_hash {
+                in_force.push((i as u32, current, h));
+                current = Some(h);
+            }
+        }
+        let integrity = |i: u32, msg: String| (i, Error::new(ErrorKind::Integrity, msg));
+        let mut context: Context = self.context().clone();
+        let mut checked = 0;
+        for (i, before, after) in in_force.into_iter().rev() {
+            let Some(before) = before else { break };
+            if before == after {
+                continue;
+            }
+            let r = memory[i as usize].decode().map_err(|e| (i, e))?;
+            let Body::Mutate { kind: MutateKind::Context, change, .. } = &r.body else {
+                return Err(integrity(i, format!("record {i} changes the context, but is not a context `mutate`")));
+            };
+            let change: Value = change
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| integrity(i, format!("record {i}: the context change is not JSON: {e}")))?
+                .unwrap_or(Value::Null);
+            context = context.before_narrowing(&change).map_err(|why| {
+                integrity(i, format!("record {i}: the context change does not add what it says: {why}"))
+            })?;
+            if context.hash() != before {
+                return Err(integrity(
+                    i,
+                    format!(
+                        "record {i} changes the context in a way its record does not say: a context can only gain labels, policies and policy references"
+                    ),
+                ));
+            }
+            checked += 1;
+        }
+        Ok(checked)
+    }
+
+    /// Replays every change of intent forward from the plan the genesis committed to
+    /// (format version 2 carries it as `intent.origin`): each must be the application of
+    /// an `Adapt` rule of the intent in force that had not fired, a handler's refinement
+    /// within what the plan allows, or signed by the originator's key.
+    fn check_intent_changes(&self, genesis: &crate::Record) -> Result<u32, (u32, Error)> {
+        let memory = self.memory();
+        let integrity = |i: u32, msg: String| (i, Error::new(ErrorKind::Integrity, msg));
+        let changes: Vec<u32> = memory
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(_, r)| r.meta.intent_hash.is_some())
+            .map(|(i, _)| i as u32)
+            .collect();
+        if changes.is_empty() || self.version < 2 {
+            // Version 1 objects carry no original plan: their intent changes are not
+            // replayed (docs/security.md).
+            return Ok(0);
+        }
+        let Some(origin) = &self.origin else {
+            return Err(integrity(
+                changes[0],
+                "the intent changed, but the object does not carry its original plan (intent.origin)".into(),
+            ));
+        };
+        let limits = Limits::default();
+        let mut intent = Intent::from_json_text(origin, &limits).map_err(|e| (0, e))?;
+        if Some(intent.hash()) != genesis.intent_hash {
+            return Err(integrity(0, "intent.origin is not the plan the genesis record committed to".into()));
+        }
+        let first = intent.clone();
+        let mut fired = BTreeSet::new();
+        let mut checked = 0;
+        for i in changes {
+            let meta = &memory[i as usize].meta;
+            let r = memory[i as usize].decode().map_err(|e| (i, e))?;
+            let Body::Mutate { kind: MutateKind::Intent, change, .. } = &r.body else {
+                return Err(integrity(i, format!("record {i} changes the intent, but is not an intent `mutate`")));
+            };
+            let change: Value = change
+                .as_deref()
+                .and_then(|c| serde_json::from_str(c).ok())
+                .ok_or_else(|| integrity(i, format!("record {i}: the intent change is missing or not JSON")))?;
+            let then = &change["then"];
+            let (next, _) = crate::cycle::refine(&intent, then).map_err(|e| {
+                integrity(i, format!("record {i}: its recorded change does not apply: {}", e.message()))
+            })?;
+            if meta.intent_hash != Some(next.hash()) {
+                return Err(integrity(
+                    i,
+                    format!("record {i} commits an intent that is not its recorded change applied"),
+                ));
+            }
+            if let Some(rule) = change.get("adapt").and_then(Value::as_str) {
+                let position = intent
+                    .plan()
+                    .adapt
+                    .iter()
+                    .enumerate()
+                    .position(|(n, a)| a.name.clone().unwrap_or_else(|| format!("#{n}")) == rule);
+                let Some(n) = position else {
+                    return Err(integrity(
+                        i,
+                        format!("record {i} applies Adapt rule `{rule}`, which the intent does not have"),
+                    ));
+                };
+                if !fired.insert(rule.to_owned()) {
+                    return Err(integrity(i, format!("record {i} applies Adapt rule `{rule}` a second time")));
+                }
+                if intent.document()["Adapt"][n]["Then"] != *then {
+                    return Err(integrity(i, format!("record {i} applies a change that is not Adapt rule `{rule}`'s")));
+                }
+            } else if change.get("refinement").is_some() {
+                crate::cycle::check_refinement(&first, &intent, &next, then).map_err(|why| {
+                    integrity(i, format!("record {i}: a refinement beyond what the plan allows: {why}"))
+                })?;
+            } else if !(r.signed && r.node.key.is_some() && r.node.key == self.context().originator.key) {
+                return Err(integrity(
+                    i,
+                    format!(
+                        "record {i} changes the intent without an Adapt rule, a refinement or the originator's signature"
+                    ),
+                ));
+            }
+            intent = next;
+            checked += 1;
+        }
+        Ok(checked)
     }
 }

@@ -213,9 +213,9 @@ fn object_with_version(version: u16) -> Vec<u8> {
 
 #[test]
 fn future_format_version_is_unsupported() {
-    let err = Object::from_bytes(&object_with_version(2), &Limits::default()).unwrap_err();
+    let err = Object::from_bytes(&object_with_version(3), &Limits::default()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported);
-    assert!(err.message().contains("format version 2"), "{err}");
+    assert!(err.message().contains("format version 3"), "{err}");
     assert_eq!(kind(&object_with_version(0)), ErrorKind::Decode);
     // Version 1 with a minimal table decodes (and fails verification, not decoding).
     let obj = Object::from_bytes(&object_with_version(1), &Limits::default()).unwrap();

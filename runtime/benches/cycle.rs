@@ -9,7 +9,7 @@
 //! `object` benchmark.
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use peo_core::{Context, CreateOptions, Disposition, Object, SigningKey, Status};
+use peo_core::{Context, CreateOptions, Disposition, Object, SigningKey, Status, Trust};
 use peo_runtime::{Invocation, Node};
 use serde_json::{Value, json};
 use std::hint::black_box;
@@ -38,7 +38,7 @@ fn increment(c: &Invocation) -> Result<Value, peo_runtime::HandlerError> {
 
 fn visits(c: &mut Criterion) {
     let key = SigningKey::from_bytes(&[7; 32]);
-    let unsigned = Node::new("bench", "local").handler("counter.increment", increment);
+    let unsigned = Node::new("bench", "local").with_trust(Trust::any()).handler("counter.increment", increment);
     let signed = unsigned.clone().with_key(key.clone());
     for kind in ["Pass", "Task"] {
         let mut group = c.benchmark_group(format!("visit: chain of {kind} states"));

@@ -3,7 +3,7 @@
 //! the parent until it joins. Run: `cargo bench -p peo-runtime --bench fanout`.
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use peo_core::{Context, CreateOptions, Disposition, Object, Status};
+use peo_core::{Context, CreateOptions, Disposition, Object, Status, Trust};
 use peo_runtime::{Invocation, Node};
 use serde_json::json;
 
@@ -35,6 +35,7 @@ fn run(node: &Node, bytes: &[u8]) -> usize {
 
 fn bench(c: &mut Criterion) {
     let node = Node::new("bench", "local")
+        .with_trust(Trust::any())
         .handler("counter.increment", |c: &Invocation| Ok(json!(c.input.as_u64().unwrap_or(0) + 1)));
     let mut g = c.benchmark_group("map end to end");
     g.sample_size(10);

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use peo_core::{Context, CreateOptions, Disposition, Object, SigningKey};
+use peo_core::{Context, CreateOptions, Disposition, Object, SigningKey, Trust};
 use peo_runtime::jetstream::{JetStream, LocalServer, Options, ServeOptions, serve};
 use peo_runtime::{Invocation, Node};
 use serde_json::{Value, json};
@@ -44,6 +44,7 @@ fn object(i: usize) -> Vec<u8> {
 
 fn node(id: &str, cap: &str) -> Node {
     Node::new(id, "bench")
+        .with_trust(Trust::any())
         .with_key(SigningKey::generate().unwrap())
         .handler(cap, |c: &Invocation| Ok(json!({"n": c.input["n"], "payload": c.input["payload"]})))
 }

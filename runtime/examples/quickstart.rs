@@ -20,6 +20,7 @@ fn main() -> Result<(), peo_core::Error> {
 
     let node = Node::new("warehouse-1", "eu")
         .with_key(SigningKey::generate()?)
+        .trusting([shop.public_key()]) // a node accepts only work signed by keys it trusts
         .handler("inventory.reserve", |call: &Invocation| Ok(json!({"held": call.input["sku"]})))
         .handler("warehouse.ship", |_: &Invocation| Err(HandlerError::new("Carrier.Busy", "try later")));
     let visit = node.visit(&object.to_bytes(), None)?; // runs until the object must leave

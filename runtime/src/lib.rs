@@ -7,7 +7,7 @@
 //! dormant, terminated) and the records appended.
 //!
 //! ```
-//! use peo_core::{Context, CreateOptions, Disposition, Object, Status};
+//! use peo_core::{Context, CreateOptions, Disposition, Object, Status, Trust};
 //! use peo_runtime::{HandlerError, Invocation, Node};
 //! use serde_json::json;
 //!
@@ -17,7 +17,8 @@
 //! });
 //! let object = Object::create(&plan, Context::new(), &json!({"n": 21}), &CreateOptions::default())?;
 //!
-//! let node = Node::new("n1", "example").handler("math.double", |call: &Invocation| {
+//! // An unsigned object: only a node that accepts anything takes it (tests and demos).
+//! let node = Node::new("n1", "example").with_trust(Trust::any()).handler("math.double", |call: &Invocation| {
 //!     let n = call.input["n"].as_i64().ok_or_else(|| HandlerError::new("BadInput", "n must be an integer"))?;
 //!     Ok(json!({"n": n * 2}))
 //! });
@@ -44,8 +45,7 @@ pub use peo_core::Proposal;
 pub use peo_core::TaskOutcome;
 pub use peo_core::{Disposition, Event, Wake};
 use peo_core::{
-    Error, Limits, NodePolicy, NodeSpec, Object, PublicKey, Record, Result, SignatureRequirement, SigningKey, Step,
-    TaskCall, Trust,
+    Error, Limits, NodePolicy, NodeSpec, Object, PublicKey, Record, Result, SigningKey, Step, TaskCall, Trust,
 };
 use serde_json::Value;
 
@@ -241,12 +241,14 @@ impl Visit {
 }
 
 impl Node {
-    /// A node with no key, no handlers, the system clock, trusting any valid signature.
+    /// A node with no key, no handlers and the system clock, that trusts nothing: give
+    /// it the keys whose work it accepts ([`Node::with_trust`], [`Node::trusting`]), or
+    /// `Trust::any()` for tests and demos.
     pub fn new(id: impl Into<String>, domain: impl Into<String>) -> Node {
         Node {
             spec: NodeSpec::new(id, domain),
             handlers: HashMap::new(),
-            trust: Trust::any(),
+            trust: Trust::closed(),
             limits: Limits::default(),
             clock: Arc::new(SystemClock),
             max_cycles: 10_000,
@@ -259,7 +261,9 @@ impl Node {
         self.spec.key = Some(key);
         self
     }
-    /// Accepts only objects whose signatures are by these keys (every visit signed).
+    /// Accepts only objects whose signatures are by these keys (every visit signed), each
+    /// trusted to sign as any node, domain or originator. A trust store that binds keys
+    /// to what they may sign as is [`Node::with_trust`] with `Trust::store`.
     pub fn trusting(mut self, keys: impl IntoIterator<Item = PublicKey>) -> Node {
         self.trust = Trust::keys(keys);
         self
@@ -358,9 +362,7 @@ impl Node {
         let mut object = Object::from_bytes(bytes, &self.limits)?;
         let report = object.verify(&self.trust);
         object.note_verification(&report);
-        if self.trust.require != SignatureRequirement::ValidIfPresent || report.broken.is_some() {
-            report.into_result()?;
-        }
+        report.into_result()?;
         Ok(object)
     }
 
@@ -480,7 +482,7 @@ impl<N: std::borrow::Borrow<Node>> Session<N> {
         let n = node.borrow();
         let child = Object::from_bytes(child, &n.limits)?;
         let start = object.memory().len();
-        let finished = match object.complete_child(&n.spec, n.clock.now_ms(), &child)? {
+        let finished = match object.complete_child(&n.spec, n.clock.now_ms(), &child, &n.trust)? {
             Step::Sleep(wake) => Some(Disposition::Dormant(wake)),
             Step::Appended(d) => {
                 n.observe(&object);

@@ -50,6 +50,7 @@ fn after_two_failures_the_object_reclassifies_itself_and_runs_a_new_state() {
     let c = charges.clone();
     let clock = Arc::new(ManualClock::new(T0));
     let node = Node::new("n", "eu")
+        .with_trust(Trust::any())
         .with_clock(clock.clone())
         .handler("payment.charge", move |_: &Invocation| -> Result<Value, HandlerError> {
             c.fetch_add(1, Ordering::SeqCst);
@@ -77,10 +78,12 @@ fn after_two_failures_the_object_reclassifies_itself_and_runs_a_new_state() {
     // Both revisions are in the memory: the genesis commits revision 0, the mutate revision 1.
     assert!(records[0].intent_hash.is_some() && records[0].intent_hash != m.intent_hash);
     assert_eq!(records.iter().filter(|r| r.intent_hash.is_some()).count(), 2);
-    object.verify(&Trust::any()).into_result().unwrap();
+    // The change is replayed from the original plan the object carries.
+    assert_eq!(object.verify(&Trust::any()).into_result().unwrap().changes_checked, 1);
 
     // The rule fires once: decoded elsewhere, the object does not fire it again.
     let again = Object::from_bytes(&object.to_bytes(), &Default::default()).unwrap();
+    assert_eq!(again.verify(&Trust::any()).into_result().unwrap().changes_checked, 1);
     assert_eq!(again.intent().revision(), 1);
 }
 
@@ -95,6 +98,7 @@ fn a_node_whose_policy_forbids_mutating_the_intent_does_not_apply_the_rule() {
     )
     .unwrap();
     let node = Node::new("n", "eu")
+        .with_trust(Trust::any())
         .with_clock(clock.clone())
         .with_policy(policy)
         .handler("payment.charge", |_: &Invocation| -> Result<Value, HandlerError> {
@@ -122,7 +126,7 @@ fn a_handler_refines_the_intent_through_policy() {
             ),
         ))
     };
-    let node = Node::new("n", "eu").refining_handler("triage.assess", refining);
+    let node = Node::new("n", "eu").with_trust(Trust::any()).refining_handler("triage.assess", refining);
     let v = node.visit(&bytes, None).unwrap();
     assert!(matches!(v.disposition, Disposition::Terminated { status: Status::Succeeded, .. }));
     assert_eq!(v.object.intent().class(), Some("incident"));
@@ -132,6 +136,7 @@ fn a_handler_refines_the_intent_through_policy() {
 
     // A node that forbids mutating the intent ignores the refinement.
     let strict = Node::new("s", "eu")
+        .with_trust(Trust::any())
         .with_policy(
             NodePolicy::new(
                 r#"@id("all") permit(principal, action, resource);
@@ -146,6 +151,7 @@ fn a_handler_refines_the_intent_through_policy() {
 
     // An invalid refinement is the task's error.
     let bad = Node::new("b", "eu")
+        .with_trust(Trust::any())
         .refining_handler("triage.assess", |_: &Invocation| Ok((json!(1), Some(json!({"Nope": 1})))));
     let v = bad.visit(&bytes, None).unwrap();
     let Disposition::Terminated { status: Status::Failed, error: Some(e), .. } = v.disposition else { panic!() };

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use peo_core::{
     Action, Body, Context, CreateOptions, DelegateReason, NodePolicy, Object, Originator, PolicyDecision, Proposal,
-    Status,
+    Status, Trust,
 };
 use peo_runtime::{Disposition, Invocation, Node};
 use serde_json::{Value, json};
@@ -47,6 +47,7 @@ fn confident_advice_to_execute_a_forbidden_capability_is_overridden() {
     ))
     .unwrap();
     let node = Node::new("n", "eu")
+        .with_trust(Trust::any())
         .with_policy(policy)
         .with_advisor(|_: &Object| Some(proposal(Action::Execute, Some("payment.wire"))))
         .handler("payment.wire", move |_: &Invocation| {
@@ -66,6 +67,7 @@ fn confident_advice_to_execute_a_forbidden_capability_is_overridden() {
 #[test]
 fn advice_that_agrees_with_the_plan_is_recorded_as_followed() {
     let node = Node::new("n", "eu")
+        .with_trust(Trust::any())
         .with_advisor(|o: &Object| (o.state() == "Wire").then(|| proposal(Action::Execute, None)))
         .handler("payment.wire", |_: &Invocation| Ok(json!("sent")));
     let v = node.visit(&bytes(), None).unwrap();
@@ -78,7 +80,10 @@ fn advice_that_agrees_with_the_plan_is_recorded_as_followed() {
 fn advice_to_terminate_is_refused_unless_policy_permits_terminate() {
     let advisor = |_: &Object| Some(proposal(Action::Terminate, None));
     // No policy: refused.
-    let node = Node::new("n", "eu").with_advisor(advisor).handler("payment.wire", |_: &Invocation| Ok(json!("sent")));
+    let node = Node::new("n", "eu")
+        .with_trust(Trust::any())
+        .with_advisor(advisor)
+        .handler("payment.wire", |_: &Invocation| Ok(json!("sent")));
     let v = node.visit(&bytes(), None).unwrap();
     assert!(matches!(v.disposition, Disposition::Terminated { status: Status::Succeeded, .. }), "the plan ran on");
     let a = v.records().unwrap()[0].advice.clone().unwrap();
@@ -87,6 +92,7 @@ fn advice_to_terminate_is_refused_unless_policy_permits_terminate() {
     // A policy that does not permit it: refused.
     let exec = format!(r#"{OPEN} @id("exec") permit(principal, action == Peo::Action::"execute", resource);"#);
     let node = Node::new("n", "eu")
+        .with_trust(Trust::any())
         .with_policy(NodePolicy::new(&exec).unwrap())
         .with_advisor(advisor)
         .handler("payment.wire", |_: &Invocation| Ok(json!("sent")));
@@ -94,7 +100,7 @@ fn advice_to_terminate_is_refused_unless_policy_permits_terminate() {
     assert!(matches!(v.disposition, Disposition::Terminated { status: Status::Succeeded, .. }));
 
     // A policy that permits advised termination: followed.
-    let node = Node::new("n", "eu")
+    let node = Node::new("n", "eu").with_trust(Trust::any())
         .with_policy(
             NodePolicy::new(&format!(
                 r#"{exec} @id("advised-stop") permit(principal, action == Peo::Action::"terminate", resource) when {{ context.advised }};"#
@@ -114,6 +120,7 @@ fn advice_to_terminate_is_refused_unless_policy_permits_terminate() {
 #[test]
 fn advice_to_delegate_is_followed_when_permitted() {
     let node = Node::new("n", "eu")
+        .with_trust(Trust::any())
         .with_advisor(|_: &Object| Some(proposal(Action::Delegate, Some("gpu-node-7"))))
         .handler("payment.wire", |_: &Invocation| -> Result<Value, _> { panic!("must not run") });
     let v = node.visit(&bytes(), None).unwrap();
@@ -127,6 +134,7 @@ fn advice_to_delegate_is_followed_when_permitted() {
     );
     // An invalid proposal is overridden.
     let node = Node::new("n", "eu")
+        .with_trust(Trust::any())
         .with_advisor(|_: &Object| Some(proposal(Action::Mutate, None)))
         .handler("payment.wire", |_: &Invocation| Ok(json!("sent")));
     let v = node.visit(&bytes(), None).unwrap();

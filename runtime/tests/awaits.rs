@@ -34,6 +34,7 @@ fn bytes() -> Vec<u8> {
 fn node(id: &str, now: i64) -> (Node, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(now));
     let n = Node::new(id, "eu")
+        .with_trust(Trust::any())
         .with_clock(clock.clone())
         .handler("warehouse.ship", |c: &Invocation| Ok(json!({"shipped": c.input["order"]})));
     (n, clock)
@@ -113,7 +114,7 @@ fn a_wait_for_task_token_task_hands_out_its_token_and_waits_for_it() {
     let bytes = Object::create(&plan, Context::new(), &json!({"order": 3}), &options).unwrap().to_bytes();
     let token = Arc::new(Mutex::new(String::new()));
     let t = token.clone();
-    let node = Node::new("n", "eu").with_clock(Arc::new(ManualClock::new(T0))).handler(
+    let node = Node::new("n", "eu").with_trust(Trust::any()).with_clock(Arc::new(ManualClock::new(T0))).handler(
         "approvals.ask.waitForTaskToken",
         move |c: &Invocation| {
             *t.lock().unwrap() = c.input["token"].as_str().unwrap().to_owned();
@@ -145,7 +146,7 @@ fn heartbeats_keep_a_wait_alive_and_a_missed_one_times_it_out() {
     let options = CreateOptions { now_ms: T0, ..Default::default() };
     let bytes = Object::create(&plan, Context::new(), &json!({}), &options).unwrap().to_bytes();
     let clock = Arc::new(ManualClock::new(T0));
-    let node = Node::new("n", "eu").with_clock(clock.clone());
+    let node = Node::new("n", "eu").with_trust(Trust::any()).with_clock(clock.clone());
     let v = node.visit(&bytes, None).unwrap();
     let Disposition::Dormant(w) = &v.disposition else { panic!() };
     assert_eq!((w.at_ms, w.timeout_at_ms), (Some(T0 + 60_000), Some(T0 + 3_600_000)));

@@ -16,6 +16,7 @@ fn create(plan: Value, input: Value) -> Vec<u8> {
 
 fn node(id: &str) -> Node {
     Node::new(id, "eu")
+        .with_trust(Trust::any())
         .with_clock(Arc::new(ManualClock::new(T0)))
         .handler("math.square", |c: &Invocation| Ok(json!(c.input.as_i64().unwrap_or(0).pow(2))))
 }
@@ -77,7 +78,7 @@ fn children_finish_at_different_nodes_out_of_order_and_a_duplicate_is_recognised
 
     let children: Vec<Object> =
         first.iter().chain(done.iter()).map(|b| Object::from_bytes(b, &Default::default()).unwrap()).collect();
-    assert_eq!(v4.object.verify_children(&children).unwrap(), 4);
+    assert_eq!(v4.object.verify_children(&children, &Trust::any()).unwrap(), 4);
     v4.object.verify(&Trust::any()).into_result().unwrap();
     for c in &children {
         assert_eq!((c.lineage().parent, c.lineage().generation), (Some(v4.object.id()), 1));

@@ -85,8 +85,16 @@ fn counting(calls: &Arc<AtomicU64>) -> impl Fn(&Invocation) -> Result<Value, peo
 fn objects_travel_between_nodes_in_two_domains_and_finish() {
     let server = LocalServer::start().unwrap();
     let (ca, cb) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let a = start(server.url(), Node::new("node-a", "warehouse").handler("a.step", counting(&ca)), Options::default());
-    let b = start(server.url(), Node::new("node-b", "payments").handler("b.step", counting(&cb)), Options::default());
+    let a = start(
+        server.url(),
+        Node::new("node-a", "warehouse").with_trust(Trust::any()).handler("a.step", counting(&ca)),
+        Options::default(),
+    );
+    let b = start(
+        server.url(),
+        Node::new("node-b", "payments").with_trust(Trust::any()).handler("b.step", counting(&cb)),
+        Options::default(),
+    );
     let plan = json!({"StartAt": "A1", "States": {
         "A1": {"Type": "Task", "Resource": "a.step", "Next": "B"},
         "B": {"Type": "Task", "Resource": "b.step", "Next": "A2"},
@@ -115,7 +123,11 @@ fn objects_travel_between_nodes_in_two_domains_and_finish() {
 fn dormant_objects_wake_by_time_and_by_events_sent_before_or_after_they_sleep() {
     let server = LocalServer::start().unwrap();
     let calls = Arc::new(AtomicU64::new(0));
-    let n = start(server.url(), Node::new("n", "eu").handler("ship", counting(&calls)), Options::default());
+    let n = start(
+        server.url(),
+        Node::new("n", "eu").with_trust(Trust::any()).handler("ship", counting(&calls)),
+        Options::default(),
+    );
     let wait = json!({"StartAt": "W", "States": {
         "W": {"Type": "Wait", "Seconds": 1, "Next": "S"},
         "S": {"Type": "Task", "Resource": "ship", "End": true}}});
@@ -163,15 +175,21 @@ fn fan_out_children_run_at_other_nodes_and_join_their_parent() {
     let server = LocalServer::start().unwrap();
     let squares = Arc::new(AtomicU64::new(0));
     let sq = squares.clone();
-    let parent_node =
-        start(server.url(), Node::new("planner", "hq").handler("report", counting(&squares)), Options::default());
+    let parent_node = start(
+        server.url(),
+        Node::new("planner", "hq").with_trust(Trust::any()).handler("report", counting(&squares)),
+        Options::default(),
+    );
     let workers: Vec<Running> = (0..2)
         .map(|i| {
             let s = sq.clone();
-            let node = Node::new(format!("worker-{i}"), "edge").handler("math.square", move |c: &Invocation| {
-                s.fetch_add(1, Ordering::Relaxed);
-                Ok(json!(c.input.as_i64().unwrap_or(0).pow(2)))
-            });
+            let node = Node::new(format!("worker-{i}"), "edge").with_trust(Trust::any()).handler(
+                "math.square",
+                move |c: &Invocation| {
+                    s.fetch_add(1, Ordering::Relaxed);
+                    Ok(json!(c.input.as_i64().unwrap_or(0).pow(2)))
+                },
+            );
             start(server.url(), node, Options::default())
         })
         .collect();
@@ -198,7 +216,11 @@ fn fan_out_children_run_at_other_nodes_and_join_their_parent() {
 fn a_stale_copy_is_recognised_as_a_duplicate_and_runs_nothing() {
     let server = LocalServer::start().unwrap();
     let calls = Arc::new(AtomicU64::new(0));
-    let n = start(server.url(), Node::new("n", "eu").handler("a.step", counting(&calls)), Options::default());
+    let n = start(
+        server.url(),
+        Node::new("n", "eu").with_trust(Trust::any()).handler("a.step", counting(&calls)),
+        Options::default(),
+    );
     let plan = json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "a.step", "End": true}}});
     let c = client(server.url());
     let bytes = create(&plan, json!({"n": 1}));
@@ -234,7 +256,7 @@ fn a_node_that_dies_after_committing_is_reconciled_by_another() {
     let fast = Options { ack_wait: Duration::from_secs(1), ..Default::default() };
     let dying = start(
         server.url(),
-        Node::new("dying", "eu").handler("a.step", counting(&calls)),
+        Node::new("dying", "eu").with_trust(Trust::any()).handler("a.step", counting(&calls)),
         Options { die_after_commit: true, ..fast.clone() },
     );
     let id = c.submit(&create(&plan, json!({"n": 0}))).unwrap();
@@ -247,8 +269,13 @@ fn a_node_that_dies_after_committing_is_reconciled_by_another() {
     let committed = Object::from_bytes(&c.get(&id).unwrap().unwrap(), &Default::default()).unwrap();
     assert_eq!(committed.state(), "B", "the successor is committed but was never published");
 
-    let survivor = start(server.url(), Node::new("survivor", "eu").handler("a.step", counting(&calls)), fast.clone());
-    let b = start(server.url(), Node::new("b", "eu").handler("b.step", counting(&calls)), fast);
+    let survivor = start(
+        server.url(),
+        Node::new("survivor", "eu").with_trust(Trust::any()).handler("a.step", counting(&calls)),
+        fast.clone(),
+    );
+    let b =
+        start(server.url(), Node::new("b", "eu").with_trust(Trust::any()).handler("b.step", counting(&calls)), fast);
     let done = c.wait_done(std::slice::from_ref(&id), Duration::from_secs(20)).unwrap();
     let o = Object::from_bytes(&done[&id], &Default::default()).unwrap();
     assert_eq!(o.status(), Status::Succeeded);
@@ -270,8 +297,11 @@ fn bad_input_is_dead_lettered_and_an_unreachable_server_is_a_transport_error() {
     assert!(e.to_string().contains("nats-server -js"), "{e}");
 
     let server = LocalServer::start().unwrap();
-    let n =
-        start(server.url(), Node::new("n", "eu").handler("a.step", |_: &Invocation| Ok(json!(1))), Options::default());
+    let n = start(
+        server.url(),
+        Node::new("n", "eu").with_trust(Trust::any()).handler("a.step", |_: &Invocation| Ok(json!(1))),
+        Options::default(),
+    );
     let c = client(server.url());
     assert_eq!(c.submit(b"not an object").unwrap_err().kind(), ErrorKind::Decode);
     assert_eq!(c.send_event("zz", &Event::success("x", json!(1))).unwrap_err().kind(), ErrorKind::InvalidArgument);
@@ -318,8 +348,12 @@ fn a_visit_longer_than_ack_wait_is_not_given_to_another_node() {
         }
     };
     let fast = Options { ack_wait: Duration::from_secs(1), ..Default::default() };
-    let a = start(server.url(), Node::new("a", "eu").handler("slow.step", slow(&calls)), fast.clone());
-    let b = start(server.url(), Node::new("b", "eu").handler("slow.step", slow(&calls)), fast);
+    let a = start(
+        server.url(),
+        Node::new("a", "eu").with_trust(Trust::any()).handler("slow.step", slow(&calls)),
+        fast.clone(),
+    );
+    let b = start(server.url(), Node::new("b", "eu").with_trust(Trust::any()).handler("slow.step", slow(&calls)), fast);
     let plan = json!({"StartAt": "S", "States": {"S": {"Type": "Task", "Resource": "slow.step", "End": true}}});
     let c = client(server.url());
     let id = c.submit(&create(&plan, json!({}))).unwrap();

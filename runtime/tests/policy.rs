@@ -50,10 +50,12 @@ fn two_nodes_with_different_policies_decide_differently_and_both_histories_verif
     ))
     .unwrap();
     let a = Node::new("a", "eu")
+        .with_trust(Trust::any())
         .with_key(SigningKey::from_bytes(&[2; 32]))
         .with_policy(strict)
         .handler("payment.charge", charge);
     let b = Node::new("b", "eu")
+        .with_trust(Trust::any())
         .with_key(SigningKey::from_bytes(&[3; 32]))
         .with_policy(lenient)
         .handler("payment.charge", charge);
@@ -95,8 +97,8 @@ fn an_object_policy_forbids_execution_outside_eu() {
         )
         .unwrap();
     let bytes = create(charge_plan(), context);
-    let us = Node::new("us-1", "us").handler("payment.charge", charge);
-    let eu = Node::new("eu-1", "eu").handler("payment.charge", charge);
+    let us = Node::new("us-1", "us").with_trust(Trust::any()).handler("payment.charge", charge);
+    let eu = Node::new("eu-1", "eu").with_trust(Trust::any()).handler("payment.charge", charge);
 
     let v = us.visit(&bytes, None).unwrap();
     assert!(
@@ -123,6 +125,7 @@ fn object_policies_cannot_grant() {
 fn a_refused_visit_is_a_policy_error_and_a_forbidden_delegation_rejects() {
     let bytes = create(charge_plan(), shop());
     let closed = Node::new("closed", "eu")
+        .with_trust(Trust::any())
         .with_policy(NodePolicy::new(r#"@id("nothing") forbid(principal, action, resource);"#).unwrap());
     let before = bytes.clone();
     let e = closed.visit(&bytes, None).unwrap_err();
@@ -132,6 +135,7 @@ fn a_refused_visit_is_a_policy_error_and_a_forbidden_delegation_rejects() {
 
     // May visit, may not execute, may not pass on: the object ends rejected.
     let jail = Node::new("jail", "eu")
+        .with_trust(Trust::any())
         .with_policy(
             NodePolicy::new(r#"@id("visit") permit(principal, action == Peo::Action::"visit", resource);"#).unwrap(),
         )
@@ -146,12 +150,15 @@ fn a_refused_visit_is_a_policy_error_and_a_forbidden_delegation_rejects() {
 fn unresolved_policy_references_are_delegated() {
     let bytes = create(charge_plan(), shop().with_policy_ref("acme/payments"));
     let open = format!(r#"{BASE} @id("exec") permit(principal, action == Peo::Action::"execute", resource);"#);
-    let without =
-        Node::new("without", "eu").with_policy(NodePolicy::new(&open).unwrap()).handler("payment.charge", charge);
+    let without = Node::new("without", "eu")
+        .with_trust(Trust::any())
+        .with_policy(NodePolicy::new(&open).unwrap())
+        .handler("payment.charge", charge);
     let v = without.visit(&bytes, None).unwrap();
     assert!(matches!(v.disposition, Disposition::Delegate { reason: DelegateReason::Unresolved, .. }));
 
     let with = Node::new("with", "eu")
+        .with_trust(Trust::any())
         .with_policy(
             NodePolicy::new(&open)
                 .unwrap()
@@ -178,24 +185,30 @@ fn invalid_node_policies_are_refused_when_the_node_is_built() {
 fn constraints_end_the_object() {
     let mut plan = charge_plan();
     plan["Constraints"] = json!({"AllowedDomains": ["eu"]});
-    let v = Node::new("us-1", "us").handler("payment.charge", charge).visit(&create(plan, shop()), None).unwrap();
+    let v = Node::new("us-1", "us")
+        .with_trust(Trust::any())
+        .handler("payment.charge", charge)
+        .visit(&create(plan, shop()), None)
+        .unwrap();
     let Disposition::Terminated { status: Status::Rejected, error: Some(e), .. } = v.disposition else { panic!() };
     assert_eq!(e.error, "peo.DomainNotAllowed");
 
     let mut plan = charge_plan();
     plan["Constraints"] = json!({"MaxHops": 1});
     let bytes = create(plan, shop());
-    let v = Node::new("a", "eu").visit(&bytes, None).unwrap(); // visit 1: delegates
+    let v = Node::new("a", "eu").with_trust(Trust::any()).visit(&bytes, None).unwrap(); // visit 1: delegates
     assert!(matches!(v.disposition, Disposition::Delegate { .. }));
-    let v = Node::new("b", "eu").handler("payment.charge", charge).visit(&v.bytes, None).unwrap(); // visit 2
+    let v =
+        Node::new("b", "eu").with_trust(Trust::any()).handler("payment.charge", charge).visit(&v.bytes, None).unwrap(); // visit 2
     let Disposition::Terminated { status: Status::Expired, error: Some(e), .. } = v.disposition else { panic!() };
     assert_eq!(e.error, "peo.BoundExceeded");
 
     let mut plan = charge_plan();
     plan["Constraints"] = json!({"MaxRecords": 2});
-    let v = Node::new("a", "eu").visit(&create(plan, shop()), None).unwrap();
+    let v = Node::new("a", "eu").with_trust(Trust::any()).visit(&create(plan, shop()), None).unwrap();
     assert!(matches!(v.disposition, Disposition::Delegate { .. }), "genesis + delegate = 2 records");
-    let v = Node::new("b", "eu").handler("payment.charge", charge).visit(&v.bytes, None).unwrap();
+    let v =
+        Node::new("b", "eu").with_trust(Trust::any()).handler("payment.charge", charge).visit(&v.bytes, None).unwrap();
     assert!(matches!(v.disposition, Disposition::Terminated { status: Status::Expired, .. }));
 }
 
@@ -230,12 +243,12 @@ fn the_context_can_be_narrowed_never_widened() {
     // The carried policy now applies: a us node may not act on it.
     let bytes = {
         // close the visit properly: a delegate at a node without the capability
-        let v = Node::new("n", "eu").visit_object(o, None).unwrap();
+        let v = Node::new("n", "eu").with_trust(Trust::any()).visit_object(o, None).unwrap();
         v.bytes
     };
-    let us = Node::new("us-1", "us").handler("payment.charge", charge);
+    let us = Node::new("us-1", "us").with_trust(Trust::any()).handler("payment.charge", charge);
     assert_eq!(us.visit(&bytes, None).unwrap_err().kind(), ErrorKind::Policy);
-    let eu = Node::new("eu-1", "eu").handler("payment.charge", charge);
+    let eu = Node::new("eu-1", "eu").with_trust(Trust::any()).handler("payment.charge", charge);
     assert!(matches!(
         eu.visit(&bytes, None).unwrap().disposition,
         Disposition::Terminated { status: Status::Succeeded, .. }

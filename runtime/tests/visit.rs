@@ -17,7 +17,7 @@ fn create(plan: Value, input: Value, key: Option<&SigningKey>) -> Vec<u8> {
 
 fn clocked(id: &str, now: i64) -> (Node, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(now));
-    (Node::new(id, "test").with_clock(clock.clone()), clock)
+    (Node::new(id, "test").with_trust(Trust::any()).with_clock(clock.clone()), clock)
 }
 
 #[test]
@@ -66,7 +66,7 @@ fn objects_travel_between_signing_nodes_that_trust_each_other() {
     let bytes = create(plan, json!({"sku": "A1"}), Some(&shop));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
-    let eu_node = Node::new("eu-1", "eu").with_key(eu.clone()).trusting(trusted).handler(
+    let eu_node = Node::new("eu-1", "eu").with_trust(Trust::any()).with_key(eu.clone()).trusting(trusted).handler(
         "inventory.reserve",
         move |c: &Invocation| {
             s.lock().unwrap().push((c.idempotency_key.clone(), c.attempt, c.deadline_ms));
@@ -74,6 +74,7 @@ fn objects_travel_between_signing_nodes_that_trust_each_other() {
         },
     );
     let us_node = Node::new("us-1", "us")
+        .with_trust(Trust::any())
         .with_key(us.clone())
         .trusting(trusted)
         .handler("payment.charge", |_: &Invocation| Ok(json!("ok")));
@@ -93,19 +94,20 @@ fn objects_travel_between_signing_nodes_that_trust_each_other() {
     assert_eq!(report.signatures_checked, 3);
 
     // A node that trusts only itself refuses the object.
-    let stranger = Node::new("x", "x").with_key(us.clone()).trusting([us.public_key()]);
+    let stranger = Node::new("x", "x").with_trust(Trust::any()).with_key(us.clone()).trusting([us.public_key()]);
     assert_eq!(stranger.visit(&v1.bytes, None).unwrap_err().kind(), ErrorKind::Signature);
 }
 
 #[test]
 fn handler_failures_and_panics_are_recorded_errors() {
     let plan = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "work", "End": true}}});
-    let node = Node::new("n", "d").handler("work", |c: &Invocation| -> Result<Value, HandlerError> {
-        if c.input["panic"] == json!(true) {
-            panic!("handler bug");
-        }
-        Err(HandlerError::new("Work.Failed", "no stock"))
-    });
+    let node =
+        Node::new("n", "d").with_trust(Trust::any()).handler("work", |c: &Invocation| -> Result<Value, HandlerError> {
+            if c.input["panic"] == json!(true) {
+                panic!("handler bug");
+            }
+            Err(HandlerError::new("Work.Failed", "no stock"))
+        });
     let v = node.visit(&create(plan.clone(), json!({}), None), None).unwrap();
     let Disposition::Terminated { status: Status::Failed, error: Some(e), .. } = v.disposition else { panic!() };
     assert_eq!((e.error.as_str(), e.cause.as_deref()), ("Work.Failed", Some("no stock")));
@@ -119,7 +121,7 @@ fn handler_failures_and_panics_are_recorded_errors() {
 fn a_visit_that_never_ends_is_a_limit_error() {
     let plan =
         json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}});
-    let node = Node::new("n", "d").with_max_cycles(50);
+    let node = Node::new("n", "d").with_trust(Trust::any()).with_max_cycles(50);
     let e = node.visit(&create(plan, json!({}), None), None).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Limit);
     assert!(e.message().contains("50 cycles"), "{e}");
@@ -127,7 +129,7 @@ fn a_visit_that_never_ends_is_a_limit_error() {
 
 #[test]
 fn bad_bytes_are_typed_errors() {
-    let node = Node::new("n", "d");
+    let node = Node::new("n", "d").with_trust(Trust::any());
     assert_eq!(node.visit(b"", None).unwrap_err().kind(), ErrorKind::Decode);
     assert_eq!(node.visit(&[0u8; 64], None).unwrap_err().kind(), ErrorKind::Decode);
     let plan = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});

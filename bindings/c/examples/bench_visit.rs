@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use peo_core::{Context, CreateOptions, Object};
+use peo_core::{Context, CreateOptions, Object, Trust};
 use peo_runtime::{HandlerError, Invocation, ManualClock, Node};
 use serde_json::{Value, json};
 
@@ -20,6 +20,7 @@ fn main() {
         Object::create(&plan, Context::new(), &json!({"order": 7, "items": ["a", "b"]}), &options).expect("create");
     let bytes = object.to_bytes();
     let node = Node::new("bench", "local")
+        .with_trust(Trust::any())
         .with_clock(Arc::new(ManualClock::new(t0)))
         .handler("bench.step", |_: &Invocation| -> Result<Value, HandlerError> { Ok(json!({"ok": true})) });
 

@@ -8,7 +8,7 @@ use crate::{Intent, PolicyOutcome};
 /// The intent after a refinement (`{Objective?, Class?, Constraints?, States?, Goto?}`,
 /// the shape of an `Adapt` rule's `Then`), at the next revision, and the change as
 /// recorded.
-pub(super) fn refine(current: &Intent, then: &Value) -> Result<(Intent, Value)> {
+pub(crate) fn refine(current: &Intent, then: &Value) -> Result<(Intent, Value)> {
     let Some(fields) = then.as_object() else {
         return Err(Error::invalid_argument(
             "a refinement is an object with Objective, Class, Constraints, States, Goto",
@@ -52,8 +52,61 @@ pub(super) fn refine(current: &Intent, then: &Value) -> Result<(Intent, Value)> 
         "constraints": then.get("Constraints"),
         "states": added,
         "goto": then.get("Goto"),
+        "then": then,
     });
     Ok((intent, change))
+}
+
+/// Whether a handler's refinement stays within what the plan allows, so that a verifier
+/// can accept it without the originator's signature: `Constraints` only tightened (a
+/// bound kept or lowered, `AllowedDomains` kept or narrowed), and every Task the new
+/// or replaced states run uses a capability the original plan (`origin`, revision 0,
+/// including its `Adapt` rules) already names.
+pub(crate) fn check_refinement(origin: &Intent, before: &Intent, after: &Intent, then: &Value) -> Result<(), String> {
+    let (b, a) = (before.constraints(), after.constraints());
+    let tighter = |old: Option<i64>, new: Option<i64>, name: &str| match (old, new) {
+        (Some(o), Some(n)) if n > o => Err(format!("Constraints.{name} raised from {o} to {n}")),
+        (Some(_), None) => Err(format!("Constraints.{name} removed")),
+        _ => Ok(()),
+    };
+    tighter(b.deadline_ms, a.deadline_ms, "Deadline")?;
+    tighter(b.max_hops.map(i64::from), a.max_hops.map(i64::from), "MaxHops")?;
+    tighter(b.max_records.map(i64::from), a.max_records.map(i64::from), "MaxRecords")?;
+    if let Some(old) = &b.allowed_domains {
+        match &a.allowed_domains {
+            None => return Err("Constraints.AllowedDomains removed".into()),
+            Some(new) => {
+                if let Some(d) = new.iter().find(|d| !old.contains(d)) {
+                    return Err(format!("Constraints.AllowedDomains widened with `{d}`"));
+                }
+            }
+        }
+    }
+    let mut planned = std::collections::BTreeSet::new();
+    task_resources(origin.document(), &mut planned);
+    let mut wanted = std::collections::BTreeSet::new();
+    task_resources(&then["States"], &mut wanted);
+    if let Some(c) = wanted.iter().find(|c| !planned.contains(*c)) {
+        return Err(format!("a state runs capability `{c}`, which the original plan never names"));
+    }
+    Ok(())
+}
+
+/// Every Task `Resource` anywhere in a JSON document (nested branches, item processors
+/// and `Adapt` rules included).
+fn task_resources(v: &Value, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        Value::Object(m) => {
+            if m.get("Type").and_then(Value::as_str) == Some("Task")
+                && let Some(r) = m.get("Resource").and_then(Value::as_str)
+            {
+                out.insert(r.to_owned());
+            }
+            m.values().for_each(|x| task_resources(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| task_resources(x, out)),
+        _ => {}
+    }
 }
 
 impl Cx<'_> {

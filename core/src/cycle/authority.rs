@@ -21,15 +21,33 @@ impl Cx<'_> {
     fn facts(&self, advised: bool, mask: u32) -> ObjectFacts {
         let c = &self.obj.context;
         let need = |f: &str| crate::policy::needs(mask, f);
-        let principal = c
-            .originator
-            .subject
-            .clone()
-            .or_else(|| c.originator.key.map(|k| k.to_hex()))
-            .unwrap_or_else(|| "anonymous".into());
-        let domains = match self.obj.history() {
-            Ok(h) if need("domains") => h.domains.iter().cloned().collect(),
-            _ => Vec::new(),
+        // Who the object acts for and where it has been: as the verification that
+        // admitted it vouched (a claim no trusted signature backs is not believed), else,
+        // for an object no verification admitted, as it claims.
+        let (principal, domains) = match &self.obj.scratch.vouched {
+            Some((principal, vouched)) => {
+                let principal = principal.clone().unwrap_or_else(|| "anonymous".into());
+                let domains = match vouched {
+                    Some(d) if need("domains") => {
+                        let mut d = d.clone();
+                        if self.obj.scratch.visit_open && !d.contains(&self.node.domain) {
+                            d.push(self.node.domain.clone());
+                            d.sort();
+                        }
+                        d
+                    }
+                    _ => self.claimed_domains(need("domains")),
+                };
+                (principal, domains)
+            }
+            None => (
+                c.originator
+                    .subject
+                    .clone()
+                    .or_else(|| c.originator.key.map(|k| k.to_hex()))
+                    .unwrap_or_else(|| "anonymous".into()),
+                self.claimed_domains(need("domains")),
+            ),
         };
         let (unsigned_records, untrusted_records) = self.obj.scratch.trust_counts.unwrap_or((0, 0));
         let text = |v: Option<&str>, f: &str| if need(f) { v.unwrap_or_default().to_owned() } else { String::new() };
@@ -50,6 +68,13 @@ impl Cx<'_> {
             untrusted_records,
             node_id: self.node.id.clone(),
             node_domain: text(Some(&self.node.domain), "node_domain"),
+        }
+    }
+
+    fn claimed_domains(&self, needed: bool) -> Vec<String> {
+        match self.obj.history() {
+            Ok(h) if needed => h.domains.iter().cloned().collect(),
+            _ => Vec::new(),
         }
     }
 

@@ -314,7 +314,13 @@ pub(super) fn children_error(r: &Record) -> Option<TaskError> {
 /// parent's memory, then recorded. A completion already recorded (the same child, the
 /// same head) is recognised and appends nothing; a forged or mismatched one is an
 /// `Integrity` error and the parent is unchanged.
-pub fn join(parent: &Object, node: &NodeSpec, now_ms: i64, child: &Object) -> Result<Decision> {
+///
+/// A completion is an act of the node on the parent, under the same authority as a
+/// visit: the node's `visit` check (policy references resolved, `visit` permitted) and
+/// the parent's `Constraints` apply before anything is recorded; a refusal is a
+/// `Policy` error with the parent unchanged. The child must verify under `trust` (the
+/// node's) and carry the parent's context.
+pub fn join(parent: &Object, node: &NodeSpec, now_ms: i64, child: &Object, trust: &Trust) -> Result<Decision> {
     if parent.status != Status::Dormant {
         return Err(Error::invalid_argument("the object is not waiting for children"));
     }
@@ -336,9 +342,26 @@ pub fn join(parent: &Object, node: &NodeSpec, now_ms: i64, child: &Object) -> Re
     if cref.genesis_hash != child.memory.first().map(|r| r.hash) || cref.branch != child.lineage.branch {
         return reject(format!("object {} does not match the genesis recorded for branch {}", child.id, cref.branch));
     }
-    let report = child.verify(&Trust::any());
+    let report = child.verify(trust);
     if let Some(b) = &report.broken {
-        return reject(format!("object {} does not verify: {}", child.id, b.message));
+        return reject(format!("object {} does not verify under this node's trust: {}", child.id, b.message));
+    }
+    let child_context = child.memory.first().and_then(|r| r.meta.context_hash);
+    if child_context != Some(parent.context_hash) {
+        return reject(format!("object {} does not carry its parent's context", child.id));
+    }
+    {
+        let cx = Cx::new(parent, node, now_ms, p);
+        if !parent.scratch.visit_open && cx.visit_check()?.is_some() {
+            return Err(Error::policy(format!(
+                "node `{}` cannot resolve the parent's policy references, so it may not record a completion: present it to a node that can",
+                node.id
+            ))
+            .in_state(parent.state.clone()));
+        }
+        if let Some(t) = cx.constraints() {
+            return Ok(Decision::Record(t));
+        }
     }
     if !child.status.is_terminal() {
         return Err(Error::invalid_argument(format!("child {} has not terminated yet", child.id)));
@@ -439,8 +462,8 @@ pub fn join(parent: &Object, node: &NodeSpec, now_ms: i64, child: &Object) -> Re
 
 impl Object {
     /// Presents a child's final object ([`join`]) and records it.
-    pub fn complete_child(&mut self, node: &NodeSpec, now_ms: i64, child: &Object) -> Result<Step> {
-        match join(self, node, now_ms, child)? {
+    pub fn complete_child(&mut self, node: &NodeSpec, now_ms: i64, child: &Object, trust: &Trust) -> Result<Step> {
+        match join(self, node, now_ms, child, trust)? {
             Decision::Record(t) => Ok(Step::Appended(self.apply(t, node)?)),
             Decision::Sleep(w) => Ok(Step::Sleep(w)),
             Decision::Execute(c) => Ok(Step::Execute(c)),
@@ -459,7 +482,8 @@ impl Object {
     /// objects: each recorded child must be given, be this object's child, verify, and
     /// end at the head the completion recorded. Children whose completion is not
     /// recorded (still running) are ignored.
-    pub fn verify_children(&self, children: &[Object]) -> Result<usize> {
+    /// Each child is verified under `trust` and must carry this object's context.
+    pub fn verify_children(&self, children: &[Object], trust: &Trust) -> Result<usize> {
         let mut checked = 0;
         for r in &self.memory {
             let rec = r.decode()?;
@@ -473,8 +497,11 @@ impl Object {
             if child.lineage.parent != Some(self.id) {
                 return Err(Error::integrity(format!("record {}: {id} is not a child of {}", rec.seq, self.id)));
             }
-            if let Some(b) = child.verify(&Trust::any()).broken {
+            if let Some(b) = child.verify(trust).broken {
                 return Err(Error::integrity(format!("child {id} does not verify: {}", b.message)));
+            }
+            if child.memory.first().and_then(|r| r.meta.context_hash) != Some(self.context_hash) {
+                return Err(Error::integrity(format!("child {id} does not carry its parent's context")));
             }
             if v["head"] != json!(child.head().to_hex()) {
                 return Err(Error::integrity(format!(

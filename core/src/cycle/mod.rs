@@ -25,6 +25,7 @@ mod fanout;
 mod history;
 mod narrow;
 
+pub(crate) use adapt::{check_refinement, refine};
 pub use advice::{ADVISED_TERMINATION, Proposal};
 pub(crate) use fanout::FanOut;
 pub use fanout::join;
@@ -1171,8 +1172,17 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
     let (result, refinement) = match result {
         TaskOutcome::Refined { output, refinement } => {
             // Checked now, so that a bad refinement is the task's error, not a later surprise.
-            if let Err(e) = adapt::refine(&obj.intent, &refinement) {
-                let error = TaskError { error: INVALID_REFINEMENT.into(), cause: Some(e.message().to_owned()) };
+            let legal =
+                adapt::refine(&obj.intent, &refinement).map_err(|e| e.message().to_owned()).and_then(|(after, _)| {
+                    let origin = match &obj.origin {
+                        Some(text) => crate::Intent::from_json_text(text, &crate::Limits::default())
+                            .map_err(|e| e.message().to_owned())?,
+                        None => (*obj.intent).clone(),
+                    };
+                    adapt::check_refinement(&origin, &obj.intent, &after, &refinement)
+                });
+            if let Err(why) = legal {
+                let error = TaskError { error: INVALID_REFINEMENT.into(), cause: Some(why) };
                 return Ok(cx.stay(
                     Body::Execute {
                         capability: call.capability.clone(),
@@ -1273,6 +1283,9 @@ impl Object {
         if let Some(i) = intent {
             if record.intent_hash != Some(i.hash()) {
                 return Err(Error::invalid_argument("a transition that changes the intent must commit its hash"));
+            }
+            if self.origin.is_none() && self.version >= 2 {
+                self.origin = Some(std::sync::Arc::from(self.intent.canonical_text()));
             }
             self.intent = std::sync::Arc::new(i);
         }

@@ -1130,6 +1130,7 @@ impl<'a> Intent<'a> {
   pub const VT_CLASS: ::flatbuffers::VOffsetT = 8;
   pub const VT_CONSTRAINTS: ::flatbuffers::VOffsetT = 10;
   pub const VT_PLAN: ::flatbuffers::VOffsetT = 12;
+  pub const VT_ORIGIN: ::flatbuffers::VOffsetT = 14;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -1141,6 +1142,7 @@ impl<'a> Intent<'a> {
     args: &'args IntentArgs<'args>
   ) -> ::flatbuffers::WIPOffset<Intent<'bldr>> {
     let mut builder = IntentBuilder::new(_fbb);
+    if let Some(x) = args.origin { builder.add_origin(x); }
     if let Some(x) = args.plan { builder.add_plan(x); }
     if let Some(x) = args.constraints { builder.add_constraints(x); }
     if let Some(x) = args.class { builder.add_class(x); }
@@ -1185,6 +1187,13 @@ impl<'a> Intent<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Intent::VT_PLAN, None).unwrap()}
   }
+  #[inline]
+  pub fn origin(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Intent::VT_ORIGIN, None)}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Intent<'_> {
@@ -1198,6 +1207,7 @@ impl ::flatbuffers::Verifiable for Intent<'_> {
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("class", Self::VT_CLASS, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<Constraints>>("constraints", Self::VT_CONSTRAINTS, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("plan", Self::VT_PLAN, true)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("origin", Self::VT_ORIGIN, false)?
      .finish();
     Ok(())
   }
@@ -1208,6 +1218,7 @@ pub struct IntentArgs<'a> {
     pub class: Option<::flatbuffers::WIPOffset<&'a str>>,
     pub constraints: Option<::flatbuffers::WIPOffset<Constraints<'a>>>,
     pub plan: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub origin: Option<::flatbuffers::WIPOffset<&'a str>>,
 }
 impl<'a> Default for IntentArgs<'a> {
   #[inline]
@@ -1218,6 +1229,7 @@ impl<'a> Default for IntentArgs<'a> {
       class: None,
       constraints: None,
       plan: None, // required field
+      origin: None,
     }
   }
 }
@@ -1248,6 +1260,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> IntentBuilder<'a, 'b, A> {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Intent::VT_PLAN, plan);
   }
   #[inline]
+  pub fn add_origin(&mut self, origin: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Intent::VT_ORIGIN, origin);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> IntentBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     IntentBuilder {
@@ -1271,6 +1287,7 @@ impl ::core::fmt::Debug for Intent<'_> {
       ds.field("class", &self.class());
       ds.field("constraints", &self.constraints());
       ds.field("plan", &self.plan());
+      ds.field("origin", &self.origin());
       ds.finish()
   }
 }

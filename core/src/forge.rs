@@ -1,0 +1,32 @@
+//! Building the objects a dishonest node or author would send, for tests, shared
+//! vectors and fuzzing. Nothing here is needed to use peo, and everything it makes
+//! without a legitimate record is refused by [`Object::verify`]: these are the edits an
+//! attacker can make to the bytes anyway, offered so that the attacks stay tested.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::{Context, Intent, Limits, Object, Result};
+
+/// Replaces the object's context (and the hash it is known by) without a record.
+pub fn set_context(obj: &mut Object, context: Context) {
+    obj.context_hash = context.hash();
+    obj.context = context;
+}
+
+/// Replaces the object's intent with `plan` at `revision`, without a record (keeping
+/// the original plan, as a change of intent does).
+pub fn set_intent(obj: &mut Object, plan: &Value, revision: u32) -> Result<()> {
+    if obj.origin.is_none() {
+        obj.origin = Some(Arc::from(obj.intent.canonical_text()));
+    }
+    obj.intent = Arc::new(Intent::at_revision(plan.clone(), revision, &Limits::default())?);
+    Ok(())
+}
+
+/// Replaces the object's plan text, unparsed and unvalidated, in its encoding: for
+/// plans no valid intent can hold (a hostile expression, a nesting bomb).
+pub fn with_plan_text(obj: &Object, plan: &str) -> Vec<u8> {
+    obj.to_bytes_with_plan(Some(plan))
+}
