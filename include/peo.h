@@ -456,9 +456,18 @@ peo_status peo_node_set_facts(PeoNode *node, const char *facts_json);
 /**
  * The keys the node trusts: `trusted_keys` holds `key_count` 32-byte public keys one
  * after the other. With `key_count` > 0 the node accepts only objects whose every visit
- * is signed by one of them; with 0 it accepts any valid signature (the default).
+ * is signed by one of them (each trusted to sign as anyone); with 0 it accepts anything
+ * (tests and demos). A node never given trust accepts nothing.
  */
 peo_status peo_node_set_trusted_keys(PeoNode *node, const uint8_t *trusted_keys, size_t key_count);
+
+/**
+ * The node's trust in its JSON form: `"any"` (tests and demos) or a trust store
+ * `{"keys": [{"key": "<64 hex digits>", "nodes": [...], "domain": "eu", "subjects":
+ * [...]}]}` binding each key to the node ids, domain and originator subjects it may
+ * sign as. A node never given trust accepts nothing.
+ */
+peo_status peo_node_set_trust(PeoNode *node, const char *trust_json);
 
 /**
  * Registers (or replaces) the handler of a capability (a Task state's `Resource`).

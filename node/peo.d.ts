@@ -50,8 +50,13 @@ export interface VerifyReport {
   readonly unsigned_records: number
   readonly untrusted_records: number
   readonly head: string
+  /** The originator subject the verification vouches for (the claim, under trust 'any'). */
+  readonly principal: string | null
+  /** The domains vouched for by trusted signatures; null when claims are believed. */
+  readonly domains: string[] | null
+  /** Changes of context and intent replayed and found legal. */
+  readonly changes_checked: number
   readonly broken: null
-}
 
 export interface CreateOptions {
   /** `{labels, attributes, policies, ...}` */
@@ -127,6 +132,23 @@ export interface Visit {
   readonly children: Buffer[]
 }
 
+/** A key and what it may sign as ('*': anything). */
+export interface TrustedKey {
+  /** 64 hex digits. */
+  key: string
+  /** The node ids whose records it may sign. */
+  nodes?: string[]
+  /** The domain those records may claim ('*' when absent). */
+  domain?: string
+  /** The originator subjects it may create objects for. */
+  subjects?: string[]
+}
+
+export interface TrustStore {
+  require?: 'every_visit_trusted' | 'every_visit' | 'valid_if_present'
+  keys?: TrustedKey[]
+}
+
 export interface NodeOptions {
   id: string
   domain: string
@@ -134,8 +156,10 @@ export interface NodeOptions {
   policy?: string | null
   facts?: object | null
   key?: SigningKey | null
-  /** 32-byte public keys: when given, every visit must be signed by one of them. */
+  /** 32-byte public keys: every visit must be signed by one of them (each may sign as anyone). */
   trustedKeys?: Uint8Array[] | null
+  /** A trust store (or 'any', for tests and demos). Without it or `trustedKeys` the node accepts nothing. */
+  trust?: 'any' | TrustStore | null
   /** A manual clock starting here (ms since the Unix epoch); the system clock when absent. */
   nowMs?: number | null
   maxCycles?: number

@@ -397,9 +397,14 @@ function eventJson(event) {
   return jsonText(event, 'the event')
 }
 
-/** A place that evaluates objects. */
+/**
+ * A place that evaluates objects. It accepts only work signed by keys it trusts:
+ * `trustedKeys` (keys trusted to sign as anyone) or `trust` (a trust store binding each
+ * key to the nodes, domain and originator subjects it may sign as, or 'any' for tests
+ * and demos). Without either it accepts nothing.
+ */
 class Node {
-  constructor({ id, domain, policy, facts, key, trustedKeys, nowMs, maxCycles } = {}) {
+  constructor({ id, domain, policy, facts, key, trustedKeys, trust, nowMs, maxCycles } = {}) {
     if (typeof id !== 'string' || typeof domain !== 'string') {
       throw new TypeError("a node needs a string id and domain: new Node({ id: 'n1', domain: 'eu' })")
     }
@@ -420,6 +425,13 @@ class Node {
     if (trustedKeys !== undefined && trustedKeys !== null) {
       const keys = keyList(trustedKeys)
       call(() => this._native.setTrustedKeys(keys))
+    }
+    if (trust !== undefined && trust !== null) {
+      if (trustedKeys !== undefined && trustedKeys !== null) throw new TypeError('give trustedKeys or trust, not both')
+      if (trust !== 'any' && (typeof trust !== 'object' || Array.isArray(trust))) {
+        throw new TypeError(`trust must be 'any' or a trust store { keys: [...] }, not ${describe(trust)}`)
+      }
+      call(() => this._native.setTrustJson(JSON.stringify(trust)))
     }
     if (nowMs !== undefined && nowMs !== null) this.setClock(nowMs)
     if (maxCycles !== undefined) call(() => this._native.setMaxCycles(maxCycles))

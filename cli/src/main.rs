@@ -272,7 +272,8 @@ fn read_key(path: &Path) -> Res<SigningKey> {
 /// A node's `trust`: `"any"` (accept anything: tests and demos), a list whose entries
 /// are keys trusted to sign as anyone (64 hex digits or a `.pub` file) or tables
 /// binding a key to what it may sign as (`{ key, nodes, domain, subjects }`, the trust
-/// store), or a TOML file holding `trust = [...]`. Without `trust` a node accepts
+/// store), or a file: TOML holding `trust = [...]`, or JSON in the form every binding
+/// reads (`Trust::from_json`). Without `trust` a node accepts
 /// nothing. Paths are relative to `dir`.
 fn read_trust(value: &toml::Value, dir: &Path) -> Res<Trust> {
     let key_at = |s: &str| -> Res<PublicKey> {
@@ -284,6 +285,12 @@ fn read_trust(value: &toml::Value, dir: &Path) -> Res<Trust> {
     };
     let list = match value {
         toml::Value::String(s) if s == "any" => return Ok(Trust::any()),
+        toml::Value::String(file) if file.ends_with(".json") => {
+            let path = dir.join(file);
+            let text = String::from_utf8(read(&path)?).map_err(|_| format!("{file} is not UTF-8 text"))?;
+            let json: Value = serde_json::from_str(&text).map_err(|e| format!("{file}: {e}"))?;
+            return Trust::from_json(&json).map_err(|e| format!("{file}: {e}"));
+        }
         toml::Value::String(file) => {
             let (table, sub) = read_toml(&dir.join(file))?;
             let inner = table.get("trust").ok_or_else(|| format!("{file} has no `trust` list"))?;

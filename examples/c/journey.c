@@ -81,10 +81,17 @@ int main(void) {
 
   /* Two nodes, each with its own key, handler and policy. */
   PeoNode *warehouse = NULL, *bank = NULL;
+  /* Each node accepts only work signed by the three keys it trusts. */
+  uint8_t trusted[3 * 32];
+  TRY(peo_signing_key_public_key(shop, trusted));
+  TRY(peo_signing_key_public_key(warehouse_key, trusted + 32));
+  TRY(peo_signing_key_public_key(bank_key, trusted + 64));
   TRY(peo_node_new("warehouse-1", "logistics", &warehouse));
+  TRY(peo_node_set_trusted_keys(warehouse, trusted, 3));
   TRY(peo_node_set_key(warehouse, warehouse_key));
   TRY(peo_node_add_handler(warehouse, "inventory.reserve", reserve, NULL));
   TRY(peo_node_new("bank-1", "payments", &bank));
+  TRY(peo_node_set_trusted_keys(bank, trusted, 3));
   TRY(peo_node_set_key(bank, bank_key));
   TRY(peo_node_set_facts(bank, "{\"region\": \"eu\"}"));
   TRY(peo_node_set_policy(bank, "permit(principal, action, resource) when { context.labels.contains(\"orders\") };"));

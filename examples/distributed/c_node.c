@@ -1,6 +1,6 @@
 /* c-pack: a C node (domain `warehouse`) serving `warehouse.pack` on a JetStream mesh.
  * Build: cc c_node.c -I../../include -L../../target/release -lpeo -o c_node
- * Usage: c_node NATS_URL KEY_FILE */
+ * Usage: c_node NATS_URL KEY_FILE TRUST_JSON */
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -35,8 +35,8 @@ static int fail(const char *what) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: %s NATS_URL KEY_FILE\n", argv[0]);
+  if (argc != 4) {
+    fprintf(stderr, "usage: %s NATS_URL KEY_FILE TRUST_JSON\n", argv[0]);
     return 2;
   }
   char hex[65] = {0};
@@ -57,6 +57,17 @@ int main(int argc, char **argv) {
   if (peo_signing_key_from_bytes(seed, sizeof seed, &key) != PEO_OK) return fail("key");
   if (peo_node_new("c-pack", "warehouse", &node) != PEO_OK) return fail("node");
   if (peo_node_set_key(node, key) != PEO_OK) return fail("key");
+  /* The trust store all five nodes share: each key may sign only as its own node. */
+  static char trust[8192];
+  FILE *t = fopen(argv[3], "r");
+  size_t n = t ? fread(trust, 1, sizeof trust - 1, t) : 0;
+  if (t) fclose(t);
+  if (n == 0) {
+    fprintf(stderr, "c-pack: cannot read the trust store %s\n", argv[3]);
+    return 1;
+  }
+  trust[n] = '\0';
+  if (peo_node_set_trust(node, trust) != PEO_OK) return fail("trust");
   peo_signing_key_free(key);
   if (peo_node_add_handler(node, "warehouse.pack", pack, NULL) != PEO_OK) return fail("handler");
 

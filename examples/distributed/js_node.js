@@ -6,7 +6,9 @@ const peo = require('peo')
 
 const [url, keyFile] = process.argv.slice(2)
 const key = peo.SigningKey.fromBytes(Buffer.from(fs.readFileSync(keyFile, 'utf8').trim(), 'hex'))
-const node = new peo.Node({ id: 'js-charge', domain: 'commerce', key })
+// The trust store all five nodes share: each key may sign only as its own node.
+const trust = JSON.parse(fs.readFileSync(require('node:path').join(__dirname, 'trust.json'), 'utf8'))
+const node = new peo.Node({ id: 'js-charge', domain: 'commerce', key, trust })
 node.handle('payment.charge', async (order) => {
   await new Promise((resolve) => setTimeout(resolve, 1)) // a call to a payment provider
   return { charged: order.qty * 12.5, currency: 'EUR', language: 'javascript' }

@@ -1,6 +1,8 @@
 """py-reserve: a Python node (domain `warehouse`) serving `inventory.reserve` on a
 JetStream mesh. Usage: python py_node.py NATS_URL KEY_FILE"""
 
+import json
+import os
 import signal
 import sys
 import threading
@@ -10,7 +12,10 @@ import peo
 url, key_file = sys.argv[1], sys.argv[2]
 with open(key_file) as f:
     key = peo.SigningKey.from_bytes(bytes.fromhex(f.read().strip()))
-node = peo.Node("py-reserve", domain="warehouse", key=key)
+# The trust store all five nodes share: each key may sign only as its own node.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "trust.json")) as f:
+    trust = json.load(f)
+node = peo.Node("py-reserve", domain="warehouse", key=key, trust=trust)
 
 
 @node.handler("inventory.reserve")

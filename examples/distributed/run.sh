@@ -48,7 +48,7 @@ cc -std=c11 -O2 -Wall -Wextra -Werror "$here/c_node.c" -I"$root/include" -L"$roo
 cd "$here"
 "$PYTHON" py_node.py "$url" keys/py-reserve.key > "$work/py-reserve.log" 2>&1 & pids+=($!)
 node js_node.js "$url" keys/js-charge.key > "$work/js-charge.log" 2>&1 & pids+=($!)
-"$work/c_node" "$url" keys/c-pack.key > "$work/c-pack.log" 2>&1 & pids+=($!)
+"$work/c_node" "$url" keys/c-pack.key trust.json > "$work/c-pack.log" 2>&1 & pids+=($!)
 "$peo" serve --nats "$url" --node cli-ship.toml > "$work/cli-ship.log" 2>&1 & pids+=($!)
 
 objects=()

@@ -15,6 +15,9 @@ const node = new peo.Node({
   id: 'warehouse-http-1',
   domain: 'logistics',
   key,
+  // A demo accepts any object; a real service lists the keys whose work it accepts
+  // (`trustedKeys`, or a trust store binding each key to the nodes it may sign as).
+  trust: 'any',
   policy: 'permit(principal, action, resource) when { context.labels.contains("orders") };',
 })
 node.handle('inventory.reserve', (order, ctx) => ({ held: order.qty, bin: 'B-17', key: ctx.idempotencyKey }))

@@ -10,7 +10,7 @@ node in the same process, standing in for another service.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import peo
 
@@ -31,11 +31,12 @@ PLAN: Dict[str, Any] = {
 }
 
 
-def warehouse_node(key: peo.SigningKey) -> peo.Node:
+def warehouse_node(key: peo.SigningKey, trusted: List[bytes]) -> peo.Node:
     node = peo.Node(
         "warehouse-1",
         domain="logistics",
         key=key,
+        trusted_keys=trusted,
         facts={"site": "lyon"},
         policy='permit(principal, action, resource) when { context.labels.contains("orders") };',
     )
@@ -55,8 +56,8 @@ def warehouse_node(key: peo.SigningKey) -> peo.Node:
     return node
 
 
-def payments_node(key: peo.SigningKey) -> peo.Node:
-    node = peo.Node("bank-1", domain="payments", key=key)
+def payments_node(key: peo.SigningKey, trusted: List[bytes]) -> peo.Node:
+    node = peo.Node("bank-1", domain="payments", key=key, trusted_keys=trusted)
 
     @node.handler("payment.charge")
     def charge(order: Dict[str, Any]) -> Dict[str, Any]:
@@ -68,14 +69,15 @@ def payments_node(key: peo.SigningKey) -> peo.Node:
 
 def main() -> int:
     shop, wh_key, bank_key = peo.SigningKey.generate(), peo.SigningKey.generate(), peo.SigningKey.generate()
+    trusted = [k.public_key() for k in (shop, wh_key, bank_key)]
     obj = peo.Object.create(PLAN, {"labels": ["orders"]}, {"order": 1042, "sku": "tea-1kg", "qty": 2}, key=shop)
     incoming: bytes = bytes(obj)  # what the service receives
 
-    visit = warehouse_node(wh_key).visit(incoming)
+    visit = warehouse_node(wh_key, trusted).visit(incoming)
     print(f"warehouse: {visit.appended} records, then {visit.disposition.kind} to {visit.disposition.capability}")
     outgoing: bytes = visit.bytes  # what the service hands on
 
-    done = payments_node(bank_key).visit(outgoing)
+    done = payments_node(bank_key, trusted).visit(outgoing)
     print(f"bank: {done.appended} records, then {done.disposition.kind} ({done.disposition.status})")
     for record in done.object.memory:
         print(f"  #{record.seq} visit {record.visit} {record.action:<9} {record.state or '-':<8} by {record.node.id or 'shop'}")

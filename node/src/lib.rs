@@ -277,6 +277,13 @@ impl NativeNode {
         self.update(|n| n.with_trust(trust));
         Ok(())
     }
+    /// The node's trust in its JSON form: "any" or a trust store (`Trust::from_json`).
+    #[napi(catch_unwind)]
+    pub fn set_trust_json(&mut self, trust_json: String) -> Result<(), Code> {
+        let trust = peo(Trust::from_json(&parse(&trust_json, "the trust")?))?;
+        self.update(|n| n.with_trust(trust));
+        Ok(())
+    }
     #[napi(catch_unwind)]
     pub fn set_max_cycles(&mut self, max_cycles: u32) {
         self.update(|n| n.with_max_cycles(max_cycles as usize));

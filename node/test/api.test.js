@@ -77,7 +77,7 @@ test('two nodes with sync and async JS handlers and Cedar policies', async () =>
 })
 
 test('the event loop runs while async handlers wait: timers fire, visits interleave', async () => {
-  const node = new peo.Node({ id: 'n', domain: 'd' })
+  const node = new peo.Node({ id: 'n', domain: 'd', trust: 'any' })
   let ticks = 0
   const timer = setInterval(() => ticks++, 1)
   node.handle('inventory.reserve', async () => {
@@ -111,7 +111,7 @@ test('handler failures are recorded, never crash the visit', async () => {
     [() => () => 1, peo.HANDLER_INVALID_OUTPUT, 'not JSON'],
   ]
   for (const [fn, error, cause] of cases) {
-    const node = new peo.Node({ id: 'n', domain: 'd' }).handle('x.call', fn)
+    const node = new peo.Node({ id: 'n', domain: 'd', trust: 'any' }).handle('x.call', fn)
     const visit = await node.visit(peo.Object.create(plan, { nowMs: T0 }))
     assert.equal(visit.object.status, 'succeeded')
     const got = visit.object.data.error
@@ -126,7 +126,7 @@ test('events resume awaiting objects', async () => {
     States: { Approve: { Type: 'Pass', ResultPath: '$.approval', End: true } },
     Await: { Approve: { Event: 'approval' } },
   }
-  const node = new peo.Node({ id: 'n', domain: 'd', nowMs: T0 + 5 })
+  const node = new peo.Node({ id: 'n', domain: 'd', trust: 'any', nowMs: T0 + 5 })
   const first = await node.visit(peo.Object.create(plan, { nowMs: T0 }))
   assert.equal(first.disposition.kind, 'dormant')
   assert.equal(first.disposition.event, 'approval')
@@ -139,7 +139,7 @@ test('events resume awaiting objects', async () => {
 test('bad input rejects with the documented codes', async () => {
   let seed = 7
   const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) & 0xff
-  const node = new peo.Node({ id: 'n', domain: 'd' })
+  const node = new peo.Node({ id: 'n', domain: 'd', trust: 'any' })
   for (let i = 0; i < 300; i++) {
     const junk = Buffer.from(Array.from({ length: rand() + (i % 3) * 100 }, rand))
     assert.throws(() => peo.Object.fromBytes(junk), (e) => e instanceof peo.PeoError && ['PEO_DECODE', 'PEO_INTEGRITY', 'PEO_UNSUPPORTED'].includes(e.code))
@@ -185,4 +185,30 @@ test('errors form one hierarchy with stable codes', () => {
   }
   assert.equal(codes.size, names.length)
   assert.match(peo.version, /^\d+\.\d+\.\d+/)
+})
+
+test('a node accepts only what its trust store vouches for', () => {
+  const [shop, wh] = [peo.SigningKey.generate(), peo.SigningKey.generate()]
+  const obj = peo.Object.create(ORDER_PLAN, { context: { labels: ['orders'] }, input: { order: 7, sku: 'A1', qty: 2 }, key: shop })
+  // Without trust settings a node accepts nothing, not even a signed object.
+  assert.throws(() => new peo.Node({ id: 'n', domain: 'd' }).visit(obj), (e) => e instanceof peo.SignatureError)
+  const store = {
+    keys: [
+      { key: Buffer.from(shop.publicKey()).toString('hex'), subjects: ['*'] },
+      { key: Buffer.from(wh.publicKey()).toString('hex'), nodes: ['warehouse-1'], domain: 'eu' },
+    ],
+  }
+  const node = new peo.Node({ id: 'warehouse-1', domain: 'eu', key: wh, trust: store })
+  node.handle('inventory.reserve', (o) => ({ held: o.qty }))
+  assert.ok(node.visit(obj).object.verify({ trustedKeys: [shop.publicKey(), wh.publicKey()] }).valid)
+  // The same key signing as another node is refused by a node holding the store.
+  const impostor = new peo.Node({ id: 'bank-1', domain: 'us', key: wh, trust: store })
+  impostor.handle('inventory.reserve', (o) => ({ held: o.qty }))
+  const forged = impostor.visit(obj).object
+  assert.throws(
+    () => new peo.Node({ id: 'x', domain: 'eu', trust: store }).visit(forged),
+    (e) => e.code === 'PEO_SIGNATURE' && /claims node `bank-1`/.test(e.message),
+  )
+  assert.throws(() => new peo.Node({ id: 'n', domain: 'd', trust: { keyz: [] } }), (e) => e.code === 'PEO_INVALID_ARGUMENT')
+  assert.throws(() => new peo.Node({ id: 'n', domain: 'd', trust: 3 }), TypeError)
 })

@@ -69,13 +69,13 @@ const PLAN = {
 test('JS nodes serve objects across domains; events wake dormant ones', async () => {
   const nats = await startNats()
   try {
-    const warehouse = new peo.Node({ id: 'js-warehouse', domain: 'warehouse' })
+    const warehouse = new peo.Node({ id: 'js-warehouse', domain: 'warehouse', trust: 'any' })
     const keys = []
     warehouse.handle('inventory.reserve', (order, ctx) => {
       keys.push(ctx.idempotencyKey)
       return { held: order.qty }
     })
-    const payments = new peo.Node({ id: 'js-payments', domain: 'payments' })
+    const payments = new peo.Node({ id: 'js-payments', domain: 'payments', trust: 'any' })
     payments.handle('payment.charge', async (order) => {
       await new Promise((r) => setTimeout(r, 1))
       return { charged: order.qty * 5 }

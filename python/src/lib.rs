@@ -350,6 +350,12 @@ impl PyNode {
         self.update(|n| n.with_trust(trust));
         Ok(())
     }
+    /// The node's trust in its JSON form (`Trust::from_json`): "any" or a trust store.
+    fn set_trust_json(&mut self, trust_json: &str) -> PyResult<()> {
+        let trust = Trust::from_json(&parse(trust_json, "the trust")?).or_raise()?;
+        self.update(|n| n.with_trust(trust));
+        Ok(())
+    }
     fn add_handler(&mut self, capability: &str, wrapper: Py<PyAny>) -> PyResult<()> {
         if capability.is_empty() {
             return Err(to_py(&Error::invalid_argument("a capability must not be empty")));

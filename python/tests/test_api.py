@@ -113,7 +113,7 @@ def test_handler_failures_are_recorded_not_raised():
         (lambda _: float("nan"), peo.HANDLER_INVALID_OUTPUT, "not JSON"),
     ]
     for fn, error, cause in cases:
-        node = peo.Node("n", domain="d")
+        node = peo.Node("n", domain="d", trust="any")
         node.add_handler("x.call", fn)
         visit = node.visit(peo.Object.create(plan, now_ms=T0))
         assert visit.object.status == "succeeded"
@@ -122,7 +122,7 @@ def test_handler_failures_are_recorded_not_raised():
 
 
 def test_a_node_without_the_capability_delegates_and_no_handler_fails_the_attempt():
-    node = peo.Node("n", domain="d")
+    node = peo.Node("n", domain="d", trust="any")
     visit = node.visit(order())
     assert visit.disposition.kind == "delegate" and visit.disposition.reason == "capability"
 
@@ -136,7 +136,7 @@ def test_advisor_proposals_are_checked_and_recorded():
             return peo.Proposal("execute", target="inventory.reserve", confidence=0.9, rationale="in stock")
         return {"action": "terminate", "rationale": "give up"}  # forbidden: overridden
 
-    node = peo.Node("n", domain="d", advisor=advisor,
+    node = peo.Node("n", domain="d", trust="any", advisor=advisor,
                     policy='permit(principal, action, resource) unless { action == Peo::Action::"terminate" && context.advised };')
     node.add_handler("inventory.reserve", lambda o: {"held": 1})
     visit = node.visit(order())
@@ -146,13 +146,13 @@ def test_advisor_proposals_are_checked_and_recorded():
     overridden = [r.advice for r in records if r.advice and not r.advice["followed"]]
     assert overridden and overridden[0]["action"] == "terminate"
     with pytest.warns(RuntimeWarning):
-        peo.Node("n", domain="d", advisor=lambda o: 1 / 0).visit(order())
+        peo.Node("n", domain="d", trust="any", advisor=lambda o: 1 / 0).visit(order())
 
 
 def test_events_resume_awaiting_objects():
     plan = {"StartAt": "Approve", "States": {"Approve": {"Type": "Pass", "ResultPath": "$.approval", "End": True}},
             "Await": {"Approve": {"Event": "approval"}}}
-    node = peo.Node("n", domain="d", clock=lambda: T0 + 5)
+    node = peo.Node("n", domain="d", trust="any", clock=lambda: T0 + 5)
     first = node.visit(peo.Object.create(plan, now_ms=T0))
     assert first.disposition.kind == "dormant" and first.disposition.event == "approval"
     done = node.visit(first.bytes, peo.Event.success("approval", {"by": "ops"}))
@@ -192,21 +192,21 @@ def test_bad_input_raises_the_documented_exceptions():
     with pytest.raises(peo.InvalidArgumentError):
         peo.SigningKey.from_bytes(b"short")
     with pytest.raises(peo.InvalidArgumentError):
-        peo.Node("n", domain="d", trusted_keys=[b"x" * 31])
+        peo.Node("n", domain="d", trust="any", trusted_keys=[b"x" * 31])
     with pytest.raises(peo.InvalidArgumentError, match="schema"):
-        peo.Node("n", domain="d", policy="permit(principal, action, resource) when { context.nope == 1 };")
+        peo.Node("n", domain="d", trust="any", policy="permit(principal, action, resource) when { context.nope == 1 };")
     with pytest.raises(TypeError):
-        peo.Node("n", domain="d", facts=[1, 2])
+        peo.Node("n", domain="d", trust="any", facts=[1, 2])
     with pytest.raises(peo.InvalidArgumentError):
         peo.Node("", domain="d")
     with pytest.raises(TypeError):
-        peo.Node("n", domain="d").add_handler("x", 3)
+        peo.Node("n", domain="d", trust="any").add_handler("x", 3)
     with pytest.raises(peo.DecodeError):
-        peo.Node("n", domain="d").visit(b"PEO1 and then nothing")
+        peo.Node("n", domain="d", trust="any").visit(b"PEO1 and then nothing")
 
 
 def test_keyboard_interrupt_in_a_handler_reaches_the_caller_and_loses_nothing():
-    node = peo.Node("n", domain="d")
+    node = peo.Node("n", domain="d", trust="any")
 
     @node.handler("inventory.reserve")
     def reserve(order):
@@ -220,7 +220,7 @@ def test_keyboard_interrupt_in_a_handler_reaches_the_caller_and_loses_nothing():
 
 
 def test_async_handlers_with_visit_async():
-    node = peo.Node("n", domain="d")
+    node = peo.Node("n", domain="d", trust="any")
     loop_seen = []
 
     @node.handler("inventory.reserve")
@@ -251,7 +251,7 @@ def test_the_engine_releases_the_gil():
     plan = {"StartAt": "S0", "States": {
         f"S{i}": {"Type": "Pass", **({"Next": f"S{i + 1}"} if i < n - 1 else {"End": True})} for i in range(n)}}
     data = bytes(peo.Object.create(plan, now_ms=T0))
-    node = peo.Node("n", domain="d")
+    node = peo.Node("n", domain="d", trust="any")
     inside = threading.Event()
     done = threading.Event()
 
@@ -291,7 +291,7 @@ def test_exceptions_form_one_hierarchy():
 def test_many_visits_do_not_grow_memory():
     import tracemalloc
 
-    node = peo.Node("n", domain="d")
+    node = peo.Node("n", domain="d", trust="any")
     node.add_handler("inventory.reserve", lambda o: {"held": 1})
     data = bytes(order())
     for _ in range(200):
@@ -305,3 +305,30 @@ def test_many_visits_do_not_grow_memory():
     grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
     assert grown < 200_000, grown
     time.sleep(0)
+
+
+def test_a_node_accepts_only_what_its_trust_store_vouches_for():
+    shop, wh = peo.SigningKey.generate(), peo.SigningKey.generate()
+    # Without trust settings a node accepts nothing, not even a signed object.
+    with pytest.raises(peo.SignatureError):
+        peo.Node("n", domain="d").visit(order(shop))
+    with pytest.raises(peo.SignatureError):
+        peo.Node("n", domain="d").visit(order())
+    store = {"keys": [
+        {"key": shop.public_key().hex(), "subjects": ["*"]},
+        {"key": wh.public_key().hex(), "nodes": ["warehouse-1"], "domain": "eu"},
+    ]}
+    node = peo.Node("warehouse-1", domain="eu", key=wh, trust=store)
+    node.add_handler("inventory.reserve", lambda order: {"held": order["qty"]})
+    visit = node.visit(order(shop))
+    assert visit.object.verify(trusted_keys=[shop.public_key(), wh.public_key()]).valid
+    # The same key signing as another node is refused by a node holding the store.
+    impostor = peo.Node("bank-1", domain="us", key=wh, trust=store)
+    impostor.add_handler("inventory.reserve", lambda order: {"held": order["qty"]})
+    forged = impostor.visit(order(shop)).object
+    with pytest.raises(peo.SignatureError, match="claims node `bank-1`"):
+        peo.Node("x", domain="eu", trust=store).visit(forged)
+    with pytest.raises(peo.InvalidArgumentError, match="unknown trust field"):
+        peo.Node("n", domain="d", trust={"keyz": []})
+    with pytest.raises(TypeError):
+        peo.Node("n", domain="d", trusted_keys=[], trust="any")

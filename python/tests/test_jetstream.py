@@ -62,8 +62,9 @@ PLAN = {
 
 def test_python_nodes_serve_objects_across_domains_and_events_wake_them(nats_url):
     key_w, key_p = peo.SigningKey.generate(), peo.SigningKey.generate()
-    warehouse = peo.Node("py-warehouse", domain="warehouse", key=key_w)
-    payments = peo.Node("py-payments", domain="payments", key=key_p)
+    trusted = [key_w.public_key(), key_p.public_key()]
+    warehouse = peo.Node("py-warehouse", domain="warehouse", key=key_w, trusted_keys=trusted)
+    payments = peo.Node("py-payments", domain="payments", key=key_p, trusted_keys=trusted)
     seen = []
 
     @warehouse.handler("inventory.reserve")

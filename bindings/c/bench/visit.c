@@ -61,6 +61,7 @@ int main(int argc, char **argv) {
   CHECK_OK(peo_object_to_bytes(object, &bytes, &len));
   PeoNode *node = NULL;
   CHECK_OK(peo_node_new("bench", "local", &node));
+  CHECK_OK(peo_node_set_trust(node, "\"any\""));
   CHECK_OK(peo_node_set_clock(node, fixed_clock, &t0));
   CHECK_OK(peo_node_add_handler(node, "bench.step", step, NULL));
 

@@ -941,7 +941,8 @@ pub unsafe extern "C" fn peo_node_set_facts(node: *mut PeoNode, facts_json: *con
 
 /// The keys the node trusts: `trusted_keys` holds `key_count` 32-byte public keys one
 /// after the other. With `key_count` > 0 the node accepts only objects whose every visit
-/// is signed by one of them; with 0 it accepts any valid signature (the default).
+/// is signed by one of them (each trusted to sign as anyone); with 0 it accepts anything
+/// (tests and demos). A node never given trust accepts nothing.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn peo_node_set_trusted_keys(
     node: *mut PeoNode,
@@ -951,6 +952,20 @@ pub unsafe extern "C" fn peo_node_set_trusted_keys(
     guard(|| {
         let node = unsafe { handle_mut(node, "node") }?;
         let trust = trust_of(unsafe { keys_arg(trusted_keys, key_count) }?);
+        node.update(|n| n.with_trust(trust));
+        Ok(())
+    })
+}
+
+/// The node's trust in its JSON form: `"any"` (tests and demos) or a trust store
+/// `{"keys": [{"key": "<64 hex digits>", "nodes": [...], "domain": "eu", "subjects":
+/// [...]}]}` binding each key to the node ids, domain and originator subjects it may
+/// sign as. A node never given trust accepts nothing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_node_set_trust(node: *mut PeoNode, trust_json: *const c_char) -> PeoStatus {
+    guard(|| {
+        let node = unsafe { handle_mut(node, "node") }?;
+        let trust = Trust::from_json(&unsafe { json_arg(trust_json, "trust_json") }?)?;
         node.update(|n| n.with_trust(trust));
         Ok(())
     })

@@ -233,6 +233,7 @@ static void garbage_handlers(void) {
     CHECK_OK(peo_object_to_bytes(object, &bytes, &len));
     PeoNode *node = NULL;
     CHECK_OK(peo_node_new("n", "d", &node));
+  CHECK_OK(peo_node_set_trust(node, "\"any\""));
     CHECK_OK(peo_node_add_handler(node, "bad.handler", garbage, &mode));
     PeoVisit *visit = NULL;
     CHECK_OK(peo_node_visit(node, bytes, len, NULL, &visit));
@@ -274,6 +275,7 @@ static void expect_failure(peo_status status, const void *handle) {
 static void bad_bytes(void) {
   PeoNode *node = NULL;
   CHECK_OK(peo_node_new("n", "d", &node));
+  CHECK_OK(peo_node_set_trust(node, "\"any\""));
   unsigned char buf[512];
   int decoded = 0;
   for (int i = 0; i < 2000; i++) {
@@ -375,9 +377,29 @@ static void bad_arguments(void) {
   expect_failure(peo_node_new(NULL, "d", &node), node);
   expect_failure(peo_node_new("", "d", &node), node);
   CHECK_OK(peo_node_new("n", "d", &node));
+  CHECK_OK(peo_node_set_trust(node, "\"any\""));
   CHECK(peo_node_set_policy(node, "permit(principal, action, resource) when { context.nope == 1 };") ==
         PEO_INVALID_ARGUMENT);
   CHECK(strstr(peo_last_error_message(), "schema") != NULL);
+  CHECK(peo_node_set_trust(node, "{\"keyz\": []}") == PEO_INVALID_ARGUMENT);
+  CHECK(strstr(peo_last_error_message(), "unknown trust field") != NULL);
+  CHECK(peo_node_set_trust(node, NULL) == PEO_INVALID_ARGUMENT);
+  {
+    /* A node never given trust accepts nothing: an unsigned object is a Signature error. */
+    PeoNode *closed = NULL;
+    PeoObject *unsigned_object = NULL;
+    uint8_t *b = NULL;
+    size_t n = 0;
+    PeoVisit *v = NULL;
+    CHECK_OK(peo_node_new("closed", "d", &closed));
+    CHECK_OK(peo_object_create(PLAN, NULL, NULL, NULL, &unsigned_object));
+    CHECK_OK(peo_object_to_bytes(unsigned_object, &b, &n));
+    CHECK(peo_node_visit(closed, b, n, NULL, &v) == PEO_SIGNATURE);
+    CHECK(v == NULL);
+    peo_bytes_free(b, n);
+    peo_object_free(unsigned_object);
+    peo_node_free(closed);
+  }
   CHECK(peo_node_set_policy(node, "this is not cedar") != PEO_OK);
   CHECK(peo_node_set_policy(node, NULL) == PEO_INVALID_ARGUMENT);
   CHECK(peo_node_set_facts(node, "[1, 2]") == PEO_INVALID_ARGUMENT);
@@ -458,6 +480,7 @@ static void threads(void) {
   Counter calls = {0};
   PeoNode *node = NULL;
   CHECK_OK(peo_node_new("n", "d", &node));
+  CHECK_OK(peo_node_set_trust(node, "\"any\""));
   CHECK_OK(peo_node_add_handler(node, "inventory.reserve", reserve, &calls));
   PeoObject *object = NULL;
   CHECK_OK(peo_object_create(PLAN, NULL, "{\"sku\": \"A1\"}", NULL, &object));
@@ -468,6 +491,7 @@ static void threads(void) {
   PeoNode *node2 = NULL;
   Counter calls2 = {0};
   CHECK_OK(peo_node_new("n2", "d", &node2));
+  CHECK_OK(peo_node_set_trust(node2, "\"any\""));
   CHECK_OK(peo_node_add_handler(node2, "inventory.reserve", reserve, &calls2));
   Worker a = {node, bytes, len, 0}, b = {node2, bytes, len, 0};
   pthread_t ta, tb;

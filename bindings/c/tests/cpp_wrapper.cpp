@@ -72,6 +72,7 @@ int main() {
 
   PeoNode *raw_node = nullptr;
   check(peo_node_new("cpp-node", "lab", &raw_node));
+  check(peo_node_set_trust(raw_node, "\"any\""));
   Node node(raw_node);
   check(peo_node_add_handler(node.get(), "math.square", trampoline, &square));
   check(peo_node_add_handler(node.get(), "math.risky", trampoline, &risky));

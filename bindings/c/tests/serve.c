@@ -40,6 +40,7 @@ int main(int argc, char **argv) {
   Counter counter = {0, atoi(argv[2])};
   PeoNode *node = NULL;
   CHECK(peo_node_new("c-packer", "warehouse", &node) == PEO_OK);
+  CHECK(peo_node_set_trust(node, "\"any\"") == PEO_OK);
   CHECK(peo_node_add_handler(node, "warehouse.pack", pack, &counter) == PEO_OK);
 
   /* Bad arguments and an unreachable server. */

@@ -147,6 +147,12 @@ class VerifyReport:
     unsigned_records: int
     untrusted_records: int
     head: str
+    #: the originator subject the verification vouches for (or the claim, under trust "any")
+    principal: Optional[str]
+    #: the domains vouched for by trusted signatures; None when claims are believed
+    domains: Optional[Tuple[str, ...]]
+    #: changes of context and intent replayed and found legal
+    changes_checked: int
     broken: Optional[Dict[str, Any]]
 
 
@@ -212,6 +218,8 @@ class Object:
         report["signers"] = tuple(
             Signer(key=s["key"], trusted=s["trusted"], records=tuple(s["records"])) for s in report["signers"]
         )
+        if report["domains"] is not None:
+            report["domains"] = tuple(report["domains"])
         return VerifyReport(**report)
 
     @property
@@ -506,10 +514,14 @@ def _event_json(event: Union[Event, Mapping[str, Any], None]) -> Optional[str]:
 
 class Node:
     """A place that evaluates objects: an id, a domain, optional Cedar policies, facts,
-    a signing key, the keys it trusts, one handler per capability and an optional
-    advisor.
+    a signing key, whom it trusts, one handler per capability and an optional advisor.
 
-    >>> node = Node("warehouse-1", domain="eu")
+    A node accepts only work signed by keys it trusts: ``trusted_keys`` (keys trusted
+    to sign as anyone) or ``trust``, a trust store binding each key to what it may sign
+    as (``{"keys": [{"key": hex, "nodes": [...], "domain": "eu", "subjects": [...]}]}``),
+    or ``"any"`` to accept anything (tests and demos). Without either it accepts nothing.
+
+    >>> node = Node("warehouse-1", domain="eu", trust="any")
     >>> @node.handler("inventory.reserve")
     ... def reserve(order):
     ...     return {"held": order["qty"]}
@@ -524,6 +536,7 @@ class Node:
         facts: Optional[Mapping[str, Any]] = None,
         key: Optional[SigningKey] = None,
         trusted_keys: Optional[Iterable[BytesLike]] = None,
+        trust: Union[str, Mapping[str, Any], None] = None,
         advisor: Optional[Advisor] = None,
         clock: Optional[Callable[[], int]] = None,
         max_cycles: Optional[int] = None,
@@ -544,6 +557,10 @@ class Node:
             self._native.set_key(key)
         if trusted_keys is not None:
             self._native.set_trusted_keys(_keys(trusted_keys))
+        if trust is not None:
+            if trusted_keys is not None:
+                raise TypeError("give trusted_keys or trust, not both")
+            self._native.set_trust_json(json.dumps(trust))
         if advisor is not None:
             self.advisor = advisor
         if clock is not None:
