@@ -43,6 +43,8 @@ export declare class NativeNode {
   setPolicy(cedar: string): void
   setFactsJson(factsJson: string): void
   setTrustedKeys(trustedKeys: Array<Buffer>): void
+  /** The node's trust in its JSON form: "any" or a trust store (`Trust::from_json`). */
+  setTrustJson(trustJson: string): void
   setMaxCycles(maxCycles: number): void
   /** A manual clock at `nowMs` (ms since the Unix epoch), or the system clock (null). */
   setClock(nowMs?: number | undefined | null): void

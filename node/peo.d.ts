@@ -56,7 +56,9 @@ export interface VerifyReport {
   readonly domains: string[] | null
   /** Changes of context and intent replayed and found legal. */
   readonly changes_checked: number
-  readonly broken: null
+  /** The first problem found: the object is valid only when this is null. */
+  readonly broken: null | { readonly record: number; readonly kind: string; readonly code: string; readonly message: string }
+}
 
 export interface CreateOptions {
   /** `{labels, attributes, policies, ...}` */

@@ -84,6 +84,13 @@ impl Context {
         Ok(self)
     }
 
+    /// Inserts a carried policy in its sorted place without checking it ([`crate::forge`]).
+    pub(crate) fn insert_policy_unchecked(&mut self, p: CarriedPolicy) {
+        if let Err(i) = self.policies.binary_search_by(|x| x.id.cmp(&p.id)) {
+            self.policies.insert(i, p);
+        }
+    }
+
     pub fn with_policy_ref(mut self, name: impl Into<String>) -> Self {
         insert_sorted(&mut self.policy_refs, name.into());
         self

@@ -30,3 +30,9 @@ pub fn set_intent(obj: &mut Object, plan: &Value, revision: u32) -> Result<()> {
 pub fn with_plan_text(obj: &Object, plan: &str) -> Vec<u8> {
     obj.to_bytes_with_plan(Some(plan))
 }
+
+/// Adds a carried policy to a context without checking it (a nesting bomb, a permit).
+pub fn with_carried_policy(mut context: Context, id: &str, text: &str) -> Context {
+    context.insert_policy_unchecked(crate::CarriedPolicy { id: id.to_owned(), text: text.to_owned() });
+    context
+}

@@ -187,11 +187,11 @@ test('errors form one hierarchy with stable codes', () => {
   assert.match(peo.version, /^\d+\.\d+\.\d+/)
 })
 
-test('a node accepts only what its trust store vouches for', () => {
+test('a node accepts only what its trust store vouches for', async () => {
   const [shop, wh] = [peo.SigningKey.generate(), peo.SigningKey.generate()]
-  const obj = peo.Object.create(ORDER_PLAN, { context: { labels: ['orders'] }, input: { order: 7, sku: 'A1', qty: 2 }, key: shop })
+  const obj = order(shop)
   // Without trust settings a node accepts nothing, not even a signed object.
-  assert.throws(() => new peo.Node({ id: 'n', domain: 'd' }).visit(obj), (e) => e instanceof peo.SignatureError)
+  await assert.rejects(new peo.Node({ id: 'n', domain: 'd' }).visit(obj), (e) => e instanceof peo.SignatureError)
   const store = {
     keys: [
       { key: Buffer.from(shop.publicKey()).toString('hex'), subjects: ['*'] },
@@ -200,13 +200,14 @@ test('a node accepts only what its trust store vouches for', () => {
   }
   const node = new peo.Node({ id: 'warehouse-1', domain: 'eu', key: wh, trust: store })
   node.handle('inventory.reserve', (o) => ({ held: o.qty }))
-  assert.ok(node.visit(obj).object.verify({ trustedKeys: [shop.publicKey(), wh.publicKey()] }).valid)
+  const visited = await node.visit(obj)
+  assert.ok(visited.object.verify({ trustedKeys: [shop.publicKey(), wh.publicKey()] }).valid)
   // The same key signing as another node is refused by a node holding the store.
   const impostor = new peo.Node({ id: 'bank-1', domain: 'us', key: wh, trust: store })
   impostor.handle('inventory.reserve', (o) => ({ held: o.qty }))
-  const forged = impostor.visit(obj).object
-  assert.throws(
-    () => new peo.Node({ id: 'x', domain: 'eu', trust: store }).visit(forged),
+  const forged = (await impostor.visit(obj)).object
+  await assert.rejects(
+    new peo.Node({ id: 'x', domain: 'eu', trust: store }).visit(forged),
     (e) => e.code === 'PEO_SIGNATURE' && /claims node `bank-1`/.test(e.message),
   )
   assert.throws(() => new peo.Node({ id: 'n', domain: 'd', trust: { keyz: [] } }), (e) => e.code === 'PEO_INVALID_ARGUMENT')

@@ -12,15 +12,15 @@ const peo = require('..')
 
 const VECTORS = path.resolve(__dirname, '../../tests/vectors')
 const VISIT_KEYS = new Set(['target', 'complete', 'node', 'now_ms', 'event', 'handler_outcomes', 'expect'])
-const NODE_KEYS = new Set(['id', 'domain', 'signing_key', 'policy', 'capabilities'])
+const NODE_KEYS = new Set(['id', 'domain', 'signing_key', 'policy', 'capabilities', 'trust'])
 const EXPECT_KEYS = ['calls', 'error', 'disposition', 'appended', 'records', 'status', 'state', 'data', 'head', 'object_sha256', 'children']
 const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex')
 
 function buildNode(spec, nowMs, outcomes, calls) {
   for (const k of Object.keys(spec)) assert.ok(NODE_KEYS.has(k), `the node has ${k}, which this runner does not handle`)
   const key = spec.signing_key ? peo.SigningKey.fromBytes(Buffer.from(spec.signing_key, 'hex')) : null
-  // Vector nodes accept any object (the vectors test the cycle; verification has its own).
-  const node = new peo.Node({ id: spec.id, domain: spec.domain, policy: spec.policy ?? null, key, nowMs, trust: 'any' })
+  // The node's trust in its JSON form; null: the default, which accepts nothing.
+  const node = new peo.Node({ id: spec.id, domain: spec.domain, policy: spec.policy ?? null, key, nowMs, trust: spec.trust })
   const queue = [...outcomes]
   const handler = (input, ctx) => {
     calls.push({

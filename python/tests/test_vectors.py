@@ -13,7 +13,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "tests" / "vectors"
 
 VISIT_KEYS = {"target", "complete", "node", "now_ms", "event", "handler_outcomes", "expect"}
-NODE_KEYS = {"id", "domain", "signing_key", "policy", "capabilities"}
+NODE_KEYS = {"id", "domain", "signing_key", "policy", "capabilities", "trust"}
 EXPECT_KEYS = {
     "calls", "error", "disposition", "appended", "records", "status", "state", "data", "head",
     "object_sha256", "children",
@@ -25,8 +25,8 @@ def build_node(spec, now_ms, outcomes, calls):
     assert not unknown, f"the node has {unknown}, which this runner does not handle"
     clock = {"now": now_ms}
     key = peo.SigningKey.from_bytes(bytes.fromhex(spec["signing_key"])) if spec["signing_key"] else None
-    # Vector nodes accept any object (the vectors test the cycle; verification has its own).
-    node = peo.Node(spec["id"], domain=spec["domain"], policy=spec.get("policy"), key=key, trust="any",
+    # The node's trust in its JSON form; None: the default, which accepts nothing.
+    node = peo.Node(spec["id"], domain=spec["domain"], policy=spec.get("policy"), key=key, trust=spec["trust"],
                     clock=lambda: clock["now"])
     queue = list(outcomes)
 

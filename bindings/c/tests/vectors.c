@@ -111,7 +111,7 @@ static void expect_json(const char *vector, int visit, const cJSON *expect, cons
 }
 
 static const char *VISIT_KEYS[] = {"target", "complete", "node", "now_ms", "event", "handler_outcomes", "expect", NULL};
-static const char *NODE_KEYS[] = {"id", "domain", "signing_key", "policy", "capabilities", NULL};
+static const char *NODE_KEYS[] = {"id", "domain", "signing_key", "policy", "capabilities", "trust", NULL};
 static const char *EXPECT_KEYS[] = {"calls", "error",  "disposition", "appended",      "records",  "status",
                                     "state", "data",   "head",        "object_sha256", "children", NULL};
 
@@ -134,8 +134,13 @@ static PeoNode *build_node(const cJSON *spec, Script *script) {
   PeoNode *node = NULL;
   CHECK_OK(peo_node_new(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "id")),
                         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "domain")), &node));
-  /* Vector nodes accept any object (the vectors test the cycle; verification has its own). */
-  CHECK_OK(peo_node_set_trust(node, "\"any\""));
+  /* The node's trust in its JSON form; null: the default, which accepts nothing. */
+  const cJSON *trust = cJSON_GetObjectItemCaseSensitive(spec, "trust");
+  if (trust && !cJSON_IsNull(trust)) {
+    char *text = cJSON_PrintUnformatted(trust);
+    CHECK_OK(peo_node_set_trust(node, text));
+    cJSON_free(text);
+  }
   CHECK_OK(peo_node_set_clock(node, script_clock, script));
   const char *policy = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "policy"));
   if (policy) CHECK_OK(peo_node_set_policy(node, policy));

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use peo_core::{Context, CreateOptions, Event, Object, SigningKey, Trust};
+use peo_core::{
+    Body, Context, CreateOptions, Event, Hash, MutateKind, NodeRef, Object, Originator, Record, SigningKey, Trust,
+    forge,
+};
 use peo_runtime::{HandlerError, Invocation, ManualClock, Node};
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -19,8 +22,30 @@ fn key(seed: u8) -> String {
     hex::encode([seed; 32])
 }
 
+/// A node spec. `trust` is the node's trust in its JSON form (`Trust::from_json`); these
+/// nodes accept any object ("any"): the vectors test the cycle, and the attack vectors
+/// below set a trust store or none.
 fn node(id: &str, domain: &str, key_seed: Option<u8>, capabilities: &[&str]) -> Value {
-    json!({"id": id, "domain": domain, "signing_key": key_seed.map(key), "capabilities": capabilities})
+    json!({"id": id, "domain": domain, "signing_key": key_seed.map(key), "capabilities": capabilities, "trust": "any"})
+}
+
+fn public(seed: u8) -> String {
+    SigningKey::from_bytes(&[seed; 32]).public_key().to_hex()
+}
+
+/// The trust store of the attack vectors: key 1 originates for `shop` in `eu`, key 2
+/// signs as `worker-1` in `eu`, key 3 as `pay-us` in `us`.
+fn store() -> Value {
+    json!({"keys": [
+        {"key": public(1), "subjects": ["shop"], "domain": "eu"},
+        {"key": public(2), "nodes": ["worker-1"], "domain": "eu"},
+        {"key": public(3), "nodes": ["pay-us"], "domain": "us"},
+    ]})
+}
+
+fn with_trust(mut node: Value, trust: Value) -> Value {
+    node["trust"] = trust;
+    node
 }
 
 fn visit(node: Value, now_ms: i64, outcomes: Value) -> Value {
@@ -270,18 +295,175 @@ fn specs() -> Vec<Value> {
                 visit(worker(&[]), T0 + 2_000, json!([]))
             ]
         }),
+        json!({
+            "name": "attack-widened-context",
+            "description": "A node with a trusted key drops the object's carried forbid and adds a label in one signed context `mutate` that says it only added the label: integrity, whatever the trust",
+            "plan": charge_plan(),
+            "input": {"order": 7},
+            "context": shop_context(),
+            "originator_key": 1,
+            "craft": "widen-context",
+            "visits": [visit(worker(&["payment.charge"]), T0 + 1_000, json!([]))]
+        }),
+        json!({
+            "name": "attack-replaced-plan",
+            "description": "A node replaces the plan (constraints dropped, a capability the originator never planned) in a signed intent `mutate` that is neither an Adapt rule, a refinement within the plan, nor the originator's: integrity",
+            "plan": charge_plan(),
+            "input": {"order": 7},
+            "context": shop_context(),
+            "originator_key": 1,
+            "craft": "replace-plan",
+            "visits": [visit(worker(&["data.export"]), T0 + 1_000, json!([]))]
+        }),
+        json!({
+            "name": "attack-unsigned-at-default-node",
+            "description": "An unsigned object at a node given no trust: signature (a node accepts nothing by default)",
+            "plan": charge_plan(),
+            "input": {"order": 7},
+            "originator_key": null,
+            "visits": [visit(with_trust(worker(&["payment.charge"]), Value::Null), T0 + 1_000, json!([]))]
+        }),
+        json!({
+            "name": "attack-impostor-node",
+            "description": "Key 3, bound to `pay-us` in `us`, signs a record claiming `worker-1` in `eu`: signature at a node holding the trust store",
+            "plan": charge_plan(),
+            "input": {"order": 7},
+            "context": shop_context(),
+            "originator_key": 1,
+            "craft": "impostor",
+            "visits": [visit(with_trust(worker(&["payment.charge"]), store()), T0 + 1_000, json!([]))]
+        }),
+        json!({
+            "name": "attack-subject-other-key",
+            "description": "An object claiming originator `shop` whose genesis is signed by a key the store does not let originate it: signature",
+            "plan": charge_plan(),
+            "input": {"order": 7},
+            "context": shop_context(),
+            "originator_key": 9,
+            "visits": [visit(with_trust(worker(&["payment.charge"]), store()), T0 + 1_000, json!([]))]
+        }),
+        json!({
+            "name": "hostile-deep-intrinsic",
+            "description": "A plan whose Parameters nest 20,000 `States.Array(` calls (crafted past validation): invalid_intent when decoded, never a crash",
+            "plan": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            "input": {},
+            "originator_key": null,
+            "craft": "deep-intrinsic",
+            "visits": [visit(worker(&[]), T0 + 1_000, json!([]))]
+        }),
+        json!({
+            "name": "hostile-deep-policy",
+            "description": "An object carrying a Cedar forbid nested 1,000 parentheses deep (crafted past with_policy): the node may not act on it (policy), never a crash",
+            "plan": charge_plan(),
+            "input": {"order": 7},
+            "originator_key": null,
+            "craft": "deep-policy",
+            "visits": [visit(worker(&["payment.charge"]), T0 + 1_000, json!([]))]
+        }),
+        json!({
+            "name": "hostile-map-too-wide",
+            "description": "A Map over 10,001 items, one more than Limits::max_children: limit",
+            "plan": {"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+                "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}}}}},
+            "input": (0..10_001).collect::<Vec<_>>(),
+            "originator_key": null,
+            "visits": [visit(worker(&[]), T0 + 1_000, json!([]))]
+        }),
+        json!({
+            "name": "hostile-format-amplification",
+            "description": "States.Format over 60 references to a 80,000-character string: States.DataLimitExceeded (the 4 MiB intrinsic budget), the object fails",
+            "plan": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true, "Parameters": {
+                "x.$": format!("States.Format('{}', {})", "{}".repeat(60), vec!["$.s"; 60].join(", "))}}}},
+            "input": {"s": "x".repeat(80_000)},
+            "originator_key": null,
+            "visits": [visit(worker(&[]), T0 + 1_000, json!([]))]
+        }),
     ]
+}
+
+fn charge_plan() -> Value {
+    json!({"StartAt": "Charge", "Constraints": {"AllowedDomains": ["eu", "us"], "MaxHops": 5}, "States": {
+        "Charge": {"Type": "Task", "Resource": "payment.charge", "End": true}}})
+}
+
+fn shop_context() -> Value {
+    json!({"originator": {"subject": "shop", "domain": "eu"}, "labels": ["orders"], "policies": [[
+        "charge-only-in-eu",
+        "forbid(principal, action == Peo::Action::\"execute\", resource == Peo::Capability::\"payment.charge\") unless { context.node_domain == \"eu\" };"
+    ]]})
+}
+
+/// Appends a record a dishonest node signs with key `seed`, claiming `id` in `domain`.
+fn append_signed(o: &mut Object, body: Body, (id, domain, seed): (&str, &str, u8), hashes: [Option<Hash>; 2]) {
+    let key = SigningKey::from_bytes(&[seed; 32]);
+    let last = o.records().expect("records").pop().expect("genesis");
+    let record = Record {
+        body,
+        state: o.state().to_owned(),
+        next_state: o.state().to_owned(),
+        status: o.status(),
+        node: NodeRef { id: id.into(), domain: domain.into(), key: Some(key.public_key()) },
+        time_ms: last.time_ms + 1,
+        policy: None,
+        advice: None,
+        intent_hash: hashes[0],
+        context_hash: hashes[1],
+        data_hash: Some(o.data_hash()),
+        signed: true,
+        visit: last.visit + 1,
+        seq: 0,
+    };
+    o.append(record, Some(&key)).expect("append");
+}
+
+/// The hostile edits of the attack vectors, made to the object as created.
+fn craft(how: &str, mut o: Object) -> Result<Vec<u8>, String> {
+    match how {
+        "widen-context" => {
+            let widened =
+                Context::new().with_originator(o.context().originator.clone()).with_label("orders").with_label("vip");
+            forge::set_context(&mut o, widened.clone());
+            let change = json!({"labels": ["vip"], "policies": [], "policy_refs": []}).to_string();
+            let body = Body::Mutate { kind: MutateKind::Context, revision: 0, change: Some(change) };
+            append_signed(&mut o, body, ("pay-us", "us", 3), [None, Some(widened.hash())]);
+        }
+        "replace-plan" => {
+            let mut plan = o.intent().document().clone();
+            plan["Constraints"] = json!({});
+            plan["States"]["Charge"] = json!({"Type": "Task", "Resource": "data.export", "End": true});
+            let then = json!({"Constraints": {}, "States": {"Charge": plan["States"]["Charge"].clone()}});
+            forge::set_intent(&mut o, &plan, 1).map_err(|e| e.to_string())?;
+            let body =
+                Body::Mutate { kind: MutateKind::Intent, revision: 1, change: Some(json!({"then": then}).to_string()) };
+            let hash = o.intent().hash();
+            append_signed(&mut o, body, ("pay-us", "us", 3), [Some(hash), None]);
+        }
+        "impostor" => {
+            let body = Body::Mutate { kind: MutateKind::Data, revision: 0, change: None };
+            append_signed(&mut o, body, ("worker-1", "eu", 3), [None, None]);
+        }
+        "deep-intrinsic" => {
+            let depth = 20_000;
+            let expr = format!("{}1{}", "States.Array(".repeat(depth), ")".repeat(depth));
+            let plan =
+                json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true, "Parameters": {"x.$": expr}}}});
+            return Ok(forge::with_plan_text(&o, &peo_core::json::canonical(&plan)));
+        }
+        other => return Err(format!("unknown craft `{other}`")),
+    }
+    Ok(o.to_bytes())
 }
 
 /// Builds the node a visit describes: fixed clock, scripted handlers.
 fn build_node(v: &Value, calls: Arc<Mutex<Vec<Value>>>) -> Result<(Node, Arc<ManualClock>), String> {
     let n = &v["node"];
     let clock = Arc::new(ManualClock::new(v["now_ms"].as_i64().ok_or("now_ms")?));
-    // Vector nodes accept any object, as every face's replay builds them: the vectors
-    // test the cycle, and verification has vectors of its own.
     let mut node = Node::new(n["id"].as_str().ok_or("node.id")?, n["domain"].as_str().ok_or("node.domain")?)
-        .with_trust(Trust::any())
         .with_clock(clock.clone());
+    // The node's trust in its JSON form; none: the default, which accepts nothing.
+    if !n["trust"].is_null() {
+        node = node.with_trust(Trust::from_json(&n["trust"]).map_err(|e| e.to_string())?);
+    }
     if let Some(text) = n.get("policy").and_then(Value::as_str) {
         node = node.with_policy(peo_core::NodePolicy::new(text).map_err(|e| e.to_string())?);
     }
@@ -405,6 +587,18 @@ fn build() -> Result<BTreeMap<String, Vec<u8>>, String> {
         let originator = spec["originator_key"].as_u64().map(|s| SigningKey::from_bytes(&[s as u8; 32]));
         let options = CreateOptions { now_ms: T0, key: originator.as_ref(), ..Default::default() };
         let mut context = Context::new();
+        if let Some(o) = spec["context"].get("originator") {
+            context = context.with_originator(Originator {
+                subject: o["subject"].as_str().map(str::to_owned),
+                domain: o["domain"].as_str().map(str::to_owned),
+                key: None,
+            });
+        }
+        if spec["craft"] == "deep-policy" {
+            let nested = format!("{}true{}", "(".repeat(1_000), ")".repeat(1_000));
+            let text = format!("forbid(principal, action, resource) when {{ {nested} }};");
+            context = forge::with_carried_policy(context, "deep", &text);
+        }
         for l in spec["context"]["labels"].as_array().into_iter().flatten().filter_map(Value::as_str) {
             context = context.with_label(l);
         }
@@ -415,7 +609,10 @@ fn build() -> Result<BTreeMap<String, Vec<u8>>, String> {
         }
         let object =
             Object::create(&spec["plan"], context, &spec["input"], &options).map_err(|e| format!("{name}: {e}"))?;
-        let bytes = object.to_bytes();
+        let bytes = match spec["craft"].as_str() {
+            Some(how) if how != "deep-policy" => craft(how, object).map_err(|e| format!("{name}: {e}"))?,
+            _ => object.to_bytes(),
+        };
         let object_file = format!("objects/{name}.peo");
         files.insert(object_file.clone(), bytes.clone());
         let mut visits = Vec::new();
@@ -436,6 +633,7 @@ fn build() -> Result<BTreeMap<String, Vec<u8>>, String> {
             "input": spec["input"],
             "context": spec.get("context").cloned().unwrap_or(Value::Null),
             "originator_key": spec["originator_key"].as_u64().map(|s| key(s as u8)),
+            "crafted": spec.get("craft").cloned().unwrap_or(Value::Null),
             "visits": visits,
         }));
     }
