@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::{Context, Intent, Limits, Object, Result};
+use crate::{Body, Context, Hash, Intent, Limits, NodeRef, Object, Record, Result, SigningKey};
 
 /// Replaces the object's context (and the hash it is known by) without a record.
 pub fn set_context(obj: &mut Object, context: Context) {
@@ -35,4 +35,34 @@ pub fn with_plan_text(obj: &Object, plan: &str) -> Vec<u8> {
 pub fn with_carried_policy(mut context: Context, id: &str, text: &str) -> Context {
     context.insert_policy_unchecked(crate::CarriedPolicy { id: id.to_owned(), text: text.to_owned() });
     context
+}
+
+/// Appends a record as a node with `key` would write it, claiming node `id` in
+/// `domain`, as the next visit, committing `intent_hash` / `context_hash` when given
+/// (the caller has replaced the intent or context to match) and the current data.
+pub fn append_as(
+    obj: &mut Object,
+    body: Body,
+    (id, domain, key): (&str, &str, &SigningKey),
+    intent_hash: Option<Hash>,
+    context_hash: Option<Hash>,
+) -> Result<Hash> {
+    let last = obj.memory.last().expect("an object has a genesis record").decode()?;
+    let record = Record {
+        body,
+        state: obj.state.clone(),
+        next_state: obj.state.clone(),
+        status: obj.status,
+        node: NodeRef { id: id.into(), domain: domain.into(), key: Some(key.public_key()) },
+        time_ms: last.time_ms + 1,
+        policy: None,
+        advice: None,
+        intent_hash,
+        context_hash,
+        data_hash: Some(obj.data_hash()),
+        signed: true,
+        visit: last.visit + 1,
+        seq: 0,
+    };
+    obj.append(record, Some(key))
 }

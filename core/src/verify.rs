@@ -116,6 +116,16 @@ impl Trust {
     pub fn is_trusted(&self, key: &PublicKey) -> bool {
         self.entry(key).is_some()
     }
+    /// What to add to a refusal by a store that trusts no key at all.
+    fn hint(&self) -> &'static str {
+        if self.keys.is_empty() && self.require == SignatureRequirement::EveryVisitTrusted {
+            " (this trust store holds no key, so it accepts nothing: give the node the keys whose work it accepts, \
+             or trust \"any\" for tests and demos; docs/security.md)"
+        } else {
+            ""
+        }
+    }
+
     /// Whether identities come from verified keys (else the object's claims are believed).
     pub fn checks_claims(&self) -> bool {
         self.require == SignatureRequirement::EveryVisitTrusted
@@ -394,7 +404,10 @@ impl Object {
                         return fail(
                             i,
                             ErrorKind::Signature,
-                            "this visit ends without a signature, and the verifier requires one".into(),
+                            format!(
+                                "this visit ends without a signature, and the verifier requires one{}",
+                                trust.hint()
+                            ),
                         );
                     }
                 }
@@ -402,7 +415,11 @@ impl Object {
                     report.untrusted_records += count;
                     if trust.require == SignatureRequirement::EveryVisitTrusted && m.signed {
                         let key = m.key.map(|k| k.to_hex()).unwrap_or_default();
-                        return fail(i, ErrorKind::Signature, format!("signed by {key}, which is not a trusted key"));
+                        return fail(
+                            i,
+                            ErrorKind::Signature,
+                            format!("signed by {key}, which is not a trusted key{}", trust.hint()),
+                        );
                     }
                 }
             }

@@ -83,30 +83,8 @@ fn reserved() -> Object {
 }
 
 /// Appends a record as a node with `key` would, claiming `id` in `domain`.
-fn append_as(
-    o: &mut Object,
-    body: Body,
-    (id, domain, key): (&str, &str, &SigningKey),
-    hashes: [Option<peo_core::Hash>; 2],
-) {
-    let last = o.records().unwrap().pop().unwrap();
-    let record = Record {
-        body,
-        state: o.state().to_owned(),
-        next_state: o.state().to_owned(),
-        status: o.status(),
-        node: NodeRef { id: id.into(), domain: domain.into(), key: Some(key.public_key()) },
-        time_ms: last.time_ms + 1,
-        policy: None,
-        advice: None,
-        intent_hash: hashes[0],
-        context_hash: hashes[1],
-        data_hash: Some(o.data_hash()),
-        signed: true,
-        visit: last.visit + 1,
-        seq: 0,
-    };
-    o.append(record, Some(key)).unwrap();
+fn append_as(o: &mut Object, body: Body, node: (&str, &str, &SigningKey), hashes: [Option<peo_core::Hash>; 2]) {
+    forge::append_as(o, body, node, hashes[0], hashes[1]).unwrap();
 }
 
 fn broken(o: &Object, trust: &Trust) -> (u32, ErrorKind, String) {

@@ -5,10 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use peo_core::{
-    Body, Context, CreateOptions, Event, Hash, MutateKind, NodeRef, Object, Originator, Record, SigningKey, Trust,
-    forge,
-};
+use peo_core::{Body, Context, CreateOptions, Event, Hash, MutateKind, Object, Originator, SigningKey, Trust, forge};
 use peo_runtime::{HandlerError, Invocation, ManualClock, Node};
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -396,24 +393,7 @@ fn shop_context() -> Value {
 /// Appends a record a dishonest node signs with key `seed`, claiming `id` in `domain`.
 fn append_signed(o: &mut Object, body: Body, (id, domain, seed): (&str, &str, u8), hashes: [Option<Hash>; 2]) {
     let key = SigningKey::from_bytes(&[seed; 32]);
-    let last = o.records().expect("records").pop().expect("genesis");
-    let record = Record {
-        body,
-        state: o.state().to_owned(),
-        next_state: o.state().to_owned(),
-        status: o.status(),
-        node: NodeRef { id: id.into(), domain: domain.into(), key: Some(key.public_key()) },
-        time_ms: last.time_ms + 1,
-        policy: None,
-        advice: None,
-        intent_hash: hashes[0],
-        context_hash: hashes[1],
-        data_hash: Some(o.data_hash()),
-        signed: true,
-        visit: last.visit + 1,
-        seq: 0,
-    };
-    o.append(record, Some(&key)).expect("append");
+    forge::append_as(o, body, (id, domain, &key), hashes[0], hashes[1]).expect("append");
 }
 
 /// The hostile edits of the attack vectors, made to the object as created.
