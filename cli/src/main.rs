@@ -3,10 +3,12 @@
 //! Every command has `--help`; commands whose output a program would read take `--json`.
 //! Errors are one line (`peo: ...`) and a non-zero exit status, never a backtrace.
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, ExitCode, Stdio};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 mod mesh;
 mod nats;
@@ -19,6 +21,7 @@ use peo_core::{
 };
 use peo_runtime::{Clock, HandlerError, Invocation, ManualClock, Node, SystemClock};
 use serde_json::{Value, json};
+use wait_timeout::ChildExt;
 
 #[derive(Parser)]
 #[command(name = "peo", version, about = "Persistent executable objects: create, inspect, verify and visit them")]
@@ -567,9 +570,12 @@ pub(crate) fn load_node(path: &Path, clock: Arc<dyn Clock>) -> Res<Node> {
         }
     };
     for k in table.keys() {
-        if !matches!(k.as_str(), "id" | "domain" | "key" | "policy" | "facts" | "trust" | "handlers" | "advisor") {
+        if !matches!(
+            k.as_str(),
+            "id" | "domain" | "key" | "policy" | "facts" | "trust" | "handlers" | "handler_timeout" | "advisor"
+        ) {
             return Err(format!(
-                "{}: unknown field `{k}` (allowed: id, domain, key, policy, facts, trust, advisor, handlers)",
+                "{}: unknown field `{k}` (allowed: id, domain, key, policy, facts, trust, advisor, handlers, handler_timeout)",
                 path.display()
             ));
         }
@@ -599,6 +605,15 @@ pub(crate) fn load_node(path: &Path, clock: Arc<dyn Clock>) -> Res<Node> {
         let (command, dir) = (command.to_owned(), dir.clone());
         node = node.with_advisor(move |object: &Object| advise(&command, &dir, object));
     }
+    let handler_timeout = match table.get("handler_timeout") {
+        None => Duration::from_secs(DEFAULT_HANDLER_TIMEOUT_SECS),
+        Some(v) => match v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) {
+            Some(s) if s > 0.0 && s <= 86_400.0 => Duration::from_secs_f64(s),
+            _ => {
+                return Err(format!("{}: `handler_timeout` is seconds, more than 0 and at most 86400", path.display()));
+            }
+        },
+    };
     if let Some(handlers) = table.get("handlers") {
         let handlers =
             handlers.as_table().ok_or_else(|| format!("{}: `[handlers]` must be a table", path.display()))?;
@@ -606,20 +621,30 @@ pub(crate) fn load_node(path: &Path, clock: Arc<dyn Clock>) -> Res<Node> {
             let command = command
                 .as_str()
                 .ok_or_else(|| format!("{}: handler `{capability}` must be a command line", path.display()))?;
-            node = node.handler(capability.clone(), CommandHandler { command: command.to_owned(), dir: dir.clone() });
+            node = node.handler(
+                capability.clone(),
+                CommandHandler { command: command.to_owned(), dir: dir.clone(), timeout: handler_timeout },
+            );
         }
     }
     Ok(node)
 }
 
+/// How long a shell handler may run when its state sets no `TimeoutSeconds` and its node
+/// file no `handler_timeout`.
+const DEFAULT_HANDLER_TIMEOUT_SECS: u64 = 300;
+
 /// A handler that runs a command (`sh -c`, in the node file's folder): the input JSON on
 /// stdin, the output JSON on stdout; a non-zero exit with `{"error", "cause"}` on stderr
 /// is that named task error (other stderr text becomes the cause of `peo.HandlerFailed`).
 /// The call's details are in the environment: `PEO_CAPABILITY`, `PEO_STATE`,
-/// `PEO_IDEMPOTENCY_KEY`, `PEO_ATTEMPT`, `PEO_DEADLINE_MS`.
+/// `PEO_IDEMPOTENCY_KEY`, `PEO_ATTEMPT`, `PEO_DEADLINE_MS`. A command still running at
+/// the state's deadline (`TimeoutSeconds`) or after the node's `handler_timeout` is
+/// killed, with everything it started, and the attempt fails with `States.Timeout`.
 struct CommandHandler {
     command: String,
     dir: PathBuf,
+    timeout: Duration,
 }
 
 impl peo_runtime::Handler for CommandHandler {
@@ -628,6 +653,7 @@ impl peo_runtime::Handler for CommandHandler {
         let mut child = Process::new("sh")
             .arg("-c")
             .arg(&self.command)
+            .process_group(0)
             .current_dir(&self.dir)
             .env("PEO_CAPABILITY", &call.capability)
             .env("PEO_STATE", &call.state)
@@ -642,7 +668,38 @@ impl peo_runtime::Handler for CommandHandler {
         if let Some(mut stdin) = child.stdin.take() {
             let _ = stdin.write_all(call.input.to_string().as_bytes());
         }
-        let out = child.wait_with_output().map_err(|e| failed(format!("`{}`: {e}", self.command)))?;
+        let read = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                if let Some(mut p) = pipe {
+                    let _ = p.read_to_end(&mut buf);
+                }
+                buf
+            })
+        };
+        let stdout = read(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+        let stderr = read(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let by_deadline = call.deadline_ms.map(|d| Duration::from_millis(d.saturating_sub(now_ms).max(0) as u64));
+        let limit = by_deadline.map_or(self.timeout, |d| d.min(self.timeout));
+        let status = match child.wait_timeout(limit).map_err(|e| failed(format!("`{}`: {e}", self.command)))? {
+            Some(status) => status,
+            None => {
+                // The command and everything it started: its process group.
+                // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
+                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+                let _ = child.wait();
+                return Err(HandlerError::new(
+                    "States.Timeout",
+                    format!("`{}` ran longer than {:.1} s and was stopped", self.command, limit.as_secs_f64()),
+                ));
+            }
+        };
+        let out = std::process::Output {
+            status,
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
+        };
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
             if let Ok(v) = serde_json::from_str::<Value>(stderr.trim())

@@ -211,6 +211,21 @@ fn bad_input_gets_one_line_and_a_non_zero_exit() {
         serde_json::from_str(&ok(&dir, &["visit", "o.peo", "--node", "broken.toml", "-o", "x.peo", "--json"])).unwrap();
     assert_eq!(v["status"], "failed");
     assert_eq!(v["disposition"]["error"]["error"], "peo.HandlerFailed");
+    // A handler command that outlives its node's handler_timeout is stopped, with what it
+    // started (the `sleep` would otherwise hold its pipes for 60 s), and the attempt
+    // fails with States.Timeout.
+    std::fs::write(
+        dir.join("slow.toml"),
+        "id = \"w\"\ndomain = \"eu\"\ntrust = \"any\"\nhandler_timeout = 0.5\n[handlers]\n\"inventory.reserve\" = \"sleep 60; echo 1\"\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let v: Value =
+        serde_json::from_str(&ok(&dir, &["visit", "o.peo", "--node", "slow.toml", "-o", "x.peo", "--json"])).unwrap();
+    assert_eq!(v["disposition"]["error"]["error"], "States.Timeout", "{v}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "the command was not stopped");
+    std::fs::write(dir.join("bad-timeout.toml"), "id = \"w\"\ndomain = \"eu\"\nhandler_timeout = -1\n").unwrap();
+    fails(&dir, &["visit", "o.peo", "--node", "bad-timeout.toml", "-o", "x.peo"], "handler_timeout");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
