@@ -15,6 +15,8 @@ pub(crate) const TAG_INTENT: &[u8] = b"peo/intent/v1";
 pub(crate) const TAG_CONTEXT: &[u8] = b"peo/context/v1";
 pub(crate) const TAG_DATA: &[u8] = b"peo/data/v1";
 pub(crate) const TAG_ID: &[u8] = b"peo/id/v1";
+/// A library policy set's text, for pinned policy references.
+pub(crate) const TAG_POLICY: &[u8] = b"peo/policy/v1";
 
 impl Hash {
     /// The all-zero hash: the `prev_hash` of the genesis record.

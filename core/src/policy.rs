@@ -46,6 +46,17 @@ pub const SCHEMA: &str = r#"namespace Peo {
 }
 "#;
 
+/// What separates a policy reference's name from its pin.
+const PIN: &str = "@sha256:";
+
+/// A policy reference pinned to the exact text of a library set: `name@sha256:<hex>`,
+/// the hash being `SHA-256("peo/policy/v1" || text)`. A node resolves it only when its
+/// library holds that name with that very text, so an object can insist on the policies
+/// its originator reviewed rather than whatever a node files under the name.
+pub fn pin(name: &str, text: &str) -> String {
+    format!("{name}{PIN}{}", Hash::tagged(crate::hash::TAG_POLICY, text.as_bytes()).to_hex())
+}
+
 /// The id of the baseline `permit` peo adds to an object's policies (which can only
 /// forbid).
 const BASELINE: &str = "peo.object-baseline";
@@ -395,7 +406,9 @@ fn action_uid(a: PolicyAction) -> EntityUid {
 /// A node's policies: parsed and validated once.
 pub struct NodePolicy {
     set: PolicySet,
-    library: BTreeMap<String, PolicySet>,
+    /// Named library sets and the SHA-256 of the text each was built from (a pinned
+    /// reference must match it).
+    library: BTreeMap<String, (PolicySet, Hash)>,
     /// The node's set merged with an object's forbids (and its referenced library
     /// sets), by the object's context hash: one evaluation per request.
     combined: Mutex<HashMap<Hash, Shared>>,
@@ -468,13 +481,27 @@ impl NodePolicy {
                 "library policies `{name}`: a referenced policy set can only forbid (it restricts objects that refer to it)"
             )));
         }
-        self.library.insert(name, set);
+        self.library.insert(name, (set, Hash::tagged(crate::hash::TAG_POLICY, text.as_bytes())));
         Ok(self)
     }
 
-    /// Whether the node can resolve a policy reference.
-    pub fn resolves(&self, name: &str) -> bool {
-        self.library.contains_key(name)
+    /// Whether the node can resolve a policy reference: its library has a set of that
+    /// name and, when the reference is pinned (`name@sha256:<hex>`, [`pin`]), of exactly
+    /// the pinned text.
+    pub fn resolves(&self, reference: &str) -> bool {
+        self.lookup(reference).is_some()
+    }
+
+    fn lookup(&self, reference: &str) -> Option<&PolicySet> {
+        let (name, pinned) = match reference.split_once(PIN) {
+            Some((name, hex)) => (name, Some(hex)),
+            None => (reference, None),
+        };
+        let (set, hash) = self.library.get(name)?;
+        match pinned {
+            Some(hex) if !hash.to_hex().eq_ignore_ascii_case(hex) => None,
+            _ => Some(set),
+        }
     }
 
     /// The node's set plus the object's forbids plus the forbids of the library sets
@@ -494,7 +521,7 @@ impl NodePolicy {
             let object = build_object_set(&carried())?;
             let mut set = self.set.clone();
             let taken: std::collections::HashSet<String> = set.policies().map(|p| p.id().to_string()).collect();
-            let library = refs.iter().filter_map(|r| self.library.get(r)).flat_map(|l| l.policies());
+            let library = refs.iter().filter_map(|r| self.lookup(r)).flat_map(|l| l.policies());
             for p in object.policies().chain(library).filter(|p| p.effect() == cedar_policy::Effect::Forbid) {
                 let id = p.id().to_string();
                 let p = if taken.contains(&id) { p.new_id(PolicyId::new(format!("object/{id}"))) } else { p.clone() };

@@ -288,3 +288,27 @@ fn policy_evaluation_fails_closed() {
     );
     assert_eq!(r[0].policy.as_ref().unwrap().policies, vec!["no-exec-after-a-hop".to_owned()]);
 }
+
+#[test]
+fn a_pinned_policy_reference_resolves_only_to_the_pinned_text() {
+    let reviewed = r#"@id("no-retry-storm") forbid(principal, action, resource) when { context.attempts > 3 };"#;
+    let reference = peo_core::policy::pin("acme/payments", reviewed);
+    assert!(reference.starts_with("acme/payments@sha256:") && reference.len() == "acme/payments@sha256:".len() + 64);
+    let bytes = create(charge_plan(), shop().with_policy_ref(reference.clone()));
+    let open = format!(r#"{BASE} @id("exec") permit(principal, action == Peo::Action::"execute", resource);"#);
+    let node = |library: &str| {
+        Node::new("n", "eu")
+            .with_trust(Trust::any())
+            .with_policy(NodePolicy::new(&open).unwrap().with_library("acme/payments", library).unwrap())
+            .handler("payment.charge", charge)
+    };
+    // A node that files something else under the name may not act on the object.
+    let laxer = r#"@id("no-retry-storm") forbid(principal, action, resource) when { context.attempts > 300 };"#;
+    let v = node(laxer).visit(&bytes, None).unwrap();
+    assert!(matches!(v.disposition, Disposition::Delegate { reason: DelegateReason::Unresolved, .. }));
+    assert!(v.records().unwrap()[0].policy.as_ref().unwrap().errors[0].contains(&reference));
+    // The node with the reviewed text acts; so do unpinned references, by name.
+    let v = node(reviewed).visit(&bytes, None).unwrap();
+    assert!(matches!(v.disposition, Disposition::Terminated { status: Status::Succeeded, .. }));
+    assert!(NodePolicy::new(&open).unwrap().with_library("acme/payments", laxer).unwrap().resolves("acme/payments"));
+}
