@@ -117,6 +117,12 @@ typedef struct PeoAdvice PeoAdvice;
 
 /**
  * A node: a place that evaluates objects. Free with `peo_node_free`.
+ *
+ * Visits, completions and serve loops use it shared (several threads may visit with
+ * one node at once); `peo_node_set_*` and `peo_node_add_handler` change it only while
+ * nothing uses it, and otherwise fail with `PEO_INVALID_ARGUMENT` (a handler or advisor
+ * reconfiguring the node that is calling it, a serve loop running on another thread):
+ * configure a node before using it.
  */
 typedef struct PeoNode PeoNode;
 
@@ -430,8 +436,11 @@ peo_status peo_advice_propose(PeoAdvice *advice, const char *proposal_json);
 
 /**
  * A node with an id and a domain, no key, no handlers, no policy, the system clock,
- * and accepting any valid signature. Configure it with the `peo_node_set_*` /
- * `peo_node_add_handler` functions before visits. Free `*out` with `peo_node_free`.
+ * accepting nothing until it is given trust (`peo_node_set_trust`,
+ * `peo_node_set_trusted_keys`). Configure it with the `peo_node_set_*` /
+ * `peo_node_add_handler` functions before visits (while a visit, completion or serve
+ * loop uses the node they fail with `PEO_INVALID_ARGUMENT`). Free `*out` with
+ * `peo_node_free`.
  */
 peo_status peo_node_new(const char *id, const char *domain, PeoNode **out);
 

@@ -872,20 +872,45 @@ impl Clock for Callback<ClockFn> {
 }
 
 /// A node: a place that evaluates objects. Free with `peo_node_free`.
+///
+/// Visits, completions and serve loops use it shared (several threads may visit with
+/// one node at once); `peo_node_set_*` and `peo_node_add_handler` change it only while
+/// nothing uses it, and otherwise fail with `PEO_INVALID_ARGUMENT` (a handler or advisor
+/// reconfiguring the node that is calling it, a serve loop running on another thread):
+/// configure a node before using it.
 pub struct PeoNode {
-    node: Node,
+    node: std::sync::RwLock<Node>,
 }
 
 impl PeoNode {
-    fn update(&mut self, f: impl FnOnce(Node) -> Node) {
-        let node = std::mem::replace(&mut self.node, Node::new("", ""));
-        self.node = f(node);
+    fn update(&self, f: impl FnOnce(Node) -> Node) -> Result<(), Error> {
+        let mut guard = match self.node.try_write() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                return Err(invalid(
+                    "the node is in use (a visit, completion or serve loop is running with it, perhaps the one \
+                     calling this from a handler): configure a node before using it",
+                ));
+            }
+        };
+        let node = std::mem::replace(&mut *guard, Node::new("", ""));
+        *guard = f(node);
+        Ok(())
+    }
+
+    /// The node, shared, for the duration of a visit, a completion or a serve loop.
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Node> {
+        self.node.read().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 /// A node with an id and a domain, no key, no handlers, no policy, the system clock,
-/// and accepting any valid signature. Configure it with the `peo_node_set_*` /
-/// `peo_node_add_handler` functions before visits. Free `*out` with `peo_node_free`.
+/// accepting nothing until it is given trust (`peo_node_set_trust`,
+/// `peo_node_set_trusted_keys`). Configure it with the `peo_node_set_*` /
+/// `peo_node_add_handler` functions before visits (while a visit, completion or serve
+/// loop uses the node they fail with `PEO_INVALID_ARGUMENT`). Free `*out` with
+/// `peo_node_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn peo_node_new(id: *const c_char, domain: *const c_char, out: *mut *mut PeoNode) -> PeoStatus {
     guard(|| {
@@ -895,7 +920,7 @@ pub unsafe extern "C" fn peo_node_new(id: *const c_char, domain: *const c_char, 
         if id.is_empty() {
             return Err(invalid("a node's `id` must not be empty"));
         }
-        *out = Box::into_raw(Box::new(PeoNode { node: Node::new(id, domain) }));
+        *out = Box::into_raw(Box::new(PeoNode { node: std::sync::RwLock::new(Node::new(id, domain)) }));
         Ok(())
     })
 }
@@ -905,9 +930,9 @@ pub unsafe extern "C" fn peo_node_new(id: *const c_char, domain: *const c_char, 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn peo_node_set_key(node: *mut PeoNode, key: *const PeoSigningKey) -> PeoStatus {
     guard(|| {
-        let node = unsafe { handle_mut(node, "node") }?;
+        let node = unsafe { handle(node, "node") }?;
         let key = unsafe { handle(key, "key") }?.0.clone();
-        node.update(|n| n.with_key(key));
+        node.update(|n| n.with_key(key))?;
         Ok(())
     })
 }
@@ -917,9 +942,9 @@ pub unsafe extern "C" fn peo_node_set_key(node: *mut PeoNode, key: *const PeoSig
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn peo_node_set_policy(node: *mut PeoNode, cedar_policies: *const c_char) -> PeoStatus {
     guard(|| {
-        let node = unsafe { handle_mut(node, "node") }?;
+        let node = unsafe { handle(node, "node") }?;
         let policy = NodePolicy::new(unsafe { str_arg(cedar_policies, "cedar_policies") }?)?;
-        node.update(|n| n.with_policy(policy));
+        node.update(|n| n.with_policy(policy))?;
         Ok(())
     })
 }
@@ -929,12 +954,12 @@ pub unsafe extern "C" fn peo_node_set_policy(node: *mut PeoNode, cedar_policies:
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn peo_node_set_facts(node: *mut PeoNode, facts_json: *const c_char) -> PeoStatus {
     guard(|| {
-        let node = unsafe { handle_mut(node, "node") }?;
+        let node = unsafe { handle(node, "node") }?;
         let facts = unsafe { json_arg(facts_json, "facts_json") }?;
         let Value::Object(facts) = facts else {
             return Err(invalid("`facts_json` must be a JSON object such as {\"region\": \"eu\"}"));
         };
-        node.update(|n| n.with_facts(facts));
+        node.update(|n| n.with_facts(facts))?;
         Ok(())
     })
 }
@@ -950,9 +975,9 @@ pub unsafe extern "C" fn peo_node_set_trusted_keys(
     key_count: usize,
 ) -> PeoStatus {
     guard(|| {
-        let node = unsafe { handle_mut(node, "node") }?;
+        let node = unsafe { handle(node, "node") }?;
         let trust = trust_of(unsafe { keys_arg(trusted_keys, key_count) }?);
-        node.update(|n| n.with_trust(trust));
+        node.update(|n| n.with_trust(trust))?;
         Ok(())
     })
 }
@@ -964,9 +989,9 @@ pub unsafe extern "C" fn peo_node_set_trusted_keys(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn peo_node_set_trust(node: *mut PeoNode, trust_json: *const c_char) -> PeoStatus {
     guard(|| {
-        let node = unsafe { handle_mut(node, "node") }?;
+        let node = unsafe { handle(node, "node") }?;
         let trust = Trust::from_json(&unsafe { json_arg(trust_json, "trust_json") }?)?;
-        node.update(|n| n.with_trust(trust));
+        node.update(|n| n.with_trust(trust))?;
         Ok(())
     })
 }
@@ -981,14 +1006,14 @@ pub unsafe extern "C" fn peo_node_add_handler(
     user_data: *mut c_void,
 ) -> PeoStatus {
     guard(|| {
-        let node = unsafe { handle_mut(node, "node") }?;
+        let node = unsafe { handle(node, "node") }?;
         let capability = unsafe { str_arg(capability, "capability") }?;
         if capability.is_empty() {
             return Err(invalid("`capability` must not be empty"));
         }
         let f = handler.ok_or_else(|| invalid("`handler` is NULL"))?;
         let callback = Callback::<HandlerFn> { f, user_data };
-        node.update(|n| n.handler(capability, callback));
+        node.update(|n| n.handler(capability, callback))?;
         Ok(())
     })
 }
@@ -1002,12 +1027,12 @@ pub unsafe extern "C" fn peo_node_set_advisor(
     user_data: *mut c_void,
 ) -> PeoStatus {
     guard(|| {
-        let node = unsafe { handle_mut(node, "node") }?;
+        let node = unsafe { handle(node, "node") }?;
         match advisor {
-            None => node.update(Node::without_advisor),
+            None => node.update(Node::without_advisor)?,
             Some(f) => {
                 let callback = Callback::<AdvisorFn> { f, user_data };
-                node.update(|n| n.with_advisor(move |object: &Object| callback.advise(object)));
+                node.update(|n| n.with_advisor(move |object: &Object| callback.advise(object)))?;
             }
         }
         Ok(())
@@ -1019,12 +1044,12 @@ pub unsafe extern "C" fn peo_node_set_advisor(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn peo_node_set_clock(node: *mut PeoNode, clock: PeoClock, user_data: *mut c_void) -> PeoStatus {
     guard(|| {
-        let node = unsafe { handle_mut(node, "node") }?;
+        let node = unsafe { handle(node, "node") }?;
         let clock: Arc<dyn Clock> = match clock {
             None => Arc::new(SystemClock),
             Some(f) => Arc::new(Callback::<ClockFn> { f, user_data }),
         };
-        node.update(|n| n.with_clock(clock));
+        node.update(|n| n.with_clock(clock))?;
         Ok(())
     })
 }
@@ -1034,8 +1059,8 @@ pub unsafe extern "C" fn peo_node_set_clock(node: *mut PeoNode, clock: PeoClock,
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn peo_node_set_max_cycles(node: *mut PeoNode, max_cycles: usize) -> PeoStatus {
     guard(|| {
-        let node = unsafe { handle_mut(node, "node") }?;
-        node.update(|n| n.with_max_cycles(max_cycles));
+        let node = unsafe { handle(node, "node") }?;
+        node.update(|n| n.with_max_cycles(max_cycles))?;
         Ok(())
     })
 }
@@ -1062,7 +1087,7 @@ pub unsafe extern "C" fn peo_node_visit(
             None => None,
             Some(text) => Some(Event::from_json(&parse_json(text, "event_json")?)?),
         };
-        let visit = node.node.visit(bytes, event.as_ref())?;
+        let visit = node.read().visit(bytes, event.as_ref())?;
         *out = Box::into_raw(Box::new(PeoVisit { visit }));
         Ok(())
     })
@@ -1086,7 +1111,7 @@ pub unsafe extern "C" fn peo_node_complete(
         let node = unsafe { handle(node, "node") }?;
         let parent = unsafe { bytes_arg(parent, parent_len, "parent") }?;
         let child = unsafe { bytes_arg(child, child_len, "child") }?;
-        let visit = node.node.complete(parent, child)?;
+        let visit = node.read().complete(parent, child)?;
         *out = Box::into_raw(Box::new(PeoVisit { visit }));
         Ok(())
     })
@@ -1153,7 +1178,7 @@ pub unsafe extern "C" fn peo_node_serve(
                 .map_err(|_| invalid(format!("`{what}` must be a non-negative number of seconds")))
         };
         let mut connect = peo_runtime::jetstream::Options {
-            name: Some(format!("peo C node {}", node.node.id())),
+            name: Some(format!("peo C node {}", node.read().id())),
             ..Default::default()
         };
         if let Some(o) = options
@@ -1179,7 +1204,7 @@ pub unsafe extern "C" fn peo_node_serve(
                 serve.should_stop = Some(Arc::new(move || stop.call()));
             }
         }
-        peo_runtime::jetstream::serve(&node.node, &js, &serve)?;
+        peo_runtime::jetstream::serve(&node.read(), &js, &serve)?;
         if !stats_json.is_null() {
             let out = unsafe { string_out(stats_json, "stats_json") }?;
             *out = c_string(&js.stats().to_json().to_string()).into_raw();

@@ -32,6 +32,14 @@ static void reserve(void *user_data, const PeoCall *call, PeoTaskResult *result)
   CHECK_OK(peo_task_result_set_refinement(result, "{\"Objective\": \"ship order 7 today\"}"));
 }
 
+/* A handler that tries to reconfigure the node that is calling it: refused. */
+static peo_status reconfigured = PEO_OK;
+static void reconfigure(void *user_data, const PeoCall *call, PeoTaskResult *result) {
+  (void)call;
+  reconfigured = peo_node_set_max_cycles((PeoNode *)user_data, 5);
+  CHECK_OK(peo_task_result_set_output(result, "{}"));
+}
+
 static void charge(void *user_data, const PeoCall *call, PeoTaskResult *result) {
   Counter *c = user_data;
   c->calls++;
@@ -384,6 +392,26 @@ static void bad_arguments(void) {
   CHECK(peo_node_set_trust(node, "{\"keyz\": []}") == PEO_INVALID_ARGUMENT);
   CHECK(strstr(peo_last_error_message(), "unknown trust field") != NULL);
   CHECK(peo_node_set_trust(node, NULL) == PEO_INVALID_ARGUMENT);
+  {
+    /* A node cannot be reconfigured while it is in use (here: by the visit calling the handler). */
+    PeoNode *busy = NULL;
+    PeoObject *o = NULL;
+    uint8_t *b = NULL;
+    size_t n = 0;
+    PeoVisit *v = NULL;
+    CHECK_OK(peo_node_new("busy", "d", &busy));
+    CHECK_OK(peo_node_set_trust(busy, "\"any\""));
+    CHECK_OK(peo_node_add_handler(busy, "inventory.reserve", reconfigure, busy));
+    CHECK_OK(peo_object_create(PLAN, NULL, "{\"sku\": \"A1\"}", NULL, &o));
+    CHECK_OK(peo_object_to_bytes(o, &b, &n));
+    CHECK_OK(peo_node_visit(busy, b, n, NULL, &v));
+    CHECK(reconfigured == PEO_INVALID_ARGUMENT);
+    CHECK_OK(peo_node_set_max_cycles(busy, 5)); /* after the visit it can be */
+    peo_visit_free(v);
+    peo_bytes_free(b, n);
+    peo_object_free(o);
+    peo_node_free(busy);
+  }
   {
     /* A node never given trust accepts nothing: an unsigned object is a Signature error. */
     PeoNode *closed = NULL;
