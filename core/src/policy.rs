@@ -37,6 +37,7 @@ pub const SCHEMA: &str = r#"namespace Peo {
     "advised": Bool,
     "attributes": Set<String>,
     "facts": Set<String>,
+    "mutation": String,
   };
   action visit appliesTo { principal: Originator, resource: Node, context: Ctx };
   action execute appliesTo { principal: Originator, resource: Capability, context: Ctx };
@@ -85,7 +86,7 @@ impl PolicyAction {
 
 /// The context fields of a request, as [`SCHEMA`] declares them; bit `i` of a field
 /// mask stands for `FIELDS[i]`.
-pub(crate) const FIELDS: [&str; 15] = [
+pub(crate) const FIELDS: [&str; 16] = [
     "class",
     "objective",
     "state",
@@ -101,6 +102,7 @@ pub(crate) const FIELDS: [&str; 15] = [
     "advised",
     "attributes",
     "facts",
+    "mutation",
 ];
 
 /// Which context fields a policy set can read: every field named by a string anywhere
@@ -250,6 +252,8 @@ pub(crate) struct ObjectFacts {
     pub state: String,
     pub attempts: u32,
     pub advised: bool,
+    /// What a `mutate` changes: `adapt`, `refinement` or `narrowing` (empty otherwise).
+    pub mutation: String,
     pub labels: Vec<String>,
     /// `key=value` for the context attributes' top-level scalars.
     pub attributes: Vec<String>,
@@ -340,6 +344,7 @@ impl Parts {
                 "node_domain" => string(&f.node_domain),
                 "advised" => RestrictedExpression::new_bool(f.advised),
                 "attributes" => strings(&f.attributes),
+                "mutation" => string(&f.mutation),
                 _ => strings(&f.facts),
             };
             pairs.push(((*name).to_owned(), v));

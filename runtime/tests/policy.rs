@@ -312,3 +312,20 @@ fn a_pinned_policy_reference_resolves_only_to_the_pinned_text() {
     assert!(matches!(v.disposition, Disposition::Terminated { status: Status::Succeeded, .. }));
     assert!(NodePolicy::new(&open).unwrap().with_library("acme/payments", laxer).unwrap().resolves("acme/payments"));
 }
+
+#[test]
+fn a_mutate_request_says_what_it_changes() {
+    let no_narrowing = r#"permit(principal, action, resource);
+        @id("no-narrowing") forbid(principal, action == Peo::Action::"mutate", resource) when { context.mutation == "narrowing" };"#;
+    let no_adapt = r#"permit(principal, action, resource);
+        @id("no-adapt") forbid(principal, action == Peo::Action::"mutate", resource) when { context.mutation == "adapt" };"#;
+    let bytes = create(charge_plan(), shop());
+    let spec = |text: &str| peo_core::NodeSpec::new("n", "eu").with_policy(NodePolicy::new(text).unwrap());
+    let mut o = Object::from_bytes(&bytes, &Default::default()).unwrap();
+    let narrower = o.context().clone().with_label("audited");
+    let err = o.narrow_context(&spec(no_narrowing), T0, narrower.clone()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Policy);
+    assert!(err.message().contains("no-narrowing"), "{err}");
+    o.narrow_context(&spec(no_adapt), T0, narrower).unwrap();
+    assert!(o.context().labels().contains(&"audited".to_owned()));
+}

@@ -138,7 +138,7 @@ impl Cx<'_> {
     /// the execute record and this cycle): authorised as `mutate`, then applied.
     pub(super) fn handler_refinement(&self) -> Result<Option<Transition>> {
         let Some((from_state, then)) = &self.obj.scratch.refinement else { return Ok(None) };
-        let policy = self.authorize(PolicyAction::Mutate, None);
+        let policy = self.authorize_mutation("refinement");
         if policy.as_ref().is_some_and(|p| p.decision == crate::PolicyDecision::Deny) {
             return Ok(None);
         }
@@ -187,7 +187,7 @@ impl Cx<'_> {
             if !asl::rule_matches(&rule.when, &self.obj.data, &env).unwrap_or(false) {
                 continue;
             }
-            let policy = self.authorize(PolicyAction::Mutate, None);
+            let policy = self.authorize_mutation("adapt");
             if policy.as_ref().is_some_and(|p| p.decision == crate::PolicyDecision::Deny) {
                 // This node may not change the intent; the rule stays unfired for
                 // another node to apply.

@@ -18,7 +18,7 @@ impl Cx<'_> {
     }
 
     /// The object-side facts, computing only the fields the policies read.
-    fn facts(&self, advised: bool, mask: u32) -> ObjectFacts {
+    fn facts(&self, advised: bool, mutation: &str, mask: u32) -> ObjectFacts {
         let c = &self.obj.context;
         let need = |f: &str| crate::policy::needs(mask, f);
         // Who the object acts for and where it has been: as the verification that
@@ -58,6 +58,7 @@ impl Cx<'_> {
             state: text(Some(&self.obj.state), "state"),
             attempts: self.p.attempts,
             advised,
+            mutation: mutation.to_owned(),
             labels: if need("labels") { c.labels().to_vec() } else { Vec::new() },
             attributes: if need("attributes") { pairs(c.attributes()) } else { Vec::new() },
             facts: if need("facts") { pairs(&self.node.facts) } else { Vec::new() },
@@ -78,7 +79,7 @@ impl Cx<'_> {
         }
     }
 
-    fn prepare(&self, advised: bool) -> Prepared {
+    fn prepare(&self, advised: bool, mutation: &str) -> Prepared {
         let c = &self.obj.context;
         let carried = || c.policies().iter().map(|p| (p.id.clone(), p.text.clone())).collect();
         let ready = match &self.node.policy {
@@ -86,7 +87,7 @@ impl Cx<'_> {
             None => crate::policy::object_only(self.obj.context_hash, carried),
         };
         let mask = ready.as_ref().as_ref().map_or(0, |r| r.mask);
-        crate::policy::prepared(self.facts(advised, mask), ready, self.obj.context_hash)
+        crate::policy::prepared(self.facts(advised, mutation, mask), ready, self.obj.context_hash)
     }
 
     /// The visit this cycle belongs to (1 for the first node after genesis).
@@ -100,7 +101,7 @@ impl Cx<'_> {
         if !self.governed() {
             return None;
         }
-        let prepared = self.prepared.get_or_init(|| self.prepare(false));
+        let prepared = self.prepared.get_or_init(|| self.prepare(false, ""));
         Some(self.evaluate_policy(prepared, action, capability))
     }
 
@@ -109,7 +110,16 @@ impl Cx<'_> {
         if !self.governed() {
             return None;
         }
-        Some(self.evaluate_policy(&self.prepare(true), action, capability))
+        Some(self.evaluate_policy(&self.prepare(true, ""), action, capability))
+    }
+
+    /// Authorises a `mutate`, telling policy what it changes (`context.mutation`: `adapt`,
+    /// `refinement` or `narrowing`).
+    pub(super) fn authorize_mutation(&self, mutation: &str) -> Option<PolicyOutcome> {
+        if !self.governed() {
+            return None;
+        }
+        Some(self.evaluate_policy(&self.prepare(false, mutation), PolicyAction::Mutate, None))
     }
 
     fn evaluate_policy(&self, prepared: &Prepared, action: PolicyAction, capability: Option<&str>) -> PolicyOutcome {

@@ -53,7 +53,7 @@ pub fn narrow(obj: &Object, node: &NodeSpec, now_ms: i64, new: Context) -> Resul
             node.id
         )));
     }
-    let policy = cx.authorize(PolicyAction::Mutate, None);
+    let policy = cx.authorize_mutation("narrowing");
     if let Some(o) = policy.as_ref().filter(|o| o.decision == crate::PolicyDecision::Deny) {
         return Err(Error::policy(format!(
             "node `{}` may not change the context: denied by {}",
