@@ -118,3 +118,16 @@ fn string_matches_with_a_hostile_pattern_is_linear() {
     let v = node().visit(&o.to_bytes(), None).unwrap();
     assert_eq!(v.object.status(), Status::Failed);
 }
+
+#[test]
+fn a_template_copying_a_large_input_many_times_stops_at_the_budget() {
+    let fields: serde_json::Map<String, Value> = (0..2_000).map(|i| (format!("f{i}.$"), json!("$.s"))).collect();
+    let o = create(pass(Value::Object(fields)), json!({"s": "x".repeat(200_000)})).unwrap();
+    let v = node().visit(&o.to_bytes(), None).unwrap();
+    match v.disposition {
+        Disposition::Terminated { status: Status::Failed, error: Some(e), .. } => {
+            assert_eq!(e.error, "States.DataLimitExceeded", "{e:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -270,7 +270,7 @@ fn size(v: &Value, limit: usize) -> usize {
 }
 
 /// Adds `v`'s size to what the expression has materialised so far.
-fn charge(used: &mut usize, v: &Value, name: &str) -> Result<(), Failure> {
+pub(crate) fn charge(used: &mut usize, v: &Value, name: &str) -> Result<(), Failure> {
     *used = used.saturating_add(size(v, MAX_INTRINSIC_BYTES));
     if *used > MAX_INTRINSIC_BYTES {
         return Err(over_budget(name));
@@ -281,7 +281,7 @@ fn charge(used: &mut usize, v: &Value, name: &str) -> Result<(), Failure> {
 fn over_budget(name: &str) -> Failure {
     Failure::new(
         super::errors::DATA_LIMIT_EXCEEDED,
-        format!("{name}: the expression materialises more than {MAX_INTRINSIC_BYTES} bytes of JSON"),
+        format!("{name}: the evaluation materialises more than {MAX_INTRINSIC_BYTES} bytes of JSON"),
     )
 }
 

@@ -172,6 +172,14 @@ pub(crate) fn place<'a>(input: &'a Value, spec: &PathSpec, result: Cow<'a, Value
 /// keys ending in `.$` take the value of a path, a context path (`$$.`) or an intrinsic
 /// call; everything else is copied.
 pub(crate) fn template(tpl: &Value, input: &Value, env: &Env<'_>) -> Result<Value, Failure> {
+    template_within(tpl, input, env, &mut 0)
+}
+
+/// [`template`], counting the JSON each `.$` field materialises: a plan with many
+/// fields copying a large input (`{"a.$": "$", "b.$": "$", ...}`) is stopped at
+/// [`intrinsics::MAX_INTRINSIC_BYTES`] with `States.DataLimitExceeded`, before it has
+/// built its whole output.
+fn template_within(tpl: &Value, input: &Value, env: &Env<'_>, used: &mut usize) -> Result<Value, Failure> {
     match tpl {
         Value::Object(m) => {
             let mut out = Map::new();
@@ -191,16 +199,19 @@ pub(crate) fn template(tpl: &Value, input: &Value, env: &Env<'_>) -> Result<Valu
                                 Err(_) => return Err(Failure::path_not_found(expr, k, input)),
                             }
                         };
+                        intrinsics::charge(used, &value, k)?;
                         out.insert(name.to_owned(), value);
                     }
                     _ => {
-                        out.insert(k.clone(), template(v, input, env)?);
+                        out.insert(k.clone(), template_within(v, input, env, used)?);
                     }
                 }
             }
             Ok(Value::Object(out))
         }
-        Value::Array(a) => Ok(Value::Array(a.iter().map(|v| template(v, input, env)).collect::<Result<_, _>>()?)),
+        Value::Array(a) => {
+            Ok(Value::Array(a.iter().map(|v| template_within(v, input, env, used)).collect::<Result<_, _>>()?))
+        }
         other => Ok(other.clone()),
     }
 }
