@@ -77,6 +77,8 @@ test('every vector replays byte-identically', async () => {
   let ran = 0
   for (const vector of manifest.vectors) {
     const objects = { parent: fs.readFileSync(path.join(VECTORS, vector.object)) }
+    // Objects the vector brings along (a forged child).
+    for (const [key, file] of Object.entries(vector.extra_objects)) objects[key] = fs.readFileSync(path.join(VECTORS, file))
     for (const [i, v] of vector.visits.entries()) {
       await runVisit(vector.name, i, v, objects)
       ran++

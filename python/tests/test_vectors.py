@@ -92,6 +92,8 @@ def test_every_vector_replays_byte_identically():
     ran = 0
     for vector in manifest["vectors"]:
         objects = {"parent": (VECTORS / vector["object"]).read_bytes()}
+        for key, file in vector["extra_objects"].items():  # objects the vector brings (a forged child)
+            objects[key] = (VECTORS / file).read_bytes()
         for i, v in enumerate(vector["visits"]):
             run_visit(vector["name"], i, v, objects)
             ran += 1

@@ -66,10 +66,17 @@ typedef struct {
   Buf parent;
   Buf children[64];
   int n_children;
+  /* Objects the vector brings along (`extra_objects`: a forged child). */
+  Buf extras[8];
+  char extra_names[8][32];
+  int n_extras;
 } Objects;
 
 static Buf *slot(Objects *objs, const char *name) {
   if (name == NULL || strcmp(name, "parent") == 0) return &objs->parent;
+  for (int i = 0; i < objs->n_extras; i++) {
+    if (strcmp(name, objs->extra_names[i]) == 0) return &objs->extras[i];
+  }
   CHECK(strncmp(name, "child:", 6) == 0);
   int i = atoi(name + 6);
   CHECK(i >= 0 && i < objs->n_children);
@@ -280,6 +287,14 @@ int main(int argc, char **argv) {
     Objects objs = {0};
     snprintf(path, sizeof path, "%s/%s", dir, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(vector, "object")));
     objs.parent.bytes = read_file(path, &objs.parent.len);
+    const cJSON *extra;
+    cJSON_ArrayForEach(extra, cJSON_GetObjectItemCaseSensitive(vector, "extra_objects")) {
+      CHECK(objs.n_extras < 8 && strlen(extra->string) < sizeof objs.extra_names[0]);
+      snprintf(objs.extra_names[objs.n_extras], sizeof objs.extra_names[0], "%s", extra->string);
+      snprintf(path, sizeof path, "%s/%s", dir, cJSON_GetStringValue(extra));
+      objs.extras[objs.n_extras].bytes = read_file(path, &objs.extras[objs.n_extras].len);
+      objs.n_extras++;
+    }
 
     int index = 0;
     const cJSON *v;
@@ -298,6 +313,7 @@ int main(int argc, char **argv) {
     free(final_bytes);
     free(objs.parent.bytes);
     for (int i = 0; i < objs.n_children; i++) free(objs.children[i].bytes);
+    for (int i = 0; i < objs.n_extras; i++) free(objs.extras[i].bytes);
     vectors++;
   }
   cJSON_Delete(manifest);

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use peo_core::{Body, Context, CreateOptions, Event, Hash, MutateKind, Object, Originator, SigningKey, Trust, forge};
+use peo_core::{
+    Body, Context, CreateOptions, Event, Hash, MutateKind, NodeRef, Object, Originator, Record, SigningKey, Status,
+    Trust, forge,
+};
 use peo_runtime::{HandlerError, Invocation, ManualClock, Node};
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -38,6 +41,12 @@ fn store() -> Value {
         {"key": public(2), "nodes": ["worker-1"], "domain": "eu"},
         {"key": public(3), "nodes": ["pay-us"], "domain": "us"},
     ]})
+}
+
+/// A node whose policies refuse to visit anything.
+fn refusing(mut node: Value) -> Value {
+    node["policy"] = json!("permit(principal, action == Peo::Action::\"execute\", resource);");
+    node
 }
 
 fn with_trust(mut node: Value, trust: Value) -> Value {
@@ -340,6 +349,23 @@ fn specs() -> Vec<Value> {
             "visits": [visit(with_trust(worker(&["payment.charge"]), store()), T0 + 1_000, json!([]))]
         }),
         json!({
+            "name": "attack-forged-child",
+            "description": "A child's public genesis plus an unsigned `succeeded`, presented to its waiting parent at a node holding the trust store: integrity (the child does not verify under the node's trust); then a node that refuses to visit the parent may not record the genuine completion either (policy)",
+            "plan": {"StartAt": "P", "States": {
+                "P": {"Type": "Parallel", "Next": "Charge", "Branches": [
+                    {"StartAt": "X", "States": {"X": {"Type": "Task", "Resource": "work.x", "End": true}}}]},
+                "Charge": {"Type": "Task", "Resource": "payment.charge", "End": true}}},
+            "input": {"order": 7},
+            "context": {"originator": {"subject": "shop", "domain": "eu"}},
+            "originator_key": 1,
+            "visits": [
+                visit(with_trust(worker(&[]), store()), T0 + 1_000, json!([])),
+                completion("forged:0", with_trust(worker(&["payment.charge"]), store()), T0 + 2_000),
+                child_visit("child:0", with_trust(worker(&["work.x"]), store()), T0 + 3_000, json!([{"output": 1}])),
+                completion("child:0", with_trust(refusing(worker(&["payment.charge"])), store()), T0 + 4_000)
+            ]
+        }),
+        json!({
             "name": "hostile-deep-intrinsic",
             "description": "A plan whose Parameters nest 20,000 `States.Array(` calls (crafted past validation): invalid_intent when decoded, never a crash",
             "plan": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
@@ -394,6 +420,30 @@ fn shop_context() -> Value {
 fn append_signed(o: &mut Object, body: Body, (id, domain, seed): (&str, &str, u8), hashes: [Option<Hash>; 2]) {
     let key = SigningKey::from_bytes(&[seed; 32]);
     forge::append_as(o, body, (id, domain, &key), hashes[0], hashes[1]).expect("append");
+}
+
+/// A child as it was created, completed by anyone: an unsigned `succeeded` appended.
+fn forge_completion(child: &[u8]) -> Result<Vec<u8>, String> {
+    let mut o = Object::from_bytes(child, &Default::default()).map_err(|e| e.to_string())?;
+    let last = o.records().map_err(|e| e.to_string())?.pop().ok_or("no records")?;
+    let record = Record {
+        body: Body::Terminate { status: Status::Succeeded, output: Some("{\"forged\":true}".into()), error: None },
+        state: o.state().to_owned(),
+        next_state: String::new(),
+        status: Status::Succeeded,
+        node: NodeRef { id: "worker-1".into(), domain: "eu".into(), key: None },
+        time_ms: last.time_ms + 1,
+        policy: None,
+        advice: None,
+        intent_hash: None,
+        context_hash: None,
+        data_hash: Some(o.data_hash()),
+        signed: false,
+        visit: last.visit + 1,
+        seq: 0,
+    };
+    o.append(record, None).map_err(|e| e.to_string())?;
+    Ok(o.to_bytes())
 }
 
 /// The hostile edits of the attack vectors, made to the object as created.
@@ -482,10 +532,15 @@ fn build_node(v: &Value, calls: Arc<Mutex<Vec<Value>>>) -> Result<(Node, Arc<Man
 struct Objects {
     parent: Vec<u8>,
     children: Vec<Vec<u8>>,
+    /// Objects the vector brings along (`extra_objects`: a forged child, say).
+    extra: BTreeMap<String, Vec<u8>>,
 }
 
 impl Objects {
     fn slot(&mut self, name: &str) -> Result<&mut Vec<u8>, String> {
+        if let Some(b) = self.extra.get_mut(name) {
+            return Ok(b);
+        }
         match name.strip_prefix("child:") {
             None => Ok(&mut self.parent),
             Some(i) => {
@@ -596,8 +651,21 @@ fn build() -> Result<BTreeMap<String, Vec<u8>>, String> {
         let object_file = format!("objects/{name}.peo");
         files.insert(object_file.clone(), bytes.clone());
         let mut visits = Vec::new();
-        let mut objs = Objects { parent: bytes, children: Vec::new() };
+        let mut objs = Objects { parent: bytes, children: Vec::new(), extra: BTreeMap::new() };
+        let mut extra_files = serde_json::Map::new();
         for (i, v) in spec["visits"].as_array().ok_or("visits")?.iter().enumerate() {
+            // A forged child ("forged:N"): child N as created, plus an unsigned `succeeded`.
+            if let Some(forged) = v["complete"].as_str().filter(|c| c.starts_with("forged:"))
+                && !objs.extra.contains_key(forged)
+            {
+                let n: usize = forged["forged:".len()..].parse().map_err(|_| format!("{name}: bad `{forged}`"))?;
+                let child = objs.children.get(n).ok_or_else(|| format!("{name}: no child {n} to forge"))?;
+                let bytes = forge_completion(child).map_err(|e| format!("{name}: {e}"))?;
+                let file = format!("objects/{name}.forged-{n}.peo");
+                files.insert(file.clone(), bytes.clone());
+                extra_files.insert(forged.to_owned(), Value::String(file));
+                objs.extra.insert(forged.to_owned(), bytes);
+            }
             let expect = run_step(&mut objs, v).map_err(|e| format!("{name} visit {i}: {e}"))?;
             let mut entry = v.clone();
             entry["expect"] = expect;
@@ -614,6 +682,7 @@ fn build() -> Result<BTreeMap<String, Vec<u8>>, String> {
             "context": spec.get("context").cloned().unwrap_or(Value::Null),
             "originator_key": spec["originator_key"].as_u64().map(|s| key(s as u8)),
             "crafted": spec.get("craft").cloned().unwrap_or(Value::Null),
+            "extra_objects": extra_files,
             "visits": visits,
         }));
     }
@@ -677,7 +746,11 @@ pub fn replay(dir: &Path) -> Result<usize, String> {
     for v in manifest["vectors"].as_array().ok_or("vectors")? {
         let name = v["name"].as_str().unwrap_or("?");
         let bytes = std::fs::read(dir.join(v["object"].as_str().ok_or("object")?)).map_err(|e| e.to_string())?;
-        let mut objs = Objects { parent: bytes, children: Vec::new() };
+        let mut objs = Objects { parent: bytes, children: Vec::new(), extra: BTreeMap::new() };
+        for (k, file) in v["extra_objects"].as_object().into_iter().flatten() {
+            let file = file.as_str().ok_or("extra_objects")?;
+            objs.extra.insert(k.clone(), std::fs::read(dir.join(file)).map_err(|e| e.to_string())?);
+        }
         for (i, visit) in v["visits"].as_array().ok_or("visits")?.iter().enumerate() {
             let got = run_step(&mut objs, visit)?;
             if got != visit["expect"] {
