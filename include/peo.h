@@ -465,8 +465,9 @@ peo_status peo_node_set_facts(PeoNode *node, const char *facts_json);
 /**
  * The keys the node trusts: `trusted_keys` holds `key_count` 32-byte public keys one
  * after the other. With `key_count` > 0 the node accepts only objects whose every visit
- * is signed by one of them (each trusted to sign as anyone); with 0 it accepts anything
- * (tests and demos). A node never given trust accepts nothing.
+ * is signed by one of them (each trusted to sign as anyone); with 0 it trusts no key and
+ * accepts nothing (accepting anything is `peo_node_set_trust(node, "\"any\"")`, for
+ * tests and demos). A node never given trust accepts nothing.
  */
 peo_status peo_node_set_trusted_keys(PeoNode *node, const uint8_t *trusted_keys, size_t key_count);
 

@@ -100,6 +100,14 @@ impl Trust {
     pub fn keys(keys: impl IntoIterator<Item = PublicKey>) -> Trust {
         Trust::store(keys.into_iter().map(TrustedKey::any_identity))
     }
+    /// What `verify(trusted_keys)` means in every face: with keys, [`Trust::keys`];
+    /// without, the structure and whatever signatures are present ([`Trust::any`]). For
+    /// verifying an object, never for a node's admission (an empty list there trusts
+    /// nothing: [`Trust::keys`]).
+    pub fn for_verify(keys: Vec<PublicKey>) -> Trust {
+        if keys.is_empty() { Trust::any() } else { Trust::keys(keys) }
+    }
+
     /// Every visit must be signed by one of these keys, within what each may sign as.
     pub fn store(keys: impl IntoIterator<Item = TrustedKey>) -> Trust {
         Trust { keys: keys.into_iter().collect(), require: SignatureRequirement::EveryVisitTrusted }

@@ -47,9 +47,8 @@ fn parse(text: &str, what: &str) -> Result<Value, Code> {
     serde_json::from_str(text).map_err(|e| js_error(&PeoErr::decode(format!("{what} is not valid JSON: {e}"))))
 }
 
-fn keys(trusted_keys: Vec<Buffer>) -> Result<Trust, Code> {
-    let keys = peo(trusted_keys.iter().map(|k| PublicKey::from_slice(k)).collect::<peo_core::Result<Vec<_>>>())?;
-    Ok(if keys.is_empty() { Trust::any() } else { Trust::keys(keys) })
+fn keys(trusted_keys: Vec<Buffer>) -> Result<Vec<PublicKey>, Code> {
+    peo(trusted_keys.iter().map(|k| PublicKey::from_slice(k)).collect::<peo_core::Result<Vec<_>>>())
 }
 
 /// An Ed25519 signing key.
@@ -119,7 +118,7 @@ impl NativeObject {
     /// The verification report as JSON (a broken object is reported, not thrown).
     #[napi(catch_unwind)]
     pub fn verify_json(&self, trusted_keys: Vec<Buffer>) -> Result<String, Code> {
-        Ok(self.object.verify(&keys(trusted_keys)?).to_json().to_string())
+        Ok(self.object.verify(&Trust::for_verify(keys(trusted_keys)?)).to_json().to_string())
     }
     #[napi(getter)]
     pub fn status(&self) -> String {
@@ -273,7 +272,8 @@ impl NativeNode {
     }
     #[napi(catch_unwind)]
     pub fn set_trusted_keys(&mut self, trusted_keys: Vec<Buffer>) -> Result<(), Code> {
-        let trust = keys(trusted_keys)?;
+        // An empty list trusts nothing: accepting anything is `trust: 'any'`, said.
+        let trust = Trust::keys(keys(trusted_keys)?);
         self.update(|n| n.with_trust(trust));
         Ok(())
     }

@@ -192,6 +192,8 @@ test('a node accepts only what its trust store vouches for', async () => {
   const obj = order(shop)
   // Without trust settings a node accepts nothing, not even a signed object.
   await assert.rejects(new peo.Node({ id: 'n', domain: 'd' }).visit(obj), (e) => e instanceof peo.SignatureError)
+  // An empty key list trusts nothing.
+  await assert.rejects(new peo.Node({ id: 'n', domain: 'd', trustedKeys: [] }).visit(obj), (e) => e instanceof peo.SignatureError)
   const store = {
     keys: [
       { key: Buffer.from(shop.publicKey()).toString('hex'), subjects: ['*'] },

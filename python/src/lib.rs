@@ -66,10 +66,6 @@ fn keys(trusted_keys: Vec<Vec<u8>>) -> PyResult<Vec<PublicKey>> {
     trusted_keys.iter().map(|k| PublicKey::from_slice(k)).collect::<peo_core::Result<_>>().or_raise()
 }
 
-fn trust(keys: Vec<PublicKey>) -> Trust {
-    if keys.is_empty() { Trust::any() } else { Trust::keys(keys) }
-}
-
 /// Takes the `BaseException` a callback stashed during this thread's visit, if any.
 fn take_pending() -> Option<PyErr> {
     PENDING.with(|p| p.borrow_mut().take())
@@ -166,7 +162,7 @@ impl PyObject_ {
     /// The verification report as JSON (never raises for a broken object: the report
     /// says what is broken).
     fn verify_json(&self, py: Python<'_>, trusted_keys: Vec<Vec<u8>>) -> PyResult<String> {
-        let trust = trust(keys(trusted_keys)?);
+        let trust = Trust::for_verify(keys(trusted_keys)?);
         Ok(py.detach(|| self.0.verify(&trust).to_json().to_string()))
     }
 
@@ -346,7 +342,8 @@ impl PyNode {
         Ok(())
     }
     fn set_trusted_keys(&mut self, trusted_keys: Vec<Vec<u8>>) -> PyResult<()> {
-        let trust = trust(keys(trusted_keys)?);
+        // An empty list trusts nothing: accepting anything is `trust="any"`, said.
+        let trust = Trust::keys(keys(trusted_keys)?);
         self.update(|n| n.with_trust(trust));
         Ok(())
     }

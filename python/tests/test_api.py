@@ -314,6 +314,8 @@ def test_a_node_accepts_only_what_its_trust_store_vouches_for():
         peo.Node("n", domain="d").visit(order(shop))
     with pytest.raises(peo.SignatureError):
         peo.Node("n", domain="d").visit(order())
+    with pytest.raises(peo.SignatureError):  # an empty key list trusts nothing
+        peo.Node("n", domain="d", trusted_keys=[]).visit(order(shop))
     store = {"keys": [
         {"key": shop.public_key().hex(), "subjects": ["*"]},
         {"key": wh.public_key().hex(), "nodes": ["warehouse-1"], "domain": "eu"},

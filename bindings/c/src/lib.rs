@@ -513,7 +513,7 @@ pub unsafe extern "C" fn peo_object_verify(
             // SAFETY: checked non-NULL; writable (the header's contract).
             unsafe { *report_json = ptr::null_mut() };
         }
-        let trust = trust_of(unsafe { keys_arg(trusted_keys, key_count) }?);
+        let trust = Trust::for_verify(unsafe { keys_arg(trusted_keys, key_count) }?);
         let report = object.0.verify(&trust);
         if !report_json.is_null() {
             // SAFETY: as above.
@@ -527,10 +527,6 @@ unsafe fn keys_arg(keys: *const u8, count: usize) -> Result<Vec<PublicKey>, Erro
     let len = count.checked_mul(32).ok_or_else(|| invalid("`key_count` is too large"))?;
     let bytes = unsafe { bytes_arg(keys, len, "trusted_keys") }?;
     bytes.chunks(32).map(PublicKey::from_slice).collect()
-}
-
-fn trust_of(keys: Vec<PublicKey>) -> Trust {
-    if keys.is_empty() { Trust::any() } else { Trust::keys(keys) }
 }
 
 /// The whole object as JSON (id, lineage, status, state, head, intent, context, every
@@ -966,8 +962,9 @@ pub unsafe extern "C" fn peo_node_set_facts(node: *mut PeoNode, facts_json: *con
 
 /// The keys the node trusts: `trusted_keys` holds `key_count` 32-byte public keys one
 /// after the other. With `key_count` > 0 the node accepts only objects whose every visit
-/// is signed by one of them (each trusted to sign as anyone); with 0 it accepts anything
-/// (tests and demos). A node never given trust accepts nothing.
+/// is signed by one of them (each trusted to sign as anyone); with 0 it trusts no key and
+/// accepts nothing (accepting anything is `peo_node_set_trust(node, "\"any\"")`, for
+/// tests and demos). A node never given trust accepts nothing.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn peo_node_set_trusted_keys(
     node: *mut PeoNode,
@@ -976,7 +973,8 @@ pub unsafe extern "C" fn peo_node_set_trusted_keys(
 ) -> PeoStatus {
     guard(|| {
         let node = unsafe { handle(node, "node") }?;
-        let trust = trust_of(unsafe { keys_arg(trusted_keys, key_count) }?);
+        // No keys trusts nothing: accepting anything is `peo_node_set_trust(node, "\"any\"")`.
+        let trust = Trust::keys(unsafe { keys_arg(trusted_keys, key_count) }?);
         node.update(|n| n.with_trust(trust))?;
         Ok(())
     })
