@@ -100,7 +100,8 @@ typedef enum {
    */
   PEO_DISPOSITION_KIND_DELEGATE = 1,
   /**
-   * The object waits (a `Wait` state, a retry back-off, an awaited event).
+   * The object waits (a `Wait` state, a retry back-off, an awaited event, a visit at its
+   * cycle bound).
    */
   PEO_DISPOSITION_KIND_DORMANT = 2,
   /**
@@ -498,8 +499,9 @@ peo_status peo_node_set_advisor(PeoNode *node, PeoAdvisor advisor, void *user_da
 peo_status peo_node_set_clock(PeoNode *node, PeoClock clock, void *user_data);
 
 /**
- * The most cycles one visit may run (default 10,000): a plan that loops forever fails
- * the visit with `PEO_LIMIT` instead of hanging.
+ * The most cycles one visit may run (default 10,000). At the bound the visit ends
+ * `PEO_DISPOSITION_KIND_DORMANT` with reason `budget` and a wake time of now, its work
+ * recorded: present the object again and it goes on.
  */
 peo_status peo_node_set_max_cycles(PeoNode *node, size_t max_cycles);
 

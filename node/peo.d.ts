@@ -164,6 +164,7 @@ export interface NodeOptions {
   trust?: 'any' | TrustStore | null
   /** A manual clock starting here (ms since the Unix epoch); the system clock when absent. */
   nowMs?: number | null
+  /** The most cycles one visit runs (default 10,000); at the bound it ends dormant, reason 'budget', due now, its work kept. */
   maxCycles?: number
 }
 

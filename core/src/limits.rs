@@ -22,6 +22,12 @@ pub struct Limits {
     /// (default 10,000): each is recorded in the parent, so a bound on them is a bound
     /// on the parent's records.
     pub max_children: usize,
+    /// The work one cycle's evaluations may do, in units of about one byte of JSON read,
+    /// copied or compared (default 256 Mi): paths, templates, intrinsic functions, Choice
+    /// and `Adapt` rules, a fan-out's per-item selectors and plans all count. A state
+    /// that needs more raises `States.Runtime`, so a hostile plan cannot hold a node's
+    /// CPU for long (a Choice with thousands of rules over a large string, say).
+    pub max_cycle_work: u64,
 }
 
 impl Limits {
@@ -43,6 +49,7 @@ impl Default for Limits {
             max_plan_bytes: 1 << 20,
             max_states: 10_000,
             max_children: 10_000,
+            max_cycle_work: 256 << 20,
         }
     }
 }

@@ -170,6 +170,10 @@ pub enum DormantReason {
     Await,
     Retry,
     Join,
+    /// The visit reached its node's cycle bound with work left: present the object
+    /// again (here or at another node) and it goes on. Only a [`crate::Wake`] of a
+    /// visit's disposition says this; no record carries it.
+    Budget,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -643,6 +647,8 @@ impl Record {
                     DormantReason::Await => wire::DormantReason::Await,
                     DormantReason::Retry => wire::DormantReason::Retry,
                     DormantReason::Join => wire::DormantReason::Join,
+                    // Never recorded (see `DormantReason::Budget`): a cycle does not write it.
+                    DormantReason::Budget => wire::DormantReason::Wait,
                 };
                 let d = wire::Dormant::create(
                     fbb,

@@ -43,10 +43,11 @@ pub mod jetstream;
 
 pub use peo_core::Proposal;
 pub use peo_core::TaskOutcome;
-pub use peo_core::{Disposition, Event, Wake};
 use peo_core::{
-    Error, Limits, NodePolicy, NodeSpec, Object, PublicKey, Record, Result, SigningKey, Step, TaskCall, Trust,
+    Decision, DormantReason, Error, Limits, NodePolicy, NodeSpec, Object, PublicKey, Record, Result, SigningKey, Step,
+    TaskCall, Trust,
 };
+pub use peo_core::{Disposition, Event, Wake};
 use serde_json::Value;
 
 /// A node's clock: ms since the Unix epoch. Core reads no clock; the node passes this
@@ -305,8 +306,10 @@ impl Node {
         self.limits = limits;
         self
     }
-    /// The most cycles one visit may run (default 10,000): a plan that loops forever
-    /// fails the visit with a `Limit` error instead of hanging the node.
+    /// The most cycles one visit may run (default 10,000). A visit that reaches it ends
+    /// dormant with reason `budget` and a wake time of now, its progress recorded: a
+    /// loop longer than the bound goes on at the next visit, and a plan that loops
+    /// forever does not hang the node.
     pub fn with_max_cycles(mut self, n: usize) -> Node {
         self.max_cycles = n;
         self
@@ -511,13 +514,22 @@ impl<N: std::borrow::Borrow<Node>> Session<N> {
         let Some(object) = self.object.as_mut() else {
             return Err(Error::invalid_argument("the visit is over: start another one"));
         };
-        while self.cycles < node.max_cycles {
+        loop {
             self.cycles += 1;
             let now = node.clock.now_ms();
             let proposal = node.advisor.as_ref().and_then(|f| f(object));
-            match object.step_advised(&node.spec, now, self.event.as_ref(), proposal.as_ref())? {
-                Step::Sleep(wake) => return self.finish(Disposition::Dormant(wake)),
-                Step::Appended(d) => {
+            match peo_core::decide_advised(object, &node.spec, now, self.event.as_ref(), proposal.as_ref())? {
+                Decision::Sleep(wake) => return self.finish(Disposition::Dormant(wake)),
+                Decision::Record(mut t) => {
+                    if self.cycles >= node.max_cycles {
+                        // The bound, with work left: this record ends the visit, so
+                        // what the visit did is kept, and whoever presents the object
+                        // next goes on from here.
+                        let wake =
+                            Wake { reason: DormantReason::Budget, at_ms: Some(now), event: None, timeout_at_ms: None };
+                        t.end_visit(object, &node.spec, Disposition::Dormant(wake));
+                    }
+                    let d = object.apply(t, &node.spec)?;
                     // An event is consumed by the cycle that used it.
                     self.event = None;
                     node.observe(object);
@@ -525,13 +537,9 @@ impl<N: std::borrow::Borrow<Node>> Session<N> {
                         return self.finish(d);
                     }
                 }
-                Step::Execute(call) => return Ok(Next::Call(self.pending.insert(call))),
+                Decision::Execute(call) => return Ok(Next::Call(self.pending.insert(call))),
             }
         }
-        Err(Error::limit(format!(
-            "the visit ran {} cycles without the object leaving (Node::with_max_cycles); the object is unchanged",
-            node.max_cycles
-        )))
     }
 
     /// Records the outcome of the pending handler call.

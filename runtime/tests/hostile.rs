@@ -131,3 +131,66 @@ fn a_template_copying_a_large_input_many_times_stops_at_the_budget() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A Choice whose rules each compare two large strings: linear per rule, so the
+/// cycle's work budget (`Limits::max_cycle_work`) is what bounds the state.
+fn choice_over_large_strings(rules: usize) -> (Value, Value) {
+    let choices: Vec<Value> =
+        (0..rules).map(|_| json!({"Variable": "$.s", "StringEqualsPath": "$.t", "Next": "Same"})).collect();
+    let plan = json!({"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": choices, "Default": "Differ"},
+        "Same": {"Type": "Succeed"}, "Differ": {"Type": "Succeed"}}});
+    let s = "x".repeat(200_000);
+    let t = format!("{}y", &s[1..]);
+    (plan, json!({"s": s, "t": t}))
+}
+
+#[test]
+fn a_choice_past_the_cycles_work_budget_fails_the_state_not_the_node() {
+    let (plan, input) = choice_over_large_strings(3_000);
+    let o = create(plan, input).unwrap();
+    let started = std::time::Instant::now();
+    let v = node().visit(&o.to_bytes(), None).unwrap();
+    let Disposition::Terminated { status, error: Some(e), .. } = &v.disposition else { panic!("{:?}", v.disposition) };
+    assert_eq!(*status, Status::Failed);
+    assert_eq!(e.error, "States.Runtime");
+    assert!(e.cause.as_deref().unwrap_or("").contains("Limits::max_cycle_work"), "{e:?}");
+    eprintln!("3,000 rules over 200 KB strings: failed after {:?}", started.elapsed());
+    // The budget is the node's to set: with a larger one the same state runs.
+    let (plan, input) = choice_over_large_strings(3_000);
+    let roomy = node().with_limits(peo_core::Limits { max_cycle_work: 4 << 30, ..Default::default() });
+    let started = std::time::Instant::now();
+    let v = roomy.visit(&create(plan, input).unwrap().to_bytes(), None).unwrap();
+    assert_eq!(v.object.status(), Status::Succeeded);
+    eprintln!("the same with a 4 GiB budget: ran in {:?}", started.elapsed());
+    // A realistic Choice is far inside the default budget.
+    let (plan, input) = choice_over_large_strings(100);
+    let v = node().visit(&create(plan, input).unwrap().to_bytes(), None).unwrap();
+    assert_eq!(v.object.status(), Status::Succeeded);
+}
+
+#[test]
+fn adapt_rules_past_the_cycles_work_budget_end_the_object() {
+    let adapt: Vec<Value> = (0..3_000)
+        .map(|i| json!({"Name": format!("r{i}"), "When": {"Variable": "$.s", "StringEqualsPath": "$.t"},
+                        "Then": {"Constraints": {"MaxHops": 3}}}))
+        .collect();
+    let (mut plan, input) = choice_over_large_strings(1);
+    plan["Adapt"] = Value::Array(adapt);
+    let v = node().visit(&create(plan, input).unwrap().to_bytes(), None).unwrap();
+    let Disposition::Terminated { error: Some(e), .. } = &v.disposition else { panic!("{:?}", v.disposition) };
+    assert_eq!(e.error, "States.Runtime");
+}
+
+#[test]
+fn a_recursive_path_per_rule_is_bounded_too() {
+    // `$..k` searches the whole input once per rule.
+    let choices: Vec<Value> =
+        (0..2_000).map(|_| json!({"Variable": "$..k", "IsPresent": true, "Next": "Found"})).collect();
+    let plan = json!({"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": choices, "Default": "Found"}, "Found": {"Type": "Succeed"}}});
+    let items: Vec<Value> = (0..20_000).map(|i| json!({"a": i, "b": [i, i]})).collect();
+    let v = node().visit(&create(plan, json!({"items": items})).unwrap().to_bytes(), None).unwrap();
+    let Disposition::Terminated { error: Some(e), .. } = &v.disposition else { panic!("{:?}", v.disposition) };
+    assert_eq!(e.error, "States.Runtime");
+}

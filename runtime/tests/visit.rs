@@ -118,13 +118,55 @@ fn handler_failures_and_panics_are_recorded_errors() {
 }
 
 #[test]
-fn a_visit_that_never_ends_is_a_limit_error() {
+fn a_visit_at_its_cycle_bound_keeps_its_work_and_the_next_goes_on() {
+    // A pure loop of 3 x 400 cycles: longer than the bound of 50 cycles a visit.
+    let plan = json!({"StartAt": "Inc", "States": {
+        "Inc": {"Type": "Pass", "Parameters": {"i.$": "States.MathAdd($.i, 1)"}, "Next": "Check"},
+        "Check": {"Type": "Choice", "Choices": [{"Variable": "$.i", "NumericLessThan": 400, "Next": "Inc"}],
+                  "Default": "Done"},
+        "Done": {"Type": "Succeed"}}});
+    let bytes = create(plan, json!({"i": 0}), None);
+    let bounded = clocked("n", T0).0.with_max_cycles(50);
+    let (mut current, mut visits) = (bytes.clone(), 0);
+    let last = loop {
+        let v = bounded.visit(&current, None).unwrap();
+        visits += 1;
+        current = v.bytes.clone();
+        match &v.disposition {
+            Disposition::Dormant(w) => {
+                assert_eq!(w.reason, DormantReason::Budget);
+                assert_eq!(w.at_ms, Some(T0));
+                assert_eq!(v.appended, 50, "each bounded visit records its 50 cycles");
+            }
+            Disposition::Terminated { .. } => break v,
+            other => panic!("{other:?}"),
+        }
+    };
+    let whole = clocked("n", T0).0.visit(&bytes, None).unwrap();
+    let (Disposition::Terminated { status, output, .. }, Disposition::Terminated { output: expected, .. }) =
+        (&last.disposition, &whole.disposition)
+    else {
+        panic!()
+    };
+    assert_eq!(*status, Status::Succeeded);
+    assert_eq!(output, expected);
+    assert_eq!(output.as_ref().unwrap()["i"], 400);
+    assert_eq!(last.object.memory().len(), whole.object.memory().len());
+    assert_eq!(visits, whole.object.memory().len().div_ceil(50));
+    last.object.verify(&Trust::any()).into_result().unwrap();
+}
+
+#[test]
+fn a_plan_that_loops_forever_yields_every_visit_at_the_bound() {
     let plan =
         json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}});
     let node = Node::new("n", "d").with_trust(Trust::any()).with_max_cycles(50);
-    let e = node.visit(&create(plan, json!({}), None), None).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Limit);
-    assert!(e.message().contains("50 cycles"), "{e}");
+    let v = node.visit(&create(plan, json!({}), None), None).unwrap();
+    let Disposition::Dormant(w) = &v.disposition else { panic!("{:?}", v.disposition) };
+    assert_eq!((w.reason, v.appended), (DormantReason::Budget, 50));
+    let again = node.visit(&v.bytes, None).unwrap();
+    assert_eq!(again.appended, 50);
+    assert_eq!(again.object.state(), v.object.state());
 }
 
 #[test]

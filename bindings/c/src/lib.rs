@@ -1052,8 +1052,9 @@ pub unsafe extern "C" fn peo_node_set_clock(node: *mut PeoNode, clock: PeoClock,
     })
 }
 
-/// The most cycles one visit may run (default 10,000): a plan that loops forever fails
-/// the visit with `PEO_LIMIT` instead of hanging.
+/// The most cycles one visit may run (default 10,000). At the bound the visit ends
+/// `PEO_DISPOSITION_KIND_DORMANT` with reason `budget` and a wake time of now, its work
+/// recorded: present the object again and it goes on.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn peo_node_set_max_cycles(node: *mut PeoNode, max_cycles: usize) -> PeoStatus {
     guard(|| {
@@ -1232,7 +1233,8 @@ pub struct PeoVisit {
 pub enum PeoDispositionKind {
     /// The object must go to a node with a capability (or in a domain) this one lacks.
     Delegate = 1,
-    /// The object waits (a `Wait` state, a retry back-off, an awaited event).
+    /// The object waits (a `Wait` state, a retry back-off, an awaited event, a visit at its
+    /// cycle bound).
     Dormant = 2,
     /// The object has ended (succeeded, failed, expired, rejected).
     Terminated = 3,

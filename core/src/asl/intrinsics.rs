@@ -243,35 +243,9 @@ pub(crate) fn eval(text: &str, input: &Value, env: &Env<'_>, field: &str) -> Res
     eval_call(&call, input, env, field, &mut 0)
 }
 
-/// The size of `v`'s JSON text, roughly (strings unescaped), counting no further than
-/// `limit` (so that charging a huge value costs no more than the budget it exceeds).
-fn size(v: &Value, limit: usize) -> usize {
-    let mut total = 0usize;
-    let mut stack = vec![v];
-    while let Some(v) = stack.pop() {
-        total += match v {
-            Value::Null | Value::Bool(_) => 5,
-            Value::Number(_) => 8,
-            Value::String(s) => s.len() + 2,
-            Value::Array(a) => {
-                stack.extend(a.iter());
-                2 + a.len()
-            }
-            Value::Object(m) => {
-                stack.extend(m.values());
-                2 + m.keys().map(|k| k.len() + 4).sum::<usize>()
-            }
-        };
-        if total > limit {
-            break;
-        }
-    }
-    total
-}
-
 /// Adds `v`'s size to what the expression has materialised so far.
 pub(crate) fn charge(used: &mut usize, v: &Value, name: &str) -> Result<(), Failure> {
-    *used = used.saturating_add(size(v, MAX_INTRINSIC_BYTES));
+    *used = used.saturating_add(super::work::size(v, MAX_INTRINSIC_BYTES));
     if *used > MAX_INTRINSIC_BYTES {
         return Err(over_budget(name));
     }
@@ -295,18 +269,20 @@ fn eval_call(c: &Call, input: &Value, env: &Env<'_>, field: &str, used: &mut usi
         args.push(match a {
             Arg::Literal(v) => v.clone(),
             Arg::Call(inner) => eval_call(inner, input, env, field, used)?,
-            Arg::Path(p) => match path::query_either(p, input, env.context()) {
+            Arg::Path(p) => match env.query(p, input) {
                 Ok(v) => {
                     charge(used, &v, &c.name)?;
                     v
                 }
                 Err(PathError::Syntax(m)) => return Err(failure(&c.name, format!("invalid path `{p}`: {m}"))),
+                Err(e @ PathError::Budget(_)) => return Err(Failure::invalid_path(p, &e)),
                 Err(_) => return Err(Failure::path_not_found(p, field, input)),
             },
         });
     }
     let out = apply(c, args, env, used)?;
     charge(used, &out, &c.name)?;
+    env.work().spend_value(&out)?;
     Ok(out)
 }
 

@@ -6,6 +6,7 @@
 
 pub(crate) mod intrinsics;
 pub(crate) mod path;
+pub(crate) mod work;
 
 use std::borrow::Cow;
 use std::cell::{Cell, OnceCell};
@@ -14,6 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::Hash;
 use crate::intent::{Comparison, Jitter, Operand, PathSpec, Retrier, Rule};
+pub(crate) use work::Work;
 
 /// The predefined error names.
 pub mod errors {
@@ -72,6 +74,9 @@ impl Failure {
     }
     /// `Invalid path '<path>' : No results for path: $['x']`.
     pub(crate) fn invalid_path(path: &str, e: &path::PathError) -> Failure {
+        if let path::PathError::Budget(m) = e {
+            return Failure::runtime(m.clone());
+        }
         Failure::runtime(format!("Invalid path '{path}' : {}", e.detail()))
     }
     /// A `.$` field whose path selects nothing.
@@ -99,6 +104,9 @@ pub(crate) struct Env<'a> {
     make_seed: Option<&'a dyn Fn() -> [u8; 32]>,
     draws: Cell<u64>,
     pub(crate) context_ref: Option<&'a Value>,
+    /// The cycle's work budget ([`Env::metered`]), else `own` (unmetered).
+    work: Option<&'a Work>,
+    own: Work,
 }
 
 impl<'a> Env<'a> {
@@ -111,6 +119,8 @@ impl<'a> Env<'a> {
             make_seed: None,
             draws: Cell::new(0),
             context_ref: Some(context),
+            work: None,
+            own: Work::unmetered(),
         }
     }
     /// An environment that builds the context object and the seed on first use.
@@ -122,7 +132,34 @@ impl<'a> Env<'a> {
             make_seed: Some(make_seed),
             draws: Cell::new(0),
             context_ref: None,
+            work: None,
+            own: Work::unmetered(),
         }
+    }
+    /// This environment, counting its work against the cycle's budget.
+    pub(crate) fn metered(mut self, work: &'a Work) -> Env<'a> {
+        self.work = Some(work);
+        self
+    }
+    pub(crate) fn work(&self) -> &Work {
+        self.work.unwrap_or(&self.own)
+    }
+    /// Evaluates `path` (which may start with `$$`) against `input`, counting the work:
+    /// the value it yields (a copy), and for a path that is not a reference path the
+    /// document it searches.
+    pub(crate) fn query(&self, p: &str, input: &Value) -> Result<Value, path::PathError> {
+        let work = self.work();
+        let budget = || path::PathError::Budget(work.failure().cause);
+        if work.exhausted() {
+            return Err(budget());
+        }
+        if !path::is_definite(p) {
+            let doc = if p.starts_with("$$") { self.context() } else { input };
+            work.spend_value(doc).map_err(|_| budget())?;
+        }
+        let v = path::query_either(p, input, self.context())?;
+        work.spend_value(&v).map_err(|_| budget())?;
+        Ok(v)
     }
     pub(crate) fn context(&self) -> &Value {
         if let Some(c) = self.context_ref {
@@ -151,9 +188,7 @@ pub(crate) fn select<'a>(value: Cow<'a, Value>, spec: &PathSpec, env: &Env<'_>) 
     match spec {
         PathSpec::Default => Ok(value),
         PathSpec::Null => Ok(Cow::Owned(Value::Object(Map::new()))),
-        PathSpec::Path(p) => {
-            path::query_either(p, &value, env.context()).map(Cow::Owned).map_err(|e| Failure::invalid_path(p, &e))
-        }
+        PathSpec::Path(p) => env.query(p, &value).map(Cow::Owned).map_err(|e| Failure::invalid_path(p, &e)),
     }
 }
 
@@ -182,6 +217,7 @@ pub(crate) fn template(tpl: &Value, input: &Value, env: &Env<'_>) -> Result<Valu
 fn template_within(tpl: &Value, input: &Value, env: &Env<'_>, used: &mut usize) -> Result<Value, Failure> {
     match tpl {
         Value::Object(m) => {
+            env.work().spend(1)?;
             let mut out = Map::new();
             for (k, v) in m {
                 match (k.strip_suffix(".$"), v) {
@@ -189,13 +225,14 @@ fn template_within(tpl: &Value, input: &Value, env: &Env<'_>, used: &mut usize) 
                         let value = if intrinsics::is_call(expr) {
                             intrinsics::eval(expr, input, env, k)?
                         } else {
-                            match path::query_either(expr, input, env.context()) {
+                            match env.query(expr, input) {
                                 Ok(v) => v,
                                 Err(path::PathError::Syntax(m)) => {
                                     return Err(Failure::runtime(format!(
                                         "The JSONPath '{expr}' specified for the field '{k}' is invalid: {m}"
                                     )));
                                 }
+                                Err(e @ path::PathError::Budget(_)) => return Err(Failure::invalid_path(expr, &e)),
                                 Err(_) => return Err(Failure::path_not_found(expr, k, input)),
                             }
                         };
@@ -210,9 +247,13 @@ fn template_within(tpl: &Value, input: &Value, env: &Env<'_>, used: &mut usize) 
             Ok(Value::Object(out))
         }
         Value::Array(a) => {
+            env.work().spend(1)?;
             Ok(Value::Array(a.iter().map(|v| template_within(v, input, env, used)).collect::<Result<_, _>>()?))
         }
-        other => Ok(other.clone()),
+        other => {
+            env.work().spend_value(other)?;
+            Ok(other.clone())
+        }
     }
 }
 
@@ -279,6 +320,7 @@ pub(crate) fn format_timestamp(ms: i64) -> String {
 
 /// Evaluates a Choice rule against the state's input.
 pub(crate) fn rule_matches(rule: &Rule, input: &Value, env: &Env<'_>) -> Result<bool, Failure> {
+    env.work().spend(1)?;
     match rule {
         Rule::And(rs) => {
             for r in rs {
@@ -302,11 +344,12 @@ pub(crate) fn rule_matches(rule: &Rule, input: &Value, env: &Env<'_>) -> Result<
 }
 
 fn test(variable: &str, op: Comparison, operand: &Operand, input: &Value, env: &Env<'_>) -> Result<bool, Failure> {
-    let lookup = |p: &str| path::query_either(p, input, env.context());
+    let lookup = |p: &str| env.query(p, input);
     if op == Comparison::IsPresent {
         let present = match lookup(variable) {
             Ok(Value::Array(a)) if !path::is_definite(variable) => !a.is_empty(),
             Ok(_) => true,
+            Err(e @ path::PathError::Budget(_)) => return Err(Failure::invalid_path(variable, &e)),
             Err(_) => false,
         };
         return Ok(Some(present) == operand_bool(operand));
@@ -330,11 +373,13 @@ fn test(variable: &str, op: Comparison, operand: &Operand, input: &Value, env: &
         | C::StringLessThanEquals
         | C::StringGreaterThanEquals => {
             let (Some(a), Some(b)) = (v.as_str(), rhs.as_str()) else { return Ok(false) };
+            env.work().spend(a.len().min(b.len()))?;
             let o = utf16_cmp(a, b);
             ordering(op, o)
         }
         C::StringMatches => {
             let (Some(a), Some(b)) = (v.as_str(), rhs.as_str()) else { return Ok(false) };
+            env.work().spend(a.len() + b.len())?;
             glob(b, a)
         }
         C::NumericEquals

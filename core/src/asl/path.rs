@@ -26,6 +26,8 @@ pub(crate) enum PathError {
     NoResults(String),
     /// A step before the last selects nothing: `Missing property in path $['a']`.
     Missing(String),
+    /// The cycle's work budget is spent (see `asl::work`).
+    Budget(String),
 }
 
 impl PathError {
@@ -35,6 +37,7 @@ impl PathError {
             PathError::Syntax(m) => m.clone(),
             PathError::NoResults(p) => format!("No results for path: {p}"),
             PathError::Missing(p) => format!("Missing property in path {p}"),
+            PathError::Budget(m) => m.clone(),
         }
     }
 }

@@ -177,14 +177,19 @@ impl Cx<'_> {
             ctx
         };
         let make_seed = || seed(self.obj, &state.name);
-        let env = Env::lazy(&build, &make_seed);
+        let env = Env::lazy(&build, &make_seed).metered(&self.work);
         for (i, rule) in plan.adapt.iter().enumerate() {
             let key = rule.name.clone().unwrap_or_else(|| format!("#{i}"));
             if fired.contains(&key) || (at_error && rule.then.goto.is_none()) {
                 continue;
             }
             // A condition that cannot be evaluated (a path that selects nothing) does not hold.
-            if !asl::rule_matches(&rule.when, &self.obj.data, &env).unwrap_or(false) {
+            let holds = asl::rule_matches(&rule.when, &self.obj.data, &env).unwrap_or(false);
+            if self.work.exhausted() {
+                // Rules too costly to evaluate end the object, as a state that is.
+                return Ok(Some(self.terminate_failed(&state.name, self.located(state, self.work.failure()))));
+            }
+            if !holds {
                 continue;
             }
             let policy = self.authorize_mutation("adapt");

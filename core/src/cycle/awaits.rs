@@ -27,7 +27,7 @@ impl Cx<'_> {
         let name = match &spec.event {
             StringSpec::Value(v) => v.clone(),
             StringSpec::Path(p) => {
-                let v = asl::path::query_either(p, raw, env.context()).map_err(|e| Failure::invalid_path(p, &e))?;
+                let v = env.query(p, raw).map_err(|e| Failure::invalid_path(p, &e))?;
                 match v {
                     Value::String(s) => s,
                     other => other.to_string(),
@@ -89,7 +89,7 @@ impl Cx<'_> {
         };
         let build = || context_object(self.obj, state, self.p, self.now);
         let make_seed = || seed(self.obj, &state.name);
-        let env = Env::lazy(&build, &make_seed);
+        let env = Env::lazy(&build, &make_seed).metered(&self.work);
         let processed = (|| {
             payload_ok(&e.payload, &state.name)?;
             let selected = match selector {

@@ -110,7 +110,7 @@ fn number(
         None => None,
         Some(NumberSpec::Value(v)) => Some(*v),
         Some(NumberSpec::Path(p)) => {
-            let v = asl::path::query_either(p, input, env.context()).map_err(|e| Failure::invalid_path(p, &e))?;
+            let v = env.query(p, input).map_err(|e| Failure::invalid_path(p, &e))?;
             match v.as_f64() {
                 Some(n) if n < 0.0 && v.is_number() && n.fract() == 0.0 => {
                     return Err(Failure::runtime(format!("{field} cannot be negative.")));
@@ -152,6 +152,10 @@ impl Cx<'_> {
                     None => input.into_owned(),
                 };
                 let branches = doc["Branches"].as_array().cloned().unwrap_or_default();
+                for b in &branches {
+                    self.work.spend_value(b)?;
+                    self.work.spend_value(&effective)?;
+                }
                 Ok(Plan {
                     branches: branches.into_iter().map(|b| (b, effective.clone())).collect(),
                     max_concurrency: 0,
@@ -160,7 +164,7 @@ impl Cx<'_> {
             StateKind::Map(m) => {
                 let items = match &m.items_path {
                     crate::intent::PathSpec::Path(p) => {
-                        asl::path::query_either(p, &input, env.context()).map_err(|e| Failure::invalid_path(p, &e))?
+                        env.query(p, &input).map_err(|e| Failure::invalid_path(p, &e))?
                     }
                     _ => input.clone().into_owned(),
                 };
@@ -176,12 +180,15 @@ impl Cx<'_> {
                     o.remove("ProcessorConfig");
                 }
                 let mut branches = Vec::with_capacity(items.len());
+                let mut item_ctx: Option<Value> = None;
                 for (i, item) in items.into_iter().enumerate() {
+                    // Each child gets (and parses) its own copy of the item processor.
+                    self.work.spend_value(&processor)?;
                     let child_input = match &m.item_selector {
                         Some(t) => {
-                            let mut ctx = env.context().clone();
+                            let ctx = item_ctx.get_or_insert_with(|| env.context().clone());
                             ctx["Map"] = json!({"Item": {"Index": i, "Value": item}});
-                            let item_env = Env::new(&ctx, seed(self.obj, &state.name));
+                            let item_env = Env::new(ctx, seed(self.obj, &state.name)).metered(&self.work);
                             asl::template(t, &input, &item_env)?
                         }
                         None => item,
@@ -206,7 +213,7 @@ impl Cx<'_> {
                 let input = asl::select(Cow::Borrowed(&self.obj.data), &state.input_path, env)?;
                 let items = match &m.items_path {
                     crate::intent::PathSpec::Path(p) => {
-                        asl::path::query_either(p, &input, env.context()).map_err(|e| Failure::invalid_path(p, &e))?
+                        env.query(p, &input).map_err(|e| Failure::invalid_path(p, &e))?
                     }
                     _ => input.into_owned(),
                 };
@@ -274,7 +281,7 @@ impl Cx<'_> {
         };
         let build = || context_object(self.obj, state, self.p, self.now);
         let make_seed = || seed(self.obj, &state.name);
-        let env = Env::lazy(&build, &make_seed);
+        let env = Env::lazy(&build, &make_seed).metered(&self.work);
         let result = Value::Array(outputs);
         let processed = (|| {
             let selected = match selector {
@@ -395,7 +402,7 @@ pub fn join(parent: &Object, node: &NodeSpec, now_ms: i64, child: &Object, trust
     let total = *current.total.get_or_init(|| {
         let build = || context_object(parent, state, p, now_ms);
         let make_seed = || seed(parent, &state.name);
-        let env = Env::lazy(&build, &make_seed);
+        let env = Env::lazy(&build, &make_seed).metered(&cx.work);
         cx.count_children(state, &env).unwrap_or(current.children.len())
     });
     let this_failed = payload["status"] != "succeeded";
@@ -411,7 +418,7 @@ pub fn join(parent: &Object, node: &NodeSpec, now_ms: i64, child: &Object, trust
         StateKind::Map(m) => {
             let build = || context_object(parent, state, p, now_ms);
             let make_seed = || seed(parent, &state.name);
-            let env = Env::lazy(&build, &make_seed);
+            let env = Env::lazy(&build, &make_seed).metered(&cx.work);
             let count = number(&m.tolerated_failure_count, &parent.data, &env, "ToleratedFailureCount").ok().flatten();
             let pct = number(&m.tolerated_failure_percentage, &parent.data, &env, "ToleratedFailurePercentage")
                 .ok()

@@ -210,6 +210,27 @@ pub struct Transition {
     pub disposition: Option<Disposition>,
 }
 
+impl Transition {
+    /// Makes a record that would leave the visit open end it instead, as a record that
+    /// leaves does: it commits the data hash, is signed when `node` signs, and the visit
+    /// ends with `disposition`. A host that bounds its visits uses this on the record at
+    /// its bound, so that what the visit did is kept and the next visit goes on.
+    pub fn end_visit(&mut self, obj: &Object, node: &NodeSpec, disposition: Disposition) {
+        if self.disposition.is_some() {
+            return;
+        }
+        if self.data_text.is_none() {
+            self.data_text = self.data.as_ref().map(cjson::canonical);
+        }
+        self.record.data_hash = Some(match &self.data_text {
+            Some(t) => Hash::data(t),
+            None => obj.data_hash(),
+        });
+        self.record.signed = node.key.is_some();
+        self.disposition = Some(disposition);
+    }
+}
+
 /// The first phase of `execute`: the handler to run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskCall {
@@ -582,11 +603,13 @@ struct Cx<'a> {
     p: &'a Progress,
     /// The cycle's policy request parts, built on first use.
     prepared: std::cell::OnceCell<crate::policy::Prepared>,
+    /// What the cycle's evaluations may still do (`Limits::max_cycle_work`).
+    work: asl::Work,
 }
 
 impl<'a> Cx<'a> {
     fn new(obj: &'a Object, node: &'a NodeSpec, now: i64, p: &'a Progress) -> Cx<'a> {
-        Cx { obj, node, now, p, prepared: std::cell::OnceCell::new() }
+        Cx { obj, node, now, p, prepared: std::cell::OnceCell::new(), work: asl::Work::new(node.limits.max_cycle_work) }
     }
 }
 
@@ -725,7 +748,7 @@ impl Cx<'_> {
             let count = self.p.retries.get(i).copied().unwrap_or(1).max(1);
             if u64::from(count) <= r.max_attempts {
                 let make_seed = || seed(self.obj, &state.name);
-                let env = Env::lazy(&|| Value::Null, &make_seed);
+                let env = Env::lazy(&|| Value::Null, &make_seed).metered(&self.work);
                 let delay = asl::backoff_ms(r, count - 1, env.random(None));
                 if delay <= 0 {
                     return self.evaluate(state);
@@ -764,7 +787,7 @@ impl Cx<'_> {
     fn evaluate(&self, state: &State) -> Result<Decision> {
         let build = || context_object(self.obj, state, self.p, self.now);
         let make_seed = || seed(self.obj, &state.name);
-        let env = Env::lazy(&build, &make_seed);
+        let env = Env::lazy(&build, &make_seed).metered(&self.work);
         if let StateKind::Map(_) = &state.kind
             && fanout::fan_out_launched(self.obj) == 0
             && let Ok(n) = self.count_children(state, &env)
@@ -777,7 +800,12 @@ impl Cx<'_> {
             ))
             .in_state(state.name.clone()));
         }
-        match self.eval_state(state, &env) {
+        // A budget error a rule or lookup absorbed (an `IsPresent` on a spent budget
+        // reads as absent) still ends the state: nothing decided past it stands.
+        match self
+            .eval_state(state, &env)
+            .and_then(|d| if self.work.exhausted() { Err(self.work.failure()) } else { Ok(d) })
+        {
             Ok(d) => Ok(d),
             Err(f) => {
                 let e = self.located(state, f);
@@ -852,7 +880,7 @@ impl Cx<'_> {
                         ))
                     })?,
                     WaitFor::SecondsPath(p) => {
-                        let v = asl::path::query_either(p, &input, env.context())
+                        let v = env.query(p, &input)
                             .map_err(|e| Failure::invalid_path(p, &e))?;
                         let secs = match &v {
                             Value::Number(n) if n.is_i64() || n.is_u64() => n.as_i64().unwrap_or(i64::MAX),
@@ -871,7 +899,7 @@ impl Cx<'_> {
                         self.now.saturating_add(secs.saturating_mul(1000))
                     }
                     WaitFor::TimestampPath(p) => {
-                        let v = asl::path::query_either(p, &input, env.context())
+                        let v = env.query(p, &input)
                             .map_err(|e| Failure::invalid_path(p, &e))?;
                         let shown = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
                         v.as_str().and_then(asl::parse_timestamp).ok_or_else(|| {
@@ -897,7 +925,10 @@ impl Cx<'_> {
                             let v = if asl::intrinsics::is_call(p) {
                                 asl::intrinsics::eval(p, raw, env, field)?
                             } else {
-                                asl::path::query_either(p, raw, env.context()).map_err(|_| {
+                                env.query(p, raw).map_err(|e| {
+                                    if let asl::path::PathError::Budget(_) = e {
+                                        return Failure::invalid_path(p, &e);
+                                    }
                                     Failure::runtime(format!(
                                         "The JSONPath '{p}' specified for the field '{field}' could not be found in the input '{raw}'"
                                     ))
@@ -951,8 +982,7 @@ impl Cx<'_> {
                     None => None,
                     Some(NumberSpec::Value(v)) => Some(*v),
                     Some(NumberSpec::Path(p)) => {
-                        let v =
-                            asl::path::query_either(p, raw, env.context()).map_err(|e| Failure::invalid_path(p, &e))?;
+                        let v = env.query(p, raw).map_err(|e| Failure::invalid_path(p, &e))?;
                         match v.as_f64() {
                             Some(n) if n > 0.0 => Some(n),
                             _ => {
@@ -1087,7 +1117,7 @@ pub fn decide_advised(
                 (DormantReason::Wait, StateKind::Wait(_)) => {
                     let build = || context_object(obj, state, p, now_ms);
                     let make_seed = || seed(obj, &state.name);
-                    let env = Env::lazy(&build, &make_seed);
+                    let env = Env::lazy(&build, &make_seed).metered(&cx.work);
                     let out = asl::select(Cow::Borrowed(&obj.data), &state.input_path, &env)
                         .and_then(|input| asl::select(input, &state.output_path, &env));
                     match out {
@@ -1128,7 +1158,7 @@ pub fn decide_advised(
             };
             let build = || Value::Null;
             let make_seed = || seed(obj, &state.name);
-            let env = Env::lazy(&build, &make_seed);
+            let env = Env::lazy(&build, &make_seed).metered(&cx.work);
             cx.await_event(state, &spec, &env)
                 .or_else(|f| Ok(Decision::Record(cx.terminate_failed(&state.name, cx.located(state, f)))))
         }
@@ -1225,7 +1255,7 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
         TaskOutcome::Output(v) => {
             let build = || context_object(obj, state, p, now_ms);
             let make_seed = || seed(obj, &state.name);
-            let env = Env::lazy(&build, &make_seed);
+            let env = Env::lazy(&build, &make_seed).metered(&cx.work);
             let processed = (|| {
                 payload_ok(&v, task_display_name(&task.resource))?;
                 let selected = match &task.result_selector {
