@@ -50,10 +50,18 @@ for (const [code, [name, kind]] of Object.entries(KINDS)) {
 
 function errorFrom(info, cause) {
   const [name] = KINDS[info.code] || KINDS.PEO_INTERNAL
-  return new errors[name](info.text || info.message, {
-    record: info.record ?? null,
-    state: info.state ?? null,
-    field: info.field ?? null,
+  let text = info.text || info.message || ''
+  let where = info
+  // The native layer appends the fields an error concerns as JSON after a NUL.
+  const nul = text.indexOf('\u0000')
+  if (nul >= 0) {
+    where = JSON.parse(text.slice(nul + 1))
+    text = text.slice(0, nul)
+  }
+  return new errors[name](text, {
+    record: where.record ?? null,
+    state: where.state ?? null,
+    field: where.field ?? null,
     cause,
   })
 }

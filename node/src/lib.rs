@@ -35,8 +35,16 @@ impl AsRef<str> for Code {
     }
 }
 
+/// The error as a JS error: `code` the peo code, the message its text and, after a NUL,
+/// the fields it concerns as JSON (`peo.js` splits them off into `record`, `state` and
+/// `field`: napi errors carry a code and a message only).
 fn js_error(e: &PeoErr) -> napi::Error<Code> {
-    napi::Error::new(Code(e.kind().code()), e.to_string())
+    let mut reason = e.to_string();
+    if e.record().is_some() || e.state().is_some() || e.field().is_some() {
+        reason.push('\0');
+        reason.push_str(&serde_json::json!({"record": e.record(), "state": e.state(), "field": e.field()}).to_string());
+    }
+    napi::Error::new(Code(e.kind().code()), reason)
 }
 
 fn peo<T>(r: peo_core::Result<T>) -> Result<T, Code> {
@@ -434,7 +442,7 @@ impl NativeReply {
         NativeReply { code: None, message: None, text: None, handle: None, kind: None, buffers: None, names: None }
     }
     fn error(e: &PeoErr) -> NativeReply {
-        NativeReply { code: Some(e.kind().code().into()), message: Some(e.to_string()), ..NativeReply::empty() }
+        NativeReply { code: Some(e.kind().code().into()), message: Some(js_error(e).reason), ..NativeReply::empty() }
     }
 }
 

@@ -89,3 +89,16 @@ test('every vector replays byte-identically', async () => {
   assert.equal(ran, listed, `ran ${ran} of ${listed} visits: an entry was skipped`)
   assert.ok(ran >= 35)
 })
+
+test('one error class per error kind of the engine', () => {
+  // The manifest lists every ErrorKind of the engine: each has its class, and there are no others.
+  const listed = JSON.parse(fs.readFileSync(path.join(VECTORS, 'manifest.json'), 'utf8')).errors
+  const classes = Object.values(peo).filter((c) => typeof c === 'function' && c.prototype instanceof peo.PeoError)
+  assert.deepEqual(classes.map((c) => new c('m').code).sort(), listed.map((e) => e.code).sort())
+  for (const { code, kind } of listed) {
+    const cls = classes.find((c) => new c('m').code === code)
+    const e = new cls('m', { record: 3, state: 'S', field: 'F' })
+    assert.ok(e instanceof peo.PeoError && e instanceof Error)
+    assert.deepEqual([e.code, e.kind, e.record, e.state, e.field, e.name], [code, kind, 3, 'S', 'F', cls.name])
+  }
+})

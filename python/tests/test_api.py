@@ -276,14 +276,10 @@ def test_the_engine_releases_the_gil():
     assert spins > 1000, spins
 
 
-def test_exceptions_form_one_hierarchy():
-    kinds = [peo.DecodeError, peo.IntegrityError, peo.SignatureError, peo.UnsupportedError, peo.LimitError,
-             peo.InvalidIntentError, peo.InvalidArgumentError, peo.PolicyError, peo.TerminatedError,
-             peo.InternalError]
-    assert len({k.code for k in kinds}) == len(kinds)
-    for k in kinds:
-        assert issubclass(k, peo.PeoError) and k.code == "PEO_" + k.kind.upper()
+def test_exceptions_are_builtin_exceptions_too():
+    # The hierarchy itself is checked against the engine's list in test_vectors.py.
     assert issubclass(peo.DecodeError, ValueError) and issubclass(peo.PolicyError, PermissionError)
+    assert issubclass(peo.TransportError, ConnectionError)
     assert peo.__version__
 
 

@@ -100,3 +100,20 @@ def test_every_vector_replays_byte_identically():
         final = (VECTORS / vector["final_object"]).read_bytes()
         assert objects["parent"] == final, f"{vector['name']}: the final object differs"
     assert ran == listed and ran >= 35, f"ran {ran} of {listed} visits: an entry was skipped"
+
+
+def test_one_exception_per_error_kind_of_the_engine():
+    """The manifest lists every ErrorKind of the engine: each has its class, and there are no others."""
+    listed = json.loads((VECTORS / "manifest.json").read_text())["errors"]
+    classes = {
+        getattr(peo, name).code: getattr(peo, name)
+        for name in peo.errors.__all__
+        if isinstance(getattr(peo, name), type) and getattr(peo, name) is not peo.PeoError
+        and issubclass(getattr(peo, name), peo.PeoError)
+    }
+    assert sorted(classes) == sorted(e["code"] for e in listed)
+    for e in listed:
+        cls = classes[e["code"]]
+        assert cls.kind == e["kind"] and issubclass(cls, peo.PeoError)
+        raised = cls("m", record=3, state="S", field="F")
+        assert (raised.code, raised.kind, raised.record, raised.state, raised.field) == (e["code"], e["kind"], 3, "S", "F")

@@ -172,8 +172,10 @@ fn a_choice_past_the_cycles_work_budget_fails_the_state_not_the_node() {
 #[test]
 fn adapt_rules_past_the_cycles_work_budget_end_the_object() {
     let adapt: Vec<Value> = (0..3_000)
-        .map(|i| json!({"Name": format!("r{i}"), "When": {"Variable": "$.s", "StringEqualsPath": "$.t"},
-                        "Then": {"Constraints": {"MaxHops": 3}}}))
+        .map(|i| {
+            json!({"Name": format!("r{i}"), "When": {"Variable": "$.s", "StringEqualsPath": "$.t"},
+                        "Then": {"Constraints": {"MaxHops": 3}}})
+        })
         .collect();
     let (mut plan, input) = choice_over_large_strings(1);
     plan["Adapt"] = Value::Array(adapt);

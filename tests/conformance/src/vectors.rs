@@ -690,6 +690,12 @@ fn build() -> Result<BTreeMap<String, Vec<u8>>, String> {
         "format": FORMAT,
         "generated_by": "cargo run -p peo-conformance -- vectors tests/vectors",
         "created_at_ms": T0,
+        // Every error kind with its code: each language's error hierarchy is checked
+        // against this list, not against one written by hand.
+        "errors": peo_core::ErrorKind::ALL
+            .iter()
+            .map(|k| json!({"code": k.code(), "kind": k.as_str()}))
+            .collect::<Vec<_>>(),
         "vectors": entries,
     });
     let mut text = serde_json::to_string_pretty(&peo_core::json::sorted(&manifest)).map_err(|e| e.to_string())?;
