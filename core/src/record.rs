@@ -299,7 +299,9 @@ pub(crate) struct RecordMeta {
 fn verifier_options(len: usize) -> VerifierOptions {
     VerifierOptions {
         max_depth: 32,
-        max_tables: 4096,
+        // A table takes at least 4 bytes (its vtable offset), so this bounds nothing the
+        // length does not already; a fan-out record names up to `max_children` children.
+        max_tables: (len / 4).max(4096),
         max_apparent_size: len.saturating_mul(4).max(1 << 16),
         ..Default::default()
     }

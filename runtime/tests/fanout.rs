@@ -176,3 +176,30 @@ fn a_second_different_completion_of_the_same_child_is_an_integrity_error() {
     let last = parent.complete(&after.bytes, &finish(&parent, &v.children[1..])[0]).unwrap();
     assert!(matches!(last.disposition, Disposition::Terminated { status: Status::Succeeded, .. }));
 }
+
+#[test]
+fn a_map_of_the_most_children_a_fan_out_may_create_runs_end_to_end() {
+    // 10,000 items: Limits::max_children. The parent's fan-out record names them all.
+    let n = 10_000;
+    let plan = json!({"StartAt": "Squares", "States": {
+        "Squares": {"Type": "Map", "ItemsPath": "$.numbers", "ResultPath": "$.squares", "End": true,
+                    "ItemProcessor": {"StartAt": "Square", "States": {"Square": {"Type": "Task", "Resource": "math.square", "End": true}}}}
+    }});
+    let numbers: Vec<i64> = (0..n).collect();
+    let parent = node("parent-node");
+    let started = std::time::Instant::now();
+    let v = parent.visit(&create(plan, json!({"numbers": numbers})), None).unwrap();
+    assert_eq!(v.children.len(), n as usize);
+    let fanned = started.elapsed();
+    let mut object = Object::from_bytes(&v.bytes, &peo_core::Limits::default()).unwrap();
+    let worker = node("worker");
+    let mut last = None;
+    for child in &v.children {
+        let done = worker.visit(child, None).unwrap().bytes;
+        let visit = parent.complete_object(object, &done).unwrap();
+        object = visit.object;
+        last = Some(visit.disposition);
+    }
+    eprintln!("10,000-item Map: fan-out {fanned:?}, end to end {:?}", started.elapsed());
+    assert!(matches!(last, Some(Disposition::Terminated { status: Status::Succeeded, .. })), "{last:?}");
+}
