@@ -66,3 +66,31 @@ pub fn append_as(
     };
     obj.append(record, Some(key))
 }
+
+/// Appends an unsigned `succeeded` end (output `{"forged":true}`) claiming node `id` in
+/// `domain`, as the next visit: what anyone holding a child's public genesis can make of
+/// it to complete its parent early.
+pub fn succeed_unsigned(obj: &mut Object, (id, domain): (&str, &str)) -> Result<Hash> {
+    let last = obj.memory.last().expect("an object has a genesis record").decode()?;
+    let record = Record {
+        body: Body::Terminate {
+            status: crate::Status::Succeeded,
+            output: Some("{\"forged\":true}".into()),
+            error: None,
+        },
+        state: obj.state.clone(),
+        next_state: String::new(),
+        status: crate::Status::Succeeded,
+        node: NodeRef { id: id.into(), domain: domain.into(), key: None },
+        time_ms: last.time_ms + 1,
+        policy: None,
+        advice: None,
+        intent_hash: None,
+        context_hash: None,
+        data_hash: Some(obj.data_hash()),
+        signed: false,
+        visit: last.visit + 1,
+        seq: 0,
+    };
+    obj.append(record, None)
+}

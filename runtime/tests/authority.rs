@@ -2,8 +2,8 @@
 //! author could make with the public API or by editing bytes, and what stops it.
 
 use peo_core::{
-    Body, Context, CreateOptions, ErrorKind, MutateKind, NodePolicy, NodeRef, Object, Originator, Record, SigningKey,
-    Status, Trust, TrustedKey, forge,
+    Body, Context, CreateOptions, ErrorKind, MutateKind, NodePolicy, Object, Originator, SigningKey, Status, Trust,
+    TrustedKey, forge,
 };
 use peo_runtime::{Disposition, HandlerError, Invocation, Node};
 use serde_json::{Value, json};
@@ -227,24 +227,7 @@ fn a_forged_child_completion_is_rejected() {
     let (parent, genuine, created) = waiting_parent(context());
     // The child's genesis is public; anyone can append an unsigned `succeeded` to it.
     let mut forged = Object::from_bytes(&created, &Default::default()).unwrap();
-    let last = forged.records().unwrap().pop().unwrap();
-    let record = Record {
-        body: Body::Terminate { status: Status::Succeeded, output: Some("{\"forged\":true}".into()), error: None },
-        state: "X".into(),
-        next_state: String::new(),
-        status: Status::Succeeded,
-        node: NodeRef { id: "wh-eu".into(), domain: "eu".into(), key: None },
-        time_ms: last.time_ms + 1,
-        policy: None,
-        advice: None,
-        intent_hash: None,
-        context_hash: None,
-        data_hash: Some(forged.data_hash()),
-        signed: false,
-        visit: 1,
-        seq: 0,
-    };
-    forged.append(record, None).unwrap();
+    peo_core::forge::succeed_unsigned(&mut forged, ("wh-eu", "eu")).unwrap();
     let err = payments_us(store()).complete(&parent, &forged.to_bytes()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
     assert!(err.message().contains("under this node's trust"), "{err}");

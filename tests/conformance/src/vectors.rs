@@ -5,10 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use peo_core::{
-    Body, Context, CreateOptions, Event, Hash, MutateKind, NodeRef, Object, Originator, Record, SigningKey, Status,
-    Trust, forge,
-};
+use peo_core::{Body, Context, CreateOptions, Event, Hash, MutateKind, Object, Originator, SigningKey, Trust, forge};
 use peo_runtime::{HandlerError, Invocation, ManualClock, Node};
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -425,24 +422,7 @@ fn append_signed(o: &mut Object, body: Body, (id, domain, seed): (&str, &str, u8
 /// A child as it was created, completed by anyone: an unsigned `succeeded` appended.
 fn forge_completion(child: &[u8]) -> Result<Vec<u8>, String> {
     let mut o = Object::from_bytes(child, &Default::default()).map_err(|e| e.to_string())?;
-    let last = o.records().map_err(|e| e.to_string())?.pop().ok_or("no records")?;
-    let record = Record {
-        body: Body::Terminate { status: Status::Succeeded, output: Some("{\"forged\":true}".into()), error: None },
-        state: o.state().to_owned(),
-        next_state: String::new(),
-        status: Status::Succeeded,
-        node: NodeRef { id: "worker-1".into(), domain: "eu".into(), key: None },
-        time_ms: last.time_ms + 1,
-        policy: None,
-        advice: None,
-        intent_hash: None,
-        context_hash: None,
-        data_hash: Some(o.data_hash()),
-        signed: false,
-        visit: last.visit + 1,
-        seq: 0,
-    };
-    o.append(record, None).map_err(|e| e.to_string())?;
+    forge::succeed_unsigned(&mut o, ("worker-1", "eu")).map_err(|e| e.to_string())?;
     Ok(o.to_bytes())
 }
 
