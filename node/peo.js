@@ -510,7 +510,7 @@ function check(reply) {
 /** A connection to a NATS JetStream mesh (`nats-server -js`); see docs/distributed.md. */
 class JetStream {
   constructor(nativeJetStream) {
-    if (!(nativeJetStream instanceof native.NativeJetStream)) {
+    if (!native.NativeJetStream || !(nativeJetStream instanceof native.NativeJetStream)) {
       throw new TypeError('use JetStream.connect(url) to open a connection')
     }
     this._native = nativeJetStream
@@ -521,6 +521,9 @@ class JetStream {
     if (typeof url !== 'string') throw new TypeError(`url must be a string such as 'nats://127.0.0.1:4222', not ${typeof url}`)
     if (ackWait !== undefined && (typeof ackWait !== 'number' || !(ackWait > 0))) {
       throw new TypeError('ackWait must be a positive number of ms')
+    }
+    if (typeof native.connect !== 'function') {
+      throw new errors.UnsupportedError('this peo addon was built without JetStream (the `jetstream` feature of peo-node)')
     }
     const r = await call(() => native.connect(url, ackWait ?? null, name ?? null))
     if (r instanceof native.NativeJetStream) return new JetStream(r)

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use anstream::println;
 use peo_core::{Event, Limits, Object};
+use peo_jetstream::{JetStream, Options, ServeOptions, serve as serve_node};
 use peo_runtime::SystemClock;
-use peo_runtime::jetstream::{JetStream, Options, ServeOptions, serve as serve_node};
 use serde_json::{Value, json};
 
 use crate::{Res, load_node, read, write};

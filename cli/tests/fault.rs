@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use peo_core::{Body, Context, CreateOptions, Object, Status, Trust};
-use peo_runtime::jetstream::{JetStream, LocalServer, Options};
+use peo_jetstream::{JetStream, LocalServer, Options};
 use serde_json::json;
 
 const OBJECTS: usize = 1000;

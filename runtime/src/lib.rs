@@ -39,8 +39,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub mod jetstream;
-
 pub use peo_core::Proposal;
 pub use peo_core::TaskOutcome;
 use peo_core::{

@@ -1120,11 +1120,13 @@ pub unsafe extern "C" fn peo_node_complete(
 pub type PeoStopFn = Option<unsafe extern "C" fn(user_data: *mut c_void) -> bool>;
 
 /// A C stop callback for the serving loop (which runs on the caller's thread).
+#[cfg(feature = "jetstream")]
 #[derive(Clone, Copy)]
 struct StopCallback {
     f: unsafe extern "C" fn(user_data: *mut c_void) -> bool,
     user_data: *mut c_void,
 }
+#[cfg(feature = "jetstream")]
 impl StopCallback {
     fn call(&self) -> bool {
         // SAFETY: the caller's function with its own user data.
@@ -1132,7 +1134,9 @@ impl StopCallback {
     }
 }
 // SAFETY: only called by the serving loop, on the thread that called `peo_node_serve`.
+#[cfg(feature = "jetstream")]
 unsafe impl Send for StopCallback {}
+#[cfg(feature = "jetstream")]
 unsafe impl Sync for StopCallback {}
 
 /// How `peo_node_serve` runs; zero-initialise it for the defaults.
@@ -1164,52 +1168,68 @@ pub unsafe extern "C" fn peo_node_serve(
     options: *const PeoServeOptions,
     stats_json: *mut *mut c_char,
 ) -> PeoStatus {
-    guard(|| {
-        let node = unsafe { handle(node, "node") }?;
-        let url = unsafe { str_arg(url, "url") }?;
-        let options = if options.is_null() { None } else { Some(unsafe { &*options }) };
-        let seconds = |s: f64, what: &str| -> Result<Option<std::time::Duration>, Error> {
-            if s == 0.0 {
-                return Ok(None);
-            }
-            std::time::Duration::try_from_secs_f64(s)
-                .map(Some)
-                .map_err(|_| invalid(format!("`{what}` must be a non-negative number of seconds")))
-        };
-        let mut connect = peo_runtime::jetstream::Options {
-            name: Some(format!("peo C node {}", node.read().id())),
-            ..Default::default()
-        };
-        if let Some(o) = options
-            && let Some(d) = seconds(o.ack_wait_seconds, "ack_wait_seconds")?
-        {
-            connect.ack_wait = d;
+    guard(|| unsafe { serve(node, url, options, stats_json) })
+}
+
+#[cfg(not(feature = "jetstream"))]
+unsafe fn serve(
+    _: *const PeoNode,
+    _: *const c_char,
+    _: *const PeoServeOptions,
+    _: *mut *mut c_char,
+) -> Result<(), Error> {
+    Err(Error::unsupported("this libpeo was built without JetStream (the `jetstream` feature of peo-c)"))
+}
+
+#[cfg(feature = "jetstream")]
+unsafe fn serve(
+    node: *const PeoNode,
+    url: *const c_char,
+    options: *const PeoServeOptions,
+    stats_json: *mut *mut c_char,
+) -> Result<(), Error> {
+    let node = unsafe { handle(node, "node") }?;
+    let url = unsafe { str_arg(url, "url") }?;
+    let options = if options.is_null() { None } else { Some(unsafe { &*options }) };
+    let seconds = |s: f64, what: &str| -> Result<Option<std::time::Duration>, Error> {
+        if s == 0.0 {
+            return Ok(None);
         }
-        let idle = match options {
-            Some(o) => seconds(o.idle_timeout_seconds, "idle_timeout_seconds")?,
-            None => None,
-        };
-        let js = peo_runtime::jetstream::JetStream::connect(url, connect)?;
-        let mut serve = peo_runtime::jetstream::ServeOptions {
-            idle_timeout: idle,
-            // The server may come back: give up after 30 s of failures.
-            give_up_after: Some(std::time::Duration::from_secs(30)),
-            ..Default::default()
-        };
-        if let Some(o) = options {
-            serve.max_deliveries = (o.max_deliveries > 0).then_some(o.max_deliveries);
-            if let Some(f) = o.should_stop {
-                let stop = StopCallback { f, user_data: o.user_data };
-                serve.should_stop = Some(Arc::new(move || stop.call()));
-            }
+        std::time::Duration::try_from_secs_f64(s)
+            .map(Some)
+            .map_err(|_| invalid(format!("`{what}` must be a non-negative number of seconds")))
+    };
+    let mut connect =
+        peo_jetstream::Options { name: Some(format!("peo C node {}", node.read().id())), ..Default::default() };
+    if let Some(o) = options
+        && let Some(d) = seconds(o.ack_wait_seconds, "ack_wait_seconds")?
+    {
+        connect.ack_wait = d;
+    }
+    let idle = match options {
+        Some(o) => seconds(o.idle_timeout_seconds, "idle_timeout_seconds")?,
+        None => None,
+    };
+    let js = peo_jetstream::JetStream::connect(url, connect)?;
+    let mut serve = peo_jetstream::ServeOptions {
+        idle_timeout: idle,
+        // The server may come back: give up after 30 s of failures.
+        give_up_after: Some(std::time::Duration::from_secs(30)),
+        ..Default::default()
+    };
+    if let Some(o) = options {
+        serve.max_deliveries = (o.max_deliveries > 0).then_some(o.max_deliveries);
+        if let Some(f) = o.should_stop {
+            let stop = StopCallback { f, user_data: o.user_data };
+            serve.should_stop = Some(Arc::new(move || stop.call()));
         }
-        peo_runtime::jetstream::serve(&node.read(), &js, &serve)?;
-        if !stats_json.is_null() {
-            let out = unsafe { string_out(stats_json, "stats_json") }?;
-            *out = c_string(&js.stats().to_json().to_string()).into_raw();
-        }
-        Ok(())
-    })
+    }
+    peo_jetstream::serve(&node.read(), &js, &serve)?;
+    if !stats_json.is_null() {
+        let out = unsafe { string_out(stats_json, "stats_json") }?;
+        *out = c_string(&js.stats().to_json().to_string()).into_raw();
+    }
+    Ok(())
 }
 
 /// Frees a node. Accepts NULL.

@@ -26,7 +26,7 @@ from typing import (
 )
 
 from . import _peo
-from .errors import InvalidArgumentError, TaskFailed, _from_code
+from .errors import InvalidArgumentError, TaskFailed, UnsupportedError, _from_code
 
 __all__ = [
     "SigningKey",
@@ -676,6 +676,8 @@ class JetStream:
     def __init__(self, url: str, *, ack_wait: Optional[float] = None, name: Optional[str] = None) -> None:
         if not isinstance(url, str):
             raise TypeError(f"url must be a str such as 'nats://127.0.0.1:4222', not {type(url).__name__}")
+        if not hasattr(_peo, "JetStream"):
+            raise UnsupportedError("this peo was built without JetStream (the `jetstream` feature of peo-python)")
         self._native = _peo.JetStream(url, ack_wait, name)
 
     def submit(self, obj: Union[Object, BytesLike]) -> str:

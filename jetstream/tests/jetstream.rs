@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use peo_core::{Body, Context, CreateOptions, ErrorKind, Event, Object, Status, Trust};
-use peo_runtime::jetstream::{JetStream, LocalServer, Options, ServeOptions, serve};
+use peo_jetstream::{JetStream, LocalServer, Options, ServeOptions, serve};
 use peo_runtime::{Invocation, Node};
 use serde_json::{Value, json};
 

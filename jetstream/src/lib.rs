@@ -19,6 +19,11 @@
 //!
 //! [`JetStream`] is blocking (it owns a small tokio runtime) so that every binding can
 //! drive it from its own thread; [`serve`] runs a [`Node`] as a service.
+//!
+//! This crate is the JetStream transport alone: `peo-runtime` (nodes, visits,
+//! handlers) has no network code, so in-process users do not compile tokio or
+//! async-nats. The feature `test-util` adds [`LocalServer`], a `nats-server -js` for
+//! tests, examples and benchmarks.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,7 +35,12 @@ use futures::stream::SelectAll;
 use peo_core::{Body, DelegateReason, Error, ErrorKind, Event, Limits, Object, ObjectId, Result};
 use serde_json::{Value, json};
 
-use crate::Node;
+use peo_runtime::{Node, Visit};
+
+#[cfg(feature = "test-util")]
+mod local;
+#[cfg(feature = "test-util")]
+pub use local::LocalServer;
 
 /// The work-queue stream.
 pub const WORK_STREAM: &str = "PEO";
@@ -864,7 +874,7 @@ impl JetStream {
     }
 
     /// [`JetStream::settle`] with a visit of this process (its object is already decoded).
-    pub fn settle_visit(&self, delivery: Delivery, visit: &crate::Visit) -> Result<Settled> {
+    pub fn settle_visit(&self, delivery: Delivery, visit: &Visit) -> Result<Settled> {
         self.rt.block_on(self.settle_async(delivery, &visit.object, &visit.bytes, &visit.children))
     }
 
@@ -1196,7 +1206,7 @@ impl JetStream {
     }
 
     /// [`JetStream::finish`] with a visit of this process.
-    pub fn finish_visit(&self, delivery: Delivery, outcome: Result<crate::Visit>) -> Result<()> {
+    pub fn finish_visit(&self, delivery: Delivery, outcome: Result<Visit>) -> Result<()> {
         match outcome {
             Ok(visit) => self.settle_visit(delivery, &visit).map(|_| ()),
             Err(e) => self.finish_failed(delivery, e),
@@ -1218,73 +1228,5 @@ impl JetStream {
     /// a handler was interrupted); JetStream presents it again.
     pub fn abandon(&self, delivery: Delivery) {
         self.rt.block_on(self.ack(&delivery.msg, AckKind::Nak(None)))
-    }
-}
-
-/// A `nats-server -js` on loopback with its own store, for tests, examples and
-/// benchmarks; stopped (killed) when dropped.
-pub struct LocalServer {
-    child: std::process::Child,
-    url: String,
-    port: u16,
-    _dir: Option<std::path::PathBuf>,
-}
-
-impl LocalServer {
-    /// Starts `nats-server -js` (found on `PATH` or in `/usr/sbin`) on a free port,
-    /// storing in a new temporary folder, and waits until it accepts connections.
-    pub fn start() -> Result<LocalServer> {
-        let dir = std::env::temp_dir().join(format!("peo-nats-{}-{}", std::process::id(), now_ns()));
-        std::fs::create_dir_all(&dir).map_err(|e| Error::transport(format!("cannot create {}: {e}", dir.display())))?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| Error::transport(format!("no free port: {e}")))?
-            .port();
-        let mut s = LocalServer::start_at(port, &dir)?;
-        s._dir = Some(dir);
-        Ok(s)
-    }
-
-    /// Starts it on `port` storing in `dir` (a restart with the same `dir` keeps the
-    /// streams).
-    pub fn start_at(port: u16, dir: &std::path::Path) -> Result<LocalServer> {
-        let exe = ["nats-server", "/usr/sbin/nats-server", "/usr/local/bin/nats-server"]
-            .into_iter()
-            .find(|p| std::process::Command::new(p).arg("--version").output().is_ok())
-            .ok_or_else(|| Error::transport("nats-server is not installed (Debian: `apt-get install nats-server`)"))?;
-        let child = std::process::Command::new(exe)
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| Error::transport(format!("cannot start nats-server: {e}")))?;
-        let mut s = LocalServer { child, url: format!("nats://127.0.0.1:{port}"), port, _dir: None };
-        let t0 = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if t0.elapsed() > Duration::from_secs(10) || s.child.try_wait().ok().flatten().is_some() {
-                return Err(Error::transport(format!("nats-server did not start on port {port}")));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(s)
-    }
-
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-}
-
-impl Drop for LocalServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if let Some(d) = &self._dir {
-            let _ = std::fs::remove_dir_all(d);
-        }
     }
 }

@@ -3,7 +3,7 @@
 //! mesh. Starts its own `nats-server -js` on loopback (Debian: `apt-get install
 //! nats-server`).
 //!
-//! Run: `cargo bench -p peo-runtime --bench jetstream` (about a minute). Figures are
+//! Run: `cargo bench -p peo-jetstream --bench jetstream` (about a minute). Figures are
 //! printed; nothing is asserted.
 //!
 //! The plan is four Tasks whose capabilities alternate (`bench.a`, `bench.b`, `bench.a`,
@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use peo_core::{Context, CreateOptions, Disposition, Object, SigningKey, Trust};
-use peo_runtime::jetstream::{JetStream, LocalServer, Options, ServeOptions, serve};
+use peo_jetstream::{JetStream, LocalServer, Options, ServeOptions, serve};
 use peo_runtime::{Invocation, Node};
 use serde_json::{Value, json};
 
