@@ -80,7 +80,8 @@ def main() -> int:
     done = payments_node(bank_key, trusted).visit(outgoing)
     print(f"bank: {done.appended} records, then {done.disposition.kind} ({done.disposition.status})")
     for record in done.object.memory:
-        print(f"  #{record.seq} visit {record.visit} {record.action:<9} {record.state or '-':<8} by {record.node.id or 'shop'}")
+        by = record.node.id or "shop"
+        print(f"  #{record.seq} visit {record.visit} {record.action:<9} {record.state or '-':<8} by {by}")
     report = done.object.verify(trusted_keys=[k.public_key() for k in (shop, wh_key, bank_key)])
     print(f"verified: {report.records_checked} records, {report.signatures_checked} signatures")
     return 0 if done.object.status == "succeeded" else 1

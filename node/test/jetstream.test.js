@@ -16,7 +16,9 @@ function natsServer() {
     try {
       execFileSync(p, ['--version'], { stdio: 'ignore' })
       return p
-    } catch {}
+    } catch {
+      // not at this path: try the next one
+    }
   }
   throw new Error('nats-server is not installed (Debian: apt-get install nats-server; scripts/test installs it)')
 }

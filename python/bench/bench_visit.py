@@ -66,15 +66,23 @@ def main() -> None:
 
     handlers = median_us(ten_calls)
     engine = total - handlers
-    print(f"python: 10-state visit {total:.1f} us; handler calls {handlers:.1f} us (10 x {handlers / 10:.2f} us); "
-          f"engine part {engine:.1f} us")
+    print(
+        f"python: 10-state visit {total:.1f} us; handler calls {handlers:.1f} us (10 x {handlers / 10:.2f} us); "
+        f"engine part {engine:.1f} us"
+    )
     if RUST.exists():
-        out = subprocess.run([str(RUST), str(ROOT / "bindings" / "c" / "bench" / "plan.json")],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [str(RUST), str(ROOT / "bindings" / "c" / "bench" / "plan.json")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         rust = float(re.search(r"visit ([0-9.]+) us", out).group(1))  # type: ignore[union-attr]
         print(out.strip())
-        print(f"engine part from Python: {engine / rust:.2f}x Rust (target: within 2x); "
-              f"whole visit with Python handlers: {total / rust:.2f}x")
+        print(
+            f"engine part from Python: {engine / rust:.2f}x Rust (target: within 2x); "
+            f"whole visit with Python handlers: {total / rust:.2f}x"
+        )
     else:
         print(f"(build {RUST.relative_to(ROOT)} for the Rust comparison)")
 

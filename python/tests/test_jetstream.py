@@ -10,9 +10,8 @@ import tempfile
 import threading
 import time
 
-import pytest
-
 import peo
+import pytest
 
 NATS = shutil.which("nats-server") or ("/usr/sbin/nats-server" if os.path.exists("/usr/sbin/nats-server") else None)
 
@@ -25,8 +24,11 @@ def nats_url():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     store = tempfile.mkdtemp(prefix="peo-py-nats-")
-    proc = subprocess.Popen([NATS, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [NATS, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 10
     while True:
         try:

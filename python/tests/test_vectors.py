@@ -15,8 +15,17 @@ VECTORS = ROOT / "tests" / "vectors"
 VISIT_KEYS = {"target", "complete", "node", "now_ms", "event", "handler_outcomes", "expect"}
 NODE_KEYS = {"id", "domain", "signing_key", "policy", "capabilities", "trust"}
 EXPECT_KEYS = {
-    "calls", "error", "disposition", "appended", "records", "status", "state", "data", "head",
-    "object_sha256", "children",
+    "calls",
+    "error",
+    "disposition",
+    "appended",
+    "records",
+    "status",
+    "state",
+    "data",
+    "head",
+    "object_sha256",
+    "children",
 }
 
 
@@ -26,15 +35,27 @@ def build_node(spec, now_ms, outcomes, calls):
     clock = {"now": now_ms}
     key = peo.SigningKey.from_bytes(bytes.fromhex(spec["signing_key"])) if spec["signing_key"] else None
     # The node's trust in its JSON form; None: the default, which accepts nothing.
-    node = peo.Node(spec["id"], domain=spec["domain"], policy=spec.get("policy"), key=key, trust=spec["trust"],
-                    clock=lambda: clock["now"])
+    node = peo.Node(
+        spec["id"],
+        domain=spec["domain"],
+        policy=spec.get("policy"),
+        key=key,
+        trust=spec["trust"],
+        clock=lambda: clock["now"],
+    )
     queue = list(outcomes)
 
     def handler(value, ctx):
-        calls.append({
-            "capability": ctx.capability, "state": ctx.state, "input": value, "attempt": ctx.attempt,
-            "idempotency_key": ctx.idempotency_key, "deadline_ms": ctx.deadline_ms,
-        })
+        calls.append(
+            {
+                "capability": ctx.capability,
+                "state": ctx.state,
+                "input": value,
+                "attempt": ctx.attempt,
+                "idempotency_key": ctx.idempotency_key,
+                "deadline_ms": ctx.deadline_ms,
+            }
+        )
         o = queue.pop(0) if queue else {"error": "Vector.NoOutcome"}
         if "took_ms" in o:
             clock["now"] += o["took_ms"]
@@ -108,7 +129,8 @@ def test_one_exception_per_error_kind_of_the_engine():
     classes = {
         getattr(peo, name).code: getattr(peo, name)
         for name in peo.errors.__all__
-        if isinstance(getattr(peo, name), type) and getattr(peo, name) is not peo.PeoError
+        if isinstance(getattr(peo, name), type)
+        and getattr(peo, name) is not peo.PeoError
         and issubclass(getattr(peo, name), peo.PeoError)
     }
     assert sorted(classes) == sorted(e["code"] for e in listed)
@@ -116,4 +138,10 @@ def test_one_exception_per_error_kind_of_the_engine():
         cls = classes[e["code"]]
         assert cls.kind == e["kind"] and issubclass(cls, peo.PeoError)
         raised = cls("m", record=3, state="S", field="F")
-        assert (raised.code, raised.kind, raised.record, raised.state, raised.field) == (e["code"], e["kind"], 3, "S", "F")
+        assert (raised.code, raised.kind, raised.record, raised.state, raised.field) == (
+            e["code"],
+            e["kind"],
+            3,
+            "S",
+            "F",
+        )

@@ -1,4 +1,5 @@
 """inventory.reserve: holds stock for the order (input JSON on stdin, output on stdout)."""
+
 import json
 import os
 import sys

@@ -488,7 +488,9 @@ def _wrap_advisor(fn: Advisor) -> Callable[[_peo.Object], Optional[str]]:
         try:
             proposal = fn(Object(native))
         except Exception as e:
-            warnings.warn(f"the advisor raised {type(e).__name__}: {e}; no advice this cycle", RuntimeWarning)
+            warnings.warn(
+                f"the advisor raised {type(e).__name__}: {e}; no advice this cycle", RuntimeWarning, stacklevel=2
+            )
             return None
         if proposal is None:
             return None
@@ -496,7 +498,9 @@ def _wrap_advisor(fn: Advisor) -> Callable[[_peo.Object], Optional[str]]:
             return json.dumps(asdict(proposal))
         if isinstance(proposal, Mapping):
             return json.dumps(dict(proposal))
-        warnings.warn(f"the advisor returned {type(proposal).__name__}, not a Proposal or dict", RuntimeWarning)
+        warnings.warn(
+            f"the advisor returned {type(proposal).__name__}, not a Proposal or dict", RuntimeWarning, stacklevel=2
+        )
         return None
 
     return advise

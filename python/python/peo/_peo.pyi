@@ -1,6 +1,6 @@
 # Stubs of the native module peo._peo (python/src/lib.rs). python/tests/test_stubs.py
 # checks them against the compiled module: every name, every method and its parameters.
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 __version__: str
 HANDLER_INVALID_OUTPUT: str
@@ -56,9 +56,7 @@ class Visit:
     @property
     def children(self) -> List[bytes]: ...
 
-_HandlerWrapper = Callable[
-    [str, str, str, str, int, Optional[int]], Tuple[str, Optional[str], Optional[str]]
-]
+_HandlerWrapper = Callable[[str, str, str, str, int, Optional[int]], Tuple[str, Optional[str], Optional[str]]]
 
 class Node:
     def __init__(self, id: str, domain: str) -> None: ...

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# CI step: generated code is up to date.
+# Runs alone (scripts/ci/02-generated.sh) or in order from scripts/test.
+source "$(dirname "$0")/common.sh"
+
+step "generated code is up to date"
+scripts/gen-flatbuffers.sh --check
+scripts/gen-header.sh --check
