@@ -25,6 +25,8 @@
 //! async-nats. The feature `test-util` adds [`LocalServer`], a `nats-server -js` for
 //! tests, examples and benchmarks.
 
+#![warn(missing_docs)]
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -94,9 +96,19 @@ impl Default for Options {
 #[derive(Debug, Clone)]
 pub enum Work {
     /// Visit this object (with the event that wakes it, if any).
-    Visit { object: Vec<u8>, event: Option<Event> },
+    Visit {
+        /// The object's bytes.
+        object: Vec<u8>,
+        /// The event delivered to it, if this delivery is one.
+        event: Option<Event>,
+    },
     /// Present a finished child to its parent (`Node::complete`).
-    Complete { parent: Vec<u8>, child: Vec<u8> },
+    Complete {
+        /// The waiting parent's newest version.
+        parent: Vec<u8>,
+        /// The child's final version.
+        child: Vec<u8>,
+    },
 }
 
 /// A message that needs a visit. Hand it back to [`JetStream::settle`] (with the visit's
@@ -104,6 +116,7 @@ pub enum Work {
 /// it is held, JetStream is told the node is still working on it; a delivery dropped
 /// without any of those is redelivered after `ack_wait`.
 pub struct Delivery {
+    /// What the node must do.
     pub work: Work,
     msg: jetstream::Message,
     id: String,
@@ -156,7 +169,10 @@ impl std::fmt::Debug for Delivery {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settled {
     /// The new version was committed and published to `subject`.
-    Forwarded { subject: String },
+    Forwarded {
+        /// Where it went.
+        subject: String,
+    },
     /// Nothing was appended (not due yet, or a completion already recorded).
     Unchanged,
     /// Another node extended the same version first: this result was dropped.
@@ -168,16 +184,25 @@ pub enum Settled {
 /// Counters of one connection (cumulative).
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// Deliveries taken.
     pub received: AtomicU64,
+    /// Visits and completions run.
     pub visits: AtomicU64,
+    /// New versions committed and sent on.
     pub forwarded: AtomicU64,
+    /// Objects that ended here.
     pub finished: AtomicU64,
+    /// Fan-out children published.
     pub children: AtomicU64,
     /// Deliveries recognised as duplicates (stale versions, lost races, repeated completions).
     pub duplicates: AtomicU64,
     /// Versions committed by a node that died before publishing them, published again.
     pub reconciled: AtomicU64,
+    /// Deliveries this node declined (its policy refused the visit): presented again
+    /// later, to this or another node.
     pub declined: AtomicU64,
+    /// Deliveries that could not be visited (malformed, tampered, over a limit):
+    /// dead-lettered to `peo.dead.<id>`.
     pub rejected: AtomicU64,
     /// Dormant objects not due yet (redelivered later).
     pub deferred: AtomicU64,
@@ -196,6 +221,7 @@ impl Stats {
     pub fn take_hop_latencies(&self) -> Vec<u64> {
         std::mem::take(&mut *self.hop_us.lock().unwrap_or_else(|e| e.into_inner()))
     }
+    /// The counters as a JSON object (the form every face and `peo serve` print).
     pub fn to_json(&self) -> Value {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         json!({
@@ -454,10 +480,12 @@ impl JetStream {
         }
     }
 
+    /// This connection's counters.
     pub fn stats(&self) -> &Stats {
         &self.stats
     }
 
+    /// The options it was opened with.
     pub fn options(&self) -> &Options {
         &self.options
     }

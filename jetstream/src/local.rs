@@ -56,10 +56,12 @@ impl LocalServer {
         Ok(s)
     }
 
+    /// Where to connect: `nats://127.0.0.1:<port>`.
     pub fn url(&self) -> &str {
         &self.url
     }
 
+    /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port
     }

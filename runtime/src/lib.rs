@@ -33,6 +33,8 @@
 //! # Ok::<(), peo_core::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -51,6 +53,7 @@ use serde_json::Value;
 /// A node's clock: ms since the Unix epoch. Core reads no clock; the node passes this
 /// one's readings to every cycle.
 pub trait Clock: Send + Sync {
+    /// Now, in ms since the Unix epoch.
     fn now_ms(&self) -> i64;
 }
 
@@ -69,12 +72,15 @@ impl Clock for SystemClock {
 pub struct ManualClock(AtomicI64);
 
 impl ManualClock {
+    /// A clock that reads `now_ms` until set or advanced.
     pub fn new(now_ms: i64) -> ManualClock {
         ManualClock(AtomicI64::new(now_ms))
     }
+    /// Sets the time (it may go back: each node judges by its own clock).
     pub fn set(&self, now_ms: i64) {
         self.0.store(now_ms, Ordering::SeqCst);
     }
+    /// Moves the time on by `ms`.
     pub fn advance(&self, ms: i64) {
         self.0.fetch_add(ms, Ordering::SeqCst);
     }
@@ -96,11 +102,14 @@ pub type Invocation = TaskCall;
 /// A handler's failure: an ASL error name (matched by `Retry` / `Catch`) and a cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandlerError {
+    /// The error name (`"Inventory.OutOfStock"`, or a `States.*` name).
     pub error: String,
+    /// What happened, for people.
     pub cause: Option<String>,
 }
 
 impl HandlerError {
+    /// A failure named `error` with `cause`.
     pub fn new(error: impl Into<String>, cause: impl Into<String>) -> HandlerError {
         HandlerError { error: error.into(), cause: Some(cause.into()) }
     }
@@ -108,6 +117,8 @@ impl HandlerError {
 
 /// The work behind a capability.
 pub trait Handler: Send + Sync {
+    /// Does the work of one attempt: the state's output, or a failure the plan's
+    /// `Retry` / `Catch` see.
     fn call(&self, invocation: &Invocation) -> std::result::Result<Value, HandlerError>;
 
     /// The output and, optionally, a refinement of the object's intent
@@ -267,6 +278,9 @@ impl Node {
         self.trust = Trust::keys(keys);
         self
     }
+    /// What the node accepts: a trust store (`Trust::store`), keys that may sign as
+    /// anyone (`Trust::keys`), or `Trust::any()` for tests and demos. The default,
+    /// `Trust::closed()`, accepts nothing.
     pub fn with_trust(mut self, trust: Trust) -> Node {
         self.trust = trust;
         self
@@ -278,6 +292,7 @@ impl Node {
         self.spec.policy = Some(Arc::new(policy));
         self
     }
+    /// Adds one fact (what its policies see as `context.node.facts.<name>`).
     pub fn with_fact(mut self, name: impl Into<String>, value: Value) -> Node {
         if !self.spec.facts.is_object() {
             self.spec.facts = Value::Object(Default::default());
@@ -295,10 +310,12 @@ impl Node {
         self.advisor = None;
         self
     }
+    /// The node's clock (the system clock by default).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Node {
         self.clock = clock;
         self
     }
+    /// The limits it decodes, verifies and runs objects under ([`Limits`]).
     pub fn with_limits(mut self, limits: Limits) -> Node {
         self.spec.limits = limits.clone();
         self.limits = limits;
@@ -338,9 +355,11 @@ impl Node {
     ) -> Node {
         self.handler(capability, Refining(f))
     }
+    /// The node's id, as its records name it.
     pub fn id(&self) -> &str {
         &self.spec.id
     }
+    /// The trust domain it claims (a trust store binds it to its key).
     pub fn domain(&self) -> &str {
         &self.spec.domain
     }
@@ -348,6 +367,7 @@ impl Node {
     pub fn spec(&self) -> &NodeSpec {
         &self.spec
     }
+    /// The clock its visits read.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }
