@@ -48,6 +48,17 @@ export declare class NativeNode {
   setMaxCycles(maxCycles: number): void
   /** A manual clock at `nowMs` (ms since the Unix epoch), or the system clock (null). */
   setClock(nowMs?: number | undefined | null): void
+  /**
+   * A clock that calls `clock()` (ms since the Unix epoch) at every reading: it runs
+   * synchronously on the JS thread during `next()`; a reading that is not a finite
+   * number falls back to the system clock (peo.js fails the visit then).
+   */
+  setClockCallback(clock: () => number): void
+  /**
+   * `advisor(object)` before every cycle of a visit, returning a proposal as JSON text
+   * or null (synchronously, on the JS thread during `next()`), or null to remove it.
+   */
+  setAdvisor(advisor: ((object: NativeObject) => string | null) | null): void
   /** Moves a manual clock (`setClock`) forward; also during a visit, from a handler. */
   advanceClock(ms: number): void
   /** Declares a capability whose calls the JS layer answers (`NativeSession`). */

@@ -151,6 +151,19 @@ export interface TrustStore {
   keys?: TrustedKey[]
 }
 
+/** What an advisor proposes for the next cycle (the node checks it against the plan and policy). */
+export interface Proposal {
+  action: 'execute' | 'delegate' | 'terminate'
+  /** The capability to execute or delegate to, or a node id. */
+  target?: string | null
+  /** From 0 to 1 (default 1). */
+  confidence?: number | null
+  rationale?: string | null
+}
+
+/** An advisor: a proposal for the object's next step, or null for none. Synchronous. */
+export type Advisor = (object: PeoObject) => Proposal | null | undefined
+
 export interface NodeOptions {
   id: string
   domain: string
@@ -164,6 +177,10 @@ export interface NodeOptions {
   trust?: 'any' | TrustStore | null
   /** A manual clock starting here (ms since the Unix epoch); the system clock when absent. */
   nowMs?: number | null
+  /** A clock called at every reading (synchronous, ms since the Unix epoch); one that throws fails the visit. */
+  clock?: (() => number) | null
+  /** Consulted before every cycle (synchronously); its proposal is followed when valid and permitted, and recorded. */
+  advisor?: Advisor | null
   /** The most cycles one visit runs (default 10,000); at the bound it ends dormant, reason 'budget', due now, its work kept. */
   maxCycles?: number
 }
@@ -174,7 +191,10 @@ export class Node {
   readonly domain: string
   readonly capabilities: string[]
   handle(capability: string, fn: Handler): this
-  setClock(nowMs: number | null): void
+  /** A manual clock at `nowMs`, a function called at every reading, or the system clock (null). */
+  setClock(clock: number | (() => number) | null): void
+  /** An advisor consulted before every cycle, or null to remove it. */
+  setAdvisor(advisor: Advisor | null): void
   advanceClock(ms: number): void
   visit(obj: PeoObject | Uint8Array, options?: { event?: Event | null }): Promise<Visit>
   complete(parent: PeoObject | Uint8Array, child: PeoObject | Uint8Array): Promise<Visit>

@@ -360,9 +360,20 @@ function runHandler(fn, c) {
 }
 
 /** Drives visit `id` of a native node to its end, calling the node's handlers. */
-async function drive(nativeNode, id, handlers) {
+async function drive(node, id) {
+  const nativeNode = node._native
+  const handlers = node._handlers
+  // A clock callback that failed during a step fails the visit (with its error).
+  const checked = (text) => {
+    const e = node._clockError
+    if (e) {
+      node._clockError = null
+      throw e
+    }
+    return text
+  }
   try {
-    let text = nativeNode.next(id)
+    let text = checked(nativeNode.next(id))
     while (text.charCodeAt(0) !== 1) {
       // capability \0 state \0 idempotencyKey \0 attempt \0 deadlineMs \0 inputJson
       const f = text.split('\0', 5)
@@ -377,7 +388,7 @@ async function drive(nativeNode, id, handlers) {
       const fn = handlers.get(step.capability)
       let outcome = fn ? runHandler(fn, step) : ['error', 'peo.NoHandler', `no handler for ${step.capability}`]
       if (typeof outcome.then === 'function') outcome = await outcome
-      text = nativeNode.answer(id, outcome[0], outcome[1], outcome[2])
+      text = checked(nativeNode.answer(id, outcome[0], outcome[1], outcome[2]))
     }
     // \u0001 appended \0 children \0 dispositionJson
     const f = text.split('\0', 2)
@@ -412,12 +423,13 @@ function eventJson(event) {
  * and demos). Without either it accepts nothing.
  */
 class Node {
-  constructor({ id, domain, policy, facts, key, trustedKeys, trust, nowMs, maxCycles } = {}) {
+  constructor({ id, domain, policy, facts, key, trustedKeys, trust, nowMs, clock, advisor, maxCycles } = {}) {
     if (typeof id !== 'string' || typeof domain !== 'string') {
       throw new TypeError("a node needs a string id and domain: new Node({ id: 'n1', domain: 'eu' })")
     }
     this._native = call(() => new native.NativeNode(id, domain))
     this._handlers = new Map()
+    this._clockError = null
     if (policy !== undefined && policy !== null) {
       if (typeof policy !== 'string') throw new TypeError('policy must be Cedar text (a string)')
       call(() => this._native.setPolicy(policy))
@@ -441,7 +453,12 @@ class Node {
       }
       call(() => this._native.setTrustJson(JSON.stringify(trust)))
     }
-    if (nowMs !== undefined && nowMs !== null) this.setClock(nowMs)
+    if (nowMs !== undefined && nowMs !== null) {
+      if (clock !== undefined && clock !== null) throw new TypeError('give nowMs or clock, not both')
+      this.setClock(nowMs)
+    }
+    if (clock !== undefined && clock !== null) this.setClock(clock)
+    if (advisor !== undefined && advisor !== null) this.setAdvisor(advisor)
     if (maxCycles !== undefined) call(() => this._native.setMaxCycles(maxCycles))
   }
 
@@ -467,10 +484,64 @@ class Node {
     return this
   }
 
-  /** A manual clock (ms since the Unix epoch) instead of the system clock (null). */
-  setClock(nowMs) {
-    if (nowMs !== null && !Number.isSafeInteger(nowMs)) throw new TypeError('nowMs must be an integer or null')
-    call(() => this._native.setClock(nowMs))
+  /**
+   * The node's clock: a manual clock at `nowMs` (an integer, ms since the Unix epoch;
+   * `advanceClock` moves it), a function `() => ms` called at every reading (synchronous;
+   * one that throws or returns a non-integer fails the visit with that error), or the
+   * system clock (null).
+   */
+  setClock(clock) {
+    if (typeof clock === 'function') {
+      call(() =>
+        this._native.setClockCallback(() => {
+          try {
+            const t = clock()
+            if (Number.isSafeInteger(t)) return t
+            this._clockError = new TypeError(`the node's clock returned ${describe(t)}, not an integer (ms since the Unix epoch)`)
+          } catch (e) {
+            this._clockError = e
+          }
+          return NaN
+        }),
+      )
+      return
+    }
+    if (clock !== null && !Number.isSafeInteger(clock)) {
+      throw new TypeError('the clock must be an integer (ms since the Unix epoch), a function returning one, or null')
+    }
+    call(() => this._native.setClock(clock))
+  }
+
+  /**
+   * An advisor, consulted before every cycle of a visit: `advisor(object)` returns a
+   * proposal `{ action, target?, confidence?, rationale? }` or null, synchronously. The
+   * node follows it when it is valid and policy permits it, overrides it otherwise, and
+   * records it either way. One that throws or returns something else gives no advice
+   * that cycle (with a process warning). null removes it.
+   */
+  setAdvisor(advisor) {
+    if (advisor === null) {
+      call(() => this._native.setAdvisor(null))
+      return
+    }
+    if (typeof advisor !== 'function') throw new TypeError(`the advisor must be a function, not ${describe(advisor)}`)
+    call(() =>
+      this._native.setAdvisor((nativeObject) => {
+        let proposal
+        try {
+          proposal = advisor(new PeoObject(nativeObject))
+        } catch (e) {
+          process.emitWarning(`the advisor threw ${e}; no advice this cycle`, 'PeoAdvisorWarning')
+          return null
+        }
+        if (proposal === null || proposal === undefined) return null
+        if (typeof proposal !== 'object' || Array.isArray(proposal) || typeof proposal.then === 'function') {
+          process.emitWarning(`the advisor returned ${describe(proposal)}, not a proposal object`, 'PeoAdvisorWarning')
+          return null
+        }
+        return JSON.stringify(proposal)
+      }),
+    )
   }
 
   /** Moves a manual clock forward (also from inside a handler). */
@@ -487,14 +558,14 @@ class Node {
   async visit(obj, { event } = {}) {
     const data = objectBytes(obj, 'obj')
     const ev = eventJson(event)
-    return drive(this._native, call(() => this._native.begin(data, ev)), this._handlers)
+    return drive(this, call(() => this._native.begin(data, ev)))
   }
 
   /** Presents a fan-out child's final object to its waiting parent. */
   async complete(parent, child) {
     const p = objectBytes(parent, 'parent')
     const c = objectBytes(child, 'child')
-    return drive(this._native, call(() => this._native.beginCompletion(p, c)), this._handlers)
+    return drive(this, call(() => this._native.beginCompletion(p, c)))
   }
 }
 

@@ -88,6 +88,41 @@ impl NativeSigningKey {
     }
 }
 
+/// A JS function the engine calls while a visit runs on the JS thread (advisors and
+/// clocks are called synchronously inside `next()`). On any other thread it is not
+/// called (`None`), and a call that throws gives `None` too (peo.js's wrappers catch).
+struct JsFn<Args: JsValuesTupleIntoVec, Ret> {
+    env: usize,
+    f: FunctionRef<Args, Ret>,
+    thread: std::thread::ThreadId,
+}
+
+impl<Args: JsValuesTupleIntoVec, Ret: FromNapiValue> JsFn<Args, Ret> {
+    fn new(env: &Env, f: &Function<'_, Args, Ret>) -> Result<Self, Code> {
+        let f = f.create_ref().map_err(|e| napi::Error::new(Code("PEO_INTERNAL"), e.reason.clone()))?;
+        Ok(JsFn { env: env.raw() as usize, f, thread: std::thread::current().id() })
+    }
+    fn call(&self, args: Args) -> Option<Ret> {
+        if std::thread::current().id() != self.thread {
+            return None;
+        }
+        let env = Env::from_raw(self.env as napi::sys::napi_env);
+        self.f.borrow_back(&env).and_then(|f| f.call(args)).ok()
+    }
+}
+
+/// A clock calling a JS function (`setClockCallback`).
+struct JsClock(JsFn<(), f64>);
+
+impl Clock for JsClock {
+    fn now_ms(&self) -> i64 {
+        match self.0.call(()) {
+            Some(t) if t.is_finite() => t as i64,
+            _ => SystemClock.now_ms(),
+        }
+    }
+}
+
 /// An object (see `peo.d.ts` for the documented API).
 #[napi]
 pub struct NativeObject {
@@ -314,6 +349,37 @@ impl NativeNode {
             }
         };
         self.update(|n| n.with_clock(clock));
+    }
+    /// A clock that calls `clock()` (ms since the Unix epoch) at every reading: it runs
+    /// synchronously on the JS thread during `next()`; a reading that is not a finite
+    /// number falls back to the system clock (peo.js fails the visit then).
+    #[napi(catch_unwind, ts_args_type = "clock: () => number")]
+    pub fn set_clock_callback(&mut self, env: &Env, clock: Function<(), f64>) -> Result<(), Code> {
+        let f = JsFn::new(env, &clock)?;
+        self.clock = None;
+        self.update(|n| n.with_clock(Arc::new(JsClock(f))));
+        Ok(())
+    }
+    /// `advisor(object)` before every cycle of a visit, returning a proposal as JSON text
+    /// or null (synchronously, on the JS thread during `next()`), or null to remove it.
+    #[napi(catch_unwind, ts_args_type = "advisor: ((object: NativeObject) => string | null) | null")]
+    pub fn set_advisor(
+        &mut self,
+        env: &Env,
+        advisor: Option<Function<NativeObject, Option<String>>>,
+    ) -> Result<(), Code> {
+        let Some(advisor) = advisor else {
+            self.update(Node::without_advisor);
+            return Ok(());
+        };
+        let f = JsFn::new(env, &advisor)?;
+        self.update(|n| {
+            n.with_advisor(move |object: &Object| {
+                let text = f.call(NativeObject { object: object.clone() }).flatten()?;
+                serde_json::from_str(&text).ok().and_then(|v| peo_runtime::Proposal::from_json(&v).ok())
+            })
+        });
+        Ok(())
     }
     /// Moves a manual clock (`setClock`) forward; also during a visit, from a handler.
     #[napi(catch_unwind)]

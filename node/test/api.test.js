@@ -172,6 +172,45 @@ test('bad input rejects with the documented codes', async () => {
   await assert.rejects(node.visit('bytes'), TypeError)
 })
 
+test('advisor proposals are checked and recorded; a clock function is read every cycle', async () => {
+  const advice = []
+  const node = new peo.Node({
+    id: 'n', domain: 'd', trust: 'any',
+    policy: 'permit(principal, action, resource) unless { action == Peo::Action::"terminate" && context.advised };',
+    advisor: (obj) => {
+      advice.push(obj.state)
+      if (obj.state === 'Reserve') return { action: 'execute', target: 'inventory.reserve', confidence: 0.9, rationale: 'in stock' }
+      return { action: 'terminate', rationale: 'give up' } // forbidden by the policy: overridden
+    },
+  })
+  node.handle('inventory.reserve', () => ({ held: 1 }))
+  const visit = await node.visit(order())
+  assert.deepEqual(advice.slice(0, 2), ['Reserve', 'Charge'])
+  assert.equal(visit.records[0].advice.followed, true)
+  assert.equal(visit.records[0].advice.rationale, 'in stock')
+  const overridden = visit.records.filter((r) => r.advice && !r.advice.followed)
+  assert.ok(overridden.length > 0 && overridden[0].advice.action === 'terminate')
+
+  // An advisor that throws gives no advice (a warning), and the visit goes on.
+  const warned = new Promise((resolve) => process.once('warning', resolve))
+  const thrower = new peo.Node({ id: 'n', domain: 'd', trust: 'any', advisor: () => { throw new Error('boom') } })
+  thrower.handle('inventory.reserve', () => ({ held: 1 }))
+  assert.equal((await thrower.visit(order())).disposition.kind, 'delegate')
+  assert.match(String((await warned).message), /boom/)
+
+  // The clock: records carry its readings; one that throws fails the visit with its error.
+  let now = T0 + 5
+  const clocked = new peo.Node({ id: 'n', domain: 'd', trust: 'any', clock: () => now++ })
+  clocked.handle('inventory.reserve', () => ({ held: 1 }))
+  const times = (await clocked.visit(order())).records.map((r) => r.time_ms)
+  assert.ok(times[0] >= T0 + 5 && times[0] < T0 + 50, `${times}`)
+  const broken = new peo.Node({ id: 'n', domain: 'd', trust: 'any', clock: () => { throw new RangeError('no time') } })
+  await assert.rejects(broken.visit(order()), (e) => e instanceof RangeError && e.message === 'no time')
+  const wrong = new peo.Node({ id: 'n', domain: 'd', trust: 'any', clock: () => 'noon' })
+  await assert.rejects(wrong.visit(order()), (e) => e instanceof TypeError && /not an integer/.test(e.message))
+  assert.throws(() => new peo.Node({ id: 'n', domain: 'd', advisor: 3 }), TypeError)
+})
+
 test('native errors carry the record, state and field they concern', async () => {
   // The hierarchy itself is checked against the engine's list in vectors.test.js.
   assert.match(peo.version, /^\d+\.\d+\.\d+/)

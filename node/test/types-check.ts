@@ -54,5 +54,14 @@ async function mesh(url: string, node: peo.Node, obj: peo.Object): Promise<void>
   }
 }
 
+function advised(): peo.Node {
+  const proposal: peo.Proposal = { action: 'execute', target: 'inventory.reserve', confidence: 0.5 }
+  const node = new peo.Node({ id: 'n', domain: 'd', trust: 'any', clock: () => Date.now(), advisor: (o) => (o.state ? proposal : null) })
+  node.setAdvisor(null)
+  node.setClock(null)
+  return node
+}
+
 void main()
+void advised
 void mesh
