@@ -18,8 +18,8 @@ use peo_core::{
     Context, CreateOptions, Error, Event, Limits, NodePolicy, Object, ObjectId, Proposal, PublicKey, SigningKey, Trust,
 };
 use peo_runtime::{
-    Clock, HANDLER_INVALID_OUTPUT, Handler, HandlerError, Invocation, Node, SystemClock, TaskOutcome, Visit,
-    outcome_from_text,
+    Clock, HANDLER_INVALID_OUTPUT, Handler, HandlerError, Invocation, Next, Node, Session, SystemClock, TaskOutcome,
+    Visit, outcome_from_text,
 };
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
@@ -298,13 +298,13 @@ impl Clock for PyClock {
 /// A node (see `peo.Node` for the documented API).
 #[pyclass(module = "peo._peo", name = "Node")]
 struct PyNode {
-    node: Node,
+    node: Arc<Node>,
 }
 
 impl PyNode {
     fn update(&mut self, f: impl FnOnce(Node) -> Node) {
-        let node = std::mem::replace(&mut self.node, Node::new("", ""));
-        self.node = f(node);
+        let node = std::mem::replace(Arc::make_mut(&mut self.node), Node::new("", ""));
+        *Arc::make_mut(&mut self.node) = f(node);
     }
 
     /// Runs `f` (a visit) with the GIL released, then raises what a callback left pending.
@@ -326,7 +326,7 @@ impl PyNode {
         if id.is_empty() {
             return Err(to_py(&Error::invalid_argument("a node's id must not be empty")));
         }
-        Ok(PyNode { node: Node::new(id, domain) })
+        Ok(PyNode { node: Arc::new(Node::new(id, domain)) })
     }
     fn set_key(&mut self, key: &PySigningKey) {
         let key = key.0.clone();
@@ -422,6 +422,73 @@ impl PyNode {
     fn complete(&self, py: Python<'_>, parent: &[u8], child: &[u8]) -> PyResult<PyVisit> {
         self.run(py, |node| node.complete(parent, child))
     }
+    /// Starts a visit the caller drives (`Session.advance` / `answer`): for hosts whose
+    /// handlers are coroutines, awaited on their own event loop.
+    #[pyo3(signature = (data, event_json=None))]
+    fn begin(&self, py: Python<'_>, data: &[u8], event_json: Option<&str>) -> PyResult<PySession> {
+        let event =
+            event_json.map(|t| parse(t, "the event").and_then(|v| Event::from_json(&v).or_raise())).transpose()?;
+        let object = py.detach(|| self.node.admit(data)).or_raise()?;
+        Ok(PySession(Some(Session::new(self.node.clone(), object, event))))
+    }
+    /// Starts the presentation of a child's final object to its waiting parent, driven
+    /// by the caller.
+    fn begin_completion(&self, py: Python<'_>, parent: &[u8], child: &[u8]) -> PyResult<PySession> {
+        let session = py
+            .detach(|| self.node.admit(parent).and_then(|o| Session::completion(self.node.clone(), o, child)))
+            .or_raise()?;
+        Ok(PySession(Some(session)))
+    }
+}
+
+/// A visit driven by its host, one handler call at a time (`Node.begin`).
+#[pyclass(module = "peo._peo", name = "Session")]
+struct PySession(Option<Session<Arc<Node>>>);
+
+#[pymethods]
+impl PySession {
+    /// Runs cycles until a handler must be called, returned as `(capability, state,
+    /// input_json, idempotency_key, attempt, deadline_ms)` (answer it with `answer`), or
+    /// the visit is over: then its `Visit`, and the session is spent.
+    fn advance(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let session = self.0.as_mut().ok_or_else(|| to_py(&Error::invalid_argument("the visit is over")))?;
+        take_pending();
+        let next = py.detach(|| -> peo_core::Result<_> {
+            Ok(match session.advance()? {
+                Next::Call(c) => Err((
+                    c.capability.clone(),
+                    c.state.clone(),
+                    c.input.to_string(),
+                    c.idempotency_key.clone(),
+                    c.attempt,
+                    c.deadline_ms,
+                )),
+                Next::Done(v) => Ok(v),
+            })
+        });
+        if let Some(err) = take_pending() {
+            self.0 = None;
+            return Err(err);
+        }
+        match next {
+            Ok(Ok(visit)) => {
+                self.0 = None;
+                Ok(Py::new(py, PyVisit(visit))?.into_any())
+            }
+            Ok(Err(call)) => Ok(call.into_pyobject(py)?.into_any().unbind()),
+            Err(e) => {
+                self.0 = None;
+                Err(to_py(&e))
+            }
+        }
+    }
+    /// Records the pending call's outcome: `("ok", output_json, refinement_json | None)`
+    /// or `("error", error_name, cause)`, as the handler wrappers return it.
+    #[pyo3(signature = (kind, a, b))]
+    fn answer(&mut self, kind: &str, a: Option<String>, b: Option<String>) -> PyResult<()> {
+        let session = self.0.as_mut().ok_or_else(|| to_py(&Error::invalid_argument("the visit is over")))?;
+        session.answer(outcome_from_text(kind, a, b)).or_raise()
+    }
 }
 
 #[pymodule]
@@ -433,6 +500,7 @@ fn _peo(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyObject_>()?;
     m.add_class::<PyVisit>()?;
     m.add_class::<PyNode>()?;
+    m.add_class::<PySession>()?;
     #[cfg(feature = "jetstream")]
     m.add_class::<jetstream::PyJetStream>()?;
     Ok(())

@@ -259,6 +259,33 @@ def test_async_handlers_with_visit_async():
     visit, loop = asyncio.run(main())
     assert visit.disposition.capability == "payment.charge" and loop_seen == [loop]
 
+    # visit_async uses no thread: two visits interleave on one loop while their handlers wait.
+    threads = set()
+    order_of = []
+
+    @node.handler("inventory.reserve")
+    async def slow_reserve(o):
+        threads.add(threading.get_ident())
+        order_of.append(("start", o["order"]))
+        await asyncio.sleep(0.01)
+        order_of.append(("end", o["order"]))
+        return {"held": 1}
+
+    async def two():
+        a, b = order(), peo.Object.create(ORDER_PLAN, {"labels": ["orders"]}, {"order": 8, "qty": 1}, now_ms=T0)
+        return await asyncio.gather(node.visit_async(a), node.visit_async(b))
+
+    visits = asyncio.run(two())
+    assert [v.disposition.kind for v in visits] == ["delegate", "delegate"]
+    assert threads == {threading.get_ident()}
+    assert [step for step, _ in order_of] == ["start", "start", "end", "end"], order_of
+    # The same bytes as a synchronous visit, and errors as exceptions of the same kinds.
+    fixed = peo.Node("n", domain="d", trust="any", clock=lambda: T0 + 5)
+    fixed.add_handler("inventory.reserve", slow_reserve)
+    assert bytes(asyncio.run(fixed.visit_async(order())).bytes) == bytes(fixed.visit(order()).bytes)
+    with pytest.raises(peo.DecodeError):
+        asyncio.run(node.visit_async(b"not an object"))
+
     # A synchronous visit inside a running loop still awaits the handler (on a helper thread).
     async def sync_inside():
         return node.visit(order())

@@ -412,16 +412,12 @@ class TaskContext:
 Handler = Callable[..., Any]
 F = TypeVar("F", bound=Handler)
 
-# The event loop a `visit_async` is running on (handlers run on a worker thread).
-_visit_loop = threading.local()
 # A private loop per thread for async handlers of synchronous visits.
 _private_loop = threading.local()
 
 
 def _run_coroutine(coro: Awaitable[Any]) -> Any:
-    loop: Optional[asyncio.AbstractEventLoop] = getattr(_visit_loop, "loop", None)
-    if loop is not None:
-        return asyncio.run_coroutine_threadsafe(cast(Any, coro), loop).result()
+    """Runs an async handler of a synchronous visit (``visit_async`` awaits them instead)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -448,36 +444,67 @@ def _wants_context(fn: Callable[..., Any]) -> bool:
     return len(params) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
 
 
-def _wrap_handler(fn: Handler) -> Callable[..., Tuple[str, Optional[str], Optional[str]]]:
+Outcome = Tuple[str, Optional[str], Optional[str]]
+
+
+def _invoke(fn: Handler, with_context: bool, call: Tuple[Any, ...]) -> Tuple[Optional[TaskContext], Any]:
+    """Calls a handler with a call's input (and a context when it takes one); the result
+    may still be awaitable."""
+    capability, state, input_json, key, attempt, deadline_ms = call
+    ctx = TaskContext(capability, state, key, attempt, deadline_ms) if with_context else None
+    value = json.loads(input_json)
+    return ctx, (fn(value, ctx) if with_context else fn(value))
+
+
+def _failure(e: Exception) -> Outcome:
+    """A handler's own exception as a recorded task error."""
+    if isinstance(e, TaskFailed):
+        return ("error", e.error or "TaskFailed", e.cause)
+    return ("error", type(e).__name__, str(e) or repr(e))
+
+
+def _outcome(result: Any, ctx: Optional[TaskContext]) -> Outcome:
+    """A handler's result (and the refinement it proposed) as the engine takes it."""
+    try:
+        output = json.dumps(result, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as e:
+        return ("error", HANDLER_INVALID_OUTPUT, f"the handler returned a value that is not JSON: {e}")
+    refinement = None
+    if ctx is not None and ctx.refinement:
+        try:
+            refinement = json.dumps(ctx.refinement[0], allow_nan=False)
+        except (TypeError, ValueError) as e:
+            return ("error", HANDLER_INVALID_OUTPUT, f"the refinement is not JSON: {e}")
+    return ("ok", output, refinement)
+
+
+def _wrap_handler(fn: Handler) -> Callable[..., Outcome]:
     """The uniform callable the engine calls: never raises for an ordinary exception."""
     with_context = _wants_context(fn)
 
-    def call(
-        capability: str, state: str, input_json: str, key: str, attempt: int, deadline_ms: Optional[int]
-    ) -> Tuple[str, Optional[str], Optional[str]]:
-        ctx = TaskContext(capability, state, key, attempt, deadline_ms) if with_context else None
+    def call(*args: Any) -> Outcome:
         try:
-            value = json.loads(input_json)
-            result = fn(value, ctx) if with_context else fn(value)
+            ctx, result = _invoke(fn, with_context, args)
             if inspect.isawaitable(result):
                 result = _run_coroutine(result)
-        except TaskFailed as e:
-            return ("error", e.error or "TaskFailed", e.cause)
-        except Exception as e:  # a handler's own exception is a recorded task error
-            return ("error", type(e).__name__, str(e) or repr(e))
-        try:
-            output = json.dumps(result, allow_nan=False, separators=(",", ":"))
-        except (TypeError, ValueError) as e:
-            return ("error", HANDLER_INVALID_OUTPUT, f"the handler returned a value that is not JSON: {e}")
-        refinement = None
-        if ctx is not None and ctx.refinement:
-            try:
-                refinement = json.dumps(ctx.refinement[0], allow_nan=False)
-            except (TypeError, ValueError) as e:
-                return ("error", HANDLER_INVALID_OUTPUT, f"the refinement is not JSON: {e}")
-        return ("ok", output, refinement)
+        except Exception as e:
+            return _failure(e)
+        return _outcome(result, ctx)
 
     return call
+
+
+async def _call_async(fn: Optional[Handler], call: Tuple[Any, ...]) -> Outcome:
+    """A session's handler call on the caller's event loop: coroutines are awaited there."""
+    if fn is None:
+        return ("error", "peo.NoHandler", f"no handler for {call[0]}")
+    try:
+        ctx, result = _invoke(fn, _wants_context(fn), call)
+        if inspect.isawaitable(result):
+            result = await result
+    except Exception as e:
+        return _failure(e)
+    return _outcome(result, ctx)
 
 
 Advisor = Callable[[Object], Union[Proposal, Mapping[str, Any], None]]
@@ -625,18 +652,25 @@ class Node:
     async def visit_async(
         self, obj: Union[Object, BytesLike], event: Union[Event, Mapping[str, Any], None] = None
     ) -> Visit:
-        """``visit`` on a worker thread, so the event loop keeps running; ``async def``
-        handlers are awaited on this loop."""
-        loop = asyncio.get_running_loop()
+        """``visit`` driven from this event loop, one handler call at a time: the engine
+        works in short synchronous steps (releasing the GIL), ``async def`` handlers are
+        awaited here, and while they wait the loop runs other work. No thread is used.
+        Advisors and clocks are called synchronously, as in ``visit``."""
+        data = obj.to_bytes() if isinstance(obj, Object) else _bytes_arg(obj, "obj")
+        return await self._drive(self._native.begin(data, _event_json(event)))
 
-        def run() -> Visit:
-            _visit_loop.loop = loop
-            try:
-                return self.visit(obj, event)
-            finally:
-                _visit_loop.loop = None
+    async def complete_async(self, parent: Union[Object, BytesLike], child: Union[Object, BytesLike]) -> Visit:
+        """``complete`` driven from this event loop, as ``visit_async``."""
+        p = parent.to_bytes() if isinstance(parent, Object) else _bytes_arg(parent, "parent")
+        c = child.to_bytes() if isinstance(child, Object) else _bytes_arg(child, "child")
+        return await self._drive(self._native.begin_completion(p, c))
 
-        return await loop.run_in_executor(None, run)
+    async def _drive(self, session: Any) -> Visit:
+        step = session.advance()
+        while isinstance(step, tuple):
+            session.answer(*await _call_async(self._handlers.get(step[0]), step))
+            step = session.advance()
+        return Visit(step)
 
     def complete(self, parent: Union[Object, BytesLike], child: Union[Object, BytesLike]) -> Visit:
         """Presents a child's final object to its waiting parent (fan-out joins)."""
