@@ -53,8 +53,6 @@ pub const BUCKET: &str = "peo_objects";
 /// The longest a dormant object's wake-up message is parked at once (ms): a due time
 /// further away is checked again (by whichever node receives it) after this long.
 const MAX_PARK_MS: i64 = 300_000;
-/// The header carrying the bucket revision of the version a message holds.
-const REVISION_HEADER: &str = "Peo-Revision";
 
 /// Settings of a connection; the defaults suit most meshes.
 #[derive(Debug, Clone)]
@@ -382,7 +380,7 @@ enum Check {
     Current(Option<u64>),
     /// The bucket holds its direct successor (committed, perhaps never published), at
     /// this revision.
-    Successor(bytes::Bytes, u64),
+    Successor(bytes::Bytes),
     /// Already extended further: drop it.
     Stale(String),
 }
@@ -621,11 +619,18 @@ impl JetStream {
     /// Where `object` stands against the bucket.
     async fn check(&self, object: &Object) -> Result<Check> {
         let id = object.id().to_hex();
-        let Some(e) = self.entry(&id).await? else { return Ok(Check::Current(None)) };
+        let e =
+            self.c().kv.entry(&id).await.map_err(|e| Error::transport(format!("cannot read {BUCKET}/{id}: {e}")))?;
+        let Some(e) = e else { return Ok(Check::Current(None)) };
+        if e.operation != kv::Operation::Put {
+            // Deleted from the bucket: a copy of it is not new work (it ran, or was
+            // withdrawn), whoever publishes it.
+            return Ok(Check::Stale("its bucket entry was deleted: refusing to start it again".into()));
+        }
         let newest = match Object::from_bytes(&e.value, &self.options.limits) {
             Ok(o) => o,
-            // A damaged bucket entry: the received version wins.
-            Err(_) => return Ok(Check::Current(Some(e.revision))),
+            // A damaged bucket entry proves nothing about the received version.
+            Err(err) => return Ok(Check::Stale(format!("its bucket entry does not decode ({err})"))),
         };
         let (n, k) = (object.memory().len(), newest.memory().len());
         if newest.head() == object.head() {
@@ -636,7 +641,7 @@ impl JetStream {
             let visits: Vec<u32> =
                 newest.memory()[n..].iter().filter_map(|r| r.decode().ok().map(|r| r.visit)).collect();
             if visits.len() == k - n && visits.iter().all(|v| *v == visits[0]) {
-                return Ok(Check::Successor(e.value, e.revision));
+                return Ok(Check::Successor(e.value));
             }
             return Ok(Check::Stale(format!("already extended to record {k}")));
         }
@@ -648,21 +653,17 @@ impl JetStream {
 
     /// Publishes a committed version to where it goes next (idempotent: the message id
     /// is the object id and head). Returns the subject and whether JetStream had it.
-    /// `revision`: the bucket revision of this version, carried in the `Peo-Revision`
-    /// header so that the receiver can commit its successor without reading the bucket
-    /// first (a first delivery of a version a node just committed is the newest).
-    async fn forward(&self, object: &Object, bytes: bytes::Bytes, revision: Option<u64>) -> Result<(String, bool)> {
+    /// The receiver reads the bucket before it extends the version: nothing in a message
+    /// (which any client may publish) is taken as proof that it is the newest.
+    async fn forward(&self, object: &Object, bytes: bytes::Bytes) -> Result<(String, bool)> {
         let subject = route(object);
         let id = format!("{}@{}", object.id().to_hex(), object.head());
-        self.publish(&subject, &id, bytes, revision).await.map(|dup| (subject, dup))
+        self.publish(&subject, &id, bytes).await.map(|dup| (subject, dup))
     }
 
-    async fn publish(&self, subject: &str, msg_id: &str, bytes: bytes::Bytes, revision: Option<u64>) -> Result<bool> {
+    async fn publish(&self, subject: &str, msg_id: &str, bytes: bytes::Bytes) -> Result<bool> {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", msg_id);
-        if let Some(r) = revision {
-            headers.insert(REVISION_HEADER, r.to_string().as_str());
-        }
         let ack = self
             .c()
             .js
@@ -788,22 +789,9 @@ impl JetStream {
                 }
             };
             let id = object.id().to_hex();
-            // The first delivery of a version its sender committed at the revision it
-            // names is the newest (only dormant objects have other ways forward): no need
-            // to read the bucket. A stale copy, a redelivery, a wake-up: check.
-            let hinted = msg
-                .headers
-                .as_ref()
-                .and_then(|h| h.get(REVISION_HEADER))
-                .and_then(|v| v.as_str().parse::<u64>().ok())
-                .filter(|_| delivered == 1 && !subject.starts_with("peo.dormant."))
-                // Not one that waited long in this node's buffer (it may have been given to
-                // another node meanwhile).
-                .filter(|_| now_ns() - published_ns < (self.options.ack_wait / 2).as_nanos() as i128);
-            let check = match hinted {
-                Some(r) => Check::Current(Some(r)),
-                None => self.check(&object).await?,
-            };
+            // Always against the bucket: a redelivery, a stale copy, a replay by another
+            // client (whatever its headers say) or a wake-up is recognised there.
+            let check = self.check(&object).await?;
             let revision = match check {
                 Check::Current(r) => r,
                 Check::Stale(why) if subject.starts_with("peo.dormant.") => {
@@ -818,9 +806,9 @@ impl JetStream {
                     self.ack(&msg, AckKind::Ack).await;
                     return Ok(None);
                 }
-                Check::Successor(bytes, rev) => {
+                Check::Successor(bytes) => {
                     let next = Object::from_bytes(&bytes, limits)?;
-                    let (to, dup) = self.forward(&next, bytes, Some(rev)).await?;
+                    let (to, dup) = self.forward(&next, bytes).await?;
                     let n = object.memory().len();
                     if subject.starts_with("peo.dormant.") {
                         // An event or a child woke it first (and published it, or is about
@@ -842,7 +830,7 @@ impl JetStream {
             let head = (object.head(), object.memory().len());
             if object.status().is_terminal() {
                 // Committed and finished, but its final publication may be missing.
-                self.forward(&object, msg.payload.clone(), revision).await?;
+                self.forward(&object, msg.payload.clone()).await?;
                 self.ack(&msg, AckKind::Ack).await;
                 return Ok(None);
             }
@@ -945,36 +933,33 @@ impl JetStream {
             Some(r) => self.c().kv.update(&d.id, bytes.clone(), r).await.map_err(|e| e.to_string()),
             None => self.c().kv.create(&d.id, bytes.clone()).await.map_err(|e| e.to_string()),
         };
-        let revision = match committed {
-            Ok(r) => r,
-            Err(why) => {
-                // Lost the race (another node committed a successor of the same version), or
-                // the server failed: tell them apart by reading the bucket again.
-                let now = self.entry(&d.id).await?;
-                let raced = match (d.revision, &now) {
-                    (Some(r), Some(e)) => e.revision != r,
-                    (None, Some(_)) => true,
-                    _ => false,
-                };
-                if !raced {
-                    return Err(Error::transport(format!("cannot commit {} to {BUCKET}: {why}", d.id)));
-                }
-                return Ok(match d.work {
-                    Work::Complete { .. } => {
-                        self.ack(&d.msg, AckKind::Nak(None)).await;
-                        Settled::Retry
-                    }
-                    Work::Visit { .. } => {
-                        Stats::bump(&self.stats.duplicates);
-                        self.say(|| {
-                            format!("duplicate: {} was extended by another node first; this result is dropped", d.id)
-                        });
-                        self.ack(&d.msg, AckKind::Ack).await;
-                        Settled::Duplicate
-                    }
-                });
+        if let Err(why) = committed {
+            // Lost the race (another node committed a successor of the same version), or
+            // the server failed: tell them apart by reading the bucket again.
+            let now = self.entry(&d.id).await?;
+            let raced = match (d.revision, &now) {
+                (Some(r), Some(e)) => e.revision != r,
+                (None, Some(_)) => true,
+                _ => false,
+            };
+            if !raced {
+                return Err(Error::transport(format!("cannot commit {} to {BUCKET}: {why}", d.id)));
             }
-        };
+            return Ok(match d.work {
+                Work::Complete { .. } => {
+                    self.ack(&d.msg, AckKind::Nak(None)).await;
+                    Settled::Retry
+                }
+                Work::Visit { .. } => {
+                    Stats::bump(&self.stats.duplicates);
+                    self.say(|| {
+                        format!("duplicate: {} was extended by another node first; this result is dropped", d.id)
+                    });
+                    self.ack(&d.msg, AckKind::Ack).await;
+                    Settled::Duplicate
+                }
+            });
+        }
         Stats::bump(&self.stats.visits);
         if self.options.die_after_commit {
             return Err(Error::transport(format!("{} committed; dying before publishing it (fault injection)", d.id)));
@@ -989,10 +974,10 @@ impl JetStream {
         for c in children {
             let child = Object::from_bytes(c, limits)?;
             let id = format!("{}@{}", child.id().to_hex(), child.head());
-            self.publish(&route(&child), &id, bytes::Bytes::copy_from_slice(c), None).await?;
+            self.publish(&route(&child), &id, bytes::Bytes::copy_from_slice(c)).await?;
             Stats::bump(&self.stats.children);
         }
-        let (subject, _) = self.forward(object, bytes, Some(revision)).await?;
+        let (subject, _) = self.forward(object, bytes).await?;
         self.say(|| format!("{} {} at record {} -> {subject}", d.id, object.status().as_str(), object.memory().len()));
         if let Some(seq) = d.event_seq {
             let _ = self.c().work.delete_message(seq).await;
@@ -1031,10 +1016,10 @@ impl JetStream {
         let id = object.id().to_hex();
         self.rt.block_on(async {
             let b = bytes::Bytes::copy_from_slice(bytes);
-            let revision = match self.c().kv.create(&id, b.clone()).await {
-                Ok(r) => r,
+            match self.c().kv.create(&id, b.clone()).await {
+                Ok(_) => {}
                 Err(e) => match self.entry(&id).await? {
-                    Some(existing) if existing.value == b => existing.revision,
+                    Some(existing) if existing.value == b => {}
                     // Submitted before and already on its way (or finished): nothing to do.
                     Some(existing)
                         if Object::from_bytes(&existing.value, &self.options.limits).is_ok_and(|o| {
@@ -1052,7 +1037,7 @@ impl JetStream {
                     None => return Err(Error::transport(format!("cannot commit {id} to {BUCKET}: {e}"))),
                 },
             };
-            self.forward(&object, b, Some(revision)).await.map(|_| id)
+            self.forward(&object, b).await.map(|_| id)
         })
     }
 
@@ -1100,7 +1085,7 @@ impl JetStream {
             for id in &wanted {
                 match self.c().done.get_last_raw_message_by_subject(&format!("peo.done.{id}")).await {
                     Ok(m) => {
-                        found.insert((*id).to_owned(), m.payload.to_vec());
+                        found.insert((*id).to_owned(), self.finished(id, &m.payload)?);
                     }
                     Err(e) if matches!(e.kind(), stream::LastRawMessageErrorKind::NoMessageFound) => {}
                     Err(e) => return Err(Error::transport(format!("cannot read PEO_DONE: {e}"))),
@@ -1115,13 +1100,29 @@ impl JetStream {
                         if let Some(id) = m.subject.as_str().strip_prefix("peo.done.")
                             && wanted.contains(id)
                         {
-                            found.insert(id.to_owned(), m.payload.to_vec());
+                            found.insert(id.to_owned(), self.finished(id, &m.payload)?);
                         }
                     }
                 }
             }
             Ok(found)
         })
+    }
+
+    /// What `peo.done.<id>` holds, checked: any client may publish there, so it must be
+    /// object `id`, ended, with an intact chain and valid signatures where present
+    /// (verify it under your trust store for who signed it).
+    fn finished(&self, id: &str, payload: &[u8]) -> Result<Vec<u8>> {
+        let refuse = |why: String| Error::integrity(format!("peo.done.{id} holds no final version of {id}: {why}"));
+        let object = Object::from_bytes(payload, &self.options.limits).map_err(|e| refuse(e.to_string()))?;
+        if object.id().to_hex() != id {
+            return Err(refuse(format!("it holds object {}", object.id().to_hex())));
+        }
+        if !object.status().is_terminal() {
+            return Err(refuse(format!("the object there is {}", object.status().as_str())));
+        }
+        object.verify(&peo_core::Trust::any()).into_result().map_err(|e| refuse(e.to_string()))?;
+        Ok(payload.to_vec())
     }
 
     /// How many messages are waiting in the work queue and how many objects finished.

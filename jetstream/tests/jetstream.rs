@@ -364,3 +364,105 @@ fn a_visit_longer_than_ack_wait_is_not_given_to_another_node() {
     let (a, b) = (a.finish(), b.finish());
     assert_eq!(a.stat("duplicates") + b.stat("duplicates"), 0);
 }
+
+/// Publishes raw bytes with headers, as any client that can connect may.
+fn publish_with(url: &str, subject: String, bytes: Vec<u8>, headers: &[(&str, String)]) {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let client = async_nats::connect(url).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let mut h = async_nats::HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(*k, v.as_str());
+        }
+        js.publish_with_headers(subject, h, bytes.into()).await.unwrap().await.unwrap();
+    });
+}
+
+/// The bucket's newest revision of `id`, and deletes the entry when `delete`.
+fn bucket(url: &str, id: &str, delete: bool) -> u64 {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let client = async_nats::connect(url).await.unwrap();
+        let kv = async_nats::jetstream::new(client).get_key_value(peo_jetstream::BUCKET).await.unwrap();
+        let revision = kv.entry(id).await.unwrap().unwrap().revision;
+        if delete {
+            kv.delete(id).await.unwrap();
+        }
+        revision
+    })
+}
+
+fn wait_for(n: &Running, stat: &str, at_least: u64) {
+    let t0 = Instant::now();
+    while n.stat(stat) < at_least && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(n.stat(stat) >= at_least, "{stat}: {:?}", n.log.lock().unwrap());
+}
+
+#[test]
+fn a_replayed_old_version_runs_nothing_whatever_its_headers_say() {
+    let server = LocalServer::start().unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let n = start(
+        server.url(),
+        Node::new("n", "eu").with_trust(Trust::any()).handler("a.step", counting(&calls)),
+        Options::default(),
+    );
+    let plan = json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "a.step", "End": true}}});
+    let c = client(server.url());
+    let bytes = create(&plan, json!({"n": 1}));
+    let original = Object::from_bytes(&bytes, &Default::default()).unwrap();
+    let id = c.submit(&bytes).unwrap();
+    assert_eq!(c.wait_done(std::slice::from_ref(&id), Duration::from_secs(20)).unwrap().len(), 1);
+    let done = c.get(&id).unwrap().unwrap();
+    // The old version again, with the header earlier versions trusted to skip the bucket
+    // (naming the current revision): recognised as stale, the task does not run again.
+    let revision = bucket(server.url(), &id, false);
+    publish_with(server.url(), peo_jetstream::route(&original), bytes, &[("Peo-Revision", revision.to_string())]);
+    wait_for(&n, "duplicates", 1);
+    assert_eq!(calls.load(Ordering::Relaxed), 1, "the task ran once");
+    assert_eq!(c.get(&id).unwrap().unwrap(), done, "the finished version stays");
+}
+
+#[test]
+fn a_copy_of_an_object_deleted_from_the_bucket_is_not_new_work() {
+    let server = LocalServer::start().unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let n = start(
+        server.url(),
+        Node::new("n", "eu").with_trust(Trust::any()).handler("a.step", counting(&calls)),
+        Options::default(),
+    );
+    let plan = json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "a.step", "End": true}}});
+    let c = client(server.url());
+    let bytes = create(&plan, json!({"n": 1}));
+    let original = Object::from_bytes(&bytes, &Default::default()).unwrap();
+    let id = c.submit(&bytes).unwrap();
+    assert_eq!(c.wait_done(std::slice::from_ref(&id), Duration::from_secs(20)).unwrap().len(), 1);
+    bucket(server.url(), &id, true);
+    publish_with(server.url(), peo_jetstream::route(&original), bytes, &[]);
+    wait_for(&n, "duplicates", 1);
+    assert_eq!(calls.load(Ordering::Relaxed), 1, "the task ran once");
+    let log = n.log.lock().unwrap().join("\n");
+    assert!(log.contains("deleted"), "{log}");
+}
+
+#[test]
+fn wait_refuses_a_forged_result() {
+    let server = LocalServer::start().unwrap();
+    let c = client(server.url());
+    let plan = json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "a.step", "End": true}}});
+    let id = c.submit(&create(&plan, json!({"n": 1}))).unwrap();
+    // Another object (finished), published where the result of `id` would be.
+    let other = create(&json!({"StartAt": "P", "States": {"P": {"Type": "Succeed"}}}), json!({}));
+    let finished = Node::new("n", "eu").with_trust(Trust::any()).visit(&other, None).unwrap().bytes;
+    publish_with(server.url(), format!("peo.done.{id}"), finished, &[]);
+    let err = c.wait_done(std::slice::from_ref(&id), Duration::from_secs(5)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+    assert!(err.message().contains("holds object"), "{err}");
+    // The object itself, unfinished, is no result either.
+    let unfinished = c.get(&id).unwrap().unwrap();
+    publish_with(server.url(), format!("peo.done.{id}"), unfinished, &[]);
+    let err = c.wait_done(std::slice::from_ref(&id), Duration::from_secs(5)).unwrap_err();
+    assert!(err.message().contains("running"), "{err}");
+}
