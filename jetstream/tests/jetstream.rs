@@ -214,33 +214,16 @@ fn fan_out_children_run_at_other_nodes_and_join_their_parent() {
 
 #[test]
 fn a_stale_copy_is_recognised_as_a_duplicate_and_runs_nothing() {
-    let server = LocalServer::start().unwrap();
-    let calls = Arc::new(AtomicU64::new(0));
-    let n = start(
-        server.url(),
-        Node::new("n", "eu").with_trust(Trust::any()).handler("a.step", counting(&calls)),
-        Options::default(),
-    );
-    let plan = json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "a.step", "End": true}}});
-    let c = client(server.url());
-    let bytes = create(&plan, json!({"n": 1}));
-    let id = c.submit(&bytes).unwrap();
-    assert_eq!(c.wait_done(std::slice::from_ref(&id), Duration::from_secs(20)).unwrap().len(), 1);
-    // Submitting the same version again is a no-op; another version of it is refused.
-    assert!(c.submit(&bytes).is_ok());
-    let done = c.get(&id).unwrap().unwrap();
-    let other = create(&plan, json!({"n": 2}));
-    assert_ne!(Object::from_bytes(&other, &Default::default()).unwrap().id().to_hex(), id);
+    let f = finished_once();
+    let (c, id) = (&f.client, &f.id);
+    // Submitting the same version again is a no-op.
+    assert!(c.submit(&f.original).is_ok());
+    let done = c.get(id).unwrap().unwrap();
     // The original version, delivered again (as a redelivery would): recognised, dropped.
-    publish(server.url(), "peo.new", bytes.clone());
-    let t0 = Instant::now();
-    while n.stat("duplicates") < 1 && t0.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(n.stat("duplicates"), 1, "{:?}", n.log.lock().unwrap());
-    assert_eq!(calls.load(Ordering::Relaxed), 1, "the task ran once");
-    assert_eq!(c.get(&id).unwrap().unwrap(), done, "the object is unchanged");
-    let log = n.log.lock().unwrap().join("\n");
+    f.replay(&[]);
+    assert_eq!(f.node.stat("duplicates"), 1, "{:?}", f.node.log.lock().unwrap());
+    assert_eq!(c.get(id).unwrap().unwrap(), done, "the object is unchanged");
+    let log = f.node.log.lock().unwrap().join("\n");
     assert!(log.contains(&format!("duplicate: {id}")), "{log}");
 }
 
@@ -399,51 +382,60 @@ fn wait_for(n: &Running, stat: &str, at_least: u64) {
     assert!(n.stat(stat) >= at_least, "{stat}: {:?}", n.log.lock().unwrap());
 }
 
-#[test]
-fn a_replayed_old_version_runs_nothing_whatever_its_headers_say() {
+/// A one-Task object run to its end by a node that counts its handler calls.
+struct Finished {
+    node: Running,
+    calls: Arc<AtomicU64>,
+    client: JetStream,
+    original: Vec<u8>,
+    id: String,
+    // Dropped last: the node stops before its server does.
+    server: LocalServer,
+}
+
+fn finished_once() -> Finished {
     let server = LocalServer::start().unwrap();
     let calls = Arc::new(AtomicU64::new(0));
-    let n = start(
+    let node = start(
         server.url(),
         Node::new("n", "eu").with_trust(Trust::any()).handler("a.step", counting(&calls)),
         Options::default(),
     );
     let plan = json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "a.step", "End": true}}});
-    let c = client(server.url());
-    let bytes = create(&plan, json!({"n": 1}));
-    let original = Object::from_bytes(&bytes, &Default::default()).unwrap();
-    let id = c.submit(&bytes).unwrap();
-    assert_eq!(c.wait_done(std::slice::from_ref(&id), Duration::from_secs(20)).unwrap().len(), 1);
-    let done = c.get(&id).unwrap().unwrap();
+    let client = client(server.url());
+    let original = create(&plan, json!({"n": 1}));
+    let id = client.submit(&original).unwrap();
+    assert_eq!(client.wait_done(std::slice::from_ref(&id), Duration::from_secs(20)).unwrap().len(), 1);
+    Finished { node, calls, client, original, id, server }
+}
+
+impl Finished {
+    /// Publishes the original version again, where it first went.
+    fn replay(&self, headers: &[(&str, String)]) {
+        let subject = peo_jetstream::route(&Object::from_bytes(&self.original, &Default::default()).unwrap());
+        publish_with(self.server.url(), subject, self.original.clone(), headers);
+        wait_for(&self.node, "duplicates", 1);
+        assert_eq!(self.calls.load(Ordering::Relaxed), 1, "the task ran once");
+    }
+}
+
+#[test]
+fn a_replayed_old_version_runs_nothing_whatever_its_headers_say() {
+    let f = finished_once();
+    let done = f.client.get(&f.id).unwrap().unwrap();
     // The old version again, with the header earlier versions trusted to skip the bucket
     // (naming the current revision): recognised as stale, the task does not run again.
-    let revision = bucket(server.url(), &id, false);
-    publish_with(server.url(), peo_jetstream::route(&original), bytes, &[("Peo-Revision", revision.to_string())]);
-    wait_for(&n, "duplicates", 1);
-    assert_eq!(calls.load(Ordering::Relaxed), 1, "the task ran once");
-    assert_eq!(c.get(&id).unwrap().unwrap(), done, "the finished version stays");
+    let revision = bucket(f.server.url(), &f.id, false);
+    f.replay(&[("Peo-Revision", revision.to_string())]);
+    assert_eq!(f.client.get(&f.id).unwrap().unwrap(), done, "the finished version stays");
 }
 
 #[test]
 fn a_copy_of_an_object_deleted_from_the_bucket_is_not_new_work() {
-    let server = LocalServer::start().unwrap();
-    let calls = Arc::new(AtomicU64::new(0));
-    let n = start(
-        server.url(),
-        Node::new("n", "eu").with_trust(Trust::any()).handler("a.step", counting(&calls)),
-        Options::default(),
-    );
-    let plan = json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "a.step", "End": true}}});
-    let c = client(server.url());
-    let bytes = create(&plan, json!({"n": 1}));
-    let original = Object::from_bytes(&bytes, &Default::default()).unwrap();
-    let id = c.submit(&bytes).unwrap();
-    assert_eq!(c.wait_done(std::slice::from_ref(&id), Duration::from_secs(20)).unwrap().len(), 1);
-    bucket(server.url(), &id, true);
-    publish_with(server.url(), peo_jetstream::route(&original), bytes, &[]);
-    wait_for(&n, "duplicates", 1);
-    assert_eq!(calls.load(Ordering::Relaxed), 1, "the task ran once");
-    let log = n.log.lock().unwrap().join("\n");
+    let f = finished_once();
+    bucket(f.server.url(), &f.id, true);
+    f.replay(&[]);
+    let log = f.node.log.lock().unwrap().join("\n");
     assert!(log.contains("deleted"), "{log}");
 }
 
