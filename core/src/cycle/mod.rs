@@ -8,8 +8,12 @@
 //! into the record. [`Object::apply`] appends a transition; [`Object::step`] and
 //! [`Object::record_outcome`] do both at once.
 //!
-//! Policy, advisors, `Adapt`, `Await` and `Constraints` hook in before the state is
-//! evaluated (see `decide`); this version evaluates none of them.
+//! Before the state is evaluated, [`decide`] checks, in order: the intent's
+//! `Constraints` (hops, domains, deadline), the node's and the object's Cedar policies for
+//! `visit` (once per visit), a handler's pending refinement, the `Adapt` rules, and then
+//! the pending step (an `Await`, a wake-up, an error to retry or catch), with an
+//! advisor's proposal checked against all of them. One cycle's work is bounded by
+//! `Limits::max_cycle_work` (`asl::work`).
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -1069,7 +1073,8 @@ pub fn decide_advised(
     }
     let p = obj.progress()?;
     let cx = Cx::new(obj, node, now_ms, p);
-    // Policy (`visit`), the remaining Constraints and Adapt are evaluated here in a later version.
+    // The object's own limits first, then whether this node may visit it at all, then
+    // what changes the plan, then the step itself.
     if let Some(t) = cx.constraints() {
         return Ok(Decision::Record(t));
     }
