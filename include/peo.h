@@ -183,7 +183,7 @@ typedef struct {
    */
   const char *input_json;
   /**
-   * `<object id>/<state>/<attempt>`: the same wherever this attempt runs, so a
+   * `<object id>/<state>/<entry>/<attempt>`: the same wherever this attempt runs, so a
    * handler can recognise a repeated delivery.
    */
   const char *idempotency_key;

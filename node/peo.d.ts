@@ -104,7 +104,7 @@ export { PeoObject as Object }
 export interface TaskContext {
   readonly capability: string
   readonly state: string
-  /** `<object id>/<state>/<attempt>`: the same wherever this attempt runs. */
+  /** `<object id>/<state>/<entry>/<attempt>`: the same wherever this attempt runs. */
   readonly idempotencyKey: string
   readonly attempt: number
   readonly deadlineMs: number | null

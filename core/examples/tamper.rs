@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let executed = Body::Execute {
         capability: "inventory.reserve".into(),
         attempt: 0,
-        idempotency_key: Some(format!("{}/Reserve/0", object.id())),
+        idempotency_key: Some(format!("{}/Reserve/1/0", object.id())),
         output: Some(r#"{"id":"r-1"}"#.into()),
         error: None,
     };

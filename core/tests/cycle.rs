@@ -126,7 +126,7 @@ fn task_executes_in_two_phases_with_an_idempotency_key() {
     let Decision::Execute(call) = decide(&o, &node(), T0, None).unwrap() else { panic!() };
     assert_eq!(call.input, json!({"v": 5, "k": 1}));
     assert_eq!(call.attempt, 0);
-    assert_eq!(call.idempotency_key, format!("{}/T/0", o.id().to_hex()));
+    assert_eq!(call.idempotency_key, format!("{}/T/1/0", o.id().to_hex()));
     assert_eq!(call.deadline_ms, None);
     assert_eq!(o.memory().len(), 1, "the first phase appends nothing");
 

@@ -63,7 +63,7 @@ test('two nodes with sync and async JS handlers and Cedar policies', async () =>
   const first = await warehouse.visit(obj)
   assert.equal(first.disposition.kind, 'delegate')
   assert.equal(first.disposition.capability, 'payment.charge')
-  assert.equal(seenKey, `${obj.id}/Reserve/0`)
+  assert.equal(seenKey, `${obj.id}/Reserve/1/0`)
   assert.deepEqual(first.records.map((r) => r.action), ['execute', 'mutate', 'delegate'])
   const second = await bank.visit(first.bytes)
   assert.equal(second.disposition.kind, 'terminated')

@@ -87,7 +87,7 @@ def test_two_nodes_with_python_handlers_and_cedar_policies():
     obj = order(shop)
     first = warehouse.visit(obj)
     assert first.disposition.kind == "delegate" and first.disposition.capability == "payment.charge"
-    assert seen["key"] == f"{obj.id}/Reserve/0"
+    assert seen["key"] == f"{obj.id}/Reserve/1/0"
     assert [r.action for r in first.records] == ["execute", "mutate", "delegate"]
     assert first.records[0].policy["decision"] == "allow"
     second = bank.visit(first.bytes)

@@ -93,7 +93,7 @@ impl Clock for ManualClock {
 }
 
 /// What a handler receives: the state's effective input (after `InputPath` and
-/// `Parameters`), the idempotency key `<object id>/<state>/<attempt>` (the same wherever
+/// `Parameters`), the idempotency key `<object id>/<state>/<entry>/<attempt>` (the same wherever
 /// this attempt runs, so a handler can recognise a repeated delivery), the deadline
 /// (`TimeoutSeconds`, by the node's clock), the state, the capability and the attempt
 /// (0 for the first).

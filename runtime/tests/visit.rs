@@ -82,7 +82,7 @@ fn objects_travel_between_signing_nodes_that_trust_each_other() {
     let v1 = eu_node.visit(&bytes, None).unwrap();
     assert!(matches!(v1.disposition, Disposition::Delegate { capability: Some(ref c), .. } if c == "payment.charge"));
     let id = v1.object.id().to_hex();
-    assert_eq!(seen.lock().unwrap().as_slice(), &[(format!("{id}/Reserve/0"), 0, None)]);
+    assert_eq!(seen.lock().unwrap().as_slice(), &[(format!("{id}/Reserve/1/0"), 0, None)]);
     // Only the record that ends the visit is signed.
     let signed: Vec<bool> = v1.records().unwrap().iter().map(|r| r.signed).collect();
     assert_eq!(signed, vec![false, true]);
@@ -224,4 +224,39 @@ fn a_host_driven_session_matches_a_visit_byte_for_byte() {
     let v = host.visit(&bytes, None).unwrap();
     let last = v.records().unwrap().into_iter().find(|r| r.action().as_str() == "execute").unwrap();
     assert!(last.to_json()["body"]["error"]["error"] == json!("peo.NoHandler"), "{}", last.to_json());
+}
+
+#[test]
+fn a_loop_back_into_a_task_gets_new_idempotency_keys() {
+    // Poll three times: the same state entered three times.
+    let plan = json!({"StartAt": "Poll", "States": {
+        "Poll": {"Type": "Task", "Resource": "poll", "ResultPath": "$.n", "Next": "Again"},
+        "Again": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericLessThan": 3, "Next": "Poll"}],
+                  "Default": "Done"},
+        "Done": {"Type": "Succeed"}}});
+    let keys = Arc::new(Mutex::new(Vec::new()));
+    let k = keys.clone();
+    let node = clocked("n", T0).0.handler("poll", move |c: &Invocation| {
+        let mut seen = k.lock().unwrap();
+        seen.push(c.idempotency_key.clone());
+        Ok(json!(seen.len()))
+    });
+    let bytes = create(plan, json!({}), None);
+    let v = node.visit(&bytes, None).unwrap();
+    assert_eq!(v.object.status(), Status::Succeeded);
+    let keys = keys.lock().unwrap().clone();
+    let id = v.object.id().to_hex();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert!(keys.iter().all(|k| k.starts_with(&format!("{id}/Poll/")) && k.ends_with("/0")), "{keys:?}");
+    let distinct: std::collections::BTreeSet<&String> = keys.iter().collect();
+    assert_eq!(distinct.len(), 3, "a new key for every entry: {keys:?}");
+    // The same attempt at another node (a redelivery of the same version) has the same key.
+    let again = Arc::new(Mutex::new(Vec::new()));
+    let a = again.clone();
+    let other = clocked("m", T0).0.handler("poll", move |c: &Invocation| {
+        a.lock().unwrap().push(c.idempotency_key.clone());
+        Ok(json!(9))
+    });
+    other.visit(&bytes, None).unwrap();
+    assert_eq!(again.lock().unwrap()[0], keys[0]);
 }

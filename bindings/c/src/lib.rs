@@ -658,7 +658,7 @@ pub struct PeoCall {
     pub state: *const c_char,
     /// The state's effective input (after `InputPath` and `Parameters`), JSON.
     pub input_json: *const c_char,
-    /// `<object id>/<state>/<attempt>`: the same wherever this attempt runs, so a
+    /// `<object id>/<state>/<entry>/<attempt>`: the same wherever this attempt runs, so a
     /// handler can recognise a repeated delivery.
     pub idempotency_key: *const c_char,
     /// 0 for the first attempt.

@@ -121,7 +121,7 @@ static void two_node_visit(void) {
   peo_string_free(json);
   CHECK(warehouse_calls.calls == 1);
   char expected_key[256];
-  snprintf(expected_key, sizeof expected_key, "%s/Reserve/0", id);
+  snprintf(expected_key, sizeof expected_key, "%s/Reserve/1/0", id);
   CHECK(strcmp(warehouse_calls.last_key, expected_key) == 0);
   CHECK_OK(peo_visit_records_json(visit, &json));
   CHECK(strstr(json, "\"action\":\"execute\"") && strstr(json, "\"action\":\"mutate\"") &&

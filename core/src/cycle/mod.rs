@@ -244,7 +244,8 @@ pub struct TaskCall {
     pub input: Value,
     /// 0 for the first attempt.
     pub attempt: u32,
-    /// `<object id>/<state>/<attempt>`: the same for every node that runs this attempt.
+    /// `<object id>/<state>/<entry>/<attempt>` ([`attempt_key`]): the same for every node
+    /// that runs this attempt, new for every entry into the state.
     pub idempotency_key: String,
     /// When the handler's result stops counting (`TimeoutSeconds`), by the node's clock.
     pub deadline_ms: Option<i64>,
@@ -380,6 +381,15 @@ fn pending_of(r: &Record) -> Pending {
         _ if r.next_state.is_empty() => Pending::Ended,
         _ => Pending::Evaluate,
     }
+}
+
+/// `<object id>/<state>/<entry>/<attempt>`: names one attempt of one entry into a
+/// state, the same on every node (all four parts come from the memory). `<entry>` is the
+/// position of the record that entered the state, so a loop that comes back to a state
+/// gets new keys: a handler can tell a second pass from a redelivery. It is also a
+/// `.waitForTaskToken` Task's token.
+fn attempt_key(obj: &Object, state: &str, p: &Progress) -> String {
+    format!("{}/{state}/{}/{}", obj.id.to_hex(), p.entered_seq, p.attempts)
 }
 
 /// The suffix of a Task resource that waits for its task token to be answered.
@@ -541,7 +551,7 @@ fn context_object(obj: &Object, state: &State, p: &Progress, now_ms: i64) -> Val
     if let StateKind::Task(t) = &state.kind {
         state_obj["RetryCount"] = json!(p.attempts);
         if t.resource.ends_with(WAIT_FOR_TASK_TOKEN) {
-            task = Some(json!({"Token": format!("{}/{}/{}", obj.id.to_hex(), state.name, p.attempts)}));
+            task = Some(json!({"Token": attempt_key(obj, &state.name, p)}));
         }
     }
     let mut ctx = json!({
@@ -1003,15 +1013,7 @@ impl Cx<'_> {
                     capability: task.resource.clone(),
                     input: effective,
                     attempt,
-                    idempotency_key: {
-                        let mut k = String::with_capacity(40 + name.len());
-                        k.push_str(&self.obj.id.to_hex());
-                        k.push('/');
-                        k.push_str(name);
-                        k.push('/');
-                        k.push_str(&attempt.to_string());
-                        k
-                    },
+                    idempotency_key: attempt_key(self.obj, name, self.p),
                     deadline_ms: timeout.map(|t| self.now.saturating_add((t * 1000.0) as i64)),
                     policy,
                     advice: None,
