@@ -52,11 +52,16 @@ function errorFrom(info, cause) {
   const [name] = KINDS[info.code] || KINDS.PEO_INTERNAL
   let text = info.text || info.message || ''
   let where = info
-  // The native layer appends the fields an error concerns as JSON after a NUL.
-  const nul = text.indexOf('\u0000')
+  // The native layer appends the fields an error concerns as JSON after a NUL (the last
+  // one: the message itself may quote text that holds a NUL).
+  const nul = text.lastIndexOf('\u0000')
   if (nul >= 0) {
-    where = JSON.parse(text.slice(nul + 1))
-    text = text.slice(0, nul)
+    try {
+      where = JSON.parse(text.slice(nul + 1))
+      text = text.slice(0, nul)
+    } catch {
+      // not the fields: keep the message whole
+    }
   }
   return new errors[name](text, {
     record: where.record ?? null,

@@ -216,6 +216,9 @@ test('native errors carry the record, state and field they concern', async () =>
   assert.match(peo.version, /^\d+\.\d+\.\d+/)
   assert.throws(() => peo.Object.create({ StartAt: 'X', States: { X: { Type: 'Task', Resourse: 'a', End: true } } }),
     (e) => e instanceof peo.InvalidIntentError && e.state === 'X' && e.message.includes('Resourse') && !e.message.includes('\u0000'))
+  // A message that quotes a NUL keeps its fields and its text.
+  assert.throws(() => peo.Object.create({ StartAt: 'A\u0000b', States: { Q: { Type: 'Succeed' } } }),
+    (e) => e instanceof peo.InvalidIntentError && e.field === 'StartAt' && e.message.includes('A\u0000b'))
   const bytes = Buffer.from(order(peo.SigningKey.generate()).toBytes())
   bytes[bytes.length - 20] ^= 0xff
   assert.throws(() => peo.Object.fromBytes(bytes), (e) => e instanceof peo.PeoError && e.record !== null)
