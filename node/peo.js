@@ -294,7 +294,7 @@ class Visit {
   get records() {
     return this._once('records', () => {
       const obj = this.object
-      return deepFreeze(JSON.parse(call(() => obj._native.recordsJson(obj.length - this.appended))))
+      return deepFreeze(JSON.parse(call(() => obj._native.recordsJson(obj._native.written - this.appended))))
     })
   }
   /** How many records the visit appended. */

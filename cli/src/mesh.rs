@@ -293,7 +293,7 @@ pub(crate) fn run(path: &Path, input: Option<&Path>, dir: Option<&Path>) -> Res<
     println!(
         "{id}: {} after {} records -> {} (journey: {})",
         object.status().as_str(),
-        object.memory().len(),
+        object.written(),
         mesh.output.display(),
         svg.display()
     );

@@ -122,7 +122,7 @@ fn finish(js: &JetStream, ids: &[String], secs: f64, out: Option<&Path>, json: b
                 all_ok &= status == "succeeded";
                 let nodes: std::collections::BTreeSet<String> =
                     o.records().map_err(|e| e.to_string())?.into_iter().map(|r| r.node.id).collect();
-                json!({"id": id, "status": status, "records": o.memory().len(), "nodes": nodes})
+                json!({"id": id, "status": status, "records": o.written(), "nodes": nodes})
             }
         };
         report.push(entry);

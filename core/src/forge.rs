@@ -94,3 +94,26 @@ pub fn succeed_unsigned(obj: &mut Object, (id, domain): (&str, &str)) -> Result<
     };
     obj.append(record, None)
 }
+
+/// Compacts the object as a node with `key` would (all but the newest `keep` records
+/// folded into a signed checkpoint, as the next visit), after `tamper` has had its way
+/// with the summary and the frontier: what a dishonest but trusted node can write.
+/// Returns the archive segment of the pruned records.
+pub fn compact(
+    obj: &mut Object,
+    keep: u32,
+    signer: (&str, &str, &SigningKey),
+    tamper: impl FnOnce(&mut crate::checkpoint::Summary, &mut Vec<Hash>),
+) -> Result<Vec<crate::checkpoint::Segment>> {
+    let Some(Body::Checkpoint { pruned, base, mut frontier, summary, plan }) =
+        crate::checkpoint::checkpoint_body(obj, keep, u32::MAX)?
+    else {
+        return Err(crate::Error::invalid_argument("nothing to compact"));
+    };
+    let mut summary = crate::checkpoint::Summary::from_text(&summary)?;
+    tamper(&mut summary, &mut frontier);
+    let body = Body::Checkpoint { pruned, base, frontier, summary: summary.to_text(), plan };
+    append_as(obj, body, signer, None, None)?;
+    obj.prune()?;
+    Ok(obj.take_archive())
+}

@@ -30,6 +30,7 @@
 //! ```
 
 pub mod asl;
+pub mod checkpoint;
 mod context;
 mod cycle;
 mod error;
@@ -41,6 +42,7 @@ pub mod intent;
 pub mod json;
 mod keys;
 mod limits;
+pub mod merkle;
 mod object;
 pub mod policy;
 mod record;
@@ -64,7 +66,7 @@ pub use record::{
     Action, Advice, Body, ChildRef, DelegateReason, DormantReason, MutateKind, NodeRef, PolicyDecision, PolicyOutcome,
     Record, ReentryCause, Status, TaskError,
 };
-pub use verify::{ANY, Broken, SignatureRequirement, Signer, Trust, TrustedKey, VerifyReport};
+pub use verify::{ANY, Broken, CheckpointReport, SignatureRequirement, Signer, Trust, TrustedKey, VerifyReport};
 
 // Lets the shared test helpers (`tests/common`) name this crate in unit tests too.
 #[cfg(test)]

@@ -85,6 +85,9 @@ pub struct Object {
     pub(crate) context: Context,
     pub(crate) context_hash: Hash,
     pub(crate) memory: Vec<StoredRecord>,
+    /// What the newest checkpoint says about the records pruned before the memory
+    /// (`None`: the memory starts with the genesis record).
+    pub(crate) base: Option<Arc<crate::checkpoint::Base>>,
     pub(crate) data: Value,
     /// The canonical text of `data`, computed when first needed after a change.
     pub(crate) data_text: OnceLock<String>,
@@ -120,6 +123,8 @@ pub(crate) struct Scratch {
     pub(crate) spawned: Vec<Vec<u8>>,
     /// The current fan-out as the memory describes it (computed on first use).
     pub(crate) fanout: OnceLock<FanOut>,
+    /// Records compactions pruned during this visit, not yet taken.
+    pub(crate) archive: Vec<crate::checkpoint::Segment>,
 }
 
 impl Object {
@@ -221,6 +226,7 @@ impl Object {
             context,
             context_hash,
             memory: Vec::new(),
+            base: None,
             data: input.clone(),
             data_text: OnceLock::from(data_text),
             status: Status::Running,
@@ -240,7 +246,10 @@ impl Object {
     /// record's content: its committed hashes must describe the object after it, and
     /// the last record of a visit must commit the data hash, or `verify` will say so.
     pub fn append(&mut self, mut record: Record, signer: Option<&SigningKey>) -> Result<Hash> {
-        record.seq = u32::try_from(self.memory.len()).map_err(|_| Error::limit("the memory is full"))?;
+        record.seq = u32::try_from(self.memory.len())
+            .ok()
+            .and_then(|n| n.checked_add(self.pruned()))
+            .ok_or_else(|| Error::limit("the memory is full"))?;
         match (signer, record.signed) {
             (Some(k), true) if record.node.key == Some(k.public_key()) => {}
             (None, false) => {}
@@ -255,7 +264,11 @@ impl Object {
         }
         let bytes = RECORD_BUILDER.with(|b| record.encode_with(&mut b.borrow_mut()));
         let meta = RecordMeta::of(&record);
-        let prev = self.memory.last().map_or(Hash::ZERO, |r| r.hash);
+        let prev = match (self.memory.last(), &self.base) {
+            (Some(r), _) => r.hash,
+            (None, Some(b)) => b.hash,
+            (None, None) => Hash::ZERO,
+        };
         let hash = Hash::record(&prev, &bytes);
         let signature = signer.map(|k| Box::new(k.sign_record(&hash, self.version)));
         self.memory.push(StoredRecord { bytes: Bytes::from(bytes), hash, signature, meta });
@@ -320,8 +333,7 @@ impl Object {
         let shared = Bytes::copy_from_slice(bytes);
         let base = bytes.as_ptr() as usize;
         // Room for the records a visit will append.
-        let mut memory = Vec::with_capacity(entries.len() + 16);
-        let mut prev = Hash::ZERO;
+        let mut read = Vec::with_capacity(entries.len());
         for (i, e) in entries.iter().enumerate() {
             let rb = e.bytes().bytes();
             if rb.len() > limits.max_record_bytes {
@@ -338,6 +350,14 @@ impl Object {
                     Error::decode(format!("a signature is 64 bytes, got {}", s.len())).at_record(i as u32)
                 })?)),
             };
+            read.push((meta, rb, signature));
+        }
+        // A compacted memory chains from the hash its newest checkpoint names.
+        let metas: Vec<(RecordMeta, &[u8])> = read.iter().map(|(m, b, _)| (*m, *b)).collect();
+        let pruned_base = crate::checkpoint::Base::of(&metas)?.map(Arc::new);
+        let mut prev = pruned_base.as_ref().map_or(Hash::ZERO, |b| b.hash);
+        let mut memory = Vec::with_capacity(read.len() + 16);
+        for (meta, rb, signature) in read {
             let start = rb.as_ptr() as usize - base;
             let stored_bytes = shared.slice(start..start + rb.len());
             let hash = Hash::record(&prev, &stored_bytes);
@@ -419,6 +439,7 @@ impl Object {
             context,
             context_hash,
             memory,
+            base: pruned_base,
             data,
             data_text: OnceLock::from(data_text),
             status: Status::from_wire(o.status())?,
@@ -568,11 +589,11 @@ impl Object {
     pub fn records(&self) -> Result<Vec<Record>> {
         self.memory.iter().map(StoredRecord::decode).collect()
     }
-    /// The records from `from` on (0: the whole memory; clamped to its length) as a JSON
-    /// array of `Record::to_json`: what every binding hands its users.
-    pub fn records_json(&self, from: usize) -> Result<Value> {
-        let from = from.min(self.memory.len());
-        let records = self.memory[from..].iter().map(|r| r.decode().map(|r| r.to_json()));
+    /// The records of the memory from seq `from` on (0: the whole memory; records a
+    /// compaction pruned are not there) as a JSON array of `Record::to_json`: what every
+    /// binding hands its users.
+    pub fn records_json(&self, from: u32) -> Result<Value> {
+        let records = self.records_from(from).iter().map(|r| r.decode().map(|r| r.to_json()));
         records.collect::<Result<Vec<Value>>>().map(Value::Array)
     }
     /// The current working JSON document.

@@ -44,6 +44,7 @@ pub const SCHEMA: &str = r#"namespace Peo {
   action delegate appliesTo { principal: Originator, resource: [Capability, Node], context: Ctx };
   action mutate appliesTo { principal: Originator, resource: Node, context: Ctx };
   action terminate appliesTo { principal: Originator, resource: Node, context: Ctx };
+  action compact appliesTo { principal: Originator, resource: Node, context: Ctx };
 }
 "#;
 
@@ -70,6 +71,8 @@ pub enum PolicyAction {
     Delegate,
     Mutate,
     Terminate,
+    /// Fold older records into a checkpoint (docs/long-lived.md).
+    Compact,
 }
 
 impl PolicyAction {
@@ -80,6 +83,7 @@ impl PolicyAction {
             PolicyAction::Delegate => "delegate",
             PolicyAction::Mutate => "mutate",
             PolicyAction::Terminate => "terminate",
+            PolicyAction::Compact => "compact",
         }
     }
 }
@@ -394,7 +398,7 @@ fn uid(ty: usize, id: &str) -> EntityUid {
 }
 
 fn action_uid(a: PolicyAction) -> EntityUid {
-    static UIDS: std::sync::OnceLock<[EntityUid; 5]> = std::sync::OnceLock::new();
+    static UIDS: std::sync::OnceLock<[EntityUid; 6]> = std::sync::OnceLock::new();
     UIDS.get_or_init(|| {
         [
             PolicyAction::Visit,
@@ -402,6 +406,7 @@ fn action_uid(a: PolicyAction) -> EntityUid {
             PolicyAction::Delegate,
             PolicyAction::Mutate,
             PolicyAction::Terminate,
+            PolicyAction::Compact,
         ]
         .map(|a| uid(ACTION, a.as_str()))
     })[a as usize]

@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use crate::wire;
 use crate::{Error, Hash, Lineage, ObjectId, PublicKey, Result};
 
-/// The six actions a cycle selects from, plus the genesis record.
+/// The six actions a cycle selects from, plus the genesis record and compaction's
+/// checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     Genesis,
@@ -16,6 +17,8 @@ pub enum Action {
     Dormant,
     Reentry,
     Terminate,
+    /// Older records folded and pruned (version 2, docs/long-lived.md).
+    Checkpoint,
 }
 
 impl Action {
@@ -28,6 +31,7 @@ impl Action {
             Action::Dormant => "dormant",
             Action::Reentry => "reentry",
             Action::Terminate => "terminate",
+            Action::Checkpoint => "checkpoint",
         }
     }
     fn to_wire(self) -> wire::ActionKind {
@@ -39,6 +43,7 @@ impl Action {
             Action::Dormant => wire::ActionKind::Dormant,
             Action::Reentry => wire::ActionKind::Reentry,
             Action::Terminate => wire::ActionKind::Terminate,
+            Action::Checkpoint => wire::ActionKind::Checkpoint,
         }
     }
     fn from_wire(k: wire::ActionKind) -> Result<Action> {
@@ -50,6 +55,7 @@ impl Action {
             wire::ActionKind::Dormant => Action::Dormant,
             wire::ActionKind::Reentry => Action::Reentry,
             wire::ActionKind::Terminate => Action::Terminate,
+            wire::ActionKind::Checkpoint => Action::Checkpoint,
             other => return Err(Error::decode(format!("unknown action kind {}", other.0))),
         })
     }
@@ -236,6 +242,19 @@ pub enum Body {
         output: Option<String>,
         error: Option<TaskError>,
     },
+    /// Records `0 .. pruned` folded into `summary` and removed from the memory.
+    Checkpoint {
+        /// How many records were pruned (seq `0 .. pruned`).
+        pruned: u32,
+        /// The hash of record `pruned - 1` (`None` when nothing was pruned).
+        base: Option<Hash>,
+        /// RFC 6962 frontier over the pruned records' hashes, largest subtree first.
+        frontier: Vec<Hash>,
+        /// Canonical JSON of [`crate::checkpoint::Summary`].
+        summary: String,
+        /// The plan in force after record `pruned - 1`, when the intent had changed.
+        plan: Option<String>,
+    },
 }
 
 impl Body {
@@ -248,6 +267,7 @@ impl Body {
             Body::Dormant { .. } => Action::Dormant,
             Body::Reentry { .. } => Action::Reentry,
             Body::Terminate { .. } => Action::Terminate,
+            Body::Checkpoint { .. } => Action::Checkpoint,
         }
     }
 }
@@ -372,6 +392,7 @@ impl RecordMeta {
             wire::Body::Dormant => Action::Dormant,
             wire::Body::Reentry => Action::Reentry,
             wire::Body::Terminate => Action::Terminate,
+            wire::Body::Checkpoint => Action::Checkpoint,
             other => return Err(Error::decode(format!("unknown record body type {}", other.0))),
         };
         let key = key_field(r.node().and_then(|n| n.key()), "node.key")?;
@@ -511,6 +532,28 @@ impl Record {
                     status: Status::from_wire(t.status())?,
                     output: opt_str(t.output()),
                     error: task_error(t.error()),
+                }
+            }
+            Action::Checkpoint => {
+                let c = r.body_as_checkpoint().ok_or_else(|| missing("Checkpoint"))?;
+                let frontier = match c.frontier() {
+                    None => Vec::new(),
+                    Some(f) if f.len() % 32 == 0 => {
+                        f.bytes().chunks(32).map(|h| Hash::from_slice(h).expect("32 bytes")).collect()
+                    }
+                    Some(f) => {
+                        return Err(Error::decode(format!(
+                            "checkpoint field `frontier` must hold 32-byte hashes, got {} bytes",
+                            f.len()
+                        )));
+                    }
+                };
+                Body::Checkpoint {
+                    pruned: c.pruned(),
+                    base: hash_field(c.base(), "base")?,
+                    frontier,
+                    summary: c.summary().to_owned(),
+                    plan: opt_str(c.plan()),
                 }
             }
         };
@@ -677,6 +720,18 @@ impl Record {
                 let t = wire::Terminate::create(fbb, &wire::TerminateArgs { status: status.to_wire(), output, error });
                 (wire::Body::Terminate, t.as_union_value())
             }
+            Body::Checkpoint { pruned, base, frontier, summary, plan } => {
+                let base = base.map(|h| fbb.create_vector(&h.0));
+                let bytes: Vec<u8> = frontier.iter().flat_map(|h| h.0).collect();
+                let frontier = (!bytes.is_empty()).then(|| fbb.create_vector(&bytes));
+                let summary = Some(fbb.create_string(summary));
+                let plan = s(fbb, plan);
+                let c = wire::Checkpoint::create(
+                    fbb,
+                    &wire::CheckpointArgs { pruned: *pruned, base, frontier, summary, plan },
+                );
+                (wire::Body::Checkpoint, c.as_union_value())
+            }
         };
         let state = (!self.state.is_empty()).then(|| fbb.create_string(&self.state));
         let next_state = (!self.next_state.is_empty()).then(|| fbb.create_string(&self.next_state));
@@ -780,6 +835,11 @@ impl Record {
             }),
             Body::Terminate { status, output, error } => json!({
                 "status": status.as_str(), "output": payload(output), "error": err(error),
+            }),
+            Body::Checkpoint { pruned, base, frontier, summary, plan } => json!({
+                "pruned": pruned, "base": base.map(|h| h.to_hex()),
+                "frontier": frontier.iter().map(Hash::to_hex).collect::<Vec<_>>(),
+                "summary": parse_shown(summary), "plan": payload(plan),
             }),
         };
         json!({

@@ -232,6 +232,32 @@ pub struct Broken {
     pub message: String,
 }
 
+/// The checkpoint a compacted memory starts from, and who vouches for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointReport {
+    /// The checkpoint record's seq, and the records it pruned (`0 .. pruned`).
+    pub seq: u32,
+    pub pruned: u32,
+    /// The node that wrote it, its domain and the key that signed it (if any).
+    pub node: String,
+    pub domain: String,
+    pub key: Option<PublicKey>,
+    /// Whether that key is one the verifier trusts.
+    pub trusted: bool,
+}
+
+impl CheckpointReport {
+    /// "records 0-9743 attested by eu-1 (domain eu), signed by a trusted key".
+    pub fn describe(&self) -> String {
+        let by = match (&self.key, self.trusted) {
+            (Some(_), true) => "signed by a trusted key",
+            (Some(_), false) => "signed by a key the verifier does not trust",
+            (None, _) => "unsigned",
+        };
+        format!("records 0-{} attested by {} (domain {}), {by}", self.pruned.saturating_sub(1), self.node, self.domain)
+    }
+}
+
 /// The outcome of [`Object::verify`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {
@@ -257,6 +283,13 @@ pub struct VerifyReport {
     pub domains: Option<Vec<String>>,
     /// Changes of context and intent replayed and found legal.
     pub changes_checked: u32,
+    /// Records pruned by compaction (before the memory): attested by `checkpoint`.
+    pub records_pruned: u32,
+    /// The checkpoint that attests the pruned records, when the memory was compacted.
+    pub checkpoint: Option<CheckpointReport>,
+    /// Checkpoints whose summary, frontier and base were recomputed from the records
+    /// they fold (all of them when the history was restored from its archive).
+    pub checkpoints_audited: u32,
     /// The first broken record, if any: the object is valid only when this is `None`.
     pub broken: Option<Broken>,
 }
@@ -268,7 +301,8 @@ impl VerifyReport {
 
     /// The report as JSON, the same in every language: `{"valid", "records_checked",
     /// "signatures_checked", "signers": [{"key", "trusted", "records"}], "unsigned_records",
-    /// "untrusted_records", "head", "principal", "domains", "changes_checked",
+    /// "untrusted_records", "head", "principal", "domains", "changes_checked", "records_pruned",
+    /// "checkpoint": null or {"seq", "pruned", "node", "domain", "key", "trusted", "attests"}, "checkpoints_audited",
     /// "broken": null or {"record", "kind", "code", "message"}}`.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
@@ -284,6 +318,12 @@ impl VerifyReport {
             "principal": self.principal,
             "domains": self.domains,
             "changes_checked": self.changes_checked,
+            "records_pruned": self.records_pruned,
+            "checkpoint": self.checkpoint.as_ref().map(|c| serde_json::json!({
+                "seq": c.seq, "pruned": c.pruned, "node": c.node, "domain": c.domain,
+                "key": c.key.map(|k| k.to_hex()), "trusted": c.trusted, "attests": c.describe(),
+            })),
+            "checkpoints_audited": self.checkpoints_audited,
             "broken": self.broken.as_ref().map(|b| serde_json::json!({
                 "record": b.record, "kind": b.kind.as_str(), "code": b.kind.code(), "message": b.message,
             })),
@@ -314,6 +354,9 @@ impl Object {
             principal: None,
             domains: None,
             changes_checked: 0,
+            records_pruned: self.pruned(),
+            checkpoint: None,
+            checkpoints_audited: 0,
             broken: None,
         };
         if let Err((record, err)) = self.check(trust, &mut report) {
@@ -324,25 +367,34 @@ impl Object {
 
     fn check(&self, trust: &Trust, report: &mut VerifyReport) -> Result<(), (u32, Error)> {
         let memory = self.memory();
-        let last = (memory.len() - 1) as u32;
+        let last = self.pruned() + (memory.len() - 1) as u32;
         let fail = |i: u32, kind: ErrorKind, msg: String| Err((i, Error::new(kind, msg)));
 
         // Structure of the chain: places, visits, data commitments, signature presence.
         let mut to_verify = Vec::new();
-        let mut visit_start = 0u32;
+        let mut visit_start = self.pruned();
         let mut signers: BTreeMap<PublicKey, Vec<u32>> = BTreeMap::new();
+        // A compacted memory starts where its newest checkpoint says; what came before is
+        // that checkpoint's summary.
+        let first = self.pruned();
+        let base = self.base.as_deref();
+        let hex_hash = |h: &str| hex::decode(h).ok().and_then(|b| Hash::from_slice(&b));
         // The intent and context hashes in force: records carry them only when they change.
-        let (mut intent_hash, mut context_hash) = (None, None);
+        let (mut intent_hash, mut context_hash) = match base {
+            Some(b) => (hex_hash(&b.summary.intent), hex_hash(&b.summary.context)),
+            None => (None, None),
+        };
         for (i, r) in memory.iter().enumerate() {
             let i = i as u32;
             let m = &r.meta;
-            if m.seq != i {
+            if m.seq != first + i {
                 return fail(
-                    i,
+                    first + i,
                     ErrorKind::Integrity,
-                    format!("record {i} says it is record {}: records were moved or removed", m.seq),
+                    format!("record {} says it is record {}: records were moved or removed", first + i, m.seq),
                 );
             }
+            let i = first + i;
             intent_hash = m.intent_hash.or(intent_hash);
             context_hash = m.context_hash.or(context_hash);
             if i == 0 && (intent_hash.is_none() || context_hash.is_none()) {
@@ -360,25 +412,25 @@ impl Object {
                 };
                 return fail(i, ErrorKind::Integrity, msg.into());
             }
-            if i > 0 {
-                let prev = &memory[i as usize - 1].meta;
-                if m.visit != prev.visit && m.visit != prev.visit + 1 {
-                    return fail(
-                        i,
-                        ErrorKind::Integrity,
-                        format!("visit number {} does not follow {}", m.visit, prev.visit),
-                    );
+            let prev_visit = match (i - first, base) {
+                (0, Some(b)) => Some((b.summary.visit, false)),
+                (0, None) => None,
+                (k, _) => Some((memory[k as usize - 1].meta.visit, memory[k as usize - 1].meta.status.is_terminal())),
+            };
+            if let Some((visit, terminal)) = prev_visit {
+                if m.visit != visit && m.visit != visit + 1 {
+                    return fail(i, ErrorKind::Integrity, format!("visit number {} does not follow {visit}", m.visit));
                 }
-                if prev.status.is_terminal() {
+                if terminal {
                     return fail(i, ErrorKind::Integrity, "a record after the object terminated".into());
                 }
-                if m.visit != prev.visit {
+                if m.visit != visit {
                     visit_start = i;
                 }
             } else if m.visit != 0 {
                 return fail(0, ErrorKind::Integrity, "the genesis record must be visit 0".into());
             }
-            let ends_visit = i == last || memory[i as usize + 1].meta.visit != m.visit;
+            let ends_visit = i == last || memory[(i - first) as usize + 1].meta.visit != m.visit;
             if ends_visit && m.data_hash.is_none() {
                 return fail(i, ErrorKind::Integrity, "the last record of a visit must commit the data hash".into());
             }
@@ -431,7 +483,7 @@ impl Object {
                     }
                 }
             }
-            report.records_checked = i + 1;
+            report.records_checked = i + 1 - first;
         }
 
         // Signatures, each checked strictly on its own.
@@ -458,7 +510,7 @@ impl Object {
                 "the object's head does not match the hash of its last record".into(),
             );
         }
-        let tail = &memory[last as usize].meta;
+        let tail = &memory[memory.len() - 1].meta;
         if intent_hash != Some(self.intent().hash()) {
             return fail(
                 last,
@@ -483,23 +535,43 @@ impl Object {
         if tail.status != self.status() {
             return fail(last, ErrorKind::Integrity, "the object's status does not match its last record".into());
         }
-        let tail_record = memory[last as usize].decode().map_err(|e| (last, e))?;
+        let tail_record = memory[memory.len() - 1].decode().map_err(|e| (last, e))?;
         if tail_record.next_state != self.state() {
             return fail(last, ErrorKind::Integrity, "the object's state does not match its last record".into());
         }
-        let genesis = memory[0].decode().map_err(|e| (0, e))?;
-        if let Body::Genesis { id, lineage, .. } = &genesis.body
-            && (*id != self.id() || lineage != self.lineage())
-        {
-            return fail(
-                0,
-                ErrorKind::Integrity,
-                "the object's id or lineage does not match its genesis record".into(),
-            );
-        }
+        let genesis = match base {
+            None => {
+                let genesis = memory[0].decode().map_err(|e| (0, e))?;
+                if let Body::Genesis { id, lineage, .. } = &genesis.body
+                    && (*id != self.id() || lineage != self.lineage())
+                {
+                    return fail(
+                        0,
+                        ErrorKind::Integrity,
+                        "the object's id or lineage does not match its genesis record".into(),
+                    );
+                }
+                genesis.intent_hash
+            }
+            Some(b) => {
+                if b.summary.id != self.id().to_hex()
+                    || b.summary.lineage != crate::record::lineage_json(self.lineage())
+                {
+                    return fail(
+                        first + b.at as u32,
+                        ErrorKind::Integrity,
+                        "the object's id or lineage does not match the checkpoint's summary of its genesis record"
+                            .into(),
+                    );
+                }
+                None
+            }
+        };
 
+        report.checkpoint = self.check_checkpoint(trust)?;
+        report.checkpoints_audited = self.audit_checkpoints()?;
         self.check_identities(trust, report, &to_verify)?;
-        report.changes_checked = self.check_context_changes()? + self.check_intent_changes(&genesis)?;
+        report.changes_checked = self.check_context_changes()? + self.check_intent_changes(genesis)?;
         Ok(())
     }
 
@@ -514,7 +586,10 @@ impl Object {
         let sig_err = |i: u32, msg: String| Err((i, Error::new(ErrorKind::Signature, msg)));
         let origin = &self.context().originator;
         let root = self.lineage().parent.is_none();
-        let genesis_key = signed.first().filter(|s| s.0 == 0).map(|s| s.1);
+        let genesis_key = match self.base.as_deref() {
+            Some(b) => b.summary.genesis_signer.as_deref().and_then(|k| PublicKey::from_hex(k).ok()),
+            None => signed.first().filter(|s| s.0 == 0).map(|s| s.1),
+        };
         if root
             && let Some(k) = origin.key
             && genesis_key != Some(k)
@@ -538,7 +613,7 @@ impl Object {
                 domains.extend(origin.domain.clone());
                 continue;
             }
-            let r = self.memory()[*i as usize].decode().map_err(|e| (*i, e))?;
+            let r = self.memory()[(*i - self.pruned()) as usize].decode().map_err(|e| (*i, e))?;
             if !entry.may_sign_as(&r.node.id, &r.node.domain) {
                 return sig_err(
                     *i,
@@ -553,6 +628,11 @@ impl Object {
             if !r.node.domain.is_empty() {
                 domains.insert(r.node.domain.clone());
             }
+        }
+        // The pruned records' writers, as the checkpoint (checked against the trust store
+        // above) attests them.
+        if let Some(b) = self.base.as_deref() {
+            domains.extend(b.summary.domains.iter().cloned());
         }
         let principal = origin.subject.clone().or_else(|| origin.key.filter(|_| root).map(|k| k.to_hex()));
         if !trust.checks_claims() {
@@ -585,11 +665,13 @@ impl Object {
     /// added labels, carried policies or policy references. Returns how many there were.
     fn check_context_changes(&self) -> Result<u32, (u32, Error)> {
         let memory = self.memory();
+        let first = self.pruned();
         let mut in_force = Vec::new();
-        let mut current = None;
+        let mut current =
+            self.base.as_deref().and_then(|b| hex::decode(&b.summary.context).ok()).and_then(|b| Hash::from_slice(&b));
         for (i, r) in memory.iter().enumerate() {
             if let Some(h) = r.meta.context_hash {
-                in_force.push((i as u32, current, h));
+                in_force.push((first + i as u32, current, h));
                 current = Some(h);
             }
         }
@@ -601,7 +683,7 @@ impl Object {
             if before == after {
                 continue;
             }
-            let r = memory[i as usize].decode().map_err(|e| (i, e))?;
+            let r = memory[(i - first) as usize].decode().map_err(|e| (i, e))?;
             let Body::Mutate { kind: MutateKind::Context, change, .. } = &r.body else {
                 return Err(integrity(i, format!("record {i} changes the context, but is not a context `mutate`")));
             };
@@ -631,15 +713,18 @@ impl Object {
     /// (format version 2 carries it as `intent.origin`): each must be the application of
     /// an `Adapt` rule of the intent in force that had not fired, a handler's refinement
     /// within what the plan allows, or signed by the originator's key.
-    fn check_intent_changes(&self, genesis: &crate::Record) -> Result<u32, (u32, Error)> {
+    /// After compaction the replay starts from the intent the checkpoint attests (its
+    /// `plan`, or the original plan at revision 0), with the `Adapt` rules its summary
+    /// says have fired.
+    fn check_intent_changes(&self, genesis_intent: Option<Hash>) -> Result<u32, (u32, Error)> {
         let memory = self.memory();
+        let first = self.pruned();
         let integrity = |i: u32, msg: String| (i, Error::new(ErrorKind::Integrity, msg));
         let changes: Vec<u32> = memory
             .iter()
             .enumerate()
-            .skip(1)
-            .filter(|(_, r)| r.meta.intent_hash.is_some())
-            .map(|(i, _)| i as u32)
+            .filter(|(_, r)| r.meta.intent_hash.is_some() && r.meta.action != Action::Genesis)
+            .map(|(i, _)| first + i as u32)
             .collect();
         if changes.is_empty() || self.version < 2 {
             // Version 1 objects carry no original plan: their intent changes are not
@@ -653,16 +738,44 @@ impl Object {
             ));
         };
         let limits = Limits::default();
-        let mut intent = Intent::from_json_text(origin, &limits).map_err(|e| (0, e))?;
-        if Some(intent.hash()) != genesis.intent_hash {
-            return Err(integrity(0, "intent.origin is not the plan the genesis record committed to".into()));
-        }
-        let first = intent.clone();
-        let mut fired = BTreeSet::new();
+        let original = Intent::from_json_text(origin, &limits).map_err(|e| (0, e))?;
+        let (mut intent, mut fired) = match self.base.as_deref() {
+            None => {
+                if Some(original.hash()) != genesis_intent {
+                    return Err(integrity(0, "intent.origin is not the plan the genesis record committed to".into()));
+                }
+                (original.clone(), BTreeSet::new())
+            }
+            Some(b) => {
+                let at = first + b.at as u32;
+                let intent = match (&b.plan, b.summary.intent_revision) {
+                    (_, 0) => original.clone(),
+                    (Some(plan), r) => {
+                        let doc = crate::json::parse(plan, &limits.for_plan(), "the checkpoint's plan")
+                            .map_err(|e| (at, e))?;
+                        Intent::from_parts(doc, plan.to_string(), r, &limits).map_err(|e| (at, e))?
+                    }
+                    (None, _) => {
+                        return Err(integrity(
+                            at,
+                            "the checkpoint says the intent had changed, but carries no plan".into(),
+                        ));
+                    }
+                };
+                if intent.hash().to_hex() != b.summary.intent {
+                    return Err(integrity(
+                        at,
+                        "the checkpoint's plan is not the intent its summary says was in force".into(),
+                    ));
+                }
+                (intent, b.summary.fired.clone())
+            }
+        };
+        let first_intent = original;
         let mut checked = 0;
         for i in changes {
-            let meta = &memory[i as usize].meta;
-            let r = memory[i as usize].decode().map_err(|e| (i, e))?;
+            let meta = &memory[(i - first) as usize].meta;
+            let r = memory[(i - first) as usize].decode().map_err(|e| (i, e))?;
             let Body::Mutate { kind: MutateKind::Intent, change, .. } = &r.body else {
                 return Err(integrity(i, format!("record {i} changes the intent, but is not an intent `mutate`")));
             };
@@ -700,7 +813,7 @@ impl Object {
                     return Err(integrity(i, format!("record {i} applies a change that is not Adapt rule `{rule}`'s")));
                 }
             } else if change.get("refinement").is_some() {
-                crate::cycle::check_refinement(&first, &intent, &next, then).map_err(|why| {
+                crate::cycle::check_refinement(&first_intent, &intent, &next, then).map_err(|why| {
                     integrity(i, format!("record {i}: a refinement beyond what the plan allows: {why}"))
                 })?;
             } else if !(r.signed && r.node.key.is_some() && r.node.key == self.context().originator.key) {

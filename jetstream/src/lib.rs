@@ -632,20 +632,21 @@ impl JetStream {
             // A damaged bucket entry proves nothing about the received version.
             Err(err) => return Ok(Check::Stale(format!("its bucket entry does not decode ({err})"))),
         };
-        let (n, k) = (object.memory().len(), newest.memory().len());
+        // Positions are seqs: a compaction prunes records, never renumbers them.
+        let (n, k) = (object.written(), newest.written());
         if newest.head() == object.head() {
             return Ok(Check::Current(Some(e.revision)));
         }
-        if k > n && newest.memory()[n - 1].hash() == object.head() {
+        if k > n && newest.hash_at(n - 1) == Some(object.head()) {
             // Records n.. of the newest are one visit: it is this version's successor.
             let visits: Vec<u32> =
-                newest.memory()[n..].iter().filter_map(|r| r.decode().ok().map(|r| r.visit)).collect();
-            if visits.len() == k - n && visits.iter().all(|v| *v == visits[0]) {
+                newest.records_from(n).iter().filter_map(|r| r.decode().ok().map(|r| r.visit)).collect();
+            if visits.len() as u32 == k - n && visits.iter().all(|v| *v == visits[0]) {
                 return Ok(Check::Successor(e.value));
             }
             return Ok(Check::Stale(format!("already extended to record {k}")));
         }
-        if k < n && object.memory()[k - 1].hash() == newest.head() {
+        if k < n && object.hash_at(k - 1) == Some(newest.head()) {
             return Ok(Check::Current(Some(e.revision)));
         }
         Ok(Check::Stale(format!("conflicts with the committed version (record {k}, head {})", newest.head())))
@@ -739,7 +740,7 @@ impl JetStream {
                         msg,
                         id,
                         Some(entry.revision),
-                        (object.head(), object.memory().len()),
+                        (object.head(), object.written() as usize),
                         Work::Visit { object: entry.value.to_vec(), event: Some(event) },
                     );
                     d.was_dormant = true;
@@ -774,7 +775,7 @@ impl JetStream {
                 msg,
                 parent_id,
                 Some(entry.revision),
-                (parent.head(), parent.memory().len()),
+                (parent.head(), parent.written() as usize),
                 Work::Complete { parent: entry.value.to_vec(), child },
             );
             d.was_dormant = true;
@@ -796,20 +797,20 @@ impl JetStream {
                 Check::Current(r) => r,
                 Check::Stale(why) if subject.starts_with("peo.dormant.") => {
                     Stats::bump(&self.stats.superseded);
-                    self.say(|| format!("superseded: the wake-up of {id} at record {}: {why}", object.memory().len()));
+                    self.say(|| format!("superseded: the wake-up of {id} at record {}: {why}", object.written()));
                     self.ack(&msg, AckKind::Ack).await;
                     return Ok(None);
                 }
                 Check::Stale(why) => {
                     Stats::bump(&self.stats.duplicates);
-                    self.say(|| format!("duplicate: {id} at record {} on {subject}: {why}", object.memory().len()));
+                    self.say(|| format!("duplicate: {id} at record {} on {subject}: {why}", object.written()));
                     self.ack(&msg, AckKind::Ack).await;
                     return Ok(None);
                 }
                 Check::Successor(bytes) => {
                     let next = Object::from_bytes(&bytes, limits)?;
                     let (to, dup) = self.forward(&next, bytes).await?;
-                    let n = object.memory().len();
+                    let n = object.written();
                     if subject.starts_with("peo.dormant.") {
                         // An event or a child woke it first (and published it, or is about
                         // to: the message id makes publishing it twice harmless).
@@ -820,14 +821,14 @@ impl JetStream {
                         self.say(|| format!("duplicate: {id} at record {n} on {subject} was already extended"));
                     } else {
                         Stats::bump(&self.stats.reconciled);
-                        let m = next.memory().len();
+                        let m = next.written();
                         self.say(|| format!("reconciled: {id} record {m} (committed, never published) sent to {to}"));
                     }
                     self.ack(&msg, AckKind::Ack).await;
                     return Ok(None);
                 }
             };
-            let head = (object.head(), object.memory().len());
+            let head = (object.head(), object.written() as usize);
             if object.status().is_terminal() {
                 // Committed and finished, but its final publication may be missing.
                 self.forward(&object, msg.payload.clone()).await?;
@@ -904,7 +905,7 @@ impl JetStream {
             )));
         }
         let n = d.count;
-        if object.memory().len() < n || n == 0 || object.memory()[n - 1].hash() != d.head {
+        if (object.written() as usize) < n || n == 0 || object.hash_at(n as u32 - 1) != Some(d.head) {
             return Err(Error::invalid_argument(format!(
                 "settle got a version of {} that does not extend the one delivered (head {})",
                 d.id, d.head
@@ -978,7 +979,7 @@ impl JetStream {
             Stats::bump(&self.stats.children);
         }
         let (subject, _) = self.forward(object, bytes).await?;
-        self.say(|| format!("{} {} at record {} -> {subject}", d.id, object.status().as_str(), object.memory().len()));
+        self.say(|| format!("{} {} at record {} -> {subject}", d.id, object.status().as_str(), object.written()));
         if let Some(seq) = d.event_seq {
             let _ = self.c().work.delete_message(seq).await;
         }
@@ -1023,8 +1024,7 @@ impl JetStream {
                     // Submitted before and already on its way (or finished): nothing to do.
                     Some(existing)
                         if Object::from_bytes(&existing.value, &self.options.limits).is_ok_and(|o| {
-                            o.memory().len() > object.memory().len()
-                                && o.memory()[object.memory().len() - 1].hash() == object.head()
+                            o.written() > object.written() && o.hash_at(object.written() - 1) == Some(object.head())
                         }) =>
                     {
                         return Ok(id);

@@ -190,10 +190,15 @@ impl NativeObject {
     pub fn record_count(&self) -> u32 {
         self.object.memory().len() as u32
     }
-    /// The records from `from` (default 0) on, as a JSON array.
+    /// Records written in all, pruned ones included (the next record's seq).
+    #[napi(getter)]
+    pub fn written(&self) -> u32 {
+        self.object.written()
+    }
+    /// The records of the memory from seq `from` (default 0) on, as a JSON array.
     #[napi(catch_unwind)]
     pub fn records_json(&self, from: Option<u32>) -> Result<String, Code> {
-        Ok(peo(self.object.records_json(from.unwrap_or(0) as usize))?.to_string())
+        Ok(peo(self.object.records_json(from.unwrap_or(0)))?.to_string())
     }
     #[napi(catch_unwind)]
     pub fn to_json(&self) -> String {

@@ -241,12 +241,15 @@ pub struct Visit {
 impl Visit {
     /// The records this visit appended, decoded.
     pub fn records(&self) -> Result<Vec<Record>> {
-        let memory = self.object.memory();
-        memory[memory.len() - self.appended..].iter().map(|r| r.decode()).collect()
+        self.object.records_from(self.first_seq()).iter().map(|r| r.decode()).collect()
     }
     /// The records this visit appended, as a JSON array of `Record::to_json`.
     pub fn records_json(&self) -> Result<Value> {
-        self.object.records_json(self.object.memory().len() - self.appended)
+        self.object.records_json(self.first_seq())
+    }
+    /// The seq of the first record this visit appended.
+    fn first_seq(&self) -> u32 {
+        self.object.written() - self.appended as u32
     }
 }
 
@@ -493,7 +496,7 @@ pub struct Session<N: std::borrow::Borrow<Node> = Node> {
 impl<N: std::borrow::Borrow<Node>> Session<N> {
     /// A session over an object already decoded and verified.
     pub fn new(node: N, object: Object, event: Option<Event>) -> Session<N> {
-        let start = object.memory().len();
+        let start = object.written() as usize;
         Session { node, object: Some(object), event, start, cycles: 0, pending: None, finished: None }
     }
 
@@ -502,7 +505,7 @@ impl<N: std::borrow::Borrow<Node>> Session<N> {
     pub fn completion(node: N, mut object: Object, child: &[u8]) -> Result<Session<N>> {
         let n = node.borrow();
         let child = Object::from_bytes(child, &n.limits)?;
-        let start = object.memory().len();
+        let start = object.written() as usize;
         let finished = match object.complete_child(&n.spec, n.clock.now_ms(), &child, &n.trust)? {
             Step::Sleep(wake) => Some(Disposition::Dormant(wake)),
             Step::Appended(d) => {
@@ -576,7 +579,7 @@ impl<N: std::borrow::Borrow<Node>> Session<N> {
     fn finish(&mut self, disposition: Disposition) -> Result<Next<'_>> {
         let mut object = self.object.take().ok_or_else(|| Error::invalid_argument("the visit is over"))?;
         let bytes = object.to_bytes();
-        let appended = object.memory().len() - self.start;
+        let appended = object.written() as usize - self.start;
         let children = object.take_children();
         Ok(Next::Done(Visit { object, bytes, disposition, appended, children }))
     }

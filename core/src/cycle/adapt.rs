@@ -154,7 +154,7 @@ impl Cx<'_> {
             Ok(h) => h.to_json(
                 self.hops(),
                 self.now.saturating_sub(self.p.start_ms),
-                self.obj.memory.len(),
+                self.obj.ordinal(self.obj.next_seq()) as usize,
                 self.obj.intent.revision(),
             ),
             Err(_) => Value::Null,

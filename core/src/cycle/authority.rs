@@ -220,10 +220,11 @@ impl Cx<'_> {
             let cause = format!("visit {} exceeds Constraints.MaxHops ({max})", self.hops());
             return Some(self.ended(Status::Expired, BOUND_ERROR, cause));
         }
+        let written = self.obj.ordinal(self.obj.next_seq());
         if let Some(max) = c.max_records
-            && self.obj.memory.len() as u64 >= u64::from(max)
+            && written >= max
         {
-            let cause = format!("the memory holds {} records: Constraints.MaxRecords is {max}", self.obj.memory.len());
+            let cause = format!("the object has written {written} records: Constraints.MaxRecords is {max}");
             return Some(self.ended(Status::Expired, BOUND_ERROR, cause));
         }
         None

@@ -22,7 +22,7 @@ pub(crate) struct History {
 
 impl History {
     pub(crate) fn from_memory(obj: &Object) -> Result<History> {
-        let mut h = History::default();
+        let mut h = obj.base.as_ref().map(|b| b.summary.history()).unwrap_or_default();
         for r in &obj.memory {
             h.add(&r.decode()?);
         }
@@ -30,6 +30,10 @@ impl History {
     }
 
     pub(crate) fn add(&mut self, r: &Record) {
+        // A checkpoint is bookkeeping: the history reads the same with or without one.
+        if matches!(r.body, Body::Checkpoint { .. }) {
+            return;
+        }
         if !r.node.domain.is_empty() && !self.domains.contains(&r.node.domain) {
             self.domains.insert(r.node.domain.clone());
         }

@@ -25,6 +25,7 @@ mod adapt;
 mod advice;
 mod authority;
 mod awaits;
+mod compact;
 mod fanout;
 mod history;
 mod narrow;
@@ -60,6 +61,8 @@ pub struct NodeSpec {
     pub policy: Option<Arc<NodePolicy>>,
     /// The bounds the cycle applies to what it creates (fan-out children).
     pub limits: crate::Limits,
+    /// The compaction this node applies to objects whose plan sets none.
+    pub compaction: Option<crate::intent::Compaction>,
 }
 
 impl NodeSpec {
@@ -77,6 +80,13 @@ impl NodeSpec {
     pub fn with_policy(mut self, policy: NodePolicy) -> NodeSpec {
         self.policy = Some(Arc::new(policy));
         self
+    }
+    /// Compacts objects whose plan has no `Compaction` of its own: when the memory holds
+    /// more than `after` records, all but the newest `keep` are folded (`keep < after`).
+    pub fn with_compaction(mut self, after: u32, keep: u32) -> Result<NodeSpec> {
+        let c = crate::intent::parse_compaction(&json!({"After": after, "Keep": keep}))?;
+        self.compaction = Some(c);
+        Ok(self)
     }
     pub fn has(&self, capability: &str) -> bool {
         self.capabilities.contains(capability)
@@ -389,7 +399,7 @@ fn pending_of(r: &Record) -> Pending {
 /// gets new keys: a handler can tell a second pass from a redelivery. It is also a
 /// `.waitForTaskToken` Task's token.
 fn attempt_key(obj: &Object, state: &str, p: &Progress) -> String {
-    format!("{}/{state}/{}/{}", obj.id.to_hex(), p.entered_seq, p.attempts)
+    format!("{}/{state}/{}/{}", obj.id.to_hex(), obj.ordinal(p.entered_seq), p.attempts)
 }
 
 /// The suffix of a Task resource that waits for its task token to be answered.
@@ -400,7 +410,7 @@ pub const INVALID_REFINEMENT: &str = "peo.InvalidRefinement";
 
 /// The error a record raised at its state: a failed execution, or a failed or timed-out
 /// wait for an awaited event.
-fn failed(r: &Record) -> Option<TaskError> {
+pub(crate) fn failed(r: &Record) -> Option<TaskError> {
     match &r.body {
         Body::Execute { error: Some(e), .. } => Some(e.clone()),
         _ => awaits::reentry_error(r).or_else(|| fanout::children_error(r)),
@@ -408,9 +418,10 @@ fn failed(r: &Record) -> Option<TaskError> {
 }
 
 /// Whether `r` continues the entry of its state (a failed attempt, a retry back-off).
-fn continues_entry(r: &Record) -> bool {
+pub(crate) fn continues_entry(r: &Record) -> bool {
     r.state == r.next_state
         && match &r.body {
+            Body::Checkpoint { .. } => true,
             Body::Execute { error: Some(_), .. } | Body::Dormant { .. } | Body::Reentry { .. } => true,
             Body::Delegate { reason: DelegateReason::FanOut, .. } => true,
             Body::Execute { capability, .. } => capability.ends_with(WAIT_FOR_TASK_TOKEN),
@@ -423,6 +434,8 @@ impl Progress {
     /// current state entry before it.
     pub(crate) fn from_memory(obj: &Object) -> Result<Progress> {
         let n = obj.memory.len();
+        let first = obj.pruned() as usize;
+        let base = obj.base.as_ref().map(|b| &b.summary);
         let last = obj.memory.last().ok_or_else(|| Error::internal("an object without records"))?.decode()?;
         let state = crate::intent::find_state(&obj.intent.plan().machine, &last.next_state);
         // Positions come from the memory itself, not from the records' own `seq` fields
@@ -432,9 +445,13 @@ impl Progress {
             pending: pending_of(&last),
             attempts: 0,
             retries: vec![0; retrier_count(state)],
-            entered_seq: n as u32,
+            entered_seq: (first + n) as u32,
             entered_ms: last.time_ms,
-            start_ms: if n == 1 { last.time_ms } else { obj.memory[0].decode()?.time_ms },
+            start_ms: match base {
+                Some(s) => s.start_ms,
+                None if n == 1 => last.time_ms,
+                None => obj.memory[0].decode()?.time_ms,
+            },
         };
         let mut at = n - 1;
         let mut rec = last;
@@ -450,9 +467,29 @@ impl Progress {
                     *c += 1;
                 }
             }
-            p.entered_seq = at as u32;
+            p.entered_seq = (first + at) as u32;
             p.entered_ms = rec.time_ms;
             if at == 0 {
+                // The entry may go on among the pruned records: the checkpoint's summary
+                // says how it stood after the last of them.
+                if let Some(s) = base
+                    && s.entry.state == rec.state
+                {
+                    if !s.entry.continues {
+                        p.entered_ms = s.entry.ms;
+                        break;
+                    }
+                    for (error, count) in &s.entry.errors {
+                        p.attempts += count;
+                        if let Some(i) = retrier_index(state, error)
+                            && let Some(c) = p.retries.get_mut(i)
+                        {
+                            *c += count;
+                        }
+                    }
+                    p.entered_seq = s.entry.seq;
+                    p.entered_ms = s.entry.ms;
+                }
                 break;
             }
             let prev = obj.memory[at - 1].decode()?;
@@ -501,7 +538,9 @@ impl Progress {
 
 /// How many Step Functions history events a record stands for (to quote "entered at
 /// the event id #N" in runtime errors as Step Functions does).
-fn aws_events(r: &Record, plan_state: Option<&State>) -> u32 {
+/// `after_wait`: the record before `r` is a Wait state's `dormant` (so a `reentry`
+/// ends a Wait state).
+pub(crate) fn aws_events(r: &Record, after_wait: bool, plan_state: Option<&State>) -> u32 {
     match &r.body {
         Body::Genesis { .. } => 1,
         Body::Mutate { kind: MutateKind::Data | MutateKind::Route, change, .. } => {
@@ -510,7 +549,7 @@ fn aws_events(r: &Record, plan_state: Option<&State>) -> u32 {
         Body::Mutate { .. } => 0,
         Body::Execute { attempt, error, .. } => (*attempt == 0) as u32 + 3 + error.is_none() as u32,
         Body::Dormant { reason: DormantReason::Wait, .. } => 1,
-        Body::Reentry { .. } if matches!(plan_state.map(|s| &s.kind), Some(StateKind::Wait(_))) => 1,
+        Body::Reentry { .. } if after_wait => 1,
         Body::Terminate { .. } => match plan_state.map(|s| &s.kind) {
             Some(StateKind::Succeed) => 2,
             Some(StateKind::Fail(_)) => 1,
@@ -522,10 +561,12 @@ fn aws_events(r: &Record, plan_state: Option<&State>) -> u32 {
 
 fn entered_event_id(obj: &Object, entered_seq: u32) -> u32 {
     let machine = &obj.intent.plan().machine;
-    let mut n = 0;
-    for r in obj.memory.iter().take(entered_seq as usize) {
+    let (mut n, mut after_wait) =
+        obj.base.as_ref().map_or((0, false), |b| (b.summary.aws_events, b.summary.after_wait));
+    for r in obj.memory.iter().take_while(|r| r.meta.seq < entered_seq) {
         if let Ok(rec) = r.decode() {
-            n += aws_events(&rec, crate::intent::find_state(machine, &rec.state));
+            n += aws_events(&rec, after_wait, crate::intent::find_state(machine, &rec.state));
+            after_wait = matches!(rec.body, Body::Dormant { reason: DormantReason::Wait, .. });
         }
     }
     n + 1
@@ -535,8 +576,9 @@ fn entered_event_id(obj: &Object, entered_seq: u32) -> u32 {
 /// `Execution` / `StateMachine` fields of the context attribute `"$$"` laid over it.
 fn context_object(obj: &Object, state: &State, p: &Progress, now_ms: i64) -> Value {
     let genesis = obj.memory.first().and_then(|r| r.decode().ok());
-    let (input, start_ms) = match &genesis {
-        Some(Record { body: Body::Genesis { input, .. }, time_ms, .. }) => {
+    let (input, start_ms) = match (&genesis, &obj.base) {
+        (_, Some(b)) => (b.summary.input.clone(), b.summary.start_ms),
+        (Some(Record { body: Body::Genesis { input, .. }, time_ms, .. }), None) => {
             (serde_json::from_str(input).unwrap_or(Value::Null), *time_ms)
         }
         _ => (Value::Null, 0),
@@ -644,7 +686,7 @@ impl Cx<'_> {
             data_hash: None,
             signed: false,
             visit,
-            seq: self.obj.memory.len() as u32,
+            seq: self.obj.next_seq(),
         }
     }
 
@@ -1170,6 +1212,9 @@ pub fn decide_advised(
                 .or_else(|f| Ok(Decision::Record(cx.terminate_failed(&state.name, cx.located(state, f)))))
         }
         Pending::Evaluate => {
+            if let Some(t) = cx.compaction()? {
+                return Ok(Decision::Record(t));
+            }
             let state = state_of(obj, &obj.state)?;
             let Some(proposal) = advice else { return cx.evaluate(state) };
             match cx.judge(state, proposal) {
@@ -1314,7 +1359,7 @@ impl Object {
     pub fn apply(&mut self, t: Transition, node: &NodeSpec) -> Result<Option<Disposition>> {
         let Transition { record, data, intent, context, refinement, children, data_text, disposition } = t;
         self.scratch.spawned.extend(children);
-        if record.seq as usize != self.memory.len() {
+        if record.seq != self.next_seq() {
             return Err(Error::invalid_argument("this transition was decided for another version of the object"));
         }
         if let Some(i) = intent {
@@ -1347,7 +1392,11 @@ impl Object {
         fanout::after(self, &record);
         self.scratch.refinement = refinement.map(|r| (record.state.clone(), r));
         let signer = if record.signed { node.key.as_ref() } else { None };
+        let checkpoint = matches!(record.body, Body::Checkpoint { .. });
         self.append(record, signer)?;
+        if checkpoint {
+            self.prune()?;
+        }
         self.scratch.progress = OnceLock::from(next);
         self.scratch.visit_open = disposition.is_none();
         Ok(disposition)

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 pub use model::*;
 pub use parse::find_state;
+pub(crate) use parse::parse_compaction;
 
 use crate::{Error, Hash, Limits, Result, json};
 

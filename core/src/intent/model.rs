@@ -23,6 +23,16 @@ pub struct Plan {
     pub adapt: Vec<AdaptRule>,
     /// peo: states that wait for a named external event, by state name.
     pub awaits: BTreeMap<String, AwaitSpec>,
+    /// peo: when the memory is folded into a checkpoint (docs/long-lived.md).
+    pub compaction: Option<Compaction>,
+}
+
+/// `"Compaction": {"After": n, "Keep": k}`: when the memory holds more than `After`
+/// records, the cycle folds all but the newest `Keep` into a checkpoint record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compaction {
+    pub after: u32,
+    pub keep: u32,
 }
 
 /// `StartAt` and `States`: the top level, a `Parallel` branch, or a `Map` processor.

@@ -57,6 +57,7 @@ const TOP: &[&str] = &[
     "Constraints",
     "Adapt",
     "Await",
+    "Compaction",
 ];
 
 /// ASL fields this version recognises but does not run yet: rejected as `Unsupported`
@@ -105,7 +106,12 @@ pub fn parse_plan(doc: &Value, limits: &Limits) -> Result<Plan> {
         None => BTreeMap::new(),
         Some(v) => parse_awaits(v, &machine)?,
     };
+    let compaction = match top.get("Compaction") {
+        None => None,
+        Some(v) => Some(parse_compaction(v)?),
+    };
     Ok(Plan {
+        compaction,
         machine,
         comment: opt_string(top, None, "Comment")?,
         version: opt_string(top, None, "Version")?,
@@ -717,6 +723,40 @@ fn catchers(obj: &JsonMap<String, Value>, s: Option<&str>) -> Result<Vec<Catcher
     }
     all_is_last(&out.iter().map(|c| c.error_equals.clone()).collect::<Vec<_>>(), s, "Catch")?;
     Ok(out)
+}
+
+/// `{"After": n, "Keep": k}` with `Keep < After`, so that a compaction leaves room
+/// before the next one.
+pub(crate) fn parse_compaction(v: &Value) -> Result<Compaction> {
+    let field = "Compaction";
+    let obj = v
+        .as_object()
+        .ok_or_else(|| Error::invalid_intent(None, field, "`Compaction` must be an object {\"After\", \"Keep\"}"))?;
+    check_keys(obj, None, "`Compaction`", &[&["After", "Keep"]], true)?;
+    let count = |k: &str, default: Option<u64>| -> Result<u32> {
+        let n = match (obj.get(k), default) {
+            (Some(v), _) => non_negative_int(v, None, &format!("{field}.{k}"))?,
+            (None, Some(d)) => d,
+            (None, None) => {
+                return Err(Error::invalid_intent(None, &format!("{field}.{k}"), format!("`{k}` is required")));
+            }
+        };
+        u32::try_from(n).map_err(|_| {
+            Error::invalid_intent(None, &format!("{field}.{k}"), format!("`{k}` must be at most {}", u32::MAX))
+        })
+    };
+    let after = count("After", None)?;
+    let keep = count("Keep", Some(0))?;
+    if after == 0 || keep >= after {
+        return Err(Error::invalid_intent(
+            None,
+            field,
+            format!(
+                "`Compaction` needs 0 <= Keep < After (got After {after}, Keep {keep}): a checkpoint must leave fewer records than the next one waits for"
+            ),
+        ));
+    }
+    Ok(Compaction { after, keep })
 }
 
 fn parse_constraints(v: &Value, s: Option<&str>, field: &str) -> Result<Constraints> {

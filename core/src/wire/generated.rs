@@ -116,10 +116,10 @@ impl ::flatbuffers::SimpleToVerifyInSlice for Status {}
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 pub const ENUM_MIN_ACTION_KIND: u8 = 0;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MAX_ACTION_KIND: u8 = 6;
+pub const ENUM_MAX_ACTION_KIND: u8 = 7;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 #[allow(non_camel_case_types)]
-pub const ENUM_VALUES_ACTION_KIND: [ActionKind; 7] = [
+pub const ENUM_VALUES_ACTION_KIND: [ActionKind; 8] = [
   ActionKind::Genesis,
   ActionKind::Execute,
   ActionKind::Mutate,
@@ -127,6 +127,7 @@ pub const ENUM_VALUES_ACTION_KIND: [ActionKind; 7] = [
   ActionKind::Dormant,
   ActionKind::Reentry,
   ActionKind::Terminate,
+  ActionKind::Checkpoint,
 ];
 
 /// The six actions a cycle selects from, plus the genesis record that opens
@@ -144,9 +145,10 @@ impl ActionKind {
   pub const Dormant: Self = Self(4);
   pub const Reentry: Self = Self(5);
   pub const Terminate: Self = Self(6);
+  pub const Checkpoint: Self = Self(7);
 
   pub const ENUM_MIN: u8 = 0;
-  pub const ENUM_MAX: u8 = 6;
+  pub const ENUM_MAX: u8 = 7;
   pub const ENUM_VALUES: &'static [Self] = &[
     Self::Genesis,
     Self::Execute,
@@ -155,6 +157,7 @@ impl ActionKind {
     Self::Dormant,
     Self::Reentry,
     Self::Terminate,
+    Self::Checkpoint,
   ];
   /// Returns the variant's name or "" if unknown.
   pub fn variant_name(self) -> Option<&'static str> {
@@ -166,6 +169,7 @@ impl ActionKind {
       Self::Dormant => Some("Dormant"),
       Self::Reentry => Some("Reentry"),
       Self::Terminate => Some("Terminate"),
+      Self::Checkpoint => Some("Checkpoint"),
       _ => None,
     }
   }
@@ -687,10 +691,10 @@ impl ::flatbuffers::SimpleToVerifyInSlice for ReentryCause {}
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 pub const ENUM_MIN_BODY: u8 = 0;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MAX_BODY: u8 = 7;
+pub const ENUM_MAX_BODY: u8 = 8;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 #[allow(non_camel_case_types)]
-pub const ENUM_VALUES_BODY: [Body; 8] = [
+pub const ENUM_VALUES_BODY: [Body; 9] = [
   Body::NONE,
   Body::Genesis,
   Body::Execute,
@@ -699,6 +703,7 @@ pub const ENUM_VALUES_BODY: [Body; 8] = [
   Body::Dormant,
   Body::Reentry,
   Body::Terminate,
+  Body::Checkpoint,
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -714,9 +719,10 @@ impl Body {
   pub const Dormant: Self = Self(5);
   pub const Reentry: Self = Self(6);
   pub const Terminate: Self = Self(7);
+  pub const Checkpoint: Self = Self(8);
 
   pub const ENUM_MIN: u8 = 0;
-  pub const ENUM_MAX: u8 = 7;
+  pub const ENUM_MAX: u8 = 8;
   pub const ENUM_VALUES: &'static [Self] = &[
     Self::NONE,
     Self::Genesis,
@@ -726,6 +732,7 @@ impl Body {
     Self::Dormant,
     Self::Reentry,
     Self::Terminate,
+    Self::Checkpoint,
   ];
   /// Returns the variant's name or "" if unknown.
   pub fn variant_name(self) -> Option<&'static str> {
@@ -738,6 +745,7 @@ impl Body {
       Self::Dormant => Some("Dormant"),
       Self::Reentry => Some("Reentry"),
       Self::Terminate => Some("Terminate"),
+      Self::Checkpoint => Some("Checkpoint"),
       _ => None,
     }
   }
@@ -3762,6 +3770,306 @@ impl ::core::fmt::Debug for Terminate<'_> {
       ds.finish()
   }
 }
+pub enum CheckpointOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Version 2: the records before `pruned` are folded into what later records and the
+/// cycle need, and removed from the memory (compaction). The chain stays one chain:
+/// the first record kept follows `base`, and this record's hash, like every later
+/// one, is what it would have been without the pruning.
+pub struct Checkpoint<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for Checkpoint<'a> {
+  type Inner = Checkpoint<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> Checkpoint<'a> {
+  pub const VT_PRUNED: ::flatbuffers::VOffsetT = 4;
+  pub const VT_BASE: ::flatbuffers::VOffsetT = 6;
+  pub const VT_FRONTIER: ::flatbuffers::VOffsetT = 8;
+  pub const VT_SUMMARY: ::flatbuffers::VOffsetT = 10;
+  pub const VT_PLAN: ::flatbuffers::VOffsetT = 12;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    Checkpoint { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args CheckpointArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<Checkpoint<'bldr>> {
+    let mut builder = CheckpointBuilder::new(_fbb);
+    if let Some(x) = args.plan { builder.add_plan(x); }
+    if let Some(x) = args.summary { builder.add_summary(x); }
+    if let Some(x) = args.frontier { builder.add_frontier(x); }
+    if let Some(x) = args.base { builder.add_base(x); }
+    builder.add_pruned(args.pruned);
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn pruned(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(Checkpoint::VT_PRUNED, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn base(&self) -> Option<::flatbuffers::Vector<'a, u8>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(Checkpoint::VT_BASE, None)}
+  }
+  #[inline]
+  pub fn frontier(&self) -> Option<::flatbuffers::Vector<'a, u8>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(Checkpoint::VT_FRONTIER, None)}
+  }
+  #[inline]
+  pub fn summary(&self) -> &'a str {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Checkpoint::VT_SUMMARY, None).unwrap()}
+  }
+  #[inline]
+  pub fn plan(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Checkpoint::VT_PLAN, None)}
+  }
+}
+
+impl ::flatbuffers::Verifiable for Checkpoint<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<u32>("pruned", Self::VT_PRUNED, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("base", Self::VT_BASE, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("frontier", Self::VT_FRONTIER, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("summary", Self::VT_SUMMARY, true)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("plan", Self::VT_PLAN, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct CheckpointArgs<'a> {
+    pub pruned: u32,
+    pub base: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
+    pub frontier: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
+    pub summary: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub plan: Option<::flatbuffers::WIPOffset<&'a str>>,
+}
+impl<'a> Default for CheckpointArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    CheckpointArgs {
+      pruned: 0,
+      base: None,
+      frontier: None,
+      summary: None, // required field
+      plan: None,
+    }
+  }
+}
+
+pub struct CheckpointBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> CheckpointBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_pruned(&mut self, pruned: u32) {
+    self.fbb_.push_slot::<u32>(Checkpoint::VT_PRUNED, pruned, 0);
+  }
+  #[inline]
+  pub fn add_base(&mut self, base: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , u8>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Checkpoint::VT_BASE, base);
+  }
+  #[inline]
+  pub fn add_frontier(&mut self, frontier: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , u8>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Checkpoint::VT_FRONTIER, frontier);
+  }
+  #[inline]
+  pub fn add_summary(&mut self, summary: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Checkpoint::VT_SUMMARY, summary);
+  }
+  #[inline]
+  pub fn add_plan(&mut self, plan: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Checkpoint::VT_PLAN, plan);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> CheckpointBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    CheckpointBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<Checkpoint<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    self.fbb_.required(o, Checkpoint::VT_SUMMARY,"summary");
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for Checkpoint<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("Checkpoint");
+      ds.field("pruned", &self.pruned());
+      ds.field("base", &self.base());
+      ds.field("frontier", &self.frontier());
+      ds.field("summary", &self.summary());
+      ds.field("plan", &self.plan());
+      ds.finish()
+  }
+}
+pub enum SegmentOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Pruned records as an archive keeps them, keyed by the hash of the last one.
+pub struct Segment<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for Segment<'a> {
+  type Inner = Segment<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> Segment<'a> {
+  pub const VT_FIRST_SEQ: ::flatbuffers::VOffsetT = 4;
+  pub const VT_PREV: ::flatbuffers::VOffsetT = 6;
+  pub const VT_RECORDS: ::flatbuffers::VOffsetT = 8;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    Segment { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args SegmentArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<Segment<'bldr>> {
+    let mut builder = SegmentBuilder::new(_fbb);
+    if let Some(x) = args.records { builder.add_records(x); }
+    if let Some(x) = args.prev { builder.add_prev(x); }
+    builder.add_first_seq(args.first_seq);
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn first_seq(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(Segment::VT_FIRST_SEQ, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn prev(&self) -> Option<::flatbuffers::Vector<'a, u8>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(Segment::VT_PREV, None)}
+  }
+  #[inline]
+  pub fn records(&self) -> Option<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<RecordEntry<'a>>>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<RecordEntry>>>>(Segment::VT_RECORDS, None)}
+  }
+}
+
+impl ::flatbuffers::Verifiable for Segment<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<u32>("first_seq", Self::VT_FIRST_SEQ, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("prev", Self::VT_PREV, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<RecordEntry>>>>("records", Self::VT_RECORDS, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct SegmentArgs<'a> {
+    pub first_seq: u32,
+    pub prev: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
+    pub records: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<RecordEntry<'a>>>>>,
+}
+impl<'a> Default for SegmentArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    SegmentArgs {
+      first_seq: 0,
+      prev: None,
+      records: None,
+    }
+  }
+}
+
+pub struct SegmentBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> SegmentBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_first_seq(&mut self, first_seq: u32) {
+    self.fbb_.push_slot::<u32>(Segment::VT_FIRST_SEQ, first_seq, 0);
+  }
+  #[inline]
+  pub fn add_prev(&mut self, prev: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , u8>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Segment::VT_PREV, prev);
+  }
+  #[inline]
+  pub fn add_records(&mut self, records: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , ::flatbuffers::ForwardsUOffset<RecordEntry<'b >>>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Segment::VT_RECORDS, records);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> SegmentBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    SegmentBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<Segment<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for Segment<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("Segment");
+      ds.field("first_seq", &self.first_seq());
+      ds.field("prev", &self.prev());
+      ds.field("records", &self.records());
+      ds.finish()
+  }
+}
 pub enum RecordOffset {}
 #[derive(Copy, Clone, PartialEq)]
 
@@ -4027,6 +4335,20 @@ impl<'a> Record<'a> {
     }
   }
 
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn body_as_checkpoint(&self) -> Option<Checkpoint<'a>> {
+    if self.body_type() == Body::Checkpoint {
+      let u = self.body();
+      // Safety:
+      // Created from a valid Table for this object
+      // Which contains a valid union in this slot
+      Some(unsafe { Checkpoint::init_from_table(u) })
+    } else {
+      None
+    }
+  }
+
 }
 
 impl ::flatbuffers::Verifiable for Record<'_> {
@@ -4044,6 +4366,7 @@ impl ::flatbuffers::Verifiable for Record<'_> {
           Body::Dormant => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<Dormant>>("Body::Dormant", pos),
           Body::Reentry => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<Reentry>>("Body::Reentry", pos),
           Body::Terminate => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<Terminate>>("Body::Terminate", pos),
+          Body::Checkpoint => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<Checkpoint>>("Body::Checkpoint", pos),
           _ => Ok(()),
         }
      })?
@@ -4234,6 +4557,13 @@ impl ::core::fmt::Debug for Record<'_> {
         },
         Body::Terminate => {
           if let Some(x) = self.body_as_terminate() {
+            ds.field("body", &x)
+          } else {
+            ds.field("body", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        Body::Checkpoint => {
+          if let Some(x) = self.body_as_checkpoint() {
             ds.field("body", &x)
           } else {
             ds.field("body", &"InvalidFlatbuffer: Union discriminant does not match value.")
