@@ -109,7 +109,9 @@ export declare class NativeObject {
   get head(): string
   get dataJson(): string
   get recordCount(): number
-  /** The records from `from` (default 0) on, as a JSON array. */
+  /** Records written in all, pruned ones included (the next record's seq). */
+  get written(): number
+  /** The records of the memory from seq `from` (default 0) on, as a JSON array. */
   recordsJson(from?: number | undefined | null): string
   toJson(): string
 }

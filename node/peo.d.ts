@@ -8,7 +8,7 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 export interface Record {
   readonly seq: number
   readonly visit: number
-  readonly action: 'genesis' | 'execute' | 'mutate' | 'delegate' | 'dormant' | 'reentry' | 'terminate'
+  readonly action: 'genesis' | 'execute' | 'mutate' | 'delegate' | 'dormant' | 'reentry' | 'terminate' | 'checkpoint'
   readonly state: string
   readonly next_state: string
   readonly status: Status
@@ -56,6 +56,20 @@ export interface VerifyReport {
   readonly domains: string[] | null
   /** Changes of context and intent replayed and found legal. */
   readonly changes_checked: number
+  /** Records a compaction removed from the memory (attested by `checkpoint`). */
+  readonly records_pruned: number
+  /** The checkpoint that stands for the pruned records (docs/long-lived.md). */
+  readonly checkpoint: null | {
+    readonly seq: number
+    readonly pruned: number
+    readonly node: string
+    readonly domain: string
+    readonly key: string | null
+    readonly trusted: boolean
+    readonly attests: string
+  }
+  /** Checkpoints recomputed from the records they fold. */
+  readonly checkpoints_audited: number
   /** The first problem found: the object is valid only when this is null. */
   readonly broken: null | { readonly record: number; readonly kind: string; readonly code: string; readonly message: string }
 }

@@ -224,8 +224,11 @@ class PeoObject {
    * visit must be signed by one of them. Returns the report, or throws IntegrityError /
    * SignatureError naming the first broken record.
    */
-  verify({ trustedKeys } = {}) {
-    const keys = keyList(trustedKeys)
+  verify(options = {}) {
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw new TypeError('verify takes options: verify({ trustedKeys: [publicKey, ...] })')
+    }
+    const keys = keyList(options.trustedKeys)
     const report = JSON.parse(call(() => this._native.verifyJson(keys)))
     if (report.broken) throw errorFrom({ ...report.broken, text: `${report.broken.kind} error at record ${report.broken.record}: ${report.broken.message}` })
     return deepFreeze(report)

@@ -102,3 +102,17 @@ test('one error class per error kind of the engine', () => {
     assert.deepEqual([e.code, e.kind, e.record, e.state, e.field, e.name], [code, kind, 3, 'S', 'F', cls.name])
   }
 })
+
+test('a compacted object verifies and names its checkpoint', () => {
+  const final = peo.Object.fromBytes(fs.readFileSync(path.join(VECTORS, 'objects', 'compaction-poll.final.peo')))
+  const report = final.verify({ trustedKeys: [peo.SigningKey.fromBytes(Buffer.alloc(32, 2)).publicKey()] })
+  assert.ok(report.records_pruned > 0)
+  assert.equal(report.checkpoint.node, 'worker-1')
+  assert.equal(report.checkpoint.pruned, report.records_pruned)
+  assert.ok(report.checkpoint.trusted)
+  assert.ok(report.checkpoint.attests.startsWith(`records 0-${report.records_pruned - 1} attested by worker-1`))
+  assert.equal(final.memory[0].seq, report.records_pruned)
+  assert.ok(final.memory.some((r) => r.action === 'checkpoint'))
+  // Keys passed as a bare list are a mistake, not a verification that trusts nothing.
+  assert.throws(() => final.verify([]), TypeError)
+})

@@ -145,3 +145,14 @@ def test_one_exception_per_error_kind_of_the_engine():
             "S",
             "F",
         )
+
+
+def test_a_compacted_object_verifies_and_names_its_checkpoint():
+    final = peo.Object.from_bytes((VECTORS / "objects" / "compaction-poll.final.peo").read_bytes())
+    report = final.verify([peo.SigningKey.from_bytes(bytes([2] * 32)).public_key()])
+    assert report.records_pruned > 0
+    assert report.checkpoint is not None and report.checkpoint.node == "worker-1"
+    assert report.checkpoint.pruned == report.records_pruned and report.checkpoint.trusted
+    assert report.checkpoint.attests.startswith(f"records 0-{report.records_pruned - 1} attested by worker-1")
+    assert final.memory[0].seq == report.records_pruned
+    assert any(r.action == "checkpoint" for r in final.memory)

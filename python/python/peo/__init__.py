@@ -18,6 +18,7 @@ can pick one up, decide locally what to do next, do it, record it and pass it on
 
 from ._api import (
     HANDLER_INVALID_OUTPUT,
+    CheckpointInfo,
     Disposition,
     Event,
     JetStream,
@@ -55,6 +56,7 @@ __all__ = [
     "Record",
     "NodeRef",
     "VerifyReport",
+    "CheckpointInfo",
     "Signer",
     "SigningKey",
     "Node",

@@ -34,6 +34,7 @@ __all__ = [
     "Record",
     "NodeRef",
     "VerifyReport",
+    "CheckpointInfo",
     "Signer",
     "Node",
     "Visit",
@@ -137,6 +138,21 @@ class Signer:
 
 
 @dataclass(frozen=True)
+class CheckpointInfo:
+    """The checkpoint a compacted memory starts from (docs/long-lived.md)."""
+
+    seq: int
+    #: records 0 .. pruned-1 were folded into it and removed from the memory
+    pruned: int
+    node: str
+    domain: str
+    key: Optional[str]
+    trusted: bool
+    #: e.g. "records 0-9743 attested by eu-1 (domain eu), signed by a trusted key"
+    attests: str
+
+
+@dataclass(frozen=True)
 class VerifyReport:
     """What ``Object.verify`` checked."""
 
@@ -153,6 +169,12 @@ class VerifyReport:
     domains: Optional[Tuple[str, ...]]
     #: changes of context and intent replayed and found legal
     changes_checked: int
+    #: records a compaction removed from the memory (attested by ``checkpoint``)
+    records_pruned: int
+    #: the checkpoint that stands for the pruned records, if any
+    checkpoint: Optional[CheckpointInfo]
+    #: checkpoints recomputed from the records they fold
+    checkpoints_audited: int
     broken: Optional[Dict[str, Any]]
 
 
@@ -220,6 +242,8 @@ class Object:
         )
         if report["domains"] is not None:
             report["domains"] = tuple(report["domains"])
+        if report["checkpoint"] is not None:
+            report["checkpoint"] = CheckpointInfo(**report["checkpoint"])
         return VerifyReport(**report)
 
     @property
@@ -249,7 +273,8 @@ class Object:
 
     @property
     def memory(self) -> Tuple[Record, ...]:
-        """Every record, oldest first."""
+        """The records of the memory, oldest first (after a compaction, from the first
+        record kept: its ``seq`` is ``verify().records_pruned``)."""
         return _records(self._native.records_json())
 
     def __len__(self) -> int:

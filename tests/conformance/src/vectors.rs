@@ -381,6 +381,26 @@ fn specs() -> Vec<Value> {
             "visits": [visit(worker(&["payment.charge"]), T0 + 1_000, json!([]))]
         }),
         json!({
+            "name": "compaction-poll",
+            "description": "A polling loop (Task, Choice, Wait) with Compaction After 6, Keep 2: checkpoints fold and prune the oldest records as it goes; the idempotency keys and the decisions are those of the same loop without compaction",
+            "plan": {"StartAt": "Poll", "Compaction": {"After": 6, "Keep": 2}, "States": {
+                "Poll": {"Type": "Task", "Resource": "poll", "ResultPath": "$.poll", "Next": "Check",
+                    "Retry": [{"ErrorEquals": ["Flaky"], "MaxAttempts": 2, "IntervalSeconds": 1}]},
+                "Check": {"Type": "Choice", "Choices": [{"Variable": "$.poll.n", "NumericGreaterThanEquals": 4, "Next": "Done"}], "Default": "Pause"},
+                "Pause": {"Type": "Wait", "Seconds": 60, "Next": "Poll"},
+                "Done": {"Type": "Succeed"}
+            }},
+            "input": {"target": "svc"},
+            "originator_key": 1,
+            "visits": [
+                visit(worker(&["poll"]), T0 + 1_000, json!([{"output": {"n": 1}}])),
+                visit(worker(&["poll"]), T0 + 61_000, json!([{"error": "Flaky", "cause": "timeout"}])),
+                visit(worker(&["poll"]), T0 + 62_000, json!([{"output": {"n": 2}}])),
+                visit(worker(&["poll"]), T0 + 122_000, json!([{"output": {"n": 3}}])),
+                visit(worker(&["poll"]), T0 + 182_000, json!([{"output": {"n": 4}}]))
+            ]
+        }),
+        json!({
             "name": "hostile-map-too-wide",
             "description": "A Map over 10,001 items, one more than Limits::max_children: limit",
             "plan": {"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
