@@ -83,12 +83,20 @@ fn a_node_killed_mid_visit_loses_nothing_and_duplicates_are_recognised() {
     let mut b = serve(&url, &dir.join("b.toml"), &log("b"));
     let mut c = serve(&url, &dir.join("c.toml"), &log("c"));
 
-    let plan = json!({"StartAt": "A", "States": {
-        "A": {"Type": "Task", "Resource": "step.a", "Next": "B"},
+    // After step.a, node-a spins a Pass/Choice loop 40 times, so that node-b's visit
+    // starts with a checkpoint (Compaction After 64): duplicates, stale copies and the
+    // reconciliation after the kill must all be recognised across it.
+    let plan = json!({"StartAt": "A", "Compaction": {"After": 64, "Keep": 8}, "States": {
+        "A": {"Type": "Task", "Resource": "step.a", "Next": "Count"},
+        "Count": {"Type": "Pass", "Parameters": {"v.$": "States.MathAdd($.c.v, 1)"}, "ResultPath": "$.c", "Next": "Loop"},
+        "Loop": {"Type": "Choice", "Choices": [{"Variable": "$.c.v", "NumericLessThan": 40, "Next": "Count"}], "Default": "B"},
         "B": {"Type": "Task", "Resource": "step.b", "Next": "C"},
         "C": {"Type": "Task", "Resource": "step.c", "End": true}}});
     let originals: Vec<Vec<u8>> = (0..OBJECTS)
-        .map(|i| Object::create(&plan, Context::new(), &json!({"n": i}), &CreateOptions::default()).unwrap().to_bytes())
+        .map(|i| {
+            let input = json!({"n": i, "c": {"v": 0}});
+            Object::create(&plan, Context::new(), &input, &CreateOptions::default()).unwrap().to_bytes()
+        })
         .collect();
     let client = JetStream::connect(&url, Options::default()).unwrap();
     let t0 = Instant::now();
@@ -132,21 +140,30 @@ fn a_node_killed_mid_visit_loses_nothing_and_duplicates_are_recognised() {
 
     let (backlog, done_messages) = client.backlog().unwrap();
     let mut executed_once = 0;
+    let mut compacted = 0;
     for id in &ids {
         let Some(bytes) = done.get(id) else { continue };
         let o = Object::from_bytes(bytes, &Default::default()).unwrap();
         assert_eq!(o.status(), Status::Succeeded, "{id}");
-        o.verify(&Trust::any()).into_result().unwrap();
-        let executes: Vec<String> = o
-            .records()
-            .unwrap()
-            .into_iter()
-            .filter_map(|r| match r.body {
-                Body::Execute { capability, .. } => Some(capability),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(executes, ["step.a", "step.b", "step.c"], "{id}: each task once in the history");
+        let report = o.verify(&Trust::any()).into_result().unwrap();
+        // Executions per state: the newest checkpoint's summary counts the pruned ones.
+        let mut executes: std::collections::BTreeMap<String, u64> = Default::default();
+        for r in o.records().unwrap() {
+            match r.body {
+                Body::Execute { .. } => *executes.entry(r.state).or_default() += 1,
+                Body::Checkpoint { pruned, summary, .. } if pruned == report.records_pruned => {
+                    let s: serde_json::Value = serde_json::from_str(&summary).unwrap();
+                    for (state, n) in s["attempts"].as_object().unwrap() {
+                        *executes.entry(state.clone()).or_default() += n.as_u64().unwrap();
+                    }
+                }
+                _ => {}
+            }
+        }
+        let once: std::collections::BTreeMap<String, u64> =
+            [("A", 1), ("B", 1), ("C", 1)].map(|(s, n)| (s.into(), n)).into();
+        assert_eq!(executes, once, "{id}: each task once in the history");
+        compacted += (report.records_pruned > 0) as usize;
         executed_once += 1;
     }
     let all_logs: Vec<PathBuf> = ["a", "b", "b-restarted", "c"].iter().map(|n| log(n)).collect();
@@ -167,6 +184,7 @@ fn a_node_killed_mid_visit_loses_nothing_and_duplicates_are_recognised() {
         executions - unique.len()
     );
     println!("  histories: {executed_once} verify, each with step.a, step.b, step.c executed exactly once");
+    println!("  compacted (Compaction After 64, Keep 8): {compacted} of {OBJECTS}");
     println!(
         "  stale copies injected: {INJECTED}; duplicates recognised and dropped: {duplicates}; reconciled: {reconciled}"
     );
@@ -174,6 +192,7 @@ fn a_node_killed_mid_visit_loses_nothing_and_duplicates_are_recognised() {
     assert_eq!(done.len(), OBJECTS, "no object is lost");
     assert_eq!(done_messages as usize, OBJECTS, "no object finishes twice");
     assert_eq!(executed_once, OBJECTS);
+    assert_eq!(compacted, OBJECTS, "every object was compacted on its way");
     assert_eq!(unique.len(), 3 * OBJECTS, "every task attempt ran");
     assert!(duplicates >= INJECTED, "every stale copy is recognised ({duplicates} < {INJECTED})");
     assert_eq!(backlog, 0, "nothing is left behind");
