@@ -81,6 +81,10 @@ enum Command {
         /// The verification report as JSON.
         #[arg(long)]
         json: bool,
+        /// A mesh database (`peo run`'s mesh.db) holding the records compactions pruned:
+        /// the whole history is restored and every checkpoint recomputed (an audit).
+        #[arg(long)]
+        archive: Option<PathBuf>,
     },
     /// Visit an object at one node described in TOML; handlers are commands.
     Visit {
@@ -215,7 +219,7 @@ fn main() -> ExitCode {
             new(&intent, context.as_deref(), input.as_deref(), key.as_deref(), now, &output, json)
         }
         Command::Inspect { object, json } => inspect(&object, json),
-        Command::Verify { object, trust, json } => verify(&object, &trust, json),
+        Command::Verify { object, trust, json, archive } => verify(&object, &trust, json, archive.as_deref()),
         Command::Visit { object, node, event, now, output, json } => {
             visit(&object, &node, event.as_deref(), now, &output, json)
         }
@@ -510,10 +514,14 @@ fn inspect(path: &Path, json: bool) -> Res<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify(path: &Path, trust: &[String], json: bool) -> Res<ExitCode> {
+fn verify(path: &Path, trust: &[String], json: bool, archive: Option<&Path>) -> Res<ExitCode> {
     let object = read_object(path)?;
     let keys = trust.iter().filter(|s| !s.trim().is_empty()).map(|s| read_public_key(s)).collect::<Res<Vec<_>>>()?;
-    let report = object.verify(&if keys.is_empty() { Trust::any() } else { Trust::keys(keys) });
+    let trust = if keys.is_empty() { Trust::any() } else { Trust::keys(keys) };
+    let report = match archive {
+        None => object.verify(&trust),
+        Some(db) => object.audit(&mesh::archive(db, &object.id().to_hex())?, &trust),
+    };
     if json {
         print_json(&report.to_json())?;
     } else if let Some(b) = &report.broken {
@@ -526,13 +534,19 @@ fn verify(path: &Path, trust: &[String], json: bool) -> Res<ExitCode> {
         );
     } else {
         println!(
-            "{} is valid: {} records, {} signatures by {} keys{}",
+            "{} is valid: {} records, {} signatures by {} keys{}{}{}",
             path.display(),
             report.records_checked,
             report.signatures_checked,
             report.signers.len(),
             if report.unsigned_records > 0 {
                 format!(", {} unsigned records", report.unsigned_records)
+            } else {
+                String::new()
+            },
+            report.checkpoint.as_ref().map(|c| format!("; {}", c.describe())).unwrap_or_default(),
+            if report.checkpoints_audited > 0 {
+                format!("; {} checkpoints audited", report.checkpoints_audited)
             } else {
                 String::new()
             }

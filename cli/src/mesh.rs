@@ -116,6 +116,14 @@ fn open_db(path: &Path) -> Res<Connection> {
             timeout_at_ms INTEGER,
             created_ms INTEGER NOT NULL
          );
+         -- Records compactions pruned, as FlatBuffers segments keyed by the hash of
+         -- their last record (docs/long-lived.md): `peo verify --archive` audits with them.
+         CREATE TABLE IF NOT EXISTS archive (
+            end_hash TEXT PRIMARY KEY,
+            object_id TEXT NOT NULL,
+            first_seq INTEGER NOT NULL,
+            bytes BLOB NOT NULL
+         );
          CREATE TABLE IF NOT EXISTS events (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
             object_id TEXT NOT NULL,
@@ -126,6 +134,23 @@ fn open_db(path: &Path) -> Res<Connection> {
     )
     .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(db)
+}
+
+/// The archive segments a mesh database keeps for object `id`.
+pub(crate) fn archive(path: &Path, id: &str) -> Res<Vec<peo_core::checkpoint::Segment>> {
+    let db = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| format!("cannot open the mesh database {}: {e}", path.display()))?;
+    let mut q = sql(db.prepare("SELECT bytes FROM archive WHERE object_id = ?1"))?;
+    let rows = sql(q.query_map(params![id], |r| r.get::<_, Vec<u8>>(0)))?;
+    let mut segments = Vec::new();
+    for bytes in rows {
+        let bytes = sql(bytes)?;
+        segments.push(
+            peo_core::checkpoint::Segment::from_bytes(&bytes)
+                .map_err(|e| format!("{}: an archive segment of {id}: {e}", path.display()))?,
+        );
+    }
+    Ok(segments)
 }
 
 fn sql<T>(r: rusqlite::Result<T>) -> Res<T> {
@@ -302,7 +327,13 @@ pub(crate) fn run(path: &Path, input: Option<&Path>, dir: Option<&Path>) -> Res<
 
 /// One visit of object `id` at `node`, and where the object goes after it.
 fn step(mesh: &Mesh, db: &Connection, id: &str, bytes: &[u8], node: &Node, event: Option<&Event>) -> Res<()> {
-    let visit = node.visit(bytes, event).map_err(|e| format!("{id} at {}: {e}", node.id()))?;
+    let mut visit = node.visit(bytes, event).map_err(|e| format!("{id} at {}: {e}", node.id()))?;
+    for segment in visit.object.take_archive() {
+        sql(db.execute(
+            "INSERT OR IGNORE INTO archive (end_hash, object_id, first_seq, bytes) VALUES (?1, ?2, ?3, ?4)",
+            params![segment.end().to_hex(), id, segment.first_seq(), segment.to_bytes()],
+        ))?;
+    }
     for r in visit.records().map_err(|e| e.to_string())? {
         println!("  {}", record_line(&r));
     }

@@ -359,3 +359,52 @@ fn a_mesh_whose_nodes_all_decline_the_object_stops_with_a_reason() {
     fails(&dir, &["run", "mesh.toml"], "no node of the mesh will take it for `payment.charge`");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_compacted_mesh_object_verifies_offline_and_audits_against_the_mesh_archive() {
+    let dir = workdir("compact");
+    setup(&dir);
+    for k in ["shop.key", "wh.key", "bank.key"] {
+        ok(&dir, &["keygen", "-o", k]);
+    }
+    // A loop of 30 Pass/Choice rounds after the reservation: the bank's visit starts
+    // with a checkpoint that folds the warehouse's records.
+    std::fs::write(
+        dir.join("plan.json"),
+        r#"{"StartAt": "Reserve", "Compaction": {"After": 16, "Keep": 2}, "States": {
+  "Reserve": {"Type": "Task", "Resource": "inventory.reserve", "ResultPath": "$.reservation", "Next": "Count"},
+  "Count": {"Type": "Pass", "Parameters": {"v.$": "States.MathAdd($.c.v, 1)"}, "ResultPath": "$.c", "Next": "Loop"},
+  "Loop": {"Type": "Choice", "Choices": [{"Variable": "$.c.v", "NumericLessThan": 30, "Next": "Count"}], "Default": "Charge"},
+  "Charge": {"Type": "Task", "Resource": "payment.charge", "ResultPath": "$.payment", "End": true,
+             "Retry": [{"ErrorEquals": ["Bank.Busy"], "IntervalSeconds": 1, "MaxAttempts": 1}]}}}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("input.json"), r#"{"sku": "tea", "qty": 2, "c": {"v": 0}}"#).unwrap();
+    std::fs::write(
+        dir.join("mesh.toml"),
+        "nodes = [\"warehouse.toml\", \"bank.toml\"]\nintent = \"plan.json\"\ninput = \"input.json\"\nkey = \"shop.key\"\noutput = \"result.peo\"\n",
+    )
+    .unwrap();
+    let out = ok(&dir, &["run", "mesh.toml"]);
+    assert!(out.contains("succeeded"), "{out}");
+    let keys = "shop.key.pub,wh.key.pub,bank.key.pub";
+    let offline: Value = serde_json::from_str(&ok(&dir, &["verify", "result.peo", "--trust", keys, "--json"])).unwrap();
+    assert!(offline["records_pruned"].as_u64().unwrap() > 50, "{offline}");
+    assert_eq!(offline["checkpoint"]["node"], "bank-1");
+    assert_eq!(offline["checkpoint"]["trusted"], true);
+    let audit: Value =
+        serde_json::from_str(&ok(&dir, &["verify", "result.peo", "--trust", keys, "--json", "--archive", "mesh.db"]))
+            .unwrap();
+    assert_eq!(audit["valid"], true, "{audit}");
+    assert_eq!(audit["records_pruned"], 0);
+    assert!(audit["checkpoints_audited"].as_u64().unwrap() >= 1, "{audit}");
+    let text = ok(&dir, &["verify", "result.peo", "--trust", keys]);
+    assert!(text.contains("attested by bank-1 (domain us)"), "{text}");
+    // Without the mesh's archive, the audit says what it lacks.
+    std::fs::copy(dir.join("mesh.db"), dir.join("other.db")).unwrap();
+    let db = rusqlite::Connection::open(dir.join("other.db")).unwrap();
+    assert!(db.execute("DELETE FROM archive", []).unwrap() >= 1);
+    drop(db);
+    fails(&dir, &["verify", "result.peo", "--archive", "other.db"], "no segment ending at");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
