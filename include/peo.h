@@ -499,6 +499,13 @@ peo_status peo_node_set_advisor(PeoNode *node, PeoAdvisor advisor, void *user_da
 peo_status peo_node_set_clock(PeoNode *node, PeoClock clock, void *user_data);
 
 /**
+ * Compacts objects whose plan sets no `Compaction`: when the memory holds more than
+ * `after` records, all but the newest `keep` are folded into a checkpoint
+ * (`keep < after`, else `PEO_INVALID_INTENT`; docs/long-lived.md).
+ */
+peo_status peo_node_set_compaction(PeoNode *node, uint32_t after, uint32_t keep);
+
+/**
  * The most cycles one visit may run (default 10,000). At the bound the visit ends
  * `PEO_DISPOSITION_KIND_DORMANT` with reason `budget` and a wake time of now, its work
  * recorded: present the object again and it goes on.

@@ -46,6 +46,8 @@ export declare class NativeNode {
   /** The node's trust in its JSON form: "any" or a trust store (`Trust::from_json`). */
   setTrustJson(trustJson: string): void
   setMaxCycles(maxCycles: number): void
+  /** The compaction applied to objects whose plan sets none (docs/long-lived.md). */
+  setCompaction(after: number, keep: number): void
   /** A manual clock at `nowMs` (ms since the Unix epoch), or the system clock (null). */
   setClock(nowMs?: number | undefined | null): void
   /**

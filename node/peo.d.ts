@@ -197,6 +197,8 @@ export interface NodeOptions {
   advisor?: Advisor | null
   /** The most cycles one visit runs (default 10,000); at the bound it ends dormant, reason 'budget', due now, its work kept. */
   maxCycles?: number
+  /** Compacts objects whose plan sets no `Compaction` (docs/long-lived.md); `keep` defaults to 0. */
+  compaction?: { after: number; keep?: number }
 }
 
 export class Node {

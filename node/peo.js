@@ -431,7 +431,7 @@ function eventJson(event) {
  * and demos). Without either it accepts nothing.
  */
 class Node {
-  constructor({ id, domain, policy, facts, key, trustedKeys, trust, nowMs, clock, advisor, maxCycles } = {}) {
+  constructor({ id, domain, policy, facts, key, trustedKeys, trust, nowMs, clock, advisor, maxCycles, compaction } = {}) {
     if (typeof id !== 'string' || typeof domain !== 'string') {
       throw new TypeError("a node needs a string id and domain: new Node({ id: 'n1', domain: 'eu' })")
     }
@@ -468,6 +468,10 @@ class Node {
     if (clock !== undefined && clock !== null) this.setClock(clock)
     if (advisor !== undefined && advisor !== null) this.setAdvisor(advisor)
     if (maxCycles !== undefined) call(() => this._native.setMaxCycles(maxCycles))
+    if (compaction !== undefined) {
+      if (compaction === null || typeof compaction !== 'object') throw new TypeError('compaction is { after, keep }')
+      call(() => this._native.setCompaction(compaction.after, compaction.keep ?? 0))
+    }
   }
 
   get id() {

@@ -586,10 +586,18 @@ pub(crate) fn load_node(path: &Path, clock: Arc<dyn Clock>) -> Res<Node> {
     for k in table.keys() {
         if !matches!(
             k.as_str(),
-            "id" | "domain" | "key" | "policy" | "facts" | "trust" | "handlers" | "handler_timeout" | "advisor"
+            "id" | "domain"
+                | "key"
+                | "policy"
+                | "facts"
+                | "trust"
+                | "handlers"
+                | "handler_timeout"
+                | "advisor"
+                | "compaction"
         ) {
             return Err(format!(
-                "{}: unknown field `{k}` (allowed: id, domain, key, policy, facts, trust, advisor, handlers, handler_timeout)",
+                "{}: unknown field `{k}` (allowed: id, domain, key, policy, facts, trust, advisor, handlers, handler_timeout, compaction)",
                 path.display()
             ));
         }
@@ -614,6 +622,20 @@ pub(crate) fn load_node(path: &Path, clock: Arc<dyn Clock>) -> Res<Node> {
     }
     if let Some(trust) = table.get("trust") {
         node = node.with_trust(read_trust(trust, &dir).map_err(|e| format!("{}: trust: {e}", path.display()))?);
+    }
+    if let Some(c) = table.get("compaction") {
+        let bad = || format!("{}: `compaction` is a table {{ after = <records>, keep = <records> }}", path.display());
+        let t = c.as_table().ok_or_else(bad)?;
+        if t.keys().any(|k| k != "after" && k != "keep") {
+            return Err(bad());
+        }
+        let count = |k: &str, default: Option<i64>| -> Res<u32> {
+            let n = t.get(k).map(|v| v.as_integer().ok_or_else(bad)).transpose()?.or(default).ok_or_else(bad)?;
+            u32::try_from(n).map_err(|_| bad())
+        };
+        let c = peo_core::intent::Compaction::new(count("after", None)?, count("keep", Some(0))?)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        node = node.with_compaction(Some(c));
     }
     if let Some(command) = field("advisor")? {
         let (command, dir) = (command.to_owned(), dir.clone());

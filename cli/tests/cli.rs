@@ -406,5 +406,9 @@ fn a_compacted_mesh_object_verifies_offline_and_audits_against_the_mesh_archive(
     assert!(db.execute("DELETE FROM archive", []).unwrap() >= 1);
     drop(db);
     fails(&dir, &["verify", "result.peo", "--archive", "other.db"], "no segment ending at");
+    // A node's own default is checked like the plan's.
+    std::fs::write(dir.join("bad.toml"), "id = \"x\"\ndomain = \"eu\"\ncompaction = { after = 2, keep = 2 }\n")
+        .unwrap();
+    fails(&dir, &["visit", "result.peo", "--node", "bad.toml", "--output", "x.peo"], "Keep < After");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -339,6 +339,13 @@ impl NativeNode {
     pub fn set_max_cycles(&mut self, max_cycles: u32) {
         self.update(|n| n.with_max_cycles(max_cycles as usize));
     }
+    /// The compaction applied to objects whose plan sets none (docs/long-lived.md).
+    #[napi(catch_unwind)]
+    pub fn set_compaction(&mut self, after: u32, keep: u32) -> Result<(), Code> {
+        let c = peo(peo_core::intent::Compaction::new(after, keep))?;
+        self.update(|n| n.with_compaction(Some(c)));
+        Ok(())
+    }
     /// A manual clock at `nowMs` (ms since the Unix epoch), or the system clock (null).
     #[napi(catch_unwind)]
     pub fn set_clock(&mut self, now_ms: Option<i64>) {

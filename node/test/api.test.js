@@ -252,3 +252,28 @@ test('a node accepts only what its trust store vouches for', async () => {
   assert.throws(() => new peo.Node({ id: 'n', domain: 'd', trust: { keyz: [] } }), (e) => e.code === 'PEO_INVALID_ARGUMENT')
   assert.throws(() => new peo.Node({ id: 'n', domain: 'd', trust: 3 }), TypeError)
 })
+
+test('a node compacts objects whose plan does not', async () => {
+  const plan = {
+    StartAt: 'A',
+    States: {
+      A: { Type: 'Pass', Next: 'B' },
+      B: { Type: 'Pass', Next: 'C' },
+      C: { Type: 'Pass', Next: 'W' },
+      W: { Type: 'Wait', Seconds: 1, Next: 'D' },
+      D: { Type: 'Pass', End: true },
+    },
+  }
+  let now = T0
+  const node = new peo.Node({ id: 'n', domain: 'd', trust: 'any', clock: () => now, compaction: { after: 4, keep: 0 } })
+  const first = await node.visit(peo.Object.create(plan, { nowMs: T0 }))
+  assert.equal(first.disposition.kind, 'dormant')
+  now = T0 + 1000
+  const done = await node.visit(first.bytes)
+  assert.equal(done.object.status, 'succeeded')
+  assert.deepEqual(done.records.map((r) => r.action), ['reentry', 'checkpoint', 'mutate', 'terminate'])
+  const report = done.object.verify()
+  assert.equal(report.records_pruned, 5)
+  assert.equal(report.checkpoint.node, 'n')
+  assert.throws(() => new peo.Node({ id: 'n', domain: 'd', compaction: { after: 4, keep: 4 } }), (e) => e instanceof peo.InvalidIntentError)
+})

@@ -403,6 +403,11 @@ impl PyNode {
     fn set_max_cycles(&mut self, max_cycles: usize) {
         self.update(|n| n.with_max_cycles(max_cycles));
     }
+    fn set_compaction(&mut self, after: u32, keep: u32) -> PyResult<()> {
+        let c = peo_core::intent::Compaction::new(after, keep).or_raise()?;
+        self.update(|n| n.with_compaction(Some(c)));
+        Ok(())
+    }
     #[getter]
     fn id(&self) -> &str {
         self.node.id()

@@ -386,3 +386,30 @@ def test_a_node_accepts_only_what_its_trust_store_vouches_for():
         peo.Node("n", domain="d", trust={"keyz": []})
     with pytest.raises(TypeError):
         peo.Node("n", domain="d", trusted_keys=[], trust="any")
+
+
+WAIT_LOOP = {
+    "StartAt": "A",
+    "States": {
+        "A": {"Type": "Pass", "Next": "B"},
+        "B": {"Type": "Pass", "Next": "C"},
+        "C": {"Type": "Pass", "Next": "W"},
+        "W": {"Type": "Wait", "Seconds": 1, "Next": "D"},
+        "D": {"Type": "Pass", "End": True},
+    },
+}
+
+
+def test_a_node_compacts_objects_whose_plan_does_not():
+    now = [T0]
+    node = peo.Node("n", domain="d", trust="any", clock=lambda: now[0], compaction=(4, 0))
+    first = node.visit(peo.Object.create(WAIT_LOOP, now_ms=T0))
+    assert first.disposition.kind == "dormant"
+    now[0] = T0 + 1_000
+    done = node.visit(first.bytes)
+    assert done.object.status == "succeeded"
+    assert [r.action for r in done.records] == ["reentry", "checkpoint", "mutate", "terminate"]
+    report = done.object.verify()
+    assert report.records_pruned == 5 and report.checkpoint is not None and report.checkpoint.node == "n"
+    with pytest.raises(peo.InvalidIntentError, match="Keep < After"):
+        peo.Node("n", domain="d", compaction=(4, 4))

@@ -332,6 +332,12 @@ impl Node {
         self.max_cycles = n;
         self
     }
+    /// The compaction this node applies to objects whose plan sets no `Compaction`
+    /// (`None`: none): see docs/long-lived.md. Build it with `Compaction::new(after, keep)`.
+    pub fn with_compaction(mut self, compaction: Option<peo_core::intent::Compaction>) -> Node {
+        self.spec.compaction = compaction;
+        self
+    }
     /// Calls `f` after every record a visit appends.
     pub fn with_observer(mut self, f: impl Fn(&Object) + Send + Sync + 'static) -> Node {
         self.observer = Some(Arc::new(f));

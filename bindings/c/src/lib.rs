@@ -1052,6 +1052,19 @@ pub unsafe extern "C" fn peo_node_set_clock(node: *mut PeoNode, clock: PeoClock,
     })
 }
 
+/// Compacts objects whose plan sets no `Compaction`: when the memory holds more than
+/// `after` records, all but the newest `keep` are folded into a checkpoint
+/// (`keep < after`, else `PEO_INVALID_INTENT`; docs/long-lived.md).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_node_set_compaction(node: *mut PeoNode, after: u32, keep: u32) -> PeoStatus {
+    guard(|| {
+        let node = unsafe { handle(node, "node") }?;
+        let c = peo_core::intent::Compaction::new(after, keep)?;
+        node.update(|n| n.with_compaction(Some(c)))?;
+        Ok(())
+    })
+}
+
 /// The most cycles one visit may run (default 10,000). At the bound the visit ends
 /// `PEO_DISPOSITION_KIND_DORMANT` with reason `budget` and a wake time of now, its work
 /// recorded: present the object again and it goes on.

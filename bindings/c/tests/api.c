@@ -413,6 +413,44 @@ static void bad_arguments(void) {
     peo_node_free(busy);
   }
   {
+    /* A node's default compaction: the second visit starts with a checkpoint. */
+    static const char *WAIT_LOOP =
+        "{\"StartAt\": \"A\", \"States\": {\"A\": {\"Type\": \"Pass\", \"Next\": \"B\"},"
+        " \"B\": {\"Type\": \"Pass\", \"Next\": \"C\"}, \"C\": {\"Type\": \"Pass\", \"Next\": \"W\"},"
+        " \"W\": {\"Type\": \"Wait\", \"Seconds\": 1, \"Next\": \"D\"}, \"D\": {\"Type\": \"Pass\", \"End\": true}}}";
+    int64_t now = 1700000000000;
+    PeoNode *compacting = NULL;
+    PeoObject *o = NULL, *after = NULL;
+    uint8_t *b = NULL;
+    size_t n = 0;
+    const uint8_t *vb = NULL;
+    size_t vn = 0;
+    PeoVisit *first = NULL, *second = NULL;
+    char *report = NULL;
+    CHECK_OK(peo_node_new("n", "d", &compacting));
+    CHECK_OK(peo_node_set_trust(compacting, "\"any\""));
+    CHECK_OK(peo_node_set_clock(compacting, fixed_clock, &now));
+    CHECK(peo_node_set_compaction(compacting, 4, 4) == PEO_INVALID_INTENT);
+    CHECK_OK(peo_node_set_compaction(compacting, 4, 0));
+    CHECK_OK(peo_object_create(WAIT_LOOP, NULL, NULL, NULL, &o));
+    CHECK_OK(peo_object_to_bytes(o, &b, &n));
+    CHECK_OK(peo_node_visit(compacting, b, n, NULL, &first));
+    CHECK_OK(peo_visit_bytes(first, &vb, &vn));
+    now += 1000;
+    CHECK_OK(peo_node_visit(compacting, vb, vn, NULL, &second));
+    CHECK_OK(peo_visit_object(second, &after));
+    CHECK_OK(peo_object_verify(after, NULL, 0, &report));
+    CHECK(strstr(report, "\"records_pruned\":5") != NULL);
+    CHECK(strstr(report, "attested by n (domain d)") != NULL);
+    peo_string_free(report);
+    peo_object_free(after);
+    peo_visit_free(second);
+    peo_visit_free(first);
+    peo_bytes_free(b, n);
+    peo_object_free(o);
+    peo_node_free(compacting);
+  }
+  {
     /* A node never given trust accepts nothing: an unsigned object is a Signature error. */
     PeoNode *closed = NULL;
     PeoObject *unsigned_object = NULL;

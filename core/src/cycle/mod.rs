@@ -84,8 +84,7 @@ impl NodeSpec {
     /// Compacts objects whose plan has no `Compaction` of its own: when the memory holds
     /// more than `after` records, all but the newest `keep` are folded (`keep < after`).
     pub fn with_compaction(mut self, after: u32, keep: u32) -> Result<NodeSpec> {
-        let c = crate::intent::parse_compaction(&json!({"After": after, "Keep": keep}))?;
-        self.compaction = Some(c);
+        self.compaction = Some(crate::intent::Compaction::new(after, keep)?);
         Ok(self)
     }
     pub fn has(&self, capability: &str) -> bool {

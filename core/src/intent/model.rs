@@ -35,6 +35,13 @@ pub struct Compaction {
     pub keep: u32,
 }
 
+impl Compaction {
+    /// Checked: `0 <= keep < after` (an `InvalidIntent` error naming `Compaction`).
+    pub fn new(after: u32, keep: u32) -> crate::Result<Compaction> {
+        super::parse_compaction(&serde_json::json!({"After": after, "Keep": keep}))
+    }
+}
+
 /// `StartAt` and `States`: the top level, a `Parallel` branch, or a `Map` processor.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateMachine {

@@ -596,6 +596,7 @@ class Node:
         advisor: Optional[Advisor] = None,
         clock: Optional[Callable[[], int]] = None,
         max_cycles: Optional[int] = None,
+        compaction: Optional[Tuple[int, int]] = None,
     ) -> None:
         if not isinstance(id, str) or not isinstance(domain, str):
             raise TypeError("a node's id and domain must be strings")
@@ -625,6 +626,9 @@ class Node:
             self._native.set_clock(clock)
         if max_cycles is not None:
             self._native.set_max_cycles(max_cycles)
+        if compaction is not None:
+            after, keep = compaction
+            self._native.set_compaction(after, keep)
 
     @property
     def id(self) -> str:
