@@ -965,9 +965,16 @@ impl JetStream {
         if self.options.die_after_commit {
             return Err(Error::transport(format!("{} committed; dying before publishing it (fault injection)", d.id)));
         }
+        // Woken by an event or a child: the wake-up message of the version it woke from
+        // is stale; remove it. Only that one: the last message on the subject may already
+        // be a newer version's (another node's completion committed and published in
+        // between), and deleting it would lose the object (its id stays in the
+        // duplicate window, so nobody could publish it again).
+        let woken_from = format!("{}@{}", d.id, d.head);
         if d.was_dormant
             && (d.event_seq.is_some() || !d.msg.subject.starts_with("peo.dormant."))
             && let Ok(Some(m)) = self.last_on(&format!("peo.dormant.{}", d.id)).await
+            && m.headers.get("Nats-Msg-Id").map(|v| v.as_str()) == Some(woken_from.as_str())
         {
             let _ = self.c().work.delete_message(m.sequence).await;
         }
