@@ -352,9 +352,16 @@ impl Object {
             return seq.saturating_sub(if seq == s.entry.seq { s.entry.checkpoints } else { s.checkpoints });
         }
         let pruned = self.base.as_ref().map_or(0, |b| b.summary.checkpoints);
-        let kept =
-            self.memory.iter().take_while(|r| r.meta.seq < seq).filter(|r| r.meta.action == crate::Action::Checkpoint);
-        seq.saturating_sub(pruned + kept.count() as u32)
+        let kept = self.kept_checkpoints().partition_point(|s| *s < seq) as u32;
+        seq.saturating_sub(pruned.saturating_add(kept))
+    }
+
+    /// The seqs of the checkpoint records in the memory (computed once, then kept up to
+    /// date by `append` and `prune`).
+    pub(crate) fn kept_checkpoints(&self) -> &[u32] {
+        self.scratch.checkpoints.get_or_init(|| {
+            self.memory.iter().filter(|r| r.meta.action == crate::Action::Checkpoint).map(|r| r.meta.seq).collect()
+        })
     }
 
     /// The summary of the records before memory index `upto`, and the frontier over
@@ -377,7 +384,7 @@ impl Object {
     pub(crate) fn prune(&mut self) -> Result<()> {
         let metas: Vec<(RecordMeta, &[u8])> = self.memory.iter().map(|r| (r.meta, r.bytes())).collect();
         let Some(mut base) = Base::of(&metas)? else { return Ok(()) };
-        let drop = (base.pruned - self.pruned()) as usize;
+        let drop = base.pruned.saturating_sub(self.pruned()) as usize;
         if drop == 0 {
             return Ok(());
         }
@@ -385,6 +392,7 @@ impl Object {
         let first_seq = self.pruned();
         let records: Vec<StoredRecord> = self.memory.drain(..drop).collect();
         base.at -= drop;
+        self.scratch.checkpoints = Default::default();
         self.scratch.archive.push(Segment { first_seq, prev, records });
         self.base = Some(Arc::new(base));
         Ok(())
@@ -437,15 +445,19 @@ impl Object {
     }
 }
 
+/// How many records of the memory a checkpoint written in `visit` would fold.
+pub(crate) fn foldable(obj: &Object, keep: u32, visit: u32) -> usize {
+    let earlier = obj.memory.iter().take_while(|r| r.meta.visit < visit).count();
+    obj.memory.len().saturating_sub(keep as usize).min(earlier)
+}
+
 /// What a compaction decides: the checkpoint body, when there is something to prune.
 ///
 /// It never folds records of the visit that writes it (`visit`): a version of the object
 /// and its successor stay comparable by their records, and a visit's records stay under
 /// the signature that ends it.
 pub(crate) fn checkpoint_body(obj: &Object, keep: u32, visit: u32) -> Result<Option<Body>> {
-    let n = obj.memory.len();
-    let earlier = obj.memory.iter().take_while(|r| r.meta.visit < visit).count();
-    let drop = n.saturating_sub(keep as usize).min(earlier);
+    let drop = foldable(obj, keep, visit);
     if drop == 0 {
         return Ok(None);
     }
@@ -530,6 +542,8 @@ impl Object {
         if wanted.is_empty() {
             return Ok(0);
         }
+        // In the order of the records they fold (a crafted memory may list them in any).
+        wanted.sort_by_key(|w| w.1);
         let (mut summary, mut frontier) = match &self.base {
             Some(b) => (b.summary.clone(), b.frontier.clone()),
             None => (Summary::default(), Frontier::new()),
@@ -566,6 +580,14 @@ impl Object {
             summary.add(&rec, &r.hash, r.signature().and(rec.node.key.as_ref()));
             frontier.push(&r.hash);
             prev = Some(r.hash);
+        }
+        if let Some((seq, pruned, ..)) = next.next() {
+            return Err((
+                *seq,
+                Error::integrity(format!(
+                    "record {seq}: a checkpoint cannot fold {pruned} records: the history before it is shorter"
+                )),
+            ));
         }
         Ok(wanted.len() as u32)
     }

@@ -125,6 +125,8 @@ pub(crate) struct Scratch {
     pub(crate) fanout: OnceLock<FanOut>,
     /// Records compactions pruned during this visit, not yet taken.
     pub(crate) archive: Vec<crate::checkpoint::Segment>,
+    /// The seqs of the checkpoint records in the memory (see `Object::kept_checkpoints`).
+    pub(crate) checkpoints: OnceLock<Vec<u32>>,
 }
 
 impl Object {
@@ -271,6 +273,11 @@ impl Object {
         };
         let hash = Hash::record(&prev, &bytes);
         let signature = signer.map(|k| Box::new(k.sign_record(&hash, self.version)));
+        if meta.action == crate::Action::Checkpoint
+            && let Some(seqs) = self.scratch.checkpoints.get_mut()
+        {
+            seqs.push(meta.seq);
+        }
         self.memory.push(StoredRecord { bytes: Bytes::from(bytes), hash, signature, meta });
         self.status = record.status;
         self.state = record.next_state;

@@ -92,7 +92,7 @@ impl Cx<'_> {
 
     /// The visit this cycle belongs to (1 for the first node after genesis).
     pub(super) fn hops(&self) -> u32 {
-        if self.obj.scratch.visit_open { self.p.visit } else { self.p.visit.saturating_add(1) }
+        self.visit_number()
     }
 
     /// Authorises `action`; `None` when no policy applies here (allowed, nothing to

@@ -3,7 +3,7 @@
 
 use super::{Cx, Transition};
 use crate::policy::PolicyAction;
-use crate::{Body, PolicyDecision, Result, Status};
+use crate::{PolicyDecision, Result, Status};
 
 impl Cx<'_> {
     /// A checkpoint, when the plan's `Compaction` (or the node's default) asks for one
@@ -21,18 +21,18 @@ impl Cx<'_> {
         if obj.memory[keep_from..].iter().any(|r| r.meta.intent_hash.is_some()) {
             return Ok(None);
         }
+        // Nothing to fold (every record past `Keep` is this visit's): no policy request,
+        // so a long visit does not pay one per cycle.
+        let visit = self.visit_number();
+        if crate::checkpoint::foldable(obj, c.keep, visit) == 0 {
+            return Ok(None);
+        }
         let policy = self.authorize(PolicyAction::Compact, None);
         if policy.as_ref().is_some_and(|p| p.decision == PolicyDecision::Deny) {
             return Ok(None);
         }
-        let mut t = self.stay(
-            Body::Mutate { kind: crate::MutateKind::Data, revision: 0, change: None },
-            &obj.state,
-            obj.state.clone(),
-            None,
-        );
-        let Some(body) = crate::checkpoint::checkpoint_body(obj, c.keep, t.record.visit)? else { return Ok(None) };
-        t.record.body = body;
+        let Some(body) = crate::checkpoint::checkpoint_body(obj, c.keep, visit)? else { return Ok(None) };
+        let mut t = self.stay(body, &obj.state, obj.state.clone(), None);
         t.record.policy = policy;
         // The node that folds the records vouches for the summary with its own signature.
         t.record.signed = self.node.key.is_some();

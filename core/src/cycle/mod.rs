@@ -669,8 +669,13 @@ impl<'a> Cx<'a> {
 }
 
 impl Cx<'_> {
+    /// The visit the cycle's record belongs to: the open one, or the next.
+    fn visit_number(&self) -> u32 {
+        if self.obj.scratch.visit_open { self.p.visit } else { self.p.visit.saturating_add(1) }
+    }
+
     fn record(&self, body: Body, state: &str, next_state: String, status: Status) -> Record {
-        let visit = if self.obj.scratch.visit_open { self.p.visit } else { self.p.visit.saturating_add(1) };
+        let visit = self.visit_number();
         Record {
             body,
             state: state.to_owned(),
