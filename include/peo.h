@@ -531,6 +531,14 @@ peo_status peo_node_visit(const PeoNode *node, const uint8_t *bytes, size_t len,
 peo_status peo_node_complete(const PeoNode *node, const uint8_t *parent, size_t parent_len, const uint8_t *child, size_t child_len, PeoVisit **out);
 
 /**
+ * Presents a batch of `count` children's final objects (`children[i]`, `child_lens[i]`
+ * bytes each) to their waiting parent: each is checked as `peo_node_complete` checks one
+ * (one bad child rejects the batch, the parent unchanged), and the new completions are
+ * recorded by one record. Free `*out` with `peo_visit_free`.
+ */
+peo_status peo_node_complete_all(const PeoNode *node, const uint8_t *parent, size_t parent_len, const uint8_t *const *children, const size_t *child_lens, size_t count, PeoVisit **out);
+
+/**
  * Runs the node as a service on a NATS JetStream mesh (`url`, e.g.
  * `nats://127.0.0.1:4222`, a server started with `nats-server -js`): it takes the
  * objects for its capabilities (and new objects, due dormant ones, events and fan-out

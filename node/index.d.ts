@@ -74,6 +74,8 @@ export declare class NativeNode {
   begin(data: Uint8Array, eventJson?: string | undefined | null): number
   /** Starts the presentation of a child's final object to its waiting parent. */
   beginCompletion(parent: Uint8Array, child: Uint8Array): number
+  /** Starts the presentation of a batch of children's final objects (one record). */
+  beginCompletions(parent: Uint8Array, children: Array<Buffer>): number
   /**
    * Runs visit `id` until a handler call is needed (returns its text, see
    * `call_text`) or the visit is over (returns `"\u{1}<appended>\0<children>\0<disposition

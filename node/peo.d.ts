@@ -213,7 +213,8 @@ export class Node {
   setAdvisor(advisor: Advisor | null): void
   advanceClock(ms: number): void
   visit(obj: PeoObject | Uint8Array, options?: { event?: Event | null }): Promise<Visit>
-  complete(parent: PeoObject | Uint8Array, child: PeoObject | Uint8Array): Promise<Visit>
+  /** A child's final object, or a batch of them recorded by one record. */
+  complete(parent: PeoObject | Uint8Array, child: PeoObject | Uint8Array | Array<PeoObject | Uint8Array>): Promise<Visit>
   /**
    * Runs the node as a service on a NATS JetStream mesh until `signal` aborts (or
    * `idleTimeout` ms without work, or `maxDeliveries`); resolves to the counters.

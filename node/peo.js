@@ -573,9 +573,17 @@ class Node {
     return drive(this, call(() => this._native.begin(data, ev)))
   }
 
-  /** Presents a fan-out child's final object to its waiting parent. */
+  /**
+   * Presents a fan-out child's final object to its waiting parent, or an array of them:
+   * a batch is checked child by child (one bad child rejects it, the parent unchanged)
+   * and recorded by one record.
+   */
   async complete(parent, child) {
     const p = objectBytes(parent, 'parent')
+    if (Array.isArray(child)) {
+      const cs = child.map((c, i) => Buffer.from(objectBytes(c, `child ${i}`)))
+      return drive(this, call(() => this._native.beginCompletions(p, cs)))
+    }
     const c = objectBytes(child, 'child')
     return drive(this, call(() => this._native.beginCompletion(p, c)))
   }

@@ -46,13 +46,14 @@ pub mod merkle;
 mod object;
 pub mod policy;
 mod record;
+pub mod results;
 mod verify;
 pub mod wire;
 
 pub use context::{CarriedPolicy, Context, Originator};
 pub use cycle::{
     ADVISED_TERMINATION, Decision, Disposition, Event, NodeSpec, Proposal, Step, TaskCall, TaskOutcome, Transition,
-    Wake, decide, decide_advised, join, narrow, outcome,
+    Wake, decide, decide_advised, join, join_all, narrow, outcome,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use hash::Hash;

@@ -95,6 +95,9 @@ pub struct Object {
     pub(crate) state: String,
     /// The `head` field as decoded; equal to the last record's hash unless tampered.
     pub(crate) stored_head: Hash,
+    /// The results section: the completions of the fan-out the object waits on, in the
+    /// order recorded (version 2; see [`crate::results`]).
+    pub(crate) results: Vec<crate::results::Completion>,
     /// What is derived from the memory or lives only during a visit: never encoded.
     pub(crate) scratch: Scratch,
 }
@@ -234,6 +237,7 @@ impl Object {
             status: Status::Running,
             state: String::new(),
             stored_head: Hash::ZERO,
+            results: Vec::new(),
             scratch: Scratch::default(),
         };
         obj.append(genesis, options.key)?;
@@ -307,7 +311,7 @@ impl Object {
         }
         let opts = VerifierOptions {
             max_depth: 32,
-            max_tables: limits.max_records.saturating_mul(2).saturating_add(1024),
+            max_tables: limits.max_records.saturating_mul(2).saturating_add(limits.max_children).saturating_add(1024),
             max_apparent_size: bytes.len().saturating_mul(2).max(1 << 16),
             ..Default::default()
         };
@@ -427,6 +431,23 @@ impl Object {
         let data = cjson::parse(&data_text, limits, "the data")?;
         let stored_head = Hash::from_slice(o.head().bytes())
             .ok_or_else(|| Error::decode(format!("`head` must be 32 bytes, got {}", o.head().len())))?;
+        let results = match o.results() {
+            None => Vec::new(),
+            Some(_) if version < 2 => return Err(Error::decode("a results section appears only in format version 2")),
+            Some(v) => {
+                if v.len() > limits.max_children {
+                    return Err(Error::limit(format!(
+                        "the results section holds {} completions; the limit is {} (Limits::max_children)",
+                        v.len(),
+                        limits.max_children
+                    )));
+                }
+                v.iter()
+                    .enumerate()
+                    .map(|(i, c)| crate::results::Completion::from_wire(c, i, limits))
+                    .collect::<Result<Vec<_>>>()?
+            }
+        };
         let origin = match wi.origin() {
             Some(_) if version < 2 => return Err(Error::decode("intent.origin appears only in format version 2")),
             Some(text) => {
@@ -452,6 +473,7 @@ impl Object {
             status: Status::from_wire(o.status())?,
             state: o.state().unwrap_or_default().to_owned(),
             stored_head,
+            results,
             scratch: Scratch::default(),
         })
     }
@@ -467,6 +489,7 @@ impl Object {
         let size: usize = self.memory.iter().map(|r| r.bytes.len() + 96).sum::<usize>()
             + self.intent.canonical_text().len()
             + self.data_text().len()
+            + self.results.iter().map(|c| c.result.len() + 80).sum::<usize>()
             + 1024;
         let mut fbb = FlatBufferBuilder::with_capacity(size);
         let entries: Vec<_> = self
@@ -553,6 +576,10 @@ impl Object {
         let state = (!self.state.is_empty()).then(|| fbb.create_string(&self.state));
         let data = fbb.create_string(self.data_text());
         let head = fbb.create_vector(&self.stored_head.0);
+        let results = (!self.results.is_empty()).then(|| {
+            let offs: Vec<_> = self.results.iter().map(|c| c.to_wire(&mut fbb)).collect();
+            fbb.create_vector(&offs)
+        });
         let root = wire::Object::create(
             &mut fbb,
             &wire::ObjectArgs {
@@ -566,6 +593,7 @@ impl Object {
                 memory: Some(memory),
                 data: Some(data),
                 head: Some(head),
+                results,
             },
         );
         fbb.finish(root, Some(wire::FILE_IDENTIFIER));
@@ -695,7 +723,14 @@ impl Object {
             "memory": memory,
             "data": self.data,
             "data_hash": self.data_hash().to_hex(),
+            "results": self.results.iter().map(crate::results::Completion::to_json).collect::<Vec<_>>(),
         })
+    }
+
+    /// The results section: the completions recorded for the fan-out this object waits
+    /// on, in the order recorded (empty unless it waits on one; see [`crate::results`]).
+    pub fn results(&self) -> &[crate::results::Completion] {
+        &self.results
     }
 }
 

@@ -539,6 +539,9 @@ impl Object {
         if tail_record.next_state != self.state() {
             return fail(last, ErrorKind::Integrity, "the object's state does not match its last record".into());
         }
+        if let Err(why) = crate::cycle::check_results(self) {
+            return fail(last, ErrorKind::Integrity, why);
+        }
         let genesis = match base {
             None => {
                 let genesis = memory[0].decode().map_err(|e| (0, e))?;

@@ -439,6 +439,14 @@ impl NativeNode {
         let session = peo(Session::completion(self.node.clone(), object, child))?;
         Ok(self.start(session))
     }
+    /// Starts the presentation of a batch of children's final objects (one record).
+    #[napi(catch_unwind)]
+    pub fn begin_completions(&self, parent: &[u8], children: Vec<Buffer>) -> Result<u32, Code> {
+        let object = peo(self.node.admit(parent))?;
+        let refs: Vec<&[u8]> = children.iter().map(|c| c.as_ref()).collect();
+        let session = peo(Session::completions(self.node.clone(), object, &refs))?;
+        Ok(self.start(session))
+    }
     /// Runs visit `id` until a handler call is needed (returns its text, see
     /// `call_text`) or the visit is over (returns `"\u{1}<appended>\0<children>\0<disposition
     /// JSON>"`: then take the bytes with `finishBytes`, the children with

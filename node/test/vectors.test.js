@@ -44,7 +44,7 @@ async function runVisit(name, index, v, objects) {
   const target = v.target ?? 'parent'
   let visit
   try {
-    visit = v.complete ? await node.complete(objects[target], objects[v.complete]) : await node.visit(objects[target], { event: v.event })
+    visit = v.complete ? await node.complete(objects[target], Array.isArray(v.complete) ? v.complete.map((c) => objects[c]) : objects[v.complete]) : await node.visit(objects[target], { event: v.event })
   } catch (e) {
     assert.ok(e instanceof peo.PeoError, `${name} visit ${index}: ${e}`)
     assert.deepStrictEqual({ calls, error: { kind: e.kind, code: e.code }, disposition: null, appended: 0 }, v.expect, `${name} visit ${index}`)

@@ -427,6 +427,10 @@ impl PyNode {
     fn complete(&self, py: Python<'_>, parent: &[u8], child: &[u8]) -> PyResult<PyVisit> {
         self.run(py, |node| node.complete(parent, child))
     }
+    fn complete_all(&self, py: Python<'_>, parent: &[u8], children: Vec<Vec<u8>>) -> PyResult<PyVisit> {
+        let refs: Vec<&[u8]> = children.iter().map(Vec::as_slice).collect();
+        self.run(py, |node| node.complete_all(parent, &refs))
+    }
     /// Starts a visit the caller drives (`Session.advance` / `answer`): for hosts whose
     /// handlers are coroutines, awaited on their own event loop.
     #[pyo3(signature = (data, event_json=None))]
@@ -441,6 +445,15 @@ impl PyNode {
     fn begin_completion(&self, py: Python<'_>, parent: &[u8], child: &[u8]) -> PyResult<PySession> {
         let session = py
             .detach(|| self.node.admit(parent).and_then(|o| Session::completion(self.node.clone(), o, child)))
+            .or_raise()?;
+        Ok(PySession(Some(session)))
+    }
+    /// Starts the presentation of a batch of children's final objects, driven by the
+    /// caller.
+    fn begin_completions(&self, py: Python<'_>, parent: &[u8], children: Vec<Vec<u8>>) -> PyResult<PySession> {
+        let refs: Vec<&[u8]> = children.iter().map(Vec::as_slice).collect();
+        let session = py
+            .detach(|| self.node.admit(parent).and_then(|o| Session::completions(self.node.clone(), o, &refs)))
             .or_raise()?;
         Ok(PySession(Some(session)))
     }

@@ -79,7 +79,8 @@ def run_visit(name, index, v, objects):
     data = objects[target]
     try:
         if "complete" in v:
-            visit = node.complete(data, objects[v["complete"]])
+            c = v["complete"]
+            visit = node.complete(data, [objects[n] for n in c] if isinstance(c, list) else objects[c])
         else:
             visit = node.visit(data, v["event"])
     except peo.PeoError as e:

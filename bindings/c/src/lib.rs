@@ -1129,6 +1129,39 @@ pub unsafe extern "C" fn peo_node_complete(
     })
 }
 
+/// Presents a batch of `count` children's final objects (`children[i]`, `child_lens[i]`
+/// bytes each) to their waiting parent: each is checked as `peo_node_complete` checks one
+/// (one bad child rejects the batch, the parent unchanged), and the new completions are
+/// recorded by one record. Free `*out` with `peo_visit_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_node_complete_all(
+    node: *const PeoNode,
+    parent: *const u8,
+    parent_len: usize,
+    children: *const *const u8,
+    child_lens: *const usize,
+    count: usize,
+    out: *mut *mut PeoVisit,
+) -> PeoStatus {
+    guard(|| {
+        let out = unsafe { handle_out(out, "out") }?;
+        let node = unsafe { handle(node, "node") }?;
+        let parent = unsafe { bytes_arg(parent, parent_len, "parent") }?;
+        if count > 0 && (children.is_null() || child_lens.is_null()) {
+            return Err(invalid("`children` and `child_lens` must point to `count` entries"));
+        }
+        let mut batch = Vec::with_capacity(count);
+        for i in 0..count {
+            // SAFETY: the caller passes `count` pointers and lengths (the header's contract).
+            let (p, len) = unsafe { (*children.add(i), *child_lens.add(i)) };
+            batch.push(unsafe { bytes_arg(p, len, "children[i]") }?);
+        }
+        let visit = node.read().complete_all(parent, &batch)?;
+        *out = Box::into_raw(Box::new(PeoVisit { visit }));
+        Ok(())
+    })
+}
+
 /// Asked about every 200 ms while a node serves: return true to stop serving.
 pub type PeoStopFn = Option<unsafe extern "C" fn(user_data: *mut c_void) -> bool>;
 

@@ -180,12 +180,25 @@ static void run_visit(const char *vector, int index, const cJSON *v, Objects *ob
   };
   PeoNode *node = build_node(cJSON_GetObjectItemCaseSensitive(v, "node"), &script);
   const char *target = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "target"));
-  const char *complete = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "complete"));
+  const cJSON *complete_item = cJSON_GetObjectItemCaseSensitive(v, "complete");
+  const char *complete = cJSON_GetStringValue(complete_item);
   Buf *object = slot(objs, target);
 
   PeoVisit *visit = NULL;
   peo_status status;
-  if (complete) {
+  if (cJSON_IsArray(complete_item)) {
+    /* A batch of completions, recorded by one record. */
+    int n = cJSON_GetArraySize(complete_item);
+    const uint8_t *batch[16];
+    size_t lens[16];
+    CHECK(n <= 16);
+    for (int i = 0; i < n; i++) {
+      Buf *child = slot(objs, cJSON_GetStringValue(cJSON_GetArrayItem(complete_item, i)));
+      batch[i] = child->bytes;
+      lens[i] = child->len;
+    }
+    status = peo_node_complete_all(node, object->bytes, object->len, batch, lens, (size_t)n, &visit);
+  } else if (complete) {
     Buf *child = slot(objs, complete);
     status = peo_node_complete(node, object->bytes, object->len, child->bytes, child->len, &visit);
   } else {

@@ -8,13 +8,18 @@ use crate::{PolicyDecision, Result, Status};
 impl Cx<'_> {
     /// A checkpoint, when the plan's `Compaction` (or the node's default) asks for one
     /// here. Legal only where the state is about to be evaluated (no retry, wait or join
-    /// is pending) and no intent change is among the records kept; a node whose policy
+    /// is pending, no fan-out under way) and no intent change is among the records kept; a node whose policy
     /// forbids `compact` goes on without one.
     pub(super) fn compaction(&self) -> Result<Option<Transition>> {
         let obj = self.obj;
         let Some(c) = obj.intent.plan().compaction.or(self.node.compaction) else { return Ok(None) };
         let n = obj.memory.len();
         if n <= c.after as usize || obj.status != Status::Running || obj.version < 2 {
+            return Ok(None);
+        }
+        // Not in the middle of a fan-out: its launches and batches stay in the memory
+        // until it joins.
+        if !obj.results.is_empty() || super::fanout::fan_out_launched(obj) > 0 {
             return Ok(None);
         }
         let keep_from = n - c.keep as usize;

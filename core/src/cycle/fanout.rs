@@ -8,6 +8,7 @@
 //! parent continues with the outputs in order, or raises the failure.
 
 use super::*;
+use crate::results::Completion;
 use crate::{ChildRef, CreateOptions, Intent, Lineage, ObjectId, Trust};
 
 /// What the memory says about the current fan-out (cached on the object, updated
@@ -16,10 +17,35 @@ use crate::{ChildRef, CreateOptions, Intent, Lineage, ObjectId, Trust};
 pub(crate) struct FanOut {
     /// Every child created so far, in creation order.
     children: Vec<ChildRef>,
-    /// Completions recorded so far: branch -> payload.
-    done: std::collections::BTreeMap<u32, Value>,
+    /// Completions recorded so far: branch -> what the child ended with.
+    done: std::collections::BTreeMap<u32, Done>,
+    /// The tally over the results section (format version 2; see [`crate::results`]).
+    tally: Hash,
     /// How many children the state has in all (computed on first use).
     total: std::sync::OnceLock<usize>,
+}
+
+/// A recorded completion.
+#[derive(Debug, Clone)]
+struct Done {
+    head: Hash,
+    succeeded: bool,
+    /// The output, or `{"Error", "Cause"}`.
+    result: Value,
+}
+
+impl Done {
+    /// From a version-1 completion record's payload.
+    fn of_payload(v: &Value) -> Option<(u32, Done)> {
+        let branch = u32::try_from(v["branch"].as_u64()?).ok()?;
+        let head = Hash::from_slice(&hex::decode(v["head"].as_str()?).ok()?)?;
+        let succeeded = v["status"] == "succeeded";
+        let result = if succeeded { v["output"].clone() } else { v["error"].clone() };
+        Some((branch, Done { head, succeeded, result }))
+    }
+    fn of(c: &Completion) -> Done {
+        Done { head: c.head, succeeded: c.status == Status::Succeeded, result: c.value() }
+    }
 }
 
 /// The error raised when too many Map items failed.
@@ -33,27 +59,35 @@ fn fan_out_state(obj: &Object) -> Result<&FanOut> {
     Ok(obj.scratch.fanout.get_or_init(|| f))
 }
 
-/// Updates the cached fan-out with a record about to be appended.
-pub(crate) fn after(obj: &mut Object, r: &Record) {
-    let ours = matches!(
-        r.body,
-        Body::Delegate { reason: DelegateReason::FanOut, .. } | Body::Reentry { cause: ReentryCause::Children, .. }
-    ) && r.state == obj.state;
-    if !ours {
+/// Whether `r` belongs to the fan-out of `state` (a launch or a completion).
+fn of_fan_out(r: &Record, state: &str) -> bool {
+    r.state == state
+        && matches!(
+            r.body,
+            Body::Delegate { reason: DelegateReason::FanOut, .. } | Body::Reentry { cause: ReentryCause::Children, .. }
+        )
+}
+
+/// Updates the cached fan-out with a record about to be appended and the completions
+/// it adds to the results section.
+pub(crate) fn after(obj: &mut Object, r: &Record, completions: &[Completion]) {
+    if !of_fan_out(r, &obj.state) {
         obj.scratch.fanout = std::sync::OnceLock::new();
         return;
     }
     if let Some(f) = obj.scratch.fanout.get_mut() {
         match &r.body {
             Body::Delegate { children, .. } => f.children.extend(children.iter().cloned()),
-            Body::Reentry { payload: Some(p), .. } => {
-                if let Ok(v) = serde_json::from_str::<Value>(p)
-                    && let Some(b) = v["branch"].as_u64()
-                {
-                    f.done.insert(b as u32, v);
+            Body::Reentry { payload: Some(p), .. } if completions.is_empty() => {
+                if let Some((b, d)) = serde_json::from_str::<Value>(p).ok().as_ref().and_then(Done::of_payload) {
+                    f.done.insert(b, d);
                 }
             }
             _ => {}
+        }
+        f.tally = crate::results::tally(f.tally, completions);
+        for c in completions {
+            f.done.insert(c.branch, Done::of(c));
         }
     }
 }
@@ -63,13 +97,7 @@ fn read_fan_out(obj: &Object) -> Result<FanOut> {
     let mut records = Vec::new();
     for r in obj.memory.iter().rev() {
         let rec = r.decode()?;
-        let ours = rec.state == obj.state
-            && matches!(
-                rec.body,
-                Body::Delegate { reason: DelegateReason::FanOut, .. }
-                    | Body::Reentry { cause: ReentryCause::Children, .. }
-            );
-        if !ours {
+        if !of_fan_out(&rec, &obj.state) {
             break;
         }
         records.push(rec);
@@ -78,16 +106,65 @@ fn read_fan_out(obj: &Object) -> Result<FanOut> {
         match rec.body {
             Body::Delegate { children, .. } => f.children.extend(children),
             Body::Reentry { payload: Some(p), .. } => {
-                if let Ok(v) = serde_json::from_str::<Value>(&p)
-                    && let Some(b) = v["branch"].as_u64()
-                {
-                    f.done.insert(b as u32, v);
+                if let Some((b, d)) = serde_json::from_str::<Value>(&p).ok().as_ref().and_then(Done::of_payload) {
+                    f.done.insert(b, d);
                 }
             }
             _ => {}
         }
     }
+    f.tally = crate::results::tally(Hash::ZERO, &obj.results);
+    for c in &obj.results {
+        f.done.insert(c.branch, Done::of(c));
+    }
     Ok(f)
+}
+
+/// Checks the results section against the memory (part of verification): it belongs
+/// to the fan-out the object waits on, and the newest batch record's count and tally
+/// are the section's. An error names what disagrees.
+pub(crate) fn check_results(obj: &Object) -> std::result::Result<(), String> {
+    let mut newest: Option<Value> = None;
+    let mut launched = 0usize;
+    for r in obj.memory.iter().rev() {
+        let rec = r.decode().map_err(|e| e.to_string())?;
+        if !of_fan_out(&rec, &obj.state) {
+            break;
+        }
+        match &rec.body {
+            Body::Delegate { children, .. } => launched += children.len(),
+            Body::Reentry { payload: Some(p), .. } if newest.is_none() => {
+                let v: Value = serde_json::from_str(p).map_err(|e| e.to_string())?;
+                newest = v.get("results").cloned();
+            }
+            _ => {}
+        }
+    }
+    // The newest completion record: a batch (with a tally) keeps the section, a join
+    // (with a root) has emptied it.
+    let batch = newest.as_ref().filter(|s| s.get("tally").is_some());
+    let Some(batch) = batch else {
+        if obj.results.is_empty() {
+            return Ok(());
+        }
+        return Err("the object has a results section, but its memory records no batch of completions for it".into());
+    };
+    let batch = crate::results::Summary::from_json(batch, "tally")
+        .ok_or_else(|| "a batch record's `results` is malformed".to_owned())?;
+    let expected = crate::results::Summary::of(&obj.results, Some(crate::results::tally(Hash::ZERO, &obj.results)));
+    if expected != batch {
+        return Err(format!(
+            "the results section ({} completions, {} failed) does not match the count and tally of the batch record ({} completions, {} failed)",
+            expected.count, expected.failed, batch.count, batch.failed
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for c in &obj.results {
+        if c.branch as usize >= launched || !seen.insert(c.branch) {
+            return Err(format!("the results section names branch {} twice or beyond the children launched", c.branch));
+        }
+    }
+    Ok(())
 }
 
 fn child_id(parent: ObjectId, state: &str, attempt: u32, branch: usize) -> ObjectId {
@@ -328,6 +405,20 @@ pub(super) fn children_error(r: &Record) -> Option<TaskError> {
 /// `Policy` error with the parent unchanged. The child must verify under `trust` (the
 /// node's) and carry the parent's context.
 pub fn join(parent: &Object, node: &NodeSpec, now_ms: i64, child: &Object, trust: &Trust) -> Result<Decision> {
+    join_all(parent, node, now_ms, &[child], trust)
+}
+
+/// [`join`] for a batch of children: every one is checked before anything is recorded
+/// (one bad child rejects the batch, the parent unchanged), and the new completions are
+/// recorded together, by one record (format version 2: their results go to the results
+/// section, see [`crate::results`]; version 1 records one completion at a time).
+pub fn join_all(
+    parent: &Object,
+    node: &NodeSpec,
+    now_ms: i64,
+    children: &[&Object],
+    trust: &Trust,
+) -> Result<Decision> {
     if parent.status != Status::Dormant {
         return Err(Error::invalid_argument("the object is not waiting for children"));
     }
@@ -338,24 +429,13 @@ pub fn join(parent: &Object, node: &NodeSpec, now_ms: i64, child: &Object, trust
     if wake.reason != DormantReason::Join {
         return Err(Error::invalid_argument("the object is dormant, but not waiting for children"));
     }
-    let reject = |why: String| Err(Error::integrity(format!("child completion rejected: {why}")));
-    if child.lineage.parent != Some(parent.id) {
-        return reject(format!("object {} is not a child of {}", child.id, parent.id));
+    if children.is_empty() {
+        return Err(Error::invalid_argument("no child objects were given"));
     }
     let current = fan_out_state(parent)?;
-    let Some(cref) = current.children.iter().find(|c| c.id == child.id) else {
-        return reject(format!("object {} is not among the children of state `{}`", child.id, parent.state));
-    };
-    if cref.genesis_hash != child.memory.first().map(|r| r.hash) || cref.branch != child.lineage.branch {
-        return reject(format!("object {} does not match the genesis recorded for branch {}", child.id, cref.branch));
-    }
-    let report = child.verify(trust);
-    if let Some(b) = &report.broken {
-        return reject(format!("object {} does not verify under this node's trust: {}", child.id, b.message));
-    }
-    let child_context = child.memory.first().and_then(|r| r.meta.context_hash);
-    if child_context != Some(parent.context_hash) {
-        return reject(format!("object {} does not carry its parent's context", child.id));
+    let mut refs = Vec::with_capacity(children.len());
+    for child in children {
+        refs.push(check_child(parent, current, child, trust)?);
     }
     {
         let cx = Cx::new(parent, node, now_ms, p);
@@ -370,32 +450,32 @@ pub fn join(parent: &Object, node: &NodeSpec, now_ms: i64, child: &Object, trust
             return Ok(Decision::Record(t));
         }
     }
-    if !child.status.is_terminal() {
-        return Err(Error::invalid_argument(format!("child {} has not terminated yet", child.id)));
-    }
-    let head = child.head().to_hex();
-    if let Some(done) = current.done.get(&cref.branch) {
-        if done["head"] == json!(head) {
-            return Ok(Decision::Sleep(wake.clone()));
+    let mut fresh: Vec<(Completion, &Object)> = Vec::new();
+    for (child, branch) in children.iter().zip(refs) {
+        if !child.status.is_terminal() {
+            return Err(Error::invalid_argument(format!("child {} has not terminated yet", child.id)));
         }
-        return reject(format!("a different completion of child {} was already recorded", child.id));
+        let head = child.head();
+        let recorded = current
+            .done
+            .get(&branch)
+            .map(|d| d.head)
+            .or_else(|| fresh.iter().find(|(c, _)| c.branch == branch).map(|(c, _)| c.head));
+        match recorded {
+            Some(h) if h == head => continue,
+            Some(_) => {
+                return Err(Error::integrity(format!(
+                    "child completion rejected: a different completion of child {} was already recorded",
+                    child.id
+                )));
+            }
+            None => {}
+        }
+        let c = completion_of(child, branch)?;
+        fresh.push((c, child));
     }
-    let records = child.records()?;
-    let Some(Body::Terminate { output, error, .. }) = records.last().map(|r| r.body.clone()) else {
-        return reject(format!("object {} has no terminate record", child.id));
-    };
-    let output: Value = output.as_deref().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
-    let mut payload = json!({
-        "branch": cref.branch,
-        "id": child.id.to_hex(),
-        "head": head,
-        "status": child.status.as_str(),
-    });
-    if child.status == Status::Succeeded {
-        payload["output"] = output;
-    } else {
-        let e = error.unwrap_or(TaskError { error: String::new(), cause: None });
-        payload["error"] = json!({"Error": e.error, "Cause": e.cause});
+    if fresh.is_empty() {
+        return Ok(Decision::Sleep(wake.clone()));
     }
     let state = state_of(parent, &parent.state)?;
     let cx = Cx::new(parent, node, now_ms, p);
@@ -405,16 +485,148 @@ pub fn join(parent: &Object, node: &NodeSpec, now_ms: i64, child: &Object, trust
         let env = Env::lazy(&build, &make_seed).metered(&cx.work);
         cx.count_children(state, &env).unwrap_or(current.children.len())
     });
-    let this_failed = payload["status"] != "succeeded";
-    let failures = current.done.values().filter(|v| v["status"] != "succeeded").count() + usize::from(this_failed);
-    let done_count = current.done.len() + 1;
+    let failures = current.done.values().filter(|d| !d.succeeded).count()
+        + fresh.iter().filter(|(c, _)| c.status != Status::Succeeded).count();
+    let done_count = current.done.len() + fresh.len();
+    let tolerated = tolerated(parent, &cx, state, p, now_ms, failures, total);
+    let v2 = parent.version >= 2;
+    if !v2 && fresh.len() > 1 {
+        return Err(Error::invalid_argument(
+            "this object has format version 1, which records one completion at a time: present the children one by one",
+        ));
+    }
+    // Version 1: one record per completion, holding it. Version 2: the results go to the
+    // section; the record holds counts and the tally (a batch) or the root (a join).
+    let mut payload = if v2 {
+        json!({"added": fresh.len()})
+    } else {
+        let (c, child) = &fresh[0];
+        let mut pl =
+            json!({"branch": c.branch, "id": child.id.to_hex(), "head": c.head.to_hex(), "status": c.status.as_str()});
+        pl[if c.status == Status::Succeeded { "output" } else { "error" }] = c.value();
+        pl
+    };
+    let joined_summary = || {
+        let all = parent.results.iter().chain(fresh.iter().map(|(c, _)| c));
+        let all: Vec<&Completion> = all.collect();
+        let count = all.len() as u32;
+        let failed = all.iter().filter(|c| c.status != Status::Succeeded).count() as u32;
+        crate::results::Summary { count, failed, hash: crate::results::root(all) }.to_json("root")
+    };
     let record_body = |payload: &Value| Body::Reentry {
         cause: ReentryCause::Children,
         event: None,
         payload: Some(cjson::canonical(payload)),
     };
-    // A failure the state does not tolerate raises now.
-    let tolerated = match &state.kind {
+    if !tolerated {
+        let raise = match &state.kind {
+            StateKind::Map(m) if m.tolerated_failure_count.is_some() || m.tolerated_failure_percentage.is_some() => {
+                json!({"Error": THRESHOLD, "Cause": "The specified tolerated failure threshold was exceeded"})
+            }
+            _ => fresh.iter().find(|(c, _)| c.status != Status::Succeeded).map(|(c, _)| c.value()).unwrap_or_default(),
+        };
+        payload["raise"] = raise;
+        if v2 {
+            payload["results"] = joined_summary();
+        }
+        return Ok(Decision::Record(cx.stay(record_body(&payload), &state.name, state.name.clone(), None)));
+    }
+    if done_count == total {
+        let outputs: Vec<Value> = (0..total as u32)
+            .map(|b| match fresh.iter().find(|(c, _)| c.branch == b) {
+                Some((c, _)) => c.value(),
+                None => current.done.get(&b).map_or(Value::Null, |d| d.result.clone()),
+            })
+            .collect();
+        if v2 {
+            payload["results"] = joined_summary();
+        }
+        return Ok(Decision::Record(cx.joined(state, outputs, payload)));
+    }
+    let completions: Vec<Completion> = fresh.into_iter().map(|(c, _)| c).collect();
+    if v2 {
+        let count = (current.done.len() + completions.len()) as u32;
+        let tally = crate::results::tally(current.tally, &completions);
+        payload["results"] =
+            crate::results::Summary { count, failed: failures as u32, hash: Some(tally) }.to_json("tally");
+    }
+    let mut t = if current.children.len() < total {
+        // Room for another child under MaxConcurrency: the next cycle creates it.
+        cx.stay(record_body(&payload), &state.name, state.name.clone(), None)
+    } else {
+        cx.leave(
+            record_body(&payload),
+            &state.name,
+            state.name.clone(),
+            Status::Dormant,
+            None,
+            Disposition::Dormant(wake.clone()),
+        )
+    };
+    if v2 {
+        t.completions = completions;
+    }
+    Ok(Decision::Record(t))
+}
+
+/// Checks that `child` is one of the children `parent` is waiting on (its lineage, the
+/// genesis recorded for its branch, its signatures under `trust`, the parent's
+/// context): its branch, or an `Integrity` error.
+fn check_child(parent: &Object, current: &FanOut, child: &Object, trust: &Trust) -> Result<u32> {
+    let reject = |why: String| Err(Error::integrity(format!("child completion rejected: {why}")));
+    if child.lineage.parent != Some(parent.id) {
+        return reject(format!("object {} is not a child of {}", child.id, parent.id));
+    }
+    let Some(cref) = current.children.iter().find(|c| c.id == child.id) else {
+        return reject(format!("object {} is not among the children of state `{}`", child.id, parent.state));
+    };
+    let genesis = match &child.base {
+        Some(b) => hex::decode(&b.summary.genesis).ok().and_then(|h| Hash::from_slice(&h)),
+        None => child.memory.first().map(|r| r.hash),
+    };
+    if cref.genesis_hash != genesis || cref.branch != child.lineage.branch {
+        return reject(format!("object {} does not match the genesis recorded for branch {}", child.id, cref.branch));
+    }
+    let report = child.verify(trust);
+    if let Some(b) = &report.broken {
+        return reject(format!("object {} does not verify under this node's trust: {}", child.id, b.message));
+    }
+    let child_context = child.memory.first().and_then(|r| r.meta.context_hash);
+    if child_context != Some(parent.context_hash) {
+        return reject(format!("object {} does not carry its parent's context", child.id));
+    }
+    Ok(cref.branch)
+}
+
+/// The completion a terminated child makes as branch `branch`.
+fn completion_of(child: &Object, branch: u32) -> Result<Completion> {
+    let last = child.memory.last().map(|r| r.decode()).transpose()?;
+    let Some(Body::Terminate { output, error, .. }) = last.map(|r| r.body) else {
+        return Err(Error::integrity(format!(
+            "child completion rejected: object {} has no terminate record",
+            child.id
+        )));
+    };
+    let result = if child.status == Status::Succeeded {
+        output.as_deref().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null)
+    } else {
+        let e = error.unwrap_or(TaskError { error: String::new(), cause: None });
+        json!({"Error": e.error, "Cause": e.cause})
+    };
+    Ok(Completion { branch, head: child.head(), status: child.status, result: cjson::canonical(&result) })
+}
+
+/// Whether `failures` of `total` children are within what `state` tolerates.
+fn tolerated(
+    parent: &Object,
+    cx: &Cx<'_>,
+    state: &State,
+    p: &Progress,
+    now_ms: i64,
+    failures: usize,
+    total: usize,
+) -> bool {
+    match &state.kind {
         StateKind::Map(m) => {
             let build = || context_object(parent, state, p, now_ms);
             let make_seed = || seed(parent, &state.name);
@@ -431,46 +643,28 @@ pub fn join(parent: &Object, node: &NodeSpec, now_ms: i64, child: &Object, trust
             }
         }
         _ => failures == 0,
-    };
-    if !tolerated {
-        let raise = match &state.kind {
-            StateKind::Map(m) if m.tolerated_failure_count.is_some() || m.tolerated_failure_percentage.is_some() => {
-                json!({"Error": THRESHOLD, "Cause": "The specified tolerated failure threshold was exceeded"})
-            }
-            _ => payload["error"].clone(),
-        };
-        let mut pl = payload.clone();
-        pl["raise"] = raise;
-        return Ok(Decision::Record(cx.stay(record_body(&pl), &state.name, state.name.clone(), None)));
     }
-    if done_count == total {
-        let outputs: Vec<Value> = (0..total as u32)
-            .map(|b| {
-                let v = if b == cref.branch { &payload } else { current.done.get(&b).unwrap_or(&Value::Null) };
-                if v["status"] == "succeeded" { v["output"].clone() } else { v["error"].clone() }
-            })
-            .collect();
-        return Ok(Decision::Record(cx.joined(state, outputs, payload)));
-    }
-    if current.children.len() < total {
-        // Room for another child under MaxConcurrency: the next cycle creates it.
-        return Ok(Decision::Record(cx.stay(record_body(&payload), &state.name, state.name.clone(), None)));
-    }
-    let wake = wake.clone();
-    Ok(Decision::Record(cx.leave(
-        record_body(&payload),
-        &state.name,
-        state.name.clone(),
-        Status::Dormant,
-        None,
-        Disposition::Dormant(wake),
-    )))
 }
 
 impl Object {
     /// Presents a child's final object ([`join`]) and records it.
     pub fn complete_child(&mut self, node: &NodeSpec, now_ms: i64, child: &Object, trust: &Trust) -> Result<Step> {
         match join(self, node, now_ms, child, trust)? {
+            Decision::Record(t) => Ok(Step::Appended(self.apply(t, node)?)),
+            Decision::Sleep(w) => Ok(Step::Sleep(w)),
+            Decision::Execute(c) => Ok(Step::Execute(c)),
+        }
+    }
+
+    /// Presents a batch of children's final objects ([`join_all`]) and records them.
+    pub fn complete_children(
+        &mut self,
+        node: &NodeSpec,
+        now_ms: i64,
+        children: &[&Object],
+        trust: &Trust,
+    ) -> Result<Step> {
+        match join_all(self, node, now_ms, children, trust)? {
             Decision::Record(t) => Ok(Step::Appended(self.apply(t, node)?)),
             Decision::Sleep(w) => Ok(Step::Sleep(w)),
             Decision::Execute(c) => Ok(Step::Execute(c)),
@@ -487,22 +681,16 @@ impl Object {
 impl Object {
     /// Checks the completions this object recorded against its children's final
     /// objects: each recorded child must be given, be this object's child, verify, and
-    /// end at the head the completion recorded. Children whose completion is not
-    /// recorded (still running) are ignored.
-    /// Each child is verified under `trust` and must carry this object's context.
+    /// end at the head the completion recorded (format version 2: the children given
+    /// for each join must reproduce the Merkle root it recorded, and those in the
+    /// results section their entries). Children whose completion is not recorded
+    /// (still running) are ignored. Each child is verified under `trust` and must carry
+    /// this object's context. Returns how many completions were checked.
     pub fn verify_children(&self, children: &[Object], trust: &Trust) -> Result<usize> {
-        let mut checked = 0;
-        for r in &self.memory {
-            let rec = r.decode()?;
-            let Body::Reentry { cause: ReentryCause::Children, payload: Some(p), .. } = &rec.body else { continue };
-            let v: Value = serde_json::from_str(p).map_err(|e| Error::integrity(e.to_string()))?;
-            let Some(id) = v["id"].as_str() else { continue };
-            let child = children
-                .iter()
-                .find(|c| c.id.to_hex() == id)
-                .ok_or_else(|| Error::integrity(format!("record {}: child {id} was not given", rec.seq)))?;
+        let check = |child: &Object, what: &str| -> Result<()> {
+            let id = child.id;
             if child.lineage.parent != Some(self.id) {
-                return Err(Error::integrity(format!("record {}: {id} is not a child of {}", rec.seq, self.id)));
+                return Err(Error::integrity(format!("{what}: {id} is not a child of {}", self.id)));
             }
             if let Some(b) = child.verify(trust).broken {
                 return Err(Error::integrity(format!("child {id} does not verify: {}", b.message)));
@@ -510,10 +698,79 @@ impl Object {
             if child.memory.first().and_then(|r| r.meta.context_hash) != Some(self.context_hash) {
                 return Err(Error::integrity(format!("child {id} does not carry its parent's context")));
             }
-            if v["head"] != json!(child.head().to_hex()) {
+            Ok(())
+        };
+        let mut checked = 0;
+        // The children launched by the fan-out being read (version 2).
+        let mut launched: Vec<ChildRef> = Vec::new();
+        for r in &self.memory {
+            let rec = r.decode()?;
+            if let Body::Delegate { reason: DelegateReason::FanOut, children: refs, .. } = &rec.body {
+                launched.extend(refs.iter().cloned());
+                continue;
+            }
+            let Body::Reentry { cause: ReentryCause::Children, payload: Some(p), .. } = &rec.body else { continue };
+            let v: Value = serde_json::from_str(p).map_err(|e| Error::integrity(e.to_string()))?;
+            let what = format!("record {}", rec.seq);
+            if let Some(id) = v["id"].as_str() {
+                // Version 1: the record holds one completion.
+                let child = children
+                    .iter()
+                    .find(|c| c.id.to_hex() == id)
+                    .ok_or_else(|| Error::integrity(format!("{what}: child {id} was not given")))?;
+                check(child, &what)?;
+                if v["head"] != json!(child.head().to_hex()) {
+                    return Err(Error::integrity(format!(
+                        "{what}: child {id} ended at {}, not at the head the completion recorded",
+                        child.head()
+                    )));
+                }
+                checked += 1;
+                continue;
+            }
+            let Some(joined) = v.get("results").and_then(|s| crate::results::Summary::from_json(s, "root")) else {
+                continue;
+            };
+            if v["results"].get("tally").is_some() {
+                continue;
+            }
+            // Version 2: the join's root over the completions in branch order.
+            let mut made = Vec::new();
+            for c in children {
+                if let Some(cref) = launched.iter().find(|r| r.id == c.id) {
+                    check(c, &what)?;
+                    made.push(completion_of(c, cref.branch)?);
+                }
+            }
+            let got = crate::results::Summary::of(&made, crate::results::root(&made));
+            if got != joined {
                 return Err(Error::integrity(format!(
-                    "record {}: child {id} ended at {}, not at the head the completion recorded",
-                    rec.seq,
+                    "{what}: the {} children given for state `{}` do not reproduce the completions its join recorded ({} completions, {} failed, and their Merkle root): give exactly the children it recorded, as they ended",
+                    made.len(),
+                    rec.state,
+                    joined.count,
+                    joined.failed
+                )));
+            }
+            checked += made.len();
+            launched.clear();
+        }
+        for entry in &self.results {
+            let Some(cref) = launched.iter().find(|r| r.branch == entry.branch) else {
+                return Err(Error::integrity(format!(
+                    "the results section names branch {}, which was not launched",
+                    entry.branch
+                )));
+            };
+            let id = cref.id;
+            let child = children
+                .iter()
+                .find(|c| c.id == id)
+                .ok_or_else(|| Error::integrity(format!("results section: child {id} was not given")))?;
+            check(child, "results section")?;
+            if completion_of(child, entry.branch)? != *entry {
+                return Err(Error::integrity(format!(
+                    "results section: child {id} ended at {}, not as the completion recorded",
                     child.head()
                 )));
             }

@@ -33,7 +33,8 @@ mod narrow;
 pub(crate) use adapt::{check_refinement, refine};
 pub use advice::{ADVISED_TERMINATION, Proposal};
 pub(crate) use fanout::FanOut;
-pub use fanout::join;
+pub(crate) use fanout::check_results;
+pub use fanout::{join, join_all};
 pub(crate) use history::History;
 pub use narrow::narrow;
 
@@ -221,6 +222,8 @@ pub struct Transition {
     pub(crate) data_text: Option<String>,
     /// Set when the record ends the visit.
     pub disposition: Option<Disposition>,
+    /// The completions a fan-out's batch record adds to the results section.
+    pub(crate) completions: Vec<crate::results::Completion>,
 }
 
 impl Transition {
@@ -705,6 +708,7 @@ impl Cx<'_> {
             children: Vec::new(),
             data_text: None,
             disposition: None,
+            completions: Vec::new(),
         }
     }
 
@@ -735,6 +739,7 @@ impl Cx<'_> {
             children: Vec::new(),
             data_text,
             disposition: Some(disposition),
+            completions: Vec::new(),
         }
     }
 
@@ -1361,7 +1366,7 @@ impl Object {
     /// Appends a transition [`decide`] or [`outcome`] returned for this object,
     /// signing it with `node.key` when it ends the visit.
     pub fn apply(&mut self, t: Transition, node: &NodeSpec) -> Result<Option<Disposition>> {
-        let Transition { record, data, intent, context, refinement, children, data_text, disposition } = t;
+        let Transition { record, data, intent, context, refinement, children, data_text, disposition, completions } = t;
         self.scratch.spawned.extend(children);
         if record.seq != self.next_seq() {
             return Err(Error::invalid_argument("this transition was decided for another version of the object"));
@@ -1393,7 +1398,13 @@ impl Object {
         if let Some(h) = self.scratch.history.get_mut() {
             h.add(&record);
         }
-        fanout::after(self, &record);
+        fanout::after(self, &record, &completions);
+        if !completions.is_empty() {
+            self.results.extend(completions);
+        } else if !matches!(record.body, Body::Delegate { reason: DelegateReason::FanOut, .. }) {
+            // Anything but a batch or a launch ends the fan-out's results section.
+            self.results.clear();
+        }
         self.scratch.refinement = refinement.map(|r| (record.state.clone(), r));
         let signer = if record.signed { node.key.as_ref() } else { None };
         let checkpoint = matches!(record.body, Body::Checkpoint { .. });

@@ -19,6 +19,7 @@ from typing import (
     List,
     Mapping,
     Optional,
+    Sequence,
     Tuple,
     TypeVar,
     Union,
@@ -568,6 +569,21 @@ def _event_json(event: Union[Event, Mapping[str, Any], None]) -> Optional[str]:
     raise TypeError(f"event must be a peo.Event or a dict, not {type(event).__name__}")
 
 
+Children = Union[Object, BytesLike, Sequence[Union[Object, BytesLike]]]
+"""A child's final object, or a batch of them (a list or tuple), for ``Node.complete``."""
+
+
+def _child_bytes(child: Any, what: str) -> bytes:
+    return child.to_bytes() if isinstance(child, Object) else _bytes_arg(child, what)
+
+
+def _children_arg(children: Any) -> Optional[List[bytes]]:
+    """The children of a batch as bytes, or None when ``children`` is one child."""
+    if not isinstance(children, (list, tuple)):
+        return None
+    return [_child_bytes(c, f"child {i}") for i, c in enumerate(children)]
+
+
 class Node:
     """A place that evaluates objects: an id, a domain, optional Cedar policies, facts,
     a signing key, whom it trusts, one handler per capability and an optional advisor.
@@ -688,11 +704,13 @@ class Node:
         data = obj.to_bytes() if isinstance(obj, Object) else _bytes_arg(obj, "obj")
         return await self._drive(self._native.begin(data, _event_json(event)))
 
-    async def complete_async(self, parent: Union[Object, BytesLike], child: Union[Object, BytesLike]) -> Visit:
+    async def complete_async(self, parent: Union[Object, BytesLike], child: Children) -> Visit:
         """``complete`` driven from this event loop, as ``visit_async``."""
         p = parent.to_bytes() if isinstance(parent, Object) else _bytes_arg(parent, "parent")
-        c = child.to_bytes() if isinstance(child, Object) else _bytes_arg(child, "child")
-        return await self._drive(self._native.begin_completion(p, c))
+        batch = _children_arg(child)
+        if batch is None:
+            return await self._drive(self._native.begin_completion(p, _child_bytes(child, "child")))
+        return await self._drive(self._native.begin_completions(p, batch))
 
     async def _drive(self, session: Any) -> Visit:
         step = session.advance()
@@ -701,11 +719,17 @@ class Node:
             step = session.advance()
         return Visit(step)
 
-    def complete(self, parent: Union[Object, BytesLike], child: Union[Object, BytesLike]) -> Visit:
-        """Presents a child's final object to its waiting parent (fan-out joins)."""
+    def complete(self, parent: Union[Object, BytesLike], child: Children) -> Visit:
+        """Presents a child's final object to its waiting parent (fan-out joins), or a
+        list of them: a batch is checked child by child (one bad child rejects it, the
+        parent unchanged) and recorded by one record, so presenting completions as they
+        arrive in groups costs a decode, a record and an encode of the parent per group,
+        not per child."""
         p = parent.to_bytes() if isinstance(parent, Object) else _bytes_arg(parent, "parent")
-        c = child.to_bytes() if isinstance(child, Object) else _bytes_arg(child, "child")
-        return Visit(self._native.complete(p, c))
+        batch = _children_arg(child)
+        if batch is None:
+            return Visit(self._native.complete(p, _child_bytes(child, "child")))
+        return Visit(self._native.complete_all(p, batch))
 
     def serve(
         self,

@@ -63,6 +63,10 @@ fn completion(child: &str, node: Value, now_ms: i64) -> Value {
     json!({"complete": child, "node": node, "now_ms": now_ms, "event": null, "handler_outcomes": []})
 }
 
+fn completions(children: &[&str], node: Value, now_ms: i64) -> Value {
+    json!({"complete": children, "node": node, "now_ms": now_ms, "event": null, "handler_outcomes": []})
+}
+
 fn visit_event(node: Value, now_ms: i64, event: Value) -> Value {
     json!({"node": node, "now_ms": now_ms, "event": event, "handler_outcomes": []})
 }
@@ -265,6 +269,24 @@ fn specs() -> Vec<Value> {
                 completion("child:0", worker(&[]), T0 + 3_000),
                 child_visit("child:2", worker(&["math.square"]), T0 + 4_000, json!([{"output": 16}])),
                 completion("child:2", worker(&[]), T0 + 5_000)
+            ]
+        }),
+        json!({
+            "name": "map-batched-join",
+            "description": "A Map over five items whose completions are presented in batches (format version 2): the first batch of three is recorded by one record and kept in the results section (counts and a tally in the record), the second repeats one completion already recorded (recognised) and brings the last two (one failed, within the tolerated count), and the join places the outputs in item order, commits to them by a Merkle root and empties the section",
+            "plan": {"StartAt": "Squares", "States": {"Squares": {"Type": "Map", "ItemsPath": "$.n", "ResultPath": "$.squares", "ToleratedFailureCount": 1, "End": true,
+                "ItemProcessor": {"StartAt": "Sq", "States": {"Sq": {"Type": "Task", "Resource": "math.square", "End": true}}}}}},
+            "input": {"n": [1, 2, 3, 4, 5]},
+            "originator_key": 1,
+            "visits": [
+                visit(worker(&[]), T0 + 1_000, json!([])),
+                child_visit("child:0", node("worker-2", "us", Some(3), &["math.square"]), T0 + 2_000, json!([{"output": 1}])),
+                child_visit("child:1", node("worker-2", "us", Some(3), &["math.square"]), T0 + 2_000, json!([{"output": 4}])),
+                child_visit("child:2", node("worker-2", "us", Some(3), &["math.square"]), T0 + 2_000, json!([{"output": 9}])),
+                child_visit("child:3", node("worker-2", "us", Some(3), &["math.square"]), T0 + 2_000, json!([{"output": 16}])),
+                child_visit("child:4", node("worker-2", "us", Some(3), &["math.square"]), T0 + 2_000, json!([{"error": "Math.Overflow", "cause": "too big"}])),
+                completions(&["child:3", "child:0", "child:1"], worker(&[]), T0 + 3_000),
+                completions(&["child:1", "child:4", "child:2"], worker(&[]), T0 + 4_000)
             ]
         }),
         json!({
@@ -552,15 +574,24 @@ impl Objects {
 }
 
 /// One visit of a vector: of the object named by `target` (default the parent), or, with
-/// `complete`, the presentation of that child's final object to its parent.
+/// `complete`, the presentation of that child's final object (or, given a list, of a
+/// batch of children's) to its parent.
 fn run_step(objs: &mut Objects, v: &Value) -> Result<Value, String> {
     let target = v["target"].as_str().unwrap_or("parent").to_owned();
-    let child = match v["complete"].as_str() {
-        Some(c) => Some(objs.slot(c)?.clone()),
+    let complete: Option<Vec<&str>> = match &v["complete"] {
+        Value::String(c) => Some(vec![c.as_str()]),
+        Value::Array(a) => {
+            Some(a.iter().map(|c| c.as_str().ok_or("`complete` names objects")).collect::<Result<_, _>>()?)
+        }
+        _ => None,
+    };
+    let batch = v["complete"].is_array();
+    let children = match complete {
+        Some(names) => Some(names.into_iter().map(|c| objs.slot(c).cloned()).collect::<Result<Vec<_>, _>>()?),
         None => None,
     };
     let bytes = objs.slot(&target)?.clone();
-    let (expect, after, children) = run_visit(&bytes, child.as_deref(), v)?;
+    let (expect, after, children) = run_visit(&bytes, children.as_deref(), batch, v)?;
     *objs.slot(&target)? = after;
     objs.children.extend(children);
     Ok(expect)
@@ -569,7 +600,7 @@ fn run_step(objs: &mut Objects, v: &Value) -> Result<Value, String> {
 /// The expectation, the object's bytes after the visit, and the children it created.
 type VisitResult = (Value, Vec<u8>, Vec<Vec<u8>>);
 
-fn run_visit(bytes: &[u8], child: Option<&[u8]>, v: &Value) -> Result<VisitResult, String> {
+fn run_visit(bytes: &[u8], children: Option<&[Vec<u8>]>, batch: bool, v: &Value) -> Result<VisitResult, String> {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let (node, _clock) = build_node(v, calls.clone())?;
     // The event's JSON form is the one every binding passes (`Event::from_json`).
@@ -578,8 +609,9 @@ fn run_visit(bytes: &[u8], child: Option<&[u8]>, v: &Value) -> Result<VisitResul
         e => Some(Event::from_json(e).map_err(|e| e.to_string())?),
     };
     let calls_json = |c: &Arc<Mutex<Vec<Value>>>| Value::Array(c.lock().expect("lock").clone());
-    let result = match child {
-        Some(c) => node.complete(bytes, c),
+    let result = match children {
+        Some(c) if batch => node.complete_all(bytes, &c.iter().map(Vec::as_slice).collect::<Vec<_>>()),
+        Some(c) => node.complete(bytes, &c[0]),
         None => node.visit(bytes, event.as_ref()),
     };
     match result {
