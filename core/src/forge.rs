@@ -31,6 +31,12 @@ pub fn with_plan_text(obj: &Object, plan: &str) -> Vec<u8> {
     obj.to_bytes_with_plan(Some(plan))
 }
 
+/// Replaces the object's results section without a record (a forged, dropped or
+/// reordered completion).
+pub fn set_results(obj: &mut Object, results: Vec<crate::results::Completion>) {
+    obj.results = results;
+}
+
 /// Adds a carried policy to a context without checking it (a nesting bomb, a permit).
 pub fn with_carried_policy(mut context: Context, id: &str, text: &str) -> Context {
     context.insert_policy_unchecked(crate::CarriedPolicy { id: id.to_owned(), text: text.to_owned() });

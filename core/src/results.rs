@@ -3,8 +3,8 @@
 //! A `Map` or `Parallel` parent keeps its children's results apart from its memory: each
 //! completion adds one [`Completion`] to the section, and the record that adds a batch of
 //! them carries only counts and the *tally*, a running hash over the section
-//! (`tally_k = SHA-256("peo/tally/v2" || tally_(k-1) || completion hash)`, starting from
-//! 32 zero bytes). Adding a completion costs the same at the ten-thousandth child as at
+//! (`tally_k = SHA-256("peo/tally/v2" || tally_(k-1) || completion k's fields)`, starting
+//! from 32 zero bytes; see [`tally`]). Adding a completion costs the same at the ten-thousandth child as at
 //! the first, and the memory grows by one small record per batch, not by one record
 //! holding the output per child.
 //!
@@ -13,7 +13,6 @@
 //! RFC 6962 Merkle root over their hashes in branch order; the section is then emptied.
 //! A verifier holding the children recomputes that root ([`crate::Object::verify_children`]).
 
-use crate::json as cjson;
 use crate::merkle::Frontier;
 use crate::{Error, Hash, Limits, Result, Status, wire};
 use serde_json::{Value, json};
@@ -36,14 +35,18 @@ impl Completion {
     /// byte, the wire value) || result)`.
     pub fn hash(&self) -> Hash {
         let mut buf = Vec::with_capacity(4 + 32 + 1 + self.result.len());
+        self.fields(&mut buf);
+        Hash::tagged(b"peo/completion/v2", &buf)
+    }
+
+    fn fields(&self, buf: &mut Vec<u8>) {
         buf.extend_from_slice(&self.branch.to_be_bytes());
         buf.extend_from_slice(&self.head.0);
         buf.push(self.status.to_wire().0);
         buf.extend_from_slice(self.result.as_bytes());
-        Hash::tagged(b"peo/completion/v2", &buf)
     }
 
-    /// The result as JSON.
+    /// The result as JSON (`null` if the text is not JSON, which no verified object holds).
     pub fn value(&self) -> Value {
         serde_json::from_str(&self.result).unwrap_or(Value::Null)
     }
@@ -64,10 +67,8 @@ impl Completion {
         if c.result().len() > limits.max_json_bytes {
             return Err(Error::limit(format!("results[{i}] is larger than Limits::max_json_bytes")));
         }
-        let value = cjson::parse(c.result(), limits, "a completion's result")?;
-        if cjson::canonical(&value) != c.result() {
-            return Err(at("the result is not canonical JSON".into()));
-        }
+        // The text is kept as it is (re-encoding gives the same bytes) and parsed, under
+        // the limits, when the join reads it; the tally binds it to the batch record.
         Ok(Completion { branch: c.branch(), head, status, result: c.result().to_owned() })
     }
 
@@ -89,12 +90,15 @@ impl Completion {
     }
 }
 
-/// The tally after `completions`, continuing from `from`.
+/// The tally after `completions`, continuing from `from`: `SHA-256("peo/tally/v2" ||
+/// previous tally || branch || head || status || result)` per completion (the fields
+/// as in [`Completion::hash`]).
 pub fn tally<'a>(from: Hash, completions: impl IntoIterator<Item = &'a Completion>) -> Hash {
+    let mut buf = Vec::with_capacity(128);
     completions.into_iter().fold(from, |t, c| {
-        let mut buf = [0u8; 64];
-        buf[..32].copy_from_slice(&t.0);
-        buf[32..].copy_from_slice(&c.hash().0);
+        buf.clear();
+        buf.extend_from_slice(&t.0);
+        c.fields(&mut buf);
         Hash::tagged(b"peo/tally/v2", &buf)
     })
 }

@@ -191,15 +191,130 @@ fn a_map_of_the_most_children_a_fan_out_may_create_runs_end_to_end() {
     let v = parent.visit(&create(plan, json!({"numbers": numbers})), None).unwrap();
     assert_eq!(v.children.len(), n as usize);
     let fanned = started.elapsed();
-    let mut object = Object::from_bytes(&v.bytes, &peo_core::Limits::default()).unwrap();
+    // The children's final objects are presented as they come back, a hundred at a time,
+    // to the parent as bytes (one decode, one record and one encode per batch).
     let worker = node("worker");
+    let mut bytes = v.bytes;
     let mut last = None;
-    for child in &v.children {
-        let done = worker.visit(child, None).unwrap().bytes;
-        let visit = parent.complete_object(object, &done).unwrap();
-        object = visit.object;
+    for batch in v.children.chunks(100) {
+        let done: Vec<Vec<u8>> = batch.iter().map(|c| worker.visit(c, None).unwrap().bytes).collect();
+        let refs: Vec<&[u8]> = done.iter().map(Vec::as_slice).collect();
+        let visit = parent.complete_all(&bytes, &refs).unwrap();
+        bytes = visit.bytes;
         last = Some(visit.disposition);
     }
     eprintln!("10,000-item Map: fan-out {fanned:?}, end to end {:?}", started.elapsed());
     assert!(matches!(last, Some(Disposition::Terminated { status: Status::Succeeded, .. })), "{last:?}");
+}
+
+/// A Map over `n` items whose children have all run at `worker`: the parent after its
+/// fan-out, and the children's final objects.
+fn fanned_out(parent: &Node, worker: &Node, n: i64) -> (Visit, Vec<Vec<u8>>) {
+    let plan = json!({"StartAt": "Squares", "States": {
+        "Squares": {"Type": "Map", "ItemsPath": "$.numbers", "ResultPath": "$.squares", "End": true,
+                    "ItemProcessor": {"StartAt": "Square", "States": {"Square": {"Type": "Task", "Resource": "math.square", "End": true}}}}
+    }});
+    let numbers: Vec<i64> = (0..n).collect();
+    let v = parent.visit(&create(plan, json!({"numbers": numbers})), None).unwrap();
+    let done = finish(worker, &v.children);
+    (v, done)
+}
+
+#[test]
+fn completions_in_batches_are_one_record_each_and_the_join_empties_the_results_section() {
+    let parent = node("parent-node");
+    let (v, done) = fanned_out(&parent, &node("worker"), 1_000);
+    let records_before = v.object.written();
+    let mut bytes = v.bytes.clone();
+    for (i, batch) in done.chunks(100).enumerate() {
+        let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
+        let visit = parent.complete_all(&bytes, &refs).unwrap();
+        if i < 9 {
+            // One record per batch; the results wait in the section, outside the memory.
+            assert_eq!(visit.appended, 1);
+            assert_eq!(visit.object.results().len(), 100 * (i + 1));
+            let rec = &visit.records().unwrap()[0];
+            let Body::Reentry { payload: Some(p), .. } = &rec.body else { panic!("{rec:?}") };
+            let p: Value = serde_json::from_str(p).unwrap();
+            assert_eq!(p["results"]["count"], json!(100 * (i + 1)));
+            assert!(p["results"]["tally"].is_string(), "{p}");
+            assert!(p.get("output").is_none(), "a batch record holds no outputs: {p}");
+        } else {
+            assert!(matches!(visit.disposition, Disposition::Terminated { status: Status::Succeeded, .. }));
+            assert!(visit.object.results().is_empty());
+            let squares: Vec<i64> = (0..1_000).map(|i| i * i).collect();
+            assert_eq!(visit.object.data()["squares"], json!(squares));
+        }
+        bytes = visit.bytes;
+    }
+    let joined = Object::from_bytes(&bytes, &peo_core::Limits::default()).unwrap();
+    // genesis + fan-out before; ten batches (the last one the join) and the end after.
+    assert_eq!(joined.written(), records_before + 10 + 1);
+    joined.verify(&Trust::any()).into_result().unwrap();
+    // Beyond the genesis (holding the input), the fan-out record and the output (in the
+    // data, and in the terminate record that ends the object), the parent holds a few
+    // small records: not one per child.
+    let genesis = joined.records_from(0)[0].bytes().len();
+    let fan_out_record = joined.records_from(1)[0].bytes().len();
+    let output = joined.data().to_string().len();
+    let rest = bytes.len() - genesis - fan_out_record - 2 * output;
+    assert!(rest < 5 * 1024, "{} bytes: {fan_out_record} fan-out, {output} output, {rest} else", bytes.len());
+
+    // The join's Merkle root is recomputed from the children...
+    let children: Vec<Object> =
+        done.iter().map(|c| Object::from_bytes(c, &peo_core::Limits::default()).unwrap()).collect();
+    assert_eq!(joined.verify_children(&children, &Trust::any()).unwrap(), 1_000);
+    // ...and a missing one is named.
+    let e = joined.verify_children(&children[1..], &Trust::any()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Integrity);
+    assert!(e.message().contains("999 children given"), "{e}");
+}
+
+#[test]
+fn a_forged_dropped_or_duplicated_result_is_caught_by_verification() {
+    let parent = node("parent-node");
+    let (v, done) = fanned_out(&parent, &node("worker"), 4);
+    let refs: Vec<&[u8]> = done[..3].iter().map(Vec::as_slice).collect();
+    let visit = parent.complete_all(&v.bytes, &refs).unwrap();
+    let honest = visit.object.results().to_vec();
+    assert_eq!(honest.len(), 3);
+    visit.object.verify(&Trust::any()).into_result().unwrap();
+    let mut forged = honest.clone();
+    forged[1].result = "1000000".into();
+    let mut dropped = honest.clone();
+    dropped.pop();
+    let mut twice = honest.clone();
+    twice[2] = twice[0].clone();
+    for (what, results) in [("forged", forged), ("dropped", dropped), ("twice", twice), ("stripped", Vec::new())] {
+        let mut obj = visit.object.clone();
+        peo_core::forge::set_results(&mut obj, results);
+        let decoded = Object::from_bytes(&obj.to_bytes(), &peo_core::Limits::default()).unwrap();
+        let broken = decoded.verify(&Trust::any()).broken.unwrap_or_else(|| panic!("{what} verified"));
+        assert_eq!(broken.kind, ErrorKind::Integrity, "{what}");
+        assert!(broken.message.contains("results section"), "{what}: {}", broken.message);
+        // A node refuses to record anything on it.
+        let last: Vec<&[u8]> = vec![&done[3]];
+        assert!(parent.complete_all(&obj.to_bytes(), &last).is_err(), "{what}");
+    }
+    // A result section on an object that is not in a fan-out.
+    let mut fresh = Object::from_bytes(&create(map_plan(), json!({"numbers": []})), &Default::default()).unwrap();
+    peo_core::forge::set_results(&mut fresh, honest);
+    let decoded = Object::from_bytes(&fresh.to_bytes(), &peo_core::Limits::default()).unwrap();
+    assert!(decoded.verify(&Trust::any()).broken.unwrap().message.contains("results section"));
+}
+
+#[test]
+fn a_batch_with_one_bad_child_records_nothing_and_repeats_are_recognised() {
+    let parent = node("parent-node");
+    let (v, done) = fanned_out(&parent, &node("worker"), 3);
+    let (_, strangers) = fanned_out(&parent, &node("worker"), 4);
+    let e = parent.complete_all(&v.bytes, &[&done[0], &strangers[1]]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Integrity);
+    let first = parent.complete_all(&v.bytes, &[&done[0], &done[0], &done[2]]).unwrap();
+    assert_eq!(first.object.results().len(), 2);
+    let again = parent.complete_all(&first.bytes, &[&done[2], &done[0]]).unwrap();
+    assert_eq!(again.appended, 0, "completions already recorded append nothing");
+    let last = parent.complete(&again.bytes, &done[1]).unwrap();
+    assert!(matches!(last.disposition, Disposition::Terminated { status: Status::Succeeded, .. }));
+    assert_eq!(last.object.data()["squares"], json!([0, 1, 4]));
 }

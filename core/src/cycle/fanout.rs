@@ -30,8 +30,8 @@ pub(crate) struct FanOut {
 struct Done {
     head: Hash,
     succeeded: bool,
-    /// The output, or `{"Error", "Cause"}`.
-    result: Value,
+    /// The output, or `{"Error", "Cause"}` (canonical JSON text, parsed at the join).
+    result: String,
 }
 
 impl Done {
@@ -40,11 +40,11 @@ impl Done {
         let branch = u32::try_from(v["branch"].as_u64()?).ok()?;
         let head = Hash::from_slice(&hex::decode(v["head"].as_str()?).ok()?)?;
         let succeeded = v["status"] == "succeeded";
-        let result = if succeeded { v["output"].clone() } else { v["error"].clone() };
+        let result = cjson::canonical(if succeeded { &v["output"] } else { &v["error"] });
         Some((branch, Done { head, succeeded, result }))
     }
     fn of(c: &Completion) -> Done {
-        Done { head: c.head, succeeded: c.status == Status::Succeeded, result: c.value() }
+        Done { head: c.head, succeeded: c.status == Status::Succeeded, result: c.result.clone() }
     }
 }
 
@@ -102,18 +102,24 @@ fn read_fan_out(obj: &Object) -> Result<FanOut> {
         }
         records.push(rec);
     }
+    let mut newest_tally = None;
     for rec in records.into_iter().rev() {
         match rec.body {
             Body::Delegate { children, .. } => f.children.extend(children),
             Body::Reentry { payload: Some(p), .. } => {
-                if let Some((b, d)) = serde_json::from_str::<Value>(&p).ok().as_ref().and_then(Done::of_payload) {
+                let Ok(v) = serde_json::from_str::<Value>(&p) else { continue };
+                if let Some((b, d)) = Done::of_payload(&v) {
                     f.done.insert(b, d);
+                }
+                if let Some(t) = v["results"]["tally"].as_str() {
+                    newest_tally = hex::decode(t).ok().and_then(|h| Hash::from_slice(&h));
                 }
             }
             _ => {}
         }
     }
-    f.tally = crate::results::tally(Hash::ZERO, &obj.results);
+    // The newest batch record's tally: verification checked it against the section.
+    f.tally = newest_tally.unwrap_or(Hash::ZERO);
     for c in &obj.results {
         f.done.insert(c.branch, Done::of(c));
     }
@@ -124,20 +130,23 @@ fn read_fan_out(obj: &Object) -> Result<FanOut> {
 /// to the fan-out the object waits on, and the newest batch record's count and tally
 /// are the section's. An error names what disagrees.
 pub(crate) fn check_results(obj: &Object) -> std::result::Result<(), String> {
+    let Some(last) = obj.memory.last() else { return Ok(()) };
+    if obj.results.is_empty() && !matches!(last.meta.action, crate::Action::Reentry | crate::Action::Delegate) {
+        return Ok(());
+    }
     let mut newest: Option<Value> = None;
-    let mut launched = 0usize;
     for r in obj.memory.iter().rev() {
+        if !matches!(r.meta.action, crate::Action::Reentry | crate::Action::Delegate) {
+            break;
+        }
         let rec = r.decode().map_err(|e| e.to_string())?;
         if !of_fan_out(&rec, &obj.state) {
             break;
         }
-        match &rec.body {
-            Body::Delegate { children, .. } => launched += children.len(),
-            Body::Reentry { payload: Some(p), .. } if newest.is_none() => {
-                let v: Value = serde_json::from_str(p).map_err(|e| e.to_string())?;
-                newest = v.get("results").cloned();
-            }
-            _ => {}
+        if let Body::Reentry { payload: Some(p), .. } = &rec.body {
+            let v: Value = serde_json::from_str(p).map_err(|e| e.to_string())?;
+            newest = v.get("results").cloned();
+            break;
         }
     }
     // The newest completion record: a batch (with a tally) keeps the section, a join
@@ -158,6 +167,7 @@ pub(crate) fn check_results(obj: &Object) -> std::result::Result<(), String> {
             expected.count, expected.failed, batch.count, batch.failed
         ));
     }
+    let launched = fan_out_state(obj).map_err(|e| e.to_string())?.children.len();
     let mut seen = std::collections::BTreeSet::new();
     for c in &obj.results {
         if c.branch as usize >= launched || !seen.insert(c.branch) {
@@ -532,12 +542,17 @@ pub fn join_all(
         return Ok(Decision::Record(cx.stay(record_body(&payload), &state.name, state.name.clone(), None)));
     }
     if done_count == total {
-        let outputs: Vec<Value> = (0..total as u32)
-            .map(|b| match fresh.iter().find(|(c, _)| c.branch == b) {
-                Some((c, _)) => c.value(),
-                None => current.done.get(&b).map_or(Value::Null, |d| d.result.clone()),
-            })
-            .collect();
+        let mut outputs = Vec::with_capacity(total);
+        for b in 0..total as u32 {
+            let text = match fresh.iter().find(|(c, _)| c.branch == b) {
+                Some((c, _)) => c.result.as_str(),
+                None => current.done.get(&b).map_or("null", |d| d.result.as_str()),
+            };
+            outputs.push(
+                cjson::parse(text, &node.limits, "a completion's result")
+                    .map_err(|e| Error::integrity(format!("the result of branch {b}: {}", e.message())))?,
+            );
+        }
         if v2 {
             payload["results"] = joined_summary();
         }
