@@ -268,7 +268,7 @@ impl Object {
         if self.memory.is_empty() && (record.intent_hash.is_none() || record.context_hash.is_none()) {
             return Err(Error::invalid_argument("the genesis record must carry the intent and context hashes"));
         }
-        let bytes = RECORD_BUILDER.with(|b| record.encode_with(&mut b.borrow_mut()));
+        let bytes = RECORD_BUILDER.with(|b| record.encode_for(&mut b.borrow_mut(), self.version));
         let meta = RecordMeta::of(&record);
         let prev = match (self.memory.last(), &self.base) {
             (Some(r), _) => r.hash,

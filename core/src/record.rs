@@ -200,6 +200,24 @@ pub struct ChildRef {
     pub branch: u32,
 }
 
+/// The bytes one child takes in a version-2 fan-out record (`Delegate.launched`).
+const LAUNCHED_BYTES: usize = 16 + 32 + 4;
+
+impl ChildRef {
+    fn from_launched(b: &[u8]) -> ChildRef {
+        ChildRef {
+            id: ObjectId(b[..16].try_into().expect("16 bytes")),
+            genesis_hash: Hash::from_slice(&b[16..48]),
+            branch: u32::from_be_bytes(b[48..52].try_into().expect("4 bytes")),
+        }
+    }
+    fn to_launched(&self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(&self.id.0);
+        buf.extend_from_slice(&self.genesis_hash.unwrap_or(Hash::ZERO).0);
+        buf.extend_from_slice(&self.branch.to_be_bytes());
+    }
+}
+
 /// What a record did. JSON payloads are canonical JSON text.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Body {
@@ -496,6 +514,16 @@ impl Record {
                         branch: c.branch(),
                     });
                 }
+                if let Some(l) = d.launched() {
+                    if !children.is_empty() || l.len() % LAUNCHED_BYTES != 0 {
+                        return Err(Error::decode(format!(
+                            "delegate.launched holds {LAUNCHED_BYTES} bytes per child, alone; got {} bytes{}",
+                            l.len(),
+                            if children.is_empty() { "" } else { " beside `children`" }
+                        )));
+                    }
+                    children = l.bytes().chunks_exact(LAUNCHED_BYTES).map(ChildRef::from_launched).collect();
+                }
                 Body::Delegate { reason, capability: opt_str(d.capability()), target: opt_str(d.target()), children }
             }
             Action::Dormant => {
@@ -604,8 +632,15 @@ impl Record {
         })
     }
 
-    /// Encodes the record into `fbb` (reset first) and returns its bytes.
+    /// Encodes the record into `fbb` (reset first) and returns its bytes, in the current
+    /// format version.
     pub fn encode_with<'a>(&self, fbb: &mut FlatBufferBuilder<'a>) -> Vec<u8> {
+        self.encode_for(fbb, crate::FORMAT_VERSION)
+    }
+
+    /// Encodes the record as an object of format `version` holds it (version 1: a
+    /// fan-out's children as tables; version 2: packed in `launched`).
+    pub fn encode_for<'a>(&self, fbb: &mut FlatBufferBuilder<'a>, version: u16) -> Vec<u8> {
         fbb.reset();
         let s = |fbb: &mut FlatBufferBuilder<'a>, v: &Option<String>| opt_string(fbb, v.as_deref());
         macro_rules! task_error {
@@ -657,9 +692,17 @@ impl Record {
                 (wire::Body::Mutate, m.as_union_value())
             }
             Body::Delegate { reason, capability, target, children } => {
+                let compact = version >= 2 && children.iter().all(|c| c.genesis_hash.is_some());
                 let capability = s(fbb, capability);
                 let target = s(fbb, target);
-                let children = if children.is_empty() {
+                let launched = (compact && !children.is_empty()).then(|| {
+                    let mut buf = Vec::with_capacity(children.len() * LAUNCHED_BYTES);
+                    for c in children {
+                        c.to_launched(&mut buf);
+                    }
+                    fbb.create_vector(&buf)
+                });
+                let children = if children.is_empty() || compact {
                     None
                 } else {
                     let offs: Vec<_> = children
@@ -682,7 +725,8 @@ impl Record {
                     DelegateReason::Unresolved => wire::DelegateReason::Unresolved,
                     DelegateReason::Advice => wire::DelegateReason::Advice,
                 };
-                let d = wire::Delegate::create(fbb, &wire::DelegateArgs { reason, capability, target, children });
+                let d =
+                    wire::Delegate::create(fbb, &wire::DelegateArgs { reason, capability, target, children, launched });
                 (wire::Body::Delegate, d.as_union_value())
             }
             Body::Dormant { reason, wake_at_ms, event, timeout_at_ms } => {

@@ -277,3 +277,27 @@ test('a node compacts objects whose plan does not', async () => {
   assert.equal(report.checkpoint.node, 'n')
   assert.throws(() => new peo.Node({ id: 'n', domain: 'd', compaction: { after: 4, keep: 4 } }), (e) => e instanceof peo.InvalidIntentError)
 })
+
+test('completions in a batch are one record; a bad batch changes nothing', async () => {
+  const plan = {
+    StartAt: 'Sq',
+    States: {
+      Sq: { Type: 'Map', ItemsPath: '$.n', ResultPath: '$.sq', End: true, ItemProcessor: { StartAt: 'S', States: { S: { Type: 'Task', Resource: 'sq', End: true } } } },
+    },
+  }
+  const node = new peo.Node({ id: 'n', domain: 'd', trust: 'any' })
+  node.handle('sq', (x) => x * x)
+  const parent = await node.visit(peo.Object.create(plan, { input: { n: [1, 2, 3] }, nowMs: T0 }))
+  const done = []
+  for (const c of parent.children) done.push((await node.visit(c)).bytes)
+  const other = await node.visit(peo.Object.create(plan, { input: { n: [9] }, nowMs: T0 }))
+  const stranger = (await node.visit(other.children[0])).bytes
+  await assert.rejects(node.complete(parent.bytes, [done[0], stranger]), (e) => e instanceof peo.IntegrityError)
+  await assert.rejects(node.complete(parent.bytes, []), (e) => e instanceof peo.InvalidArgumentError)
+  const two = await node.complete(parent.object, [peo.Object.fromBytes(done[2]), done[0]])
+  assert.equal(two.appended, 1)
+  assert.equal(two.records[0].body.payload.results.count, 2)
+  const last = await node.complete(two.bytes, [done[1], done[0]])
+  assert.equal(last.object.status, 'succeeded')
+  assert.deepEqual(last.object.data.sq, [1, 4, 9])
+})

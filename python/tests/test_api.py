@@ -413,3 +413,35 @@ def test_a_node_compacts_objects_whose_plan_does_not():
     assert report.records_pruned == 5 and report.checkpoint is not None and report.checkpoint.node == "n"
     with pytest.raises(peo.InvalidIntentError, match="Keep < After"):
         peo.Node("n", domain="d", compaction=(4, 4))
+
+
+MAP = {
+    "StartAt": "Sq",
+    "States": {
+        "Sq": {
+            "Type": "Map",
+            "ItemsPath": "$.n",
+            "ResultPath": "$.sq",
+            "End": True,
+            "ItemProcessor": {"StartAt": "S", "States": {"S": {"Type": "Task", "Resource": "sq", "End": True}}},
+        }
+    },
+}
+
+
+def test_completions_in_a_batch_are_one_record_and_a_bad_batch_changes_nothing():
+    node = peo.Node("n", domain="d", trust="any")
+    node.add_handler("sq", lambda x: x * x)
+    parent = node.visit(peo.Object.create(MAP, input={"n": [1, 2, 3]}, now_ms=T0))
+    done = [node.visit(c).bytes for c in parent.children]
+    stranger = node.visit(node.visit(peo.Object.create(MAP, input={"n": [9]}, now_ms=T0)).children[0]).bytes
+    with pytest.raises(peo.IntegrityError, match="not a child"):
+        node.complete(parent.bytes, [done[0], stranger])
+    with pytest.raises(peo.InvalidArgumentError, match="no child objects"):
+        node.complete(parent.bytes, [])
+    two = node.complete(parent.object, [peo.Object.from_bytes(done[2]), done[0]])
+    assert two.appended == 1 and [r.action for r in two.records] == ["reentry"]
+    assert two.records[0].body["payload"]["results"]["count"] == 2
+    assert [c["branch"] for c in two.object.to_dict()["results"]] == [2, 0]
+    last = node.complete(two.bytes, (done[1], done[0]))
+    assert last.object.status == "succeeded" and last.object.data["sq"] == [1, 4, 9]

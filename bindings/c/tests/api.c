@@ -487,6 +487,9 @@ static void bad_arguments(void) {
   CHECK(strstr(peo_last_error_message(), "name") != NULL);
   expect_failure(peo_node_visit(node, bytes, len, "event", &visit), visit);
   expect_failure(peo_node_complete(node, bytes, len, NULL, 0, &visit), visit);
+  CHECK(peo_node_complete_all(node, bytes, len, NULL, NULL, 2, &visit) == PEO_INVALID_ARGUMENT && visit == NULL);
+  CHECK(strstr(peo_last_error_message(), "count") != NULL);
+  CHECK(peo_node_complete_all(node, bytes, len, NULL, NULL, 0, &visit) == PEO_INVALID_ARGUMENT && visit == NULL);
   CHECK_OK(peo_node_visit(node, bytes, len, NULL, &visit));
   const uint8_t *borrowed = NULL;
   size_t n = 0;

@@ -30,8 +30,9 @@ pub(crate) struct FanOut {
 struct Done {
     head: Hash,
     succeeded: bool,
-    /// The output, or `{"Error", "Cause"}` (canonical JSON text, parsed at the join).
-    result: String,
+    /// The output, or `{"Error", "Cause"}` (canonical JSON text, parsed at the join):
+    /// held here for version 1, in the results section for version 2.
+    result: Option<String>,
 }
 
 impl Done {
@@ -41,10 +42,10 @@ impl Done {
         let head = Hash::from_slice(&hex::decode(v["head"].as_str()?).ok()?)?;
         let succeeded = v["status"] == "succeeded";
         let result = cjson::canonical(if succeeded { &v["output"] } else { &v["error"] });
-        Some((branch, Done { head, succeeded, result }))
+        Some((branch, Done { head, succeeded, result: Some(result) }))
     }
     fn of(c: &Completion) -> Done {
-        Done { head: c.head, succeeded: c.status == Status::Succeeded, result: c.result.clone() }
+        Done { head: c.head, succeeded: c.status == Status::Succeeded, result: None }
     }
 }
 
@@ -542,11 +543,17 @@ pub fn join_all(
         return Ok(Decision::Record(cx.stay(record_body(&payload), &state.name, state.name.clone(), None)));
     }
     if done_count == total {
+        let sections: std::collections::HashMap<u32, &Completion> =
+            parent.results.iter().map(|c| (c.branch, c)).collect();
         let mut outputs = Vec::with_capacity(total);
         for b in 0..total as u32 {
             let text = match fresh.iter().find(|(c, _)| c.branch == b) {
                 Some((c, _)) => c.result.as_str(),
-                None => current.done.get(&b).map_or("null", |d| d.result.as_str()),
+                None => match current.done.get(&b) {
+                    Some(Done { result: Some(r), .. }) => r.as_str(),
+                    Some(_) => sections.get(&b).map_or("null", |c| c.result.as_str()),
+                    None => "null",
+                },
             };
             outputs.push(
                 cjson::parse(text, &node.limits, "a completion's result")

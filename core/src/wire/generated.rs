@@ -3404,6 +3404,7 @@ impl<'a> Delegate<'a> {
   pub const VT_CAPABILITY: ::flatbuffers::VOffsetT = 6;
   pub const VT_TARGET: ::flatbuffers::VOffsetT = 8;
   pub const VT_CHILDREN: ::flatbuffers::VOffsetT = 10;
+  pub const VT_LAUNCHED: ::flatbuffers::VOffsetT = 12;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -3415,6 +3416,7 @@ impl<'a> Delegate<'a> {
     args: &'args DelegateArgs<'args>
   ) -> ::flatbuffers::WIPOffset<Delegate<'bldr>> {
     let mut builder = DelegateBuilder::new(_fbb);
+    if let Some(x) = args.launched { builder.add_launched(x); }
     if let Some(x) = args.children { builder.add_children(x); }
     if let Some(x) = args.target { builder.add_target(x); }
     if let Some(x) = args.capability { builder.add_capability(x); }
@@ -3451,6 +3453,13 @@ impl<'a> Delegate<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<ChildRef>>>>(Delegate::VT_CHILDREN, None)}
   }
+  #[inline]
+  pub fn launched(&self) -> Option<::flatbuffers::Vector<'a, u8>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(Delegate::VT_LAUNCHED, None)}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Delegate<'_> {
@@ -3463,6 +3472,7 @@ impl ::flatbuffers::Verifiable for Delegate<'_> {
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("capability", Self::VT_CAPABILITY, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("target", Self::VT_TARGET, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<ChildRef>>>>("children", Self::VT_CHILDREN, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("launched", Self::VT_LAUNCHED, false)?
      .finish();
     Ok(())
   }
@@ -3472,6 +3482,7 @@ pub struct DelegateArgs<'a> {
     pub capability: Option<::flatbuffers::WIPOffset<&'a str>>,
     pub target: Option<::flatbuffers::WIPOffset<&'a str>>,
     pub children: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<ChildRef<'a>>>>>,
+    pub launched: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
 }
 impl<'a> Default for DelegateArgs<'a> {
   #[inline]
@@ -3481,6 +3492,7 @@ impl<'a> Default for DelegateArgs<'a> {
       capability: None,
       target: None,
       children: None,
+      launched: None,
     }
   }
 }
@@ -3507,6 +3519,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> DelegateBuilder<'a, 'b, A> {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Delegate::VT_CHILDREN, children);
   }
   #[inline]
+  pub fn add_launched(&mut self, launched: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , u8>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Delegate::VT_LAUNCHED, launched);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> DelegateBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     DelegateBuilder {
@@ -3528,6 +3544,7 @@ impl ::core::fmt::Debug for Delegate<'_> {
       ds.field("capability", &self.capability());
       ds.field("target", &self.target());
       ds.field("children", &self.children());
+      ds.field("launched", &self.launched());
       ds.finish()
   }
 }

@@ -282,7 +282,8 @@ class Object:
         return self._native.record_count
 
     def to_dict(self) -> Dict[str, Any]:
-        """The whole object: id, lineage, status, state, head, intent, context, memory, data."""
+        """The whole object: id, lineage, status, state, head, intent, context, memory, data,
+        results (a fan-out's completions while it waits on them)."""
         return cast(Dict[str, Any], json.loads(self._native.to_json()))
 
     def __eq__(self, other: object) -> bool:
