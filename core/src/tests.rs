@@ -175,3 +175,36 @@ fn error_kinds_have_unique_codes() {
     codes.dedup();
     assert_eq!(codes.len(), ErrorKind::ALL.len());
 }
+
+#[test]
+fn admission_checks_signatures_from_the_newest_trusted_one_and_full_verification_all() {
+    let obj = common::journey(true);
+    // Records 0 (originator), 2 (eu) and 6 (us) are signed. A signature on record 2
+    // that does not verify: the record's content, which the later signatures cover
+    // through the hash chain, is unchanged.
+    let mut broken_old = obj.clone();
+    let bogus = common::eu_key().sign_record(&Hash::ZERO, obj.version);
+    broken_old.memory[2].signature = Some(Box::new(bogus));
+    let decoded = Object::from_bytes(&broken_old.to_bytes(), &Limits::default()).unwrap();
+    let (record, kind, _) = broken(&decoded.verify(&all_keys()));
+    assert_eq!((record, kind), (2, ErrorKind::Signature));
+    let admitted = decoded.verify_for_admission(&all_keys());
+    assert!(admitted.is_valid(), "{admitted:?}");
+    assert_eq!(admitted.signatures_checked, 1, "only the newest trusted signature");
+    // Without trusted keys there is no anchor: every signature is checked.
+    assert_eq!(broken(&decoded.verify_for_admission(&Trust::any())).0, 2);
+    // The newest signature itself is always checked.
+    let mut broken_new = obj.clone();
+    broken_new.memory[6].signature = Some(Box::new(bogus));
+    let decoded = Object::from_bytes(&broken_new.to_bytes(), &Limits::default()).unwrap();
+    assert_eq!(broken(&decoded.verify_for_admission(&all_keys())).0, 6);
+    // Trusted by a store that trusts only the originator: the anchor is the genesis.
+    let only_originator = Trust::keys([common::originator_key().public_key()]);
+    let r = reverify(&obj, &only_originator);
+    let admitted =
+        Object::from_bytes(&obj.to_bytes(), &Limits::default()).unwrap().verify_for_admission(&only_originator);
+    assert_eq!(admitted.broken.is_some(), r.broken.is_some());
+    if admitted.broken.is_none() {
+        assert_eq!(admitted.signatures_checked, 3);
+    }
+}

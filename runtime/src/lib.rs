@@ -390,7 +390,7 @@ impl Node {
     /// Decodes `bytes` under this node's limits and verifies them against its trust.
     pub fn admit(&self, bytes: &[u8]) -> Result<Object> {
         let mut object = Object::from_bytes(bytes, &self.limits)?;
-        let report = object.verify(&self.trust);
+        let report = object.verify_for_admission(&self.trust);
         object.note_verification(&report);
         report.into_result()?;
         Ok(object)
