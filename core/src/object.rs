@@ -311,7 +311,7 @@ impl Object {
         }
         let opts = VerifierOptions {
             max_depth: 32,
-            max_tables: limits.max_records.saturating_mul(2).saturating_add(limits.max_children).saturating_add(1024),
+            max_tables: limits.max_records.saturating_mul(2).saturating_add(1024),
             max_apparent_size: bytes.len().saturating_mul(2).max(1 << 16),
             ..Default::default()
         };
@@ -434,19 +434,7 @@ impl Object {
         let results = match o.results() {
             None => Vec::new(),
             Some(_) if version < 2 => return Err(Error::decode("a results section appears only in format version 2")),
-            Some(v) => {
-                if v.len() > limits.max_children {
-                    return Err(Error::limit(format!(
-                        "the results section holds {} completions; the limit is {} (Limits::max_children)",
-                        v.len(),
-                        limits.max_children
-                    )));
-                }
-                v.iter()
-                    .enumerate()
-                    .map(|(i, c)| crate::results::Completion::from_wire(c, i, limits))
-                    .collect::<Result<Vec<_>>>()?
-            }
+            Some(v) => crate::results::unpack(v.bytes(), limits)?,
         };
         let origin = match wi.origin() {
             Some(_) if version < 2 => return Err(Error::decode("intent.origin appears only in format version 2")),
@@ -489,7 +477,7 @@ impl Object {
         let size: usize = self.memory.iter().map(|r| r.bytes.len() + 96).sum::<usize>()
             + self.intent.canonical_text().len()
             + self.data_text().len()
-            + self.results.iter().map(|c| c.result.len() + 80).sum::<usize>()
+            + self.results.iter().map(|c| c.result.len() + 48).sum::<usize>()
             + 1024;
         let mut fbb = FlatBufferBuilder::with_capacity(size);
         let entries: Vec<_> = self
@@ -576,10 +564,7 @@ impl Object {
         let state = (!self.state.is_empty()).then(|| fbb.create_string(&self.state));
         let data = fbb.create_string(self.data_text());
         let head = fbb.create_vector(&self.stored_head.0);
-        let results = (!self.results.is_empty()).then(|| {
-            let offs: Vec<_> = self.results.iter().map(|c| c.to_wire(&mut fbb)).collect();
-            fbb.create_vector(&offs)
-        });
+        let results = (!self.results.is_empty()).then(|| fbb.create_vector(&crate::results::pack(&self.results)));
         let root = wire::Object::create(
             &mut fbb,
             &wire::ObjectArgs {

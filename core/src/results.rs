@@ -55,39 +55,64 @@ impl Completion {
     pub fn to_json(&self) -> Value {
         json!({"branch": self.branch, "head": self.head.to_hex(), "status": self.status.as_str(), "result": self.value()})
     }
+}
 
-    pub(crate) fn from_wire(c: wire::Completion<'_>, i: usize, limits: &Limits) -> Result<Completion> {
-        let at = |m: String| Error::decode(format!("results[{i}]: {m}"));
-        let head = Hash::from_slice(c.head().bytes())
-            .ok_or_else(|| at(format!("`head` must be 32 bytes, got {}", c.head().len())))?;
-        let status = Status::from_wire(c.status())?;
-        if !status.is_terminal() {
-            return Err(at(format!("a completion's status is terminal, not {}", status.as_str())));
+/// The bytes of a completion before its result: branch, status, head, result length.
+const HEADER: usize = 4 + 1 + 32 + 4;
+
+/// Decodes a packed results section (`Object.results`; see `schema/peo.fbs`).
+pub(crate) fn unpack(mut bytes: &[u8], limits: &Limits) -> Result<Vec<Completion>> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let i = out.len();
+        if i >= limits.max_children {
+            return Err(Error::limit(format!(
+                "the results section holds more than {} completions (Limits::max_children)",
+                limits.max_children
+            )));
         }
-        if c.result().len() > limits.max_json_bytes {
+        if bytes.len() < HEADER {
+            return Err(Error::decode(format!("results[{i}]: {} bytes is too short for a completion", bytes.len())));
+        }
+        let branch = u32::from_be_bytes(bytes[..4].try_into().expect("4 bytes"));
+        let status = Status::from_wire(wire::Status(bytes[4]))?;
+        if !status.is_terminal() {
+            return Err(Error::decode(format!(
+                "results[{i}]: a completion's status is terminal, not {}",
+                status.as_str()
+            )));
+        }
+        let head = Hash::from_slice(&bytes[5..37]).expect("32 bytes");
+        let len = u32::from_be_bytes(bytes[37..41].try_into().expect("4 bytes")) as usize;
+        if len > limits.max_json_bytes {
             return Err(Error::limit(format!("results[{i}] is larger than Limits::max_json_bytes")));
+        }
+        let rest = &bytes[HEADER..];
+        if rest.len() < len {
+            return Err(Error::decode(format!("results[{i}]: the result runs past the end of the section")));
         }
         // The text is kept as it is (re-encoding gives the same bytes) and parsed, under
         // the limits, when the join reads it; the tally binds it to the batch record.
-        Ok(Completion { branch: c.branch(), head, status, result: c.result().to_owned() })
+        let result = std::str::from_utf8(&rest[..len])
+            .map_err(|_| Error::decode(format!("results[{i}]: the result is not UTF-8")))?
+            .to_owned();
+        out.push(Completion { branch, head, status, result });
+        bytes = &rest[len..];
     }
+    Ok(out)
+}
 
-    pub(crate) fn to_wire<'a>(
-        &self,
-        fbb: &mut flatbuffers::FlatBufferBuilder<'a>,
-    ) -> flatbuffers::WIPOffset<wire::Completion<'a>> {
-        let head = fbb.create_vector(&self.head.0);
-        let result = fbb.create_string(&self.result);
-        wire::Completion::create(
-            fbb,
-            &wire::CompletionArgs {
-                branch: self.branch,
-                head: Some(head),
-                status: self.status.to_wire(),
-                result: Some(result),
-            },
-        )
+/// Encodes a results section (see [`unpack`]).
+pub(crate) fn pack(completions: &[Completion]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(completions.iter().map(|c| HEADER + c.result.len()).sum());
+    for c in completions {
+        buf.extend_from_slice(&c.branch.to_be_bytes());
+        buf.push(c.status.to_wire().0);
+        buf.extend_from_slice(&c.head.0);
+        buf.extend_from_slice(&(c.result.len() as u32).to_be_bytes());
+        buf.extend_from_slice(c.result.as_bytes());
     }
+    buf
 }
 
 /// The tally after `completions`, continuing from `from`: `SHA-256("peo/tally/v2" ||
@@ -153,5 +178,35 @@ impl Summary {
                 Some(h) => Some(Hash::from_slice(&hex::decode(h.as_str()?).ok()?)?),
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(branch: u32, result: &str) -> Completion {
+        Completion { branch, head: Hash([branch as u8; 32]), status: Status::Succeeded, result: result.into() }
+    }
+
+    #[test]
+    fn a_section_round_trips_and_bad_bytes_are_decode_errors() {
+        let section = vec![c(3, "9"), c(0, r#"{"a":[1,2]}"#), Completion { status: Status::Failed, ..c(1, "{}") }];
+        let packed = pack(&section);
+        assert_eq!(unpack(&packed, &Limits::default()).unwrap(), section);
+        for cut in [1, 40, packed.len() - 1] {
+            assert_eq!(unpack(&packed[..cut], &Limits::default()).unwrap_err().kind(), crate::ErrorKind::Decode);
+        }
+        let mut running = packed.clone();
+        running[4] = 0; // status Running: not terminal
+        assert!(unpack(&running, &Limits::default()).unwrap_err().message().contains("terminal"));
+        let few = Limits { max_children: 2, ..Limits::default() };
+        assert_eq!(unpack(&packed, &few).unwrap_err().kind(), crate::ErrorKind::Limit);
+        // The tally depends on every field and on the order; the root only on the set.
+        let mut swapped = section.clone();
+        swapped.swap(0, 1);
+        assert_ne!(tally(Hash::ZERO, &section), tally(Hash::ZERO, &swapped));
+        assert_eq!(root(&section), root(&swapped));
+        assert_eq!(tally(tally(Hash::ZERO, &section[..1]), &section[1..]), tally(Hash::ZERO, &section));
     }
 }

@@ -1960,11 +1960,11 @@ impl<'a> Object<'a> {
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(Object::VT_HEAD, None).unwrap()}
   }
   #[inline]
-  pub fn results(&self) -> Option<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Completion<'a>>>> {
+  pub fn results(&self) -> Option<::flatbuffers::Vector<'a, u8>> {
     // Safety:
     // Created from valid Table for this object
     // which contains a valid value in this slot
-    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Completion>>>>(Object::VT_RESULTS, None)}
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(Object::VT_RESULTS, None)}
   }
 }
 
@@ -1984,7 +1984,7 @@ impl ::flatbuffers::Verifiable for Object<'_> {
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<RecordEntry>>>>("memory", Self::VT_MEMORY, true)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("data", Self::VT_DATA, true)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("head", Self::VT_HEAD, true)?
-     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<Completion>>>>("results", Self::VT_RESULTS, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("results", Self::VT_RESULTS, false)?
      .finish();
     Ok(())
   }
@@ -2000,7 +2000,7 @@ pub struct ObjectArgs<'a> {
     pub memory: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<RecordEntry<'a>>>>>,
     pub data: Option<::flatbuffers::WIPOffset<&'a str>>,
     pub head: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
-    pub results: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Completion<'a>>>>>,
+    pub results: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
 }
 impl<'a> Default for ObjectArgs<'a> {
   #[inline]
@@ -2067,7 +2067,7 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> ObjectBuilder<'a, 'b, A> {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Object::VT_HEAD, head);
   }
   #[inline]
-  pub fn add_results(&mut self, results: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , ::flatbuffers::ForwardsUOffset<Completion<'b >>>>) {
+  pub fn add_results(&mut self, results: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , u8>>) {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Object::VT_RESULTS, results);
   }
   #[inline]
@@ -2105,160 +2105,6 @@ impl ::core::fmt::Debug for Object<'_> {
       ds.field("data", &self.data());
       ds.field("head", &self.head());
       ds.field("results", &self.results());
-      ds.finish()
-  }
-}
-pub enum CompletionOffset {}
-#[derive(Copy, Clone, PartialEq)]
-
-/// One child's completion in an object's results section (format version 2). A fan-out
-/// keeps its children's results here, apart from the memory: the batch records commit
-/// to them by count and a running hash (the tally), and the join record, which places
-/// the outputs in the data, commits to them all by a Merkle root in branch order and
-/// empties the section.
-pub struct Completion<'a> {
-  pub _tab: ::flatbuffers::Table<'a>,
-}
-
-impl<'a> ::flatbuffers::Follow<'a> for Completion<'a> {
-  type Inner = Completion<'a>;
-  #[inline]
-  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
-    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
-  }
-}
-
-impl<'a> Completion<'a> {
-  pub const VT_BRANCH: ::flatbuffers::VOffsetT = 4;
-  pub const VT_HEAD: ::flatbuffers::VOffsetT = 6;
-  pub const VT_STATUS: ::flatbuffers::VOffsetT = 8;
-  pub const VT_RESULT: ::flatbuffers::VOffsetT = 10;
-
-  #[inline]
-  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
-    Completion { _tab: table }
-  }
-  #[allow(unused_mut)]
-  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
-    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
-    args: &'args CompletionArgs<'args>
-  ) -> ::flatbuffers::WIPOffset<Completion<'bldr>> {
-    let mut builder = CompletionBuilder::new(_fbb);
-    if let Some(x) = args.result { builder.add_result(x); }
-    if let Some(x) = args.head { builder.add_head(x); }
-    builder.add_branch(args.branch);
-    builder.add_status(args.status);
-    builder.finish()
-  }
-
-
-  #[inline]
-  pub fn branch(&self) -> u32 {
-    // Safety:
-    // Created from valid Table for this object
-    // which contains a valid value in this slot
-    unsafe { self._tab.get::<u32>(Completion::VT_BRANCH, Some(0)).unwrap()}
-  }
-  #[inline]
-  pub fn head(&self) -> ::flatbuffers::Vector<'a, u8> {
-    // Safety:
-    // Created from valid Table for this object
-    // which contains a valid value in this slot
-    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(Completion::VT_HEAD, None).unwrap()}
-  }
-  #[inline]
-  pub fn status(&self) -> Status {
-    // Safety:
-    // Created from valid Table for this object
-    // which contains a valid value in this slot
-    unsafe { self._tab.get::<Status>(Completion::VT_STATUS, Some(Status::Running)).unwrap()}
-  }
-  #[inline]
-  pub fn result(&self) -> &'a str {
-    // Safety:
-    // Created from valid Table for this object
-    // which contains a valid value in this slot
-    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Completion::VT_RESULT, None).unwrap()}
-  }
-}
-
-impl ::flatbuffers::Verifiable for Completion<'_> {
-  #[inline]
-  fn run_verifier(
-    v: &mut ::flatbuffers::Verifier, pos: usize
-  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
-    v.visit_table(pos)?
-     .visit_field::<u32>("branch", Self::VT_BRANCH, false)?
-     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("head", Self::VT_HEAD, true)?
-     .visit_field::<Status>("status", Self::VT_STATUS, false)?
-     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("result", Self::VT_RESULT, true)?
-     .finish();
-    Ok(())
-  }
-}
-pub struct CompletionArgs<'a> {
-    pub branch: u32,
-    pub head: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
-    pub status: Status,
-    pub result: Option<::flatbuffers::WIPOffset<&'a str>>,
-}
-impl<'a> Default for CompletionArgs<'a> {
-  #[inline]
-  fn default() -> Self {
-    CompletionArgs {
-      branch: 0,
-      head: None, // required field
-      status: Status::Running,
-      result: None, // required field
-    }
-  }
-}
-
-pub struct CompletionBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
-  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
-  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
-}
-impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> CompletionBuilder<'a, 'b, A> {
-  #[inline]
-  pub fn add_branch(&mut self, branch: u32) {
-    self.fbb_.push_slot::<u32>(Completion::VT_BRANCH, branch, 0);
-  }
-  #[inline]
-  pub fn add_head(&mut self, head: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , u8>>) {
-    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Completion::VT_HEAD, head);
-  }
-  #[inline]
-  pub fn add_status(&mut self, status: Status) {
-    self.fbb_.push_slot::<Status>(Completion::VT_STATUS, status, Status::Running);
-  }
-  #[inline]
-  pub fn add_result(&mut self, result: ::flatbuffers::WIPOffset<&'b  str>) {
-    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Completion::VT_RESULT, result);
-  }
-  #[inline]
-  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> CompletionBuilder<'a, 'b, A> {
-    let start = _fbb.start_table();
-    CompletionBuilder {
-      fbb_: _fbb,
-      start_: start,
-    }
-  }
-  #[inline]
-  pub fn finish(self) -> ::flatbuffers::WIPOffset<Completion<'a>> {
-    let o = self.fbb_.end_table(self.start_);
-    self.fbb_.required(o, Completion::VT_HEAD,"head");
-    self.fbb_.required(o, Completion::VT_RESULT,"result");
-    ::flatbuffers::WIPOffset::new(o.value())
-  }
-}
-
-impl ::core::fmt::Debug for Completion<'_> {
-  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-    let mut ds = f.debug_struct("Completion");
-      ds.field("branch", &self.branch());
-      ds.field("head", &self.head());
-      ds.field("status", &self.status());
-      ds.field("result", &self.result());
       ds.finish()
   }
 }
