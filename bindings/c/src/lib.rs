@@ -1118,15 +1118,8 @@ pub unsafe extern "C" fn peo_node_complete(
     child_len: usize,
     out: *mut *mut PeoVisit,
 ) -> PeoStatus {
-    guard(|| {
-        let out = unsafe { handle_out(out, "out") }?;
-        let node = unsafe { handle(node, "node") }?;
-        let parent = unsafe { bytes_arg(parent, parent_len, "parent") }?;
-        let child = unsafe { bytes_arg(child, child_len, "child") }?;
-        let visit = node.read().complete(parent, child)?;
-        *out = Box::into_raw(Box::new(PeoVisit { visit }));
-        Ok(())
-    })
+    // A batch of one.
+    unsafe { peo_node_complete_all(node, parent, parent_len, &child, &child_len, 1, out) }
 }
 
 /// Presents a batch of `count` children's final objects (`children[i]`, `child_lens[i]`
@@ -1154,7 +1147,7 @@ pub unsafe extern "C" fn peo_node_complete_all(
         for i in 0..count {
             // SAFETY: the caller passes `count` pointers and lengths (the header's contract).
             let (p, len) = unsafe { (*children.add(i), *child_lens.add(i)) };
-            batch.push(unsafe { bytes_arg(p, len, "children[i]") }?);
+            batch.push(unsafe { bytes_arg(p, len, if count == 1 { "child" } else { "children[i]" }) }?);
         }
         let visit = node.read().complete_all(parent, &batch)?;
         *out = Box::into_raw(Box::new(PeoVisit { visit }));
