@@ -348,6 +348,17 @@ peo_status peo_object_to_bytes(const PeoObject *object, uint8_t **out, size_t *o
 peo_status peo_object_verify(const PeoObject *object, const uint8_t *trusted_keys, size_t key_count, char **report_json);
 
 /**
+ * Audits the object against its archive: the whole history, the records its
+ * compactions pruned put back from `count` segments (`segments[i]`, `segment_lens[i]`
+ * bytes each, as `peo_visit_archive` gives them, in any order), verified as
+ * `peo_object_verify` does, every checkpoint recomputed from the records it folded.
+ * Returns `PEO_OK` or the kind of the first problem (a missing segment is
+ * `PEO_INTEGRITY`, one that does not decode `PEO_DECODE`); `report_json` as for
+ * `peo_object_verify`.
+ */
+peo_status peo_object_audit(const PeoObject *object, const uint8_t *const *segments, const size_t *segment_lens, size_t count, const uint8_t *trusted_keys, size_t key_count, char **report_json);
+
+/**
  * The whole object as JSON (id, lineage, status, state, head, intent, context, every
  * record of the memory, data). Free `*out` with `peo_string_free`.
  */
@@ -600,6 +611,17 @@ peo_status peo_visit_child_count(const PeoVisit *visit, size_t *out);
  * `peo_node_complete`. Borrowed: valid until `peo_visit_free(visit)`.
  */
 peo_status peo_visit_child_bytes(const PeoVisit *visit, size_t index, const uint8_t **out, size_t *out_len);
+
+/**
+ * How many archive segments the visit's compactions pruned (0 unless it compacted).
+ */
+peo_status peo_visit_archive_count(const PeoVisit *visit, size_t *out);
+
+/**
+ * Archive segment `index` of the visit's compactions (its pruned records): keep it to
+ * audit the object later with `peo_object_audit`. Free `*out` with `peo_bytes_free`.
+ */
+peo_status peo_visit_archive(const PeoVisit *visit, size_t index, uint8_t **out, size_t *out_len);
 
 /**
  * Frees a visit (and the buffers borrowed from it). Accepts NULL.

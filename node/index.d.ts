@@ -96,6 +96,8 @@ export declare class NativeNode {
   finishBytes(id: number): Buffer
   /** The child objects finished visit `id` created (fan-out). */
   finishChildren(id: number): Array<Buffer>
+  /** The records finished visit `id`'s compactions pruned, as archive segments. */
+  finishArchive(id: number): Array<Buffer>
   /** Drops visit `id` (a host that gives up on it). */
   abandon(id: number): void
 }
@@ -107,6 +109,8 @@ export declare class NativeObject {
   toBytes(): Buffer
   /** The verification report as JSON (a broken object is reported, not thrown). */
   verifyJson(trustedKeys: Array<Buffer>): string
+  /** The audit report against an archive (segments as bytes) as JSON. */
+  auditJson(archive: Array<Buffer>, trustedKeys: Array<Buffer>): string
   get status(): string
   get state(): string
   get id(): string

@@ -103,6 +103,8 @@ declare class PeoObject {
   static fromBytes(data: Uint8Array): PeoObject
   toBytes(): Buffer
   verify(options?: { trustedKeys?: Uint8Array[] }): VerifyReport
+  /** Verifies the whole history, the pruned records put back from `archive`. */
+  audit(archive: Uint8Array[], options?: { trustedKeys?: Uint8Array[] }): VerifyReport
   readonly id: string
   readonly status: Status
   readonly state: string
@@ -146,6 +148,8 @@ export interface Visit {
   readonly appended: number
   /** Child objects created by Parallel / Map. */
   readonly children: Buffer[]
+  /** The records this visit's compactions pruned, as archive segments. */
+  readonly archive: Buffer[]
 }
 
 /** A key and what it may sign as ('*': anything). */

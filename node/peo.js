@@ -234,6 +234,20 @@ class PeoObject {
     return deepFreeze(report)
   }
 
+  /**
+   * Verifies the whole history: this object with the records its compactions pruned put
+   * back from `archive` (segments as `visit.archive` gives them), every checkpoint
+   * recomputed. Throws as `verify` does; a missing segment is an IntegrityError.
+   */
+  audit(archive, options = {}) {
+    if (!Array.isArray(archive)) throw new TypeError('audit takes an array of archive segments')
+    const segments = archive.map((s, i) => Buffer.from(buffer(s, `archive segment ${i}`)))
+    const keys = keyList((options ?? {}).trustedKeys)
+    const report = JSON.parse(call(() => this._native.auditJson(segments, keys)))
+    if (report.broken) throw errorFrom({ ...report.broken, text: `${report.broken.kind} error at record ${report.broken.record}: ${report.broken.message}` })
+    return deepFreeze(report)
+  }
+
   get id() {
     return this._native.id
   }
@@ -307,6 +321,10 @@ class Visit {
   /** Child objects created by Parallel / Map. */
   get children() {
     return this._done.children
+  }
+  /** The records this visit's compactions pruned, as archive segments (keep them to audit). */
+  get archive() {
+    return this._done.archive
   }
   toJSON() {
     return { disposition: this.disposition, appended: this.appended, records: this.records, object: this.object.toJSON() }
@@ -407,6 +425,7 @@ async function drive(node, id) {
       dispositionJson: text.slice(f[0].length + f[1].length + 2),
       appended,
       children: childCount > 0 ? nativeNode.finishChildren(id) : [],
+      archive: nativeNode.finishArchive(id),
     }
     nativeNode.abandon(id)
     return new Visit(done)

@@ -399,7 +399,13 @@ impl Object {
     }
 
     /// The archive segments of the records compactions pruned since the object was
-    /// decoded (taken once): store them keyed by [`Segment::end`] to audit later.
+    /// decoded: store them keyed by [`Segment::end`] to audit later.
+    pub fn archive(&self) -> &[Segment] {
+        &self.scratch.archive
+    }
+
+    /// The segments compaction pruned from this object since it was decoded (taken
+    /// once, for an archive; see [`Object::archive`] to read them in place).
     pub fn take_archive(&mut self) -> Vec<Segment> {
         std::mem::take(&mut self.scratch.archive)
     }

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use peo_core::checkpoint::Segment;
 use peo_core::{
     Context, CreateOptions, Error as PeoErr, Event, Limits, NodePolicy, Object, ObjectId, PublicKey, SigningKey,
     TaskOutcome, Trust,
@@ -165,6 +166,13 @@ impl NativeObject {
     #[napi(catch_unwind)]
     pub fn verify_json(&self, trusted_keys: Vec<Buffer>) -> Result<String, Code> {
         Ok(self.object.verify(&Trust::for_verify(keys(trusted_keys)?)).to_json().to_string())
+    }
+    /// The audit report against an archive (segments as bytes) as JSON.
+    #[napi(catch_unwind)]
+    pub fn audit_json(&self, archive: Vec<Buffer>, trusted_keys: Vec<Buffer>) -> Result<String, Code> {
+        let trust = Trust::for_verify(keys(trusted_keys)?);
+        let segments = peo(archive.iter().map(|b| Segment::from_bytes(b)).collect::<peo_core::Result<Vec<_>>>())?;
+        Ok(self.object.audit(&segments, &trust).to_json().to_string())
     }
     #[napi(getter)]
     pub fn status(&self) -> String {
@@ -483,6 +491,16 @@ impl NativeNode {
             .get(&id)
             .ok_or_else(|| js_error(&PeoErr::invalid_argument(format!("visit {id} is not finished"))))?;
         Ok(visit.children.iter().map(|c| Buffer::from(c.clone())).collect())
+    }
+    /// The records finished visit `id`'s compactions pruned, as archive segments.
+    #[napi(catch_unwind)]
+    pub fn finish_archive(&self, id: u32) -> Result<Vec<Buffer>, Code> {
+        let v = self.visits.borrow();
+        let visit = v
+            .done
+            .get(&id)
+            .ok_or_else(|| js_error(&PeoErr::invalid_argument(format!("visit {id} is not finished"))))?;
+        Ok(visit.object.archive().iter().map(|s| Buffer::from(s.to_bytes())).collect())
     }
     /// Drops visit `id` (a host that gives up on it).
     #[napi(catch_unwind)]

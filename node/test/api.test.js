@@ -275,6 +275,13 @@ test('a node compacts objects whose plan does not', async () => {
   const report = done.object.verify()
   assert.equal(report.records_pruned, 5)
   assert.equal(report.checkpoint.node, 'n')
+  assert.deepEqual(first.archive, [])
+  assert.equal(done.archive.length, 1)
+  const audit = done.object.audit(done.archive)
+  assert.equal(audit.records_pruned, 0)
+  assert.equal(audit.checkpoints_audited, 1)
+  assert.throws(() => done.object.audit([]), (e) => e instanceof peo.IntegrityError)
+  assert.throws(() => done.object.audit([Buffer.from('not a segment')]), (e) => e instanceof peo.DecodeError)
   assert.throws(() => new peo.Node({ id: 'n', domain: 'd', compaction: { after: 4, keep: 4 } }), (e) => e instanceof peo.InvalidIntentError)
 })
 

@@ -14,6 +14,7 @@ mod jetstream;
 use std::cell::RefCell;
 use std::sync::Arc;
 
+use peo_core::checkpoint::Segment;
 use peo_core::{
     Context, CreateOptions, Error, Event, Limits, NodePolicy, Object, ObjectId, Proposal, PublicKey, SigningKey, Trust,
 };
@@ -169,6 +170,15 @@ impl PyObject_ {
         Ok(py.detach(|| self.0.verify(&trust).to_json().to_string()))
     }
 
+    /// The audit report against an archive (segments as bytes) as JSON: the whole
+    /// history restored and verified, every checkpoint recomputed.
+    fn audit_json(&self, py: Python<'_>, archive: Vec<Vec<u8>>, trusted_keys: Vec<Vec<u8>>) -> PyResult<String> {
+        let trust = Trust::for_verify(keys(trusted_keys)?);
+        let segments =
+            archive.iter().map(|b| Segment::from_bytes(b)).collect::<peo_core::Result<Vec<_>>>().or_raise()?;
+        Ok(py.detach(|| self.0.audit(&segments, &trust).to_json().to_string()))
+    }
+
     #[getter]
     fn status(&self) -> &'static str {
         self.0.status().as_str()
@@ -229,6 +239,11 @@ impl PyVisit {
     #[getter]
     fn children<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
         self.0.children.iter().map(|c| PyBytes::new(py, c)).collect()
+    }
+    /// The records the visit's compactions pruned, as archive segments.
+    #[getter]
+    fn archive<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
+        self.0.object.archive().iter().map(|s| PyBytes::new(py, &s.to_bytes())).collect()
     }
 }
 

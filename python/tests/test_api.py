@@ -411,6 +411,14 @@ def test_a_node_compacts_objects_whose_plan_does_not():
     assert [r.action for r in done.records] == ["reentry", "checkpoint", "mutate", "terminate"]
     report = done.object.verify()
     assert report.records_pruned == 5 and report.checkpoint is not None and report.checkpoint.node == "n"
+    # The pruned records, kept as archive segments, audit the whole history.
+    assert first.archive == () and len(done.archive) == 1
+    audit = done.object.audit(done.archive)
+    assert audit.records_pruned == 0 and audit.checkpoints_audited == 1
+    with pytest.raises(peo.IntegrityError, match="archive"):
+        done.object.audit([])
+    with pytest.raises(peo.DecodeError):
+        done.object.audit([b"not a segment"])
     with pytest.raises(peo.InvalidIntentError, match="Keep < After"):
         peo.Node("n", domain="d", compaction=(4, 4))
 

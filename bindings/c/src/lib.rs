@@ -30,6 +30,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 use std::sync::Arc;
 
+use peo_core::checkpoint::Segment;
 use peo_core::{
     Context, CreateOptions, Disposition, Error, ErrorKind, Event, Limits, NodePolicy, Object, ObjectId, Proposal,
     PublicKey, SigningKey, Status, Trust,
@@ -521,6 +522,60 @@ pub unsafe extern "C" fn peo_object_verify(
         }
         report.into_result().map(|_| ())
     })
+}
+
+/// Audits the object against its archive: the whole history, the records its
+/// compactions pruned put back from `count` segments (`segments[i]`, `segment_lens[i]`
+/// bytes each, as `peo_visit_archive` gives them, in any order), verified as
+/// `peo_object_verify` does, every checkpoint recomputed from the records it folded.
+/// Returns `PEO_OK` or the kind of the first problem (a missing segment is
+/// `PEO_INTEGRITY`, one that does not decode `PEO_DECODE`); `report_json` as for
+/// `peo_object_verify`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_object_audit(
+    object: *const PeoObject,
+    segments: *const *const u8,
+    segment_lens: *const usize,
+    count: usize,
+    trusted_keys: *const u8,
+    key_count: usize,
+    report_json: *mut *mut c_char,
+) -> PeoStatus {
+    guard(|| {
+        let object = unsafe { handle(object, "object") }?;
+        if !report_json.is_null() {
+            // SAFETY: checked non-NULL; writable (the header's contract).
+            unsafe { *report_json = ptr::null_mut() };
+        }
+        let parts = unsafe { byte_arrays(segments, segment_lens, count, "segments") }?;
+        let archive = parts.iter().map(|b| Segment::from_bytes(b)).collect::<Result<Vec<_>, Error>>()?;
+        let trust = Trust::for_verify(unsafe { keys_arg(trusted_keys, key_count) }?);
+        let report = object.0.audit(&archive, &trust);
+        if !report_json.is_null() {
+            // SAFETY: as above.
+            give_json(unsafe { &mut *report_json }, &report.to_json());
+        }
+        report.into_result().map(|_| ())
+    })
+}
+
+/// `count` byte arrays passed as pointers and lengths.
+unsafe fn byte_arrays<'a>(
+    ptrs: *const *const u8,
+    lens: *const usize,
+    count: usize,
+    what: &str,
+) -> Result<Vec<&'a [u8]>, Error> {
+    if count > 0 && (ptrs.is_null() || lens.is_null()) {
+        return Err(invalid(format!("`{what}` and its lengths must point to `count` entries")));
+    }
+    (0..count)
+        .map(|i| {
+            // SAFETY: the caller passes `count` pointers and lengths (the header's contract).
+            let (p, len) = unsafe { (*ptrs.add(i), *lens.add(i)) };
+            unsafe { bytes_arg(p, len, what) }
+        })
+        .collect()
 }
 
 unsafe fn keys_arg(keys: *const u8, count: usize) -> Result<Vec<PublicKey>, Error> {
@@ -1140,15 +1195,7 @@ pub unsafe extern "C" fn peo_node_complete_all(
         let out = unsafe { handle_out(out, "out") }?;
         let node = unsafe { handle(node, "node") }?;
         let parent = unsafe { bytes_arg(parent, parent_len, "parent") }?;
-        if count > 0 && (children.is_null() || child_lens.is_null()) {
-            return Err(invalid("`children` and `child_lens` must point to `count` entries"));
-        }
-        let mut batch = Vec::with_capacity(count);
-        for i in 0..count {
-            // SAFETY: the caller passes `count` pointers and lengths (the header's contract).
-            let (p, len) = unsafe { (*children.add(i), *child_lens.add(i)) };
-            batch.push(unsafe { bytes_arg(p, len, if count == 1 { "child" } else { "children[i]" }) }?);
-        }
+        let batch = unsafe { byte_arrays(children, child_lens, count, if count == 1 { "child" } else { "children" }) }?;
         let visit = node.read().complete_all(parent, &batch)?;
         *out = Box::into_raw(Box::new(PeoVisit { visit }));
         Ok(())
@@ -1407,6 +1454,38 @@ pub unsafe extern "C" fn peo_visit_child_bytes(
         })?;
         *out = child.as_ptr();
         *out_len = child.len();
+        Ok(())
+    })
+}
+
+/// How many archive segments the visit's compactions pruned (0 unless it compacted).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_visit_archive_count(visit: *const PeoVisit, out: *mut usize) -> PeoStatus {
+    guard(|| {
+        let visit = unsafe { handle(visit, "visit") }?;
+        *unsafe { out_arg(out, "out") }? = visit.visit.object.archive().len();
+        Ok(())
+    })
+}
+
+/// Archive segment `index` of the visit's compactions (its pruned records): keep it to
+/// audit the object later with `peo_object_audit`. Free `*out` with `peo_bytes_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_visit_archive(
+    visit: *const PeoVisit,
+    index: usize,
+    out: *mut *mut u8,
+    out_len: *mut usize,
+) -> PeoStatus {
+    guard(|| {
+        let visit = unsafe { handle(visit, "visit") }?;
+        let out = unsafe { handle_out(out, "out") }?;
+        let out_len = unsafe { out_arg(out_len, "out_len") }?;
+        let archive = visit.visit.object.archive();
+        let segment = archive.get(index).ok_or_else(|| {
+            invalid(format!("the visit pruned {} archive segments; there is no segment {index}", archive.len()))
+        })?;
+        give_bytes(out, out_len, segment.to_bytes());
         Ok(())
     })
 }

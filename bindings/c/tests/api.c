@@ -443,6 +443,26 @@ static void bad_arguments(void) {
     CHECK(strstr(report, "\"records_pruned\":5") != NULL);
     CHECK(strstr(report, "attested by n (domain d)") != NULL);
     peo_string_free(report);
+    /* The pruned records, kept as archive segments, audit the whole history. */
+    size_t segments = 9;
+    CHECK_OK(peo_visit_archive_count(first, &segments));
+    CHECK(segments == 0);
+    CHECK_OK(peo_visit_archive_count(second, &segments));
+    CHECK(segments == 1);
+    uint8_t *seg = NULL;
+    size_t seg_len = 0;
+    CHECK(peo_visit_archive(second, 1, &seg, &seg_len) == PEO_INVALID_ARGUMENT && seg == NULL);
+    CHECK_OK(peo_visit_archive(second, 0, &seg, &seg_len));
+    const uint8_t *parts[1] = {seg};
+    size_t part_lens[1] = {seg_len};
+    CHECK_OK(peo_object_audit(after, parts, part_lens, 1, NULL, 0, &report));
+    CHECK(strstr(report, "\"checkpoints_audited\":1") != NULL);
+    peo_string_free(report);
+    CHECK(peo_object_audit(after, NULL, NULL, 0, NULL, 0, NULL) == PEO_INTEGRITY);
+    CHECK(peo_object_audit(after, NULL, NULL, 1, NULL, 0, NULL) == PEO_INVALID_ARGUMENT);
+    part_lens[0] = 3;
+    CHECK(peo_object_audit(after, parts, part_lens, 1, NULL, 0, NULL) == PEO_DECODE);
+    peo_bytes_free(seg, seg_len);
     peo_object_free(after);
     peo_visit_free(second);
     peo_visit_free(first);

@@ -179,6 +179,22 @@ class VerifyReport:
     broken: Optional[Dict[str, Any]]
 
 
+def _report(text: str) -> "VerifyReport":
+    """A verification report from its JSON, or the error it names raised."""
+    report = json.loads(text)
+    broken = report["broken"]
+    if broken is not None:
+        raise _from_code(broken["code"], broken["message"], broken["record"])
+    report["signers"] = tuple(
+        Signer(key=s["key"], trusted=s["trusted"], records=tuple(s["records"])) for s in report["signers"]
+    )
+    if report["domains"] is not None:
+        report["domains"] = tuple(report["domains"])
+    if report["checkpoint"] is not None:
+        report["checkpoint"] = CheckpointInfo(**report["checkpoint"])
+    return VerifyReport(**report)
+
+
 class Object:
     """A persistent executable object: intent, context, memory and data, as bytes that
     any node can verify and evaluate."""
@@ -234,18 +250,15 @@ class Object:
         ``trusted_keys`` (32-byte public keys) every visit must be signed by one of
         them; without, any valid signature is accepted. Returns the report, or raises
         ``IntegrityError`` / ``SignatureError`` naming the first broken record."""
-        report = json.loads(self._native.verify_json(_keys(trusted_keys)))
-        broken = report["broken"]
-        if broken is not None:
-            raise _from_code(broken["code"], broken["message"], broken["record"])
-        report["signers"] = tuple(
-            Signer(key=s["key"], trusted=s["trusted"], records=tuple(s["records"])) for s in report["signers"]
-        )
-        if report["domains"] is not None:
-            report["domains"] = tuple(report["domains"])
-        if report["checkpoint"] is not None:
-            report["checkpoint"] = CheckpointInfo(**report["checkpoint"])
-        return VerifyReport(**report)
+        return _report(self._native.verify_json(_keys(trusted_keys)))
+
+    def audit(self, archive: Iterable[BytesLike], trusted_keys: Optional[Iterable[BytesLike]] = None) -> VerifyReport:
+        """Verifies the whole history: this object with the records its compactions
+        pruned put back from ``archive`` (segments as ``Visit.archive`` gives them, in
+        any order), every checkpoint recomputed from the records it folded. Raises as
+        ``verify`` does, naming the record; a missing segment is an ``IntegrityError``."""
+        segments = [_bytes_arg(s, "an archive segment") for s in archive]
+        return _report(self._native.audit_json(segments, _keys(trusted_keys)))
 
     @property
     def id(self) -> str:
@@ -370,6 +383,12 @@ class Visit:
         """Child objects created by ``Parallel`` / ``Map``: send them on, and present each
         one's final object to the parent with ``Node.complete``."""
         return tuple(self._native.children)
+
+    @property
+    def archive(self) -> Tuple[bytes, ...]:
+        """The records this visit's compactions pruned, as archive segments: keep them
+        (keyed as you like) to ``Object.audit`` the whole history later."""
+        return tuple(self._native.archive)
 
     def __repr__(self) -> str:
         return f"Visit(disposition={self.disposition.kind!r}, appended={self.appended}, object={self.object!r})"
