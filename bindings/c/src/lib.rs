@@ -508,6 +508,18 @@ pub unsafe extern "C" fn peo_object_verify(
     key_count: usize,
     report_json: *mut *mut c_char,
 ) -> PeoStatus {
+    unsafe { reporting(object, trusted_keys, key_count, report_json, |object, trust| Ok(object.verify(trust))) }
+}
+
+/// A verification of `object` under the trusted keys given, its report handed to
+/// `report_json` when not NULL (valid or not), its status returned.
+unsafe fn reporting(
+    object: *const PeoObject,
+    trusted_keys: *const u8,
+    key_count: usize,
+    report_json: *mut *mut c_char,
+    check: impl FnOnce(&Object, &Trust) -> Result<peo_core::VerifyReport, Error>,
+) -> PeoStatus {
     guard(|| {
         let object = unsafe { handle(object, "object") }?;
         if !report_json.is_null() {
@@ -515,7 +527,7 @@ pub unsafe extern "C" fn peo_object_verify(
             unsafe { *report_json = ptr::null_mut() };
         }
         let trust = Trust::for_verify(unsafe { keys_arg(trusted_keys, key_count) }?);
-        let report = object.0.verify(&trust);
+        let report = check(&object.0, &trust)?;
         if !report_json.is_null() {
             // SAFETY: as above.
             give_json(unsafe { &mut *report_json }, &report.to_json());
@@ -541,22 +553,13 @@ pub unsafe extern "C" fn peo_object_audit(
     key_count: usize,
     report_json: *mut *mut c_char,
 ) -> PeoStatus {
-    guard(|| {
-        let object = unsafe { handle(object, "object") }?;
-        if !report_json.is_null() {
-            // SAFETY: checked non-NULL; writable (the header's contract).
-            unsafe { *report_json = ptr::null_mut() };
-        }
-        let parts = unsafe { byte_arrays(segments, segment_lens, count, "segments") }?;
-        let archive = parts.iter().map(|b| Segment::from_bytes(b)).collect::<Result<Vec<_>, Error>>()?;
-        let trust = Trust::for_verify(unsafe { keys_arg(trusted_keys, key_count) }?);
-        let report = object.0.audit(&archive, &trust);
-        if !report_json.is_null() {
-            // SAFETY: as above.
-            give_json(unsafe { &mut *report_json }, &report.to_json());
-        }
-        report.into_result().map(|_| ())
-    })
+    unsafe {
+        reporting(object, trusted_keys, key_count, report_json, |object, trust| {
+            let parts = byte_arrays(segments, segment_lens, count, "segments")?;
+            let archive = parts.iter().map(|b| Segment::from_bytes(b)).collect::<Result<Vec<_>, Error>>()?;
+            Ok(object.audit(&archive, trust))
+        })
+    }
 }
 
 /// `count` byte arrays passed as pointers and lengths.
