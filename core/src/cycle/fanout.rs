@@ -543,12 +543,15 @@ pub fn join_all(
         return Ok(Decision::Record(cx.stay(record_body(&payload), &state.name, state.name.clone(), None)));
     }
     if done_count == total {
+        // The results section and this batch, by branch (one lookup per output).
         let sections: std::collections::HashMap<u32, &Completion> =
             parent.results.iter().map(|c| (c.branch, c)).collect();
+        let this_batch: std::collections::HashMap<u32, &Completion> =
+            fresh.iter().map(|(c, _)| (c.branch, c)).collect();
         let mut outputs = Vec::with_capacity(total);
         for b in 0..total as u32 {
-            let text = match fresh.iter().find(|(c, _)| c.branch == b) {
-                Some((c, _)) => c.result.as_str(),
+            let text = match this_batch.get(&b) {
+                Some(c) => c.result.as_str(),
                 None => match current.done.get(&b) {
                     Some(Done { result: Some(r), .. }) => r.as_str(),
                     Some(_) => sections.get(&b).map_or("null", |c| c.result.as_str()),
@@ -629,13 +632,14 @@ fn completion_of(child: &Object, branch: u32) -> Result<Completion> {
             child.id
         )));
     };
+    // A record's output is canonical JSON already (the wire format's rule): kept as it is.
     let result = if child.status == Status::Succeeded {
-        output.as_deref().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null)
+        output.unwrap_or_else(|| "null".to_owned())
     } else {
         let e = error.unwrap_or(TaskError { error: String::new(), cause: None });
-        json!({"Error": e.error, "Cause": e.cause})
+        cjson::canonical(&json!({"Error": e.error, "Cause": e.cause}))
     };
-    Ok(Completion { branch, head: child.head(), status: child.status, result: cjson::canonical(&result) })
+    Ok(Completion { branch, head: child.head(), status: child.status, result })
 }
 
 /// Whether `failures` of `total` children are within what `state` tolerates.
