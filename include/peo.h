@@ -383,6 +383,12 @@ peo_status peo_object_record_json(const PeoObject *object, size_t index, char **
 peo_status peo_object_data_json(const PeoObject *object, char **out);
 
 /**
+ * The object's workflow variables in force (`Assign`): a JSON object of name to value
+ * (`{}` when there are none). Free `*out` with `peo_string_free`.
+ */
+peo_status peo_object_variables_json(const PeoObject *object, char **out);
+
+/**
  * The object's current state name. Free `*out` with `peo_string_free`.
  */
 peo_status peo_object_state(const PeoObject *object, char **out);

@@ -116,6 +116,7 @@ export declare class NativeObject {
   get id(): string
   get head(): string
   get dataJson(): string
+  get variablesJson(): string
   get recordCount(): number
   /** Records written in all, pruned ones included (the next record's seq). */
   get written(): number

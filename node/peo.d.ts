@@ -19,6 +19,10 @@ export interface Record {
   readonly intent_hash: string | null
   readonly context_hash: string | null
   readonly data_hash: string | null
+  /** The variables' hash after this record, when it assigned some (format version 2). */
+  readonly variables_hash: string | null
+  /** The variables this record assigned, name to value. */
+  readonly assigned: { readonly [name: string]: Json } | null
   readonly signed: boolean
   readonly body: { readonly [key: string]: Json }
 }
@@ -110,6 +114,8 @@ declare class PeoObject {
   readonly state: string
   readonly head: string
   readonly data: Json
+  /** The workflow variables in force (`Assign`), name to value. */
+  readonly variables: { readonly [name: string]: Json }
   readonly memory: ReadonlyArray<Record>
   readonly length: number
   toJSON(): { [key: string]: Json }

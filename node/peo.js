@@ -265,6 +265,10 @@ class PeoObject {
   get data() {
     return JSON.parse(this._native.dataJson)
   }
+  /** The workflow variables in force (`Assign`), name to value (a fresh copy). */
+  get variables() {
+    return JSON.parse(this._native.variablesJson)
+  }
   /** Every record, oldest first (frozen plain objects). */
   get memory() {
     return deepFreeze(JSON.parse(call(() => this._native.recordsJson(0))))

@@ -59,6 +59,8 @@ fn append(c: &mut Criterion) {
         intent_hash: None,
         context_hash: None,
         data_hash: None,
+        variables_hash: None,
+        assigned: None,
         signed: false,
         visit: 1,
         seq: 0,

@@ -46,6 +46,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         intent_hash: None,
         context_hash: None,
         data_hash: last.then(|| obj.data_hash()),
+        variables_hash: None,
+        assigned: None,
         signed: last,
         visit: 1,
         seq: 0,

@@ -57,6 +57,9 @@ pub struct Summary {
     pub intent_revision: u32,
     pub intent: String,
     pub context: String,
+    /// The variables hash in force (lower-case hex; absent while there are none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub variables: String,
     /// Signed records per key (lower-case hex).
     pub signers: BTreeMap<String, u32>,
 }
@@ -118,6 +121,9 @@ impl Summary {
         }
         if let Some(h) = r.context_hash {
             self.context = h.to_hex();
+        }
+        if let Some(h) = r.variables_hash {
+            self.variables = h.to_hex();
         }
         // The entry, as `Progress::from_memory` reads it backwards.
         let checkpoints = self.checkpoints;

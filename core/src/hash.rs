@@ -14,6 +14,7 @@ pub(crate) const TAG_RECORD: &[u8] = b"peo/record/v1";
 pub(crate) const TAG_INTENT: &[u8] = b"peo/intent/v1";
 pub(crate) const TAG_CONTEXT: &[u8] = b"peo/context/v1";
 pub(crate) const TAG_DATA: &[u8] = b"peo/data/v1";
+pub(crate) const TAG_VARIABLES: &[u8] = b"peo/variables/v2";
 pub(crate) const TAG_ID: &[u8] = b"peo/id/v1";
 /// A library policy set's text, for pinned policy references.
 pub(crate) const TAG_POLICY: &[u8] = b"peo/policy/v1";
@@ -64,6 +65,12 @@ impl Hash {
     /// `SHA-256("peo/data/v1" || canonical data text)`.
     pub fn data(canonical_data: &str) -> Hash {
         Self::tagged(TAG_DATA, canonical_data.as_bytes())
+    }
+
+    /// `SHA-256("peo/variables/v2" || canonical variables)`: the workflow variables in
+    /// force (a canonical JSON object).
+    pub fn variables(canonical_variables: &str) -> Hash {
+        Self::tagged(TAG_VARIABLES, canonical_variables.as_bytes())
     }
 
     pub(crate) fn tagged(tag: &[u8], bytes: &[u8]) -> Hash {

@@ -89,6 +89,11 @@ pub fn canonical(value: &Value) -> String {
     serde_json_canonicalizer::to_string(value).expect("a serde_json::Value always canonicalises")
 }
 
+/// The RFC 8785 canonical text of a JSON object given as its map.
+pub fn canonical_map(map: &serde_json::Map<String, Value>) -> String {
+    serde_json_canonicalizer::to_string(map).expect("a serde_json map always canonicalises")
+}
+
 fn plain(v: &Value) -> bool {
     match v {
         Value::Number(n) => !n.is_f64(),

@@ -98,6 +98,9 @@ pub struct Object {
     /// The results section: the completions of the fan-out the object waits on, in the
     /// order recorded (version 2; see [`crate::results`]).
     pub(crate) results: Vec<crate::results::Completion>,
+    /// The workflow variables in force (`Assign`; version 2): name -> value. A fan-out's
+    /// child starts with its parent's.
+    pub(crate) variables: Arc<serde_json::Map<String, Value>>,
     /// What is derived from the memory or lives only during a visit: never encoded.
     pub(crate) scratch: Scratch,
 }
@@ -137,12 +140,13 @@ impl Object {
     /// its genesis record.
     pub fn create(intent: &Value, context: Context, input: &Value, options: &CreateOptions<'_>) -> Result<Object> {
         let intent = Intent::new(intent, &options.limits)?;
-        Self::create_with(intent, context, input, options, None)
+        Self::create_with(intent, context, input, options, None, None)
     }
 
     /// Creates a child object for fan-out: `lineage` links it to its parent, and its
     /// genesis record is written (and signed, with `options.key`) by `node`, the node
-    /// that fanned out.
+    /// that fanned out. It starts with the parent's `variables` (its genesis commits
+    /// them), which its own scope may read but not assign.
     pub(crate) fn create_child(
         intent: Intent,
         context: Context,
@@ -150,8 +154,9 @@ impl Object {
         options: &CreateOptions<'_>,
         lineage: Lineage,
         node: NodeRef,
+        variables: Arc<serde_json::Map<String, Value>>,
     ) -> Result<Object> {
-        Self::create_with(intent, context, input, options, Some((lineage, node)))
+        Self::create_with(intent, context, input, options, Some((lineage, node)), Some(variables))
     }
 
     fn create_with(
@@ -160,6 +165,7 @@ impl Object {
         input: &Value,
         options: &CreateOptions<'_>,
         child: Option<(Lineage, NodeRef)>,
+        inherited: Option<Arc<serde_json::Map<String, Value>>>,
     ) -> Result<Object> {
         let limits = &options.limits;
         cjson::check_value(input, limits, "the input")?;
@@ -206,7 +212,7 @@ impl Object {
                 },
             ),
         };
-        let genesis = Record {
+        let mut genesis = Record {
             body: Body::Genesis { id, lineage: lineage.clone(), input: data_text.clone() },
             state: String::new(),
             next_state: intent.plan().machine.start_at.clone(),
@@ -218,6 +224,8 @@ impl Object {
             intent_hash: Some(intent.hash()),
             context_hash: Some(context_hash),
             data_hash: Some(data_hash),
+            variables_hash: None,
+            assigned: None,
             signed: options.key.is_some(),
             visit: 0,
             seq: 0,
@@ -238,8 +246,13 @@ impl Object {
             state: String::new(),
             stored_head: Hash::ZERO,
             results: Vec::new(),
+            variables: Arc::new(serde_json::Map::new()),
             scratch: Scratch::default(),
         };
+        if let Some(vars) = inherited.filter(|v| !v.is_empty()) {
+            obj.variables = vars;
+            genesis.variables_hash = Some(obj.variables_hash());
+        }
         obj.append(genesis, options.key)?;
         Ok(obj)
     }
@@ -436,6 +449,14 @@ impl Object {
             Some(_) if version < 2 => return Err(Error::decode("a results section appears only in format version 2")),
             Some(v) => crate::results::unpack(v.bytes(), limits)?,
         };
+        let variables = match o.variables() {
+            None => serde_json::Map::new(),
+            Some(_) if version < 2 => return Err(Error::decode("variables appear only in format version 2")),
+            Some(t) => match cjson::parse(t, limits, "the variables")? {
+                Value::Object(m) => m,
+                _ => return Err(Error::decode("the variables must be a JSON object")),
+            },
+        };
         let origin = match wi.origin() {
             Some(_) if version < 2 => return Err(Error::decode("intent.origin appears only in format version 2")),
             Some(text) => {
@@ -462,6 +483,7 @@ impl Object {
             state: o.state().unwrap_or_default().to_owned(),
             stored_head,
             results,
+            variables: Arc::new(variables),
             scratch: Scratch::default(),
         })
     }
@@ -565,6 +587,7 @@ impl Object {
         let data = fbb.create_string(self.data_text());
         let head = fbb.create_vector(&self.stored_head.0);
         let results = (!self.results.is_empty()).then(|| fbb.create_vector(&crate::results::pack(&self.results)));
+        let variables = (!self.variables.is_empty()).then(|| fbb.create_string(&self.variables_text()));
         let root = wire::Object::create(
             &mut fbb,
             &wire::ObjectArgs {
@@ -579,6 +602,7 @@ impl Object {
                 data: Some(data),
                 head: Some(head),
                 results,
+                variables,
             },
         );
         fbb.finish(root, Some(wire::FILE_IDENTIFIER));
@@ -627,6 +651,18 @@ impl Object {
     /// `SHA-256("peo/data/v1" || canonical data text)`.
     pub fn data_hash(&self) -> Hash {
         Hash::data(self.data_text())
+    }
+    /// The workflow variables in force (`Assign`): name -> value.
+    pub fn variables(&self) -> &serde_json::Map<String, Value> {
+        &self.variables
+    }
+    /// The canonical text of the variables (`{}` when there are none).
+    pub fn variables_text(&self) -> String {
+        cjson::canonical_map(&self.variables)
+    }
+    /// `SHA-256("peo/variables/v2" || canonical variables)`.
+    pub fn variables_hash(&self) -> Hash {
+        Hash::variables(&self.variables_text())
     }
     /// Replaces the data. The cycle does this; the next record that commits the data
     /// hash binds it.
@@ -709,6 +745,7 @@ impl Object {
             "data": self.data,
             "data_hash": self.data_hash().to_hex(),
             "results": self.results.iter().map(crate::results::Completion::to_json).collect::<Vec<_>>(),
+            "variables": Value::Object((*self.variables).clone()),
         })
     }
 

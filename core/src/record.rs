@@ -312,6 +312,11 @@ pub struct Record {
     pub context_hash: Option<Hash>,
     /// Present on the last record of every visit.
     pub data_hash: Option<Hash>,
+    /// The hash of the workflow variables in force after this record, when this record
+    /// changed them (version 2); `None` means unchanged (none at first).
+    pub variables_hash: Option<Hash>,
+    /// The variables this record assigned, canonical JSON object (version 2).
+    pub assigned: Option<String>,
     /// Whether the entry carries a signature by `node.key`.
     pub signed: bool,
     /// 0 for genesis, +1 for every visit.
@@ -332,6 +337,7 @@ pub(crate) struct RecordMeta {
     pub intent_hash: Option<Hash>,
     pub context_hash: Option<Hash>,
     pub data_hash: Option<Hash>,
+    pub variables_hash: Option<Hash>,
 }
 
 fn verifier_options(len: usize) -> VerifierOptions {
@@ -392,6 +398,7 @@ impl RecordMeta {
             intent_hash: r.intent_hash,
             context_hash: r.context_hash,
             data_hash: r.data_hash,
+            variables_hash: r.variables_hash,
         }
     }
 
@@ -427,6 +434,7 @@ impl RecordMeta {
             intent_hash: hash_field(r.intent_hash(), "intent_hash")?,
             context_hash: hash_field(r.context_hash(), "context_hash")?,
             data_hash: hash_field(r.data_hash(), "data_hash")?,
+            variables_hash: hash_field(r.variables_hash(), "variables_hash")?,
         })
     }
 }
@@ -626,6 +634,8 @@ impl Record {
             intent_hash: meta.intent_hash,
             context_hash: meta.context_hash,
             data_hash: meta.data_hash,
+            variables_hash: meta.variables_hash,
+            assigned: opt_str(r.assigned()),
             signed: meta.signed,
             visit: meta.visit,
             seq: meta.seq,
@@ -814,6 +824,8 @@ impl Record {
         let intent_hash = self.intent_hash.map(|h| fbb.create_vector(&h.0));
         let context_hash = self.context_hash.map(|h| fbb.create_vector(&h.0));
         let data_hash = self.data_hash.map(|h| fbb.create_vector(&h.0));
+        let variables_hash = self.variables_hash.map(|h| fbb.create_vector(&h.0));
+        let assigned = self.assigned.as_deref().map(|a| fbb.create_string(a));
         let rec = wire::Record::create(
             fbb,
             &wire::RecordArgs {
@@ -832,6 +844,8 @@ impl Record {
                 signed: self.signed,
                 visit: self.visit,
                 seq: self.seq,
+                variables_hash,
+                assigned,
             },
         );
         fbb.finish_minimal(rec);
@@ -905,6 +919,8 @@ impl Record {
             "intent_hash": self.intent_hash.map(|h| h.to_hex()),
             "context_hash": self.context_hash.map(|h| h.to_hex()),
             "data_hash": self.data_hash.map(|h| h.to_hex()),
+            "variables_hash": self.variables_hash.map(|h| h.to_hex()),
+            "assigned": self.assigned.as_deref().map(parse_shown),
             "signed": self.signed,
             "body": body,
         })

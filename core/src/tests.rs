@@ -5,7 +5,7 @@
 mod common;
 
 use bytes::Bytes;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::object::StoredRecord;
 use crate::record::RecordMeta;
@@ -148,6 +148,37 @@ fn edited_data_intent_and_context_are_named() {
     obj.lineage.generation = 3;
     let (record, kind, _) = broken(&reverify(&obj, &all_keys()));
     assert_eq!((record, kind), (0, ErrorKind::Integrity));
+}
+
+#[test]
+fn variables_are_committed_by_the_records() {
+    let plan = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Assign": {"x": 1, "who.$": "$.name"}, "Next": "B"},
+        "B": {"Type": "Pass", "Assign": {"x.$": "States.MathAdd($x, 1)", "y.$": "$x"}, "End": true}
+    }});
+    let options = CreateOptions { now_ms: 1, ..Default::default() };
+    let mut obj = Object::create(&plan, Context::new(), &json!({"name": "peo"}), &options).unwrap();
+    let node = NodeSpec::new("n", "eu");
+    while obj.status() == Status::Running {
+        obj.step(&node, 2, None).unwrap();
+    }
+    // Every value is computed from the variables as the state found them.
+    assert_eq!(Value::Object(obj.variables().clone()), json!({"x": 2, "y": 1, "who": "peo"}));
+    let records = obj.records().unwrap();
+    assert_eq!(records[1].assigned.as_deref(), Some(r#"{"who":"peo","x":1}"#));
+    assert_eq!(records[2].variables_hash, Some(obj.variables_hash()));
+    assert!(reverify(&obj, &Trust::any()).broken.is_none());
+    let decoded = Object::from_bytes(&obj.to_bytes(), &Limits::default()).unwrap();
+    assert_eq!(decoded.variables(), obj.variables());
+
+    for edit in [json!({"x": 3, "y": 1, "who": "peo"}), json!({})] {
+        let mut forged = obj.clone();
+        let Value::Object(m) = edit else { unreachable!() };
+        forged.variables = std::sync::Arc::new(m);
+        let (record, kind, msg) = broken(&reverify(&forged, &Trust::any()));
+        assert_eq!((record, kind), (3, ErrorKind::Integrity));
+        assert!(msg.contains("the variables do not match"), "{msg}");
+    }
 }
 
 #[test]

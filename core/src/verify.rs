@@ -398,6 +398,8 @@ impl Object {
             Some(b) => (hex_hash(&b.summary.intent), hex_hash(&b.summary.context)),
             None => (None, None),
         };
+        // Likewise the variables hash; none in force means no variables.
+        let mut variables_hash = base.and_then(|b| hex_hash(&b.summary.variables));
         for (i, r) in memory.iter().enumerate() {
             let i = i as u32;
             let m = &r.meta;
@@ -411,6 +413,10 @@ impl Object {
             let i = first + i;
             intent_hash = m.intent_hash.or(intent_hash);
             context_hash = m.context_hash.or(context_hash);
+            if m.variables_hash.is_some() && self.version < 2 {
+                return fail(i, ErrorKind::Integrity, "variables appear only in format version 2".into());
+            }
+            variables_hash = m.variables_hash.or(variables_hash);
             if i == 0 && (intent_hash.is_none() || context_hash.is_none()) {
                 return fail(
                     0,
@@ -540,6 +546,13 @@ impl Object {
                 last,
                 ErrorKind::Integrity,
                 "the context does not match the hash in force after the last record".into(),
+            );
+        }
+        if variables_hash.unwrap_or_else(|| Hash::variables("{}")) != self.variables_hash() {
+            return fail(
+                last,
+                ErrorKind::Integrity,
+                "the variables do not match the hash in force after the last record".into(),
             );
         }
         if tail.data_hash != Some(self.data_hash()) {

@@ -24,7 +24,8 @@ fn trust() -> Trust {
     }])
 }
 
-/// A Task, a Pass that reads `$$`, a Choice and a Wait, every minute, with retries of
+/// A Task (that assigns a variable), a Pass that reads `$$`, a Choice (that reads the
+/// variable) and a Wait, every minute, with retries of
 /// a flaky poll and an `Adapt` rule that fires once on the history.
 fn plan(compaction: Option<(u32, u32)>, polls: u64) -> Value {
     let mut p = json!({
@@ -32,6 +33,7 @@ fn plan(compaction: Option<(u32, u32)>, polls: u64) -> Value {
         "States": {
             "Poll": {
                 "Type": "Task", "Resource": "poll", "ResultPath": "$.poll", "Next": "Note",
+                "Assign": {"polled.$": "$.n"},
                 "Retry": [{"ErrorEquals": ["Flaky"], "MaxAttempts": 2, "IntervalSeconds": 1}]
             },
             "Note": {
@@ -44,7 +46,7 @@ fn plan(compaction: Option<(u32, u32)>, polls: u64) -> Value {
             },
             "Check": {
                 "Type": "Choice",
-                "Choices": [{"Variable": "$.poll.n", "NumericGreaterThanEquals": polls, "Next": "Done"}],
+                "Choices": [{"Variable": "$polled", "NumericGreaterThanEquals": polls, "Next": "Done"}],
                 "Default": "Pause"
             },
             "Pause": {"Type": "Wait", "Seconds": 60, "Next": "Poll"},

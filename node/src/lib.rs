@@ -195,6 +195,10 @@ impl NativeObject {
         self.object.data_text().into()
     }
     #[napi(getter)]
+    pub fn variables_json(&self) -> String {
+        self.object.variables_text()
+    }
+    #[napi(getter)]
     pub fn record_count(&self) -> u32 {
         self.object.memory().len() as u32
     }

@@ -1,6 +1,6 @@
 // Every entry of the cross-language test vectors (tests/vectors/manifest.json) through
 // the Node API, with results byte-identical to Rust: handler calls, error, disposition,
-// records, status, state, data, head, SHA-256 of the object and of every child, and the
+// records, status, state, data, variables, head, SHA-256 of the object and of every child, and the
 // final object. Fails if an entry was skipped.
 'use strict'
 const test = require('node:test')
@@ -13,7 +13,7 @@ const peo = require('..')
 const VECTORS = path.resolve(__dirname, '../../tests/vectors')
 const VISIT_KEYS = new Set(['target', 'complete', 'node', 'now_ms', 'event', 'handler_outcomes', 'expect'])
 const NODE_KEYS = new Set(['id', 'domain', 'signing_key', 'policy', 'capabilities', 'trust'])
-const EXPECT_KEYS = ['calls', 'error', 'disposition', 'appended', 'records', 'status', 'state', 'data', 'head', 'object_sha256', 'children']
+const EXPECT_KEYS = ['calls', 'error', 'disposition', 'appended', 'records', 'status', 'state', 'data', 'variables', 'head', 'object_sha256', 'children']
 const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex')
 
 function buildNode(spec, nowMs, outcomes, calls) {
@@ -59,6 +59,7 @@ async function runVisit(name, index, v, objects) {
     status: visit.object.status,
     state: visit.object.state,
     data: visit.object.data,
+    variables: visit.object.variables,
     head: visit.object.head,
     object_sha256: sha256(visit.bytes),
     children: visit.children.map(sha256),

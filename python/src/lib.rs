@@ -200,6 +200,10 @@ impl PyObject_ {
         self.0.data_text()
     }
     #[getter]
+    fn variables_json(&self) -> String {
+        self.0.variables_text()
+    }
+    #[getter]
     fn record_count(&self) -> usize {
         self.0.memory().len()
     }

@@ -1,6 +1,6 @@
 """Every entry of the cross-language test vectors (tests/vectors/manifest.json), run
 through the Python API, with results byte-identical to Rust: handler calls, error,
-disposition, records, status, state, data, head, the SHA-256 of the object's bytes and
+disposition, records, status, state, data, variables, head, the SHA-256 of the object's bytes and
 of every child, and the final object. Fails if an entry was skipped."""
 
 import hashlib
@@ -23,6 +23,7 @@ EXPECT_KEYS = {
     "status",
     "state",
     "data",
+    "variables",
     "head",
     "object_sha256",
     "children",
@@ -96,6 +97,7 @@ def run_visit(name, index, v, objects):
         "status": visit.object.status,
         "state": visit.object.state,
         "data": visit.object.data,
+        "variables": visit.object.variables,
         "head": visit.object.head,
         "object_sha256": hashlib.sha256(visit.bytes).hexdigest(),
         "children": [hashlib.sha256(c).hexdigest() for c in visit.children],

@@ -633,6 +633,13 @@ pub unsafe extern "C" fn peo_object_data_json(object: *const PeoObject, out: *mu
     object_string(object, out, |o| o.data_text().to_owned())
 }
 
+/// The object's workflow variables in force (`Assign`): a JSON object of name to value
+/// (`{}` when there are none). Free `*out` with `peo_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_object_variables_json(object: *const PeoObject, out: *mut *mut c_char) -> PeoStatus {
+    object_string(object, out, Object::variables_text)
+}
+
 /// The object's current state name. Free `*out` with `peo_string_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn peo_object_state(object: *const PeoObject, out: *mut *mut c_char) -> PeoStatus {

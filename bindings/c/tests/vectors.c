@@ -1,6 +1,6 @@
 /* Runs every entry of the cross-language test vectors (tests/vectors/manifest.json)
  * through the C API and checks each visit's results against the manifest: handler
- * calls, error, disposition, records, status, state, data, head, the SHA-256 of the
+ * calls, error, disposition, records, status, state, data, variables, head, the SHA-256 of the
  * object's bytes and of every child. Fails if any entry was skipped.
  *
  * Usage: vectors <tests/vectors directory>
@@ -119,8 +119,8 @@ static void expect_json(const char *vector, int visit, const cJSON *expect, cons
 
 static const char *VISIT_KEYS[] = {"target", "complete", "node", "now_ms", "event", "handler_outcomes", "expect", NULL};
 static const char *NODE_KEYS[] = {"id", "domain", "signing_key", "policy", "capabilities", "trust", NULL};
-static const char *EXPECT_KEYS[] = {"calls", "error",  "disposition", "appended",      "records",  "status",
-                                    "state", "data",   "head",        "object_sha256", "children", NULL};
+static const char *EXPECT_KEYS[] = {"calls", "error",     "disposition", "appended",      "records",  "status", "state",
+                                    "data",  "variables", "head",        "object_sha256", "children", NULL};
 
 /* Fails on a key this runner does not know: a new manifest feature is never ignored. */
 static void known_keys(const cJSON *obj, const char **keys, const char *what) {
@@ -247,6 +247,8 @@ static void run_visit(const char *vector, int index, const cJSON *v, Objects *ob
   peo_string_free(text);
   CHECK_OK(peo_object_data_json(after, &text));
   expect_json(vector, index, expect, "data", parse_owned(text));
+  CHECK_OK(peo_object_variables_json(after, &text));
+  expect_json(vector, index, expect, "variables", parse_owned(text));
   CHECK_OK(peo_object_head(after, &text));
   expect_json(vector, index, expect, "head", cJSON_CreateString(text));
   peo_string_free(text);

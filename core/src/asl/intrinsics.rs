@@ -184,27 +184,20 @@ fn parse(text: &str) -> Result<Call, String> {
     Ok(c)
 }
 
-/// Checks an intrinsic expression's syntax and function names (at intent validation).
-/// `Err((true, message))` when the call reads a workflow variable (`$name`), which is
-/// unsupported rather than invalid.
-pub(crate) fn validate(text: &str) -> Result<(), (bool, String)> {
-    fn names(c: &Call) -> Result<(), (bool, String)> {
+/// Checks an intrinsic expression's syntax, function names and paths (at intent
+/// validation).
+pub(crate) fn validate(text: &str) -> Result<(), String> {
+    fn names(c: &Call) -> Result<(), String> {
         if !FUNCTIONS.contains(&c.name.as_str()) {
-            return Err((false, format!("unknown intrinsic function `{}`; known: {}", c.name, FUNCTIONS.join(", "))));
+            return Err(format!("unknown intrinsic function `{}`; known: {}", c.name, FUNCTIONS.join(", ")));
         }
         for a in &c.args {
             match a {
                 Arg::Call(inner) => names(inner)?,
                 Arg::Path(p) => {
-                    if p[1..].starts_with(|c: char| c.is_alphabetic()) {
-                        return Err((
-                            true,
-                            format!("`{p}` reads a workflow variable; variables (`Assign`) are not supported yet"),
-                        ));
-                    }
                     let q = p.strip_prefix("$$").map_or_else(|| p.clone(), |r| format!("${r}"));
                     if !path::is_valid(&q) {
-                        return Err((false, format!("`{p}` is not a valid JSONPath")));
+                        return Err(format!("`{p}` is not a valid JSONPath"));
                     }
                 }
                 _ => {}
@@ -212,7 +205,7 @@ pub(crate) fn validate(text: &str) -> Result<(), (bool, String)> {
         }
         Ok(())
     }
-    names(&parse(text).map_err(|m| (false, m))?)
+    names(&parse(text)?)
 }
 
 const FUNCTIONS: &[&str] = &[

@@ -107,6 +107,8 @@ pub(crate) struct Env<'a> {
     /// The cycle's work budget ([`Env::metered`]), else `own` (unmetered).
     work: Option<&'a Work>,
     own: Work,
+    /// The workflow variables in force (`$name` in a path).
+    variables: Option<&'a Map<String, Value>>,
 }
 
 impl<'a> Env<'a> {
@@ -121,6 +123,7 @@ impl<'a> Env<'a> {
             context_ref: Some(context),
             work: None,
             own: Work::unmetered(),
+            variables: None,
         }
     }
     /// An environment that builds the context object and the seed on first use.
@@ -134,12 +137,22 @@ impl<'a> Env<'a> {
             context_ref: None,
             work: None,
             own: Work::unmetered(),
+            variables: None,
         }
     }
     /// This environment, counting its work against the cycle's budget.
     pub(crate) fn metered(mut self, work: &'a Work) -> Env<'a> {
         self.work = Some(work);
         self
+    }
+    /// This environment, reading `variables` for `$name` paths.
+    pub(crate) fn with_variables(mut self, variables: &'a Map<String, Value>) -> Env<'a> {
+        self.variables = Some(variables);
+        self
+    }
+    /// The variable `name`, if one is in force.
+    pub(crate) fn variable(&self, name: &str) -> Option<&Value> {
+        self.variables.and_then(|v| v.get(name))
     }
     pub(crate) fn work(&self) -> &Work {
         self.work.unwrap_or(&self.own)
@@ -152,6 +165,15 @@ impl<'a> Env<'a> {
         let budget = || path::PathError::Budget(work.failure().cause);
         if work.exhausted() {
             return Err(budget());
+        }
+        if let Some((name, rest)) = path::variable(p) {
+            let value = self.variable(name).ok_or_else(|| path::PathError::Undefined(name.to_owned()))?;
+            if !path::is_definite(&rest) {
+                work.spend_value(value).map_err(|_| budget())?;
+            }
+            let v = path::query(&rest, value)?;
+            work.spend_value(&v).map_err(|_| budget())?;
+            return Ok(v);
         }
         if !path::is_definite(p) {
             let doc = if p.starts_with("$$") { self.context() } else { input };

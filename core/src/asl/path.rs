@@ -28,6 +28,8 @@ pub(crate) enum PathError {
     Missing(String),
     /// The cycle's work budget is spent (see `asl::work`).
     Budget(String),
+    /// `$name` names no variable in force.
+    Undefined(String),
 }
 
 impl PathError {
@@ -38,6 +40,7 @@ impl PathError {
             PathError::NoResults(p) => format!("No results for path: {p}"),
             PathError::Missing(p) => format!("Missing property in path {p}"),
             PathError::Budget(m) => m.clone(),
+            PathError::Undefined(n) => format!("The variable '${n}' is not defined"),
         }
     }
 }
@@ -136,6 +139,9 @@ pub(crate) fn query(path: &str, value: &Value) -> Result<Value, PathError> {
 
 /// Whether `path` is valid JSONPath.
 pub(crate) fn is_valid(path: &str) -> bool {
+    if let Some((_, rest)) = variable(path) {
+        return is_valid(&rest);
+    }
     reference(path).is_some() || serde_json_path::JsonPath::parse(path).is_ok()
 }
 
@@ -147,9 +153,33 @@ pub(crate) fn query_either(path: &str, input: &Value, context: &Value) -> Result
     }
 }
 
+/// A variable path (`$name`, `$name.a[0]`): the variable's name and the rest as a path
+/// from `$`. `None` for `$`, `$.x`, `$[..]` and `$$...`.
+pub(crate) fn variable(path: &str) -> Option<(&str, String)> {
+    let rest = path.strip_prefix('$')?;
+    if !rest.starts_with(|c: char| c.is_alphabetic() || c == '_') {
+        return None;
+    }
+    let end = rest.find(['.', '[']).unwrap_or(rest.len());
+    Some((&rest[..end], format!("${}", &rest[end..])))
+}
+
+/// Whether `name` can be a workflow variable's name: a letter or `_`, then letters,
+/// digits or `_`, at most 80 characters, and not the reserved `states`.
+pub(crate) fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_')
+        && name.chars().count() <= 80
+        && name != "states"
+}
+
 /// Whether the path (which may start with `$$`) is a reference path, selecting at most
 /// one node.
 pub(crate) fn is_definite(path: &str) -> bool {
+    if let Some((_, rest)) = variable(path) {
+        return reference(&rest).is_some();
+    }
     reference(path.strip_prefix('$').filter(|r| r.starts_with('$')).unwrap_or(path)).is_some()
 }
 

@@ -89,28 +89,32 @@ impl Cx<'_> {
         };
         let build = || context_object(self.obj, state, self.p, self.now);
         let make_seed = || seed(self.obj, &state.name);
-        let env = Env::lazy(&build, &make_seed).metered(&self.work);
+        let env = Env::lazy(&build, &make_seed).metered(&self.work).with_variables(&self.obj.variables);
         let processed = (|| {
             payload_ok(&e.payload, &state.name)?;
             let selected = match selector {
                 Some(t) => Cow::Owned(asl::template(t, &e.payload, &env)?),
                 None => Cow::Borrowed(&e.payload),
             };
+            let assigned = self.assign(state.assign.as_ref(), &selected, &env)?;
             let placed = asl::place(&self.obj.data, result_path, selected)?;
             let out = asl::select(placed, &state.output_path, &env)?;
             payload_ok(&out, &state.name)?;
-            Ok::<_, Failure>(changed(&self.obj.data, out))
+            Ok::<_, Failure>((assigned, changed(&self.obj.data, out)))
         })();
         match processed {
-            Ok(data) => Decision::Record(self.stay(
-                Body::Reentry {
-                    cause: ReentryCause::Event,
-                    event: Some(e.name.clone()),
-                    payload: Some(cjson::canonical(&e.payload)),
-                },
-                &state.name,
-                Cx::next_of(state),
-                data,
+            Ok((assigned, data)) => Decision::Record(super::assign::commit(
+                assigned,
+                self.stay(
+                    Body::Reentry {
+                        cause: ReentryCause::Event,
+                        event: Some(e.name.clone()),
+                        payload: Some(cjson::canonical(&e.payload)),
+                    },
+                    &state.name,
+                    Cx::next_of(state),
+                    data,
+                ),
             )),
             Err(f) => failure(ReentryCause::Failure, Some(e.name.clone()), &self.located(state, f)),
         }

@@ -199,7 +199,9 @@ fn number(
         Some(NumberSpec::Value(v)) => Some(*v),
         Some(NumberSpec::Path(p)) => {
             let v = env.query(p, input).map_err(|e| Failure::invalid_path(p, &e))?;
-            match v.as_f64() {
+            // Step Functions reads a numeric string too (`"1"`).
+            let parsed = v.as_str().and_then(|t| t.trim().parse::<f64>().ok()).filter(|n| n.is_finite());
+            match v.as_f64().or(parsed) {
                 Some(n) if n < 0.0 && v.is_number() && n.fract() == 0.0 => {
                     return Err(Failure::runtime(format!("{field} cannot be negative.")));
                 }
@@ -276,7 +278,9 @@ impl Cx<'_> {
                         Some(t) => {
                             let ctx = item_ctx.get_or_insert_with(|| env.context().clone());
                             ctx["Map"] = json!({"Item": {"Index": i, "Value": item}});
-                            let item_env = Env::new(ctx, seed(self.obj, &state.name)).metered(&self.work);
+                            let item_env = Env::new(ctx, seed(self.obj, &state.name))
+                                .metered(&self.work)
+                                .with_variables(&self.obj.variables);
                             asl::template(t, &input, &item_env)?
                         }
                         None => item,
@@ -335,9 +339,16 @@ impl Cx<'_> {
             };
             let options =
                 CreateOptions { id: Some(id), now_ms: self.now, key: self.node.key.as_ref(), ..Default::default() };
-            let child =
-                Object::create_child(intent, self.obj.context.clone(), input, &options, lineage, self.node.node_ref())
-                    .map_err(|e| Failure::runtime(format!("branch {i} of '{}': {}", state.name, e.message())))?;
+            let child = Object::create_child(
+                intent,
+                self.obj.context.clone(),
+                input,
+                &options,
+                lineage,
+                self.node.node_ref(),
+                self.obj.variables.clone(),
+            )
+            .map_err(|e| Failure::runtime(format!("branch {i} of '{}': {}", state.name, e.message())))?;
             refs.push(ChildRef { id, genesis_hash: Some(child.memory[0].hash), branch: i as u32 });
             created.push(child.to_bytes());
         }
@@ -369,17 +380,18 @@ impl Cx<'_> {
         };
         let build = || context_object(self.obj, state, self.p, self.now);
         let make_seed = || seed(self.obj, &state.name);
-        let env = Env::lazy(&build, &make_seed).metered(&self.work);
+        let env = Env::lazy(&build, &make_seed).metered(&self.work).with_variables(&self.obj.variables);
         let result = Value::Array(outputs);
         let processed = (|| {
             let selected = match selector {
                 Some(t) => Cow::Owned(asl::template(t, &result, &env)?),
                 None => Cow::Borrowed(&result),
             };
+            let assigned = self.assign(state.assign.as_ref(), &selected, &env)?;
             let placed = asl::place(&self.obj.data, result_path, selected)?;
             let out = asl::select(placed, &state.output_path, &env)?;
             payload_ok(&out, &state.name)?;
-            Ok::<_, Failure>(out.into_owned())
+            Ok::<_, Failure>((assigned, out.into_owned()))
         })();
         let body = |payload: Value| Body::Reentry {
             cause: ReentryCause::Children,
@@ -387,7 +399,9 @@ impl Cx<'_> {
             payload: Some(cjson::canonical(&payload)),
         };
         match processed {
-            Ok(out) => self.stay(body(payload), &state.name, Cx::next_of(state), Some(out)),
+            Ok((assigned, out)) => {
+                super::assign::commit(assigned, self.stay(body(payload), &state.name, Cx::next_of(state), Some(out)))
+            }
             Err(f) => {
                 let e = self.located(state, f);
                 payload["raise"] = json!({"Error": e.error, "Cause": e.cause});
@@ -493,7 +507,7 @@ pub fn join_all(
     let total = *current.total.get_or_init(|| {
         let build = || context_object(parent, state, p, now_ms);
         let make_seed = || seed(parent, &state.name);
-        let env = Env::lazy(&build, &make_seed).metered(&cx.work);
+        let env = Env::lazy(&build, &make_seed).metered(&cx.work).with_variables(&cx.obj.variables);
         cx.count_children(state, &env).unwrap_or(current.children.len())
     });
     let failures = current.done.values().filter(|d| !d.succeeded).count()
@@ -656,7 +670,7 @@ fn tolerated(
         StateKind::Map(m) => {
             let build = || context_object(parent, state, p, now_ms);
             let make_seed = || seed(parent, &state.name);
-            let env = Env::lazy(&build, &make_seed).metered(&cx.work);
+            let env = Env::lazy(&build, &make_seed).metered(&cx.work).with_variables(&cx.obj.variables);
             let count = number(&m.tolerated_failure_count, &parent.data, &env, "ToleratedFailureCount").ok().flatten();
             let pct = number(&m.tolerated_failure_percentage, &parent.data, &env, "ToleratedFailurePercentage")
                 .ok()

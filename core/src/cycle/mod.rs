@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 
 mod adapt;
 mod advice;
+mod assign;
 mod authority;
 mod awaits;
 mod compact;
@@ -224,6 +225,8 @@ pub struct Transition {
     pub disposition: Option<Disposition>,
     /// The completions a fan-out's batch record adds to the results section.
     pub(crate) completions: Vec<crate::results::Completion>,
+    /// The variables in force after the record, when it assigns some.
+    pub(crate) variables: Option<std::sync::Arc<serde_json::Map<String, Value>>>,
 }
 
 impl Transition {
@@ -691,6 +694,8 @@ impl Cx<'_> {
             intent_hash: None,
             context_hash: None,
             data_hash: None,
+            variables_hash: None,
+            assigned: None,
             signed: false,
             visit,
             seq: self.obj.next_seq(),
@@ -709,6 +714,7 @@ impl Cx<'_> {
             data_text: None,
             disposition: None,
             completions: Vec::new(),
+            variables: None,
         }
     }
 
@@ -740,6 +746,7 @@ impl Cx<'_> {
             data_text,
             disposition: Some(disposition),
             completions: Vec::new(),
+            variables: None,
         }
     }
 
@@ -813,7 +820,8 @@ impl Cx<'_> {
             let count = self.p.retries.get(i).copied().unwrap_or(1).max(1);
             if u64::from(count) <= r.max_attempts {
                 let make_seed = || seed(self.obj, &state.name);
-                let env = Env::lazy(&|| Value::Null, &make_seed).metered(&self.work);
+                let env =
+                    Env::lazy(&|| Value::Null, &make_seed).metered(&self.work).with_variables(&self.obj.variables);
                 let delay = asl::backoff_ms(r, count - 1, env.random(None));
                 if delay <= 0 {
                     return self.evaluate(state);
@@ -825,21 +833,31 @@ impl Cx<'_> {
         let caught = catch.iter().enumerate().find(|(_, c)| asl::error_matches(&c.error_equals, &e.error));
         if let Some((i, c)) = caught.filter(|_| e.error != errors::RUNTIME) {
             let error_output = json!({"Error": e.error, "Cause": e.cause.clone().unwrap_or_default()});
+            let build = || context_object(self.obj, state, self.p, self.now);
+            let make_seed = || seed(self.obj, &state.name);
+            let env = Env::lazy(&build, &make_seed).metered(&self.work).with_variables(&self.obj.variables);
+            let assigned = match self.assign(c.assign.as_ref(), &error_output, &env) {
+                Ok(a) => a,
+                Err(f) => return Ok(Decision::Record(self.terminate_failed(&state.name, self.located(state, f)))),
+            };
             return match asl::place(&self.obj.data, &c.result_path, Cow::Owned(error_output)).map(Cow::into_owned) {
                 Ok(data) => {
                     if let Err(f) = payload_ok(&data, &state.name) {
                         return Ok(Decision::Record(self.terminate_failed(&state.name, self.located(state, f))));
                     }
                     let change = json!({"catch": i, "error": e.error});
-                    Ok(Decision::Record(self.stay(
-                        Body::Mutate {
-                            kind: MutateKind::Route,
-                            revision: self.obj.intent.revision(),
-                            change: Some(cjson::canonical(&change)),
-                        },
-                        &state.name,
-                        c.next.clone(),
-                        Some(data),
+                    Ok(Decision::Record(assign::commit(
+                        assigned,
+                        self.stay(
+                            Body::Mutate {
+                                kind: MutateKind::Route,
+                                revision: self.obj.intent.revision(),
+                                change: Some(cjson::canonical(&change)),
+                            },
+                            &state.name,
+                            c.next.clone(),
+                            Some(data),
+                        ),
                     )))
                 }
                 Err(f) => Ok(Decision::Record(self.terminate_failed(&state.name, self.located(state, f)))),
@@ -852,7 +870,7 @@ impl Cx<'_> {
     fn evaluate(&self, state: &State) -> Result<Decision> {
         let build = || context_object(self.obj, state, self.p, self.now);
         let make_seed = || seed(self.obj, &state.name);
-        let env = Env::lazy(&build, &make_seed).metered(&self.work);
+        let env = Env::lazy(&build, &make_seed).metered(&self.work).with_variables(&self.obj.variables);
         if let StateKind::Map(_) = &state.kind
             && fanout::fan_out_launched(self.obj) == 0
             && let Ok(n) = self.count_children(state, &env)
@@ -893,15 +911,19 @@ impl Cx<'_> {
                     (None, Some(t)) => Cow::Owned(asl::template(t, &input, env)?),
                     (None, None) => input,
                 };
+                let assigned = self.assign(state.assign.as_ref(), &result, env)?;
                 let placed = asl::place(raw, &pass.result_path, result)?;
                 let out = asl::select(placed, &state.output_path, env)?;
                 payload_ok(&out, name)?;
                 let next = Self::next_of(state);
-                Ok(Decision::Record(self.stay(
-                    Body::Mutate { kind: MutateKind::Data, revision: self.obj.intent.revision(), change: None },
-                    name,
-                    next,
-                    changed(raw, out),
+                Ok(Decision::Record(assign::commit(
+                    assigned,
+                    self.stay(
+                        Body::Mutate { kind: MutateKind::Data, revision: self.obj.intent.revision(), change: None },
+                        name,
+                        next,
+                        changed(raw, out),
+                    ),
                 )))
             }
             StateKind::Choice(choice) => {
@@ -909,13 +931,13 @@ impl Cx<'_> {
                 let mut chosen = None;
                 for (i, b) in choice.choices.iter().enumerate() {
                     if asl::rule_matches(&b.rule, &input, env)? {
-                        chosen = Some((json!(i), b.next.clone()));
+                        chosen = Some((json!(i), b.next.clone(), b.assign.as_ref()));
                         break;
                     }
                 }
-                let (which, next) = match (chosen, &choice.default) {
+                let (which, next, assign) = match (chosen, &choice.default) {
                     (Some(c), _) => c,
-                    (None, Some(d)) => (json!("Default"), d.clone()),
+                    (None, Some(d)) => (json!("Default"), d.clone(), state.assign.as_ref()),
                     (None, None) => {
                         return Err(Failure::new(
                             errors::NO_CHOICE_MATCHED,
@@ -923,16 +945,20 @@ impl Cx<'_> {
                         ));
                     }
                 };
+                let assigned = self.assign(assign, &input, env)?;
                 let out = asl::select(input, &state.output_path, env)?;
-                Ok(Decision::Record(self.stay(
-                    Body::Mutate {
-                        kind: MutateKind::Route,
-                        revision: self.obj.intent.revision(),
-                        change: Some(cjson::canonical(&json!({"choice": which}))),
-                    },
-                    name,
-                    next,
-                    changed(raw, out),
+                Ok(Decision::Record(assign::commit(
+                    assigned,
+                    self.stay(
+                        Body::Mutate {
+                            kind: MutateKind::Route,
+                            revision: self.obj.intent.revision(),
+                            change: Some(cjson::canonical(&json!({"choice": which}))),
+                        },
+                        name,
+                        next,
+                        changed(raw, out),
+                    ),
                 )))
             }
             StateKind::Wait(w) => {
@@ -1175,13 +1201,16 @@ pub fn decide_advised(
                 (DormantReason::Wait, StateKind::Wait(_)) => {
                     let build = || context_object(obj, state, p, now_ms);
                     let make_seed = || seed(obj, &state.name);
-                    let env = Env::lazy(&build, &make_seed).metered(&cx.work);
-                    let out = asl::select(Cow::Borrowed(&obj.data), &state.input_path, &env)
-                        .and_then(|input| asl::select(input, &state.output_path, &env));
+                    let env = Env::lazy(&build, &make_seed).metered(&cx.work).with_variables(&cx.obj.variables);
+                    let out = asl::select(Cow::Borrowed(&obj.data), &state.input_path, &env).and_then(|input| {
+                        let assigned = cx.assign(state.assign.as_ref(), &input, &env)?;
+                        Ok((assigned, asl::select(input, &state.output_path, &env)?))
+                    });
                     match out {
-                        Ok(out) => {
+                        Ok((assigned, out)) => {
                             let data = changed(&obj.data, out);
-                            Ok(Decision::Record(cx.stay(body, &state.name, Cx::next_of(state), data)))
+                            let t = cx.stay(body, &state.name, Cx::next_of(state), data);
+                            Ok(Decision::Record(assign::commit(assigned, t)))
                         }
                         Err(f) => Ok(Decision::Record(cx.terminate_failed(&state.name, cx.located(state, f)))),
                     }
@@ -1216,7 +1245,7 @@ pub fn decide_advised(
             };
             let build = || Value::Null;
             let make_seed = || seed(obj, &state.name);
-            let env = Env::lazy(&build, &make_seed).metered(&cx.work);
+            let env = Env::lazy(&build, &make_seed).metered(&cx.work).with_variables(&cx.obj.variables);
             cx.await_event(state, &spec, &env)
                 .or_else(|f| Ok(Decision::Record(cx.terminate_failed(&state.name, cx.located(state, f)))))
         }
@@ -1316,13 +1345,17 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
         TaskOutcome::Output(v) => {
             let build = || context_object(obj, state, p, now_ms);
             let make_seed = || seed(obj, &state.name);
-            let env = Env::lazy(&build, &make_seed).metered(&cx.work);
+            let env = Env::lazy(&build, &make_seed).metered(&cx.work).with_variables(&cx.obj.variables);
+            let mut assigned = None;
             let processed = (|| {
                 payload_ok(&v, task_display_name(&task.resource))?;
                 let selected = match &task.result_selector {
                     Some(t) => Cow::Owned(asl::template(t, &v, &env)?),
                     None => Cow::Borrowed(&v),
                 };
+                if !task.resource.ends_with(WAIT_FOR_TASK_TOKEN) {
+                    assigned = cx.assign(state.assign.as_ref(), &selected, &env)?;
+                }
                 let placed = asl::place(&obj.data, &task.result_path, selected)?;
                 let out = asl::select(placed, &state.output_path, &env)?;
                 payload_ok(&out, &state.name)?;
@@ -1345,7 +1378,7 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
                     let data = out.unwrap_or(Some(v));
                     let mut t = with_policy(cx.stay(body(Some(text), None), &state.name, Cx::next_of(state), data));
                     t.refinement = refinement;
-                    Ok(t)
+                    Ok(assign::commit(assigned, t))
                 }
                 Err(f) => Ok(failed(cx.located(state, f))),
             }
@@ -1366,7 +1399,18 @@ impl Object {
     /// Appends a transition [`decide`] or [`outcome`] returned for this object,
     /// signing it with `node.key` when it ends the visit.
     pub fn apply(&mut self, t: Transition, node: &NodeSpec) -> Result<Option<Disposition>> {
-        let Transition { record, data, intent, context, refinement, children, data_text, disposition, completions } = t;
+        let Transition {
+            record,
+            data,
+            intent,
+            context,
+            refinement,
+            children,
+            data_text,
+            disposition,
+            completions,
+            variables,
+        } = t;
         self.scratch.spawned.extend(children);
         if record.seq != self.next_seq() {
             return Err(Error::invalid_argument("this transition was decided for another version of the object"));
@@ -1387,6 +1431,12 @@ impl Object {
             }
             self.context = c;
             self.context_hash = hash;
+        }
+        if let Some(v) = variables {
+            if record.variables_hash != Some(Hash::variables(&cjson::canonical_map(&v))) {
+                return Err(Error::invalid_argument("a transition that assigns variables must commit their hash"));
+            }
+            self.variables = v;
         }
         let next = self.progress()?.after(&record, self);
         if let Some(d) = data {

@@ -87,6 +87,10 @@ pub struct State {
     pub transition: Transition,
     pub input_path: PathSpec,
     pub output_path: PathSpec,
+    /// `Assign`: the workflow variables the state sets when it completes (a payload
+    /// template whose top-level keys are the variables' names). On a Choice state, the
+    /// assignment made when no rule matches.
+    pub assign: Option<Value>,
 }
 
 impl State {
@@ -190,6 +194,8 @@ pub struct Choice {
 pub struct ChoiceBranch {
     pub rule: Rule,
     pub next: String,
+    /// `Assign` made when this rule matches.
+    pub assign: Option<Value>,
 }
 
 /// A Choice rule (also the `When` of an `Adapt` rule).
@@ -351,6 +357,8 @@ pub struct Catcher {
     pub error_equals: Vec<String>,
     pub next: String,
     pub result_path: PathSpec,
+    /// `Assign` made when this catcher catches (`$` is the error output).
+    pub assign: Option<Value>,
 }
 
 /// `Constraints`: bounds on the whole execution.

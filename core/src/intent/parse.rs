@@ -8,7 +8,7 @@ use serde_json::{Map as JsonMap, Value};
 use super::model::*;
 use crate::{Error, Limits, Result};
 
-const COMMON: &[&str] = &["Type", "Comment", "Next", "End", "InputPath", "OutputPath", "QueryLanguage"];
+const COMMON: &[&str] = &["Type", "Comment", "Next", "End", "InputPath", "OutputPath", "QueryLanguage", "Assign"];
 const TASK: &[&str] = &[
     "Resource",
     "Parameters",
@@ -22,7 +22,8 @@ const TASK: &[&str] = &[
     "HeartbeatSecondsPath",
 ];
 const PASS: &[&str] = &["Result", "Parameters", "ResultPath"];
-const CHOICE: &[&str] = &["Type", "Comment", "Choices", "Default", "InputPath", "OutputPath", "QueryLanguage"];
+const CHOICE: &[&str] =
+    &["Type", "Comment", "Choices", "Default", "InputPath", "OutputPath", "QueryLanguage", "Assign"];
 const WAIT: &[&str] = &["Seconds", "Timestamp", "SecondsPath", "TimestampPath"];
 const SUCCEED: &[&str] = &["Type", "Comment", "InputPath", "OutputPath", "QueryLanguage"];
 const FAIL: &[&str] = &["Type", "Comment", "Error", "ErrorPath", "Cause", "CausePath", "QueryLanguage"];
@@ -63,7 +64,6 @@ const TOP: &[&str] = &[
 /// ASL fields this version recognises but does not run yet: rejected as `Unsupported`
 /// rather than ignored.
 const NOT_YET: &[(&str, &str)] = &[
-    ("Assign", "workflow variables (`Assign`) are not supported yet"),
     ("Arguments", "`Arguments` belongs to the JSONata query language, which is not supported yet"),
     ("Output", "`Output` belongs to the JSONata query language, which is not supported yet"),
     ("Items", "`Items` belongs to the JSONata query language, which is not supported yet"),
@@ -81,6 +81,7 @@ pub fn parse_plan(doc: &Value, limits: &Limits) -> Result<Plan> {
     check_keys(top, None, "the intent's top level", &[TOP], false)?;
     query_language(top, None)?;
     let machine = parse_machine(top, None, limits)?;
+    check_scopes(&machine, None, &HashSet::new())?;
     let count = machine.count_states();
     if count > limits.max_states {
         return Err(Error::limit(format!(
@@ -328,6 +329,7 @@ fn parse_state(name: &str, def: &Value, at: &str, limits: &Limits) -> Result<Sta
         transition,
         input_path: path_spec(obj, s, "InputPath")?,
         output_path: path_spec(obj, s, "OutputPath")?,
+        assign: assign(obj, s, "Assign")?,
     })
 }
 
@@ -344,7 +346,11 @@ fn parse_choice(obj: &JsonMap<String, Value>, s: Option<&str>) -> Result<Choice>
     for (i, rule) in arr.iter().enumerate() {
         let field = format!("Choices[{i}]");
         let (rule, next) = parse_rule(rule, s, &field, true)?;
-        choices.push(ChoiceBranch { rule, next: next.expect("top-level rules carry Next") });
+        let assign = match arr[i].as_object() {
+            Some(o) => assign(o, s, &format!("{field}.Assign"))?,
+            None => None,
+        };
+        choices.push(ChoiceBranch { rule, next: next.expect("top-level rules carry Next"), assign });
     }
     Ok(Choice { choices, default: opt_string(obj, s, "Default")? })
 }
@@ -397,8 +403,13 @@ pub(crate) fn parse_rule(v: &Value, s: Option<&str>, field: &str, top: bool) -> 
                     "`Condition` belongs to the JSONata query language, which is not supported yet",
                 ));
             }
+            "Assign" if top => {}
             "Assign" => {
-                return Err(Error::unsupported_field(s, &f(), "workflow variables (`Assign`) are not supported yet"));
+                return Err(Error::invalid_intent(
+                    s,
+                    &f(),
+                    "a nested Choice rule (inside And, Or or Not) cannot have `Assign`",
+                ));
             }
             op => {
                 let (base, is_path) = match op.strip_suffix("Path") {
@@ -714,11 +725,12 @@ fn catchers(obj: &JsonMap<String, Value>, s: Option<&str>) -> Result<Vec<Catcher
     let mut out = Vec::new();
     for (i, c) in entries(obj, s, "Catch")?.into_iter().enumerate() {
         let field = format!("Catch[{i}]");
-        check_keys(c, s, "a Catch entry", &[&["ErrorEquals", "Next", "ResultPath", "Comment"]], true)?;
+        check_keys(c, s, "a Catch entry", &[&["ErrorEquals", "Next", "ResultPath", "Comment", "Assign"]], true)?;
         out.push(Catcher {
             error_equals: error_equals(c, s, &field)?,
             next: required_string(c, s, "Next").map_err(|e| e.in_field(format!("{field}.Next")))?,
             result_path: path_spec(c, s, "ResultPath")?,
+            assign: assign(c, s, &format!("{field}.Assign"))?,
         });
     }
     all_is_last(&out.iter().map(|c| c.error_equals.clone()).collect::<Vec<_>>(), s, "Catch")?;
@@ -953,7 +965,19 @@ fn path_spec(obj: &JsonMap<String, Value>, s: Option<&str>, field: &str) -> Resu
     match obj.get(field) {
         None => Ok(PathSpec::Default),
         Some(Value::Null) => Ok(PathSpec::Null),
-        Some(v) => json_path(v, s, field).map(PathSpec::Path),
+        Some(v) => {
+            let p = json_path(v, s, field)?;
+            if field == "ResultPath" && crate::asl::path::variable(&p).is_some() {
+                return Err(Error::invalid_intent(
+                    s,
+                    field,
+                    format!(
+                        "`ResultPath` places the result in the state's input; it cannot name a variable (`{p}`): use `Assign`"
+                    ),
+                ));
+            }
+            Ok(PathSpec::Path(p))
+        }
     }
 }
 
@@ -1021,22 +1045,9 @@ fn template(obj: &JsonMap<String, Value>, s: Option<&str>, field: &str) -> Resul
                     if k.ends_with(".$") {
                         match child.as_str() {
                             Some(t) if t.starts_with("States.") => {
-                                crate::asl::intrinsics::validate(t).map_err(|(variable, m)| {
-                                    if variable {
-                                        Error::unsupported_field(s, &here, m)
-                                    } else {
-                                        Error::invalid_intent(s, &here, format!("invalid intrinsic function call: {m}"))
-                                    }
+                                crate::asl::intrinsics::validate(t).map_err(|m| {
+                                    Error::invalid_intent(s, &here, format!("invalid intrinsic function call: {m}"))
                                 })?;
-                            }
-                            Some(t) if t.starts_with('$') && t[1..].starts_with(|c: char| c.is_alphabetic()) => {
-                                return Err(Error::unsupported_field(
-                                    s,
-                                    &here,
-                                    format!(
-                                        "`{t}` reads a workflow variable; variables (`Assign`) are not supported yet"
-                                    ),
-                                ));
                             }
                             Some(t) if t.starts_with('$') => {
                                 let q = t.strip_prefix("$$").map_or_else(|| t.to_owned(), |r| format!("${r}"));
@@ -1080,4 +1091,90 @@ fn template(obj: &JsonMap<String, Value>, s: Option<&str>, field: &str) -> Resul
             Ok(Some(v.clone()))
         }
     }
+}
+
+/// `Assign`: an object whose keys (less a `.$` suffix) name variables, checked as a
+/// payload template.
+fn assign(obj: &JsonMap<String, Value>, s: Option<&str>, field: &str) -> Result<Option<Value>> {
+    let key = field.rsplit('.').next().unwrap_or(field);
+    let Some(v) = obj.get(key) else { return Ok(None) };
+    let map = v.as_object().ok_or_else(|| {
+        Error::invalid_intent(s, field, format!("`Assign` must be an object of variable names and values, got {v}"))
+    })?;
+    for k in map.keys() {
+        let name = k.strip_suffix(".$").unwrap_or(k);
+        if !crate::asl::path::is_variable_name(name) {
+            return Err(Error::invalid_intent(
+                s,
+                &format!("{field}.{k}"),
+                format!(
+                    "`{name}` cannot name a variable: a name starts with a letter or `_`, holds only letters, digits and `_`, has at most 80 characters and is not the reserved `states`"
+                ),
+            ));
+        }
+    }
+    let mut holder = JsonMap::new();
+    holder.insert(field.to_owned(), v.clone());
+    template(&holder, s, field)
+}
+
+/// The names a state machine's own states assign (not those of nested branches).
+fn assigned_names(machine: &StateMachine) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    let mut add = |st: &State, field: &str, a: &Option<Value>| {
+        for k in a.iter().filter_map(Value::as_object).flat_map(|m| m.keys()) {
+            out.push((k.strip_suffix(".$").unwrap_or(k).to_owned(), st.name.clone(), format!("{field}.{k}")));
+        }
+    };
+    for st in &machine.states {
+        add(st, "Assign", &st.assign);
+        match &st.kind {
+            StateKind::Choice(c) => {
+                for (i, b) in c.choices.iter().enumerate() {
+                    add(st, &format!("Choices[{i}].Assign"), &b.assign);
+                }
+            }
+            StateKind::Task(Task { catch, .. })
+            | StateKind::Parallel(Parallel { catch, .. })
+            | StateKind::Map(Map { catch, .. }) => {
+                for (i, c) in catch.iter().enumerate() {
+                    add(st, &format!("Catch[{i}].Assign"), &c.assign);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Variable scopes: each `States` block is one; a Parallel branch or a Map iteration
+/// reads the variables of the scopes around it but may not assign their names.
+fn check_scopes(machine: &StateMachine, scope: Option<&str>, outer: &HashSet<String>) -> Result<()> {
+    let own = assigned_names(machine);
+    for (name, st, field) in &own {
+        if outer.contains(name) {
+            return Err(Error::invalid_intent(
+                Some(&child_path(scope, st)),
+                field,
+                format!(
+                    "`{name}` is a variable of an outer scope: a Parallel branch or Map iteration may read it but not assign it"
+                ),
+            ));
+        }
+    }
+    let mut visible = outer.clone();
+    visible.extend(own.into_iter().map(|(n, _, _)| n));
+    for st in &machine.states {
+        let at = child_path(scope, &st.name);
+        match &st.kind {
+            StateKind::Parallel(p) => {
+                for (i, b) in p.branches.iter().enumerate() {
+                    check_scopes(b, Some(&format!("{at}/branch {i}")), &visible)?;
+                }
+            }
+            StateKind::Map(m) => check_scopes(&m.processor, Some(&format!("{at}/ItemProcessor")), &visible)?,
+            _ => {}
+        }
+    }
+    Ok(())
 }

@@ -141,7 +141,6 @@ fn unknown_fields_name_the_field_and_the_state() {
 #[test]
 fn features_not_yet_supported_are_unsupported_not_ignored() {
     for (state, field) in [
-        (json!({"Type": "Pass", "End": true, "Assign": {"x": 1}}), "Assign"),
         (json!({"Type": "Task", "Resource": "r", "End": true, "Arguments": {}}), "Arguments"),
         (json!({"Type": "Pass", "End": true, "Output": {}}), "Output"),
         (json!({"Type": "Pass", "End": true, "QueryLanguage": "JSONata"}), "QueryLanguage"),
@@ -160,6 +159,51 @@ fn features_not_yet_supported_are_unsupported_not_ignored() {
     assert_eq!(e.kind(), ErrorKind::Unsupported);
     let e = err(one_state(json!({"Type": "Choice", "Choices": [{"Condition": "{% true %}", "Next": "End"}]})));
     assert_eq!((e.kind(), e.field()), (ErrorKind::Unsupported, Some("Choices[0].Condition")));
+}
+
+#[test]
+fn variables_are_checked_when_the_plan_is_parsed() {
+    let ok = parse(json!({
+        "StartAt": "A",
+        "States": {
+            "A": {"Type": "Pass", "Assign": {"x": 1, "y.$": "$.a", "z.$": "States.Format('{}', $x)"}, "Next": "C"},
+            "C": {"Type": "Choice", "Assign": {"d": 1},
+                  "Choices": [{"Variable": "$x", "NumericEquals": 1, "Assign": {"w.$": "$y.b[0]"}, "Next": "M"}],
+                  "Default": "M"},
+            "M": {"Type": "Map", "ItemsPath": "$items", "End": true,
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "Assign": {"x.$": "$.Error"}, "Next": "E"}],
+                  "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "Assign": {"inner.$": "$x"}, "End": true}}}},
+            "E": {"Type": "Succeed"}
+        }
+    }));
+    assert!(ok.is_ok(), "{ok:?}");
+    let cases: Vec<(Value, &str, &str, &str)> = vec![
+        (one_state(json!({"Type": "Pass", "Assign": [1], "Next": "End"})), "S", "Assign", "must be an object"),
+        (one_state(json!({"Type": "Pass", "Assign": {"states": 1}, "Next": "End"})), "S", "Assign.states", "reserved"),
+        (one_state(json!({"Type": "Pass", "Assign": {"1x": 1}, "Next": "End"})), "S", "Assign.1x", "cannot name"),
+        (one_state(json!({"Type": "Pass", "Assign": {"a.$": "nope"}, "Next": "End"})), "S", "Assign.a.$", "JSONPath"),
+        (
+            one_state(json!({"Type": "Pass", "ResultPath": "$x", "Next": "End"})),
+            "S",
+            "ResultPath",
+            "cannot name a variable",
+        ),
+        (
+            json!({"StartAt": "A", "States": {
+                "A": {"Type": "Pass", "Assign": {"x": 1}, "Next": "M"},
+                "M": {"Type": "Map", "End": true, "ItemProcessor": {"StartAt": "I", "States": {
+                    "I": {"Type": "Pass", "Assign": {"x": 2}, "End": true}}}}}}),
+            "M/ItemProcessor/I",
+            "Assign.x",
+            "outer scope",
+        ),
+    ];
+    for (doc, state, field, msg) in cases {
+        let e = err(doc);
+        assert_eq!(e.kind(), ErrorKind::InvalidIntent, "{e}");
+        assert_eq!((e.state(), e.field()), (Some(state), Some(field)), "{e}");
+        assert!(e.message().contains(msg), "{e}");
+    }
 }
 
 #[test]

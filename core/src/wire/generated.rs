@@ -1863,6 +1863,7 @@ impl<'a> Object<'a> {
   pub const VT_DATA: ::flatbuffers::VOffsetT = 20;
   pub const VT_HEAD: ::flatbuffers::VOffsetT = 22;
   pub const VT_RESULTS: ::flatbuffers::VOffsetT = 24;
+  pub const VT_VARIABLES: ::flatbuffers::VOffsetT = 26;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -1874,6 +1875,7 @@ impl<'a> Object<'a> {
     args: &'args ObjectArgs<'args>
   ) -> ::flatbuffers::WIPOffset<Object<'bldr>> {
     let mut builder = ObjectBuilder::new(_fbb);
+    if let Some(x) = args.variables { builder.add_variables(x); }
     if let Some(x) = args.results { builder.add_results(x); }
     if let Some(x) = args.head { builder.add_head(x); }
     if let Some(x) = args.data { builder.add_data(x); }
@@ -1966,6 +1968,13 @@ impl<'a> Object<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(Object::VT_RESULTS, None)}
   }
+  #[inline]
+  pub fn variables(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Object::VT_VARIABLES, None)}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Object<'_> {
@@ -1985,6 +1994,7 @@ impl ::flatbuffers::Verifiable for Object<'_> {
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("data", Self::VT_DATA, true)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("head", Self::VT_HEAD, true)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("results", Self::VT_RESULTS, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("variables", Self::VT_VARIABLES, false)?
      .finish();
     Ok(())
   }
@@ -2001,6 +2011,7 @@ pub struct ObjectArgs<'a> {
     pub data: Option<::flatbuffers::WIPOffset<&'a str>>,
     pub head: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
     pub results: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
+    pub variables: Option<::flatbuffers::WIPOffset<&'a str>>,
 }
 impl<'a> Default for ObjectArgs<'a> {
   #[inline]
@@ -2017,6 +2028,7 @@ impl<'a> Default for ObjectArgs<'a> {
       data: None, // required field
       head: None, // required field
       results: None,
+      variables: None,
     }
   }
 }
@@ -2071,6 +2083,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> ObjectBuilder<'a, 'b, A> {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Object::VT_RESULTS, results);
   }
   #[inline]
+  pub fn add_variables(&mut self, variables: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Object::VT_VARIABLES, variables);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> ObjectBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     ObjectBuilder {
@@ -2105,6 +2121,7 @@ impl ::core::fmt::Debug for Object<'_> {
       ds.field("data", &self.data());
       ds.field("head", &self.head());
       ds.field("results", &self.results());
+      ds.field("variables", &self.variables());
       ds.finish()
   }
 }
@@ -4136,6 +4153,8 @@ impl<'a> Record<'a> {
   pub const VT_SIGNED: ::flatbuffers::VOffsetT = 28;
   pub const VT_VISIT: ::flatbuffers::VOffsetT = 30;
   pub const VT_SEQ: ::flatbuffers::VOffsetT = 32;
+  pub const VT_VARIABLES_HASH: ::flatbuffers::VOffsetT = 34;
+  pub const VT_ASSIGNED: ::flatbuffers::VOffsetT = 36;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -4148,6 +4167,8 @@ impl<'a> Record<'a> {
   ) -> ::flatbuffers::WIPOffset<Record<'bldr>> {
     let mut builder = RecordBuilder::new(_fbb);
     builder.add_time_ms(args.time_ms);
+    if let Some(x) = args.assigned { builder.add_assigned(x); }
+    if let Some(x) = args.variables_hash { builder.add_variables_hash(x); }
     builder.add_seq(args.seq);
     builder.add_visit(args.visit);
     if let Some(x) = args.data_hash { builder.add_data_hash(x); }
@@ -4270,6 +4291,20 @@ impl<'a> Record<'a> {
     // Created from valid Table for this object
     // which contains a valid value in this slot
     unsafe { self._tab.get::<u32>(Record::VT_SEQ, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn variables_hash(&self) -> Option<::flatbuffers::Vector<'a, u8>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(Record::VT_VARIABLES_HASH, None)}
+  }
+  #[inline]
+  pub fn assigned(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Record::VT_ASSIGNED, None)}
   }
   #[inline]
   #[allow(non_snake_case)]
@@ -4417,6 +4452,8 @@ impl ::flatbuffers::Verifiable for Record<'_> {
      .visit_field::<bool>("signed", Self::VT_SIGNED, false)?
      .visit_field::<u32>("visit", Self::VT_VISIT, false)?
      .visit_field::<u32>("seq", Self::VT_SEQ, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("variables_hash", Self::VT_VARIABLES_HASH, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("assigned", Self::VT_ASSIGNED, false)?
      .finish();
     Ok(())
   }
@@ -4437,6 +4474,8 @@ pub struct RecordArgs<'a> {
     pub signed: bool,
     pub visit: u32,
     pub seq: u32,
+    pub variables_hash: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
+    pub assigned: Option<::flatbuffers::WIPOffset<&'a str>>,
 }
 impl<'a> Default for RecordArgs<'a> {
   #[inline]
@@ -4457,6 +4496,8 @@ impl<'a> Default for RecordArgs<'a> {
       signed: false,
       visit: 0,
       seq: 0,
+      variables_hash: None,
+      assigned: None,
     }
   }
 }
@@ -4525,6 +4566,14 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> RecordBuilder<'a, 'b, A> {
   #[inline]
   pub fn add_seq(&mut self, seq: u32) {
     self.fbb_.push_slot::<u32>(Record::VT_SEQ, seq, 0);
+  }
+  #[inline]
+  pub fn add_variables_hash(&mut self, variables_hash: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , u8>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Record::VT_VARIABLES_HASH, variables_hash);
+  }
+  #[inline]
+  pub fn add_assigned(&mut self, assigned: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Record::VT_ASSIGNED, assigned);
   }
   #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> RecordBuilder<'a, 'b, A> {
@@ -4621,6 +4670,8 @@ impl ::core::fmt::Debug for Record<'_> {
       ds.field("signed", &self.signed());
       ds.field("visit", &self.visit());
       ds.field("seq", &self.seq());
+      ds.field("variables_hash", &self.variables_hash());
+      ds.field("assigned", &self.assigned());
       ds.finish()
   }
 }

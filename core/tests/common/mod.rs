@@ -91,6 +91,8 @@ pub fn record(
         intent_hash: None,
         context_hash: None,
         data_hash: ends_visit.then(|| obj.data_hash()),
+        variables_hash: None,
+        assigned: None,
         signed,
         visit,
         seq: 0,

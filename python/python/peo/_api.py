@@ -114,6 +114,8 @@ class Record:
     intent_hash: Optional[str]
     context_hash: Optional[str]
     data_hash: Optional[str]
+    variables_hash: Optional[str]
+    assigned: Optional[Dict[str, Any]]
     signed: bool
     body: Dict[str, Any]
 
@@ -284,6 +286,11 @@ class Object:
     def data(self) -> Any:
         """The object's current data (a fresh copy each time)."""
         return json.loads(self._native.data_json)
+
+    @property
+    def variables(self) -> Dict[str, Any]:
+        """The workflow variables in force (``Assign``), name to value (a fresh copy)."""
+        return cast(Dict[str, Any], json.loads(self._native.variables_json))
 
     @property
     def memory(self) -> Tuple[Record, ...]:

@@ -163,9 +163,13 @@ fn state_events(object: &Object, record: &Record, before: &Value, after: &Value,
     let ty = kind.map(StateKind::type_name).unwrap_or("");
     let name = record.state.as_str();
     let entered = |out: &mut Vec<Value>| out.push(json!({"name": name, "type": ty, "input": before}));
+    let assigned: Option<Value> = record.assigned.as_deref().and_then(|a| serde_json::from_str(a).ok());
     let exited = |out: &mut Vec<Value>, v: &Value| {
         if let Some(last) = out.iter_mut().rev().find(|e| e["name"] == name && e.get("output").is_none()) {
             last["output"] = v.clone();
+            if let Some(a) = &assigned {
+                last["assigned_variables"] = a.clone();
+            }
         }
     };
     match &record.body {
@@ -324,9 +328,17 @@ fn run_case(case: &Value) -> Verdict {
             let mut v = v.clone();
             if let Some(m) = v.as_object_mut() {
                 for o in &omitted {
-                    m.remove(*o);
+                    match o.strip_prefix("assigned_variables.") {
+                        Some(name) => {
+                            if let Some(a) = m.get_mut("assigned_variables").and_then(Value::as_object_mut) {
+                                a.remove(name);
+                            }
+                        }
+                        None => {
+                            m.remove(*o);
+                        }
+                    }
                 }
-                m.remove("assigned_variables");
             }
             v
         };

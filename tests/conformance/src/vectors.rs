@@ -290,6 +290,32 @@ fn specs() -> Vec<Value> {
             ]
         }),
         json!({
+            "name": "variables",
+            "description": "Workflow variables (Assign, format version 2) in JSONPath mode: assigned by a Pass state, read by a Task's Parameters at another node after a delegation, assigned from the Task's result, assigned by a Wait state when it wakes at a third node, read by a Map's ItemSelector and by its children (which start with the parent's variables and assign their own), assigned from the Map's result, and read at the end",
+            "plan": {"StartAt": "Start", "States": {
+                "Start": {"Type": "Pass", "Assign": {"rate": 3, "label.$": "$.name"}, "Next": "Price"},
+                "Price": {"Type": "Task", "Resource": "pricing.quote", "Parameters": {"qty.$": "$.qty", "rate.$": "$rate"},
+                          "Assign": {"total.$": "$.amount"}, "ResultPath": "$.quote", "Next": "Cool"},
+                "Cool": {"Type": "Wait", "Seconds": 60, "Assign": {"waited.$": "States.Format('{} waited', $label)"}, "Next": "Each"},
+                "Each": {"Type": "Map", "ItemsPath": "$.items", "ItemSelector": {"item.$": "$$.Map.Item.Value", "rate.$": "$rate"},
+                         "Assign": {"count.$": "States.ArrayLength($)"}, "ResultPath": "$.out", "Next": "Done",
+                         "ItemProcessor": {"StartAt": "Add", "States": {
+                            "Add": {"Type": "Pass", "Assign": {"sum.$": "States.MathAdd($.item, $rate)"}, "Next": "Show"},
+                            "Show": {"Type": "Pass", "Parameters": {"v.$": "$sum", "who.$": "$label"}, "End": true}}}},
+                "Done": {"Type": "Pass", "Parameters": {"total.$": "$total", "waited.$": "$waited", "count.$": "$count", "out.$": "$.out"}, "End": true}
+            }},
+            "input": {"name": "peo", "qty": 2, "items": [1, 2]},
+            "originator_key": 1,
+            "visits": [
+                visit(worker(&[]), T0 + 1_000, json!([])),
+                visit(node("payments-1", "us", Some(3), &["pricing.quote"]), T0 + 2_000, json!([{"output": {"amount": 6}}])),
+                visit(node("worker-2", "us", Some(4), &[]), T0 + 70_000, json!([])),
+                child_visit("child:0", worker(&[]), T0 + 71_000, json!([])),
+                child_visit("child:1", worker(&[]), T0 + 71_000, json!([])),
+                completions(&["child:0", "child:1"], worker(&[]), T0 + 72_000)
+            ]
+        }),
+        json!({
             "name": "parallel-fail-catch",
             "description": "A Parallel state whose first branch fails: the branch's error fails the state and Catch routes it",
             "plan": {"StartAt": "Both", "States": {
@@ -626,6 +652,7 @@ fn run_visit(bytes: &[u8], children: Option<&[Vec<u8>]>, batch: bool, v: &Value)
                 "status": visit.object.status().as_str(),
                 "state": visit.object.state(),
                 "data": visit.object.data(),
+                "variables": visit.object.variables(),
                 "head": visit.object.head().to_hex(),
                 "object_sha256": hex::encode(sha2::Sha256::digest(&visit.bytes)),
                 "children": visit.children.iter().map(|c| hex::encode(sha2::Sha256::digest(c))).collect::<Vec<_>>(),
