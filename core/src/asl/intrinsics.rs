@@ -426,20 +426,9 @@ fn apply(c: &Call, args: Vec<Value>, env: &Env<'_>, used: &mut usize) -> Result<
                 other => other.to_string(),
             };
             let algo = string(1)?;
-            let digest: Vec<u8> = match algo {
-                "MD5" => md5::Md5::digest(data.as_bytes()).to_vec(),
-                "SHA-1" => sha1::Sha1::digest(data.as_bytes()).to_vec(),
-                "SHA-256" => sha2::Sha256::digest(data.as_bytes()).to_vec(),
-                "SHA-384" => sha2::Sha384::digest(data.as_bytes()).to_vec(),
-                "SHA-512" => sha2::Sha512::digest(data.as_bytes()).to_vec(),
-                other => {
-                    return Err(failure(
-                        name,
-                        format!("unknown algorithm `{other}`; use MD5, SHA-1, SHA-256, SHA-384 or SHA-512"),
-                    ));
-                }
-            };
-            Value::String(hex::encode(digest))
+            Value::String(digest(&data, algo).ok_or_else(|| {
+                failure(name, format!("unknown algorithm `{algo}`; use MD5, SHA-1, SHA-256, SHA-384 or SHA-512"))
+            })?)
         }
         "States.JsonMerge" => {
             arity(3, 3)?;
@@ -485,13 +474,32 @@ fn apply(c: &Call, args: Vec<Value>, env: &Env<'_>, used: &mut usize) -> Result<
         }
         "States.UUID" => {
             arity(0, 0)?;
-            let mut bytes = [0u8; 16];
-            bytes[..8].copy_from_slice(&env.random(None).to_be_bytes());
-            bytes[8..].copy_from_slice(&env.random(None).to_be_bytes());
-            Value::String(uuid::Builder::from_random_bytes(bytes).into_uuid().hyphenated().to_string())
+            Value::String(uuid_of(env.random(None), env.random(None)))
         }
         other => return Err(failure(other, "unknown intrinsic function")),
     })
+}
+
+/// The lower-case hex digest of `data` by `algorithm` (`MD5`, `SHA-1`, `SHA-256`,
+/// `SHA-384`, `SHA-512`), as `States.Hash` and JSONata's `$hash` give it.
+pub(crate) fn digest(data: &str, algorithm: &str) -> Option<String> {
+    let d: Vec<u8> = match algorithm {
+        "MD5" => md5::Md5::digest(data.as_bytes()).to_vec(),
+        "SHA-1" => sha1::Sha1::digest(data.as_bytes()).to_vec(),
+        "SHA-256" => sha2::Sha256::digest(data.as_bytes()).to_vec(),
+        "SHA-384" => sha2::Sha384::digest(data.as_bytes()).to_vec(),
+        "SHA-512" => sha2::Sha512::digest(data.as_bytes()).to_vec(),
+        _ => return None,
+    };
+    Some(hex::encode(d))
+}
+
+/// A version-4 UUID from two random draws.
+pub(crate) fn uuid_of(a: u64, b: u64) -> String {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&a.to_be_bytes());
+    bytes[8..].copy_from_slice(&b.to_be_bytes());
+    uuid::Builder::from_random_bytes(bytes).into_uuid().hyphenated().to_string()
 }
 
 /// How `States.Format` shows a value: strings as they are, objects and arrays as

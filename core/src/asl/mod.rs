@@ -5,6 +5,7 @@
 //! decides which of them a state needs.
 
 pub(crate) mod intrinsics;
+pub(crate) mod jsonata;
 pub(crate) mod path;
 pub(crate) mod work;
 
@@ -32,6 +33,7 @@ pub mod errors {
     pub const PARAMETER_PATH_FAILURE: &str = "States.ParameterPathFailure";
     pub const BRANCH_FAILED: &str = "States.BranchFailed";
     pub const EXCEEDS_TOLERATED_FAILURE_THRESHOLD: &str = "States.ExceedsToleratedFailureThreshold";
+    pub const QUERY_EVALUATION_ERROR: &str = "States.QueryEvaluationError";
 }
 
 /// The largest state input or output Step Functions accepts: 256 KiB of UTF-8.
@@ -109,6 +111,8 @@ pub(crate) struct Env<'a> {
     own: Work,
     /// The workflow variables in force (`$name` in a path).
     variables: Option<&'a Map<String, Value>>,
+    /// The clock reading of the record being written (JSONata's `$now`, `$millis`).
+    now_ms: i64,
 }
 
 impl<'a> Env<'a> {
@@ -124,6 +128,7 @@ impl<'a> Env<'a> {
             work: None,
             own: Work::unmetered(),
             variables: None,
+            now_ms: 0,
         }
     }
     /// An environment that builds the context object and the seed on first use.
@@ -138,6 +143,7 @@ impl<'a> Env<'a> {
             work: None,
             own: Work::unmetered(),
             variables: None,
+            now_ms: 0,
         }
     }
     /// This environment, counting its work against the cycle's budget.
@@ -149,6 +155,18 @@ impl<'a> Env<'a> {
     pub(crate) fn with_variables(mut self, variables: &'a Map<String, Value>) -> Env<'a> {
         self.variables = Some(variables);
         self
+    }
+    /// This environment, with the clock reading of the record being written.
+    pub(crate) fn with_now(mut self, now_ms: i64) -> Env<'a> {
+        self.now_ms = now_ms;
+        self
+    }
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+    /// The variables in force, if the environment reads any.
+    pub(crate) fn variables(&self) -> Option<&Map<String, Value>> {
+        self.variables
     }
     /// The variable `name`, if one is in force.
     pub(crate) fn variable(&self, name: &str) -> Option<&Value> {
@@ -194,15 +212,32 @@ impl<'a> Env<'a> {
     pub(crate) fn random(&self, user_seed: Option<i64>) -> u64 {
         let n = self.draws.get();
         self.draws.set(n + 1);
-        let mut buf = Vec::with_capacity(48);
-        buf.extend_from_slice(self.seed.get_or_init(|| self.make_seed.map_or([0; 32], |f| f())));
-        buf.extend_from_slice(&n.to_be_bytes());
-        if let Some(s) = user_seed {
-            buf.extend_from_slice(&s.to_be_bytes());
-        }
-        let h = Hash::tagged(b"peo/random/v1", &buf);
-        u64::from_be_bytes(h.0[..8].try_into().expect("8 bytes"))
+        draw(&self.seed(), n, user_seed)
     }
+    /// The seed of the evaluation's randomness.
+    pub(crate) fn seed(&self) -> [u8; 32] {
+        *self.seed.get_or_init(|| self.make_seed.map_or([0; 32], |f| f()))
+    }
+    /// How many draws were made (JSONata's functions draw on their own and put the
+    /// count back, so that the draws stay one sequence).
+    pub(crate) fn draws(&self) -> u64 {
+        self.draws.get()
+    }
+    pub(crate) fn set_draws(&self, n: u64) {
+        self.draws.set(n);
+    }
+}
+
+/// The `n`-th deterministic draw from `seed` (with an optional user seed).
+pub(crate) fn draw(seed: &[u8; 32], n: u64, user_seed: Option<i64>) -> u64 {
+    let mut buf = Vec::with_capacity(48);
+    buf.extend_from_slice(seed);
+    buf.extend_from_slice(&n.to_be_bytes());
+    if let Some(s) = user_seed {
+        buf.extend_from_slice(&s.to_be_bytes());
+    }
+    let h = Hash::tagged(b"peo/random/v1", &buf);
+    u64::from_be_bytes(h.0[..8].try_into().expect("8 bytes"))
 }
 
 /// Applies `InputPath` / `OutputPath`: `$` by default (no copy), `null` gives `{}`.
@@ -361,6 +396,13 @@ pub(crate) fn rule_matches(rule: &Rule, input: &Value, env: &Env<'_>) -> Result<
             Ok(false)
         }
         Rule::Not(r) => Ok(!rule_matches(r, input, env)?),
+        Rule::Condition(c) => {
+            let st = jsonata::States { input, result: None, error_output: None };
+            match jsonata::evaluate(c, "Condition", &st, env)? {
+                Value::Bool(b) => Ok(b),
+                other => Err(jsonata::unexpected(c, "Condition", "boolean", &other)),
+            }
+        }
         Rule::Test { variable, op, operand } => test(variable, *op, operand, input, env),
     }
 }

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::{Cx, Transition};
 use crate::asl::{self, Env, Failure, errors};
+use crate::intent::{QueryLanguage, State};
 use crate::{Hash, json as cjson};
 
 /// The most a variable's value, and an `Assign`'s values together, may take as JSON.
@@ -40,21 +41,33 @@ fn too_large(what: String) -> Failure {
 }
 
 impl Cx<'_> {
-    /// Evaluates `spec`, a state's (or a rule's, or a catcher's) `Assign`, with `input` as
-    /// `$`. `None` when there is nothing to assign.
+    /// Evaluates `spec`, a state's (or a rule's, or a catcher's) `Assign`, in the state's
+    /// query language: in JSONPath with `dollar` as `$`, in JSONata with `st` as
+    /// `$states`. `None` when there is nothing to assign.
     pub(super) fn assign(
         &self,
+        state: &State,
         spec: Option<&Value>,
-        input: &Value,
+        dollar: &Value,
+        st: &asl::jsonata::States<'_>,
         env: &Env<'_>,
     ) -> std::result::Result<Option<Assigned>, Failure> {
         let Some(spec) = spec else { return Ok(None) };
-        let Value::Object(values) = asl::template(spec, input, env)? else {
+        let values = match state.query_language {
+            QueryLanguage::JsonPath => asl::template(spec, dollar, env)?,
+            QueryLanguage::Jsonata => asl::jsonata::template(spec, "Assign", st, env)?,
+        };
+        let Value::Object(values) = values else {
             return Err(Failure::runtime("`Assign` must evaluate to an object"));
         };
         if values.is_empty() {
             return Ok(None);
         }
+        self.assigned(values).map(Some)
+    }
+
+    /// The variables after `values` are assigned, within the limits.
+    fn assigned(&self, values: Map<String, Value>) -> std::result::Result<Assigned, Failure> {
         for (name, v) in &values {
             if !asl::fits(v, MAX_VARIABLE_BYTES) {
                 return Err(too_large(format!(
@@ -80,7 +93,7 @@ impl Cx<'_> {
                 text.len()
             )));
         }
-        Ok(Some(Assigned { values, variables: Arc::new(variables), text }))
+        Ok(Assigned { values, variables: Arc::new(variables), text })
     }
 }
 

@@ -33,6 +33,13 @@ impl Cx<'_> {
                     other => other.to_string(),
                 }
             }
+            StringSpec::Expr(e) => {
+                let st = asl::jsonata::States { input: raw, result: None, error_output: None };
+                match asl::jsonata::evaluate(e, "Event", &st, env)? {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                }
+            }
         };
         let timeout = spec
             .timeout_seconds
@@ -89,16 +96,25 @@ impl Cx<'_> {
         };
         let build = || context_object(self.obj, state, self.p, self.now);
         let make_seed = || seed(self.obj, &state.name);
-        let env = Env::lazy(&build, &make_seed).metered(&self.work).with_variables(&self.obj.variables);
+        let env =
+            Env::lazy(&build, &make_seed).metered(&self.work).with_variables(&self.obj.variables).with_now(self.now);
         let processed = (|| {
             payload_ok(&e.payload, &state.name)?;
             let selected = match selector {
                 Some(t) => Cow::Owned(asl::template(t, &e.payload, &env)?),
                 None => Cow::Borrowed(&e.payload),
             };
-            let assigned = self.assign(state.assign.as_ref(), &selected, &env)?;
-            let placed = asl::place(&self.obj.data, result_path, selected)?;
-            let out = asl::select(placed, &state.output_path, &env)?;
+            let st = asl::jsonata::States { input: &self.obj.data, result: Some(&e.payload), error_output: None };
+            let assigned = self.assign(state, state.assign.as_ref(), &selected, &st, &env)?;
+            let out = match state.query_language {
+                QueryLanguage::JsonPath => {
+                    let placed = asl::place(&self.obj.data, result_path, selected)?;
+                    asl::select(placed, &state.output_path, &env)?
+                }
+                QueryLanguage::Jsonata => {
+                    Cow::Owned(self.output(state.output.as_ref(), &st, &env, e.payload.clone())?)
+                }
+            };
             payload_ok(&out, &state.name)?;
             Ok::<_, Failure>((assigned, changed(&self.obj.data, out)))
         })();

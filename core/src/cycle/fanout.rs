@@ -187,6 +187,15 @@ fn child_id(parent: ObjectId, state: &str, attempt: u32, branch: usize) -> Objec
     ObjectId(Hash::tagged(b"peo/child/v1", &buf).0[..16].try_into().expect("16 of 32 bytes"))
 }
 
+/// A JSONata fan-out state's children are JSONata unless their plan says otherwise.
+fn inherit_query_language(state: &State, plan: &mut Value) {
+    if state.query_language == QueryLanguage::Jsonata
+        && let Some(o) = plan.as_object_mut()
+    {
+        o.entry("QueryLanguage").or_insert_with(|| json!("JSONata"));
+    }
+}
+
 /// A number field of a Map (`MaxConcurrency`, `ToleratedFailureCount`, ...).
 fn number(
     spec: &Option<NumberSpec>,
@@ -197,6 +206,17 @@ fn number(
     Ok(match spec {
         None => None,
         Some(NumberSpec::Value(v)) => Some(*v),
+        Some(NumberSpec::Expr(e)) => {
+            let st = asl::jsonata::States { input, result: None, error_output: None };
+            let v = asl::jsonata::evaluate(e, field, &st, env)?;
+            match v.as_f64() {
+                Some(n) if n >= 0.0 && (field.contains("Percentage") || n.fract() == 0.0) => Some(n),
+                _ => {
+                    let want = if field.contains("Percentage") { "number" } else { "integer" };
+                    return Err(asl::jsonata::unexpected(e, field, want, &v));
+                }
+            }
+        }
         Some(NumberSpec::Path(p)) => {
             let v = env.query(p, input).map_err(|e| Failure::invalid_path(p, &e))?;
             // Step Functions reads a numeric string too (`"1"`).
@@ -237,11 +257,18 @@ impl Cx<'_> {
         let input = asl::select(Cow::Borrowed(raw), &state.input_path, env)?;
         match &state.kind {
             StateKind::Parallel(p) => {
-                let effective = match &p.parameters {
-                    Some(t) => asl::template(t, &input, env)?,
-                    None => input.into_owned(),
+                let effective = match (&p.parameters, &p.arguments) {
+                    (Some(t), _) => asl::template(t, &input, env)?,
+                    (None, Some(a)) => {
+                        let st = asl::jsonata::States { input: raw, result: None, error_output: None };
+                        asl::jsonata::template(a, "Arguments", &st, env)?
+                    }
+                    (None, None) => input.into_owned(),
                 };
-                let branches = doc["Branches"].as_array().cloned().unwrap_or_default();
+                let mut branches = doc["Branches"].as_array().cloned().unwrap_or_default();
+                for b in &mut branches {
+                    inherit_query_language(state, b);
+                }
                 for b in &branches {
                     self.work.spend_value(b)?;
                     self.work.spend_value(&effective)?;
@@ -252,23 +279,13 @@ impl Cx<'_> {
                 })
             }
             StateKind::Map(m) => {
-                let items = match &m.items_path {
-                    crate::intent::PathSpec::Path(p) => {
-                        env.query(p, &input).map_err(|e| Failure::invalid_path(p, &e))?
-                    }
-                    _ => input.clone().into_owned(),
-                };
-                let Value::Array(items) = items else {
-                    return Err(Failure::runtime(format!(
-                        "Item reader: the items of Map state '{}' must be a JSON array, got {items}",
-                        state.name
-                    )));
-                };
+                let items = self.items(state, m, &input, env)?;
                 let mut processor =
                     doc.get("ItemProcessor").or_else(|| doc.get("Iterator")).cloned().unwrap_or(Value::Null);
                 if let Some(o) = processor.as_object_mut() {
                     o.remove("ProcessorConfig");
                 }
+                inherit_query_language(state, &mut processor);
                 let mut branches = Vec::with_capacity(items.len());
                 let mut item_ctx: Option<Value> = None;
                 for (i, item) in items.into_iter().enumerate() {
@@ -280,8 +297,15 @@ impl Cx<'_> {
                             ctx["Map"] = json!({"Item": {"Index": i, "Value": item}});
                             let item_env = Env::new(ctx, seed(self.obj, &state.name))
                                 .metered(&self.work)
-                                .with_variables(&self.obj.variables);
-                            asl::template(t, &input, &item_env)?
+                                .with_variables(&self.obj.variables)
+                                .with_now(self.now);
+                            match state.query_language {
+                                QueryLanguage::JsonPath => asl::template(t, &input, &item_env)?,
+                                QueryLanguage::Jsonata => {
+                                    let st = asl::jsonata::States { input: raw, result: None, error_output: None };
+                                    asl::jsonata::template(t, "ItemSelector", &st, &item_env)?
+                                }
+                            }
                         }
                         None => item,
                     };
@@ -297,19 +321,49 @@ impl Cx<'_> {
         }
     }
 
+    /// A Map state's items: `ItemsPath` (JSONPath) or `Items` (JSONata) applied to the
+    /// state's input, which must give an array.
+    fn items(
+        &self,
+        state: &State,
+        m: &crate::intent::Map,
+        input: &Value,
+        env: &Env<'_>,
+    ) -> std::result::Result<Vec<Value>, Failure> {
+        let items = match (&m.items_path, &m.items) {
+            (crate::intent::PathSpec::Path(p), _) => env.query(p, input).map_err(|e| Failure::invalid_path(p, &e))?,
+            (_, Some(t)) => {
+                let st = asl::jsonata::States { input, result: None, error_output: None };
+                let v = asl::jsonata::template(t, "Items", &st, env)?;
+                if let (Value::String(text), false) = (t, v.is_array()) {
+                    let e = asl::jsonata::expression(text).unwrap_or(text);
+                    return Err(asl::jsonata::unexpected(e, "Items", "array", &v));
+                }
+                v
+            }
+            _ => input.clone(),
+        };
+        match items {
+            Value::Array(a) => Ok(a),
+            other if state.query_language == QueryLanguage::Jsonata => Err(Failure {
+                error: errors::QUERY_EVALUATION_ERROR.to_owned(),
+                cause: format!("Map state input must be an array but was: {}", cjson::canonical(&other)),
+                located: true,
+            }),
+            other => Err(Failure::runtime(format!(
+                "Item reader: the items of Map state '{}' must be a JSON array, got {other}",
+                state.name
+            ))),
+        }
+    }
+
     /// How many children `state` has in all (without building them).
     pub(super) fn count_children(&self, state: &State, env: &Env<'_>) -> std::result::Result<usize, Failure> {
         match &state.kind {
             StateKind::Parallel(p) => Ok(p.branches.len()),
             StateKind::Map(m) => {
                 let input = asl::select(Cow::Borrowed(&self.obj.data), &state.input_path, env)?;
-                let items = match &m.items_path {
-                    crate::intent::PathSpec::Path(p) => {
-                        env.query(p, &input).map_err(|e| Failure::invalid_path(p, &e))?
-                    }
-                    _ => input.into_owned(),
-                };
-                Ok(items.as_array().map_or(0, Vec::len))
+                Ok(self.items(state, m, &input, env)?.len())
             }
             _ => Ok(0),
         }
@@ -380,16 +434,23 @@ impl Cx<'_> {
         };
         let build = || context_object(self.obj, state, self.p, self.now);
         let make_seed = || seed(self.obj, &state.name);
-        let env = Env::lazy(&build, &make_seed).metered(&self.work).with_variables(&self.obj.variables);
+        let env =
+            Env::lazy(&build, &make_seed).metered(&self.work).with_variables(&self.obj.variables).with_now(self.now);
         let result = Value::Array(outputs);
         let processed = (|| {
             let selected = match selector {
                 Some(t) => Cow::Owned(asl::template(t, &result, &env)?),
                 None => Cow::Borrowed(&result),
             };
-            let assigned = self.assign(state.assign.as_ref(), &selected, &env)?;
-            let placed = asl::place(&self.obj.data, result_path, selected)?;
-            let out = asl::select(placed, &state.output_path, &env)?;
+            let st = asl::jsonata::States { input: &self.obj.data, result: Some(&result), error_output: None };
+            let assigned = self.assign(state, state.assign.as_ref(), &selected, &st, &env)?;
+            let out = match state.query_language {
+                QueryLanguage::JsonPath => {
+                    let placed = asl::place(&self.obj.data, result_path, selected)?;
+                    asl::select(placed, &state.output_path, &env)?
+                }
+                QueryLanguage::Jsonata => Cow::Owned(self.output(state.output.as_ref(), &st, &env, result.clone())?),
+            };
             payload_ok(&out, &state.name)?;
             Ok::<_, Failure>((assigned, out.into_owned()))
         })();
@@ -507,7 +568,7 @@ pub fn join_all(
     let total = *current.total.get_or_init(|| {
         let build = || context_object(parent, state, p, now_ms);
         let make_seed = || seed(parent, &state.name);
-        let env = Env::lazy(&build, &make_seed).metered(&cx.work).with_variables(&cx.obj.variables);
+        let env = Env::lazy(&build, &make_seed).metered(&cx.work).with_variables(&cx.obj.variables).with_now(cx.now);
         cx.count_children(state, &env).unwrap_or(current.children.len())
     });
     let failures = current.done.values().filter(|d| !d.succeeded).count()
@@ -670,7 +731,8 @@ fn tolerated(
         StateKind::Map(m) => {
             let build = || context_object(parent, state, p, now_ms);
             let make_seed = || seed(parent, &state.name);
-            let env = Env::lazy(&build, &make_seed).metered(&cx.work).with_variables(&cx.obj.variables);
+            let env =
+                Env::lazy(&build, &make_seed).metered(&cx.work).with_variables(&cx.obj.variables).with_now(cx.now);
             let count = number(&m.tolerated_failure_count, &parent.data, &env, "ToleratedFailureCount").ok().flatten();
             let pct = number(&m.tolerated_failure_percentage, &parent.data, &env, "ToleratedFailurePercentage")
                 .ok()

@@ -29,6 +29,7 @@ mod awaits;
 mod compact;
 mod fanout;
 mod history;
+mod jsonata;
 mod narrow;
 
 pub(crate) use adapt::{check_refinement, refine};
@@ -40,7 +41,7 @@ pub(crate) use history::History;
 pub use narrow::narrow;
 
 use crate::asl::{self, Env, Failure, MAX_PAYLOAD_BYTES, errors};
-use crate::intent::{NumberSpec, State, StateKind, StringSpec, Transition as Next, WaitFor};
+use crate::intent::{NumberSpec, QueryLanguage, State, StateKind, StringSpec, Transition as Next, WaitFor};
 use crate::policy::{NodePolicy, PolicyAction};
 use crate::{
     Body, DelegateReason, DormantReason, Error, Hash, MutateKind, NodeRef, Object, PolicyOutcome, Record, ReentryCause,
@@ -820,8 +821,10 @@ impl Cx<'_> {
             let count = self.p.retries.get(i).copied().unwrap_or(1).max(1);
             if u64::from(count) <= r.max_attempts {
                 let make_seed = || seed(self.obj, &state.name);
-                let env =
-                    Env::lazy(&|| Value::Null, &make_seed).metered(&self.work).with_variables(&self.obj.variables);
+                let env = Env::lazy(&|| Value::Null, &make_seed)
+                    .metered(&self.work)
+                    .with_variables(&self.obj.variables)
+                    .with_now(self.now);
                 let delay = asl::backoff_ms(r, count - 1, env.random(None));
                 if delay <= 0 {
                     return self.evaluate(state);
@@ -835,12 +838,22 @@ impl Cx<'_> {
             let error_output = json!({"Error": e.error, "Cause": e.cause.clone().unwrap_or_default()});
             let build = || context_object(self.obj, state, self.p, self.now);
             let make_seed = || seed(self.obj, &state.name);
-            let env = Env::lazy(&build, &make_seed).metered(&self.work).with_variables(&self.obj.variables);
-            let assigned = match self.assign(c.assign.as_ref(), &error_output, &env) {
+            let env = Env::lazy(&build, &make_seed)
+                .metered(&self.work)
+                .with_variables(&self.obj.variables)
+                .with_now(self.now);
+            let st = asl::jsonata::States { input: &self.obj.data, result: None, error_output: Some(&error_output) };
+            let assigned = match self.assign(state, c.assign.as_ref(), &error_output, &st, &env) {
                 Ok(a) => a,
                 Err(f) => return Ok(Decision::Record(self.terminate_failed(&state.name, self.located(state, f)))),
             };
-            return match asl::place(&self.obj.data, &c.result_path, Cow::Owned(error_output)).map(Cow::into_owned) {
+            let data = match state.query_language {
+                QueryLanguage::JsonPath => {
+                    asl::place(&self.obj.data, &c.result_path, Cow::Borrowed(&error_output)).map(Cow::into_owned)
+                }
+                QueryLanguage::Jsonata => self.output(c.output.as_ref(), &st, &env, error_output.clone()),
+            };
+            return match data {
                 Ok(data) => {
                     if let Err(f) = payload_ok(&data, &state.name) {
                         return Ok(Decision::Record(self.terminate_failed(&state.name, self.located(state, f))));
@@ -870,7 +883,8 @@ impl Cx<'_> {
     fn evaluate(&self, state: &State) -> Result<Decision> {
         let build = || context_object(self.obj, state, self.p, self.now);
         let make_seed = || seed(self.obj, &state.name);
-        let env = Env::lazy(&build, &make_seed).metered(&self.work).with_variables(&self.obj.variables);
+        let env =
+            Env::lazy(&build, &make_seed).metered(&self.work).with_variables(&self.obj.variables).with_now(self.now);
         if let StateKind::Map(_) = &state.kind
             && fanout::fan_out_launched(self.obj) == 0
             && let Ok(n) = self.count_children(state, &env)
@@ -903,6 +917,11 @@ impl Cx<'_> {
         if let Some(spec) = self.obj.intent.plan().awaits.get(name) {
             return self.await_event(state, spec, env);
         }
+        if state.query_language == QueryLanguage::Jsonata
+            && let Some(d) = self.eval_jsonata(state, env)?
+        {
+            return Ok(d);
+        }
         match &state.kind {
             StateKind::Pass(pass) => {
                 let input = asl::select(Cow::Borrowed(raw), &state.input_path, env)?;
@@ -911,7 +930,8 @@ impl Cx<'_> {
                     (None, Some(t)) => Cow::Owned(asl::template(t, &input, env)?),
                     (None, None) => input,
                 };
-                let assigned = self.assign(state.assign.as_ref(), &result, env)?;
+                let st = asl::jsonata::States { input: raw, result: None, error_output: None };
+                let assigned = self.assign(state, state.assign.as_ref(), &result, &st, env)?;
                 let placed = asl::place(raw, &pass.result_path, result)?;
                 let out = asl::select(placed, &state.output_path, env)?;
                 payload_ok(&out, name)?;
@@ -945,7 +965,8 @@ impl Cx<'_> {
                         ));
                     }
                 };
-                let assigned = self.assign(assign, &input, env)?;
+                let st = asl::jsonata::States { input: raw, result: None, error_output: None };
+                let assigned = self.assign(state, assign, &input, &st, env)?;
                 let out = asl::select(input, &state.output_path, env)?;
                 Ok(Decision::Record(assign::commit(
                     assigned,
@@ -963,43 +984,7 @@ impl Cx<'_> {
             }
             StateKind::Wait(w) => {
                 let input = asl::select(Cow::Borrowed(raw), &state.input_path, env)?;
-                let at = match &w.wait_for {
-                    WaitFor::Seconds(s) => self.now.saturating_add(i64::try_from(*s).unwrap_or(i64::MAX).saturating_mul(1000)),
-                    WaitFor::Timestamp(t) => asl::parse_timestamp(t).ok_or_else(|| {
-                        Failure::runtime(format!(
-                            "The Timestamp parameter does not reference a valid ISO-8601 extended offset date-time format string: {t}"
-                        ))
-                    })?,
-                    WaitFor::SecondsPath(p) => {
-                        let v = env.query(p, &input)
-                            .map_err(|e| Failure::invalid_path(p, &e))?;
-                        let secs = match &v {
-                            Value::Number(n) if n.is_i64() || n.is_u64() => n.as_i64().unwrap_or(i64::MAX),
-                            Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() == 0.0) => n.as_f64().unwrap_or(0.0) as i64,
-                            _ => {
-                                return Err(Failure::runtime(format!(
-                                    "The SecondsPath parameter cannot be parsed as a long value: {p} == {v}"
-                                )));
-                            }
-                        };
-                        if secs < 0 {
-                            return Err(Failure::runtime(format!(
-                                "The SecondsPath parameter references a negative value: {p} == {v}"
-                            )));
-                        }
-                        self.now.saturating_add(secs.saturating_mul(1000))
-                    }
-                    WaitFor::TimestampPath(p) => {
-                        let v = env.query(p, &input)
-                            .map_err(|e| Failure::invalid_path(p, &e))?;
-                        let shown = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                        v.as_str().and_then(asl::parse_timestamp).ok_or_else(|| {
-                            Failure::runtime(format!(
-                                "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {p} == {shown}"
-                            ))
-                        })?
-                    }
-                };
+                let at = self.wake_at(&w.wait_for, &input, env)?;
                 Ok(Decision::Record(self.dormant(state, self.wake(DormantReason::Wait, Some(at)))))
             }
             StateKind::Succeed => {
@@ -1025,6 +1010,12 @@ impl Cx<'_> {
                                     ))
                                 })?
                             };
+                            Some(v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                        }
+                        Some(StringSpec::Expr(e)) => {
+                            let field = field.trim_end_matches("Path");
+                            let st = asl::jsonata::States { input: raw, result: None, error_output: None };
+                            let v = asl::jsonata::evaluate(e, field, &st, env)?;
                             Some(v.as_str().map_or_else(|| v.to_string(), str::to_owned))
                         }
                     })
@@ -1065,13 +1056,25 @@ impl Cx<'_> {
                     )));
                 }
                 let input = asl::select(Cow::Borrowed(raw), &state.input_path, env)?;
-                let effective = match &task.parameters {
-                    Some(t) => asl::template(t, &input, env)?,
-                    None => input.into_owned(),
+                let effective = match (&task.parameters, &task.arguments) {
+                    (Some(t), _) => asl::template(t, &input, env)?,
+                    (None, Some(a)) => {
+                        let st = asl::jsonata::States { input: &input, result: None, error_output: None };
+                        asl::jsonata::template(a, "Arguments", &st, env)?
+                    }
+                    (None, None) => input.into_owned(),
                 };
                 let timeout = match &task.timeout_seconds {
                     None => None,
                     Some(NumberSpec::Value(v)) => Some(*v),
+                    Some(NumberSpec::Expr(e)) => {
+                        let st = asl::jsonata::States { input: raw, result: None, error_output: None };
+                        let v = asl::jsonata::evaluate(e, "TimeoutSeconds", &st, env)?;
+                        match v.as_f64() {
+                            Some(n) if n > 0.0 => Some(n),
+                            _ => return Err(asl::jsonata::unexpected(e, "TimeoutSeconds", "number", &v)),
+                        }
+                    }
                     Some(NumberSpec::Path(p)) => {
                         let v = env.query(p, raw).map_err(|e| Failure::invalid_path(p, &e))?;
                         match v.as_f64() {
@@ -1098,6 +1101,68 @@ impl Cx<'_> {
             }
             StateKind::Parallel(_) | StateKind::Map(_) => self.fan_out(state, env),
         }
+    }
+
+    /// When a Wait state wakes: `Seconds` / `Timestamp` as given, read by a path or
+    /// computed by a JSONata expression.
+    fn wake_at(&self, wait_for: &WaitFor, input: &Value, env: &Env<'_>) -> std::result::Result<i64, Failure> {
+        Ok(match wait_for {
+            WaitFor::Seconds(s) => self.now.saturating_add(i64::try_from(*s).unwrap_or(i64::MAX).saturating_mul(1000)),
+            WaitFor::Timestamp(t) => asl::parse_timestamp(t).ok_or_else(|| {
+                Failure::runtime(format!(
+                    "The Timestamp parameter does not reference a valid ISO-8601 extended offset date-time format string: {t}"
+                ))
+            })?,
+            WaitFor::SecondsPath(p) => {
+                let v = env.query(p, input)
+                    .map_err(|e| Failure::invalid_path(p, &e))?;
+                let secs = match &v {
+                    Value::Number(n) if n.is_i64() || n.is_u64() => n.as_i64().unwrap_or(i64::MAX),
+                    Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() == 0.0) => n.as_f64().unwrap_or(0.0) as i64,
+                    _ => {
+                        return Err(Failure::runtime(format!(
+                            "The SecondsPath parameter cannot be parsed as a long value: {p} == {v}"
+                        )));
+                    }
+                };
+                if secs < 0 {
+                    return Err(Failure::runtime(format!(
+                        "The SecondsPath parameter references a negative value: {p} == {v}"
+                    )));
+                }
+                self.now.saturating_add(secs.saturating_mul(1000))
+            }
+            WaitFor::SecondsExpr(e) => {
+                let st = asl::jsonata::States { input, result: None, error_output: None };
+                let v = asl::jsonata::evaluate(e, "Seconds", &st, env)?;
+                match v.as_i64() {
+                    Some(secs) if secs >= 0 => self.now.saturating_add(secs.saturating_mul(1000)),
+                    _ => return Err(asl::jsonata::unexpected(e, "Seconds", "integer", &v)),
+                }
+            }
+            WaitFor::TimestampExpr(e) => {
+                let st = asl::jsonata::States { input, result: None, error_output: None };
+                let v = asl::jsonata::evaluate(e, "Timestamp", &st, env)?;
+                let shown = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                v.as_str().and_then(asl::parse_timestamp).ok_or_else(|| Failure {
+                    error: errors::QUERY_EVALUATION_ERROR.to_owned(),
+                    cause: format!(
+                        "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {shown}"
+                    ),
+                    located: true,
+                })?
+            }
+            WaitFor::TimestampPath(p) => {
+                let v = env.query(p, input)
+                    .map_err(|e| Failure::invalid_path(p, &e))?;
+                let shown = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                v.as_str().and_then(asl::parse_timestamp).ok_or_else(|| {
+                    Failure::runtime(format!(
+                        "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {p} == {shown}"
+                    ))
+                })?
+            }
+        })
     }
 
     fn succeed(&self, state: &str, output: Value) -> Transition {
@@ -1201,10 +1266,21 @@ pub fn decide_advised(
                 (DormantReason::Wait, StateKind::Wait(_)) => {
                     let build = || context_object(obj, state, p, now_ms);
                     let make_seed = || seed(obj, &state.name);
-                    let env = Env::lazy(&build, &make_seed).metered(&cx.work).with_variables(&cx.obj.variables);
+                    let env = Env::lazy(&build, &make_seed)
+                        .metered(&cx.work)
+                        .with_variables(&cx.obj.variables)
+                        .with_now(cx.now);
                     let out = asl::select(Cow::Borrowed(&obj.data), &state.input_path, &env).and_then(|input| {
-                        let assigned = cx.assign(state.assign.as_ref(), &input, &env)?;
-                        Ok((assigned, asl::select(input, &state.output_path, &env)?))
+                        let st = asl::jsonata::States { input: &obj.data, result: None, error_output: None };
+                        let assigned = cx.assign(state, state.assign.as_ref(), &input, &st, &env)?;
+                        let out = match state.query_language {
+                            QueryLanguage::JsonPath => asl::select(input, &state.output_path, &env)?,
+                            QueryLanguage::Jsonata => {
+                                Cow::Owned(cx.output(state.output.as_ref(), &st, &env, obj.data.clone())?)
+                            }
+                        };
+                        payload_ok(&out, &state.name)?;
+                        Ok((assigned, out))
                     });
                     match out {
                         Ok((assigned, out)) => {
@@ -1245,7 +1321,8 @@ pub fn decide_advised(
             };
             let build = || Value::Null;
             let make_seed = || seed(obj, &state.name);
-            let env = Env::lazy(&build, &make_seed).metered(&cx.work).with_variables(&cx.obj.variables);
+            let env =
+                Env::lazy(&build, &make_seed).metered(&cx.work).with_variables(&cx.obj.variables).with_now(cx.now);
             cx.await_event(state, &spec, &env)
                 .or_else(|f| Ok(Decision::Record(cx.terminate_failed(&state.name, cx.located(state, f)))))
         }
@@ -1345,7 +1422,8 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
         TaskOutcome::Output(v) => {
             let build = || context_object(obj, state, p, now_ms);
             let make_seed = || seed(obj, &state.name);
-            let env = Env::lazy(&build, &make_seed).metered(&cx.work).with_variables(&cx.obj.variables);
+            let env =
+                Env::lazy(&build, &make_seed).metered(&cx.work).with_variables(&cx.obj.variables).with_now(cx.now);
             let mut assigned = None;
             let processed = (|| {
                 payload_ok(&v, task_display_name(&task.resource))?;
@@ -1353,11 +1431,21 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
                     Some(t) => Cow::Owned(asl::template(t, &v, &env)?),
                     None => Cow::Borrowed(&v),
                 };
+                let st = asl::jsonata::States { input: &obj.data, result: Some(&v), error_output: None };
                 if !task.resource.ends_with(WAIT_FOR_TASK_TOKEN) {
-                    assigned = cx.assign(state.assign.as_ref(), &selected, &env)?;
+                    assigned = cx.assign(state, state.assign.as_ref(), &selected, &st, &env)?;
                 }
-                let placed = asl::place(&obj.data, &task.result_path, selected)?;
-                let out = asl::select(placed, &state.output_path, &env)?;
+                let out = match state.query_language {
+                    QueryLanguage::JsonPath => {
+                        let placed = asl::place(&obj.data, &task.result_path, selected)?;
+                        asl::select(placed, &state.output_path, &env)?
+                    }
+                    QueryLanguage::Jsonata if task.resource.ends_with(WAIT_FOR_TASK_TOKEN) => Cow::Borrowed(&obj.data),
+                    QueryLanguage::Jsonata => match &state.output {
+                        Some(t) => Cow::Owned(asl::jsonata::template(t, "Output", &st, &env)?),
+                        None => Cow::Borrowed(&v),
+                    },
+                };
                 payload_ok(&out, &state.name)?;
                 // Which value the data becomes: the raw data (unchanged), the handler's
                 // output itself (moved, not copied), or a new value.

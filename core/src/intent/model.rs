@@ -91,6 +91,21 @@ pub struct State {
     /// template whose top-level keys are the variables' names). On a Choice state, the
     /// assignment made when no rule matches.
     pub assign: Option<Value>,
+    /// The query language the state's fields are written in.
+    pub query_language: QueryLanguage,
+    /// JSONata `Output`: the state's output (a template). On a Choice state, the output
+    /// when no rule matches.
+    pub output: Option<Value>,
+}
+
+/// `QueryLanguage`: how a state's fields read and shape data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueryLanguage {
+    /// Paths (`InputPath`, `Parameters`, `ResultSelector`, `ResultPath`, `OutputPath`).
+    #[default]
+    JsonPath,
+    /// `{% ... %}` expressions (`Arguments`, `Output`, `Assign`, `Condition`, `Items`).
+    Jsonata,
 }
 
 impl State {
@@ -154,6 +169,8 @@ impl StateKind {
 pub enum NumberSpec {
     Value(f64),
     Path(String),
+    /// A JSONata expression (the text inside `{% ... %}`).
+    Expr(String),
 }
 
 /// A string given directly or read from the input by a path (`Error` / `ErrorPath`).
@@ -161,6 +178,8 @@ pub enum NumberSpec {
 pub enum StringSpec {
     Value(String),
     Path(String),
+    /// A JSONata expression (the text inside `{% ... %}`).
+    Expr(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -168,6 +187,8 @@ pub struct Task {
     /// The capability (a name such as `inventory.reserve`, or an ARN).
     pub resource: String,
     pub parameters: Option<Value>,
+    /// JSONata `Arguments`: the handler's input (a template).
+    pub arguments: Option<Value>,
     pub result_selector: Option<Value>,
     pub result_path: PathSpec,
     pub retry: Vec<Retrier>,
@@ -196,6 +217,8 @@ pub struct ChoiceBranch {
     pub next: String,
     /// `Assign` made when this rule matches.
     pub assign: Option<Value>,
+    /// JSONata `Output` when this rule matches.
+    pub output: Option<Value>,
 }
 
 /// A Choice rule (also the `When` of an `Adapt` rule).
@@ -204,7 +227,14 @@ pub enum Rule {
     And(Vec<Rule>),
     Or(Vec<Rule>),
     Not(Box<Rule>),
-    Test { variable: String, op: Comparison, operand: Operand },
+    Test {
+        variable: String,
+        op: Comparison,
+        operand: Operand,
+    },
+    /// JSONata `Condition`: an expression (the text inside `{% ... %}`) that must give a
+    /// boolean.
+    Condition(String),
 }
 
 /// The right-hand side of a comparison.
@@ -294,6 +324,10 @@ pub enum WaitFor {
     Timestamp(String),
     SecondsPath(String),
     TimestampPath(String),
+    /// JSONata `Seconds` given as an expression.
+    SecondsExpr(String),
+    /// JSONata `Timestamp` given as an expression.
+    TimestampExpr(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -311,6 +345,8 @@ pub struct Fail {
 pub struct Parallel {
     pub branches: Vec<StateMachine>,
     pub parameters: Option<Value>,
+    /// JSONata `Arguments`: the branches' input (a template).
+    pub arguments: Option<Value>,
     pub result_selector: Option<Value>,
     pub result_path: PathSpec,
     pub retry: Vec<Retrier>,
@@ -320,6 +356,8 @@ pub struct Parallel {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Map {
     pub items_path: PathSpec,
+    /// JSONata `Items`: the items (an array, or a template giving one).
+    pub items: Option<Value>,
     /// `ItemSelector` (or the older `Parameters`).
     pub item_selector: Option<Value>,
     /// `ItemProcessor` (or the older `Iterator`).
@@ -359,6 +397,8 @@ pub struct Catcher {
     pub result_path: PathSpec,
     /// `Assign` made when this catcher catches (`$` is the error output).
     pub assign: Option<Value>,
+    /// JSONata `Output`: the next state's input (default: the error output).
+    pub output: Option<Value>,
 }
 
 /// `Constraints`: bounds on the whole execution.

@@ -46,6 +46,48 @@ const MAP: &[&str] = &[
     "Retry",
     "Catch",
 ];
+// The fields of JSONata states (`QueryLanguage: "JSONata"`).
+const JA_COMMON: &[&str] = &["Type", "Comment", "Next", "End", "QueryLanguage", "Assign", "Output"];
+const JA_TASK: &[&str] = &["Resource", "Arguments", "Retry", "Catch", "TimeoutSeconds", "HeartbeatSeconds"];
+const JA_CHOICE: &[&str] = &["Type", "Comment", "Choices", "Default", "QueryLanguage", "Assign", "Output"];
+const JA_WAIT: &[&str] = &["Seconds", "Timestamp"];
+const JA_SUCCEED: &[&str] = &["Type", "Comment", "QueryLanguage", "Output"];
+const JA_FAIL: &[&str] = &["Type", "Comment", "Error", "Cause", "QueryLanguage"];
+const JA_PARALLEL: &[&str] = &["Branches", "Arguments", "Retry", "Catch"];
+const JA_MAP: &[&str] = &[
+    "Items",
+    "ItemSelector",
+    "ItemProcessor",
+    "Iterator",
+    "MaxConcurrency",
+    "ToleratedFailureCount",
+    "ToleratedFailurePercentage",
+    "Label",
+    "Retry",
+    "Catch",
+];
+/// Fields only JSONPath states have.
+const JSONPATH_ONLY: &[&str] = &[
+    "InputPath",
+    "OutputPath",
+    "Parameters",
+    "ResultSelector",
+    "ResultPath",
+    "Result",
+    "ItemsPath",
+    "TimeoutSecondsPath",
+    "HeartbeatSecondsPath",
+    "SecondsPath",
+    "TimestampPath",
+    "ErrorPath",
+    "CausePath",
+    "MaxConcurrencyPath",
+    "ToleratedFailureCountPath",
+    "ToleratedFailurePercentagePath",
+];
+/// Fields only JSONata states have.
+const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Items", "Condition"];
+
 const TOP: &[&str] = &[
     "StartAt",
     "States",
@@ -64,9 +106,6 @@ const TOP: &[&str] = &[
 /// ASL fields this version recognises but does not run yet: rejected as `Unsupported`
 /// rather than ignored.
 const NOT_YET: &[(&str, &str)] = &[
-    ("Arguments", "`Arguments` belongs to the JSONata query language, which is not supported yet"),
-    ("Output", "`Output` belongs to the JSONata query language, which is not supported yet"),
-    ("Items", "`Items` belongs to the JSONata query language, which is not supported yet"),
     ("Credentials", "cross-account task `Credentials` are not supported"),
     ("ItemReader", "Map `ItemReader` (reading items from S3) is not supported"),
     ("ResultWriter", "Map `ResultWriter` (writing results to S3) is not supported"),
@@ -79,8 +118,8 @@ pub fn parse_plan(doc: &Value, limits: &Limits) -> Result<Plan> {
         .as_object()
         .ok_or_else(|| Error::invalid_intent(None, "", "the intent must be a JSON object (an ASL document)"))?;
     check_keys(top, None, "the intent's top level", &[TOP], false)?;
-    query_language(top, None)?;
-    let machine = parse_machine(top, None, limits)?;
+    let ql = query_language(top, None, QueryLanguage::JsonPath)?;
+    let machine = parse_machine(top, None, limits, ql)?;
     check_scopes(&machine, None, &HashSet::new())?;
     let count = machine.count_states();
     if count > limits.max_states {
@@ -101,7 +140,7 @@ pub fn parse_plan(doc: &Value, limits: &Limits) -> Result<Plan> {
     };
     let adapt = match top.get("Adapt") {
         None => Vec::new(),
-        Some(v) => parse_adapt(v, &machine, limits)?,
+        Some(v) => parse_adapt(v, &machine, limits, ql)?,
     };
     let awaits = match top.get("Await") {
         None => BTreeMap::new(),
@@ -141,6 +180,25 @@ fn check_keys(
         {
             return Err(Error::unsupported_field(state, key, *why));
         }
+        if state.is_some() && JSONATA_ONLY.contains(&key.as_str()) {
+            return Err(Error::invalid_intent(
+                state,
+                key,
+                format!(
+                    "`{key}` is a JSONata field; set `\"QueryLanguage\": \"JSONata\"` on the state or the plan to use it"
+                ),
+            ));
+        }
+        if state.is_some() && JSONPATH_ONLY.contains(&key.as_str()) && allowed.iter().any(|set| set.contains(&"Output"))
+        {
+            return Err(Error::invalid_intent(
+                state,
+                key,
+                format!(
+                    "`{key}` is a JSONPath field; in a JSONata state use `Arguments`, `Output` and `{{% ... %}}` expressions"
+                ),
+            ));
+        }
         let mut names: Vec<&str> = allowed.iter().flat_map(|s| s.iter().copied()).collect();
         names.sort_unstable();
         names.dedup();
@@ -153,15 +211,22 @@ fn check_keys(
     Ok(())
 }
 
-fn query_language(obj: &JsonMap<String, Value>, state: Option<&str>) -> Result<()> {
+/// The query language of a state (or the plan): its own `QueryLanguage`, else
+/// `inherited`. A JSONPath state may not appear where JSONata is the default.
+fn query_language(
+    obj: &JsonMap<String, Value>,
+    state: Option<&str>,
+    inherited: QueryLanguage,
+) -> Result<QueryLanguage> {
     match obj.get("QueryLanguage") {
-        None => Ok(()),
-        Some(Value::String(s)) if s == "JSONPath" => Ok(()),
-        Some(Value::String(s)) if s == "JSONata" => Err(Error::unsupported_field(
+        None => Ok(inherited),
+        Some(Value::String(s)) if s == "JSONata" => Ok(QueryLanguage::Jsonata),
+        Some(Value::String(s)) if s == "JSONPath" && inherited == QueryLanguage::Jsonata => Err(Error::invalid_intent(
             state,
             "QueryLanguage",
-            "the JSONata query language is not supported yet; use JSONPath",
+            "a JSONPath state cannot appear where JSONata is the query language (as Step Functions rules)",
         )),
+        Some(Value::String(s)) if s == "JSONPath" => Ok(QueryLanguage::JsonPath),
         Some(other) => Err(Error::invalid_intent(
             state,
             "QueryLanguage",
@@ -177,7 +242,12 @@ fn child_path(parent: Option<&str>, name: &str) -> String {
     }
 }
 
-fn parse_machine(obj: &JsonMap<String, Value>, scope: Option<&str>, limits: &Limits) -> Result<StateMachine> {
+fn parse_machine(
+    obj: &JsonMap<String, Value>,
+    scope: Option<&str>,
+    limits: &Limits,
+    ql: QueryLanguage,
+) -> Result<StateMachine> {
     let start_at = required_string(obj, scope, "StartAt")?;
     let states_obj = obj
         .get("States")
@@ -190,7 +260,7 @@ fn parse_machine(obj: &JsonMap<String, Value>, scope: Option<&str>, limits: &Lim
     let mut states = Vec::with_capacity(states_obj.len());
     for (name, def) in states_obj {
         let path = child_path(scope, name);
-        states.push(parse_state(name, def, &path, limits)?);
+        states.push(parse_state(name, def, &path, limits, ql)?);
     }
     let machine = StateMachine::new(start_at, states);
     validate_targets(&machine, scope, &HashSet::new())?;
@@ -246,21 +316,30 @@ fn validate_targets(machine: &StateMachine, scope: Option<&str>, extra: &HashSet
     Ok(())
 }
 
-fn parse_state(name: &str, def: &Value, at: &str, limits: &Limits) -> Result<State> {
+fn parse_state(name: &str, def: &Value, at: &str, limits: &Limits, inherited: QueryLanguage) -> Result<State> {
     let s = Some(at);
     let obj = def.as_object().ok_or_else(|| Error::invalid_intent(s, "", "a state must be a JSON object"))?;
     let ty = required_string(obj, s, "Type")?;
-    query_language(obj, s)?;
-    let (allowed, terminal): (&[&[&str]], bool) = match ty.as_str() {
-        "Task" => (&[COMMON, TASK], false),
-        "Pass" => (&[COMMON, PASS], false),
-        "Choice" => (&[CHOICE], true),
-        "Wait" => (&[COMMON, WAIT], false),
-        "Succeed" => (&[SUCCEED], true),
-        "Fail" => (&[FAIL], true),
-        "Parallel" => (&[COMMON, PARALLEL], false),
-        "Map" => (&[COMMON, MAP], false),
-        other => {
+    let ql = query_language(obj, s, inherited)?;
+    let ja = ql == QueryLanguage::Jsonata;
+    let (allowed, terminal): (&[&[&str]], bool) = match (ty.as_str(), ja) {
+        ("Task", false) => (&[COMMON, TASK], false),
+        ("Pass", false) => (&[COMMON, PASS], false),
+        ("Choice", false) => (&[CHOICE], true),
+        ("Wait", false) => (&[COMMON, WAIT], false),
+        ("Succeed", false) => (&[SUCCEED], true),
+        ("Fail", false) => (&[FAIL], true),
+        ("Parallel", false) => (&[COMMON, PARALLEL], false),
+        ("Map", false) => (&[COMMON, MAP], false),
+        ("Task", true) => (&[JA_COMMON, JA_TASK], false),
+        ("Pass", true) => (&[JA_COMMON], false),
+        ("Choice", true) => (&[JA_CHOICE], true),
+        ("Wait", true) => (&[JA_COMMON, JA_WAIT], false),
+        ("Succeed", true) => (&[JA_SUCCEED], true),
+        ("Fail", true) => (&[JA_FAIL], true),
+        ("Parallel", true) => (&[JA_COMMON, JA_PARALLEL], false),
+        ("Map", true) => (&[JA_COMMON, JA_MAP], false),
+        (other, _) => {
             return Err(Error::invalid_intent(
                 s,
                 "Type",
@@ -271,8 +350,52 @@ fn parse_state(name: &str, def: &Value, at: &str, limits: &Limits) -> Result<Sta
         }
     };
     check_keys(obj, s, &format!("a {ty} state"), allowed, true)?;
+    if ja {
+        return parse_jsonata_state(name, obj, at, &ty, transition(obj, s, &ty, terminal)?, limits);
+    }
 
-    let transition = if terminal {
+    let transition = transition(obj, s, &ty, terminal)?;
+    let kind = match ty.as_str() {
+        "Task" => StateKind::Task(Task {
+            resource: required_string(obj, s, "Resource")?,
+            parameters: template(obj, s, "Parameters")?,
+            arguments: None,
+            result_selector: template(obj, s, "ResultSelector")?,
+            result_path: path_spec(obj, s, "ResultPath")?,
+            retry: retriers(obj, s)?,
+            catch: catchers(obj, s, QueryLanguage::JsonPath)?,
+            timeout_seconds: number_spec(obj, s, "TimeoutSeconds")?,
+            heartbeat_seconds: number_spec(obj, s, "HeartbeatSeconds")?,
+        }),
+        "Pass" => StateKind::Pass(Pass {
+            result: obj.get("Result").cloned(),
+            parameters: template(obj, s, "Parameters")?,
+            result_path: path_spec(obj, s, "ResultPath")?,
+        }),
+        "Choice" => StateKind::Choice(parse_choice(obj, s, QueryLanguage::JsonPath)?),
+        "Wait" => StateKind::Wait(parse_wait(obj, s)?),
+        "Succeed" => StateKind::Succeed,
+        "Fail" => StateKind::Fail(Fail { error: string_spec(obj, s, "Error")?, cause: string_spec(obj, s, "Cause")? }),
+        "Parallel" => StateKind::Parallel(parse_parallel(obj, at, limits, QueryLanguage::JsonPath)?),
+        "Map" => StateKind::Map(parse_map(obj, at, limits, QueryLanguage::JsonPath)?),
+        _ => unreachable!("state types were matched above"),
+    };
+    Ok(State {
+        name: name.to_owned(),
+        comment: opt_string(obj, s, "Comment")?,
+        kind,
+        transition,
+        input_path: path_spec(obj, s, "InputPath")?,
+        output_path: path_spec(obj, s, "OutputPath")?,
+        assign: assign(obj, s, "Assign")?,
+        query_language: QueryLanguage::JsonPath,
+        output: None,
+    })
+}
+
+/// `Next` or `End: true` (or neither, for a terminal state).
+fn transition(obj: &JsonMap<String, Value>, s: Option<&str>, ty: &str, terminal: bool) -> Result<Transition> {
+    Ok(if terminal {
         Transition::None
     } else {
         match (obj.get("Next"), obj.get("End")) {
@@ -296,44 +419,10 @@ fn parse_state(name: &str, def: &Value, at: &str, limits: &Limits) -> Result<Sta
                 ));
             }
         }
-    };
-
-    let kind = match ty.as_str() {
-        "Task" => StateKind::Task(Task {
-            resource: required_string(obj, s, "Resource")?,
-            parameters: template(obj, s, "Parameters")?,
-            result_selector: template(obj, s, "ResultSelector")?,
-            result_path: path_spec(obj, s, "ResultPath")?,
-            retry: retriers(obj, s)?,
-            catch: catchers(obj, s)?,
-            timeout_seconds: number_spec(obj, s, "TimeoutSeconds")?,
-            heartbeat_seconds: number_spec(obj, s, "HeartbeatSeconds")?,
-        }),
-        "Pass" => StateKind::Pass(Pass {
-            result: obj.get("Result").cloned(),
-            parameters: template(obj, s, "Parameters")?,
-            result_path: path_spec(obj, s, "ResultPath")?,
-        }),
-        "Choice" => StateKind::Choice(parse_choice(obj, s)?),
-        "Wait" => StateKind::Wait(parse_wait(obj, s)?),
-        "Succeed" => StateKind::Succeed,
-        "Fail" => StateKind::Fail(Fail { error: string_spec(obj, s, "Error")?, cause: string_spec(obj, s, "Cause")? }),
-        "Parallel" => StateKind::Parallel(parse_parallel(obj, at, limits)?),
-        "Map" => StateKind::Map(parse_map(obj, at, limits)?),
-        _ => unreachable!("state types were matched above"),
-    };
-    Ok(State {
-        name: name.to_owned(),
-        comment: opt_string(obj, s, "Comment")?,
-        kind,
-        transition,
-        input_path: path_spec(obj, s, "InputPath")?,
-        output_path: path_spec(obj, s, "OutputPath")?,
-        assign: assign(obj, s, "Assign")?,
     })
 }
 
-fn parse_choice(obj: &JsonMap<String, Value>, s: Option<&str>) -> Result<Choice> {
+fn parse_choice(obj: &JsonMap<String, Value>, s: Option<&str>, ql: QueryLanguage) -> Result<Choice> {
     let arr = obj
         .get("Choices")
         .ok_or_else(|| Error::invalid_intent(s, "Choices", "a Choice state needs `Choices`"))?
@@ -345,12 +434,16 @@ fn parse_choice(obj: &JsonMap<String, Value>, s: Option<&str>) -> Result<Choice>
     let mut choices = Vec::with_capacity(arr.len());
     for (i, rule) in arr.iter().enumerate() {
         let field = format!("Choices[{i}]");
+        if ql == QueryLanguage::Jsonata {
+            choices.push(jsonata_rule(rule, s, &field)?);
+            continue;
+        }
         let (rule, next) = parse_rule(rule, s, &field, true)?;
         let assign = match arr[i].as_object() {
             Some(o) => assign(o, s, &format!("{field}.Assign"))?,
             None => None,
         };
-        choices.push(ChoiceBranch { rule, next: next.expect("top-level rules carry Next"), assign });
+        choices.push(ChoiceBranch { rule, next: next.expect("top-level rules carry Next"), assign, output: None });
     }
     Ok(Choice { choices, default: opt_string(obj, s, "Default")? })
 }
@@ -397,10 +490,10 @@ pub(crate) fn parse_rule(v: &Value, s: Option<&str>, field: &str, top: bool) -> 
                 set_once(&mut found, Rule::Not(Box::new(r)), s, &f())?;
             }
             "Condition" => {
-                return Err(Error::unsupported_field(
+                return Err(Error::invalid_intent(
                     s,
                     &f(),
-                    "`Condition` belongs to the JSONata query language, which is not supported yet",
+                    "`Condition` is a JSONata field; set `\"QueryLanguage\": \"JSONata\"` on the state or the plan to use it",
                 ));
             }
             "Assign" if top => {}
@@ -516,7 +609,7 @@ fn parse_wait(obj: &JsonMap<String, Value>, s: Option<&str>) -> Result<Wait> {
     Ok(Wait { wait_for })
 }
 
-fn parse_parallel(obj: &JsonMap<String, Value>, at: &str, limits: &Limits) -> Result<Parallel> {
+fn parse_parallel(obj: &JsonMap<String, Value>, at: &str, limits: &Limits, ql: QueryLanguage) -> Result<Parallel> {
     let s = Some(at);
     let arr = obj
         .get("Branches")
@@ -533,19 +626,22 @@ fn parse_parallel(obj: &JsonMap<String, Value>, at: &str, limits: &Limits) -> Re
             Error::invalid_intent(s, &format!("Branches[{i}]"), "a branch must be an object with StartAt and States")
         })?;
         check_keys(bobj, Some(&scope), "a branch", &[&["StartAt", "States", "Comment", "QueryLanguage"]], true)?;
-        branches.push(parse_machine(bobj, Some(&scope), limits)?);
+        let inner = query_language(bobj, Some(&scope), ql)?;
+        branches.push(parse_machine(bobj, Some(&scope), limits, inner)?);
     }
+    let ja = ql == QueryLanguage::Jsonata;
     Ok(Parallel {
         branches,
-        parameters: template(obj, s, "Parameters")?,
-        result_selector: template(obj, s, "ResultSelector")?,
+        parameters: if ja { None } else { template(obj, s, "Parameters")? },
+        arguments: if ja { jsonata_field(obj, s, "Arguments", Places::INPUT)? } else { None },
+        result_selector: if ja { None } else { template(obj, s, "ResultSelector")? },
         result_path: path_spec(obj, s, "ResultPath")?,
         retry: retriers(obj, s)?,
-        catch: catchers(obj, s)?,
+        catch: catchers(obj, s, ql)?,
     })
 }
 
-fn parse_map(obj: &JsonMap<String, Value>, at: &str, limits: &Limits) -> Result<Map> {
+fn parse_map(obj: &JsonMap<String, Value>, at: &str, limits: &Limits, ql: QueryLanguage) -> Result<Map> {
     let s = Some(at);
     let (field, proc_v) = match (obj.get("ItemProcessor"), obj.get("Iterator")) {
         (Some(p), None) => ("ItemProcessor", p),
@@ -582,7 +678,25 @@ fn parse_map(obj: &JsonMap<String, Value>, at: &str, limits: &Limits) -> Result<
             ));
         }
     }
-    let processor = parse_machine(pobj, Some(&scope), limits)?;
+    let inner = query_language(pobj, Some(&scope), ql)?;
+    let processor = parse_machine(pobj, Some(&scope), limits, inner)?;
+    if ql == QueryLanguage::Jsonata {
+        let number = |f: &str| jsonata_number(obj, s, f);
+        return Ok(Map {
+            items_path: PathSpec::Default,
+            items: jsonata_field(obj, s, "Items", Places::INPUT)?,
+            item_selector: jsonata_field(obj, s, "ItemSelector", Places::INPUT)?,
+            processor,
+            max_concurrency: number("MaxConcurrency")?,
+            tolerated_failure_count: number("ToleratedFailureCount")?,
+            tolerated_failure_percentage: number("ToleratedFailurePercentage")?,
+            label: opt_string(obj, s, "Label")?,
+            result_selector: None,
+            result_path: PathSpec::Default,
+            retry: retriers(obj, s)?,
+            catch: catchers(obj, s, ql)?,
+        });
+    }
     let item_selector = match (template(obj, s, "ItemSelector")?, template(obj, s, "Parameters")?) {
         (Some(_), Some(_)) => {
             return Err(Error::invalid_intent(
@@ -595,6 +709,7 @@ fn parse_map(obj: &JsonMap<String, Value>, at: &str, limits: &Limits) -> Result<
     };
     Ok(Map {
         items_path: path_spec(obj, s, "ItemsPath")?,
+        items: None,
         item_selector,
         processor,
         max_concurrency: number_spec(obj, s, "MaxConcurrency")?,
@@ -604,7 +719,7 @@ fn parse_map(obj: &JsonMap<String, Value>, at: &str, limits: &Limits) -> Result<
         result_selector: template(obj, s, "ResultSelector")?,
         result_path: path_spec(obj, s, "ResultPath")?,
         retry: retriers(obj, s)?,
-        catch: catchers(obj, s)?,
+        catch: catchers(obj, s, ql)?,
     })
 }
 
@@ -721,16 +836,31 @@ fn retriers(obj: &JsonMap<String, Value>, s: Option<&str>) -> Result<Vec<Retrier
     Ok(out)
 }
 
-fn catchers(obj: &JsonMap<String, Value>, s: Option<&str>) -> Result<Vec<Catcher>> {
+fn catchers(obj: &JsonMap<String, Value>, s: Option<&str>, ql: QueryLanguage) -> Result<Vec<Catcher>> {
     let mut out = Vec::new();
+    let ja = ql == QueryLanguage::Jsonata;
     for (i, c) in entries(obj, s, "Catch")?.into_iter().enumerate() {
         let field = format!("Catch[{i}]");
-        check_keys(c, s, "a Catch entry", &[&["ErrorEquals", "Next", "ResultPath", "Comment", "Assign"]], true)?;
+        let allowed: &[&str] = if ja {
+            &["ErrorEquals", "Next", "Comment", "Assign", "Output"]
+        } else {
+            &["ErrorEquals", "Next", "ResultPath", "Comment", "Assign"]
+        };
+        check_keys(c, s, "a Catch entry", &[allowed], true)?;
+        let (assign, output) = if ja {
+            (
+                jsonata_assign(c, s, &format!("{field}.Assign"), Places::ERROR)?,
+                jsonata_field(c, s, "Output", Places::ERROR).map_err(|e| e.in_field(format!("{field}.Output")))?,
+            )
+        } else {
+            (assign(c, s, &format!("{field}.Assign"))?, None)
+        };
         out.push(Catcher {
             error_equals: error_equals(c, s, &field)?,
             next: required_string(c, s, "Next").map_err(|e| e.in_field(format!("{field}.Next")))?,
             result_path: path_spec(c, s, "ResultPath")?,
-            assign: assign(c, s, &format!("{field}.Assign"))?,
+            assign,
+            output,
         });
     }
     all_is_last(&out.iter().map(|c| c.error_equals.clone()).collect::<Vec<_>>(), s, "Catch")?;
@@ -804,7 +934,7 @@ fn parse_constraints(v: &Value, s: Option<&str>, field: &str) -> Result<Constrai
     })
 }
 
-fn parse_adapt(v: &Value, machine: &StateMachine, limits: &Limits) -> Result<Vec<AdaptRule>> {
+fn parse_adapt(v: &Value, machine: &StateMachine, limits: &Limits, ql: QueryLanguage) -> Result<Vec<AdaptRule>> {
     let arr = v
         .as_array()
         .ok_or_else(|| Error::invalid_intent(None, "Adapt", "`Adapt` must be an array of {When, Then} rules"))?;
@@ -830,7 +960,7 @@ fn parse_adapt(v: &Value, machine: &StateMachine, limits: &Limits) -> Result<Vec
                 Error::invalid_intent(None, &tf("States"), "`States` must be an object of named states")
             })?;
             for (name, def) in sobj {
-                states.push(parse_state(name, def, name, limits)?);
+                states.push(parse_state(name, def, name, limits, ql)?);
             }
         }
         let then = Refinement {
@@ -1128,27 +1258,19 @@ fn assigned_names(machine: &StateMachine) -> Vec<(String, String, String)> {
     };
     for st in &machine.states {
         add(st, "Assign", &st.assign);
-        match &st.kind {
-            StateKind::Choice(c) => {
-                for (i, b) in c.choices.iter().enumerate() {
-                    add(st, &format!("Choices[{i}].Assign"), &b.assign);
-                }
+        if let StateKind::Choice(c) = &st.kind {
+            for (i, b) in c.choices.iter().enumerate() {
+                add(st, &format!("Choices[{i}].Assign"), &b.assign);
             }
-            StateKind::Task(Task { catch, .. })
-            | StateKind::Parallel(Parallel { catch, .. })
-            | StateKind::Map(Map { catch, .. }) => {
-                for (i, c) in catch.iter().enumerate() {
-                    add(st, &format!("Catch[{i}].Assign"), &c.assign);
-                }
-            }
-            _ => {}
         }
     }
     out
 }
 
 /// Variable scopes: each `States` block is one; a Parallel branch or a Map iteration
-/// reads the variables of the scopes around it but may not assign their names.
+/// reads the variables of the scopes around it but may not assign the names their
+/// states assign. (A Catch entry's `Assign` is left out: Step Functions accepts a
+/// branch assigning a name that its Parallel state's catcher assigns.)
 fn check_scopes(machine: &StateMachine, scope: Option<&str>, outer: &HashSet<String>) -> Result<()> {
     let own = assigned_names(machine);
     for (name, st, field) in &own {
@@ -1177,4 +1299,249 @@ fn check_scopes(machine: &StateMachine, scope: Option<&str>, outer: &HashSet<Str
         }
     }
     Ok(())
+}
+
+/// Where `$states.result` and `$states.errorOutput` may be read (Step Functions'
+/// placement rules, checked when the plan is parsed).
+#[derive(Clone, Copy)]
+struct Places {
+    result: bool,
+    error: bool,
+}
+
+impl Places {
+    /// `Arguments`, `Items`, `ItemSelector`, a Choice's fields, a Pass state's output...
+    const INPUT: Places = Places { result: false, error: false };
+    /// A Task's, Map's or Parallel's `Output` and `Assign`.
+    const RESULT: Places = Places { result: true, error: false };
+    /// A Catch entry's `Output` and `Assign`.
+    const ERROR: Places = Places { result: false, error: true };
+}
+
+/// Checks a JSONata template: every `{% ... %}` parses, and reads `$states.result` /
+/// `$states.errorOutput` only where they exist.
+fn check_jsonata(v: &Value, s: Option<&str>, field: &str, places: Places) -> Result<()> {
+    crate::asl::jsonata::check_template(v, field)
+        .map_err(|(f, m)| Error::invalid_intent(s, &f, format!("the JSONata expression does not parse: {m}")))?;
+    let mut texts = Vec::new();
+    collect_expressions(v, &mut texts);
+    for t in texts {
+        for (name, ok) in [("$states.result", places.result), ("$states.errorOutput", places.error)] {
+            if !ok && t.contains(name) {
+                return Err(Error::invalid_intent(
+                    s,
+                    field,
+                    format!(
+                        "`{name}` cannot be read in `{field}` (Step Functions provides it only in {})",
+                        if name.ends_with("result") {
+                            "a Task's, Map's or Parallel's `Output` and `Assign`"
+                        } else {
+                            "a Catch entry's `Output` and `Assign`"
+                        }
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn collect_expressions<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::String(t) => out.extend(crate::asl::jsonata::expression(t)),
+        Value::Array(a) => a.iter().for_each(|x| collect_expressions(x, out)),
+        Value::Object(m) => m.values().for_each(|x| collect_expressions(x, out)),
+        _ => {}
+    }
+}
+
+/// A JSONata template field (`Arguments`, `Output`, `Items`, `ItemSelector`).
+fn jsonata_field(obj: &JsonMap<String, Value>, s: Option<&str>, field: &str, places: Places) -> Result<Option<Value>> {
+    match obj.get(field) {
+        None => Ok(None),
+        Some(v) => {
+            check_jsonata(v, s, field, places)?;
+            Ok(Some(v.clone()))
+        }
+    }
+}
+
+/// A JSONata `Assign`: variable names to templates.
+fn jsonata_assign(obj: &JsonMap<String, Value>, s: Option<&str>, field: &str, places: Places) -> Result<Option<Value>> {
+    let key = field.rsplit('.').next().unwrap_or(field);
+    let Some(v) = obj.get(key) else { return Ok(None) };
+    let map = v.as_object().ok_or_else(|| {
+        Error::invalid_intent(s, field, format!("`Assign` must be an object of variable names and values, got {v}"))
+    })?;
+    for (k, x) in map {
+        if !crate::asl::path::is_variable_name(k) {
+            return Err(Error::invalid_intent(
+                s,
+                &format!("{field}.{k}"),
+                format!(
+                    "`{k}` cannot name a variable: a name starts with a letter or `_`, holds only letters, digits and `_`, has at most 80 characters and is not the reserved `states`"
+                ),
+            ));
+        }
+        check_jsonata(x, s, &format!("{}/{k}", key), places)?;
+    }
+    Ok(Some(v.clone()))
+}
+
+/// A number given directly or as an expression (`MaxConcurrency`, `TimeoutSeconds`...).
+fn jsonata_number(obj: &JsonMap<String, Value>, s: Option<&str>, field: &str) -> Result<Option<NumberSpec>> {
+    match obj.get(field) {
+        None => Ok(None),
+        Some(Value::String(t)) => match crate::asl::jsonata::expression(t) {
+            Some(e) => {
+                check_jsonata(&Value::String(t.clone()), s, field, Places::INPUT)?;
+                Ok(Some(NumberSpec::Expr(e.to_owned())))
+            }
+            None => Err(Error::invalid_intent(
+                s,
+                field,
+                format!("`{field}` must be a number or a `{{% ... %}}` expression, got \"{t}\""),
+            )),
+        },
+        Some(v) => match v.as_f64() {
+            Some(n) if n >= 0.0 => Ok(Some(NumberSpec::Value(n))),
+            _ => Err(Error::invalid_intent(s, field, format!("`{field}` must be a non-negative number, got {v}"))),
+        },
+    }
+}
+
+/// A string given directly or as an expression (a Fail state's `Error`, `Cause`).
+fn jsonata_string(obj: &JsonMap<String, Value>, s: Option<&str>, field: &str) -> Result<Option<StringSpec>> {
+    match obj.get(field) {
+        None => Ok(None),
+        Some(Value::String(t)) => match crate::asl::jsonata::expression(t) {
+            Some(e) => {
+                check_jsonata(&Value::String(t.clone()), s, field, Places::INPUT)?;
+                Ok(Some(StringSpec::Expr(e.to_owned())))
+            }
+            None => Ok(Some(StringSpec::Value(t.clone()))),
+        },
+        Some(v) => Err(Error::invalid_intent(s, field, format!("`{field}` must be a string, got {}", kind_of(v)))),
+    }
+}
+
+/// A JSONata Choice rule: `Condition` (an expression or a boolean), `Next`, and
+/// optionally `Assign` and `Output`.
+fn jsonata_rule(v: &Value, s: Option<&str>, field: &str) -> Result<ChoiceBranch> {
+    let obj = v.as_object().ok_or_else(|| Error::invalid_intent(s, field, "a Choice rule must be an object"))?;
+    check_keys(obj, s, "a JSONata Choice rule", &[&["Condition", "Next", "Assign", "Output", "Comment"]], true)
+        .map_err(|e| {
+            let f = format!("{field}.{}", e.field().unwrap_or_default());
+            e.in_field(f)
+        })?;
+    let cf = format!("{field}.Condition");
+    let condition = match obj.get("Condition") {
+        None => return Err(Error::invalid_intent(s, &cf, "a JSONata Choice rule needs `Condition`")),
+        Some(Value::Bool(b)) => b.to_string(),
+        Some(Value::String(t)) => match crate::asl::jsonata::expression(t) {
+            Some(e) => {
+                check_jsonata(&Value::String(t.clone()), s, &cf, Places::INPUT)?;
+                e.to_owned()
+            }
+            None => {
+                return Err(Error::invalid_intent(
+                    s,
+                    &cf,
+                    format!("`Condition` must be a `{{% ... %}}` expression or a boolean, got \"{t}\""),
+                ));
+            }
+        },
+        Some(other) => {
+            return Err(Error::invalid_intent(
+                s,
+                &cf,
+                format!("`Condition` must be a `{{% ... %}}` expression or a boolean, got {other}"),
+            ));
+        }
+    };
+    let next = required_string(obj, s, "Next").map_err(|e| e.in_field(format!("{field}.Next")))?;
+    Ok(ChoiceBranch {
+        rule: Rule::Condition(condition),
+        next,
+        assign: jsonata_assign(obj, s, &format!("{field}.Assign"), Places::INPUT)?,
+        output: jsonata_field(obj, s, "Output", Places::INPUT).map_err(|e| e.in_field(format!("{field}.Output")))?,
+    })
+}
+
+/// A state in the JSONata query language.
+fn parse_jsonata_state(
+    name: &str,
+    obj: &JsonMap<String, Value>,
+    at: &str,
+    ty: &str,
+    transition: Transition,
+    limits: &Limits,
+) -> Result<State> {
+    let s = Some(at);
+    let ql = QueryLanguage::Jsonata;
+    let has_result = matches!(ty, "Task" | "Map" | "Parallel");
+    let places = if has_result { Places::RESULT } else { Places::INPUT };
+    let kind = match ty {
+        "Task" => StateKind::Task(Task {
+            resource: required_string(obj, s, "Resource")?,
+            parameters: None,
+            arguments: jsonata_field(obj, s, "Arguments", Places::INPUT)?,
+            result_selector: None,
+            result_path: PathSpec::Default,
+            retry: retriers(obj, s)?,
+            catch: catchers(obj, s, ql)?,
+            timeout_seconds: jsonata_number(obj, s, "TimeoutSeconds")?,
+            heartbeat_seconds: jsonata_number(obj, s, "HeartbeatSeconds")?,
+        }),
+        "Pass" => StateKind::Pass(Pass { result: None, parameters: None, result_path: PathSpec::Default }),
+        "Choice" => StateKind::Choice(parse_choice(obj, s, ql)?),
+        "Wait" => {
+            let wait_for = match (obj.get("Seconds"), obj.get("Timestamp")) {
+                (Some(_), Some(_)) | (None, None) => {
+                    return Err(Error::invalid_intent(
+                        s,
+                        "Seconds",
+                        "a Wait state needs exactly one of `Seconds`, `Timestamp`",
+                    ));
+                }
+                (Some(v), None) => match v.as_str().and_then(crate::asl::jsonata::expression) {
+                    Some(e) => {
+                        check_jsonata(v, s, "Seconds", Places::INPUT)?;
+                        WaitFor::SecondsExpr(e.to_owned())
+                    }
+                    None => WaitFor::Seconds(non_negative_int(v, s, "Seconds")?),
+                },
+                (None, Some(v)) => match jsonata_string(obj, s, "Timestamp")? {
+                    Some(StringSpec::Expr(e)) => WaitFor::TimestampExpr(e),
+                    Some(StringSpec::Value(t)) => WaitFor::Timestamp(t),
+                    _ => {
+                        return Err(Error::invalid_intent(
+                            s,
+                            "Timestamp",
+                            format!("`Timestamp` must be an ISO-8601 string, got {v}"),
+                        ));
+                    }
+                },
+            };
+            StateKind::Wait(Wait { wait_for })
+        }
+        "Succeed" => StateKind::Succeed,
+        "Fail" => {
+            StateKind::Fail(Fail { error: jsonata_string(obj, s, "Error")?, cause: jsonata_string(obj, s, "Cause")? })
+        }
+        "Parallel" => StateKind::Parallel(parse_parallel(obj, at, limits, ql)?),
+        "Map" => StateKind::Map(parse_map(obj, at, limits, ql)?),
+        _ => unreachable!("state types were matched by the caller"),
+    };
+    Ok(State {
+        name: name.to_owned(),
+        comment: opt_string(obj, s, "Comment")?,
+        kind,
+        transition,
+        input_path: PathSpec::Default,
+        output_path: PathSpec::Default,
+        assign: jsonata_assign(obj, s, "Assign", places)?,
+        query_language: ql,
+        output: jsonata_field(obj, s, "Output", places)?,
+    })
 }

@@ -141,9 +141,6 @@ fn unknown_fields_name_the_field_and_the_state() {
 #[test]
 fn features_not_yet_supported_are_unsupported_not_ignored() {
     for (state, field) in [
-        (json!({"Type": "Task", "Resource": "r", "End": true, "Arguments": {}}), "Arguments"),
-        (json!({"Type": "Pass", "End": true, "Output": {}}), "Output"),
-        (json!({"Type": "Pass", "End": true, "QueryLanguage": "JSONata"}), "QueryLanguage"),
         (json!({"Type": "Task", "Resource": "r", "End": true, "Credentials": {}}), "Credentials"),
         (
             json!({"Type": "Map", "End": true, "ItemReader": {}, "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}}}),
@@ -155,10 +152,64 @@ fn features_not_yet_supported_are_unsupported_not_ignored() {
         assert_eq!(e.field(), Some(field));
         assert_eq!(e.state(), Some("S"));
     }
-    let e = err(json!({"QueryLanguage": "JSONata", "StartAt": "S", "States": {"S": {"Type": "Pass", "End": true}}}));
-    assert_eq!(e.kind(), ErrorKind::Unsupported);
-    let e = err(one_state(json!({"Type": "Choice", "Choices": [{"Condition": "{% true %}", "Next": "End"}]})));
-    assert_eq!((e.kind(), e.field()), (ErrorKind::Unsupported, Some("Choices[0].Condition")));
+}
+
+#[test]
+fn jsonata_states_are_checked_when_the_plan_is_parsed() {
+    let ok = parse(json!({"QueryLanguage": "JSONata", "StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "r", "Arguments": {"a": "{% $states.input.x %}"},
+              "Output": "{% $states.result %}", "Assign": {"v": "{% $states.result.n %}"}, "TimeoutSeconds": "{% 3 %}",
+              "Catch": [{"ErrorEquals": ["States.ALL"], "Output": "{% $states.errorOutput %}", "Next": "C"}], "Next": "C"},
+        "C": {"Type": "Choice", "Choices": [{"Condition": "{% $v > 1 %}", "Output": 1, "Next": "W"}], "Default": "W"},
+        "W": {"Type": "Wait", "Seconds": "{% 1 %}", "Next": "M"},
+        "M": {"Type": "Map", "Items": "{% [1, 2] %}", "ItemSelector": {"i": "{% $states.context.Map.Item.Value %}"}, "Next": "F",
+              "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}},
+        "F": {"Type": "Fail", "Error": "{% 'E' %}", "Cause": "literal"}
+    }}));
+    assert!(ok.is_ok(), "{ok:?}");
+    let ja = |state: Value| json!({"QueryLanguage": "JSONata", "StartAt": "S", "States": {"S": state, "End": {"Type": "Succeed"}}});
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (ja(json!({"Type": "Pass", "Output": "{% 1 + %}", "Next": "End"})), "Output", "does not parse"),
+        (ja(json!({"Type": "Pass", "Output": {"a": ["{% ( %}"]}, "Next": "End"})), "Output/a[0]", "does not parse"),
+        (
+            ja(json!({"Type": "Pass", "Output": "{% $states.result %}", "Next": "End"})),
+            "Output",
+            "`$states.result` cannot be read",
+        ),
+        (
+            ja(json!({"Type": "Task", "Resource": "r", "Arguments": "{% $states.result %}", "Next": "End"})),
+            "Arguments",
+            "`$states.result` cannot be read",
+        ),
+        (
+            ja(json!({"Type": "Task", "Resource": "r", "Output": "{% $states.errorOutput %}", "Next": "End"})),
+            "Output",
+            "`$states.errorOutput` cannot be read",
+        ),
+        (ja(json!({"Type": "Pass", "InputPath": "$.a", "Next": "End"})), "InputPath", "is a JSONPath field"),
+        (
+            ja(json!({"Type": "Pass", "QueryLanguage": "JSONPath", "Next": "End"})),
+            "QueryLanguage",
+            "cannot appear where JSONata",
+        ),
+        (ja(json!({"Type": "Pass", "Assign": {"a.$": "$.x"}, "Next": "End"})), "Assign.a.$", "cannot name a variable"),
+        (
+            ja(json!({"Type": "Choice", "Choices": [{"Condition": "yes", "Next": "End"}]})),
+            "Choices[0].Condition",
+            "expression or a boolean",
+        ),
+        (one_state(json!({"Type": "Pass", "Output": {}, "Next": "End"})), "Output", "is a JSONata field"),
+        (
+            one_state(json!({"Type": "Choice", "Choices": [{"Condition": "{% true %}", "Next": "End"}]})),
+            "Choices[0].Condition",
+            "is a JSONata field",
+        ),
+    ];
+    for (doc, field, msg) in cases {
+        let e = err(doc);
+        assert_eq!((e.kind(), e.field()), (ErrorKind::InvalidIntent, Some(field)), "{e}");
+        assert!(e.message().contains(msg), "{e}");
+    }
 }
 
 #[test]

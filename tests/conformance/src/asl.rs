@@ -202,6 +202,10 @@ fn state_events(object: &Object, record: &Record, before: &Value, after: &Value,
         Body::Reentry { cause: peo_core::ReentryCause::Children, .. }
             if record.next_state != record.state && ty == "Map" =>
         {
+            // A Map with no items joins at once, without a fan-out record.
+            if !out.iter().any(|e| e["name"] == name && e.get("output").is_none()) {
+                entered(out);
+            }
             exited(out, after);
         }
         Body::Reentry { .. } if matches!(kind, Some(StateKind::Wait(_))) => exited(out, after),
@@ -324,10 +328,12 @@ fn run_case(case: &Value) -> Verdict {
         let got: Vec<Value> = got.iter().map(|e| norm.value(e)).collect();
         let omitted: Vec<&str> =
             case["omitted"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-        let strip = |v: &Value| -> Value {
+        // Values left out, for the whole case or for one entry (`omitted` in the entry).
+        let strip = |v: &Value, own: &[String]| -> Value {
             let mut v = v.clone();
             if let Some(m) = v.as_object_mut() {
-                for o in &omitted {
+                m.remove("omitted");
+                for o in omitted.iter().copied().chain(own.iter().map(String::as_str)) {
                     match o.strip_prefix("assigned_variables.") {
                         Some(name) => {
                             if let Some(a) = m.get_mut("assigned_variables").and_then(Value::as_object_mut) {
@@ -335,15 +341,36 @@ fn run_case(case: &Value) -> Verdict {
                             }
                         }
                         None => {
-                            m.remove(*o);
+                            m.remove(o);
                         }
                     }
                 }
             }
             v
         };
-        let got: Vec<Value> = got.iter().map(strip).collect();
-        let want: Vec<Value> = want.iter().map(strip).collect();
+        let own = |i: usize| -> Vec<String> {
+            want.get(i)
+                .and_then(|w| w["omitted"].as_array())
+                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .unwrap_or_default()
+        };
+        let mut got: Vec<Value> = got.iter().enumerate().map(|(i, g)| strip(g, &own(i))).collect();
+        let want: Vec<Value> = want.iter().enumerate().map(|(i, w)| strip(w, &own(i))).collect();
+        // Two recordings (2024-11) stop at a caught Parallel state's entry: what the
+        // execution did after it is not in them. Only that prefix is compared (the output
+        // of the execution still is, in full); docs/conformance.md names the cases.
+        if let Some(last) = want.last()
+            && last["type"] == "Parallel"
+            && last.get("output").is_none()
+            && got.len() > want.len()
+            && got[want.len() - 1]["name"] == last["name"]
+        {
+            got.truncate(want.len());
+            if let Some(m) = got.last_mut().and_then(Value::as_object_mut) {
+                m.remove("output");
+                m.remove("assigned_variables");
+            }
+        }
         if got.len() != want.len() || got.iter().zip(&want).any(|(a, b)| !json_eq(a, b)) {
             let i = got.iter().zip(&want).position(|(a, b)| !json_eq(a, b)).unwrap_or(got.len().min(want.len()));
             return Verdict::Fail(format!(
