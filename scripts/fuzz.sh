@@ -22,7 +22,8 @@ cp tests/vectors/objects/*.peo fuzz/regressions/*.peo "$corpus"/
 export RUSTC_BOOTSTRAP=1
 cargo fuzz run from_bytes "$corpus" -- -max_total_time="$secs" -rss_limit_mb=2048 -max_len=65536 2>&1 | tail -n 25
 
-# Plans: the vectors' plans and the examples' intents as seeds.
+# Plans: the vectors' plans, the examples' intents and the corpus' JSONata and
+# variable plans as seeds.
 corpus=fuzz/corpus/intent
 mkdir -p "$corpus"
 python3 - "$corpus" <<'PY'
@@ -30,6 +31,11 @@ import json, pathlib, sys
 out = pathlib.Path(sys.argv[1])
 for v in json.load(open("tests/vectors/manifest.json"))["vectors"]:
     (out / f"{v['name']}.json").write_text(json.dumps(v["plan"]))
+for f in sorted(pathlib.Path("tests/conformance/asl-corpus").glob("*.json")):
+    for i, case in enumerate(json.load(open(f))):
+        text = json.dumps(case["definition"])
+        if "JSONata" in text or "Assign" in text:
+            (out / f"asl-{f.stem}-{i}.json").write_text(text)
 PY
 cp examples/order-fulfilment/order.json examples/distributed/plan.json "$corpus"/
 half=$(( (secs + 1) / 2 ))

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 mod mesh;
 mod nats;
+mod sfn;
 
 use anstream::println;
 use anstyle::{AnsiColor, Style};
@@ -841,92 +842,9 @@ fn history(path: &Path, format: &str) -> Res<ExitCode> {
     let records = object.records().map_err(|e| format!("{}: {e}", path.display()))?;
     match format {
         "records" => print_json(&Value::Array(records.iter().map(Record::to_json).collect())),
-        "sfn" => print_json(&json!({"events": sfn_events(&object, &records)})),
+        "sfn" => print_json(&sfn::history(&object, &records)),
         other => Err(format!("unknown history format `{other}` (use sfn or records)")),
     }
-}
-
-/// The memory as Step Functions history events: `ExecutionStarted`, `<Type>StateEntered`
-/// / `Exited`, `TaskScheduled`, `TaskSucceeded` / `TaskFailed`, `WaitStateEntered`,
-/// `ExecutionSucceeded` / `Failed` / `TimedOut`. Peo's own actions (delegations,
-/// dormancy) appear as `peo:`-prefixed events so the journey stays visible.
-fn sfn_events(object: &Object, records: &[Record]) -> Vec<Value> {
-    let plan = object.intent().document();
-    let type_of = |state: &str| plan["States"][state]["Type"].as_str().unwrap_or("Task").to_owned();
-    let mut events: Vec<Value> = Vec::new();
-    let mut push = |kind: &str, time_ms: i64, details: Value| {
-        let id = events.len() + 1;
-        let mut e = json!({"id": id, "previousEventId": id - 1, "timestamp": time_text(time_ms), "type": kind});
-        if let (Value::Object(map), Value::Object(d)) = (&mut e, details) {
-            map.extend(d);
-        }
-        events.push(e);
-    };
-    let mut current: Option<String> = None;
-    for r in records {
-        let j = r.to_json();
-        let t = j["time_ms"].as_i64().unwrap_or(0);
-        let action = j["action"].as_str().unwrap_or("");
-        let state = j["state"].as_str().unwrap_or("").to_owned();
-        let next = j["next_state"].as_str().unwrap_or("").to_owned();
-        let body = &j["body"];
-        if action == "genesis" {
-            push("ExecutionStarted", t, json!({"executionStartedEventDetails": {"input": body["input"].to_string()}}));
-            current = Some(next.clone()).filter(|s| !s.is_empty());
-            if let Some(s) = &current {
-                push(&format!("{}StateEntered", type_of(s)), t, json!({"stateEnteredEventDetails": {"name": s}}));
-            }
-            continue;
-        }
-        match action {
-            "execute" => {
-                push("TaskScheduled", t, json!({"taskScheduledEventDetails": {"resource": body["capability"]}}));
-                match &body["error"] {
-                    Value::Object(e) => push(
-                        "TaskFailed",
-                        t,
-                        json!({"taskFailedEventDetails": {"error": e["error"], "cause": e["cause"], "resource": body["capability"]}}),
-                    ),
-                    _ => push(
-                        "TaskSucceeded",
-                        t,
-                        json!({"taskSucceededEventDetails": {"output": body["output"].to_string(), "resource": body["capability"]}}),
-                    ),
-                }
-            }
-            "delegate" => push("peo:Delegated", t, json!({"node": j["node"], "delegation": body})),
-            "dormant" => push("peo:Dormant", t, json!({"node": j["node"], "dormancy": body})),
-            "reentry" => push("peo:Reentry", t, json!({"node": j["node"], "reentry": body})),
-            _ => {}
-        }
-        if action == "terminate" {
-            if let Some(s) = current.take() {
-                push(&format!("{}StateExited", type_of(&s)), t, json!({"stateExitedEventDetails": {"name": s}}));
-            }
-            let (kind, details) = match body["status"].as_str() {
-                Some("succeeded") => (
-                    "ExecutionSucceeded",
-                    json!({"executionSucceededEventDetails": {"output": body["output"].to_string()}}),
-                ),
-                Some("expired") => ("ExecutionTimedOut", json!({"executionTimedOutEventDetails": body["error"]})),
-                _ => ("ExecutionFailed", json!({"executionFailedEventDetails": body["error"]})),
-            };
-            push(kind, t, details);
-            continue;
-        }
-        if next != state && !next.is_empty() {
-            if !state.is_empty() {
-                push(
-                    &format!("{}StateExited", type_of(&state)),
-                    t,
-                    json!({"stateExitedEventDetails": {"name": state}}),
-                );
-            }
-            push(&format!("{}StateEntered", type_of(&next)), t, json!({"stateEnteredEventDetails": {"name": next}}));
-            current = Some(next);
-        }
-    }
-    events
 }
 
 // ---------------------------------------------------------------------------------------

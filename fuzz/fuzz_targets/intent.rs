@@ -1,6 +1,6 @@
 //! Untrusted plans: any text through intent parsing and validation (JSON, ASL,
-//! intrinsic expressions, paths, `Adapt` rules), then the cycle over the object it makes:
-//! never a panic, a stack overflow or unbounded work.
+//! intrinsic expressions, paths, JSONata expressions, variables, `Adapt` rules), then
+//! the cycle over the object it makes: never a panic, a stack overflow or unbounded work.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -316,6 +316,63 @@ fn specs() -> Vec<Value> {
             ]
         }),
         json!({
+            "name": "jsonata-states",
+            "description": "A JSONata plan (QueryLanguage at the top): a Task's Arguments, Output, Assign and TimeoutSeconds after a delegation, a Choice Condition with a rule's Output and Assign, a Wait whose Seconds is an expression, a Map whose Items and ItemSelector are expressions (children inherit JSONata and read the parent's variables), then a Pass whose Output calls every function Step Functions adds ($partition, $range, $hash, $parse) and the ones peo makes deterministic ($now, $millis, $random, $uuid): the same bytes at every node and in every language",
+            "plan": {"QueryLanguage": "JSONata", "StartAt": "Quote", "States": {
+                "Quote": {"Type": "Task", "Resource": "pricing.quote", "TimeoutSeconds": "{% 10 * 3 %}",
+                          "Arguments": {"sku": "{% $states.input.sku %}", "qty": "{% $count($states.input.items) %}"},
+                          "Output": {"quote": "{% $states.result %}", "items": "{% $states.input.items %}"},
+                          "Assign": {"total": "{% $states.result.amount %}"}, "Next": "Route"},
+                "Route": {"Type": "Choice", "Default": "Cool", "Choices": [
+                    {"Condition": "{% $total > 10 %}", "Output": "{% $merge([$states.input, {'big': true}]) %}", "Assign": {"route": "big"}, "Next": "Cool"}]},
+                "Cool": {"Type": "Wait", "Seconds": "{% $total %}", "Next": "Each"},
+                "Each": {"Type": "Map", "Items": "{% $states.input.items %}",
+                         "ItemSelector": {"item": "{% $states.context.Map.Item.Value %}", "index": "{% $states.context.Map.Item.Index %}"},
+                         "Output": "{% $states.result %}", "Assign": {"doubled": "{% $sum($states.result) %}"}, "Next": "Functions",
+                         "ItemProcessor": {"StartAt": "Double", "States": {
+                            "Double": {"Type": "Pass", "Output": "{% $states.input.item * 2 + $total %}", "End": true}}}},
+                "Functions": {"Type": "Pass", "End": true, "Output": {
+                    "partition": "{% $partition([1, 2, 3, 4, 5], 2) %}",
+                    "range": "{% $range(1, 10, 3) %}",
+                    "one": "{% $range(4, 4) %}",
+                    "hash": "{% $hash('peo', 'SHA-256') %}",
+                    "parse": "{% $parse('{\"a\": [1, true]}') %}",
+                    "now": "{% $now() %}",
+                    "day": "{% $now('[Y0001]-[M01]-[D01]') %}",
+                    "millis": "{% $millis() %}",
+                    "random": "{% $random() %}",
+                    "seeded": "{% $random(7) %}",
+                    "uuid": "{% $uuid() %}",
+                    "variables": "{% [$route, $total, $doubled] %}",
+                    "input": "{% $states.input %}"}}
+            }},
+            "input": {"sku": "A1", "items": [1, 2, 3]},
+            "originator_key": 1,
+            "visits": [
+                visit(worker(&[]), T0 + 1_000, json!([])),
+                visit(node("payments-1", "us", Some(3), &["pricing.quote"]), T0 + 2_000, json!([{"output": {"amount": 12}}])),
+                visit(node("worker-2", "us", Some(4), &[]), T0 + 20_000, json!([])),
+                child_visit("child:0", worker(&[]), T0 + 21_000, json!([])),
+                child_visit("child:1", worker(&[]), T0 + 21_000, json!([])),
+                child_visit("child:2", worker(&[]), T0 + 21_000, json!([])),
+                completions(&["child:2", "child:0", "child:1"], worker(&[]), T0 + 22_000)
+            ]
+        }),
+        json!({
+            "name": "jsonata-error-caught",
+            "description": "A JSONata Task whose Output reads nothing (undefined) fails with States.QueryEvaluationError in Step Functions' words; its Catch's Output and Assign read $states.errorOutput",
+            "plan": {"QueryLanguage": "JSONata", "StartAt": "Call", "States": {
+                "Call": {"Type": "Task", "Resource": "echo", "Output": "{% $states.result.missing %}", "Next": "Done",
+                         "Catch": [{"ErrorEquals": ["States.QueryEvaluationError"], "Next": "Done",
+                                    "Output": {"caught": "{% $states.errorOutput.Error %}", "input": "{% $states.input %}"},
+                                    "Assign": {"why": "{% $states.errorOutput.Cause %}"}}]},
+                "Done": {"Type": "Pass", "Output": {"out": "{% $states.input %}", "why": "{% $why %}"}, "End": true}
+            }},
+            "input": {"x": 1},
+            "originator_key": null,
+            "visits": [visit(worker(&["echo"]), T0 + 1_000, json!([{"output": {"y": 2}}]))]
+        }),
+        json!({
             "name": "parallel-fail-catch",
             "description": "A Parallel state whose first branch fails: the branch's error fails the state and Catch routes it",
             "plan": {"StartAt": "Both", "States": {
