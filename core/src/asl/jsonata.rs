@@ -140,13 +140,37 @@ fn mentions(text: &str, name: &str) -> bool {
         .any(|(i, _)| !text[i + needle.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_'))
 }
 
+/// Parsed expressions, per thread (the cycle's values are not `Send`), bounded: an
+/// expression is parsed once, not at every evaluation.
+const PARSED_CACHE: usize = 1024;
+
+thread_local! {
+    static PARSED: std::cell::RefCell<std::collections::HashMap<String, Rc<jsonata_core::ast::AstNode>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn parsed(text: &str) -> Result<Rc<jsonata_core::ast::AstNode>, String> {
+    if let Some(ast) = PARSED.with(|c| c.borrow().get(text).cloned()) {
+        return Ok(ast);
+    }
+    let ast = Rc::new(jsonata_core::parser::parse(text).map_err(|e| e.to_string())?);
+    PARSED.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= PARSED_CACHE {
+            c.clear();
+        }
+        c.insert(text.to_owned(), ast.clone());
+    });
+    Ok(ast)
+}
+
 fn raw(text: &str, field: &str, st: &States<'_>, env: &Env<'_>) -> Result<Option<JValue>, Failure> {
     let threw = |m: &str| {
         query_error(format!(
             "The JSONata expression '{text}' specified for the field '{field}' threw an error during evaluation. {m}"
         ))
     };
-    let ast = jsonata_core::parser::parse(text).map_err(|e| threw(&e.to_string()))?;
+    let ast = parsed(text).map_err(|e| threw(&e))?;
     let mut ctx = Context::new();
     if mentions(text, "states") {
         let mut states = Map::new();
@@ -172,7 +196,7 @@ fn raw(text: &str, field: &str, st: &States<'_>, env: &Env<'_>) -> Result<Option
     };
     let mut ev = Evaluator::with_options(ctx, options);
     let draws = Rc::new(Cell::new(env.draws()));
-    install(&mut ev, env.now_ms(), env.seed(), draws.clone()).map_err(|e| threw(e.message()))?;
+    install(&mut ev, text, env.now_ms(), env.seed(), draws.clone()).map_err(|e| threw(e.message()))?;
     let input = JValue::from(st.input.clone());
     let out = jsonata_core::value::with_stack(|| ev.evaluate(&ast, &input));
     env.set_draws(draws.get());
@@ -196,8 +220,68 @@ fn error(m: impl Into<String>) -> EvaluatorError {
 }
 
 /// The deterministic replacements of JSONata's impure functions, `$eval` refused, and
-/// the functions Step Functions adds.
-fn install(ev: &mut Evaluator, now_ms: i64, seed: [u8; 32], draws: Rc<Cell<u64>>) -> Result<(), EvaluatorError> {
+/// the functions Step Functions adds: those `text` may call (a function is reached by
+/// its `$name`; an expression cannot build a name at run time).
+fn install(
+    ev: &mut Evaluator,
+    text: &str,
+    now_ms: i64,
+    seed: [u8; 32],
+    draws: Rc<Cell<u64>>,
+) -> Result<(), EvaluatorError> {
+    if !text.contains('$') {
+        return Ok(());
+    }
+    let uses = |name: &str| mentions(text, name);
+    if uses("eval") {
+        ev.register_fn_override("eval", |_: &[JValue]| Err(error("T1006: Attempted to invoke a non-function")))?;
+    }
+    if uses("now") {
+        install_now(ev, now_ms)?;
+    }
+    if uses("millis") {
+        ev.register_fn_override("millis", move |_: &[JValue]| Ok(JValue::from_f64(now_ms as f64)))?;
+    }
+    if uses("random") {
+        let d = draws.clone();
+        ev.register_fn_override("random", move |args: &[JValue]| {
+            let user_seed = match args.first() {
+                None => None,
+                Some(v) => Some(v.as_f64().ok_or_else(|| error("T0410: the seed of $random must be a number"))? as i64),
+            };
+            let n = d.get();
+            d.set(n + 1);
+            let r = super::draw(&seed, n, user_seed);
+            Ok(JValue::from_f64((r >> 11) as f64 / (1u64 << 53) as f64))
+        })?;
+    }
+    if uses("uuid") {
+        ev.register_fn("uuid", move |_: &[JValue]| {
+            let n = draws.get();
+            draws.set(n + 2);
+            Ok(JValue::from(super::intrinsics::uuid_of(super::draw(&seed, n, None), super::draw(&seed, n + 1, None))))
+        })?;
+    }
+    if uses("partition") {
+        install_partition(ev)?;
+    }
+    if uses("range") {
+        install_range(ev)?;
+    }
+    if uses("hash") {
+        install_hash(ev)?;
+    }
+    if uses("parse") {
+        ev.register_fn("parse", |args: &[JValue]| {
+            let text = args.first().and_then(JValue::as_str).ok_or_else(|| error("$parse takes a JSON string"))?;
+            let v: Value = serde_json::from_str(text).map_err(|e| error(format!("$parse: not JSON: {e}")))?;
+            Ok(JValue::from(v))
+        })?;
+    }
+    Ok(())
+}
+
+fn install_now(ev: &mut Evaluator, now_ms: i64) -> Result<(), EvaluatorError> {
     ev.register_fn_override("now", move |args: &[JValue]| {
         if args.is_empty() {
             return Ok(JValue::from(super::format_timestamp(now_ms)));
@@ -210,24 +294,10 @@ fn install(ev: &mut Evaluator, now_ms: i64, seed: [u8; 32], draws: Rc<Cell<u64>>
         c.bind("t".into(), args.get(1).cloned().unwrap_or(JValue::Undefined));
         Evaluator::with_context(c).evaluate(&ast, &JValue::Null)
     })?;
-    ev.register_fn_override("millis", move |_: &[JValue]| Ok(JValue::from_f64(now_ms as f64)))?;
-    let d = draws.clone();
-    ev.register_fn_override("random", move |args: &[JValue]| {
-        let user_seed = match args.first() {
-            None => None,
-            Some(v) => Some(v.as_f64().ok_or_else(|| error("T0410: the seed of $random must be a number"))? as i64),
-        };
-        let n = d.get();
-        d.set(n + 1);
-        let r = super::draw(&seed, n, user_seed);
-        Ok(JValue::from_f64((r >> 11) as f64 / (1u64 << 53) as f64))
-    })?;
-    ev.register_fn_override("eval", |_: &[JValue]| Err(error("T1006: Attempted to invoke a non-function")))?;
-    ev.register_fn("uuid", move |_: &[JValue]| {
-        let n = draws.get();
-        draws.set(n + 2);
-        Ok(JValue::from(super::intrinsics::uuid_of(super::draw(&seed, n, None), super::draw(&seed, n + 1, None))))
-    })?;
+    Ok(())
+}
+
+fn install_partition(ev: &mut Evaluator) -> Result<(), EvaluatorError> {
     ev.register_fn("partition", |args: &[JValue]| {
         let (Some(items), Some(size)) = (args.first().and_then(JValue::as_array), args.get(1).and_then(JValue::as_f64))
         else {
@@ -238,6 +308,10 @@ fn install(ev: &mut Evaluator, now_ms: i64, seed: [u8; 32], draws: Rc<Cell<u64>>
         }
         Ok(JValue::array(items.chunks(size as usize).map(|c| JValue::array(c.to_vec())).collect()))
     })?;
+    Ok(())
+}
+
+fn install_range(ev: &mut Evaluator) -> Result<(), EvaluatorError> {
     ev.register_fn("range", |args: &[JValue]| {
         let num = |i: usize| args.get(i).and_then(JValue::as_f64).filter(|n| n.fract() == 0.0);
         let (Some(start), Some(end)) = (num(0), num(1)) else {
@@ -258,6 +332,10 @@ fn install(ev: &mut Evaluator, now_ms: i64, seed: [u8; 32], draws: Rc<Cell<u64>>
         // A sequence: a range of one item is that item.
         Ok(JValue::sequence(items))
     })?;
+    Ok(())
+}
+
+fn install_hash(ev: &mut Evaluator) -> Result<(), EvaluatorError> {
     ev.register_fn("hash", |args: &[JValue]| {
         let data = match args.first() {
             Some(JValue::String(s)) => s.to_string(),
@@ -268,11 +346,6 @@ fn install(ev: &mut Evaluator, now_ms: i64, seed: [u8; 32], draws: Rc<Cell<u64>>
         super::intrinsics::digest(&data, algorithm).map(JValue::from).ok_or_else(|| {
             error(format!("unknown algorithm `{algorithm}`; use MD5, SHA-1, SHA-256, SHA-384 or SHA-512"))
         })
-    })?;
-    ev.register_fn("parse", |args: &[JValue]| {
-        let text = args.first().and_then(JValue::as_str).ok_or_else(|| error("$parse takes a JSON string"))?;
-        let v: Value = serde_json::from_str(text).map_err(|e| error(format!("$parse: not JSON: {e}")))?;
-        Ok(JValue::from(v))
     })?;
     Ok(())
 }
