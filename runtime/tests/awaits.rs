@@ -135,6 +135,35 @@ fn a_wait_for_task_token_task_hands_out_its_token_and_waits_for_it() {
 }
 
 #[test]
+fn a_jsonata_wait_for_task_token_task_computes_its_timers_and_output() {
+    use std::sync::Mutex;
+    let plan = json!({"QueryLanguage": "JSONata", "StartAt": "Ask", "States": {
+        "Ask": {"Type": "Task", "Resource": "approvals.ask.waitForTaskToken",
+                "TimeoutSeconds": "{% $states.input.hours * 3600 %}", "HeartbeatSeconds": "{% 60 %}",
+                "Arguments": {"token": "{% $states.context.Task.Token %}"},
+                "Output": {"order": "{% $states.input.order %}", "answer": "{% $states.result %}"}, "End": true}
+    }});
+    let options = CreateOptions { now_ms: T0, ..Default::default() };
+    let bytes = Object::create(&plan, Context::new(), &json!({"order": 3, "hours": 2}), &options).unwrap().to_bytes();
+    let token = Arc::new(Mutex::new(String::new()));
+    let t = token.clone();
+    let node = Node::new("n", "eu").with_trust(Trust::any()).with_clock(Arc::new(ManualClock::new(T0))).handler(
+        "approvals.ask.waitForTaskToken",
+        move |c: &Invocation| {
+            *t.lock().unwrap() = c.input["token"].as_str().unwrap().to_owned();
+            Ok(json!({"queued": true}))
+        },
+    );
+    let v = node.visit(&bytes, None).unwrap();
+    let Disposition::Dormant(w) = &v.disposition else { panic!("{:?}", v.disposition) };
+    assert_eq!((w.at_ms, w.timeout_at_ms), (Some(T0 + 60_000), Some(T0 + 7_200_000)));
+    let token = token.lock().unwrap().clone();
+    let v = node.visit(&v.bytes, Some(&Event::success(token, json!({"approved": true})))).unwrap();
+    let Disposition::Terminated { status: Status::Succeeded, output: Some(out), .. } = v.disposition else { panic!() };
+    assert_eq!(out, json!({"order": 3, "answer": {"approved": true}}));
+}
+
+#[test]
 fn heartbeats_keep_a_wait_alive_and_a_missed_one_times_it_out() {
     let plan = json!({"StartAt": "Job", "States": {
         "Job": {"Type": "Pass", "ResultPath": "$.result", "End": true,

@@ -77,7 +77,22 @@ impl Cx<'_> {
             return failure(ReentryCause::Timeout, None, &TaskError { error: error.to_owned(), cause: None });
         };
         if e.heartbeat {
-            let Some(heartbeat) = heartbeat_seconds(self.obj, state) else {
+            let heartbeat = match self.obj.intent.plan().awaits.get(&state.name) {
+                Some(spec) => spec.heartbeat_seconds,
+                None => match &state.kind {
+                    StateKind::Task(t) => {
+                        let build = || context_object(self.obj, state, self.p, self.now);
+                        let make_seed = || seed(self.obj, &state.name);
+                        let env = Env::lazy(&build, &make_seed)
+                            .metered(&self.work)
+                            .with_variables(&self.obj.variables)
+                            .with_now(self.now);
+                        self.seconds(&t.heartbeat_seconds, "HeartbeatSeconds", &env).ok().flatten()
+                    }
+                    _ => None,
+                },
+            };
+            let Some(heartbeat) = heartbeat else {
                 // No heartbeat timer on this wait: nothing to restart.
                 return Decision::Sleep(w.clone());
             };
@@ -134,20 +149,5 @@ impl Cx<'_> {
             )),
             Err(f) => failure(ReentryCause::Failure, Some(e.name.clone()), &self.located(state, f)),
         }
-    }
-}
-
-/// The heartbeat period of an awaited state (its `Await` entry, or a
-/// `.waitForTaskToken` Task's `HeartbeatSeconds`).
-fn heartbeat_seconds(obj: &Object, state: &State) -> Option<u64> {
-    if let Some(spec) = obj.intent.plan().awaits.get(&state.name) {
-        return spec.heartbeat_seconds;
-    }
-    match &state.kind {
-        StateKind::Task(t) => match &t.heartbeat_seconds {
-            Some(NumberSpec::Value(v)) => Some(*v as u64),
-            _ => None,
-        },
-        _ => None,
     }
 }

@@ -1103,6 +1103,36 @@ impl Cx<'_> {
         }
     }
 
+    /// A Task's `TimeoutSeconds` / `HeartbeatSeconds` in whole seconds: given, read by
+    /// `...SecondsPath` or computed by a JSONata expression, from the object's data.
+    fn seconds(
+        &self,
+        spec: &Option<NumberSpec>,
+        field: &str,
+        env: &Env<'_>,
+    ) -> std::result::Result<Option<u64>, Failure> {
+        let raw = &self.obj.data;
+        let (v, shown) = match spec {
+            None => return Ok(None),
+            Some(NumberSpec::Value(v)) => return Ok(Some(*v as u64)),
+            Some(NumberSpec::Path(p)) => (env.query(p, raw).map_err(|e| Failure::invalid_path(p, &e))?, p.clone()),
+            Some(NumberSpec::Expr(e)) => {
+                let st = asl::jsonata::States { input: raw, result: None, error_output: None };
+                let v = asl::jsonata::evaluate(e, field, &st, env)?;
+                match v.as_f64() {
+                    Some(n) if n > 0.0 => return Ok(Some(n.ceil() as u64)),
+                    _ => return Err(asl::jsonata::unexpected(e, field, "number", &v)),
+                }
+            }
+        };
+        match v.as_f64() {
+            Some(n) if n > 0.0 => Ok(Some(n.ceil() as u64)),
+            _ => Err(Failure::runtime(format!(
+                "The {field}Path parameter does not reference a positive number: {shown} == {v}"
+            ))),
+        }
+    }
+
     /// When a Wait state wakes: `Seconds` / `Timestamp` as given, read by a path or
     /// computed by a JSONata expression.
     fn wake_at(&self, wait_for: &WaitFor, input: &Value, env: &Env<'_>) -> std::result::Result<i64, Failure> {
@@ -1300,30 +1330,24 @@ pub fn decide_advised(
         }
         Pending::AwaitToken(token) => {
             let state = state_of(obj, &obj.state)?;
-            let timeout = match &state.kind {
-                StateKind::Task(t) => match &t.timeout_seconds {
-                    Some(NumberSpec::Value(v)) => Some(*v as u64),
-                    _ => None,
-                },
-                _ => None,
-            };
-            let heartbeat = match &state.kind {
-                StateKind::Task(t) => match &t.heartbeat_seconds {
-                    Some(NumberSpec::Value(v)) => Some(*v as u64),
-                    _ => None,
-                },
-                _ => None,
-            };
-            let spec = crate::intent::AwaitSpec {
-                event: StringSpec::Value(token.clone()),
-                timeout_seconds: timeout,
-                heartbeat_seconds: heartbeat,
-            };
-            let build = || Value::Null;
+            let build = || context_object(obj, state, p, now_ms);
             let make_seed = || seed(obj, &state.name);
             let env =
                 Env::lazy(&build, &make_seed).metered(&cx.work).with_variables(&cx.obj.variables).with_now(cx.now);
-            cx.await_event(state, &spec, &env)
+            let seconds = |field: &str| match &state.kind {
+                StateKind::Task(t) if field == "TimeoutSeconds" => cx.seconds(&t.timeout_seconds, field, &env),
+                StateKind::Task(t) => cx.seconds(&t.heartbeat_seconds, field, &env),
+                _ => Ok(None),
+            };
+            seconds("TimeoutSeconds")
+                .and_then(|timeout_seconds| {
+                    let spec = crate::intent::AwaitSpec {
+                        event: StringSpec::Value(token.clone()),
+                        timeout_seconds,
+                        heartbeat_seconds: seconds("HeartbeatSeconds")?,
+                    };
+                    cx.await_event(state, &spec, &env)
+                })
                 .or_else(|f| Ok(Decision::Record(cx.terminate_failed(&state.name, cx.located(state, f)))))
         }
         Pending::Evaluate => {
