@@ -101,9 +101,9 @@ impl Failure {
 /// built only when a path asks for it, and the seed of its deterministic randomness.
 pub(crate) struct Env<'a> {
     context: OnceCell<Value>,
-    build: Option<&'a dyn Fn() -> Value>,
+    build: Option<Box<dyn Fn() -> Value + 'a>>,
     seed: OnceCell<[u8; 32]>,
-    make_seed: Option<&'a dyn Fn() -> [u8; 32]>,
+    make_seed: Option<Box<dyn Fn() -> [u8; 32] + 'a>>,
     draws: Cell<u64>,
     pub(crate) context_ref: Option<&'a Value>,
     /// The cycle's work budget ([`Env::metered`]), else `own` (unmetered).
@@ -132,12 +132,12 @@ impl<'a> Env<'a> {
         }
     }
     /// An environment that builds the context object and the seed on first use.
-    pub(crate) fn lazy(build: &'a dyn Fn() -> Value, make_seed: &'a dyn Fn() -> [u8; 32]) -> Env<'a> {
+    pub(crate) fn lazy(build: impl Fn() -> Value + 'a, make_seed: impl Fn() -> [u8; 32] + 'a) -> Env<'a> {
         Env {
             context: OnceCell::new(),
-            build: Some(build),
+            build: Some(Box::new(build)),
             seed: OnceCell::new(),
-            make_seed: Some(make_seed),
+            make_seed: Some(Box::new(make_seed)),
             draws: Cell::new(0),
             context_ref: None,
             work: None,
@@ -205,7 +205,7 @@ impl<'a> Env<'a> {
         if let Some(c) = self.context_ref {
             return c;
         }
-        self.context.get_or_init(|| self.build.map_or(Value::Null, |b| b()))
+        self.context.get_or_init(|| self.build.as_ref().map_or(Value::Null, |b| b()))
     }
     /// The next deterministic 64-bit draw (with an optional user seed, as
     /// `States.MathRandom`'s third argument).
@@ -216,7 +216,7 @@ impl<'a> Env<'a> {
     }
     /// The seed of the evaluation's randomness.
     pub(crate) fn seed(&self) -> [u8; 32] {
-        *self.seed.get_or_init(|| self.make_seed.map_or([0; 32], |f| f()))
+        *self.seed.get_or_init(|| self.make_seed.as_ref().map_or([0; 32], |f| f()))
     }
     /// How many draws were made (JSONata's functions draw on their own and put the
     /// count back, so that the draws stay one sequence).

@@ -178,7 +178,7 @@ impl Cx<'_> {
         };
         let make_seed = || seed(self.obj, &state.name);
         let env =
-            Env::lazy(&build, &make_seed).metered(&self.work).with_variables(&self.obj.variables).with_now(self.now);
+            Env::lazy(build, make_seed).metered(&self.work).with_variables(&self.obj.variables).with_now(self.now);
         for (i, rule) in plan.adapt.iter().enumerate() {
             let key = rule.name.clone().unwrap_or_else(|| format!("#{i}"));
             if fired.contains(&key) || (at_error && rule.then.goto.is_none()) {

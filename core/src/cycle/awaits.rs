@@ -81,12 +81,7 @@ impl Cx<'_> {
                 Some(spec) => spec.heartbeat_seconds,
                 None => match &state.kind {
                     StateKind::Task(t) => {
-                        let build = || context_object(self.obj, state, self.p, self.now);
-                        let make_seed = || seed(self.obj, &state.name);
-                        let env = Env::lazy(&build, &make_seed)
-                            .metered(&self.work)
-                            .with_variables(&self.obj.variables)
-                            .with_now(self.now);
+                        let env = self.env(state);
                         self.seconds(&t.heartbeat_seconds, "HeartbeatSeconds", &env).ok().flatten()
                     }
                     _ => None,
@@ -109,10 +104,7 @@ impl Cx<'_> {
             StateKind::Pass(p) => (None, &p.result_path),
             _ => (None, &crate::intent::PathSpec::Default),
         };
-        let build = || context_object(self.obj, state, self.p, self.now);
-        let make_seed = || seed(self.obj, &state.name);
-        let env =
-            Env::lazy(&build, &make_seed).metered(&self.work).with_variables(&self.obj.variables).with_now(self.now);
+        let env = self.env(state);
         let processed = (|| {
             payload_ok(&e.payload, &state.name)?;
             let selected = match selector {

@@ -432,10 +432,7 @@ impl Cx<'_> {
             StateKind::Map(m) => (m.result_selector.as_ref(), &m.result_path),
             _ => (None, &crate::intent::PathSpec::Default),
         };
-        let build = || context_object(self.obj, state, self.p, self.now);
-        let make_seed = || seed(self.obj, &state.name);
-        let env =
-            Env::lazy(&build, &make_seed).metered(&self.work).with_variables(&self.obj.variables).with_now(self.now);
+        let env = self.env(state);
         let result = Value::Array(outputs);
         let processed = (|| {
             let selected = match selector {
@@ -566,15 +563,13 @@ pub fn join_all(
     let state = state_of(parent, &parent.state)?;
     let cx = Cx::new(parent, node, now_ms, p);
     let total = *current.total.get_or_init(|| {
-        let build = || context_object(parent, state, p, now_ms);
-        let make_seed = || seed(parent, &state.name);
-        let env = Env::lazy(&build, &make_seed).metered(&cx.work).with_variables(&cx.obj.variables).with_now(cx.now);
+        let env = cx.env(state);
         cx.count_children(state, &env).unwrap_or(current.children.len())
     });
     let failures = current.done.values().filter(|d| !d.succeeded).count()
         + fresh.iter().filter(|(c, _)| c.status != Status::Succeeded).count();
     let done_count = current.done.len() + fresh.len();
-    let tolerated = tolerated(parent, &cx, state, p, now_ms, failures, total);
+    let tolerated = tolerated(parent, &cx, state, failures, total);
     let v2 = parent.version >= 2;
     if !v2 && fresh.len() > 1 {
         return Err(Error::invalid_argument(
@@ -718,21 +713,10 @@ fn completion_of(child: &Object, branch: u32) -> Result<Completion> {
 }
 
 /// Whether `failures` of `total` children are within what `state` tolerates.
-fn tolerated(
-    parent: &Object,
-    cx: &Cx<'_>,
-    state: &State,
-    p: &Progress,
-    now_ms: i64,
-    failures: usize,
-    total: usize,
-) -> bool {
+fn tolerated(parent: &Object, cx: &Cx<'_>, state: &State, failures: usize, total: usize) -> bool {
     match &state.kind {
         StateKind::Map(m) => {
-            let build = || context_object(parent, state, p, now_ms);
-            let make_seed = || seed(parent, &state.name);
-            let env =
-                Env::lazy(&build, &make_seed).metered(&cx.work).with_variables(&cx.obj.variables).with_now(cx.now);
+            let env = cx.env(state);
             let count = number(&m.tolerated_failure_count, &parent.data, &env, "ToleratedFailureCount").ok().flatten();
             let pct = number(&m.tolerated_failure_percentage, &parent.data, &env, "ToleratedFailurePercentage")
                 .ok()

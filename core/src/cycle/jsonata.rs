@@ -22,6 +22,23 @@ impl Cx<'_> {
         }
     }
 
+    /// The record of a Choice state that chose `which` (a rule's index or `"Default"`).
+    pub(super) fn chose(
+        &self,
+        name: &str,
+        which: Value,
+        next: String,
+        data: Option<Value>,
+        assigned: Option<assign::Assigned>,
+    ) -> Decision {
+        let body = Body::Mutate {
+            kind: MutateKind::Route,
+            revision: self.obj.intent.revision(),
+            change: Some(cjson::canonical(&json!({"choice": which}))),
+        };
+        Decision::Record(assign::commit(assigned, self.stay(body, name, next, data)))
+    }
+
     /// Pass, Choice and Succeed states in JSONata; `None` for the others, which the
     /// JSONPath code runs with their JSONata fields (`Arguments`, `Seconds`, ...).
     pub(super) fn eval_jsonata(&self, state: &State, env: &Env<'_>) -> std::result::Result<Option<Decision>, Failure> {
@@ -62,17 +79,7 @@ impl Cx<'_> {
                 let assigned = self.assign(state, assign, raw, &st, env)?;
                 let out = self.output(output, &st, env, raw.clone())?;
                 payload_ok(&out, name)?;
-                let t = self.stay(
-                    Body::Mutate {
-                        kind: MutateKind::Route,
-                        revision: self.obj.intent.revision(),
-                        change: Some(cjson::canonical(&json!({"choice": which}))),
-                    },
-                    name,
-                    next,
-                    (&out != raw).then_some(out),
-                );
-                Decision::Record(assign::commit(assigned, t))
+                self.chose(name, which, next, (&out != raw).then_some(out), assigned)
             }
             StateKind::Succeed => {
                 let out = self.output(state.output.as_ref(), &st, env, raw.clone())?;

@@ -675,6 +675,18 @@ impl<'a> Cx<'a> {
     }
 }
 
+impl<'a> Cx<'a> {
+    /// What evaluating `state` may read: the context object and the seed (built on first
+    /// use), the variables in force and the record's clock reading, with the cycle's work
+    /// budget.
+    fn env<'e>(&'e self, state: &'e State) -> Env<'e> {
+        Env::lazy(move || context_object(self.obj, state, self.p, self.now), move || seed(self.obj, &state.name))
+            .metered(&self.work)
+            .with_variables(&self.obj.variables)
+            .with_now(self.now)
+    }
+}
+
 impl Cx<'_> {
     /// The visit the cycle's record belongs to: the open one, or the next.
     fn visit_number(&self) -> u32 {
@@ -821,7 +833,7 @@ impl Cx<'_> {
             let count = self.p.retries.get(i).copied().unwrap_or(1).max(1);
             if u64::from(count) <= r.max_attempts {
                 let make_seed = || seed(self.obj, &state.name);
-                let env = Env::lazy(&|| Value::Null, &make_seed)
+                let env = Env::lazy(|| Value::Null, make_seed)
                     .metered(&self.work)
                     .with_variables(&self.obj.variables)
                     .with_now(self.now);
@@ -836,12 +848,7 @@ impl Cx<'_> {
         let caught = catch.iter().enumerate().find(|(_, c)| asl::error_matches(&c.error_equals, &e.error));
         if let Some((i, c)) = caught.filter(|_| e.error != errors::RUNTIME) {
             let error_output = json!({"Error": e.error, "Cause": e.cause.clone().unwrap_or_default()});
-            let build = || context_object(self.obj, state, self.p, self.now);
-            let make_seed = || seed(self.obj, &state.name);
-            let env = Env::lazy(&build, &make_seed)
-                .metered(&self.work)
-                .with_variables(&self.obj.variables)
-                .with_now(self.now);
+            let env = self.env(state);
             let st = asl::jsonata::States { input: &self.obj.data, result: None, error_output: Some(&error_output) };
             let assigned = match self.assign(state, c.assign.as_ref(), &error_output, &st, &env) {
                 Ok(a) => a,
@@ -881,10 +888,7 @@ impl Cx<'_> {
 
     /// Evaluates `state` with the object's data as its input.
     fn evaluate(&self, state: &State) -> Result<Decision> {
-        let build = || context_object(self.obj, state, self.p, self.now);
-        let make_seed = || seed(self.obj, &state.name);
-        let env =
-            Env::lazy(&build, &make_seed).metered(&self.work).with_variables(&self.obj.variables).with_now(self.now);
+        let env = self.env(state);
         if let StateKind::Map(_) = &state.kind
             && fanout::fan_out_launched(self.obj) == 0
             && let Ok(n) = self.count_children(state, &env)
@@ -968,19 +972,7 @@ impl Cx<'_> {
                 let st = asl::jsonata::States { input: raw, result: None, error_output: None };
                 let assigned = self.assign(state, assign, &input, &st, env)?;
                 let out = asl::select(input, &state.output_path, env)?;
-                Ok(Decision::Record(assign::commit(
-                    assigned,
-                    self.stay(
-                        Body::Mutate {
-                            kind: MutateKind::Route,
-                            revision: self.obj.intent.revision(),
-                            change: Some(cjson::canonical(&json!({"choice": which}))),
-                        },
-                        name,
-                        next,
-                        changed(raw, out),
-                    ),
-                )))
+                Ok(self.chose(name, which, next, changed(raw, out), assigned))
             }
             StateKind::Wait(w) => {
                 let input = asl::select(Cow::Borrowed(raw), &state.input_path, env)?;
@@ -1294,12 +1286,7 @@ pub fn decide_advised(
             let body = Body::Reentry { cause, event: ev, payload };
             match (&w.reason, &state.kind) {
                 (DormantReason::Wait, StateKind::Wait(_)) => {
-                    let build = || context_object(obj, state, p, now_ms);
-                    let make_seed = || seed(obj, &state.name);
-                    let env = Env::lazy(&build, &make_seed)
-                        .metered(&cx.work)
-                        .with_variables(&cx.obj.variables)
-                        .with_now(cx.now);
+                    let env = cx.env(state);
                     let out = asl::select(Cow::Borrowed(&obj.data), &state.input_path, &env).and_then(|input| {
                         let st = asl::jsonata::States { input: &obj.data, result: None, error_output: None };
                         let assigned = cx.assign(state, state.assign.as_ref(), &input, &st, &env)?;
@@ -1330,10 +1317,7 @@ pub fn decide_advised(
         }
         Pending::AwaitToken(token) => {
             let state = state_of(obj, &obj.state)?;
-            let build = || context_object(obj, state, p, now_ms);
-            let make_seed = || seed(obj, &state.name);
-            let env =
-                Env::lazy(&build, &make_seed).metered(&cx.work).with_variables(&cx.obj.variables).with_now(cx.now);
+            let env = cx.env(state);
             let seconds = |field: &str| match &state.kind {
                 StateKind::Task(t) if field == "TimeoutSeconds" => cx.seconds(&t.timeout_seconds, field, &env),
                 StateKind::Task(t) => cx.seconds(&t.heartbeat_seconds, field, &env),
@@ -1444,10 +1428,7 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
         TaskOutcome::Error { error, cause } => Ok(failed(TaskError { error, cause })),
         TaskOutcome::Refined { .. } => Err(Error::internal("a refined outcome is unwrapped above")),
         TaskOutcome::Output(v) => {
-            let build = || context_object(obj, state, p, now_ms);
-            let make_seed = || seed(obj, &state.name);
-            let env =
-                Env::lazy(&build, &make_seed).metered(&cx.work).with_variables(&cx.obj.variables).with_now(cx.now);
+            let env = cx.env(state);
             let mut assigned = None;
             let processed = (|| {
                 payload_ok(&v, task_display_name(&task.resource))?;
