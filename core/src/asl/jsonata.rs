@@ -8,9 +8,10 @@
 //! from the evaluation's seed (the object's id, head and state, as `States.UUID` does).
 //! `$eval` is refused, as Step Functions refuses it.
 //!
-//! Bounds: an expression may nest at most [`MAX_STACK_DEPTH`] evaluation frames and
-//! build sequences of at most [`MAX_SEQUENCE`] items; its result counts against the
-//! cycle's work budget like any other value the cycle builds.
+//! Bounds: an expression may nest at most [`MAX_STACK_DEPTH`] evaluation frames, build
+//! sequences of at most [`MAX_SEQUENCE`] items and run for at most [`MAX_EXPRESSION_MS`];
+//! its result counts against the cycle's work budget like any other value the cycle
+//! builds.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -25,6 +26,11 @@ use super::{Env, Failure, errors};
 pub const MAX_STACK_DEPTH: usize = 2_000;
 /// The longest sequence an expression may build.
 pub const MAX_SEQUENCE: usize = 1_000_000;
+/// The longest an expression may run, by the evaluating node's clock: a backstop for
+/// plans whose expressions loop over huge ranges (`$map([1..1000000], ...)` nested),
+/// which no count above bounds. The failure is then the node's, not the plan's: another
+/// node could finish in time, so the limit is far above any expression a plan needs.
+pub const MAX_EXPRESSION_MS: u64 = 2_000;
 
 /// The expression inside `{% ... %}`, if `s` is one.
 pub(crate) fn expression(s: &str) -> Option<&str> {
@@ -192,6 +198,7 @@ fn raw(text: &str, field: &str, st: &States<'_>, env: &Env<'_>) -> Result<Option
     let options = EvaluatorOptions {
         max_stack_depth: Some(MAX_STACK_DEPTH),
         max_sequence_length: Some(MAX_SEQUENCE),
+        timeout_ms: Some(MAX_EXPRESSION_MS),
         ..EvaluatorOptions::default()
     };
     let mut ev = Evaluator::with_options(ctx, options);
@@ -410,6 +417,16 @@ mod tests {
         assert_eq!(run("$range(1, 1)", json!({})).unwrap(), json!(1));
         assert_eq!(run("$parse('{\"a\":[1]}')", json!({})).unwrap(), json!({"a": [1]}));
         assert_eq!(run("$hash('abc', 'MD5')", json!({})).unwrap(), json!("900150983cd24fb0d6963f7d28e17f72"));
+    }
+
+    #[test]
+    fn an_expression_that_would_run_for_ever_is_stopped() {
+        let started = std::time::Instant::now();
+        let e = run("$map([1..1000000], function($x){ $count($map([1..1000000], function($y){ 0 })) })", json!({}))
+            .unwrap_err();
+        assert_eq!(e.error, errors::QUERY_EVALUATION_ERROR);
+        assert!(started.elapsed().as_secs() < 30, "{:?}: {}", started.elapsed(), e.cause);
+        assert!(e.cause.contains("D1012"), "{}", e.cause);
     }
 
     #[test]
