@@ -308,3 +308,26 @@ test('completions in a batch are one record; a bad batch changes nothing', async
   assert.equal(last.object.status, 'succeeded')
   assert.deepEqual(last.object.data.sq, [1, 4, 9])
 })
+
+test('JSONata plans run with variables, and bad ones name the state and the field', async () => {
+  const bad = { QueryLanguage: 'JSONata', StartAt: 'S', States: { S: { Type: 'Pass', Output: '{% 1 + %}', End: true } } }
+  assert.throws(() => peo.Object.create(bad),
+    (e) => e instanceof peo.InvalidIntentError && e.state === 'S' && e.field === 'Output' && /does not parse/.test(e.message))
+  assert.throws(() => peo.Object.create({ StartAt: 'S', States: { S: { Type: 'Pass', Assign: { states: 1 }, End: true } } }),
+    (e) => e instanceof peo.InvalidIntentError && e.field === 'Assign.states')
+  const plan = {
+    QueryLanguage: 'JSONata',
+    StartAt: 'A',
+    States: {
+      A: { Type: 'Pass', Assign: { n: '{% $states.input.n * 2 %}' }, Next: 'B' },
+      B: { Type: 'Pass', Output: { n: '{% $n %}', missing: '{% $states.input.nope %}' }, End: true }
+    }
+  }
+  const node = new peo.Node({ id: 'n', domain: 'd', trust: 'any' })
+  const visit = await node.visit(peo.Object.create(plan, { input: { n: 21 }, nowMs: T0 }))
+  assert.deepStrictEqual(visit.object.variables, { n: 42 })
+  assert.deepStrictEqual(visit.object.memory[1].assigned, { n: 42 })
+  assert.strictEqual(visit.object.status, 'failed')
+  assert.strictEqual(visit.disposition.error.error, 'States.QueryEvaluationError')
+  assert.match(visit.disposition.error.cause, /'Output\/missing' returned nothing/)
+})

@@ -453,3 +453,33 @@ def test_completions_in_a_batch_are_one_record_and_a_bad_batch_changes_nothing()
     assert [c["branch"] for c in two.object.to_dict()["results"]] == [2, 0]
     last = node.complete(two.bytes, (done[1], done[0]))
     assert last.object.status == "succeeded" and last.object.data["sq"] == [1, 4, 9]
+
+
+def test_jsonata_plans_run_with_variables_and_bad_ones_name_state_and_field():
+    with pytest.raises(peo.InvalidIntentError) as e:
+        peo.Object.create(
+            {
+                "QueryLanguage": "JSONata",
+                "StartAt": "S",
+                "States": {"S": {"Type": "Pass", "Output": "{% 1 + %}", "End": True}},
+            }
+        )
+    assert (e.value.state, e.value.field) == ("S", "Output") and "does not parse" in str(e.value)
+    with pytest.raises(peo.InvalidIntentError) as e:
+        peo.Object.create({"StartAt": "S", "States": {"S": {"Type": "Pass", "Assign": {"states": 1}, "End": True}}})
+    assert (e.value.state, e.value.field) == ("S", "Assign.states")
+    plan = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "A",
+        "States": {
+            "A": {"Type": "Pass", "Assign": {"n": "{% $states.input.n * 2 %}"}, "Next": "B"},
+            "B": {"Type": "Pass", "Output": {"n": "{% $n %}", "missing": "{% $states.input.nope %}"}, "End": True},
+        },
+    }
+    node = peo.Node("n", domain="d", trust="any")
+    visit = node.visit(peo.Object.create(plan, input={"n": 21}, now_ms=T0))
+    assert visit.object.variables == {"n": 42}
+    assert visit.object.memory[1].assigned == {"n": 42}
+    assert visit.object.status == "failed"
+    error = visit.disposition.to_dict()["error"]
+    assert error["error"] == "States.QueryEvaluationError" and "'Output/missing' returned nothing" in error["cause"]

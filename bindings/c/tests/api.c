@@ -368,6 +368,22 @@ static void bad_arguments(void) {
   options.id_hex = "not hex";
   expect_failure(peo_object_create(PLAN, NULL, NULL, &options, &object), object);
   CHECK(peo_object_create(PLAN, NULL, NULL, NULL, NULL) == PEO_INVALID_ARGUMENT);
+  /* A JSONata expression that does not parse: the error names the field. */
+  expect_failure(peo_object_create("{\"QueryLanguage\": \"JSONata\", \"StartAt\": \"S\", \"States\": "
+                                   "{\"S\": {\"Type\": \"Pass\", \"Output\": \"{% 1 + %}\", \"End\": true}}}",
+                                   NULL, NULL, NULL, &object),
+                 object);
+  CHECK(peo_last_error() == PEO_INVALID_INTENT);
+  CHECK(strstr(peo_last_error_message(), "`Output`") != NULL);
+  CHECK(strstr(peo_last_error_message(), "does not parse") != NULL);
+  /* An object without variables reads `{}`. */
+  CHECK(peo_object_create(PLAN, NULL, NULL, NULL, &object) == PEO_OK);
+  CHECK(peo_object_variables_json(object, &text) == PEO_OK && strcmp(text, "{}") == 0);
+  peo_string_free(text);
+  text = NULL;
+  peo_object_free(object);
+  object = NULL;
+  CHECK(peo_object_variables_json(NULL, &text) == PEO_INVALID_ARGUMENT && text == NULL);
 
   expect_failure(peo_object_from_bytes(NULL, 10, &object), object);
   CHECK(peo_object_to_bytes(NULL, &bytes, &len) == PEO_INVALID_ARGUMENT);
