@@ -101,6 +101,9 @@ pub struct Object {
     /// The workflow variables in force (`Assign`; version 2): name -> value. A fan-out's
     /// child starts with its parent's.
     pub(crate) variables: Arc<serde_json::Map<String, Value>>,
+    /// The canonical text of `variables` (as stored, once decoded), computed when first
+    /// needed after a change.
+    pub(crate) variables_text: OnceLock<String>,
     /// What is derived from the memory or lives only during a visit: never encoded.
     pub(crate) scratch: Scratch,
 }
@@ -247,10 +250,12 @@ impl Object {
             stored_head: Hash::ZERO,
             results: Vec::new(),
             variables: Arc::new(serde_json::Map::new()),
+            variables_text: OnceLock::new(),
             scratch: Scratch::default(),
         };
         if let Some(vars) = inherited.filter(|v| !v.is_empty()) {
-            obj.variables = vars;
+            let text = cjson::canonical_map(&vars);
+            obj.set_variables(vars, text);
             genesis.variables_hash = Some(obj.variables_hash());
         }
         obj.append(genesis, options.key)?;
@@ -449,11 +454,12 @@ impl Object {
             Some(_) if version < 2 => return Err(Error::decode("a results section appears only in format version 2")),
             Some(v) => crate::results::unpack(v.bytes(), limits)?,
         };
-        let variables = match o.variables() {
-            None => serde_json::Map::new(),
+        let (variables, variables_text) = match o.variables() {
+            None => (serde_json::Map::new(), OnceLock::new()),
             Some(_) if version < 2 => return Err(Error::decode("variables appear only in format version 2")),
             Some(t) => match cjson::parse(t, limits, "the variables")? {
-                Value::Object(m) => m,
+                // Kept as stored: what the record hashes committed to is checked on it.
+                Value::Object(m) => (m, OnceLock::from(t.to_owned())),
                 _ => return Err(Error::decode("the variables must be a JSON object")),
             },
         };
@@ -484,6 +490,7 @@ impl Object {
             stored_head,
             results,
             variables: Arc::new(variables),
+            variables_text,
             scratch: Scratch::default(),
         })
     }
@@ -587,7 +594,7 @@ impl Object {
         let data = fbb.create_string(self.data_text());
         let head = fbb.create_vector(&self.stored_head.0);
         let results = (!self.results.is_empty()).then(|| fbb.create_vector(&crate::results::pack(&self.results)));
-        let variables = (!self.variables.is_empty()).then(|| fbb.create_string(&self.variables_text()));
+        let variables = (!self.variables.is_empty()).then(|| fbb.create_string(self.variables_text()));
         let root = wire::Object::create(
             &mut fbb,
             &wire::ObjectArgs {
@@ -657,12 +664,17 @@ impl Object {
         &self.variables
     }
     /// The canonical text of the variables (`{}` when there are none).
-    pub fn variables_text(&self) -> String {
-        cjson::canonical_map(&self.variables)
+    pub fn variables_text(&self) -> &str {
+        self.variables_text.get_or_init(|| cjson::canonical_map(&self.variables))
     }
     /// `SHA-256("peo/variables/v2" || canonical variables)`.
     pub fn variables_hash(&self) -> Hash {
-        Hash::variables(&self.variables_text())
+        Hash::variables(self.variables_text())
+    }
+    /// Replaces the variables with `variables`, whose canonical text is `text`.
+    pub(crate) fn set_variables(&mut self, variables: Arc<serde_json::Map<String, Value>>, text: String) {
+        self.variables = variables;
+        self.variables_text = OnceLock::from(text);
     }
     /// Replaces the data. The cycle does this; the next record that commits the data
     /// hash binds it.

@@ -174,7 +174,8 @@ fn variables_are_committed_by_the_records() {
     for edit in [json!({"x": 3, "y": 1, "who": "peo"}), json!({})] {
         let mut forged = obj.clone();
         let Value::Object(m) = edit else { unreachable!() };
-        forged.variables = std::sync::Arc::new(m);
+        let text = crate::json::canonical_map(&m);
+        forged.set_variables(std::sync::Arc::new(m), text);
         let (record, kind, msg) = broken(&reverify(&forged, &Trust::any()));
         assert_eq!((record, kind), (3, ErrorKind::Integrity));
         assert!(msg.contains("the variables do not match"), "{msg}");

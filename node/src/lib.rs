@@ -196,7 +196,7 @@ impl NativeObject {
     }
     #[napi(getter)]
     pub fn variables_json(&self) -> String {
-        self.object.variables_text()
+        self.object.variables_text().into()
     }
     #[napi(getter)]
     pub fn record_count(&self) -> u32 {

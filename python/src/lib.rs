@@ -200,7 +200,7 @@ impl PyObject_ {
         self.0.data_text()
     }
     #[getter]
-    fn variables_json(&self) -> String {
+    fn variables_json(&self) -> &str {
         self.0.variables_text()
     }
     #[getter]

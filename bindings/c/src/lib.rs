@@ -637,7 +637,7 @@ pub unsafe extern "C" fn peo_object_data_json(object: *const PeoObject, out: *mu
 /// (`{}` when there are none). Free `*out` with `peo_string_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn peo_object_variables_json(object: *const PeoObject, out: *mut *mut c_char) -> PeoStatus {
-    object_string(object, out, Object::variables_text)
+    object_string(object, out, |o| o.variables_text().to_owned())
 }
 
 /// The object's current state name. Free `*out` with `peo_string_free`.

@@ -32,7 +32,7 @@ impl Assigned {
     pub(super) fn commit(self, t: &mut Transition) {
         t.record.variables_hash = Some(Hash::variables(&self.text));
         t.record.assigned = Some(cjson::canonical(&Value::Object(self.values)));
-        t.variables = Some(self.variables);
+        t.variables = Some((self.variables, self.text));
     }
 }
 

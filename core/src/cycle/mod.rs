@@ -226,8 +226,9 @@ pub struct Transition {
     pub disposition: Option<Disposition>,
     /// The completions a fan-out's batch record adds to the results section.
     pub(crate) completions: Vec<crate::results::Completion>,
-    /// The variables in force after the record, when it assigns some.
-    pub(crate) variables: Option<std::sync::Arc<serde_json::Map<String, Value>>>,
+    /// The variables in force after the record, when it assigns some, and their
+    /// canonical text.
+    pub(crate) variables: Option<(std::sync::Arc<serde_json::Map<String, Value>>, String)>,
 }
 
 impl Transition {
@@ -1525,11 +1526,11 @@ impl Object {
             self.context = c;
             self.context_hash = hash;
         }
-        if let Some(v) = variables {
-            if record.variables_hash != Some(Hash::variables(&cjson::canonical_map(&v))) {
+        if let Some((v, text)) = variables {
+            if record.variables_hash != Some(Hash::variables(&text)) {
                 return Err(Error::invalid_argument("a transition that assigns variables must commit their hash"));
             }
-            self.variables = v;
+            self.set_variables(v, text);
         }
         let next = self.progress()?.after(&record, self);
         if let Some(d) = data {
