@@ -244,6 +244,11 @@ typedef struct {
    */
   uint64_t max_deliveries;
   /**
+   * Return `PEO_TRANSPORT` when the server has been unreachable this many seconds
+   * while serving; 0: keep retrying (nothing is lost while the server is away).
+   */
+  double give_up_after_seconds;
+  /**
    * Called about every 200 ms; serving stops when it returns true. NULL: never.
    */
   PeoStopFn should_stop;

@@ -13,12 +13,19 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeJetStream {
   /** Use `connect()`: a connection is made off the JS thread. */
   constructor()
-  listen(nodeId: string, capabilities: Array<string>): Promise<NativeReply>
   /**
-   * Waits up to `timeout_ms` for a delivery: `{handle, kind: "visit" | "complete",
-   * buffers: [object] | [parent, child], text: event JSON or null}`, or an empty reply.
+   * Starts serving node `node_id` (its `capabilities`) with the loop's stop conditions
+   * (ms; null: none). Drive it with `servePoll` and settle each delivery.
    */
-  next(timeoutMs: number): Promise<NativeReply>
+  serveStart(nodeId: string, capabilities: Array<string>, idleTimeoutMs?: number | undefined | null, maxDeliveries?: number | undefined | null, giveUpAfterMs?: number | undefined | null): Promise<NativeReply>
+  /** Stops the serve loop: the next `servePoll` replies `{kind: "stop"}`. */
+  serveStop(): void
+  /**
+   * One step of the serve loop (waits up to 200 ms): a delivery `{handle, kind: "visit" |
+   * "complete", buffers: [object] | [parent, child], text: event JSON or null}`,
+   * `{kind: "stop"}` when the loop is over, or an empty reply.
+   */
+  servePoll(): Promise<NativeReply>
   /** Settles delivery `handle` with a visit's bytes and children. */
   settle(handle: number, bytes: Uint8Array, children: Array<Buffer>): Promise<NativeReply>
   /**

@@ -228,7 +228,8 @@ export class Node {
   /**
    * Runs the node as a service on a NATS JetStream mesh until `signal` aborts (or
    * `idleTimeout` ms without work, or `maxDeliveries`); resolves to the counters.
-   * Rejects with a TransportError when the server cannot be reached.
+   * Rejects with a TransportError when the server cannot be reached at the start; a
+   * server lost while serving is retried until it has been gone `giveUpAfter` ms.
    */
   serve(url: string, options?: ServeOptions & { ackWait?: number }): Promise<JetStreamStats>
 }
@@ -237,6 +238,8 @@ export interface ServeOptions {
   signal?: AbortSignal
   idleTimeout?: number
   maxDeliveries?: number
+  /** Ms the server may stay unreachable while serving before the loop rejects (default: retry forever). */
+  giveUpAfter?: number
 }
 
 export interface JetStreamStats {

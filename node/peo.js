@@ -678,38 +678,40 @@ class JetStream {
 
   /**
    * Serves `node` on this connection until `signal` aborts, `idleTimeout` ms pass
-   * without work or `maxDeliveries` were handled; resolves to the counters.
+   * without work or `maxDeliveries` were handled; resolves to the counters. A server
+   * lost while serving is retried (nothing is lost) until it has been gone `giveUpAfter`
+   * ms (default: retry forever), then rejects with a TransportError.
    */
-  async serve(node, { signal, idleTimeout, maxDeliveries } = {}) {
+  async serve(node, { signal, idleTimeout, maxDeliveries, giveUpAfter } = {}) {
     if (!(node instanceof Node)) throw new TypeError('node must be a peo Node')
-    check(await call(() => this._native.listen(node.id, [...node._handlers.keys()])))
-    let handled = 0
-    let idleSince = Date.now()
-    for (;;) {
-      if (signal?.aborted) break
-      if (maxDeliveries != null && handled >= maxDeliveries) break
-      if (idleTimeout != null && Date.now() - idleSince >= idleTimeout) break
-      const d = check(await this._native.next(200))
-      if (d.handle == null) continue
-      handled++
-      idleSince = Date.now()
-      let visit
-      try {
-        visit =
-          d.kind === 'visit'
-            ? await node.visit(d.buffers[0], { event: d.text ? JSON.parse(d.text) : undefined })
-            : await node.complete(d.buffers[0], d.buffers[1])
-      } catch (e) {
-        if (e instanceof PeoError) {
-          check(await this._native.fail(d.handle, e.code, e.message))
-          continue
+    const caps = [...node._handlers.keys()]
+    check(await call(() => this._native.serveStart(node.id, caps, idleTimeout ?? null, maxDeliveries ?? null, giveUpAfter ?? null)))
+    const stop = () => this._native.serveStop()
+    if (signal?.aborted) stop()
+    signal?.addEventListener('abort', stop)
+    try {
+      for (;;) {
+        const d = check(await this._native.servePoll())
+        if (d.kind === 'stop') break
+        if (d.handle == null) continue
+        let visit
+        try {
+          visit =
+            d.kind === 'visit'
+              ? await node.visit(d.buffers[0], { event: d.text ? JSON.parse(d.text) : undefined })
+              : await node.complete(d.buffers[0], d.buffers[1])
+        } catch (e) {
+          if (e instanceof PeoError) {
+            check(await this._native.fail(d.handle, e.code, e.message))
+            continue
+          }
+          this._native.abandon(d.handle)
+          throw e
         }
-        this._native.abandon(d.handle)
-        throw e
+        check(await this._native.settle(d.handle, visit.bytes, visit.children))
       }
-      const r = await this._native.settle(d.handle, visit.bytes, visit.children)
-      // A transport failure: JetStream presents the delivery again; keep serving.
-      if (r.code && r.code !== 'PEO_TRANSPORT') check(r)
+    } finally {
+      signal?.removeEventListener('abort', stop)
     }
     return this.stats()
   }
@@ -725,9 +727,9 @@ class JetStream {
  * capabilities (and new objects, due dormant ones, events and fan-out completions),
  * visits them and sends them on, until `signal` aborts (or `idleTimeout` / `maxDeliveries`).
  */
-Node.prototype.serve = async function serve(url, { signal, idleTimeout, maxDeliveries, ackWait } = {}) {
+Node.prototype.serve = async function serve(url, { signal, idleTimeout, maxDeliveries, giveUpAfter, ackWait } = {}) {
   const js = await JetStream.connect(url, { ackWait, name: `peo node ${this.id}` })
-  return js.serve(this, { signal, idleTimeout, maxDeliveries })
+  return js.serve(this, { signal, idleTimeout, maxDeliveries, giveUpAfter })
 }
 
 module.exports = {

@@ -75,7 +75,7 @@ impl Mesh {
                 let n = node(&format!("{cap}-{i}"), cap);
                 let (j, s) = (js.clone(), stop.clone());
                 let t = std::thread::spawn(move || {
-                    serve(&n, &j, &ServeOptions { stop: Some(s), ..Default::default() }).unwrap();
+                    serve(&n, &*j, &ServeOptions { stop: Some(s), ..Default::default() }).unwrap();
                 });
                 nodes.push((js, t));
             }

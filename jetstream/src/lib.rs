@@ -27,7 +27,7 @@
 
 #![warn(missing_docs)]
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -37,7 +37,8 @@ use futures::stream::SelectAll;
 use peo_core::{Body, DelegateReason, Error, ErrorKind, Event, Limits, Object, ObjectId, Result};
 use serde_json::{Value, json};
 
-use peo_runtime::{Node, Visit};
+use peo_runtime::Visit;
+pub use peo_runtime::serve::{Outcome, Poll, ServeOptions, Serving, Transport, Work, finish, serve};
 
 #[cfg(feature = "test-util")]
 mod local;
@@ -88,25 +89,6 @@ impl Default for Options {
             die_after_commit: false,
         }
     }
-}
-
-/// What a node must do with a delivery.
-#[derive(Debug, Clone)]
-pub enum Work {
-    /// Visit this object (with the event that wakes it, if any).
-    Visit {
-        /// The object's bytes.
-        object: Vec<u8>,
-        /// The event delivered to it, if this delivery is one.
-        event: Option<Event>,
-    },
-    /// Present a finished child to its parent (`Node::complete`).
-    Complete {
-        /// The waiting parent's newest version.
-        parent: Vec<u8>,
-        /// The child's final version.
-        child: Vec<u8>,
-    },
 }
 
 /// A message that needs a visit. Hand it back to [`JetStream::settle`] (with the visit's
@@ -545,7 +527,14 @@ impl JetStream {
             let deadline = tokio::time::Instant::now() + timeout;
             loop {
                 let msg = match tokio::time::timeout_at(deadline, messages.next()).await {
-                    Err(_) => return Ok(None),
+                    // Nothing came: say whether the server is away (the client reconnects
+                    // by itself; a serve loop retries and may give up after a while).
+                    Err(_) => {
+                        return match self.c().js.client().connection_state() {
+                            async_nats::connection::State::Connected => Ok(None),
+                            _ => Err(Error::transport("the NATS server is unreachable (reconnecting)")),
+                        };
+                    }
                     Ok(None) => return Err(Error::transport("the JetStream consumers closed")),
                     Ok(Some(Err(e))) => {
                         self.say(|| format!("pull error (retrying): {e}"));
@@ -1142,127 +1131,54 @@ impl JetStream {
     }
 }
 
-/// When [`serve`] stops.
-#[derive(Clone, Default)]
-pub struct ServeOptions {
-    /// Stop after this long without a delivery.
-    pub idle_timeout: Option<Duration>,
-    /// Stop after this many deliveries.
-    pub max_deliveries: Option<u64>,
-    /// Stop when this becomes true (checked at least every 200 ms).
-    pub stop: Option<Arc<AtomicBool>>,
-    /// Stop when this returns true (asked at least every 200 ms, on the serving thread).
-    pub should_stop: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
-    /// Give up with the `Transport` error when the server stays unreachable this long
-    /// (default: keep retrying).
-    pub give_up_after: Option<Duration>,
-}
-
-impl std::fmt::Debug for ServeOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServeOptions")
-            .field("idle_timeout", &self.idle_timeout)
-            .field("max_deliveries", &self.max_deliveries)
-            .field("stop", &self.stop)
-            .field("should_stop", &self.should_stop.is_some())
-            .field("give_up_after", &self.give_up_after)
-            .finish()
-    }
-}
-
-/// Runs `node` as a service on `js` until `options` say stop: receives the objects for
-/// its capabilities, visits them and sends them on. Errors of one delivery are logged and
-/// the delivery is redelivered; only a failure to listen ends the loop with an error.
-pub fn serve(node: &Node, js: &JetStream, options: &ServeOptions) -> Result<()> {
-    if !js.is_listening() {
-        let caps: Vec<&str> = node.spec().capabilities.iter().map(String::as_str).collect();
-        js.listen(node.id(), &caps)?;
-    }
-    let mut idle_since = std::time::Instant::now();
-    let mut failing_since: Option<std::time::Instant> = None;
-    let mut n = 0u64;
-    loop {
-        if options.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed))
-            || options.should_stop.as_ref().is_some_and(|f| f())
-            || options.max_deliveries.is_some_and(|m| n >= m)
-            || options.idle_timeout.is_some_and(|t| idle_since.elapsed() >= t)
-        {
-            return Ok(());
-        }
-        match js.serve_one(node, Duration::from_millis(200)) {
-            Ok(true) => {
-                n += 1;
-                idle_since = std::time::Instant::now();
-                failing_since = None;
-            }
-            Ok(false) => failing_since = None,
-            Err(e) if e.kind() == ErrorKind::Transport => {
-                let since = *failing_since.get_or_insert_with(std::time::Instant::now);
-                if options.give_up_after.is_some_and(|t| since.elapsed() > t) {
-                    return Err(e);
-                }
-                js.say(|| format!("{e} (retrying)"));
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 impl JetStream {
     /// Whether [`JetStream::listen`] was called.
     pub fn is_listening(&self) -> bool {
         self.c().listener.lock().unwrap_or_else(|e| e.into_inner()).is_some()
     }
 
-    /// Waits up to `timeout` for one delivery and handles it with `node`; `false` when
-    /// none came.
-    pub fn serve_one(&self, node: &Node, timeout: Duration) -> Result<bool> {
-        let Some(d) = self.next(timeout)? else { return Ok(false) };
-        let result = match &d.work {
-            Work::Visit { object, event } => node.visit(object, event.as_ref()),
-            Work::Complete { parent, child } => node.complete(parent, child),
-        };
-        if let Err(e) = self.finish_visit(d, result) {
-            if e.kind() != ErrorKind::Transport {
-                return Err(e);
-            }
-            self.say(|| format!("{e} (the delivery will be presented again)"));
-        }
-        Ok(true)
-    }
-
-    /// Settles a delivery with a visit's outcome (the object's bytes and any children):
-    /// a policy refusal declines it, any other error dead-letters it.
-    pub fn finish(&self, delivery: Delivery, outcome: Result<(Vec<u8>, Vec<Vec<u8>>)>) -> Result<()> {
-        match outcome {
-            Ok((bytes, children)) => self.settle(delivery, &bytes, &children).map(|_| ()),
-            Err(e) => self.finish_failed(delivery, e),
-        }
-    }
-
-    /// [`JetStream::finish`] with a visit of this process.
-    pub fn finish_visit(&self, delivery: Delivery, outcome: Result<Visit>) -> Result<()> {
-        match outcome {
-            Ok(visit) => self.settle_visit(delivery, &visit).map(|_| ()),
-            Err(e) => self.finish_failed(delivery, e),
-        }
-    }
-
-    fn finish_failed(&self, delivery: Delivery, e: Error) -> Result<()> {
-        match e {
-            e if e.kind() == ErrorKind::Policy => self.decline(delivery, &e),
-            e if e.kind() == ErrorKind::Transport => {
-                self.abandon(delivery);
-                Err(e)
-            }
-            e => self.reject(delivery, &e),
-        }
-    }
-
     /// Gives a delivery back at once (the host could not visit it: it is shutting down,
     /// a handler was interrupted); JetStream presents it again.
     pub fn abandon(&self, delivery: Delivery) {
         self.rt.block_on(self.ack(&delivery.msg, AckKind::Nak(None)))
+    }
+}
+
+impl Transport for JetStream {
+    type Delivery = Delivery;
+    fn listen(&self, node_id: &str, capabilities: &[String]) -> Result<()> {
+        JetStream::listen(self, node_id, capabilities)
+    }
+    fn is_listening(&self) -> bool {
+        JetStream::is_listening(self)
+    }
+    fn next(&self, timeout: Duration) -> Result<Option<Delivery>> {
+        JetStream::next(self, timeout)
+    }
+    fn work<'d>(&self, delivery: &'d Delivery) -> &'d Work {
+        &delivery.work
+    }
+    fn settle(&self, delivery: Delivery, bytes: &[u8], object: Option<&Object>, children: &[Vec<u8>]) -> Result<()> {
+        let decoded;
+        let object = match object {
+            Some(o) => o,
+            None => {
+                decoded = Object::from_bytes(bytes, &self.options.limits)?;
+                &decoded
+            }
+        };
+        self.rt.block_on(self.settle_async(delivery, object, bytes, children)).map(|_| ())
+    }
+    fn decline(&self, delivery: Delivery, reason: &Error) -> Result<()> {
+        JetStream::decline(self, delivery, reason)
+    }
+    fn reject(&self, delivery: Delivery, error: &Error) -> Result<()> {
+        JetStream::reject(self, delivery, error)
+    }
+    fn abandon(&self, delivery: Delivery) {
+        JetStream::abandon(self, delivery)
+    }
+    fn say(&self, line: &str) {
+        JetStream::say(self, || line.to_owned())
     }
 }

@@ -47,7 +47,7 @@ fn start(url: &str, node: Node, options: Options) -> Running {
     let stop = Arc::new(AtomicBool::new(false));
     let (j, s) = (js.clone(), stop.clone());
     let thread = std::thread::spawn(move || {
-        serve(&node, &j, &ServeOptions { stop: Some(s), ..Default::default() }).unwrap();
+        serve(&node, &*j, &ServeOptions { stop: Some(s), ..Default::default() }).unwrap();
     });
     Running { js, stop, thread: Some(thread), log }
 }
@@ -457,4 +457,25 @@ fn wait_refuses_a_forged_result() {
     publish_with(server.url(), format!("peo.done.{id}"), unfinished, &[]);
     let err = c.wait_done(std::slice::from_ref(&id), Duration::from_secs(5)).unwrap_err();
     assert!(err.message().contains("running"), "{err}");
+}
+
+/// The serve loop every face runs: a server lost while serving is retried (nothing is
+/// lost while it is away) until it has been gone `give_up_after`, then `Transport`.
+#[test]
+fn a_server_lost_while_serving_is_retried_then_given_up() {
+    let server = LocalServer::start().unwrap();
+    let js = JetStream::connect(server.url(), Options::default()).unwrap();
+    let node = Node::new("lonely", "eu").with_trust(Trust::any());
+    let serving = std::thread::spawn(move || {
+        let options = ServeOptions { give_up_after: Some(Duration::from_secs(1)), ..Default::default() };
+        let r = serve(&node, &js, &options);
+        (r, Instant::now())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!serving.is_finished(), "serving");
+    drop(server);
+    let killed = Instant::now();
+    let (r, when) = serving.join().unwrap();
+    assert_eq!(r.unwrap_err().kind(), ErrorKind::Transport);
+    assert!(when - killed >= Duration::from_secs(1), "gave up after {:?}", when - killed);
 }

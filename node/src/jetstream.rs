@@ -4,14 +4,16 @@
 //! matching PeoError. An addon built without it has no `NativeJetStream`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use peo_core::{Error as PeoErr, Event};
-use peo_jetstream::{Delivery, JetStream, Options as JsOptions, Work};
+use peo_core::Error as PeoErr;
+use peo_jetstream::{Delivery, JetStream, Options as JsOptions, Outcome, Poll, ServeOptions, Serving, Work};
+use peo_runtime::host;
 
-use crate::{Code, js_error, parse, peo};
+use crate::{Code, js_error, peo};
 
 /// The result of a JetStream call: `code` / `message` on failure, else the fields the
 /// call fills.
@@ -38,6 +40,7 @@ impl NativeReply {
 /// What a JetStream task computes (off the JS thread).
 pub enum Reply {
     Nothing,
+    Stop,
     Text(String),
     Delivery(u32, String, Vec<Vec<u8>>, Option<String>),
     Done(Vec<(String, Vec<u8>)>),
@@ -47,6 +50,17 @@ pub enum Reply {
 pub struct Shared {
     js: JetStream,
     deliveries: Mutex<(u32, HashMap<u32, Delivery>)>,
+    /// The serve loop (`serveStart`), driven by `servePoll` and `settle` / `fail`.
+    serving: Mutex<Option<Serving>>,
+    /// Set by `serveStop` (an aborted signal).
+    stop: Arc<AtomicBool>,
+}
+
+impl Shared {
+    fn serving<T>(&self, f: impl FnOnce(&mut Serving) -> peo_core::Result<T>) -> peo_core::Result<T> {
+        let mut g = self.serving.lock().unwrap_or_else(|e| e.into_inner());
+        f(g.as_mut().ok_or_else(|| PeoErr::invalid_argument("call serveStart first"))?)
+    }
 }
 
 type Op = Box<dyn FnMut(&Shared) -> peo_core::Result<Reply> + Send>;
@@ -70,6 +84,7 @@ impl Task for JsTask {
         Ok(match output {
             Err(e) => NativeReply::error(&e),
             Ok(Reply::Nothing) => NativeReply::empty(),
+            Ok(Reply::Stop) => NativeReply { kind: Some("stop".into()), ..NativeReply::empty() },
             Ok(Reply::Text(t)) => NativeReply { text: Some(t), ..NativeReply::empty() },
             Ok(Reply::Bytes(b)) => NativeReply { buffers: b.map(|b| vec![b.into()]), ..NativeReply::empty() },
             Ok(Reply::Delivery(handle, kind, buffers, event)) => NativeReply {
@@ -98,8 +113,7 @@ pub struct NativeJetStream {
 }
 
 fn millis(ms: f64, what: &str) -> Result<std::time::Duration, Code> {
-    std::time::Duration::try_from_secs_f64(ms / 1000.0)
-        .map_err(|_| js_error(&PeoErr::invalid_argument(format!("{what} must be a non-negative number of ms"))))
+    peo(host::millis(ms, what))
 }
 
 #[napi]
@@ -114,18 +128,51 @@ impl NativeJetStream {
         AsyncTask::new(JsTask { shared: self.shared.clone(), op: Box::new(op) })
     }
 
+    /// Starts serving node `node_id` (its `capabilities`) with the loop's stop conditions
+    /// (ms; null: none). Drive it with `servePoll` and settle each delivery.
     #[napi(catch_unwind, ts_return_type = "Promise<NativeReply>")]
-    pub fn listen(&self, node_id: String, capabilities: Vec<String>) -> AsyncTask<JsTask> {
-        self.task(move |s| s.js.listen(&node_id, &capabilities).map(|()| Reply::Nothing))
+    pub fn serve_start(
+        &self,
+        node_id: String,
+        capabilities: Vec<String>,
+        idle_timeout_ms: Option<f64>,
+        max_deliveries: Option<f64>,
+        give_up_after_ms: Option<f64>,
+    ) -> Result<AsyncTask<JsTask>, Code> {
+        self.shared.stop.store(false, Ordering::Relaxed);
+        let options = ServeOptions {
+            idle_timeout: idle_timeout_ms.map(|t| millis(t, "idleTimeout")).transpose()?,
+            max_deliveries: max_deliveries.map(|m| m.max(0.0) as u64),
+            give_up_after: give_up_after_ms.map(|t| millis(t, "giveUpAfter")).transpose()?,
+            stop: Some(self.shared.stop.clone()),
+            ..Default::default()
+        };
+        let mut options = Some(options);
+        Ok(self.task(move |s| {
+            let options = options.take().unwrap_or_default();
+            let serving = Serving::start(&s.js, &node_id, &capabilities, options)?;
+            *s.serving.lock().unwrap_or_else(|e| e.into_inner()) = Some(serving);
+            Ok(Reply::Nothing)
+        }))
     }
 
-    /// Waits up to `timeout_ms` for a delivery: `{handle, kind: "visit" | "complete",
-    /// buffers: [object] | [parent, child], text: event JSON or null}`, or an empty reply.
+    /// Stops the serve loop: the next `servePoll` replies `{kind: "stop"}`.
+    #[napi(catch_unwind)]
+    pub fn serve_stop(&self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// One step of the serve loop (waits up to 200 ms): a delivery `{handle, kind: "visit" |
+    /// "complete", buffers: [object] | [parent, child], text: event JSON or null}`,
+    /// `{kind: "stop"}` when the loop is over, or an empty reply.
     #[napi(catch_unwind, ts_return_type = "Promise<NativeReply>")]
-    pub fn next(&self, timeout_ms: f64) -> Result<AsyncTask<JsTask>, Code> {
-        let timeout = millis(timeout_ms, "timeout")?;
-        Ok(self.task(move |s| {
-            let Some(d) = s.js.next(timeout)? else { return Ok(Reply::Nothing) };
+    pub fn serve_poll(&self) -> AsyncTask<JsTask> {
+        self.task(move |s| {
+            let d = match s.serving(|serving| serving.poll(&s.js))? {
+                Poll::Stop => return Ok(Reply::Stop),
+                Poll::Idle => return Ok(Reply::Nothing),
+                Poll::Work(d) => d,
+            };
             let (kind, buffers, event) = match &d.work {
                 Work::Visit { object, event } => {
                     ("visit", vec![object.clone()], event.as_ref().map(|e| e.to_json().to_string()))
@@ -137,7 +184,7 @@ impl NativeJetStream {
             let handle = g.0;
             g.1.insert(handle, d);
             Ok(Reply::Delivery(handle, kind.into(), buffers, event))
-        }))
+        })
     }
 
     /// Settles delivery `handle` with a visit's bytes and children.
@@ -145,10 +192,9 @@ impl NativeJetStream {
     pub fn settle(&self, handle: u32, bytes: &[u8], children: Vec<Buffer>) -> AsyncTask<JsTask> {
         let bytes = bytes.to_vec();
         let children: Vec<Vec<u8>> = children.iter().map(|c| c.to_vec()).collect();
-        let mut outcome = Some(Ok((bytes, children)));
         self.task(move |s| {
             let d = take(s, handle)?;
-            s.js.finish(d, outcome.take().unwrap_or_else(|| Err(PeoErr::internal("settled twice"))))
+            s.serving(|serving| serving.finish(&s.js, d, Ok(Outcome::Bytes(&bytes, &children))))
                 .map(|()| Reply::Nothing)
         })
     }
@@ -159,7 +205,10 @@ impl NativeJetStream {
     pub fn fail(&self, handle: u32, code: String, message: String) -> AsyncTask<JsTask> {
         let kind = peo_core::ErrorKind::from_code(&code).unwrap_or(peo_core::ErrorKind::Internal);
         let error = PeoErr::new(kind, message);
-        self.task(move |s| s.js.finish(take(s, handle)?, Err(error.clone())).map(|()| Reply::Nothing))
+        self.task(move |s| {
+            let d = take(s, handle)?;
+            s.serving(|serving| serving.finish(&s.js, d, Err(error.clone()))).map(|()| Reply::Nothing)
+        })
     }
 
     /// Gives delivery `handle` back to JetStream at once.
@@ -178,7 +227,7 @@ impl NativeJetStream {
 
     #[napi(catch_unwind, ts_return_type = "Promise<NativeReply>")]
     pub fn send_event(&self, object_id: String, event_json: String) -> Result<AsyncTask<JsTask>, Code> {
-        let event = peo(Event::from_json(&parse(&event_json, "the event")?))?;
+        let event = peo(host::event(&event_json))?;
         Ok(self.task(move |s| s.js.send_event(&object_id, &event).map(|()| Reply::Nothing)))
     }
 
@@ -218,7 +267,12 @@ impl Task for ConnectTask {
     fn resolve(&mut self, _env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
         Ok(match output {
             Ok(js) => Either::A(NativeJetStream {
-                shared: Arc::new(Shared { js, deliveries: Mutex::new((0, HashMap::new())) }),
+                shared: Arc::new(Shared {
+                    js,
+                    deliveries: Mutex::new((0, HashMap::new())),
+                    serving: Mutex::new(None),
+                    stop: Arc::default(),
+                }),
             }),
             Err(e) => Either::B(NativeReply::error(&e)),
         })

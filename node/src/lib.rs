@@ -21,14 +21,11 @@ use std::sync::Arc;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use peo_core::checkpoint::Segment;
-use peo_core::{
-    Context, CreateOptions, Error as PeoErr, Event, Limits, NodePolicy, Object, ObjectId, PublicKey, SigningKey,
-    TaskOutcome, Trust,
-};
+use peo_core::{Error as PeoErr, Limits, Object, PublicKey, SigningKey, TaskOutcome, Trust};
+use peo_runtime::host::{self, NewObject, Setting};
 use peo_runtime::{
     Clock, HANDLER_INVALID_OUTPUT, ManualClock, Next, Node, Session, SystemClock, Visit, outcome_from_text,
 };
-use serde_json::Value;
 
 /// A JS error whose `code` is the peo error code (`PEO_DECODE`, ...).
 pub struct Code(&'static str);
@@ -55,12 +52,8 @@ fn peo<T>(r: peo_core::Result<T>) -> Result<T, Code> {
     r.map_err(|e| js_error(&e))
 }
 
-fn parse(text: &str, what: &str) -> Result<Value, Code> {
-    serde_json::from_str(text).map_err(|e| js_error(&PeoErr::decode(format!("{what} is not valid JSON: {e}"))))
-}
-
 fn keys(trusted_keys: Vec<Buffer>) -> Result<Vec<PublicKey>, Code> {
-    peo(trusted_keys.iter().map(|k| PublicKey::from_slice(k)).collect::<peo_core::Result<Vec<_>>>())
+    peo(host::public_keys(&trusted_keys))
 }
 
 /// An Ed25519 signing key.
@@ -141,18 +134,16 @@ impl NativeObject {
         now_ms: Option<i64>,
         key_seed: Option<Buffer>,
     ) -> Result<NativeObject, Code> {
-        let intent = parse(&intent_json, "the intent")?;
-        let input = parse(&input_json, "the input")?;
-        let limits = Limits::default();
-        let context = match context_json {
-            None => Context::new(),
-            Some(text) => peo(Context::from_json(&parse(&text, "the context")?, &limits))?,
-        };
-        let id = peo(id_hex.as_deref().map(ObjectId::from_hex).transpose())?;
         let key = peo(key_seed.as_deref().map(SigningKey::from_slice).transpose())?;
-        let now_ms = now_ms.unwrap_or_else(|| SystemClock.now_ms());
-        let options = CreateOptions { id, now_ms, key: key.as_ref(), limits };
-        peo(Object::create(&intent, context, &input, &options)).map(|object| NativeObject { object })
+        let new = NewObject {
+            intent_json: &intent_json,
+            context_json: context_json.as_deref(),
+            input_json: Some(&input_json),
+            id_hex: id_hex.as_deref(),
+            now_ms,
+            key: key.as_ref(),
+        };
+        peo(new.create()).map(|object| NativeObject { object })
     }
     #[napi(factory, catch_unwind)]
     pub fn from_bytes(data: Buffer) -> Result<NativeObject, Code> {
@@ -298,9 +289,8 @@ impl NativeNode {
         }
     }
 
-    fn update(&mut self, f: impl FnOnce(Node) -> Node) {
-        let node = std::mem::replace(Arc::make_mut(&mut self.node), Node::new("", ""));
-        *Arc::make_mut(&mut self.node) = f(node);
+    fn set(&mut self, setting: Setting<'_>) -> Result<(), Code> {
+        peo(host::apply(Arc::make_mut(&mut self.node), setting))
     }
 }
 
@@ -308,71 +298,47 @@ impl NativeNode {
 impl NativeNode {
     #[napi(constructor, catch_unwind)]
     pub fn new(id: String, domain: String) -> Result<NativeNode, Code> {
-        if id.is_empty() {
-            return Err(js_error(&PeoErr::invalid_argument("a node's id must not be empty")));
-        }
-        Ok(NativeNode { node: Arc::new(Node::new(id, domain)), clock: None, visits: RefCell::default() })
+        let node = peo(host::new_node(&id, &domain))?;
+        Ok(NativeNode { node: Arc::new(node), clock: None, visits: RefCell::default() })
     }
     #[napi(catch_unwind)]
     pub fn set_key(&mut self, seed: Buffer) -> Result<(), Code> {
         let key = peo(SigningKey::from_slice(&seed))?;
-        self.update(|n| n.with_key(key));
-        Ok(())
+        self.set(Setting::Key(key))
     }
     #[napi(catch_unwind)]
     pub fn set_policy(&mut self, cedar: String) -> Result<(), Code> {
-        let policy = peo(NodePolicy::new(&cedar))?;
-        self.update(|n| n.with_policy(policy));
-        Ok(())
+        self.set(Setting::Policy(&cedar))
     }
     #[napi(catch_unwind)]
     pub fn set_facts_json(&mut self, facts_json: String) -> Result<(), Code> {
-        let Value::Object(facts) = parse(&facts_json, "the facts")? else {
-            return Err(js_error(&PeoErr::invalid_argument("a node's facts must be a plain object")));
-        };
-        self.update(|n| n.with_facts(facts));
-        Ok(())
+        self.set(Setting::FactsJson(&facts_json))
     }
     #[napi(catch_unwind)]
     pub fn set_trusted_keys(&mut self, trusted_keys: Vec<Buffer>) -> Result<(), Code> {
-        // An empty list trusts nothing: accepting anything is `trust: 'any'`, said.
-        let trust = Trust::keys(keys(trusted_keys)?);
-        self.update(|n| n.with_trust(trust));
-        Ok(())
+        let keys: Vec<&[u8]> = trusted_keys.iter().map(|k| k.as_ref()).collect();
+        self.set(Setting::TrustedKeys(&keys))
     }
     /// The node's trust in its JSON form: "any" or a trust store (`Trust::from_json`).
     #[napi(catch_unwind)]
     pub fn set_trust_json(&mut self, trust_json: String) -> Result<(), Code> {
-        let trust = peo(Trust::from_json(&parse(&trust_json, "the trust")?))?;
-        self.update(|n| n.with_trust(trust));
-        Ok(())
+        self.set(Setting::TrustJson(&trust_json))
     }
     #[napi(catch_unwind)]
-    pub fn set_max_cycles(&mut self, max_cycles: u32) {
-        self.update(|n| n.with_max_cycles(max_cycles as usize));
+    pub fn set_max_cycles(&mut self, max_cycles: u32) -> Result<(), Code> {
+        self.set(Setting::MaxCycles(max_cycles as usize))
     }
     /// The compaction applied to objects whose plan sets none (docs/long-lived.md).
     #[napi(catch_unwind)]
     pub fn set_compaction(&mut self, after: u32, keep: u32) -> Result<(), Code> {
-        let c = peo(peo_core::intent::Compaction::new(after, keep))?;
-        self.update(|n| n.with_compaction(Some(c)));
-        Ok(())
+        self.set(Setting::Compaction(after, keep))
     }
     /// A manual clock at `nowMs` (ms since the Unix epoch), or the system clock (null).
     #[napi(catch_unwind)]
-    pub fn set_clock(&mut self, now_ms: Option<i64>) {
-        let clock: Arc<dyn Clock> = match now_ms {
-            Some(t) => {
-                let manual = Arc::new(ManualClock::new(t));
-                self.clock = Some(manual.clone());
-                manual
-            }
-            None => {
-                self.clock = None;
-                Arc::new(SystemClock)
-            }
-        };
-        self.update(|n| n.with_clock(clock));
+    pub fn set_clock(&mut self, now_ms: Option<i64>) -> Result<(), Code> {
+        let manual = now_ms.map(|t| Arc::new(ManualClock::new(t)));
+        self.clock.clone_from(&manual);
+        self.set(Setting::Clock(manual.map(|m| m as Arc<dyn Clock>)))
     }
     /// A clock that calls `clock()` (ms since the Unix epoch) at every reading: it runs
     /// synchronously on the JS thread during `next()`; a reading that is not a finite
@@ -381,8 +347,7 @@ impl NativeNode {
     pub fn set_clock_callback(&mut self, env: &Env, clock: Function<(), f64>) -> Result<(), Code> {
         let f = JsFn::new(env, &clock)?;
         self.clock = None;
-        self.update(|n| n.with_clock(Arc::new(JsClock(f))));
-        Ok(())
+        self.set(Setting::Clock(Some(Arc::new(JsClock(f)))))
     }
     /// `advisor(object)` before every cycle of a visit, returning a proposal as JSON text
     /// or null (synchronously, on the JS thread during `next()`), or null to remove it.
@@ -392,18 +357,15 @@ impl NativeNode {
         env: &Env,
         advisor: Option<Function<NativeObject, Option<String>>>,
     ) -> Result<(), Code> {
-        let Some(advisor) = advisor else {
-            self.update(Node::without_advisor);
-            return Ok(());
+        let advisor = match advisor {
+            None => None,
+            Some(advisor) => {
+                let f = JsFn::new(env, &advisor)?;
+                let advise = move |object: &Object| f.call(NativeObject { object: object.clone() }).flatten();
+                Some(Box::new(advise) as host::AdvisorJson)
+            }
         };
-        let f = JsFn::new(env, &advisor)?;
-        self.update(|n| {
-            n.with_advisor(move |object: &Object| {
-                let text = f.call(NativeObject { object: object.clone() }).flatten()?;
-                serde_json::from_str(&text).ok().and_then(|v| peo_runtime::Proposal::from_json(&v).ok())
-            })
-        });
-        Ok(())
+        self.set(Setting::AdvisorJson(advisor))
     }
     /// Moves a manual clock (`setClock`) forward; also during a visit, from a handler.
     #[napi(catch_unwind)]
@@ -419,11 +381,7 @@ impl NativeNode {
     /// Declares a capability whose calls the JS layer answers (`NativeSession`).
     #[napi(catch_unwind)]
     pub fn add_capability(&mut self, capability: String) -> Result<(), Code> {
-        if capability.is_empty() {
-            return Err(js_error(&PeoErr::invalid_argument("a capability must not be empty")));
-        }
-        self.update(|n| n.with_capability(capability));
-        Ok(())
+        self.set(Setting::Capability(&capability))
     }
     #[napi(getter)]
     pub fn id(&self) -> String {
@@ -437,10 +395,7 @@ impl NativeNode {
     /// its id for `next`, `answer` and `finish`.
     #[napi(catch_unwind)]
     pub fn begin(&self, data: &[u8], event_json: Option<String>) -> Result<u32, Code> {
-        let event = match event_json {
-            None => None,
-            Some(text) => Some(peo(Event::from_json(&parse(&text, "the event")?))?),
-        };
+        let event = peo(event_json.as_deref().map(host::event).transpose())?;
         let object = peo(self.node.admit(data))?;
         Ok(self.start(Session::new(self.node.clone(), object, event)))
     }

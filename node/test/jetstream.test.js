@@ -117,6 +117,23 @@ test('JS nodes serve objects across domains; events wake dormant ones', async ()
   }
 })
 
+test('a server lost while serving is retried, then given up', async () => {
+  const nats = await startNats()
+  const node = new peo.Node({ id: 'js-lonely', domain: 'eu', trust: 'any' })
+  node.handle('noop', (x) => x)
+  const js = await peo.JetStream.connect(nats.url)
+  const serving = js.serve(node, { giveUpAfter: 1000 })
+  await new Promise((r) => setTimeout(r, 500))
+  nats.stop()
+  const killed = Date.now()
+  await assert.rejects(serving, (e) => {
+    assert.ok(e instanceof peo.TransportError, String(e))
+    // Retried for the second it was given, not rejected at the first failure.
+    assert.ok(Date.now() - killed >= 1000, `gave up after ${Date.now() - killed} ms`)
+    return true
+  })
+})
+
 test('an unreachable server is a TransportError', async () => {
   const port = await freePort()
   await assert.rejects(peo.JetStream.connect(`nats://127.0.0.1:${port}`), (e) => {

@@ -4,18 +4,14 @@
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use peo_core::{Error, Event};
+use peo_jetstream::{Outcome, Poll, ServeOptions, Serving};
+use peo_runtime::host;
 
-use crate::{OrRaise, PyNode, parse, take_pending, to_py};
+use crate::{OrRaise, PyNode, take_pending};
 
 /// A connection to a NATS JetStream mesh (docs/distributed.md).
 #[pyclass(frozen, module = "peo._peo", name = "JetStream")]
 pub(crate) struct PyJetStream(peo_jetstream::JetStream);
-
-fn seconds(s: f64, what: &str) -> PyResult<std::time::Duration> {
-    std::time::Duration::try_from_secs_f64(s)
-        .map_err(|_| to_py(&Error::invalid_argument(format!("{what} must be a non-negative number of seconds"))))
-}
 
 #[pymethods]
 impl PyJetStream {
@@ -24,47 +20,70 @@ impl PyJetStream {
     fn new(py: Python<'_>, url: &str, ack_wait: Option<f64>, name: Option<String>) -> PyResult<PyJetStream> {
         let mut options = peo_jetstream::Options { name, ..Default::default() };
         if let Some(s) = ack_wait {
-            options.ack_wait = seconds(s, "ack_wait")?;
+            options.ack_wait = host::seconds(s, "ack_wait").or_raise()?;
         }
         py.detach(|| peo_jetstream::JetStream::connect(url, options)).map(PyJetStream).or_raise()
     }
-    fn listen(&self, py: Python<'_>, node: &PyNode) -> PyResult<()> {
-        let caps: Vec<String> = node.node.spec().capabilities.iter().cloned().collect();
-        let id = node.node.id().to_owned();
-        py.detach(|| self.0.listen(&id, &caps)).or_raise()
-    }
-    /// Handles at most one delivery with `node`, waiting up to `timeout` seconds;
-    /// returns whether one came. An exception raised by a handler that is not an
-    /// `Exception` gives the delivery back and is re-raised.
-    fn serve_one(&self, py: Python<'_>, node: &PyNode, timeout: f64) -> PyResult<bool> {
-        let timeout = seconds(timeout, "timeout")?;
-        take_pending();
-        let js = &self.0;
-        let n = &node.node;
-        let got = py.detach(|| -> peo_core::Result<_> {
-            let Some(d) = js.next(timeout)? else { return Ok(None) };
-            let result = match &d.work {
-                peo_jetstream::Work::Visit { object, event } => n.visit(object, event.as_ref()),
-                peo_jetstream::Work::Complete { parent, child } => n.complete(parent, child),
-            };
-            Ok(Some((d, result)))
-        });
-        let Some((d, result)) = got.or_raise()? else { return Ok(false) };
-        if let Some(err) = take_pending() {
-            py.detach(|| js.abandon(d));
-            return Err(err);
-        }
-        match py.detach(|| js.finish_visit(d, result)) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == peo_core::ErrorKind::Transport => Ok(true),
-            Err(e) => Err(to_py(&e)),
+    /// Serves `node` until `stop` (a `threading.Event`) is set, `idle_timeout` seconds
+    /// pass without work, `max_deliveries` were handled or, with `give_up_after`, the
+    /// server stays unreachable that long (`TransportError`). An exception raised by a
+    /// handler that is not an `Exception` gives the delivery back and is re-raised.
+    #[pyo3(signature = (node, idle_timeout, max_deliveries, give_up_after, stop))]
+    fn serve(
+        &self,
+        py: Python<'_>,
+        node: &PyNode,
+        idle_timeout: Option<f64>,
+        max_deliveries: Option<u64>,
+        give_up_after: Option<f64>,
+        stop: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
+        let options = ServeOptions {
+            idle_timeout: idle_timeout.map(|s| host::seconds(s, "idle_timeout")).transpose().or_raise()?,
+            give_up_after: give_up_after.map(|s| host::seconds(s, "give_up_after")).transpose().or_raise()?,
+            max_deliveries,
+            ..Default::default()
+        };
+        let (js, n) = (&self.0, &node.node);
+        let capabilities: Vec<String> = n.spec().capabilities.iter().cloned().collect();
+        let mut serving = py.detach(|| Serving::start(js, n.id(), &capabilities, options)).or_raise()?;
+        loop {
+            py.check_signals()?;
+            if let Some(stop) = &stop
+                && stop.call_method0(py, "is_set")?.is_truthy(py)?
+            {
+                return Ok(());
+            }
+            take_pending();
+            let step = py.detach(|| {
+                serving.poll(js).map(|p| match p {
+                    Poll::Work(d) => {
+                        let visit = n.handle(&d.work);
+                        Poll::Work((d, visit))
+                    }
+                    Poll::Idle => Poll::Idle,
+                    Poll::Stop => Poll::Stop,
+                })
+            });
+            match step.or_raise()? {
+                Poll::Stop => return Ok(()),
+                Poll::Idle => {}
+                Poll::Work((d, visit)) => {
+                    if let Some(err) = take_pending() {
+                        py.detach(|| serving.abandon(js, d));
+                        return Err(err);
+                    }
+                    let outcome = visit.as_ref().map(Outcome::Visit).map_err(Clone::clone);
+                    py.detach(|| serving.finish(js, d, outcome)).or_raise()?;
+                }
+            }
         }
     }
     fn submit(&self, py: Python<'_>, data: &[u8]) -> PyResult<String> {
         py.detach(|| self.0.submit(data)).or_raise()
     }
     fn send_event(&self, py: Python<'_>, object_id: &str, event_json: &str) -> PyResult<()> {
-        let event = Event::from_json(&parse(event_json, "the event")?).or_raise()?;
+        let event = host::event(event_json).or_raise()?;
         py.detach(|| self.0.send_event(object_id, &event)).or_raise()
     }
     fn get<'py>(&self, py: Python<'py>, object_id: &str) -> PyResult<Option<Bound<'py, PyBytes>>> {
@@ -78,7 +97,7 @@ impl PyJetStream {
         ids: Vec<String>,
         timeout: f64,
     ) -> PyResult<std::collections::BTreeMap<String, Bound<'py, PyBytes>>> {
-        let timeout = seconds(timeout, "timeout")?;
+        let timeout = host::seconds(timeout, "timeout").or_raise()?;
         let done = py.detach(|| self.0.wait_done(&ids, timeout)).or_raise()?;
         Ok(done.into_iter().map(|(k, v)| (k, PyBytes::new(py, &v))).collect())
     }

@@ -15,9 +15,8 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use peo_core::checkpoint::Segment;
-use peo_core::{
-    Context, CreateOptions, Error, Event, Limits, NodePolicy, Object, ObjectId, Proposal, PublicKey, SigningKey, Trust,
-};
+use peo_core::{Error, Limits, Object, PublicKey, SigningKey, Trust};
+use peo_runtime::host::{self, NewObject, Setting};
 use peo_runtime::{
     Clock, HANDLER_INVALID_OUTPUT, Handler, HandlerError, Invocation, Next, Node, Session, SystemClock, TaskOutcome,
     Visit, outcome_from_text,
@@ -62,12 +61,8 @@ impl<T> OrRaise<T> for peo_core::Result<T> {
     }
 }
 
-fn parse(text: &str, what: &str) -> PyResult<Value> {
-    serde_json::from_str(text).map_err(|e| to_py(&Error::decode(format!("{what} is not valid JSON: {e}"))))
-}
-
 fn keys(trusted_keys: Vec<Vec<u8>>) -> PyResult<Vec<PublicKey>> {
-    trusted_keys.iter().map(|k| PublicKey::from_slice(k)).collect::<peo_core::Result<_>>().or_raise()
+    host::public_keys(&trusted_keys).or_raise()
 }
 
 /// Takes the `BaseException` a callback stashed during this thread's visit, if any.
@@ -136,20 +131,9 @@ impl PyObject_ {
         now_ms: Option<i64>,
         key: Option<&PySigningKey>,
     ) -> PyResult<PyObject_> {
-        let intent = parse(intent_json, "the intent")?;
-        let input = parse(input_json, "the input")?;
-        let limits = Limits::default();
-        let context = match context_json {
-            None => Context::new(),
-            Some(text) => Context::from_json(&parse(text, "the context")?, &limits).or_raise()?,
-        };
-        let id = id_hex.map(ObjectId::from_hex).transpose().or_raise()?;
-        let now_ms = now_ms.unwrap_or_else(|| SystemClock.now_ms());
         let key = key.map(|k| &k.0);
-        let created = py.detach(|| {
-            let options = CreateOptions { id, now_ms, key, limits };
-            Object::create(&intent, context, &input, &options)
-        });
+        let new = NewObject { intent_json, context_json, input_json: Some(input_json), id_hex, now_ms, key };
+        let created = py.detach(|| new.create());
         created.map(PyObject_).or_raise()
     }
 
@@ -321,9 +305,8 @@ struct PyNode {
 }
 
 impl PyNode {
-    fn update(&mut self, f: impl FnOnce(Node) -> Node) {
-        let node = std::mem::replace(Arc::make_mut(&mut self.node), Node::new("", ""));
-        *Arc::make_mut(&mut self.node) = f(node);
+    fn set(&mut self, setting: Setting<'_>) -> PyResult<()> {
+        host::apply(Arc::make_mut(&mut self.node), setting).or_raise()
     }
 
     /// Runs `f` (a visit) with the GIL released, then raises what a callback left pending.
@@ -342,90 +325,57 @@ impl PyNode {
 impl PyNode {
     #[new]
     fn new(id: &str, domain: &str) -> PyResult<PyNode> {
-        if id.is_empty() {
-            return Err(to_py(&Error::invalid_argument("a node's id must not be empty")));
-        }
-        Ok(PyNode { node: Arc::new(Node::new(id, domain)) })
+        Ok(PyNode { node: Arc::new(host::new_node(id, domain).or_raise()?) })
     }
-    fn set_key(&mut self, key: &PySigningKey) {
-        let key = key.0.clone();
-        self.update(|n| n.with_key(key));
+    fn set_key(&mut self, key: &PySigningKey) -> PyResult<()> {
+        self.set(Setting::Key(key.0.clone()))
     }
     fn set_policy(&mut self, py: Python<'_>, cedar: &str) -> PyResult<()> {
-        let policy = py.detach(|| NodePolicy::new(cedar)).or_raise()?;
-        self.update(|n| n.with_policy(policy));
-        Ok(())
+        let node = Arc::make_mut(&mut self.node);
+        py.detach(|| host::apply(node, Setting::Policy(cedar))).or_raise()
     }
     fn set_facts_json(&mut self, facts_json: &str) -> PyResult<()> {
-        let Value::Object(facts) = parse(facts_json, "the facts")? else {
-            return Err(to_py(&Error::invalid_argument("a node's facts must be a JSON object (a dict)")));
-        };
-        self.update(|n| n.with_facts(facts));
-        Ok(())
+        self.set(Setting::FactsJson(facts_json))
     }
     fn set_trusted_keys(&mut self, trusted_keys: Vec<Vec<u8>>) -> PyResult<()> {
-        // An empty list trusts nothing: accepting anything is `trust="any"`, said.
-        let trust = Trust::keys(keys(trusted_keys)?);
-        self.update(|n| n.with_trust(trust));
-        Ok(())
+        let keys: Vec<&[u8]> = trusted_keys.iter().map(Vec::as_slice).collect();
+        self.set(Setting::TrustedKeys(&keys))
     }
     /// The node's trust in its JSON form (`Trust::from_json`): "any" or a trust store.
     fn set_trust_json(&mut self, trust_json: &str) -> PyResult<()> {
-        let trust = Trust::from_json(&parse(trust_json, "the trust")?).or_raise()?;
-        self.update(|n| n.with_trust(trust));
-        Ok(())
+        self.set(Setting::TrustJson(trust_json))
     }
     fn add_handler(&mut self, capability: &str, wrapper: Py<PyAny>) -> PyResult<()> {
-        if capability.is_empty() {
-            return Err(to_py(&Error::invalid_argument("a capability must not be empty")));
-        }
-        self.update(|n| n.handler(capability, PyHandler(wrapper)));
-        Ok(())
+        self.set(Setting::Handler(capability, Box::new(PyHandler(wrapper))))
     }
     /// `advisor(object: _peo.Object) -> str | None` (a proposal as JSON), or None to remove it.
     #[pyo3(signature = (advisor))]
-    fn set_advisor(&mut self, advisor: Option<Py<PyAny>>) {
-        match advisor {
-            None => self.update(Node::without_advisor),
-            Some(f) => {
-                let f = Arc::new(f);
-                self.update(|n| {
-                    n.with_advisor(move |object: &Object| {
-                        Python::attach(|py| {
-                            let reply =
-                                f.call1(py, (PyObject_(object.clone()),)).and_then(|r| r.extract::<Option<String>>(py));
-                            match reply {
-                                Ok(Some(text)) => {
-                                    serde_json::from_str(&text).ok().and_then(|v| Proposal::from_json(&v).ok())
-                                }
-                                Ok(None) => None,
-                                Err(e) => {
-                                    callback_error(py, e);
-                                    None
-                                }
-                            }
-                        })
-                    })
-                });
-            }
-        }
+    fn set_advisor(&mut self, advisor: Option<Py<PyAny>>) -> PyResult<()> {
+        let advisor = advisor.map(|f| -> host::AdvisorJson {
+            Box::new(move |object: &Object| {
+                Python::attach(|py| {
+                    match f.call1(py, (PyObject_(object.clone()),)).and_then(|r| r.extract::<Option<String>>(py)) {
+                        Ok(text) => text,
+                        Err(e) => {
+                            callback_error(py, e);
+                            None
+                        }
+                    }
+                })
+            })
+        });
+        self.set(Setting::AdvisorJson(advisor))
     }
     /// `clock() -> int` (ms since the Unix epoch), or None for the system clock.
     #[pyo3(signature = (clock))]
-    fn set_clock(&mut self, clock: Option<Py<PyAny>>) {
-        let clock: Arc<dyn Clock> = match clock {
-            None => Arc::new(SystemClock),
-            Some(f) => Arc::new(PyClock(f)),
-        };
-        self.update(|n| n.with_clock(clock));
+    fn set_clock(&mut self, clock: Option<Py<PyAny>>) -> PyResult<()> {
+        self.set(Setting::Clock(clock.map(|f| Arc::new(PyClock(f)) as Arc<dyn Clock>)))
     }
-    fn set_max_cycles(&mut self, max_cycles: usize) {
-        self.update(|n| n.with_max_cycles(max_cycles));
+    fn set_max_cycles(&mut self, max_cycles: usize) -> PyResult<()> {
+        self.set(Setting::MaxCycles(max_cycles))
     }
     fn set_compaction(&mut self, after: u32, keep: u32) -> PyResult<()> {
-        let c = peo_core::intent::Compaction::new(after, keep).or_raise()?;
-        self.update(|n| n.with_compaction(Some(c)));
-        Ok(())
+        self.set(Setting::Compaction(after, keep))
     }
     #[getter]
     fn id(&self) -> &str {
@@ -437,10 +387,7 @@ impl PyNode {
     }
     #[pyo3(signature = (data, event_json))]
     fn visit(&self, py: Python<'_>, data: &[u8], event_json: Option<&str>) -> PyResult<PyVisit> {
-        let event = match event_json {
-            None => None,
-            Some(text) => Some(Event::from_json(&parse(text, "the event")?).or_raise()?),
-        };
+        let event = event_json.map(host::event).transpose().or_raise()?;
         self.run(py, |node| node.visit(data, event.as_ref()))
     }
     fn complete(&self, py: Python<'_>, parent: &[u8], child: &[u8]) -> PyResult<PyVisit> {
@@ -454,8 +401,7 @@ impl PyNode {
     /// handlers are coroutines, awaited on their own event loop.
     #[pyo3(signature = (data, event_json=None))]
     fn begin(&self, py: Python<'_>, data: &[u8], event_json: Option<&str>) -> PyResult<PySession> {
-        let event =
-            event_json.map(|t| parse(t, "the event").and_then(|v| Event::from_json(&v).or_raise())).transpose()?;
+        let event = event_json.map(host::event).transpose().or_raise()?;
         let object = py.detach(|| self.node.admit(data)).or_raise()?;
         Ok(PySession(Some(Session::new(self.node.clone(), object, event))))
     }

@@ -16,8 +16,8 @@ import pytest
 NATS = shutil.which("nats-server") or ("/usr/sbin/nats-server" if os.path.exists("/usr/sbin/nats-server") else None)
 
 
-@pytest.fixture
-def nats_url():
+def start_nats():
+    """A ``nats-server -js`` on a free loopback port: (url, process, store folder)."""
     if NATS is None:
         pytest.fail("nats-server is not installed (Debian: apt-get install nats-server; scripts/test installs it)")
     with socket.socket() as s:
@@ -37,7 +37,13 @@ def nats_url():
         except OSError:
             assert time.monotonic() < deadline, "nats-server did not start"
             time.sleep(0.02)
-    yield f"nats://127.0.0.1:{port}"
+    return f"nats://127.0.0.1:{port}", proc, store
+
+
+@pytest.fixture
+def nats_url():
+    url, proc, store = start_nats()
+    yield url
     proc.kill()
     proc.wait()
     shutil.rmtree(store, ignore_errors=True)
@@ -114,3 +120,35 @@ def test_an_unreachable_server_is_a_transport_error():
     assert "nats-server -js" in str(e.value)
     with pytest.raises(TypeError):
         peo.JetStream(4222)  # type: ignore[arg-type]
+
+
+def test_a_server_lost_while_serving_is_retried_then_given_up():
+    url, proc, store = start_nats()
+    try:
+        node = peo.Node("py-lonely", domain="eu", trust="any")
+        node.handler("noop")(lambda x: x)
+        mesh = peo.JetStream(url)
+        failed = []
+
+        def run():
+            try:
+                mesh.serve(node, give_up_after=1.0)
+            except peo.TransportError as e:
+                failed.append((time.monotonic(), e))
+
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        time.sleep(0.5)
+        assert t.is_alive(), "serving"
+        proc.kill()
+        proc.wait()
+        killed = time.monotonic()
+        t.join(timeout=30)
+        assert not t.is_alive(), "the loop gave up"
+        ((when, e),) = failed
+        # Retried for the second it was given, not raised at the first failure.
+        assert when - killed >= 1.0
+        assert e.code == "PEO_TRANSPORT"
+    finally:
+        proc.kill()
+        shutil.rmtree(store, ignore_errors=True)

@@ -35,6 +35,11 @@
 
 #![warn(missing_docs)]
 
+pub mod host;
+pub mod serve;
+
+pub use serve::{Outcome, Poll, ServeOptions, Serving, Transport, Work};
+
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;

@@ -31,11 +31,9 @@ use std::ptr;
 use std::sync::Arc;
 
 use peo_core::checkpoint::Segment;
-use peo_core::{
-    Context, CreateOptions, Disposition, Error, ErrorKind, Event, Limits, NodePolicy, Object, ObjectId, Proposal,
-    PublicKey, SigningKey, Status, Trust,
-};
-use peo_runtime::{Clock, HANDLER_INVALID_OUTPUT, Handler, HandlerError, Invocation, Node, SystemClock, Visit};
+use peo_core::{Disposition, Error, ErrorKind, Limits, Object, Proposal, PublicKey, SigningKey, Status, Trust};
+use peo_runtime::host::{self, NewObject, Setting};
+use peo_runtime::{Clock, HANDLER_INVALID_OUTPUT, Handler, HandlerError, Invocation, Node, Visit};
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------------------
@@ -229,10 +227,6 @@ unsafe fn json_arg(p: *const c_char, what: &str) -> Result<Value, Error> {
     })
 }
 
-fn parse_json(text: &str, what: &str) -> Result<Value, Error> {
-    serde_json::from_str(text).map_err(|e| Error::decode(format!("`{what}` is not valid JSON: {e}")))
-}
-
 /// A byte-buffer argument (NULL is allowed only with length 0).
 unsafe fn bytes_arg<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a [u8], Error> {
     if p.is_null() {
@@ -417,10 +411,6 @@ pub struct PeoCreateOptions {
     pub key: *const PeoSigningKey,
 }
 
-fn now_ms() -> i64 {
-    SystemClock.now_ms()
-}
-
 /// Creates an object from its intent (an ASL plan with peo's extensions, JSON), its
 /// context (JSON `{"labels", "attributes", "policies", ...}` or NULL for none) and its
 /// input (JSON, or NULL for `{}`). `options` may be NULL.
@@ -435,32 +425,25 @@ pub unsafe extern "C" fn peo_object_create(
 ) -> PeoStatus {
     guard(|| {
         let out = unsafe { handle_out(out, "out") }?;
-        let intent = unsafe { json_arg(intent_json, "intent_json") }?;
-        let limits = Limits::default();
-        let context = match unsafe { opt_str_arg(context_json, "context_json") }? {
-            None => Context::new(),
-            Some(text) => Context::from_json(&parse_json(text, "context_json")?, &limits)?,
-        };
-        let input = match unsafe { opt_str_arg(input_json, "input_json") }? {
-            None => serde_json::json!({}),
-            Some(text) => parse_json(text, "input_json")?,
-        };
         // SAFETY: NULL or a readable options struct (the header's contract).
         let options = unsafe { options.as_ref() };
-        let id = match options.map(|o| o.id_hex) {
-            Some(p) if !p.is_null() => Some(ObjectId::from_hex(unsafe { str_arg(p, "options.id_hex") }?)?),
+        let id_hex = match options.map(|o| o.id_hex) {
+            Some(p) if !p.is_null() => Some(unsafe { str_arg(p, "options.id_hex") }?),
             _ => None,
         };
         let key = match options.map(|o| o.key) {
             Some(k) if !k.is_null() => Some(&unsafe { handle(k, "options.key") }?.0),
             _ => None,
         };
-        let now_ms = match options.map_or(0, |o| o.now_ms) {
-            0 => now_ms(),
-            t => t,
+        let new = NewObject {
+            intent_json: unsafe { str_arg(intent_json, "intent_json") }?,
+            context_json: unsafe { opt_str_arg(context_json, "context_json") }?,
+            input_json: unsafe { opt_str_arg(input_json, "input_json") }?,
+            id_hex,
+            now_ms: options.map(|o| o.now_ms).filter(|t| *t != 0),
+            key,
         };
-        let options = CreateOptions { id, now_ms, key, limits };
-        *out = Box::into_raw(Box::new(PeoObject(Object::create(&intent, context, &input, &options)?)));
+        *out = Box::into_raw(Box::new(PeoObject(new.create()?)));
         Ok(())
     })
 }
@@ -581,10 +564,15 @@ unsafe fn byte_arrays<'a>(
         .collect()
 }
 
-unsafe fn keys_arg(keys: *const u8, count: usize) -> Result<Vec<PublicKey>, Error> {
+/// `count` 32-byte keys, one after the other.
+unsafe fn key_bytes<'a>(keys: *const u8, count: usize) -> Result<&'a [u8], Error> {
     let len = count.checked_mul(32).ok_or_else(|| invalid("`key_count` is too large"))?;
-    let bytes = unsafe { bytes_arg(keys, len, "trusted_keys") }?;
-    bytes.chunks(32).map(PublicKey::from_slice).collect()
+    unsafe { bytes_arg(keys, len, "trusted_keys") }
+}
+
+unsafe fn keys_arg(keys: *const u8, count: usize) -> Result<Vec<PublicKey>, Error> {
+    let bytes = unsafe { key_bytes(keys, count) }?;
+    host::public_keys(&bytes.chunks(32).collect::<Vec<_>>())
 }
 
 /// The whole object as JSON (id, lineage, status, state, head, intent, context, every
@@ -944,7 +932,7 @@ pub struct PeoNode {
 }
 
 impl PeoNode {
-    fn update(&self, f: impl FnOnce(Node) -> Node) -> Result<(), Error> {
+    fn set(&self, setting: Setting<'_>) -> Result<(), Error> {
         let mut guard = match self.node.try_write() {
             Ok(g) => g,
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
@@ -955,9 +943,7 @@ impl PeoNode {
                 ));
             }
         };
-        let node = std::mem::replace(&mut *guard, Node::new("", ""));
-        *guard = f(node);
-        Ok(())
+        host::apply(&mut guard, setting)
     }
 
     /// The node, shared, for the duration of a visit, a completion or a serve loop.
@@ -978,10 +964,7 @@ pub unsafe extern "C" fn peo_node_new(id: *const c_char, domain: *const c_char, 
         let out = unsafe { handle_out(out, "out") }?;
         let id = unsafe { str_arg(id, "id") }?;
         let domain = unsafe { str_arg(domain, "domain") }?;
-        if id.is_empty() {
-            return Err(invalid("a node's `id` must not be empty"));
-        }
-        *out = Box::into_raw(Box::new(PeoNode { node: std::sync::RwLock::new(Node::new(id, domain)) }));
+        *out = Box::into_raw(Box::new(PeoNode { node: std::sync::RwLock::new(host::new_node(id, domain)?) }));
         Ok(())
     })
 }
@@ -993,8 +976,7 @@ pub unsafe extern "C" fn peo_node_set_key(node: *mut PeoNode, key: *const PeoSig
     guard(|| {
         let node = unsafe { handle(node, "node") }?;
         let key = unsafe { handle(key, "key") }?.0.clone();
-        node.update(|n| n.with_key(key))?;
-        Ok(())
+        node.set(Setting::Key(key))
     })
 }
 
@@ -1004,9 +986,7 @@ pub unsafe extern "C" fn peo_node_set_key(node: *mut PeoNode, key: *const PeoSig
 pub unsafe extern "C" fn peo_node_set_policy(node: *mut PeoNode, cedar_policies: *const c_char) -> PeoStatus {
     guard(|| {
         let node = unsafe { handle(node, "node") }?;
-        let policy = NodePolicy::new(unsafe { str_arg(cedar_policies, "cedar_policies") }?)?;
-        node.update(|n| n.with_policy(policy))?;
-        Ok(())
+        node.set(Setting::Policy(unsafe { str_arg(cedar_policies, "cedar_policies") }?))
     })
 }
 
@@ -1016,12 +996,7 @@ pub unsafe extern "C" fn peo_node_set_policy(node: *mut PeoNode, cedar_policies:
 pub unsafe extern "C" fn peo_node_set_facts(node: *mut PeoNode, facts_json: *const c_char) -> PeoStatus {
     guard(|| {
         let node = unsafe { handle(node, "node") }?;
-        let facts = unsafe { json_arg(facts_json, "facts_json") }?;
-        let Value::Object(facts) = facts else {
-            return Err(invalid("`facts_json` must be a JSON object such as {\"region\": \"eu\"}"));
-        };
-        node.update(|n| n.with_facts(facts))?;
-        Ok(())
+        node.set(Setting::FactsJson(unsafe { str_arg(facts_json, "facts_json") }?))
     })
 }
 
@@ -1039,9 +1014,9 @@ pub unsafe extern "C" fn peo_node_set_trusted_keys(
     guard(|| {
         let node = unsafe { handle(node, "node") }?;
         // No keys trusts nothing: accepting anything is `peo_node_set_trust(node, "\"any\"")`.
-        let trust = Trust::keys(unsafe { keys_arg(trusted_keys, key_count) }?);
-        node.update(|n| n.with_trust(trust))?;
-        Ok(())
+        let bytes = unsafe { key_bytes(trusted_keys, key_count) }?;
+        let keys: Vec<&[u8]> = bytes.chunks(32).collect();
+        node.set(Setting::TrustedKeys(&keys))
     })
 }
 
@@ -1053,9 +1028,7 @@ pub unsafe extern "C" fn peo_node_set_trusted_keys(
 pub unsafe extern "C" fn peo_node_set_trust(node: *mut PeoNode, trust_json: *const c_char) -> PeoStatus {
     guard(|| {
         let node = unsafe { handle(node, "node") }?;
-        let trust = Trust::from_json(&unsafe { json_arg(trust_json, "trust_json") }?)?;
-        node.update(|n| n.with_trust(trust))?;
-        Ok(())
+        node.set(Setting::TrustJson(unsafe { str_arg(trust_json, "trust_json") }?))
     })
 }
 
@@ -1071,13 +1044,8 @@ pub unsafe extern "C" fn peo_node_add_handler(
     guard(|| {
         let node = unsafe { handle(node, "node") }?;
         let capability = unsafe { str_arg(capability, "capability") }?;
-        if capability.is_empty() {
-            return Err(invalid("`capability` must not be empty"));
-        }
         let f = handler.ok_or_else(|| invalid("`handler` is NULL"))?;
-        let callback = Callback::<HandlerFn> { f, user_data };
-        node.update(|n| n.handler(capability, callback))?;
-        Ok(())
+        node.set(Setting::Handler(capability, Box::new(Callback::<HandlerFn> { f, user_data })))
     })
 }
 
@@ -1091,14 +1059,11 @@ pub unsafe extern "C" fn peo_node_set_advisor(
 ) -> PeoStatus {
     guard(|| {
         let node = unsafe { handle(node, "node") }?;
-        match advisor {
-            None => node.update(Node::without_advisor)?,
-            Some(f) => {
-                let callback = Callback::<AdvisorFn> { f, user_data };
-                node.update(|n| n.with_advisor(move |object: &Object| callback.advise(object)))?;
-            }
-        }
-        Ok(())
+        let advisor = advisor.map(|f| {
+            let callback = Callback::<AdvisorFn> { f, user_data };
+            Box::new(move |object: &Object| callback.advise(object)) as host::Advisor
+        });
+        node.set(Setting::Advisor(advisor))
     })
 }
 
@@ -1108,12 +1073,8 @@ pub unsafe extern "C" fn peo_node_set_advisor(
 pub unsafe extern "C" fn peo_node_set_clock(node: *mut PeoNode, clock: PeoClock, user_data: *mut c_void) -> PeoStatus {
     guard(|| {
         let node = unsafe { handle(node, "node") }?;
-        let clock: Arc<dyn Clock> = match clock {
-            None => Arc::new(SystemClock),
-            Some(f) => Arc::new(Callback::<ClockFn> { f, user_data }),
-        };
-        node.update(|n| n.with_clock(clock))?;
-        Ok(())
+        let clock = clock.map(|f| Arc::new(Callback::<ClockFn> { f, user_data }) as Arc<dyn Clock>);
+        node.set(Setting::Clock(clock))
     })
 }
 
@@ -1124,9 +1085,7 @@ pub unsafe extern "C" fn peo_node_set_clock(node: *mut PeoNode, clock: PeoClock,
 pub unsafe extern "C" fn peo_node_set_compaction(node: *mut PeoNode, after: u32, keep: u32) -> PeoStatus {
     guard(|| {
         let node = unsafe { handle(node, "node") }?;
-        let c = peo_core::intent::Compaction::new(after, keep)?;
-        node.update(|n| n.with_compaction(Some(c)))?;
-        Ok(())
+        node.set(Setting::Compaction(after, keep))
     })
 }
 
@@ -1137,8 +1096,7 @@ pub unsafe extern "C" fn peo_node_set_compaction(node: *mut PeoNode, after: u32,
 pub unsafe extern "C" fn peo_node_set_max_cycles(node: *mut PeoNode, max_cycles: usize) -> PeoStatus {
     guard(|| {
         let node = unsafe { handle(node, "node") }?;
-        node.update(|n| n.with_max_cycles(max_cycles))?;
-        Ok(())
+        node.set(Setting::MaxCycles(max_cycles))
     })
 }
 
@@ -1160,10 +1118,7 @@ pub unsafe extern "C" fn peo_node_visit(
         let out = unsafe { handle_out(out, "out") }?;
         let node = unsafe { handle(node, "node") }?;
         let bytes = unsafe { bytes_arg(bytes, len, "bytes") }?;
-        let event = match unsafe { opt_str_arg(event_json, "event_json") }? {
-            None => None,
-            Some(text) => Some(Event::from_json(&parse_json(text, "event_json")?)?),
-        };
+        let event = unsafe { opt_str_arg(event_json, "event_json") }?.map(host::event).transpose()?;
         let visit = node.read().visit(bytes, event.as_ref())?;
         *out = Box::into_raw(Box::new(PeoVisit { visit }));
         Ok(())
@@ -1245,6 +1200,9 @@ pub struct PeoServeOptions {
     pub idle_timeout_seconds: f64,
     /// Stop after this many deliveries; 0: no limit.
     pub max_deliveries: u64,
+    /// Return `PEO_TRANSPORT` when the server has been unreachable this many seconds
+    /// while serving; 0: keep retrying (nothing is lost while the server is away).
+    pub give_up_after_seconds: f64,
     /// Called about every 200 ms; serving stops when it returns true. NULL: never.
     pub should_stop: PeoStopFn,
     pub user_data: *mut c_void,
@@ -1287,14 +1245,8 @@ unsafe fn serve(
     let node = unsafe { handle(node, "node") }?;
     let url = unsafe { str_arg(url, "url") }?;
     let options = if options.is_null() { None } else { Some(unsafe { &*options }) };
-    let seconds = |s: f64, what: &str| -> Result<Option<std::time::Duration>, Error> {
-        if s == 0.0 {
-            return Ok(None);
-        }
-        std::time::Duration::try_from_secs_f64(s)
-            .map(Some)
-            .map_err(|_| invalid(format!("`{what}` must be a non-negative number of seconds")))
-    };
+    // 0 is the default.
+    let seconds = |s: f64, what: &str| (s != 0.0).then(|| host::seconds(s, what)).transpose();
     let mut connect =
         peo_jetstream::Options { name: Some(format!("peo C node {}", node.read().id())), ..Default::default() };
     if let Some(o) = options
@@ -1302,24 +1254,17 @@ unsafe fn serve(
     {
         connect.ack_wait = d;
     }
-    let idle = match options {
-        Some(o) => seconds(o.idle_timeout_seconds, "idle_timeout_seconds")?,
-        None => None,
-    };
-    let js = peo_jetstream::JetStream::connect(url, connect)?;
-    let mut serve = peo_jetstream::ServeOptions {
-        idle_timeout: idle,
-        // The server may come back: give up after 30 s of failures.
-        give_up_after: Some(std::time::Duration::from_secs(30)),
-        ..Default::default()
-    };
+    let mut serve = peo_jetstream::ServeOptions::default();
     if let Some(o) = options {
+        serve.idle_timeout = seconds(o.idle_timeout_seconds, "idle_timeout_seconds")?;
+        serve.give_up_after = seconds(o.give_up_after_seconds, "give_up_after_seconds")?;
         serve.max_deliveries = (o.max_deliveries > 0).then_some(o.max_deliveries);
         if let Some(f) = o.should_stop {
             let stop = StopCallback { f, user_data: o.user_data };
             serve.should_stop = Some(Arc::new(move || stop.call()));
         }
     }
+    let js = peo_jetstream::JetStream::connect(url, connect)?;
     peo_jetstream::serve(&node.read(), &js, &serve)?;
     if !stats_json.is_null() {
         let out = unsafe { string_out(stats_json, "stats_json") }?;

@@ -7,7 +7,6 @@ import concurrent.futures
 import inspect
 import json
 import threading
-import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import (
@@ -765,6 +764,7 @@ class Node:
         ack_wait: Optional[float] = None,
         idle_timeout: Optional[float] = None,
         max_deliveries: Optional[int] = None,
+        give_up_after: Optional[float] = None,
         stop: Optional[threading.Event] = None,
     ) -> Dict[str, int]:
         """Runs this node as a service on a NATS JetStream mesh (``nats-server -js``):
@@ -773,9 +773,13 @@ class Node:
         them on. Runs until ``stop`` is set, ``idle_timeout`` seconds pass without work,
         ``max_deliveries`` were handled, or Ctrl-C. Returns the connection's counters.
 
-        Raises ``TransportError`` when the server cannot be reached."""
+        Raises ``TransportError`` when the server cannot be reached at the start. A
+        server lost while serving is retried (nothing is lost) until it has been gone
+        ``give_up_after`` seconds (default: retry forever), then ``TransportError``."""
         js = JetStream(url, ack_wait=ack_wait, name=f"peo python {self.id}")
-        return js.serve(self, idle_timeout=idle_timeout, max_deliveries=max_deliveries, stop=stop)
+        return js.serve(
+            self, idle_timeout=idle_timeout, max_deliveries=max_deliveries, give_up_after=give_up_after, stop=stop
+        )
 
     def __repr__(self) -> str:
         return f"Node(id={self.id!r}, domain={self.domain!r}, capabilities={list(self.capabilities)!r})"
@@ -824,24 +828,13 @@ class JetStream:
         *,
         idle_timeout: Optional[float] = None,
         max_deliveries: Optional[int] = None,
+        give_up_after: Optional[float] = None,
         stop: Optional[threading.Event] = None,
     ) -> Dict[str, int]:
         """Serves ``node`` on this connection (see ``Node.serve``)."""
         if not isinstance(node, Node):
             raise TypeError(f"node must be a peo.Node, not {type(node).__name__}")
-        self._native.listen(node._native)
-        handled = 0
-        idle_since = time.monotonic()
-        while True:
-            if stop is not None and stop.is_set():
-                break
-            if max_deliveries is not None and handled >= max_deliveries:
-                break
-            if idle_timeout is not None and time.monotonic() - idle_since >= idle_timeout:
-                break
-            if self._native.serve_one(node._native, 0.2):
-                handled += 1
-                idle_since = time.monotonic()
+        self._native.serve(node._native, idle_timeout, max_deliveries, give_up_after, stop)
         return self.stats()
 
     def stats(self) -> Dict[str, int]:

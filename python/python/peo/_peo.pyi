@@ -1,6 +1,6 @@
 # Stubs of the native module peo._peo (python/src/lib.rs). python/tests/test_stubs.py
 # checks them against the compiled module: every name, every method and its parameters.
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 __version__: str
 HANDLER_INVALID_OUTPUT: str
@@ -92,8 +92,14 @@ class Session:
 
 class JetStream:
     def __init__(self, url: str, ack_wait: Optional[float], name: Optional[str]) -> None: ...
-    def listen(self, node: Node) -> None: ...
-    def serve_one(self, node: Node, timeout: float) -> bool: ...
+    def serve(
+        self,
+        node: Node,
+        idle_timeout: Optional[float],
+        max_deliveries: Optional[int],
+        give_up_after: Optional[float],
+        stop: Optional[Any],
+    ) -> None: ...
     def submit(self, data: bytes) -> str: ...
     def send_event(self, object_id: str, event_json: str) -> None: ...
     def get(self, object_id: str) -> Optional[bytes]: ...

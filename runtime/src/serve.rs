@@ -1,0 +1,316 @@
+//! Serving a node on a mesh: the seam a transport implements ([`Transport`]) and the one
+//! serve loop every face runs on it ([`serve`], or [`Serving`] for hosts that drive the
+//! loop a step at a time because their handlers are asynchronous).
+//!
+//! The loop's rules are the same in every language: it stops when asked, after an idle
+//! time or a number of deliveries; a transport failure is retried (the delivery is
+//! presented again: nothing is lost) until the server has been unreachable for
+//! `give_up_after`; a policy refusal declines a delivery (another node may take it),
+//! any other failure of a visit dead-letters it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use peo_core::{Error, ErrorKind, Event, Object, Result};
+
+use crate::{Node, Visit};
+
+/// How often the loop asks its stop conditions while no work comes.
+pub const POLL: Duration = Duration::from_millis(200);
+
+/// What a node must do with a delivery.
+#[derive(Debug, Clone)]
+pub enum Work {
+    /// Visit this object (with the event that wakes it, if any).
+    Visit {
+        /// The object's bytes.
+        object: Vec<u8>,
+        /// The event delivered to it, if this delivery is one.
+        event: Option<Event>,
+    },
+    /// Present a finished child to its parent (`Node::complete`).
+    Complete {
+        /// The waiting parent's newest version.
+        parent: Vec<u8>,
+        /// The child's final version.
+        child: Vec<u8>,
+    },
+}
+
+impl Node {
+    /// Does `work` with this node's handlers.
+    pub fn handle(&self, work: &Work) -> Result<Visit> {
+        match work {
+            Work::Visit { object, event } => self.visit(object, event.as_ref()),
+            Work::Complete { parent, child } => self.complete(parent, child),
+        }
+    }
+}
+
+/// A mesh's side of serving: where deliveries come from and where visits go. JetStream
+/// (`peo-jetstream`) and the `peo` command's SQLite mesh implement it.
+pub trait Transport {
+    /// A delivery: work taken from the mesh and not yet settled.
+    type Delivery;
+    /// Starts receiving the work of node `node_id` for `capabilities`.
+    fn listen(&self, node_id: &str, capabilities: &[String]) -> Result<()>;
+    /// Whether [`Transport::listen`] was called.
+    fn is_listening(&self) -> bool;
+    /// Waits up to `timeout` for a delivery.
+    fn next(&self, timeout: Duration) -> Result<Option<Self::Delivery>>;
+    /// What `delivery` asks for.
+    fn work<'d>(&self, delivery: &'d Self::Delivery) -> &'d Work;
+    /// Records a visit's result (the object after it, decoded when the host has it, and
+    /// the children it created) and sends it on.
+    fn settle(
+        &self,
+        delivery: Self::Delivery,
+        bytes: &[u8],
+        object: Option<&Object>,
+        children: &[Vec<u8>],
+    ) -> Result<()>;
+    /// The node's policy refused the work: it is presented again later, to this node or
+    /// another.
+    fn decline(&self, delivery: Self::Delivery, reason: &Error) -> Result<()>;
+    /// The work cannot be done (malformed, tampered, over a limit): it is set aside with
+    /// the error and never presented again.
+    fn reject(&self, delivery: Self::Delivery, error: &Error) -> Result<()>;
+    /// Gives the delivery back at once (the host could not do it); it is presented again.
+    fn abandon(&self, delivery: Self::Delivery);
+    /// Logs a line about the loop (a retried failure).
+    fn say(&self, _line: &str) {}
+}
+
+/// What a visit gave, for [`finish`]: a visit of this process, or the bytes and children
+/// a host got from one.
+pub enum Outcome<'a> {
+    /// A visit of this process.
+    Visit(&'a Visit),
+    /// The object's bytes and its children.
+    Bytes(&'a [u8], &'a [Vec<u8>]),
+}
+
+/// Settles `delivery` with a visit's outcome: a success is settled, a policy refusal
+/// declined, a transport failure gives the delivery back (and is returned), any other
+/// error rejects it.
+pub fn finish<T: Transport>(t: &T, delivery: T::Delivery, outcome: Result<Outcome<'_>>) -> Result<()> {
+    match outcome {
+        Ok(Outcome::Visit(v)) => t.settle(delivery, &v.bytes, Some(&v.object), &v.children),
+        Ok(Outcome::Bytes(bytes, children)) => t.settle(delivery, bytes, None, children),
+        Err(e) if e.kind() == ErrorKind::Policy => t.decline(delivery, &e),
+        Err(e) if e.kind() == ErrorKind::Transport => {
+            t.abandon(delivery);
+            Err(e)
+        }
+        Err(e) => t.reject(delivery, &e),
+    }
+}
+
+/// When a serve loop stops.
+#[derive(Clone, Default)]
+pub struct ServeOptions {
+    /// Stop after this long without a delivery.
+    pub idle_timeout: Option<Duration>,
+    /// Stop after this many deliveries.
+    pub max_deliveries: Option<u64>,
+    /// Stop when this becomes true (checked at least every 200 ms).
+    pub stop: Option<Arc<AtomicBool>>,
+    /// Stop when this returns true (asked at least every 200 ms, on the serving thread).
+    pub should_stop: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
+    /// Give up with the `Transport` error when the server stays unreachable this long
+    /// (default: keep retrying).
+    pub give_up_after: Option<Duration>,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_deliveries", &self.max_deliveries)
+            .field("stop", &self.stop)
+            .field("should_stop", &self.should_stop.is_some())
+            .field("give_up_after", &self.give_up_after)
+            .finish()
+    }
+}
+
+/// One step of a serve loop.
+#[derive(Debug)]
+pub enum Poll<D> {
+    /// A delivery to handle, then to [`Serving::finish`] (or [`Serving::abandon`]).
+    Work(D),
+    /// Nothing came this time (or the server is unreachable and the loop retries).
+    Idle,
+    /// The loop is over: a stop condition holds.
+    Stop,
+}
+
+/// A serve loop driven by its host one step at a time ([`Serving::poll`]): the host
+/// handles each delivery however its handlers run (awaiting them in an event loop) and
+/// hands the outcome back with [`Serving::finish`]. [`serve`] is this loop for a node of
+/// this process.
+#[derive(Debug)]
+pub struct Serving {
+    options: ServeOptions,
+    idle_since: Instant,
+    failing_since: Option<Instant>,
+    handled: u64,
+}
+
+impl Serving {
+    /// Starts serving node `node_id` (for `capabilities`) on `t`.
+    pub fn start<T: Transport>(t: &T, node_id: &str, capabilities: &[String], options: ServeOptions) -> Result<Self> {
+        if !t.is_listening() {
+            t.listen(node_id, capabilities)?;
+        }
+        Ok(Serving { options, idle_since: Instant::now(), failing_since: None, handled: 0 })
+    }
+
+    /// The deliveries handed out so far.
+    pub fn handled(&self) -> u64 {
+        self.handled
+    }
+
+    /// Whether a stop condition holds.
+    pub fn stopping(&self) -> bool {
+        let o = &self.options;
+        o.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed))
+            || o.should_stop.as_ref().is_some_and(|f| f())
+            || o.max_deliveries.is_some_and(|m| self.handled >= m)
+            || o.idle_timeout.is_some_and(|t| self.idle_since.elapsed() >= t)
+    }
+
+    /// Waits up to [`POLL`] for the next delivery. A transport failure is retried (the
+    /// call returns `Idle` after a pause) until the server has been unreachable for
+    /// `give_up_after`, when it is returned.
+    pub fn poll<T: Transport>(&mut self, t: &T) -> Result<Poll<T::Delivery>> {
+        if self.stopping() {
+            return Ok(Poll::Stop);
+        }
+        match t.next(POLL) {
+            Ok(Some(d)) => {
+                self.handled += 1;
+                self.idle_since = Instant::now();
+                self.failing_since = None;
+                Ok(Poll::Work(d))
+            }
+            Ok(None) => {
+                self.failing_since = None;
+                Ok(Poll::Idle)
+            }
+            Err(e) if e.kind() == ErrorKind::Transport => {
+                let since = *self.failing_since.get_or_insert_with(Instant::now);
+                if self.options.give_up_after.is_some_and(|limit| since.elapsed() > limit) {
+                    return Err(e);
+                }
+                t.say(&format!("{e} (retrying)"));
+                std::thread::sleep(POLL);
+                Ok(Poll::Idle)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The next delivery, or `None` when the loop is over.
+    pub fn next<T: Transport>(&mut self, t: &T) -> Result<Option<T::Delivery>> {
+        loop {
+            match self.poll(t)? {
+                Poll::Work(d) => return Ok(Some(d)),
+                Poll::Stop => return Ok(None),
+                Poll::Idle => {}
+            }
+        }
+    }
+
+    /// Settles a delivery with its outcome ([`finish`]). A transport failure is not an
+    /// error of the loop: the delivery is presented again.
+    pub fn finish<T: Transport>(&mut self, t: &T, delivery: T::Delivery, outcome: Result<Outcome<'_>>) -> Result<()> {
+        match finish(t, delivery, outcome) {
+            Err(e) if e.kind() == ErrorKind::Transport => {
+                t.say(&format!("{e} (the delivery will be presented again)"));
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// Gives a delivery back (the host was interrupted while handling it).
+    pub fn abandon<T: Transport>(&mut self, t: &T, delivery: T::Delivery) {
+        t.abandon(delivery);
+    }
+}
+
+/// Runs `node` as a service on `t` until `options` say stop: receives the work for its
+/// capabilities, does it and sends the objects on. Failures of one delivery are settled
+/// as [`finish`] says; a failure to listen, or a server unreachable for longer than
+/// `give_up_after`, ends the loop with the error.
+pub fn serve<T: Transport>(node: &Node, t: &T, options: &ServeOptions) -> Result<()> {
+    let capabilities: Vec<String> = node.spec().capabilities.iter().cloned().collect();
+    let mut serving = Serving::start(t, node.id(), &capabilities, options.clone())?;
+    while let Some(d) = serving.next(t)? {
+        let visit = node.handle(t.work(&d));
+        serving.finish(t, d, visit.as_ref().map(Outcome::Visit).map_err(Clone::clone))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// A transport whose server is gone: every `next` fails.
+    struct Down(RefCell<Vec<String>>);
+
+    impl Transport for Down {
+        type Delivery = ();
+        fn listen(&self, _: &str, _: &[String]) -> Result<()> {
+            Ok(())
+        }
+        fn is_listening(&self) -> bool {
+            true
+        }
+        fn next(&self, _: Duration) -> Result<Option<()>> {
+            Err(Error::transport("connection refused"))
+        }
+        fn work<'d>(&self, _: &'d ()) -> &'d Work {
+            unreachable!("no delivery is ever made")
+        }
+        fn settle(&self, _: (), _: &[u8], _: Option<&Object>, _: &[Vec<u8>]) -> Result<()> {
+            Ok(())
+        }
+        fn decline(&self, _: (), _: &Error) -> Result<()> {
+            Ok(())
+        }
+        fn reject(&self, _: (), _: &Error) -> Result<()> {
+            Ok(())
+        }
+        fn abandon(&self, _: ()) {}
+        fn say(&self, line: &str) {
+            self.0.borrow_mut().push(line.to_owned());
+        }
+    }
+
+    #[test]
+    fn an_unreachable_server_is_retried_then_given_up() {
+        let t = Down(RefCell::default());
+        let options = ServeOptions { give_up_after: Some(Duration::from_millis(500)), ..Default::default() };
+        let started = Instant::now();
+        let e = serve(&Node::new("n", "d"), &t, &options).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Transport);
+        assert!(started.elapsed() >= Duration::from_millis(500));
+        assert!(t.0.borrow().len() >= 2, "retried: {:?}", t.0.borrow());
+        assert!(t.0.borrow()[0].ends_with("(retrying)"));
+    }
+
+    #[test]
+    fn stop_conditions_end_the_loop() {
+        let t = Down(RefCell::default());
+        let stop = Arc::new(AtomicBool::new(true));
+        serve(&Node::new("n", "d"), &t, &ServeOptions { stop: Some(stop), ..Default::default() }).unwrap();
+        let idle = ServeOptions { idle_timeout: Some(Duration::ZERO), ..Default::default() };
+        serve(&Node::new("n", "d"), &t, &idle).unwrap();
+        assert!(t.0.borrow().is_empty(), "stopped before asking the server");
+    }
+}
