@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates include/peo.h from bindings/c/src/lib.rs with the pinned cbindgen.
+# Regenerates include/peo.h from bindings/c/src/ with the pinned cbindgen.
 # With --check, fails when the committed header differs from what cbindgen writes.
 set -euo pipefail
 cd "$(dirname "$0")/.."

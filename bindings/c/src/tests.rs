@@ -1,7 +1,10 @@
 //! Rust-side checks of the ABI's invariants (the C suites in `bindings/c/tests` check the
 //! behaviour through the header).
 
-use super::*;
+use crate::{convert::*, error::*, key::*, node::*, object::*, serve::*, visit::*};
+use peo_core::ErrorKind;
+use std::ffi::CStr;
+use std::ptr;
 
 #[test]
 fn statuses_are_unique_and_named_like_the_core_error_codes() {
