@@ -117,6 +117,13 @@ typedef enum {
 typedef struct PeoAdvice PeoAdvice;
 
 /**
+ * A connection to a NATS JetStream mesh (`peo_jetstream_connect`). Free with
+ * `peo_jetstream_free`. Its calls block the calling thread; one connection may be used
+ * from several threads.
+ */
+typedef struct PeoJetStream PeoJetStream;
+
+/**
  * A node: a place that evaluates objects. Free with `peo_node_free`.
  *
  * Visits, completions and serve loops use it shared (several threads may visit with
@@ -126,6 +133,15 @@ typedef struct PeoAdvice PeoAdvice;
  * configure a node before using it.
  */
 typedef struct PeoNode PeoNode;
+
+/**
+ * A visit driven by its host (`peo_node_begin`): `peo_session_advance` runs cycles until
+ * a handler call is due or the visit is over; the host answers each call with
+ * `peo_session_answer_output` or `peo_session_answer_error`. Free with
+ * `peo_session_free` (a session freed before its end changes nothing: the object is
+ * still what it was).
+ */
+typedef struct PeoSession PeoSession;
 
 /**
  * An Ed25519 signing key. Free with `peo_signing_key_free`.
@@ -144,6 +160,55 @@ typedef struct PeoTaskResult PeoTaskResult;
  * any child objects. Free with `peo_visit_free`.
  */
 typedef struct PeoVisit PeoVisit;
+
+/**
+ * Asked about every 200 ms while a node serves: return true to stop serving.
+ */
+typedef bool (*PeoStopFn)(void *user_data);
+
+/**
+ * How `peo_node_serve` runs; zero-initialise it for the defaults.
+ */
+typedef struct {
+  /**
+   * Seconds a delivery may take before JetStream gives it to another node (applies
+   * when this node creates the consumers); 0: 30 s.
+   */
+  double ack_wait_seconds;
+  /**
+   * Stop after this many seconds without work; 0: never.
+   */
+  double idle_timeout_seconds;
+  /**
+   * Stop after this many deliveries; 0: no limit.
+   */
+  uint64_t max_deliveries;
+  /**
+   * Return `PEO_TRANSPORT` when the server has been unreachable this many seconds
+   * while serving; 0: keep retrying (nothing is lost while the server is away).
+   */
+  double give_up_after_seconds;
+  /**
+   * Called about every 200 ms; serving stops when it returns true. NULL: never.
+   */
+  PeoStopFn should_stop;
+  void *user_data;
+} PeoServeOptions;
+
+/**
+ * How `peo_jetstream_connect` connects; zero-initialise it for the defaults.
+ */
+typedef struct {
+  /**
+   * Seconds a delivery may take before JetStream gives it to another node (applies
+   * when this connection creates the consumers); 0: 30 s.
+   */
+  double ack_wait_seconds;
+  /**
+   * The connection's name as the server shows it, or NULL.
+   */
+  const char *name;
+} PeoConnectOptions;
 
 /**
  * What a handler is given. Every pointer is borrowed for the duration of the call.
@@ -221,40 +286,6 @@ typedef struct {
   const PeoSigningKey *key;
 } PeoCreateOptions;
 
-/**
- * Asked about every 200 ms while a node serves: return true to stop serving.
- */
-typedef bool (*PeoStopFn)(void *user_data);
-
-/**
- * How `peo_node_serve` runs; zero-initialise it for the defaults.
- */
-typedef struct {
-  /**
-   * Seconds a delivery may take before JetStream gives it to another node (applies
-   * when this node creates the consumers); 0: 30 s.
-   */
-  double ack_wait_seconds;
-  /**
-   * Stop after this many seconds without work; 0: never.
-   */
-  double idle_timeout_seconds;
-  /**
-   * Stop after this many deliveries; 0: no limit.
-   */
-  uint64_t max_deliveries;
-  /**
-   * Return `PEO_TRANSPORT` when the server has been unreachable this many seconds
-   * while serving; 0: keep retrying (nothing is lost while the server is away).
-   */
-  double give_up_after_seconds;
-  /**
-   * Called about every 200 ms; serving stops when it returns true. NULL: never.
-   */
-  PeoStopFn should_stop;
-  void *user_data;
-} PeoServeOptions;
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -284,6 +315,15 @@ peo_status peo_last_error(void);
 const char *peo_last_error_message(void);
 
 /**
+ * The last failed call's error on this thread as JSON, the same fields as every
+ * language's errors: `{"code", "kind", "message", "text", "record", "state",
+ * "field"}` (`record`, `state` and `field` are `null` when the error does not concern
+ * one); `""` when the last status-returning call succeeded. Borrowed: valid until the
+ * next call into peo on this thread; never NULL.
+ */
+const char *peo_last_error_json(void);
+
+/**
  * The name of a status (`"PEO_OK"`, `"PEO_DECODE"`, ...), or NULL for a value that is
  * not a status. Static: never freed.
  */
@@ -293,6 +333,66 @@ const char *peo_status_name(int32_t status);
  * The library's version (`"0.1.0"`). Static: never freed.
  */
 const char *peo_version(void);
+
+/**
+ * Runs the node as a service on a NATS JetStream mesh (`url`, e.g.
+ * `nats://127.0.0.1:4222`, a server started with `nats-server -js`): it takes the
+ * objects for its capabilities (and new objects, due dormant ones, events and fan-out
+ * completions), visits them with its handlers (called on this thread) and sends them on,
+ * until `options` say stop. `options` may be NULL (serve until the process ends).
+ * `stats_json`, if not NULL, receives the connection's counters as JSON (free with
+ * `peo_string_free`). `PEO_TRANSPORT` when the server cannot be reached.
+ */
+peo_status peo_node_serve(const PeoNode *node, const char *url, const PeoServeOptions *options, char **stats_json);
+
+/**
+ * Frees a node. Accepts NULL.
+ */
+void peo_node_free(PeoNode *node);
+
+/**
+ * Connects to a NATS JetStream mesh (`url`, e.g. `nats://127.0.0.1:4222`, a server
+ * started with `nats-server -js`). `options` may be NULL. `PEO_TRANSPORT` when the server
+ * cannot be reached. Free `*out` with `peo_jetstream_free`.
+ */
+peo_status peo_jetstream_connect(const char *url, const PeoConnectOptions *options, PeoJetStream **out);
+
+/**
+ * Puts a new object into the mesh (idempotent for the same version); `*id_hex` receives
+ * its id (free with `peo_string_free`).
+ */
+peo_status peo_jetstream_submit(const PeoJetStream *js, const uint8_t *bytes, size_t len, char **id_hex);
+
+/**
+ * Sends an event (`{"name", "payload"}`, `{"name", "error", "cause"}` or
+ * `{"name", "heartbeat": true}`) to object `object_id`; it is kept until the object
+ * awaits it.
+ */
+peo_status peo_jetstream_send_event(const PeoJetStream *js, const char *object_id, const char *event_json);
+
+/**
+ * The newest version of object `object_id` in the mesh, or `*out` NULL when the mesh
+ * has none. Free `*out` with `peo_object_free`.
+ */
+peo_status peo_jetstream_get(const PeoJetStream *js, const char *object_id, PeoObject **out);
+
+/**
+ * Waits up to `timeout_seconds` for object `object_id` to finish: `*out` is its final
+ * version (checked: that object, ended, its chain intact), or NULL when it did not
+ * finish in time. Free `*out` with `peo_object_free`.
+ */
+peo_status peo_jetstream_wait(const PeoJetStream *js, const char *object_id, double timeout_seconds, PeoObject **out);
+
+/**
+ * The connection's counters as JSON (`received`, `visits`, `forwarded`, ...). Free
+ * `*out` with `peo_string_free`.
+ */
+peo_status peo_jetstream_stats_json(const PeoJetStream *js, char **out);
+
+/**
+ * Closes a connection. Accepts NULL.
+ */
+void peo_jetstream_free(PeoJetStream *js);
 
 /**
  * Generates a signing key from the operating system's randomness.
@@ -561,20 +661,51 @@ peo_status peo_object_record_count(const PeoObject *object, size_t *out);
 void peo_object_free(PeoObject *object);
 
 /**
- * Runs the node as a service on a NATS JetStream mesh (`url`, e.g.
- * `nats://127.0.0.1:4222`, a server started with `nats-server -js`): it takes the
- * objects for its capabilities (and new objects, due dormant ones, events and fan-out
- * completions), visits them with its handlers (called on this thread) and sends them on,
- * until `options` say stop. `options` may be NULL (serve until the process ends).
- * `stats_json`, if not NULL, receives the connection's counters as JSON (free with
- * `peo_string_free`). `PEO_TRANSPORT` when the server cannot be reached.
+ * Declares a capability whose calls the host answers itself through sessions (a plain
+ * `peo_node_visit` of such a call fails the attempt with `peo.NoHandler`).
  */
-peo_status peo_node_serve(const PeoNode *node, const char *url, const PeoServeOptions *options, char **stats_json);
+peo_status peo_node_add_capability(PeoNode *node, const char *capability);
 
 /**
- * Frees a node. Accepts NULL.
+ * Starts a visit of `bytes` (decoded and verified under the node's trust, as
+ * `peo_node_visit` does) that the caller drives. `event_json` is NULL or an event.
+ * Free `*out` with `peo_session_free`.
  */
-void peo_node_free(PeoNode *node);
+peo_status peo_node_begin(const PeoNode *node, const uint8_t *bytes, size_t len, const char *event_json, PeoSession **out);
+
+/**
+ * Starts the presentation of `count` children's final objects to their waiting parent
+ * (as `peo_node_complete_all`), driven by the caller. Free `*out` with
+ * `peo_session_free`.
+ */
+peo_status peo_node_begin_completions(const PeoNode *node, const uint8_t *parent, size_t parent_len, const uint8_t *const *children, const size_t *child_lens, size_t count, PeoSession **out);
+
+/**
+ * Runs cycles until a handler call is due or the visit is over. A call: `*call` is set
+ * (borrowed from the session, valid until its next `peo_session_*` call) and `*visit`
+ * NULL; answer it, then advance again. The end: `*visit` is the visit (free it with
+ * `peo_visit_free`) and `*call` NULL; the session is spent. On an error the session is
+ * spent too, and nothing changed.
+ */
+peo_status peo_session_advance(PeoSession *session, const PeoCall **call, PeoVisit **visit);
+
+/**
+ * Answers the pending call with its output (JSON) and, optionally, a refinement of the
+ * intent (JSON, or NULL), as `peo_task_result_set_output` / `_set_refinement` do.
+ * Output that is not JSON fails the attempt with `peo.HandlerInvalidOutput`.
+ */
+peo_status peo_session_answer_output(PeoSession *session, const char *output_json, const char *refinement_json);
+
+/**
+ * Answers the pending call with a failure: an error name (matched by `Retry` /
+ * `Catch`) and a cause (NULL for none), as `peo_task_result_set_error` does.
+ */
+peo_status peo_session_answer_error(PeoSession *session, const char *error, const char *cause);
+
+/**
+ * Frees a session. Accepts NULL.
+ */
+void peo_session_free(PeoSession *session);
 
 /**
  * Why the visit ended.

@@ -43,7 +43,7 @@ fn js_error(e: &PeoErr) -> napi::Error<Code> {
     let mut reason = e.to_string();
     if e.record().is_some() || e.state().is_some() || e.field().is_some() {
         reason.push('\0');
-        reason.push_str(&serde_json::json!({"record": e.record(), "state": e.state(), "field": e.field()}).to_string());
+        reason.push_str(&host::error_json(e).to_string());
     }
     napi::Error::new(Code(e.kind().code()), reason)
 }

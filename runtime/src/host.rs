@@ -21,6 +21,21 @@ pub fn parse_json(text: &str, what: &str) -> Result<Value> {
     serde_json::from_str(text).map_err(|e| Error::decode(format!("{what} is not valid JSON: {e}")))
 }
 
+/// An error as every face reports it: `{"code", "kind", "message", "text", "record",
+/// "state", "field"}` (`text` is the whole line, `message` without the kind and place;
+/// the last three `null` when the error does not concern one).
+pub fn error_json(e: &Error) -> Value {
+    serde_json::json!({
+        "code": e.kind().code(),
+        "kind": e.kind().as_str(),
+        "message": e.message(),
+        "text": e.to_string(),
+        "record": e.record(),
+        "state": e.state(),
+        "field": e.field(),
+    })
+}
+
 /// Raw 32-byte Ed25519 public keys.
 pub fn public_keys<K: AsRef<[u8]>>(keys: &[K]) -> Result<Vec<PublicKey>> {
     keys.iter().map(|k| PublicKey::from_slice(k.as_ref())).collect()
@@ -241,5 +256,13 @@ mod tests {
         assert!(proposal(Some("not json")).is_none());
         assert_eq!(seconds(-1.0, "timeout").unwrap_err().kind(), ErrorKind::InvalidArgument);
         assert_eq!(millis(1500.0, "t").unwrap(), Duration::from_millis(1500));
+        let e = Error::invalid_intent(Some("A"), "Output", "does not parse").at_record(3);
+        let j = error_json(&e);
+        assert_eq!((j["code"].as_str(), j["kind"].as_str()), (Some("PEO_INVALID_INTENT"), Some("invalid_intent")));
+        assert_eq!(
+            (j["record"].as_u64(), j["state"].as_str(), j["field"].as_str()),
+            (Some(3), Some("A"), Some("Output"))
+        );
+        assert_eq!(j["text"].as_str(), Some(e.to_string().as_str()));
     }
 }

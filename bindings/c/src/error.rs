@@ -82,24 +82,43 @@ pub(crate) fn status_of(kind: ErrorKind) -> PeoStatus {
 pub(crate) struct LastError {
     status: PeoStatus,
     message: CString,
+    /// The error as JSON (`host::error_json`), `""` after a success.
+    json: CString,
+    error: Option<Error>,
+}
+
+impl LastError {
+    fn none() -> LastError {
+        LastError { status: PeoStatus::PeoOk, message: CString::default(), json: CString::default(), error: None }
+    }
 }
 
 thread_local! {
     /// The buffer a handler call's strings are written to (see `Callback::call_refined`).
     pub(crate) static CALL_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-    pub(crate) static LAST_ERROR: RefCell<LastError> = RefCell::new(LastError { status: PeoStatus::PeoOk, message: CString::default() });
+    pub(crate) static LAST_ERROR: RefCell<LastError> = RefCell::new(LastError::none());
 }
 
-pub(crate) fn set_last_error(status: PeoStatus, message: &str) {
-    let message = c_string(message);
-    LAST_ERROR.with(|e| *e.borrow_mut() = LastError { status, message });
+pub(crate) fn set_last_error(error: &Error) {
+    let last = LastError {
+        status: status_of(error.kind()),
+        message: c_string(&error.to_string()),
+        json: c_string(&peo_runtime::host::error_json(error).to_string()),
+        error: Some(error.clone()),
+    };
+    LAST_ERROR.with(|e| *e.borrow_mut() = last);
+}
+
+/// The last failed call's error on this thread.
+pub(crate) fn last_error() -> Option<Error> {
+    LAST_ERROR.with(|e| e.borrow().error.clone())
 }
 
 pub(crate) fn clear_last_error() {
     LAST_ERROR.with(|e| {
         let mut e = e.borrow_mut();
         if e.status != PeoStatus::PeoOk {
-            *e = LastError { status: PeoStatus::PeoOk, message: CString::default() };
+            *e = LastError::none();
         }
     });
 }
@@ -113,16 +132,14 @@ pub(crate) fn guard(f: impl FnOnce() -> Result<(), Error>) -> PeoStatus {
             PeoStatus::PeoOk
         }
         Ok(Err(e)) => {
-            let status = status_of(e.kind());
-            set_last_error(status, &e.to_string());
-            status
+            set_last_error(&e);
+            status_of(e.kind())
         }
         Err(panic) => {
             let what = peo_runtime::panic_message(&*panic);
-            set_last_error(
-                PeoStatus::PeoInternal,
-                &format!("internal error: peo panicked ({what}); the call had no effect. Please report it."),
-            );
+            set_last_error(&Error::internal(format!(
+                "peo panicked ({what}); the call had no effect. Please report it."
+            )));
             PeoStatus::PeoInternal
         }
     }
@@ -141,6 +158,16 @@ pub extern "C" fn peo_last_error() -> PeoStatus {
 #[unsafe(no_mangle)]
 pub extern "C" fn peo_last_error_message() -> *const c_char {
     LAST_ERROR.with(|e| e.borrow().message.as_ptr())
+}
+
+/// The last failed call's error on this thread as JSON, the same fields as every
+/// language's errors: `{"code", "kind", "message", "text", "record", "state",
+/// "field"}` (`record`, `state` and `field` are `null` when the error does not concern
+/// one); `""` when the last status-returning call succeeded. Borrowed: valid until the
+/// next call into peo on this thread; never NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn peo_last_error_json() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().json.as_ptr())
 }
 
 /// The name of a status (`"PEO_OK"`, `"PEO_DECODE"`, ...), or NULL for a value that is

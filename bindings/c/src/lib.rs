@@ -4,7 +4,8 @@
 //! crate's modules by cbindgen (`bindings/c/cbindgen.toml`); `bindings/c/README.md` shows
 //! how to build a program against it. One module per concept: `error` (statuses and the
 //! last error), `convert` (arguments and results), `key`, `object`, `node` (settings,
-//! callbacks, visits), `serve` (JetStream), `visit`.
+//! callbacks, visits), `jetstream` (serving a node, the client), `session`
+//! (host-driven visits), `visit`.
 //!
 //! Conventions (every function follows them):
 //! - Objects, nodes, visits and signing keys are opaque handles. Each is created by a
@@ -28,13 +29,14 @@
 
 pub mod convert;
 pub mod error;
+pub mod jetstream;
 pub mod key;
 pub mod node;
 pub mod object;
-pub mod serve;
+pub mod session;
 pub mod visit;
 
-pub use {convert::*, error::*, key::*, node::*, object::*, serve::*, visit::*};
+pub use {convert::*, error::*, jetstream::*, key::*, node::*, object::*, session::*, visit::*};
 
 #[cfg(test)]
 mod tests;

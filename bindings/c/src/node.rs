@@ -39,6 +39,55 @@ pub struct PeoTaskResult {
     refinement: Option<Value>,
 }
 
+impl PeoTaskResult {
+    pub(crate) fn new() -> PeoTaskResult {
+        PeoTaskResult { outcome: None, refinement: None }
+    }
+
+    /// What the handler recorded; nothing is `peo.HandlerInvalidOutput`.
+    pub(crate) fn take(self) -> Result<(Value, Option<Value>), HandlerError> {
+        match self.outcome {
+            Some(Ok(v)) => Ok((v, self.refinement)),
+            Some(Err(e)) => Err(e),
+            None => Err(HandlerError::new(
+                HANDLER_INVALID_OUTPUT,
+                "the handler returned without a result (call peo_task_result_set_output or peo_task_result_set_error)",
+            )),
+        }
+    }
+}
+
+/// A handler call as C sees it, its strings written NUL-terminated into `buf` (which
+/// must outlive the view).
+pub(crate) fn call_view(invocation: &Invocation, buf: &mut Vec<u8>) -> PeoCall {
+    buf.clear();
+    let push = |buf: &mut Vec<u8>, s: &str| {
+        let start = buf.len();
+        if s.contains('\0') {
+            buf.extend_from_slice(s.replace('\0', "\u{fffd}").as_bytes());
+        } else {
+            buf.extend_from_slice(s.as_bytes());
+        }
+        buf.push(0);
+        start
+    };
+    let capability = push(buf, &invocation.capability);
+    let state = push(buf, &invocation.state);
+    let key = push(buf, &invocation.idempotency_key);
+    // JSON text never holds a raw NUL (serde_json escapes it).
+    let input = push(buf, &invocation.input.to_string());
+    let at = |i: usize| buf[i..].as_ptr().cast::<c_char>();
+    PeoCall {
+        capability: at(capability),
+        state: at(state),
+        input_json: at(input),
+        idempotency_key: at(key),
+        attempt: invocation.attempt,
+        has_deadline: invocation.deadline_ms.is_some(),
+        deadline_ms: invocation.deadline_ms.unwrap_or(0),
+    }
+}
+
 /// A handler: runs the work behind a capability. It must record its result in `result`
 /// before returning; a handler that records nothing, or output that is not JSON, fails
 /// the attempt with the error `peo.HandlerInvalidOutput` (which `Retry`/`Catch` can
@@ -164,50 +213,15 @@ impl Handler for Callback<HandlerFn> {
     }
 
     fn call_refined(&self, invocation: &Invocation) -> Result<(Value, Option<Value>), HandlerError> {
-        // The four strings in one buffer, each NUL-terminated, reused across calls on
-        // this thread (taken out while in use, so a nested visit gets its own).
+        // The call's strings go in a buffer reused across calls on this thread (taken out
+        // while in use, so a nested visit gets its own).
         let mut buf = CALL_BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
-        buf.clear();
-        let push = |buf: &mut Vec<u8>, s: &str| {
-            let start = buf.len();
-            if s.contains('\0') {
-                buf.extend_from_slice(s.replace('\0', "\u{fffd}").as_bytes());
-            } else {
-                buf.extend_from_slice(s.as_bytes());
-            }
-            buf.push(0);
-            start
-        };
-        let capability = push(&mut buf, &invocation.capability);
-        let state = push(&mut buf, &invocation.state);
-        let key = push(&mut buf, &invocation.idempotency_key);
-        let input = buf.len();
-        // JSON text never holds a raw NUL (serde_json escapes it).
-        serde_json::to_writer(&mut buf, &invocation.input)
-            .map_err(|e| HandlerError::new(HANDLER_INVALID_OUTPUT, e.to_string()))?;
-        buf.push(0);
-        let at = |i: usize| buf[i..].as_ptr().cast::<c_char>();
-        let call = PeoCall {
-            capability: at(capability),
-            state: at(state),
-            input_json: at(input),
-            idempotency_key: at(key),
-            attempt: invocation.attempt,
-            has_deadline: invocation.deadline_ms.is_some(),
-            deadline_ms: invocation.deadline_ms.unwrap_or(0),
-        };
-        let mut result = PeoTaskResult { outcome: None, refinement: None };
+        let call = call_view(invocation, &mut buf);
+        let mut result = PeoTaskResult::new();
         // SAFETY: a function pointer registered by the caller, with its own user data.
         unsafe { (self.f)(self.user_data, &call, &mut result) };
         CALL_BUFFER.with(|b| *b.borrow_mut() = buf);
-        match result.outcome {
-            Some(Ok(v)) => Ok((v, result.refinement)),
-            Some(Err(e)) => Err(e),
-            None => Err(HandlerError::new(
-                HANDLER_INVALID_OUTPUT,
-                "the handler returned without a result (call peo_task_result_set_output or peo_task_result_set_error)",
-            )),
-        }
+        result.take()
     }
 }
 
@@ -237,7 +251,7 @@ impl Clock for Callback<ClockFn> {
 /// reconfiguring the node that is calling it, a serve loop running on another thread):
 /// configure a node before using it.
 pub struct PeoNode {
-    pub(crate) node: std::sync::RwLock<Node>,
+    pub(crate) node: std::sync::RwLock<Arc<Node>>,
 }
 
 impl PeoNode {
@@ -252,11 +266,12 @@ impl PeoNode {
                 ));
             }
         };
-        host::apply(&mut guard, setting)
+        // A session in progress keeps the node as it was when it began.
+        host::apply(Arc::make_mut(&mut guard), setting)
     }
 
     /// The node, shared, for the duration of a visit, a completion or a serve loop.
-    pub(crate) fn read(&self) -> std::sync::RwLockReadGuard<'_, Node> {
+    pub(crate) fn read(&self) -> std::sync::RwLockReadGuard<'_, Arc<Node>> {
         self.node.read().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -273,7 +288,7 @@ pub unsafe extern "C" fn peo_node_new(id: *const c_char, domain: *const c_char, 
         let out = unsafe { handle_out(out, "out") }?;
         let id = unsafe { str_arg(id, "id") }?;
         let domain = unsafe { str_arg(domain, "domain") }?;
-        *out = Box::into_raw(Box::new(PeoNode { node: std::sync::RwLock::new(host::new_node(id, domain)?) }));
+        *out = Box::into_raw(Box::new(PeoNode { node: std::sync::RwLock::new(Arc::new(host::new_node(id, domain)?)) }));
         Ok(())
     })
 }

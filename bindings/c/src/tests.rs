@@ -1,7 +1,7 @@
 //! Rust-side checks of the ABI's invariants (the C suites in `bindings/c/tests` check the
 //! behaviour through the header).
 
-use crate::{convert::*, error::*, key::*, node::*, object::*, serve::*, visit::*};
+use crate::{convert::*, error::*, jetstream::*, key::*, node::*, object::*, visit::*};
 use peo_core::ErrorKind;
 use std::ffi::CStr;
 use std::ptr;

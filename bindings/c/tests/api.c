@@ -612,7 +612,104 @@ static void threads(void) {
   printf("api: 40 visits on two threads\n");
 }
 
+/* A visit driven by its host, one call at a time (peo_node_begin): the calls come out in
+ * order with their input, bad answers fail the attempt as a handler's would, and the
+ * result is the one a plain visit with handlers gives. Also the error payload as JSON. */
+static void sessions(void) {
+  PeoNode *node = NULL;
+  CHECK_OK(peo_node_new("host", "d", &node));
+  CHECK_OK(peo_node_set_trust(node, "\"any\""));
+  CHECK_OK(peo_node_add_capability(node, "inventory.reserve"));
+  CHECK_OK(peo_node_add_capability(node, "payment.charge"));
+  CHECK(peo_node_add_capability(node, "") == PEO_INVALID_ARGUMENT);
+  PeoObject *object = create_order(NULL, 1000);
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  CHECK_OK(peo_object_to_bytes(object, &bytes, &len));
+
+  PeoSession *session = NULL;
+  CHECK_OK(peo_node_begin(node, bytes, len, NULL, &session));
+  const PeoCall *call = NULL;
+  PeoVisit *visit = NULL;
+  /* Answering before a call is pending is refused. */
+  CHECK(peo_session_answer_output(session, "{}", NULL) == PEO_INVALID_ARGUMENT);
+  CHECK_OK(peo_session_advance(session, &call, &visit));
+  CHECK(call != NULL && visit == NULL);
+  CHECK(strcmp(call->capability, "inventory.reserve") == 0 && strcmp(call->state, "Reserve") == 0);
+  CHECK(strstr(call->input_json, "\"sku\":\"A1\"") != NULL && call->attempt == 0);
+  /* Output that is not JSON: PEO_DECODE, and the attempt fails (no Retry: the state fails). */
+  CHECK(peo_session_answer_output(session, "{held", NULL) == PEO_DECODE);
+  CHECK(strstr(peo_last_error_json(), "\"code\":\"PEO_DECODE\"") != NULL);
+  CHECK_OK(peo_session_advance(session, &call, &visit));
+  CHECK(call == NULL && visit != NULL);
+  char *json = NULL;
+  CHECK_OK(peo_visit_disposition_json(visit, &json));
+  CHECK(strstr(json, "peo.HandlerInvalidOutput") != NULL);
+  peo_string_free(json);
+  peo_visit_free(visit);
+  visit = NULL;
+  /* The session is spent. */
+  CHECK(peo_session_advance(session, &call, &visit) == PEO_INVALID_ARGUMENT);
+  peo_session_free(session);
+
+  /* Good answers: the object runs to its end with them. */
+  CHECK_OK(peo_node_begin(node, bytes, len, NULL, &session));
+  CHECK_OK(peo_session_advance(session, &call, &visit));
+  CHECK_OK(peo_session_answer_output(session, "{\"held\": 2}", "{\"Objective\": \"ship today\"}"));
+  CHECK_OK(peo_session_advance(session, &call, &visit));
+  CHECK(call != NULL && strcmp(call->state, "Charge") == 0 && strstr(call->input_json, "\"held\":2") != NULL);
+  /* An empty error name: refused, and the attempt fails as a handler's would. */
+  CHECK(peo_session_answer_error(session, "", NULL) == PEO_INVALID_ARGUMENT);
+  CHECK_OK(peo_session_advance(session, &call, &visit));
+  CHECK(call == NULL && visit != NULL);
+  CHECK_OK(peo_visit_disposition_json(visit, &json));
+  CHECK(strstr(json, "peo.HandlerInvalidOutput") != NULL);
+  peo_string_free(json);
+  peo_visit_free(visit);
+  visit = NULL;
+  peo_session_free(session);
+
+  CHECK_OK(peo_node_begin(node, bytes, len, NULL, &session));
+  CHECK_OK(peo_session_advance(session, &call, &visit));
+  CHECK_OK(peo_session_answer_output(session, "{\"held\": 2}", NULL));
+  CHECK_OK(peo_session_advance(session, &call, &visit));
+  CHECK_OK(peo_session_answer_output(session, "{\"charged\": 30}", NULL));
+  CHECK_OK(peo_session_advance(session, &call, &visit));
+  CHECK(call == NULL && visit != NULL);
+  PeoDispositionKind kind;
+  CHECK_OK(peo_visit_disposition(visit, &kind));
+  CHECK(kind == PEO_DISPOSITION_KIND_TERMINATED);
+  PeoObject *after = NULL;
+  CHECK_OK(peo_visit_object(visit, &after));
+  CHECK_OK(peo_object_data_json(after, &json));
+  CHECK(strstr(json, "\"payment\":{\"charged\":30}") != NULL);
+  peo_string_free(json);
+  peo_object_free(after);
+  peo_visit_free(visit);
+  peo_session_free(session);
+  /* A plain visit of a capability only sessions answer fails the attempt (peo.NoHandler). */
+  CHECK_OK(peo_node_visit(node, bytes, len, NULL, &visit));
+  CHECK_OK(peo_visit_disposition_json(visit, &json));
+  CHECK(strstr(json, "peo.NoHandler") != NULL);
+  peo_string_free(json);
+  peo_visit_free(visit);
+  /* Bad bytes: no session, the same status as a visit. */
+  CHECK(peo_node_begin(node, bytes, len / 2, NULL, &session) == PEO_DECODE && session == NULL);
+  CHECK(peo_node_begin(node, bytes, len, "{", &session) == PEO_DECODE && session == NULL);
+  /* The error payload: every field, as in every language. */
+  CHECK(peo_object_create("{\"StartAt\": \"S\", \"States\": {\"S\": {\"Type\": \"Pass\", \"Next\": \"Nowhere\"}}}",
+                          NULL, NULL, NULL, &after) == PEO_INVALID_INTENT);
+  const char *payload = peo_last_error_json();
+  CHECK(strstr(payload, "\"code\":\"PEO_INVALID_INTENT\"") && strstr(payload, "\"kind\":\"invalid_intent\""));
+  CHECK(strstr(payload, "\"state\":\"S\"") && strstr(payload, "\"record\":null"));
+  peo_bytes_free(bytes, len);
+  peo_object_free(object);
+  peo_node_free(node);
+  printf("api: host-driven sessions (calls in order, bad answers fail the attempt), the error payload as JSON\n");
+}
+
 int main(void) {
+  sessions();
   two_node_visit();
   garbage_handlers();
   bad_bytes();

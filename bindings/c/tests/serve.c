@@ -1,6 +1,8 @@
 /* A C node on a NATS JetStream mesh: serves the objects for its capability until it has
  * handled as many as expected (its stop callback), then checks the counters; an
- * unreachable server is PEO_TRANSPORT. Usage: serve NATS_URL EXPECTED */
+ * unreachable server is PEO_TRANSPORT. Then the C client: it submits an object that
+ * awaits an event, sends the event, serves until the client reads the object finished,
+ * and waits for it. Usage: serve NATS_URL EXPECTED */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,82 @@ static bool enough(void *user_data) {
   return c->packed >= c->expected;
 }
 
+typedef struct {
+  PeoJetStream *js;
+  const char *id;
+} Watch;
+
+/* Stops serving once the client reads the object finished. */
+static bool finished(void *user_data) {
+  const Watch *w = user_data;
+  PeoObject *o = NULL;
+  CHECK(peo_jetstream_get(w->js, w->id, &o) == PEO_OK);
+  bool done = false;
+  if (o != NULL) {
+    PeoObjectStatus status;
+    CHECK(peo_object_status(o, &status) == PEO_OK);
+    done = status != PEO_OBJECT_STATUS_RUNNING && status != PEO_OBJECT_STATUS_DORMANT;
+    peo_object_free(o);
+  }
+  return done;
+}
+
+static const char *AWAITING =
+    "{\"StartAt\": \"Pack\", \"States\": {"
+    "  \"Pack\": {\"Type\": \"Task\", \"Resource\": \"warehouse.pack\", \"ResultPath\": \"$.parcel\", \"Next\": \"Approve\"},"
+    "  \"Approve\": {\"Type\": \"Task\", \"Resource\": \"approvals.request\", \"ResultPath\": \"$.approval\", \"End\": true}},"
+    " \"Await\": {\"Approve\": {\"EventPath\": \"$.token\", \"TimeoutSeconds\": 60}}}";
+
+static void client(const char *url, PeoNode *node) {
+  PeoJetStream *js = NULL;
+  CHECK(peo_jetstream_connect("nats://127.0.0.1:1", NULL, &js) == PEO_TRANSPORT && js == NULL);
+  PeoConnectOptions bad = {0};
+  bad.ack_wait_seconds = -1;
+  CHECK(peo_jetstream_connect(url, &bad, &js) == PEO_INVALID_ARGUMENT && js == NULL);
+  PeoConnectOptions co = {0};
+  co.name = "c client";
+  CHECK(peo_jetstream_connect(url, &co, &js) == PEO_OK);
+
+  PeoObject *o = NULL;
+  CHECK(peo_object_create(AWAITING, NULL, "{\"token\": \"ok-c\"}", NULL, &o) == PEO_OK);
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  CHECK(peo_object_to_bytes(o, &bytes, &len) == PEO_OK);
+  char *id = NULL;
+  CHECK(peo_jetstream_submit(js, bytes, len / 2, &id) == PEO_DECODE && id == NULL);
+  CHECK(peo_jetstream_submit(js, bytes, len, &id) == PEO_OK);
+  char *expected_id = NULL;
+  CHECK(peo_object_id(o, &expected_id) == PEO_OK && strcmp(id, expected_id) == 0);
+  /* Kept until the object awaits it. */
+  CHECK(peo_jetstream_send_event(js, id, "{\"name\": \"ok-c\"") == PEO_DECODE);
+  CHECK(peo_jetstream_send_event(js, id, "{\"name\": \"ok-c\", \"payload\": {\"by\": \"c\"}}") == PEO_OK);
+  PeoObject *none = NULL;
+  CHECK(peo_jetstream_get(js, "00000000000000000000000000000000", &none) == PEO_OK && none == NULL);
+
+  Watch watch = {js, id};
+  PeoServeOptions options = {0};
+  options.idle_timeout_seconds = 60;
+  options.should_stop = finished;
+  options.user_data = &watch;
+  CHECK(peo_node_serve(node, url, &options, NULL) == PEO_OK);
+  PeoObject *done = NULL;
+  CHECK(peo_jetstream_wait(js, id, 30, &done) == PEO_OK && done != NULL);
+  char *data = NULL;
+  CHECK(peo_object_data_json(done, &data) == PEO_OK);
+  CHECK(strstr(data, "\"approval\":{\"by\":\"c\"}") != NULL);
+  char *stats = NULL;
+  CHECK(peo_jetstream_stats_json(js, &stats) == PEO_OK && strstr(stats, "\"received\":") != NULL);
+  printf("c client: submitted %s, sent its event, read it finished: %s\n", id, data);
+  peo_string_free(stats);
+  peo_string_free(data);
+  peo_object_free(done);
+  peo_string_free(expected_id);
+  peo_string_free(id);
+  peo_bytes_free(bytes, len);
+  peo_object_free(o);
+  peo_jetstream_free(js);
+}
+
 int main(int argc, char **argv) {
   CHECK(argc == 3);
   Counter counter = {0, atoi(argv[2])};
@@ -62,6 +140,7 @@ int main(int argc, char **argv) {
   CHECK(stats != NULL && strstr(stats, "\"visits\":") != NULL && strstr(stats, "\"duplicates\":0") != NULL);
   printf("c-packer: packed %d objects; %s\n", counter.packed, stats);
   peo_string_free(stats);
+  client(argv[1], node);
   peo_node_free(node);
   return 0;
 }

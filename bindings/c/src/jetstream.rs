@@ -1,0 +1,317 @@
+//! NATS JetStream: serving a node on a mesh, and the client (submit objects, send
+//! events, read and wait for objects).
+
+use std::ffi::{c_char, c_void};
+#[cfg(feature = "jetstream")]
+use std::sync::Arc;
+
+use peo_core::{Error, Limits, Object};
+use peo_runtime::host;
+
+use crate::{convert::*, error::*, node::*, object::*};
+
+/// Asked about every 200 ms while a node serves: return true to stop serving.
+pub type PeoStopFn = Option<unsafe extern "C" fn(user_data: *mut c_void) -> bool>;
+
+/// A C stop callback for the serving loop (which runs on the caller's thread).
+#[cfg(feature = "jetstream")]
+#[derive(Clone, Copy)]
+pub(crate) struct StopCallback {
+    f: unsafe extern "C" fn(user_data: *mut c_void) -> bool,
+    user_data: *mut c_void,
+}
+#[cfg(feature = "jetstream")]
+impl StopCallback {
+    fn call(&self) -> bool {
+        // SAFETY: the caller's function with its own user data.
+        unsafe { (self.f)(self.user_data) }
+    }
+}
+// SAFETY: only called by the serving loop, on the thread that called `peo_node_serve`.
+#[cfg(feature = "jetstream")]
+unsafe impl Send for StopCallback {}
+#[cfg(feature = "jetstream")]
+unsafe impl Sync for StopCallback {}
+
+/// How `peo_node_serve` runs; zero-initialise it for the defaults.
+#[repr(C)]
+pub struct PeoServeOptions {
+    /// Seconds a delivery may take before JetStream gives it to another node (applies
+    /// when this node creates the consumers); 0: 30 s.
+    pub ack_wait_seconds: f64,
+    /// Stop after this many seconds without work; 0: never.
+    pub idle_timeout_seconds: f64,
+    /// Stop after this many deliveries; 0: no limit.
+    pub max_deliveries: u64,
+    /// Return `PEO_TRANSPORT` when the server has been unreachable this many seconds
+    /// while serving; 0: keep retrying (nothing is lost while the server is away).
+    pub give_up_after_seconds: f64,
+    /// Called about every 200 ms; serving stops when it returns true. NULL: never.
+    pub should_stop: PeoStopFn,
+    pub user_data: *mut c_void,
+}
+
+/// Runs the node as a service on a NATS JetStream mesh (`url`, e.g.
+/// `nats://127.0.0.1:4222`, a server started with `nats-server -js`): it takes the
+/// objects for its capabilities (and new objects, due dormant ones, events and fan-out
+/// completions), visits them with its handlers (called on this thread) and sends them on,
+/// until `options` say stop. `options` may be NULL (serve until the process ends).
+/// `stats_json`, if not NULL, receives the connection's counters as JSON (free with
+/// `peo_string_free`). `PEO_TRANSPORT` when the server cannot be reached.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_node_serve(
+    node: *const PeoNode,
+    url: *const c_char,
+    options: *const PeoServeOptions,
+    stats_json: *mut *mut c_char,
+) -> PeoStatus {
+    guard(|| unsafe { serve(node, url, options, stats_json) })
+}
+
+#[cfg(not(feature = "jetstream"))]
+pub(crate) unsafe fn serve(
+    _: *const PeoNode,
+    _: *const c_char,
+    _: *const PeoServeOptions,
+    _: *mut *mut c_char,
+) -> Result<(), Error> {
+    Err(Error::unsupported("this libpeo was built without JetStream (the `jetstream` feature of peo-c)"))
+}
+
+#[cfg(feature = "jetstream")]
+pub(crate) unsafe fn serve(
+    node: *const PeoNode,
+    url: *const c_char,
+    options: *const PeoServeOptions,
+    stats_json: *mut *mut c_char,
+) -> Result<(), Error> {
+    let node = unsafe { handle(node, "node") }?;
+    let url = unsafe { str_arg(url, "url") }?;
+    let options = if options.is_null() { None } else { Some(unsafe { &*options }) };
+    // 0 is the default.
+    let seconds = |s: f64, what: &str| (s != 0.0).then(|| host::seconds(s, what)).transpose();
+    let mut connect =
+        peo_jetstream::Options { name: Some(format!("peo C node {}", node.read().id())), ..Default::default() };
+    if let Some(o) = options
+        && let Some(d) = seconds(o.ack_wait_seconds, "ack_wait_seconds")?
+    {
+        connect.ack_wait = d;
+    }
+    let mut serve = peo_jetstream::ServeOptions::default();
+    if let Some(o) = options {
+        serve.idle_timeout = seconds(o.idle_timeout_seconds, "idle_timeout_seconds")?;
+        serve.give_up_after = seconds(o.give_up_after_seconds, "give_up_after_seconds")?;
+        serve.max_deliveries = (o.max_deliveries > 0).then_some(o.max_deliveries);
+        if let Some(f) = o.should_stop {
+            let stop = StopCallback { f, user_data: o.user_data };
+            serve.should_stop = Some(Arc::new(move || stop.call()));
+        }
+    }
+    let js = peo_jetstream::JetStream::connect(url, connect)?;
+    peo_jetstream::serve(&node.read(), &js, &serve)?;
+    if !stats_json.is_null() {
+        let out = unsafe { string_out(stats_json, "stats_json") }?;
+        *out = c_string(&js.stats().to_json().to_string()).into_raw();
+    }
+    Ok(())
+}
+
+/// Frees a node. Accepts NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_node_free(node: *mut PeoNode) {
+    unsafe { free_box(node) }
+}
+
+/// A connection to a NATS JetStream mesh (`peo_jetstream_connect`). Free with
+/// `peo_jetstream_free`. Its calls block the calling thread; one connection may be used
+/// from several threads.
+pub struct PeoJetStream(Client);
+
+#[cfg(feature = "jetstream")]
+type Client = peo_jetstream::JetStream;
+
+/// Built without JetStream: no connection is ever made (`Client` has no values).
+#[cfg(not(feature = "jetstream"))]
+pub(crate) enum Client {}
+
+#[cfg(not(feature = "jetstream"))]
+impl Client {
+    fn submit(&self, _: &[u8]) -> Result<String, Error> {
+        match *self {}
+    }
+    fn send_event(&self, _: &str, _: &peo_core::Event) -> Result<(), Error> {
+        match *self {}
+    }
+    fn get(&self, _: &str) -> Result<Option<Vec<u8>>, Error> {
+        match *self {}
+    }
+    fn wait_done(
+        &self,
+        _: &[String],
+        _: std::time::Duration,
+    ) -> Result<std::collections::BTreeMap<String, Vec<u8>>, Error> {
+        match *self {}
+    }
+    fn stats_json(&self) -> String {
+        match *self {}
+    }
+}
+
+#[cfg(feature = "jetstream")]
+trait StatsJson {
+    fn stats_json(&self) -> String;
+}
+
+#[cfg(feature = "jetstream")]
+impl StatsJson for Client {
+    fn stats_json(&self) -> String {
+        self.stats().to_json().to_string()
+    }
+}
+
+/// How `peo_jetstream_connect` connects; zero-initialise it for the defaults.
+#[repr(C)]
+pub struct PeoConnectOptions {
+    /// Seconds a delivery may take before JetStream gives it to another node (applies
+    /// when this connection creates the consumers); 0: 30 s.
+    pub ack_wait_seconds: f64,
+    /// The connection's name as the server shows it, or NULL.
+    pub name: *const c_char,
+}
+
+/// Connects to a NATS JetStream mesh (`url`, e.g. `nats://127.0.0.1:4222`, a server
+/// started with `nats-server -js`). `options` may be NULL. `PEO_TRANSPORT` when the server
+/// cannot be reached. Free `*out` with `peo_jetstream_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_jetstream_connect(
+    url: *const c_char,
+    options: *const PeoConnectOptions,
+    out: *mut *mut PeoJetStream,
+) -> PeoStatus {
+    guard(|| {
+        let out = unsafe { handle_out(out, "out") }?;
+        let url = unsafe { str_arg(url, "url") }?;
+        // SAFETY: NULL or a readable options struct (the header's contract).
+        let options = unsafe { options.as_ref() };
+        let ack_wait = match options.map_or(0.0, |o| o.ack_wait_seconds) {
+            0.0 => None,
+            s => Some(host::seconds(s, "ack_wait_seconds")?),
+        };
+        let name = match options.map(|o| o.name) {
+            Some(p) if !p.is_null() => Some(unsafe { str_arg(p, "options.name") }?.to_owned()),
+            _ => None,
+        };
+        *out = Box::into_raw(Box::new(PeoJetStream(connect(url, ack_wait, name)?)));
+        Ok(())
+    })
+}
+
+#[cfg(feature = "jetstream")]
+fn connect(url: &str, ack_wait: Option<std::time::Duration>, name: Option<String>) -> Result<Client, Error> {
+    let mut options = peo_jetstream::Options { name, ..Default::default() };
+    if let Some(d) = ack_wait {
+        options.ack_wait = d;
+    }
+    peo_jetstream::JetStream::connect(url, options)
+}
+
+#[cfg(not(feature = "jetstream"))]
+fn connect(_: &str, _: Option<std::time::Duration>, _: Option<String>) -> Result<Client, Error> {
+    Err(Error::unsupported("this libpeo was built without JetStream (the `jetstream` feature of peo-c)"))
+}
+
+/// Puts a new object into the mesh (idempotent for the same version); `*id_hex` receives
+/// its id (free with `peo_string_free`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_jetstream_submit(
+    js: *const PeoJetStream,
+    bytes: *const u8,
+    len: usize,
+    id_hex: *mut *mut c_char,
+) -> PeoStatus {
+    guard(|| {
+        let out = unsafe { string_out(id_hex, "id_hex") }?;
+        let js = unsafe { handle(js, "js") }?;
+        let bytes = unsafe { bytes_arg(bytes, len, "bytes") }?;
+        give_string(out, &js.0.submit(bytes)?);
+        Ok(())
+    })
+}
+
+/// Sends an event (`{"name", "payload"}`, `{"name", "error", "cause"}` or
+/// `{"name", "heartbeat": true}`) to object `object_id`; it is kept until the object
+/// awaits it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_jetstream_send_event(
+    js: *const PeoJetStream,
+    object_id: *const c_char,
+    event_json: *const c_char,
+) -> PeoStatus {
+    guard(|| {
+        let js = unsafe { handle(js, "js") }?;
+        let id = unsafe { str_arg(object_id, "object_id") }?;
+        let event = host::event(unsafe { str_arg(event_json, "event_json") }?)?;
+        js.0.send_event(id, &event)
+    })
+}
+
+fn object_out(out: &mut *mut PeoObject, bytes: Option<Vec<u8>>) -> Result<(), Error> {
+    if let Some(b) = bytes {
+        *out = Box::into_raw(Box::new(PeoObject(Object::from_bytes(&b, &Limits::default())?)));
+    }
+    Ok(())
+}
+
+/// The newest version of object `object_id` in the mesh, or `*out` NULL when the mesh
+/// has none. Free `*out` with `peo_object_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_jetstream_get(
+    js: *const PeoJetStream,
+    object_id: *const c_char,
+    out: *mut *mut PeoObject,
+) -> PeoStatus {
+    guard(|| {
+        let out = unsafe { handle_out(out, "out") }?;
+        let js = unsafe { handle(js, "js") }?;
+        let id = unsafe { str_arg(object_id, "object_id") }?;
+        object_out(out, js.0.get(id)?)
+    })
+}
+
+/// Waits up to `timeout_seconds` for object `object_id` to finish: `*out` is its final
+/// version (checked: that object, ended, its chain intact), or NULL when it did not
+/// finish in time. Free `*out` with `peo_object_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_jetstream_wait(
+    js: *const PeoJetStream,
+    object_id: *const c_char,
+    timeout_seconds: f64,
+    out: *mut *mut PeoObject,
+) -> PeoStatus {
+    guard(|| {
+        let out = unsafe { handle_out(out, "out") }?;
+        let js = unsafe { handle(js, "js") }?;
+        let id = unsafe { str_arg(object_id, "object_id") }?.to_owned();
+        let timeout = host::seconds(timeout_seconds, "timeout_seconds")?;
+        let mut done = js.0.wait_done(std::slice::from_ref(&id), timeout)?;
+        object_out(out, done.remove(&id))
+    })
+}
+
+/// The connection's counters as JSON (`received`, `visits`, `forwarded`, ...). Free
+/// `*out` with `peo_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_jetstream_stats_json(js: *const PeoJetStream, out: *mut *mut c_char) -> PeoStatus {
+    guard(|| {
+        let out = unsafe { string_out(out, "out") }?;
+        let js = unsafe { handle(js, "js") }?;
+        give_string(out, &js.0.stats_json());
+        Ok(())
+    })
+}
+
+/// Closes a connection. Accepts NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_jetstream_free(js: *mut PeoJetStream) {
+    unsafe { free_box(js) }
+}
