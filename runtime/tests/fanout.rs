@@ -318,3 +318,41 @@ fn a_batch_with_one_bad_child_records_nothing_and_repeats_are_recognised() {
     assert!(matches!(last.disposition, Disposition::Terminated { status: Status::Succeeded, .. }));
     assert_eq!(last.object.data()["squares"], json!([0, 1, 4]));
 }
+
+/// A join whose next state fans out again: the completion that joins the first fan-out
+/// hands over every child of the second (none is lost between the two).
+#[test]
+fn a_join_that_fans_out_again_hands_over_all_the_new_children() {
+    let plan = json!({"StartAt": "Both", "States": {
+        "Both": {"Type": "Parallel", "ResultPath": "$.both", "Next": "Squares", "Branches": [
+            {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            {"StartAt": "Q", "States": {"Q": {"Type": "Pass", "End": true}}}]},
+        "Squares": {"Type": "Map", "ItemsPath": "$.numbers", "MaxConcurrency": 2, "ResultPath": "$.squares", "End": true,
+                    "ItemProcessor": {"StartAt": "Square", "States": {"Square": {"Type": "Task", "Resource": "math.square", "End": true}}}}
+    }});
+    let n = node("n");
+    let first = n.visit(&create(plan, json!({"numbers": [1, 2, 3, 4]})), None).unwrap();
+    assert_eq!(first.children.len(), 2);
+    let done = finish(&n, &first.children);
+    let mut parent = n.complete(&first.bytes, &done[0]).unwrap();
+    assert!(parent.children.is_empty());
+    parent = n.complete(&parent.bytes, &done[1]).unwrap();
+    // The join ran on into the Map: its first two children come with this visit.
+    assert_eq!(parent.children.len(), 2, "{:?}", parent.disposition);
+    let mut squares = Vec::new();
+    let mut out = parent.children.clone();
+    let mut bytes = parent.bytes.clone();
+    while !out.is_empty() {
+        let done = finish(&n, &out);
+        out.clear();
+        for d in &done {
+            let v = n.complete(&bytes, d).unwrap();
+            bytes = v.bytes.clone();
+            out.extend(v.children.iter().cloned());
+            if let Disposition::Terminated { output, .. } = &v.disposition {
+                squares = output.as_ref().unwrap()["squares"].as_array().unwrap().clone();
+            }
+        }
+    }
+    assert_eq!(squares, vec![json!(1), json!(4), json!(9), json!(16)]);
+}

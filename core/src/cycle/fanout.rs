@@ -72,7 +72,9 @@ fn of_fan_out(r: &Record, state: &str) -> bool {
 /// Updates the cached fan-out with a record about to be appended and the completions
 /// it adds to the results section.
 pub(crate) fn after(obj: &mut Object, r: &Record, completions: &[Completion]) {
-    if !of_fan_out(r, &obj.state) {
+    // A record outside the fan-out, or the join that leaves its state: the next fan-out
+    // (perhaps of the very next state, in the same visit) starts from nothing.
+    if !of_fan_out(r, &obj.state) || r.next_state != r.state {
         obj.scratch.fanout = std::sync::OnceLock::new();
         return;
     }
