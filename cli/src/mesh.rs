@@ -5,6 +5,12 @@
 //! The database (`<mesh>.db` beside the mesh file, WAL mode) holds every object the mesh
 //! knows, with where it is and what it waits for, so `peo run` can be stopped at any
 //! moment and run again: it resumes from the database.
+//!
+//! Each node serves the mesh through [`Sqlite`], the database's implementation of the
+//! transport seam (`peo_runtime::Transport`), with the serve loop every face runs
+//! (`peo_runtime::Serving`): the same settling rules as on JetStream, fan-outs included
+//! (children are objects of the mesh like any other; a finished child is presented to its
+//! waiting parent at the parent's node).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,7 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anstream::println;
+use peo_core::Error;
 use peo_core::{Context, CreateOptions, Disposition, Event, Limits, Object, Status};
+use peo_runtime::serve::{Hop, Outcome, Poll, ServeOptions, Serving, Transport, Work, hop};
 use peo_runtime::{Clock, Node, SystemClock};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
@@ -90,16 +98,6 @@ fn load_mesh(path: &Path) -> Res<Mesh> {
     })
 }
 
-/// An object parked in the database: where it sleeps and what wakes it.
-struct Parked {
-    id: String,
-    bytes: Vec<u8>,
-    node: Option<String>,
-    wake_at: Option<i64>,
-    event: Option<String>,
-    timeout_at: Option<i64>,
-}
-
 fn open_db(path: &Path) -> Res<Connection> {
     let db = Connection::open(path).map_err(|e| format!("cannot open the mesh database {}: {e}", path.display()))?;
     db.pragma_update(None, "journal_mode", "WAL").map_err(|e| format!("{}: {e}", path.display()))?;
@@ -123,6 +121,18 @@ fn open_db(path: &Path) -> Res<Connection> {
             object_id TEXT NOT NULL,
             first_seq INTEGER NOT NULL,
             bytes BLOB NOT NULL
+         );
+         -- Fan-out children: their parent, and whether their end was presented to it.
+         CREATE TABLE IF NOT EXISTS lineage (
+            id TEXT PRIMARY KEY,
+            parent TEXT NOT NULL,
+            completed INTEGER NOT NULL DEFAULT 0
+         );
+         -- Objects set aside: the error that stopped them (a visit's failure).
+         CREATE TABLE IF NOT EXISTS dead (
+            id TEXT PRIMARY KEY,
+            node TEXT NOT NULL,
+            error TEXT NOT NULL
          );
          CREATE TABLE IF NOT EXISTS events (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -191,7 +201,7 @@ pub(crate) fn run(path: &Path, input: Option<&Path>, dir: Option<&Path>) -> Res<
     let db = open_db(&mesh.db)?;
     let now = || SystemClock.now_ms();
     let pending: i64 = sql(db.query_row("SELECT count(*) FROM objects WHERE status != 'done'", [], |r| r.get(0)))?;
-    // The object this run reports on: the one it creates, or the newest it resumes.
+    // The object this run reports on: the one it creates, or the newest root it resumes.
     let result_id: String = if pending == 0 {
         let intent = mesh.intent.as_ref().ok_or_else(|| format!("{}: the mesh names no `intent`", path.display()))?;
         let limits = Limits::default();
@@ -223,89 +233,88 @@ pub(crate) fn run(path: &Path, input: Option<&Path>, dir: Option<&Path>) -> Res<
         id
     } else {
         println!("resuming {pending} object(s) from {}", mesh.db.display());
-        sql(db.query_row("SELECT id FROM objects WHERE status != 'done' ORDER BY created_ms DESC LIMIT 1", [], |r| {
-            r.get(0)
-        }))?
+        sql(db.query_row(
+            "SELECT id FROM objects WHERE status != 'done' AND id NOT IN (SELECT id FROM lineage)
+             ORDER BY created_ms DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        ))?
     };
 
+    // Every node serves the database with the one serve loop, in turn.
+    let transports: Vec<Sqlite<'_>> = mesh.nodes.iter().map(|node| Sqlite { mesh: &mesh, db: &db, node }).collect();
+    let mut servings = Vec::new();
+    for t in &transports {
+        let caps: Vec<String> = t.node.spec().capabilities.iter().cloned().collect();
+        servings.push(Serving::start(t, t.node.id(), &caps, ServeOptions::default()).map_err(|e| e.to_string())?);
+    }
     loop {
-        // Ready objects first.
-        let ready: Option<(String, Vec<u8>, Option<String>)> = sql(db
-            .query_row("SELECT id, bytes, node FROM objects WHERE status = 'ready' LIMIT 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .optional())?;
-        if let Some((id, bytes, node)) = ready {
-            let node = mesh.nodes.iter().find(|n| Some(n.id()) == node.as_deref()).unwrap_or(&mesh.nodes[0]);
-            step(&mesh, &db, &id, &bytes, node, None)?;
+        let mut worked = false;
+        for (t, serving) in transports.iter().zip(&mut servings) {
+            let Poll::Work(d) = serving.poll(t).map_err(|e| e.to_string())? else { continue };
+            worked = true;
+            let visit = t.node.handle(&d.work);
+            if let Ok(v) = &visit {
+                for r in v.records().map_err(|e| e.to_string())? {
+                    println!("  {}", record_line(&r));
+                }
+                if let Disposition::Dormant(w) = &v.disposition
+                    && v.appended > 0
+                {
+                    let until = match (&w.at_ms, &w.event) {
+                        (Some(t), _) => format!(" until {}", crate::time_text(*t)),
+                        (_, Some(e)) => format!(" until event `{e}`"),
+                        _ if !v.children.is_empty() => " until its children end".to_owned(),
+                        _ => String::new(),
+                    };
+                    println!("  parked at {}{until}", t.node.id());
+                }
+            }
+            serving
+                .finish(t, d, visit.as_ref().map(Outcome::Visit).map_err(Clone::clone))
+                .map_err(|e| e.message().to_owned())?;
+            let dead: Option<(String, String, String)> = sql(db
+                .query_row("SELECT id, node, error FROM dead LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional())?;
+            if let Some((id, node, error)) = dead {
+                return Err(format!("{id} at {node}: {error}"));
+            }
+        }
+        if worked {
             continue;
         }
-        // Parked objects whose time has come or whose event has arrived.
-        let t = now();
-        let parked: Vec<Parked> = {
-            let mut stmt = sql(db.prepare(
-                "SELECT id, bytes, node, wake_at_ms, event, timeout_at_ms FROM objects WHERE status = 'parked'",
-            ))?;
-            let rows = sql(stmt.query_map([], |r| {
-                Ok(Parked {
-                    id: r.get(0)?,
-                    bytes: r.get(1)?,
-                    node: r.get(2)?,
-                    wake_at: r.get(3)?,
-                    event: r.get(4)?,
-                    timeout_at: r.get(5)?,
-                })
-            }))?;
-            sql(rows.collect::<rusqlite::Result<Vec<_>>>())?
-        };
-        if parked.is_empty() {
+        // Nothing to do now: stop when nothing is left, else sleep until the next due time.
+        let left: i64 = sql(db.query_row(
+            "SELECT count(*) FROM objects WHERE status != 'done'
+               OR id IN (SELECT id FROM lineage WHERE completed = 0)",
+            [],
+            |r| r.get(0),
+        ))?;
+        if left == 0 {
             break;
         }
-        let mut woke = false;
-        let mut next_due = i64::MAX;
-        for Parked { id, bytes, node, wake_at, event, timeout_at } in &parked {
-            let node = mesh.nodes.iter().find(|n| Some(n.id()) == node.as_deref()).unwrap_or(&mesh.nodes[0]);
-            let delivered: Option<(i64, String, String)> = match event {
-                None => None,
-                Some(name) => sql(db
-                    .query_row(
-                        "SELECT seq, name, payload FROM events WHERE object_id = ?1 AND name = ?2 AND due_ms <= ?3
-                         ORDER BY seq LIMIT 1",
-                        params![id, name, t],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                    )
-                    .optional())?,
-            };
-            if let Some((seq, name, payload)) = delivered {
-                let payload: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
-                println!("event `{name}` for {id}");
-                step(&mesh, &db, id, bytes, node, Some(&Event::success(name, payload)))?;
-                sql(db.execute("DELETE FROM events WHERE seq = ?1", params![seq]))?;
-                woke = true;
-                continue;
-            }
-            let due = [*wake_at, *timeout_at].into_iter().flatten().min();
-            match due {
-                Some(d) if d <= t => {
-                    step(&mesh, &db, id, bytes, node, None)?;
-                    woke = true;
-                }
-                Some(d) => next_due = next_due.min(d),
-                None => {}
-            }
-            if event.is_some() {
-                // Poll for events (scripted ones have a due time; `peo event` adds others).
-                let due_event: Option<i64> = sql(db
-                    .query_row("SELECT min(due_ms) FROM events WHERE object_id = ?1", params![id], |r| r.get(0))
-                    .optional())?
-                .flatten();
-                next_due = next_due.min(due_event.unwrap_or(t + 200));
+        let waiting_event: i64 =
+            sql(db.query_row("SELECT count(*) FROM objects WHERE status = 'parked' AND event IS NOT NULL", [], |r| {
+                r.get(0)
+            }))?;
+        let next_due: Option<i64> = sql(db.query_row(
+            "SELECT min(t) FROM (SELECT wake_at_ms AS t FROM objects WHERE status = 'parked'
+                                 UNION ALL SELECT due_ms FROM events)",
+            [],
+            |r| r.get(0),
+        ))?;
+        if next_due.is_none() && waiting_event == 0 {
+            let ready: i64 =
+                sql(db.query_row("SELECT count(*) FROM objects WHERE status = 'ready'", [], |r| r.get(0)))?;
+            if ready == 0 {
+                return Err(format!(
+                    "{left} object(s) wait for nothing the mesh can give (a fan-out's children lost?): {}",
+                    mesh.db.display()
+                ));
             }
         }
-        if !woke {
-            let wait = (next_due - now()).clamp(10, 200);
-            std::thread::sleep(Duration::from_millis(wait as u64));
-        }
+        let wait = next_due.map_or(200, |d| d - now()).clamp(10, 200);
+        std::thread::sleep(Duration::from_millis(wait as u64));
     }
     // Everything is done.
     let id = result_id;
@@ -325,64 +334,229 @@ pub(crate) fn run(path: &Path, input: Option<&Path>, dir: Option<&Path>) -> Res<
     Ok(if object.status() == Status::Succeeded { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// One visit of object `id` at `node`, and where the object goes after it.
-fn step(mesh: &Mesh, db: &Connection, id: &str, bytes: &[u8], node: &Node, event: Option<&Event>) -> Res<()> {
-    let mut visit = node.visit(bytes, event).map_err(|e| format!("{id} at {}: {e}", node.id()))?;
-    for segment in visit.object.take_archive() {
-        sql(db.execute(
-            "INSERT OR IGNORE INTO archive (end_hash, object_id, first_seq, bytes) VALUES (?1, ?2, ?3, ?4)",
-            params![segment.end().to_hex(), id, segment.first_seq(), segment.to_bytes()],
-        ))?;
+/// One node's side of the mesh database: the SQLite implementation of the transport
+/// seam.
+struct Sqlite<'m> {
+    mesh: &'m Mesh,
+    db: &'m Connection,
+    node: &'m Node,
+}
+
+/// Work taken from the database for one node.
+struct Delivery {
+    /// The object visited (the parent, for a completion).
+    id: String,
+    work: Work,
+    /// The event used, removed once settled.
+    event_seq: Option<i64>,
+    /// The child presented, for a completion.
+    child: Option<String>,
+}
+
+fn store<T>(r: rusqlite::Result<T>) -> peo_core::Result<T> {
+    r.map_err(|e| Error::transport(format!("the mesh database: {e}")))
+}
+
+impl Sqlite<'_> {
+    /// A row's bytes and id, when the query finds one.
+    fn one(&self, query: &str, params: impl rusqlite::Params) -> peo_core::Result<Option<(String, Vec<u8>)>> {
+        store(self.db.query_row(query, params, |r| Ok((r.get(0)?, r.get(1)?))).optional())
     }
-    for r in visit.records().map_err(|e| e.to_string())? {
-        println!("  {}", record_line(&r));
+
+    /// Where an object of the mesh goes to be visited next: `(status, node)`.
+    fn place(&self, object: &Object, from: Option<&str>) -> peo_core::Result<(&'static str, String)> {
+        let here = self.node.id().to_owned();
+        let routed = |cap: Option<&str>, target: Option<&str>| {
+            route(self.mesh, cap, target, from).map(|n| ("ready", n.id().to_owned())).map_err(Error::invalid_argument)
+        };
+        match hop(object) {
+            Hop::Finished { .. } => Ok(("done", here)),
+            Hop::Dormant { .. } => Ok(("parked", here)),
+            Hop::Capability { capability, target } => routed(Some(&capability), target.as_deref()),
+            Hop::Node(target) => routed(None, Some(&target)),
+            Hop::Any => routed(None, None),
+        }
     }
-    if !visit.children.is_empty() {
-        return Err(format!("{id}: fan-out (Parallel, Map) is not supported by `peo run` yet"));
+}
+
+impl Transport for Sqlite<'_> {
+    type Delivery = Delivery;
+
+    fn listen(&self, _: &str, _: &[String]) -> peo_core::Result<()> {
+        Ok(())
     }
-    match &visit.disposition {
-        Disposition::Delegate { capability, target, .. } => {
+    fn is_listening(&self) -> bool {
+        true
+    }
+
+    /// Ready objects first, then finished children for parents parked here, then parked
+    /// objects whose event has come or whose time has come.
+    fn next(&self, _: Duration) -> peo_core::Result<Option<Delivery>> {
+        let me = self.node.id();
+        let visit = |id: String, object: Vec<u8>, event: Option<(i64, Event)>| Delivery {
+            id,
+            event_seq: event.as_ref().map(|e| e.0),
+            work: Work::Visit { object, event: event.map(|e| e.1) },
+            child: None,
+        };
+        if let Some((id, bytes)) =
+            self.one("SELECT id, bytes FROM objects WHERE status = 'ready' AND node = ?1 LIMIT 1", params![me])?
+        {
+            return Ok(Some(visit(id, bytes, None)));
+        }
+        let completion: Option<(String, Vec<u8>, String, Vec<u8>)> = store(
+            self.db
+                .query_row(
+                    "SELECT c.id, c.bytes, p.id, p.bytes FROM lineage l
+                       JOIN objects c ON c.id = l.id JOIN objects p ON p.id = l.parent
+                     WHERE l.completed = 0 AND c.status = 'done' AND p.status = 'parked' AND p.node = ?1
+                     ORDER BY c.created_ms LIMIT 1",
+                    params![me],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional(),
+        )?;
+        if let Some((child_id, child, id, parent)) = completion {
+            return Ok(Some(Delivery {
+                id,
+                work: Work::Complete { parent, child },
+                event_seq: None,
+                child: Some(child_id),
+            }));
+        }
+        let t = SystemClock.now_ms();
+        let event: Option<(String, Vec<u8>, i64, String, String)> = store(
+            self.db
+                .query_row(
+                    "SELECT o.id, o.bytes, e.seq, e.name, e.payload FROM objects o
+                       JOIN events e ON e.object_id = o.id AND e.name = o.event
+                     WHERE o.status = 'parked' AND o.node = ?1 AND e.due_ms <= ?2 ORDER BY e.seq LIMIT 1",
+                    params![me, t],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .optional(),
+        )?;
+        if let Some((id, bytes, seq, name, payload)) = event {
+            let payload: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
+            println!("event `{name}` for {id}");
+            return Ok(Some(visit(id, bytes, Some((seq, Event::success(name, payload))))));
+        }
+        let due = self.one(
+            "SELECT id, bytes FROM objects WHERE status = 'parked' AND node = ?1 AND wake_at_ms <= ?2 LIMIT 1",
+            params![me, t],
+        )?;
+        Ok(due.map(|(id, bytes)| visit(id, bytes, None)))
+    }
+
+    fn work<'d>(&self, delivery: &'d Delivery) -> &'d Work {
+        &delivery.work
+    }
+
+    /// One transaction: the object's new version and where it goes, its children (new
+    /// objects of the mesh), the pruned records it archived, the event or completion used.
+    fn settle(&self, d: Delivery, bytes: &[u8], object: Option<&Object>, children: &[Vec<u8>]) -> peo_core::Result<()> {
+        let decoded;
+        let object = match object {
+            Some(o) => o,
+            None => {
+                decoded = Object::from_bytes(bytes, &Limits::default())?;
+                &decoded
+            }
+        };
+        let from = Some(self.node.id());
+        let (status, node) = self.place(object, from)?;
+        if status == "ready" {
             // Visits that did nothing but hand the object on: more of them in a row than
             // the mesh could need means every node that could take it declines it.
-            let memory = visit.object.memory();
-            let handed_on =
-                memory.iter().rev().take_while(|r| r.decode().is_ok_and(|r| r.action().as_str() == "delegate")).count();
-            if handed_on > 2 * mesh.nodes.len() {
-                return Err(format!(
-                    "{id}: handed on {handed_on} times in a row without progress: no node of the mesh will take it{}",
-                    capability.as_deref().map(|c| format!(" for `{c}`")).unwrap_or_default()
-                ));
-            }
-            let next = route(mesh, capability.as_deref(), target.as_deref(), Some(node.id()))?;
-            println!("  -> {} ({})", next.id(), next.domain());
-            sql(db.execute(
-                "UPDATE objects SET bytes = ?2, status = 'ready', node = ?3, capability = ?4 WHERE id = ?1",
-                params![id, visit.bytes, next.id(), capability],
-            ))?;
-        }
-        Disposition::Dormant(w) => {
-            if visit.appended > 0 {
-                let until = match (&w.at_ms, &w.event) {
-                    (Some(t), _) => format!("until {}", crate::time_text(*t)),
-                    (_, Some(e)) => format!("until event `{e}`"),
+            let handed_on = object
+                .memory()
+                .iter()
+                .rev()
+                .take_while(|r| r.decode().is_ok_and(|r| r.action().as_str() == "delegate"))
+                .count();
+            if handed_on > 2 * self.mesh.nodes.len() {
+                let cap = match hop(object) {
+                    Hop::Capability { capability, .. } => format!(" for `{capability}`"),
                     _ => String::new(),
                 };
-                println!("  parked at {} {until}", node.id());
+                return Err(Error::invalid_argument(format!(
+                    "{}: handed on {handed_on} times in a row without progress: no node of the mesh will take it{cap}",
+                    d.id
+                )));
             }
-            sql(db.execute(
-                "UPDATE objects SET bytes = ?2, status = 'parked', node = ?3, wake_at_ms = ?4, event = ?5, timeout_at_ms = ?6
-                 WHERE id = ?1",
-                params![id, visit.bytes, node.id(), w.at_ms, w.event, w.timeout_at_ms],
+            let domain = self.mesh.nodes.iter().find(|n| n.id() == node).map_or("", |n| n.domain());
+            println!("  -> {node} ({domain})");
+        }
+        let (due_at, event) = match hop(object) {
+            Hop::Dormant { due_at, event } => (due_at, event),
+            _ => (None, None),
+        };
+        let tx = store(self.db.unchecked_transaction())?;
+        for segment in object.archive() {
+            store(tx.execute(
+                "INSERT OR IGNORE INTO archive (end_hash, object_id, first_seq, bytes) VALUES (?1, ?2, ?3, ?4)",
+                params![segment.end().to_hex(), d.id, segment.first_seq(), segment.to_bytes()],
             ))?;
         }
-        Disposition::Terminated { .. } => {
-            sql(db.execute(
-                "UPDATE objects SET bytes = ?2, status = 'done', node = ?3 WHERE id = ?1",
-                params![id, visit.bytes, node.id()],
+        let now = SystemClock.now_ms();
+        for c in children {
+            let child = Object::from_bytes(c, &Limits::default())?;
+            let (status, node) = self.place(&child, None)?;
+            let cid = child.id().to_hex();
+            store(tx.execute(
+                "INSERT OR IGNORE INTO objects (id, bytes, status, node, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![cid, c, status, node, now],
             ))?;
+            store(tx.execute("INSERT OR IGNORE INTO lineage (id, parent) VALUES (?1, ?2)", params![cid, d.id]))?;
+        }
+        if !children.is_empty() {
+            println!("  {} child object(s) of {} join the mesh", children.len(), d.id);
+        }
+        store(tx.execute(
+            "UPDATE objects SET bytes = ?2, status = ?3, node = ?4, wake_at_ms = ?5, event = ?6, timeout_at_ms = NULL
+             WHERE id = ?1",
+            params![d.id, bytes, status, node, due_at, event],
+        ))?;
+        if let Some(child) = &d.child {
+            store(tx.execute("UPDATE lineage SET completed = 1 WHERE id = ?1", params![child]))?;
+        }
+        if let Some(seq) = d.event_seq {
+            store(tx.execute("DELETE FROM events WHERE seq = ?1", params![seq]))?;
+        }
+        store(tx.commit())
+    }
+
+    /// The node's policy refused the object: another node offering the same is tried.
+    fn decline(&self, d: Delivery, reason: &Error) -> peo_core::Result<()> {
+        println!("  declined by {}: {}", self.node.id(), reason.message());
+        let object = Object::from_bytes(work_bytes(&d.work), &Limits::default())?;
+        match self.place(&object, Some(self.node.id())) {
+            Ok(("ready", node)) if d.child.is_none() => store(
+                self.db.execute("UPDATE objects SET status = 'ready', node = ?2 WHERE id = ?1", params![d.id, node]),
+            )
+            .map(|_| ()),
+            _ => self.reject(d, reason),
         }
     }
-    Ok(())
+
+    fn reject(&self, d: Delivery, error: &Error) -> peo_core::Result<()> {
+        store(self.db.execute(
+            "INSERT OR REPLACE INTO dead (id, node, error) VALUES (?1, ?2, ?3)",
+            params![d.id, self.node.id(), error.to_string()],
+        ))
+        .map(|_| ())
+    }
+
+    /// Nothing to give back: the row is unchanged until a settle commits.
+    fn abandon(&self, _: Delivery) {}
+}
+
+/// The object a delivery carries (the parent, for a completion).
+fn work_bytes(work: &Work) -> &[u8] {
+    match work {
+        Work::Visit { object, .. } => object,
+        Work::Complete { parent, .. } => parent,
+    }
 }
 
 /// `peo event MESH OBJECT-ID NAME [JSON]`: queues an event for a parked object; the

@@ -410,3 +410,79 @@ fn a_compacted_mesh_object_verifies_offline_and_audits_against_the_mesh_archive(
     fails(&dir, &["visit", "result.peo", "--node", "bad.toml", "--output", "x.peo"], "Keep < After");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_mesh_runs_a_parallel_and_a_map_across_its_nodes_killed_and_resumed_mid_fan_out() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = workdir("fanout");
+    std::fs::write(
+        dir.join("plan.json"),
+        r#"{"StartAt": "Both", "States": {
+  "Both": {"Type": "Parallel", "ResultPath": "$.both", "Next": "Each", "Branches": [
+    {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "a.work", "End": true}}},
+    {"StartAt": "B", "States": {"B": {"Type": "Task", "Resource": "b.work", "End": true}}}]},
+  "Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2, "ResultPath": "$.each", "End": true,
+           "ItemProcessor": {"StartAt": "Echo", "States": {"Echo": {"Type": "Task", "Resource": "b.work", "End": true}}}}}}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("input.json"), r#"{"items": [1, 2, 3, 4, 5, 6]}"#).unwrap();
+    std::fs::write(
+        dir.join("a.toml"),
+        "id = \"node-a\"\ndomain = \"eu\"\nkey = \"a.key\"\ntrust = [\"a.key.pub\", \"b.key.pub\"]\n[handlers]\n\"a.work\" = \"cat >/dev/null; echo '{\\\"a\\\": 1}'\"\n",
+    )
+    .unwrap();
+    // b.work echoes its input, slowly enough to kill the run while children are out.
+    std::fs::write(
+        dir.join("b.toml"),
+        "id = \"node-b\"\ndomain = \"us\"\nkey = \"b.key\"\ntrust = [\"a.key.pub\", \"b.key.pub\"]\n[handlers]\n\"b.work\" = \"sleep 0.2; cat\"\n",
+    )
+    .unwrap();
+    for k in ["a.key", "b.key"] {
+        ok(&dir, &["keygen", "-o", k]);
+    }
+    std::fs::write(
+        dir.join("mesh.toml"),
+        "nodes = [\"a.toml\", \"b.toml\"]\nintent = \"plan.json\"\ninput = \"input.json\"\nkey = \"a.key\"\noutput = \"result.peo\"\n",
+    )
+    .unwrap();
+
+    // Kill the first run once the Map's children are out and two of them have ended.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_peo"))
+        .args(["run", "mesh.toml"])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut fanouts, mut echoed, mut seen) = (0, 0, Vec::new());
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if line.contains("child object(s)") {
+            fanouts += 1;
+        }
+        if fanouts >= 2 && line.contains("b.work") {
+            echoed += 1;
+        }
+        seen.push(line);
+        if echoed == 2 {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    assert!(!child.wait().unwrap().success(), "the run was killed");
+    assert_eq!(echoed, 2, "killed mid-Map: {seen:#?}");
+
+    // A new run resumes the parent and its children from the database and joins them.
+    let out = ok(&dir, &["run", "mesh.toml"]);
+    assert!(out.contains("resuming"), "{out}");
+    assert!(out.contains("succeeded"), "{out}");
+    let doc: Value = serde_json::from_str(&ok(&dir, &["inspect", "result.peo", "--json"])).unwrap();
+    assert_eq!(doc["status"], "succeeded", "{doc:#}");
+    assert_eq!(doc["data"]["both"], serde_json::json!([{"a": 1}, {"items": [1, 2, 3, 4, 5, 6]}]));
+    assert_eq!(doc["data"]["each"], serde_json::json!([1, 2, 3, 4, 5, 6]));
+    // Children ran at the node offering their capability; the parent verifies offline.
+    let verified = ok(&dir, &["verify", "result.peo", "--trust", "a.key.pub,b.key.pub"]);
+    assert!(verified.contains("valid"), "{verified}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

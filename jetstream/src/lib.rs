@@ -38,7 +38,7 @@ use peo_core::{Body, DelegateReason, Error, ErrorKind, Event, Limits, Object, Ob
 use serde_json::{Value, json};
 
 use peo_runtime::Visit;
-pub use peo_runtime::serve::{Outcome, Poll, ServeOptions, Serving, Transport, Work, finish, serve};
+pub use peo_runtime::serve::{Hop, Outcome, Poll, ServeOptions, Serving, Transport, Work, finish, hop, serve};
 
 #[cfg(feature = "test-util")]
 mod local;
@@ -299,59 +299,27 @@ fn durable(prefix: &str, name: &str) -> String {
     }
 }
 
-/// The subject an object goes to next, read from its last record.
+/// The subject an object goes to next ([`peo_runtime::serve::hop`]).
 pub fn route(object: &Object) -> String {
-    let status = object.status();
-    if status.is_terminal() {
-        let l = object.lineage();
-        return match l.parent {
-            Some(p) => format!("peo.join.{}", p.to_hex()),
-            None => format!("peo.done.{}", l.root.to_hex()),
-        };
-    }
-    if status == peo_core::Status::Dormant {
-        return format!("peo.dormant.{}", object.id().to_hex());
-    }
-    let last = object.memory().last().and_then(|r| r.decode().ok());
-    match last.map(|r| r.body) {
-        Some(Body::Delegate { reason, capability, target, .. }) if reason != DelegateReason::FanOut => {
-            match (capability, target) {
-                (Some(c), _) => format!("peo.cap.{}", subject_token(&c)),
-                (None, Some(t)) => format!("peo.node.{}", subject_token(&t)),
-                (None, None) => "peo.new".to_owned(),
-            }
-        }
-        // A new object (or one whose last visit left no routing record): straight to
-        // the capability of its current Task state (unless the state awaits an event,
-        // which any node records), else to any node.
-        _ => {
-            let plan = object.intent().plan();
-            match plan.machine.get(object.state()).map(|s| &s.kind) {
-                Some(peo_core::intent::StateKind::Task(t)) if !plan.awaits.contains_key(object.state()) => {
-                    format!("peo.cap.{}", subject_token(&t.resource))
-                }
-                _ => "peo.new".to_owned(),
-            }
-        }
+    match hop(object) {
+        Hop::Finished { parent: Some(p) } => format!("peo.join.{}", p.to_hex()),
+        Hop::Finished { parent: None } => format!("peo.done.{}", object.lineage().root.to_hex()),
+        Hop::Dormant { .. } => format!("peo.dormant.{}", object.id().to_hex()),
+        Hop::Capability { capability, .. } => format!("peo.cap.{}", subject_token(&capability)),
+        Hop::Node(t) => format!("peo.node.{}", subject_token(&t)),
+        Hop::Any => "peo.new".to_owned(),
     }
 }
 
-/// What a dormant object waits for (from its last record).
+/// What a dormant object waits for.
 struct Waiting {
     due_at: Option<i64>,
     event: Option<String>,
 }
 
 fn waiting(object: &Object) -> Option<Waiting> {
-    let r = object.memory().last()?.decode().ok()?;
-    match r.body {
-        Body::Dormant { wake_at_ms, event, timeout_at_ms, .. } => {
-            let due_at = match (wake_at_ms, timeout_at_ms) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            Some(Waiting { due_at, event })
-        }
+    match hop(object) {
+        Hop::Dormant { due_at, event } => Some(Waiting { due_at, event }),
         _ => None,
     }
 }

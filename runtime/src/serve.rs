@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use peo_core::{Error, ErrorKind, Event, Object, Result};
+use peo_core::{Body, DelegateReason, Error, ErrorKind, Event, Object, ObjectId, Result, Status};
 
 use crate::{Node, Visit};
 
@@ -44,6 +44,78 @@ impl Node {
         match work {
             Work::Visit { object, event } => self.visit(object, event.as_ref()),
             Work::Complete { parent, child } => self.complete(parent, child),
+        }
+    }
+}
+
+/// Where an object goes after a visit, read from the object itself: every transport,
+/// and every node that receives the object, reads the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hop {
+    /// It ended: a child goes to its parent's join, a root to the results.
+    Finished {
+        /// The parent waiting for it (a fan-out child), or `None` for a root object.
+        parent: Option<ObjectId>,
+    },
+    /// It sleeps until `due_at` (ms since the Unix epoch) or the event `event`; with
+    /// neither, until something is presented to it (a fan-out's children).
+    Dormant {
+        /// When it wakes (its wake time or its wait's timeout, whichever is first).
+        due_at: Option<i64>,
+        /// The event it waits for.
+        event: Option<String>,
+    },
+    /// To a node offering `capability` (preferring `target`, a node or domain).
+    Capability {
+        /// The capability its next Task needs.
+        capability: String,
+        /// The node or domain the delegation names, if any.
+        target: Option<String>,
+    },
+    /// To the node or domain `target`.
+    Node(String),
+    /// To any node (a new object whose first state needs no capability).
+    Any,
+}
+
+/// Where `object` goes next ([`Hop`]), from its status and last record.
+pub fn hop(object: &Object) -> Hop {
+    let status = object.status();
+    if status.is_terminal() {
+        return Hop::Finished { parent: object.lineage().parent };
+    }
+    let last = object.memory().last().and_then(|r| r.decode().ok()).map(|r| r.body);
+    if status == Status::Dormant {
+        return match last {
+            Some(Body::Dormant { wake_at_ms, event, timeout_at_ms, .. }) => {
+                let due_at = match (wake_at_ms, timeout_at_ms) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                Hop::Dormant { due_at, event }
+            }
+            _ => Hop::Dormant { due_at: None, event: None },
+        };
+    }
+    match last {
+        Some(Body::Delegate { reason, capability, target, .. }) if reason != DelegateReason::FanOut => {
+            match (capability, target) {
+                (Some(capability), target) => Hop::Capability { capability, target },
+                (None, Some(t)) => Hop::Node(t),
+                (None, None) => Hop::Any,
+            }
+        }
+        // A new object (or one whose last visit left no routing record): straight to
+        // the capability of its current Task state (unless the state awaits an event,
+        // which any node records), else to any node.
+        _ => {
+            let plan = object.intent().plan();
+            match plan.machine.get(object.state()).map(|s| &s.kind) {
+                Some(peo_core::intent::StateKind::Task(t)) if !plan.awaits.contains_key(object.state()) => {
+                    Hop::Capability { capability: t.resource.clone(), target: None }
+                }
+                _ => Hop::Any,
+            }
         }
     }
 }
