@@ -47,7 +47,8 @@ async function runVisit(name, index, v, objects) {
     visit = v.complete ? await node.complete(objects[target], Array.isArray(v.complete) ? v.complete.map((c) => objects[c]) : objects[v.complete]) : await node.visit(objects[target], { event: v.event })
   } catch (e) {
     assert.ok(e instanceof peo.PeoError, `${name} visit ${index}: ${e}`)
-    assert.deepStrictEqual({ calls, error: { kind: e.kind, code: e.code }, disposition: null, appended: 0 }, v.expect, `${name} visit ${index}`)
+    const error = { kind: e.kind, code: e.code, record: e.record, state: e.state, field: e.field }
+    assert.deepStrictEqual({ calls, error, disposition: null, appended: 0 }, v.expect, `${name} visit ${index}`)
     return
   }
   const got = {

@@ -85,7 +85,8 @@ def run_visit(name, index, v, objects):
         else:
             visit = node.visit(data, v["event"])
     except peo.PeoError as e:
-        got = {"calls": calls, "error": {"kind": e.kind, "code": e.code}, "disposition": None, "appended": 0}
+        error = {"kind": e.kind, "code": e.code, "record": e.record, "state": e.state, "field": e.field}
+        got = {"calls": calls, "error": error, "disposition": None, "appended": 0}
         assert got == expect, f"{name} visit {index}: {got} != {expect}"
         return
     got = {

@@ -211,15 +211,15 @@ static void run_visit(const char *vector, int index, const cJSON *v, Objects *ob
 
   if (status != PEO_OK) {
     CHECK(visit == NULL);
-    /* {"kind": "terminated", "code": "PEO_TERMINATED"}: the kind is the code's lower-case tail. */
-    const char *code = peo_status_name(status);
-    char kind[64];
-    size_t i = 0;
-    for (const char *p = code + 4; *p && i < sizeof kind - 1; p++) kind[i++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-    kind[i] = 0;
+    /* The error payload every language gives: its code, kind, record, state and field. */
+    cJSON *payload = cJSON_Parse(peo_last_error_json());
+    CHECK(payload != NULL);
+    CHECK(strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(payload, "code")), peo_status_name(status)) == 0);
     cJSON *error = cJSON_CreateObject();
-    cJSON_AddStringToObject(error, "kind", kind);
-    cJSON_AddStringToObject(error, "code", code);
+    static const char *const FIELDS[] = {"kind", "code", "record", "state", "field"};
+    for (size_t f = 0; f < sizeof FIELDS / sizeof FIELDS[0]; f++)
+      cJSON_AddItemToObject(error, FIELDS[f], cJSON_DetachItemFromObjectCaseSensitive(payload, FIELDS[f]));
+    cJSON_Delete(payload);
     expect_json(vector, index, expect, "error", error);
     expect_json(vector, index, expect, "disposition", cJSON_CreateNull());
     expect_json(vector, index, expect, "appended", cJSON_CreateNumber(0));

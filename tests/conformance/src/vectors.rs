@@ -468,6 +468,25 @@ fn specs() -> Vec<Value> {
             ]
         }),
         json!({
+            "name": "error-truncated",
+            "description": "Half of an object's bytes: decode, the same error in every language, never a crash",
+            "plan": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            "input": {"x": 1},
+            "originator_key": null,
+            "craft": "truncate",
+            "visits": [visit(worker(&[]), T0 + 1_000, json!([]))]
+        }),
+        json!({
+            "name": "error-tampered-context",
+            "description": "An object whose context was replaced without a record: integrity, naming the record whose committed hash it breaks",
+            "plan": {"StartAt": "Charge", "States": {"Charge": {"Type": "Task", "Resource": "payment.charge", "End": true}}},
+            "input": {"order": 7},
+            "context": {"labels": ["orders"]},
+            "originator_key": null,
+            "craft": "tamper-context",
+            "visits": [visit(worker(&["payment.charge"]), T0 + 1_000, json!([{"output": {"ok": true}}]))]
+        }),
+        json!({
             "name": "hostile-deep-intrinsic",
             "description": "A plan whose Parameters nest 20,000 `States.Array(` calls (crafted past validation): invalid_intent when decoded, never a crash",
             "plan": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
@@ -572,6 +591,16 @@ fn craft(how: &str, mut o: Object) -> Result<Vec<u8>, String> {
                 Body::Mutate { kind: MutateKind::Intent, revision: 1, change: Some(json!({"then": then}).to_string()) };
             let hash = o.intent().hash();
             append_signed(&mut o, body, ("pay-us", "us", 3), [Some(hash), None]);
+        }
+        // Hostile bytes: half an object.
+        "truncate" => {
+            let b = o.to_bytes();
+            return Ok(b[..b.len() / 2].to_vec());
+        }
+        // The context replaced with no record of the change: the chain no longer holds.
+        "tamper-context" => {
+            let widened = Context::new().with_label("orders").with_label("vip");
+            forge::set_context(&mut o, widened);
         }
         "impostor" => {
             let body = Body::Mutate { kind: MutateKind::Data, revision: 0, change: None };
@@ -719,7 +748,10 @@ fn run_visit(bytes: &[u8], children: Option<&[Vec<u8>]>, batch: bool, v: &Value)
         Err(e) => Ok((
             json!({
                 "calls": calls_json(&calls),
-                "error": {"kind": e.kind().as_str(), "code": e.kind().code()},
+                "error": {
+                    "kind": e.kind().as_str(), "code": e.kind().code(),
+                    "record": e.record(), "state": e.state(), "field": e.field()
+                },
                 "disposition": null,
                 "appended": 0,
             }),
