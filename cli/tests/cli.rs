@@ -34,6 +34,32 @@ fn workdir(name: &str) -> PathBuf {
     dir
 }
 
+/// Runs `peo run mesh.toml` in `dir`, reads its output line by line until `enough` says
+/// so, then kills it for real (SIGKILL); returns the lines read.
+fn run_and_kill(dir: &Path, mut enough: impl FnMut(&str) -> bool) -> Vec<String> {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_peo"))
+        .args(["run", "mesh.toml"])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let stop = enough(&line);
+        seen.push(line);
+        if stop {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    assert!(!child.wait().unwrap().success(), "the run was killed: {seen:#?}");
+    seen
+}
+
 const PLAN: &str = r#"{"StartAt": "Reserve", "States": {
   "Reserve": {"Type": "Task", "Resource": "inventory.reserve", "ResultPath": "$.reservation", "Next": "Charge"},
   "Charge": {"Type": "Task", "Resource": "payment.charge", "ResultPath": "$.payment", "End": true,
@@ -229,8 +255,6 @@ fn bad_input_gets_one_line_and_a_non_zero_exit() {
 
 #[test]
 fn a_killed_mesh_resumes_its_parked_object_from_sqlite() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
     let dir = workdir("mesh");
     setup(&dir);
     for k in ["shop.key", "wh.key", "bank.key"] {
@@ -257,31 +281,13 @@ fn a_killed_mesh_resumes_its_parked_object_from_sqlite() {
     .unwrap();
 
     // The first run parks the object on its awaited event; kill it there, for real.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_peo"))
-        .args(["run", "mesh.toml"])
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut id = String::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("created ") {
-            id = rest.split_whitespace().next().unwrap().to_owned();
-        }
-        if line.contains("parked at") && line.contains("shipped") {
-            break;
-        }
-    }
-    child.kill().unwrap();
-    let status = child.wait().unwrap();
-    assert!(!status.success(), "the run was killed");
+    let seen = run_and_kill(&dir, |line| line.contains("parked at") && line.contains("shipped"));
+    let id = seen.iter().find_map(|l| l.strip_prefix("created ")).unwrap().split_whitespace().next().unwrap();
     assert_eq!(id.len(), 32);
     assert!(dir.join("mesh.db").exists());
 
     // An event for it, then a new run: it resumes from the database and finishes.
-    let queued = ok(&dir, &["event", "mesh.toml", &id, "shipped", r#"{"carrier": "post"}"#]);
+    let queued = ok(&dir, &["event", "mesh.toml", id, "shipped", r#"{"carrier": "post"}"#]);
     assert!(queued.contains("queued"), "{queued}");
     let out = ok(&dir, &["run", "mesh.toml"]);
     assert!(out.contains("resuming 1 object"), "{out}");
@@ -293,7 +299,7 @@ fn a_killed_mesh_resumes_its_parked_object_from_sqlite() {
     ok(&dir, &["verify", "result.peo"]);
     // Events for unknown or finished objects are refused.
     fails(&dir, &["event", "mesh.toml", "00000000000000000000000000000000", "shipped"], "no object");
-    fails(&dir, &["event", "mesh.toml", &id, "shipped"], "already finished");
+    fails(&dir, &["event", "mesh.toml", id, "shipped"], "already finished");
     fails(&dir, &["run", "missing-mesh.toml"], "cannot read missing-mesh.toml");
     std::fs::write(dir.join("empty.toml"), "intent = \"order.json\"\n").unwrap();
     fails(&dir, &["run", "empty.toml"], "needs `nodes");
@@ -413,8 +419,6 @@ fn a_compacted_mesh_object_verifies_offline_and_audits_against_the_mesh_archive(
 
 #[test]
 fn a_mesh_runs_a_parallel_and_a_map_across_its_nodes_killed_and_resumed_mid_fan_out() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
     let dir = workdir("fanout");
     std::fs::write(
         dir.join("plan.json"),
@@ -448,29 +452,12 @@ fn a_mesh_runs_a_parallel_and_a_map_across_its_nodes_killed_and_resumed_mid_fan_
     .unwrap();
 
     // Kill the first run once the Map's children are out and two of them have ended.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_peo"))
-        .args(["run", "mesh.toml"])
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (mut fanouts, mut echoed, mut seen) = (0, 0, Vec::new());
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if line.contains("child object(s)") {
-            fanouts += 1;
-        }
-        if fanouts >= 2 && line.contains("b.work") {
-            echoed += 1;
-        }
-        seen.push(line);
-        if echoed == 2 {
-            break;
-        }
-    }
-    child.kill().unwrap();
-    assert!(!child.wait().unwrap().success(), "the run was killed");
+    let (mut fanouts, mut echoed) = (0, 0);
+    let seen = run_and_kill(&dir, |line| {
+        fanouts += usize::from(line.contains("child object(s)"));
+        echoed += usize::from(fanouts >= 2 && line.contains("b.work"));
+        echoed == 2
+    });
     assert_eq!(echoed, 2, "killed mid-Map: {seen:#?}");
 
     // A new run resumes the parent and its children from the database and joins them.
