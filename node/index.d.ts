@@ -26,8 +26,16 @@ export declare class NativeJetStream {
    * `{kind: "stop"}` when the loop is over, or an empty reply.
    */
   servePoll(): Promise<NativeReply>
-  /** Settles delivery `handle` with a visit's bytes and children. */
-  settle(handle: number, bytes: Uint8Array, children: Array<Buffer>): Promise<NativeReply>
+  /**
+   * Settles delivery `handle` with a visit's bytes, children and archive (the pruned
+   * records' segments, kept in the mesh for audits).
+   */
+  settle(handle: number, bytes: Uint8Array, children: Array<Buffer>, archive: Array<Buffer>): Promise<NativeReply>
+  /**
+   * The pruned records the mesh keeps for object `object_id`: `{names: end hashes,
+   * buffers: segments}`.
+   */
+  archive(objectId: string): Promise<NativeReply>
   /**
    * Settles delivery `handle` with a visit's error (`code` a PEO_* code): a policy
    * refusal declines it, anything else dead-letters it.

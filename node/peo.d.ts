@@ -265,6 +265,8 @@ export class JetStream {
   get(objectId: string): Promise<PeoObject | null>
   wait(ids: string[], options?: { timeout?: number }): Promise<{ [id: string]: PeoObject }>
   serve(node: Node, options?: ServeOptions): Promise<JetStreamStats>
+  /** The records compactions pruned from an object, as the mesh keeps them: pass them to `obj.audit(archive)`. */
+  archive(objectId: string): Promise<Buffer[]>
   stats(): JetStreamStats
 }
 

@@ -708,12 +708,19 @@ class JetStream {
           this._native.abandon(d.handle)
           throw e
         }
-        check(await this._native.settle(d.handle, visit.bytes, visit.children))
+        check(await this._native.settle(d.handle, visit.bytes, visit.children, visit.archive))
       }
     } finally {
       signal?.removeEventListener('abort', stop)
     }
     return this.stats()
+  }
+
+  /** The pruned records the mesh keeps for an object (compaction's archive): audit with `obj.audit(archive, ...)`. */
+  async archive(objectId) {
+    if (typeof objectId !== 'string') throw new TypeError('objectId must be a string (hex)')
+    const r = check(await call(() => this._native.archive(objectId)))
+    return r.buffers
   }
 
   /** Counters: received, visits, forwarded, finished, children, duplicates, reconciled, declined, rejected, deferred, superseded. */

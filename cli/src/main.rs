@@ -82,8 +82,9 @@ enum Command {
         /// The verification report as JSON.
         #[arg(long)]
         json: bool,
-        /// A mesh database (`peo run`'s mesh.db) holding the records compactions pruned:
-        /// the whole history is restored and every checkpoint recomputed (an audit).
+        /// Where the records compactions pruned are kept: a mesh database (`peo run`'s
+        /// mesh.db) or a JetStream mesh (`nats://host:port`); the whole history is
+        /// restored and every checkpoint recomputed (an audit).
         #[arg(long)]
         archive: Option<PathBuf>,
     },
@@ -521,7 +522,14 @@ fn verify(path: &Path, trust: &[String], json: bool, archive: Option<&Path>) -> 
     let trust = if keys.is_empty() { Trust::any() } else { Trust::keys(keys) };
     let report = match archive {
         None => object.verify(&trust),
-        Some(db) => object.audit(&mesh::archive(db, &object.id().to_hex())?, &trust),
+        Some(at) => {
+            let id = object.id().to_hex();
+            let archive = match at.to_str().filter(|a| a.starts_with("nats://") || a.starts_with("tls://")) {
+                Some(url) => nats::archive(url, &id)?,
+                None => mesh::archive(at, &id)?,
+            };
+            object.audit(&archive, &trust)
+        }
     };
     if json {
         print_json(&report.to_json())?;

@@ -454,7 +454,14 @@ impl Transport for Sqlite<'_> {
 
     /// One transaction: the object's new version and where it goes, its children (new
     /// objects of the mesh), the pruned records it archived, the event or completion used.
-    fn settle(&self, d: Delivery, bytes: &[u8], object: Option<&Object>, children: &[Vec<u8>]) -> peo_core::Result<()> {
+    fn settle(
+        &self,
+        d: Delivery,
+        bytes: &[u8],
+        object: Option<&Object>,
+        children: &[Vec<u8>],
+        archive: &[peo_core::checkpoint::Segment],
+    ) -> peo_core::Result<()> {
         let decoded;
         let object = match object {
             Some(o) => o,
@@ -492,7 +499,7 @@ impl Transport for Sqlite<'_> {
             _ => (None, None),
         };
         let tx = store(self.db.unchecked_transaction())?;
-        for segment in object.archive() {
+        for segment in archive {
             store(tx.execute(
                 "INSERT OR IGNORE INTO archive (end_hash, object_id, first_seq, bytes) VALUES (?1, ?2, ?3, ?4)",
                 params![segment.end().to_hex(), d.id, segment.first_seq(), segment.to_bytes()],

@@ -147,3 +147,9 @@ pub(crate) fn send(url: &str, id: &str, name: &str, payload: Option<&str>) -> Re
     println!("sent `{name}` to {id}");
     Ok(ExitCode::SUCCESS)
 }
+
+/// The records compactions pruned from object `id`, as the mesh at `url` keeps them.
+pub(crate) fn archive(url: &str, id: &str) -> Res<Vec<peo_core::checkpoint::Segment>> {
+    let js = connect(url, Options { name: Some("peo verify".into()), ..Default::default() })?;
+    js.archive(id).map_err(|e| e.to_string())
+}

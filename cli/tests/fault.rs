@@ -198,3 +198,41 @@ fn a_node_killed_mid_visit_loses_nothing_and_duplicates_are_recognised() {
     assert_eq!(backlog, 0, "nothing is left behind");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `peo serve` nodes compact a polling loop and keep what they prune in the mesh;
+/// `peo verify --archive nats://...` audits the finished object against it.
+#[test]
+fn peo_verify_audits_against_the_archive_a_jetstream_mesh_keeps() {
+    let server = LocalServer::start().unwrap();
+    let url = server.url().to_owned();
+    let dir = std::env::temp_dir().join(format!("peo-archive-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("n.toml"),
+        "id = \"counter\"\ndomain = \"eu\"\ntrust = \"any\"\ncompaction = { after = 6, keep = 2 }\n[handlers]\n\"count\" = \"python3 -c 'import json,sys; d=json.load(sys.stdin); d[\\\"n\\\"]+=1; print(json.dumps(d))'\"\n",
+    )
+    .unwrap();
+    let plan = serde_json::json!({"StartAt": "Count", "States": {
+        "Count": {"Type": "Task", "Resource": "count", "Next": "Check"},
+        "Check": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericGreaterThanEquals": 8, "Next": "Done"}],
+                  "Default": "Count"},
+        "Done": {"Type": "Succeed"}}});
+    let object = Object::create(&plan, Default::default(), &serde_json::json!({"n": 0}), &Default::default()).unwrap();
+    std::fs::write(dir.join("o.peo"), object.to_bytes()).unwrap();
+    let mut node = serve(&url, &dir.join("n.toml"), &dir.join("n.log"));
+    let run = |args: &[&str]| Command::new(peo()).args(args).current_dir(&dir).output().unwrap();
+    let submitted = run(&["submit", "--nats", &url, "o.peo", "--wait", "30", "--out", "done"]);
+    node.kill().unwrap();
+    node.wait().unwrap();
+    assert!(submitted.status.success(), "{}", String::from_utf8_lossy(&submitted.stderr));
+    let final_file = dir.join("done").join(format!("{}.peo", object.id().to_hex()));
+    let last = Object::from_bytes(&std::fs::read(&final_file).unwrap(), &Default::default()).unwrap();
+    assert!(last.pruned() > 0, "compacted");
+    let audited = run(&["verify", final_file.to_str().unwrap(), "--archive", &url, "--json"]);
+    assert!(audited.status.success(), "{}", String::from_utf8_lossy(&audited.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&audited.stdout).unwrap();
+    assert_eq!(report["valid"], true, "{report}");
+    assert!(report["checkpoints_audited"].as_u64().unwrap() >= 1, "{report}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -34,6 +34,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_nats::jetstream::{self, AckKind, consumer::pull, kv, stream};
 use futures::StreamExt;
 use futures::stream::SelectAll;
+use peo_core::checkpoint::Segment;
 use peo_core::{Body, DelegateReason, Error, ErrorKind, Event, Limits, Object, ObjectId, Result};
 use serde_json::{Value, json};
 
@@ -49,6 +50,11 @@ pub use local::LocalServer;
 pub const WORK_STREAM: &str = "PEO";
 /// The stream of finished (and dead-lettered) objects.
 pub const DONE_STREAM: &str = "PEO_DONE";
+/// The stream that keeps the records compactions pruned (`peo.archive.<id>.<end hash>`),
+/// for audits.
+pub const ARCHIVE_STREAM: &str = "PEO_ARCHIVE";
+/// The largest archive segment kept in one message (NATS' default payload limit is 1 MiB).
+const MAX_SEGMENT: usize = 900 * 1024;
 /// The key-value bucket of object versions.
 pub const BUCKET: &str = "peo_objects";
 /// The longest a dormant object's wake-up message is parked at once (ms): a due time
@@ -231,6 +237,7 @@ struct Conn {
     js: jetstream::Context,
     work: stream::Stream,
     done: stream::Stream,
+    archive: stream::Stream,
     kv: kv::Store,
     listener: Mutex<Option<(String, Messages)>>,
 }
@@ -345,7 +352,7 @@ impl JetStream {
             .enable_all()
             .build()
             .map_err(|e| Error::internal(format!("cannot start the NATS runtime: {e}")))?;
-        let (js, work, done, kv) = rt.block_on(async {
+        let (js, work, done, archive, kv) = rt.block_on(async {
             let mut co = async_nats::ConnectOptions::new().connection_timeout(options.connect_timeout);
             if let Some(n) = &options.name {
                 co = co.name(n);
@@ -378,6 +385,7 @@ impl JetStream {
             )
             .await?;
             let done = stream(DONE_STREAM, &["peo.done.>", "peo.dead.>"], stream::RetentionPolicy::Limits).await?;
+            let archive = stream(ARCHIVE_STREAM, &["peo.archive.>"], stream::RetentionPolicy::Limits).await?;
             // The bucket's stream, created as `create_key_value` would (that call first
             // queries the account, whose answer from a 2.9 server this client cannot parse).
             let bucket = stream::Config {
@@ -400,9 +408,9 @@ impl JetStream {
                 .get_key_value(BUCKET)
                 .await
                 .map_err(|e| Error::transport(format!("cannot open the bucket {BUCKET} at {url}: {e}")))?;
-            Ok::<_, Error>((js, work, done, kv))
+            Ok::<_, Error>((js, work, done, archive, kv))
         })?;
-        let conn = Conn { js, work, done, kv, listener: Mutex::new(None) };
+        let conn = Conn { js, work, done, archive, kv, listener: Mutex::new(None) };
         // PEO_LOG=1: the log lines go to stderr, prefixed with the connection's name
         // (for nodes in any language; `with_log` replaces it).
         let log: Option<Log> = match std::env::var("PEO_LOG").as_deref() {
@@ -1112,6 +1120,51 @@ impl JetStream {
     }
 }
 
+impl JetStream {
+    /// Keeps one archive segment of object `id` (once, whatever the redeliveries).
+    async fn keep(&self, id: &str, segment: &Segment) -> Result<()> {
+        let bytes = segment.to_bytes();
+        let end = segment.end().to_hex();
+        if bytes.len() > MAX_SEGMENT {
+            self.say(|| {
+                format!("{id}: an archive segment of {} bytes is too large to keep; not archived", bytes.len())
+            });
+            return Ok(());
+        }
+        self.publish(&format!("peo.archive.{id}.{end}"), &format!("archive:{id}:{end}"), bytes.into()).await.map(|_| ())
+    }
+
+    /// The records compactions pruned from object `object_id`, as the nodes that
+    /// compacted it kept them: audit the object with them (`Object::audit`).
+    pub fn archive(&self, object_id: &str) -> Result<Vec<Segment>> {
+        let subject = format!("peo.archive.{}.>", subject_token(object_id));
+        self.rt.block_on(async {
+            let mut consumer = self
+                .c()
+                .archive
+                .create_consumer(pull::OrderedConfig {
+                    filter_subject: subject,
+                    deliver_policy: jetstream::consumer::DeliverPolicy::All,
+                    ..Default::default()
+                })
+                .await
+                .map_err(transport("cannot read PEO_ARCHIVE"))?;
+            let pending = consumer.info().await.map_err(transport("cannot read PEO_ARCHIVE"))?.num_pending;
+            let mut messages = consumer.messages().await.map_err(transport("cannot read PEO_ARCHIVE"))?;
+            let mut segments = Vec::new();
+            while (segments.len() as u64) < pending {
+                let m = match tokio::time::timeout(Duration::from_secs(5), messages.next()).await {
+                    Ok(Some(Ok(m))) => m,
+                    Ok(Some(Err(e))) => return Err(Error::transport(format!("reading PEO_ARCHIVE: {e}"))),
+                    _ => return Err(Error::transport("reading PEO_ARCHIVE: the server stopped answering")),
+                };
+                segments.push(Segment::from_bytes(&m.payload)?);
+            }
+            Ok(segments)
+        })
+    }
+}
+
 impl Transport for JetStream {
     type Delivery = Delivery;
     fn listen(&self, node_id: &str, capabilities: &[String]) -> Result<()> {
@@ -1126,7 +1179,20 @@ impl Transport for JetStream {
     fn work<'d>(&self, delivery: &'d Delivery) -> &'d Work {
         &delivery.work
     }
-    fn settle(&self, delivery: Delivery, bytes: &[u8], object: Option<&Object>, children: &[Vec<u8>]) -> Result<()> {
+    /// The pruned records first (kept before the version that pruned them is committed,
+    /// so a crash in between loses nothing; a redelivery stores them once), then the
+    /// commit ([`JetStream::settle`]).
+    fn settle(
+        &self,
+        delivery: Delivery,
+        bytes: &[u8],
+        object: Option<&Object>,
+        children: &[Vec<u8>],
+        archive: &[Segment],
+    ) -> Result<()> {
+        for segment in archive {
+            self.rt.block_on(self.keep(&delivery.id, segment))?;
+        }
         let decoded;
         let object = match object {
             Some(o) => o,

@@ -479,3 +479,43 @@ fn a_server_lost_while_serving_is_retried_then_given_up() {
     assert_eq!(r.unwrap_err().kind(), ErrorKind::Transport);
     assert!(when - killed >= Duration::from_secs(1), "gave up after {:?}", when - killed);
 }
+
+/// Compaction on the mesh: the nodes keep the records they prune in `PEO_ARCHIVE`, and
+/// the finished object audits against them, every pruned record accounted for.
+#[test]
+fn pruned_records_are_kept_in_the_mesh_and_the_object_audits_against_them() {
+    let server = LocalServer::start().unwrap();
+    let (ca, cb) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let a = start(
+        server.url(),
+        Node::new("node-a", "eu").with_trust(Trust::any()).handler("a.step", counting(&ca)),
+        Options::default(),
+    );
+    let b = start(
+        server.url(),
+        Node::new("node-b", "us").with_trust(Trust::any()).handler("b.step", counting(&cb)),
+        Options::default(),
+    );
+    let plan = json!({"StartAt": "A", "Compaction": {"After": 6, "Keep": 2}, "States": {
+        "A": {"Type": "Task", "Resource": "a.step", "Next": "B"},
+        "B": {"Type": "Task", "Resource": "b.step", "Next": "Check"},
+        "Check": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericGreaterThanEquals": 12, "Next": "Done"}],
+                  "Default": "A"},
+        "Done": {"Type": "Succeed"}}});
+    let c = client(server.url());
+    let id = c.submit(&create(&plan, json!({"n": 0}))).unwrap();
+    let done = c.wait_done(std::slice::from_ref(&id), Duration::from_secs(30)).unwrap();
+    let last = Object::from_bytes(&done[&id], &Default::default()).unwrap();
+    assert_eq!(last.status(), Status::Succeeded);
+    let pruned = last.pruned();
+    assert!(pruned > 0, "the loop was compacted");
+    let archive = c.archive(&id).unwrap();
+    assert!(!archive.is_empty());
+    let report = last.audit(&archive, &Trust::any());
+    assert!(report.is_valid(), "{:?}", report.broken);
+    assert!(report.checkpoints_audited >= 1, "{}", report.to_json());
+    // Without the archive the audit cannot account for the pruned records.
+    assert!(!last.audit(&[], &Trust::any()).is_valid());
+    assert!(c.archive("00000000000000000000000000000000").unwrap().is_empty());
+    drop((a, b));
+}

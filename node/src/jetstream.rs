@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use peo_core::Error as PeoErr;
+use peo_core::checkpoint::Segment;
 use peo_jetstream::{Delivery, JetStream, Options as JsOptions, Outcome, Poll, ServeOptions, Serving, Work};
 use peo_runtime::host;
 
@@ -187,15 +188,33 @@ impl NativeJetStream {
         })
     }
 
-    /// Settles delivery `handle` with a visit's bytes and children.
+    /// Settles delivery `handle` with a visit's bytes, children and archive (the pruned
+    /// records' segments, kept in the mesh for audits).
     #[napi(catch_unwind, ts_return_type = "Promise<NativeReply>")]
-    pub fn settle(&self, handle: u32, bytes: &[u8], children: Vec<Buffer>) -> AsyncTask<JsTask> {
+    pub fn settle(
+        &self,
+        handle: u32,
+        bytes: &[u8],
+        children: Vec<Buffer>,
+        archive: Vec<Buffer>,
+    ) -> Result<AsyncTask<JsTask>, Code> {
         let bytes = bytes.to_vec();
         let children: Vec<Vec<u8>> = children.iter().map(|c| c.to_vec()).collect();
-        self.task(move |s| {
+        let archive = peo(archive.iter().map(|a| Segment::from_bytes(a)).collect::<peo_core::Result<Vec<_>>>())?;
+        Ok(self.task(move |s| {
             let d = take(s, handle)?;
-            s.serving(|serving| serving.finish(&s.js, d, Ok(Outcome::Bytes(&bytes, &children))))
-                .map(|()| Reply::Nothing)
+            let outcome = Outcome::Bytes(&bytes, &children, &archive);
+            s.serving(|serving| serving.finish(&s.js, d, Ok(outcome))).map(|()| Reply::Nothing)
+        }))
+    }
+
+    /// The pruned records the mesh keeps for object `object_id`: `{names: end hashes,
+    /// buffers: segments}`.
+    #[napi(catch_unwind, ts_return_type = "Promise<NativeReply>")]
+    pub fn archive(&self, object_id: String) -> AsyncTask<JsTask> {
+        self.task(move |s| {
+            let segments = s.js.archive(&object_id)?;
+            Ok(Reply::Done(segments.iter().map(|g| (g.end().to_hex(), g.to_bytes())).collect()))
         })
     }
 

@@ -117,6 +117,38 @@ test('JS nodes serve objects across domains; events wake dormant ones', async ()
   }
 })
 
+test('a JS node keeps what its compactions prune in the mesh; the object audits against it', async () => {
+  const nats = await startNats()
+  try {
+    const node = new peo.Node({ id: 'js-counter', domain: 'eu', trust: 'any', compaction: { after: 6, keep: 2 } })
+    node.handle('count', (x) => ({ n: x.n + 1 }))
+    const js = await peo.JetStream.connect(nats.url)
+    const ac = new AbortController()
+    const serving = js.serve(node, { signal: ac.signal })
+    const plan = {
+      StartAt: 'Count',
+      States: {
+        Count: { Type: 'Task', Resource: 'count', Next: 'Check' },
+        Check: { Type: 'Choice', Choices: [{ Variable: '$.n', NumericGreaterThanEquals: 8, Next: 'Done' }], Default: 'Count' },
+        Done: { Type: 'Succeed' },
+      },
+    }
+    const id = await js.submit(peo.Object.create(plan, { input: { n: 0 } }))
+    const done = await js.wait([id], { timeout: 30000 })
+    ac.abort()
+    await serving
+    const last = done[id]
+    assert.equal(last.status, 'succeeded')
+    const archive = await js.archive(id)
+    assert.ok(archive.length > 0, 'segments kept')
+    const report = last.audit(archive)
+    assert.ok(report.valid && report.checkpoints_audited >= 1, JSON.stringify(report))
+    assert.throws(() => last.audit([]), peo.IntegrityError)
+  } finally {
+    nats.stop()
+  }
+})
+
 test('a server lost while serving is retried, then given up', async () => {
   const nats = await startNats()
   const node = new peo.Node({ id: 'js-lonely', domain: 'eu', trust: 'any' })

@@ -101,6 +101,12 @@ impl PyJetStream {
         let done = py.detach(|| self.0.wait_done(&ids, timeout)).or_raise()?;
         Ok(done.into_iter().map(|(k, v)| (k, PyBytes::new(py, &v))).collect())
     }
+    /// The records compactions pruned from object `object_id`, as the mesh keeps them
+    /// (archive segments).
+    fn archive<'py>(&self, py: Python<'py>, object_id: &str) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let segments = py.detach(|| self.0.archive(object_id)).or_raise()?;
+        Ok(segments.iter().map(|s| PyBytes::new(py, &s.to_bytes())).collect())
+    }
     fn stats_json(&self) -> String {
         self.0.stats().to_json().to_string()
     }

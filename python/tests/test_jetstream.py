@@ -152,3 +152,37 @@ def test_a_server_lost_while_serving_is_retried_then_given_up():
     finally:
         proc.kill()
         shutil.rmtree(store, ignore_errors=True)
+
+
+def test_compactions_keep_what_they_prune_in_the_mesh_and_the_object_audits(nats_url):
+    node = peo.Node("py-counter", domain="eu", trust="any", compaction=(6, 2))
+
+    @node.handler("count")
+    def count(x):
+        return {"n": x["n"] + 1}
+
+    stop, t, _ = serving(node, nats_url)
+    plan = {
+        "StartAt": "Count",
+        "States": {
+            "Count": {"Type": "Task", "Resource": "count", "Next": "Check"},
+            "Check": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.n", "NumericGreaterThanEquals": 8, "Next": "Done"}],
+                "Default": "Count",
+            },
+            "Done": {"Type": "Succeed"},
+        },
+    }
+    mesh = peo.JetStream(nats_url)
+    oid = mesh.submit(peo.Object.create(plan, input={"n": 0}))
+    last = mesh.wait([oid], timeout=30)[oid]
+    stop.set()
+    t.join(10)
+    assert last.status == "succeeded"
+    archive = mesh.archive(oid)
+    assert archive, "segments kept"
+    report = last.audit(archive)
+    assert report.valid and report.checkpoints_audited >= 1
+    with pytest.raises(peo.IntegrityError):
+        last.audit([])

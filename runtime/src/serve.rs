@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use peo_core::checkpoint::Segment;
 use peo_core::{Body, DelegateReason, Error, ErrorKind, Event, Object, ObjectId, Result, Status};
 
 use crate::{Node, Visit};
@@ -133,14 +134,16 @@ pub trait Transport {
     fn next(&self, timeout: Duration) -> Result<Option<Self::Delivery>>;
     /// What `delivery` asks for.
     fn work<'d>(&self, delivery: &'d Self::Delivery) -> &'d Work;
-    /// Records a visit's result (the object after it, decoded when the host has it, and
-    /// the children it created) and sends it on.
+    /// Records a visit's result and sends it on: the object after it (decoded when the
+    /// host has it), the children it created, and the records its compaction pruned
+    /// (kept for audits: `Object::audit`).
     fn settle(
         &self,
         delivery: Self::Delivery,
         bytes: &[u8],
         object: Option<&Object>,
         children: &[Vec<u8>],
+        archive: &[Segment],
     ) -> Result<()>;
     /// The node's policy refused the work: it is presented again later, to this node or
     /// another.
@@ -159,8 +162,8 @@ pub trait Transport {
 pub enum Outcome<'a> {
     /// A visit of this process.
     Visit(&'a Visit),
-    /// The object's bytes and its children.
-    Bytes(&'a [u8], &'a [Vec<u8>]),
+    /// The object's bytes, its children and the records its compaction pruned.
+    Bytes(&'a [u8], &'a [Vec<u8>], &'a [Segment]),
 }
 
 /// Settles `delivery` with a visit's outcome: a success is settled, a policy refusal
@@ -168,8 +171,8 @@ pub enum Outcome<'a> {
 /// error rejects it.
 pub fn finish<T: Transport>(t: &T, delivery: T::Delivery, outcome: Result<Outcome<'_>>) -> Result<()> {
     match outcome {
-        Ok(Outcome::Visit(v)) => t.settle(delivery, &v.bytes, Some(&v.object), &v.children),
-        Ok(Outcome::Bytes(bytes, children)) => t.settle(delivery, bytes, None, children),
+        Ok(Outcome::Visit(v)) => t.settle(delivery, &v.bytes, Some(&v.object), &v.children, v.object.archive()),
+        Ok(Outcome::Bytes(bytes, children, archive)) => t.settle(delivery, bytes, None, children, archive),
         Err(e) if e.kind() == ErrorKind::Policy => t.decline(delivery, &e),
         Err(e) if e.kind() == ErrorKind::Transport => {
             t.abandon(delivery);
@@ -349,7 +352,7 @@ mod tests {
         fn work<'d>(&self, _: &'d ()) -> &'d Work {
             unreachable!("no delivery is ever made")
         }
-        fn settle(&self, _: (), _: &[u8], _: Option<&Object>, _: &[Vec<u8>]) -> Result<()> {
+        fn settle(&self, _: (), _: &[u8], _: Option<&Object>, _: &[Vec<u8>], _: &[Segment]) -> Result<()> {
             Ok(())
         }
         fn decline(&self, _: (), _: &Error) -> Result<()> {

@@ -837,6 +837,11 @@ class JetStream:
         self._native.serve(node._native, idle_timeout, max_deliveries, give_up_after, stop)
         return self.stats()
 
+    def archive(self, object_id: str) -> List[bytes]:
+        """The records compactions pruned from an object, as the mesh keeps them (archive
+        segments): audit the object with them (``Object.audit``)."""
+        return list(self._native.archive(object_id))
+
     def stats(self) -> Dict[str, int]:
         """Counters: received, visits, forwarded, finished, children, duplicates,
         reconciled, declined, rejected, deferred, superseded."""
