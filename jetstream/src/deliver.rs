@@ -1,0 +1,408 @@
+//! Receiving: the consumers a node pulls from, and what each message asks of it (a
+//! visit, a completion, nothing: duplicates, dormant objects not due, early events).
+
+use super::*;
+
+impl JetStream {
+    /// Starts receiving, as node `node_id`, the objects for `capabilities`, for the node
+    /// itself, new objects and children, dormant objects, events and completions.
+    pub fn listen<S: AsRef<str>>(&self, node_id: &str, capabilities: &[S]) -> Result<()> {
+        if node_id.is_empty() {
+            return Err(Error::invalid_argument("a node needs an id to listen"));
+        }
+        let mut wanted: Vec<(String, String)> = capabilities
+            .iter()
+            .map(|c| (durable("cap", c.as_ref()), format!("peo.cap.{}", subject_token(c.as_ref()))))
+            .collect();
+        wanted.push((durable("node", node_id), format!("peo.node.{}", subject_token(node_id))));
+        for (name, filter) in
+            [("new", "peo.new"), ("dormant", "peo.dormant.>"), ("join", "peo.join.>"), ("events", "peo.event.>")]
+        {
+            wanted.push((name.to_owned(), filter.to_owned()));
+        }
+        let streams = self.rt.block_on(async {
+            let mut all = futures::stream::SelectAll::new();
+            for (name, filter) in wanted {
+                let config = pull::Config {
+                    durable_name: Some(name.clone()),
+                    filter_subject: filter.clone(),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: self.options.ack_wait,
+                    max_deliver: -1,
+                    max_ack_pending: 10_000,
+                    ..Default::default()
+                };
+                let consumer = racing(|| self.c().work.get_or_create_consumer(&name, config.clone()))
+                    .await
+                    .map_err(|e| Error::transport(format!("cannot create the consumer {name} ({filter}): {e}")))?;
+                let messages = consumer
+                    .stream()
+                    .max_messages_per_batch(self.options.batch.max(1))
+                    .messages()
+                    .await
+                    .map_err(|e| Error::transport(format!("cannot pull from {name} ({filter}): {e}")))?;
+                all.push(messages);
+            }
+            Ok::<_, Error>(all)
+        })?;
+        *self.c().listener.lock().unwrap_or_else(|e| e.into_inner()) = Some((node_id.to_owned(), streams));
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for an object this node must visit. Messages that need no
+    /// visit (duplicates, dormant objects not due, events for objects not waiting for
+    /// them yet) are handled here and not returned.
+    pub fn next(&self, timeout: Duration) -> Result<Option<Delivery>> {
+        let mut guard = self.c().listener.lock().unwrap_or_else(|e| e.into_inner());
+        let (node, messages) =
+            guard.as_mut().ok_or_else(|| Error::invalid_argument("call listen(node, capabilities) before next()"))?;
+        let node = node.clone();
+        self.rt.block_on(async {
+            let deadline = tokio::time::Instant::now() + timeout;
+            loop {
+                let msg = match tokio::time::timeout_at(deadline, messages.next()).await {
+                    // Nothing came: say whether the server is away (the client reconnects
+                    // by itself; a serve loop retries and may give up after a while).
+                    Err(_) => {
+                        return match self.c().js.client().connection_state() {
+                            async_nats::connection::State::Connected => Ok(None),
+                            _ => Err(Error::transport("the NATS server is unreachable (reconnecting)")),
+                        };
+                    }
+                    Ok(None) => return Err(Error::transport("the JetStream consumers closed")),
+                    Ok(Some(Err(e))) => {
+                        self.say(|| format!("pull error (retrying): {e}"));
+                        continue;
+                    }
+                    Ok(Some(Ok(m))) => m,
+                };
+                Stats::bump(&self.stats.received);
+                match self.classify(&node, msg).await {
+                    Ok(Some(mut d)) => {
+                        let (m, every) = (d.msg.clone(), self.options.ack_wait / 3);
+                        d.progress = Some(tokio::spawn(async move {
+                            loop {
+                                tokio::time::sleep(every).await;
+                                if m.ack_with(AckKind::Progress).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }));
+                        return Ok(Some(d));
+                    }
+                    Ok(None) => {}
+                    Err(e) if e.kind() == ErrorKind::Transport => return Err(e),
+                    // A damaged bucket entry and the like: the message is redelivered later.
+                    Err(e) => self.say(|| format!("cannot use a message ({}): {e}", e.kind().code())),
+                }
+            }
+        })
+    }
+
+    pub(crate) async fn ack(&self, msg: &jetstream::Message, kind: AckKind) {
+        if let Err(e) = msg.ack_with(kind).await {
+            self.say(|| format!("cannot acknowledge {}: {e}", msg.subject));
+        }
+    }
+
+    pub(crate) async fn defer(&self, msg: &jetstream::Message, delay: Duration) {
+        self.ack(msg, AckKind::Nak(Some(delay))).await
+    }
+
+    /// Dead-letters a message that no node can use: kept on `peo.dead.<id>` in
+    /// `PEO_DONE` with the reason, and removed from the work queue.
+    pub(crate) async fn dead(&self, msg: &jetstream::Message, id: Option<&str>, error: &Error) {
+        Stats::bump(&self.stats.rejected);
+        self.say(|| format!("rejected {} ({}): {error}", msg.subject, error.kind().code()));
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Peo-Error", error.kind().code());
+        headers.insert("Peo-Message", error.message().replace(['\r', '\n'], " ").as_str());
+        headers.insert("Peo-Subject", msg.subject.as_str());
+        let subject = format!("peo.dead.{}", id.unwrap_or("unknown"));
+        match self.c().js.publish_with_headers(subject, headers, msg.payload.clone()).await {
+            Ok(f) => {
+                if let Err(e) = f.await {
+                    self.say(|| format!("cannot dead-letter {}: {e}", msg.subject));
+                    return self.defer(msg, Duration::from_secs(5)).await;
+                }
+            }
+            Err(e) => {
+                self.say(|| format!("cannot dead-letter {}: {e}", msg.subject));
+                return self.defer(msg, Duration::from_secs(5)).await;
+            }
+        }
+        self.ack(msg, AckKind::Term).await
+    }
+
+    pub(crate) async fn entry(&self, id: &str) -> Result<Option<kv::Entry>> {
+        let e = self.c().kv.entry(id).await.map_err(|e| Error::transport(format!("cannot read {BUCKET}/{id}: {e}")))?;
+        Ok(e.filter(|e| e.operation == kv::Operation::Put))
+    }
+
+    /// Where `object` stands against the bucket.
+    pub(crate) async fn check(&self, object: &Object) -> Result<Check> {
+        let id = object.id().to_hex();
+        let e =
+            self.c().kv.entry(&id).await.map_err(|e| Error::transport(format!("cannot read {BUCKET}/{id}: {e}")))?;
+        let Some(e) = e else { return Ok(Check::Current(None)) };
+        if e.operation != kv::Operation::Put {
+            // Deleted from the bucket: a copy of it is not new work (it ran, or was
+            // withdrawn), whoever publishes it.
+            return Ok(Check::Stale("its bucket entry was deleted: refusing to start it again".into()));
+        }
+        let newest = match Object::from_bytes(&e.value, &self.options.limits) {
+            Ok(o) => o,
+            // A damaged bucket entry proves nothing about the received version.
+            Err(err) => return Ok(Check::Stale(format!("its bucket entry does not decode ({err})"))),
+        };
+        // Positions are seqs: a compaction prunes records, never renumbers them.
+        let (n, k) = (object.written(), newest.written());
+        if newest.head() == object.head() {
+            return Ok(Check::Current(Some(e.revision)));
+        }
+        if k > n && newest.hash_at(n - 1) == Some(object.head()) {
+            // Records n.. of the newest are one visit: it is this version's successor.
+            let visits: Vec<u32> =
+                newest.records_from(n).iter().filter_map(|r| r.decode().ok().map(|r| r.visit)).collect();
+            if visits.len() as u32 == k - n && visits.iter().all(|v| *v == visits[0]) {
+                return Ok(Check::Successor(e.value));
+            }
+            return Ok(Check::Stale(format!("already extended to record {k}")));
+        }
+        if k < n && object.hash_at(k - 1) == Some(newest.head()) {
+            return Ok(Check::Current(Some(e.revision)));
+        }
+        Ok(Check::Stale(format!("conflicts with the committed version (record {k}, head {})", newest.head())))
+    }
+
+    /// Publishes a committed version to where it goes next (idempotent: the message id
+    /// is the object id and head). Returns the subject and whether JetStream had it.
+    /// The receiver reads the bucket before it extends the version: nothing in a message
+    /// (which any client may publish) is taken as proof that it is the newest.
+    pub(crate) async fn forward(&self, object: &Object, bytes: bytes::Bytes) -> Result<(String, bool)> {
+        let subject = route(object);
+        let id = format!("{}@{}", object.id().to_hex(), object.head());
+        self.publish(&subject, &id, bytes).await.map(|dup| (subject, dup))
+    }
+
+    pub(crate) async fn publish(&self, subject: &str, msg_id: &str, bytes: bytes::Bytes) -> Result<bool> {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", msg_id);
+        let ack = self
+            .c()
+            .js
+            .publish_with_headers(subject.to_owned(), headers, bytes)
+            .await
+            .map_err(transport("cannot publish"))?
+            .await
+            .map_err(|e| Error::transport(format!("JetStream did not store {subject}: {e}")))?;
+        Ok(ack.duplicate)
+    }
+
+    pub(crate) async fn last_on(&self, subject: &str) -> Result<Option<jetstream::message::StreamMessage>> {
+        match self.c().work.get_last_raw_message_by_subject(subject).await {
+            Ok(m) => Ok(Some(m)),
+            Err(e) if matches!(e.kind(), stream::LastRawMessageErrorKind::NoMessageFound) => Ok(None),
+            Err(e) => Err(Error::transport(format!("cannot read {subject}: {e}"))),
+        }
+    }
+
+    pub(crate) async fn classify(&self, node: &str, msg: jetstream::Message) -> Result<Option<Delivery>> {
+        let (delivered, published_ns) = match msg.info() {
+            Ok(i) => (i.delivered, i.published.unix_timestamp_nanos()),
+            Err(_) => (1, now_ns()),
+        };
+        let subject = msg.subject.as_str().to_owned();
+        let limits = &self.options.limits;
+        let base = |msg, id: String, revision, (head, count), work| Delivery {
+            work,
+            msg,
+            id,
+            revision,
+            head,
+            count,
+            event_seq: None,
+            was_dormant: false,
+            published_ns,
+            delivered,
+            progress: None,
+        };
+        if let Some(rest) = subject.strip_prefix("peo.event.") {
+            let id = rest.split('.').next().unwrap_or_default().to_owned();
+            let event = serde_json::from_slice::<Value>(&msg.payload)
+                .map_err(|e| Error::decode(format!("the event is not JSON: {e}")))
+                .and_then(|v| Event::from_json(&v));
+            let event = match event {
+                Ok(e) => e,
+                Err(e) => {
+                    self.dead(&msg, Some(&id), &e).await;
+                    return Ok(None);
+                }
+            };
+            let retry = Duration::from_millis((250 * delivered.max(1) as u64).min(10_000));
+            let Some(entry) = self.entry(&id).await? else {
+                if delivered >= 40 {
+                    let e = Error::invalid_argument(format!("no object {id} is known to the mesh"));
+                    self.dead(&msg, Some(&id), &e).await;
+                } else {
+                    self.defer(&msg, retry).await;
+                }
+                return Ok(None);
+            };
+            let object = Object::from_bytes(&entry.value, limits)?;
+            if object.status().is_terminal() {
+                self.say(|| {
+                    format!("event `{}` for {id} dropped: the object has {}", event.name, object.status().as_str())
+                });
+                self.ack(&msg, AckKind::Ack).await;
+                return Ok(None);
+            }
+            match waiting(&object) {
+                Some(w) if w.event.as_deref() == Some(event.name.as_str()) => {
+                    let mut d = base(
+                        msg,
+                        id,
+                        Some(entry.revision),
+                        (object.head(), object.written() as usize),
+                        Work::Visit { object: entry.value.to_vec(), event: Some(event) },
+                    );
+                    d.was_dormant = true;
+                    Ok(Some(d))
+                }
+                _ => {
+                    // Not waiting for it (yet): kept, and presented again later.
+                    self.defer(&msg, retry).await;
+                    Ok(None)
+                }
+            }
+        } else if let Some(parent_id) = subject.strip_prefix("peo.join.") {
+            let parent_id = parent_id.to_owned();
+            let retry = Duration::from_millis((250 * delivered.max(1) as u64).min(10_000));
+            let Some(entry) = self.entry(&parent_id).await? else {
+                self.defer(&msg, retry).await;
+                return Ok(None);
+            };
+            let parent = Object::from_bytes(&entry.value, limits)?;
+            if parent.status().is_terminal() {
+                Stats::bump(&self.stats.duplicates);
+                self.say(|| format!("duplicate: a completion for {parent_id}, which has {}", parent.status().as_str()));
+                self.ack(&msg, AckKind::Ack).await;
+                return Ok(None);
+            }
+            if parent.status() != peo_core::Status::Dormant {
+                self.defer(&msg, retry).await;
+                return Ok(None);
+            }
+            let child = msg.payload.to_vec();
+            let mut d = base(
+                msg,
+                parent_id,
+                Some(entry.revision),
+                (parent.head(), parent.written() as usize),
+                Work::Complete { parent: entry.value.to_vec(), child },
+            );
+            d.was_dormant = true;
+            Ok(Some(d))
+        } else {
+            let object = match Object::from_bytes(&msg.payload, limits) {
+                Ok(o) => o,
+                Err(e) => {
+                    let id = subject.strip_prefix("peo.dormant.").map(str::to_owned);
+                    self.dead(&msg, id.as_deref(), &e).await;
+                    return Ok(None);
+                }
+            };
+            let id = object.id().to_hex();
+            // Always against the bucket: a redelivery, a stale copy, a replay by another
+            // client (whatever its headers say) or a wake-up is recognised there.
+            let check = self.check(&object).await?;
+            let revision = match check {
+                Check::Current(r) => r,
+                Check::Stale(why) if subject.starts_with("peo.dormant.") => {
+                    Stats::bump(&self.stats.superseded);
+                    self.say(|| format!("superseded: the wake-up of {id} at record {}: {why}", object.written()));
+                    self.ack(&msg, AckKind::Ack).await;
+                    return Ok(None);
+                }
+                Check::Stale(why) => {
+                    Stats::bump(&self.stats.duplicates);
+                    self.say(|| format!("duplicate: {id} at record {} on {subject}: {why}", object.written()));
+                    self.ack(&msg, AckKind::Ack).await;
+                    return Ok(None);
+                }
+                Check::Successor(bytes) => {
+                    let next = Object::from_bytes(&bytes, limits)?;
+                    let (to, dup) = self.forward(&next, bytes).await?;
+                    let n = object.written();
+                    if subject.starts_with("peo.dormant.") {
+                        // An event or a child woke it first (and published it, or is about
+                        // to: the message id makes publishing it twice harmless).
+                        Stats::bump(&self.stats.superseded);
+                        self.say(|| format!("superseded: the wake-up of {id} at record {n}"));
+                    } else if dup {
+                        Stats::bump(&self.stats.duplicates);
+                        self.say(|| format!("duplicate: {id} at record {n} on {subject} was already extended"));
+                    } else {
+                        Stats::bump(&self.stats.reconciled);
+                        let m = next.written();
+                        self.say(|| format!("reconciled: {id} record {m} (committed, never published) sent to {to}"));
+                    }
+                    self.ack(&msg, AckKind::Ack).await;
+                    return Ok(None);
+                }
+            };
+            let head = (object.head(), object.written() as usize);
+            if object.status().is_terminal() {
+                // Committed and finished, but its final publication may be missing.
+                self.forward(&object, msg.payload.clone()).await?;
+                self.ack(&msg, AckKind::Ack).await;
+                return Ok(None);
+            }
+            if object.status() == peo_core::Status::Dormant {
+                let w = waiting(&object);
+                let now = now_ms();
+                let due = w.as_ref().and_then(|w| w.due_at).is_some_and(|t| t <= now);
+                let mut event = None;
+                if !due && let Some(name) = w.as_ref().and_then(|w| w.event.clone()) {
+                    let s = format!("peo.event.{id}.{}", subject_token(&name));
+                    if let Some(m) = self.last_on(&s).await?
+                        && let Ok(v) = serde_json::from_slice::<Value>(&m.payload)
+                        && let Ok(e) = Event::from_json(&v)
+                    {
+                        event = Some((e, m.sequence));
+                    }
+                }
+                if !due && event.is_none() {
+                    Stats::bump(&self.stats.deferred);
+                    match w.and_then(|w| w.due_at) {
+                        Some(t) => {
+                            let wait = Duration::from_millis((t - now).clamp(1, MAX_PARK_MS) as u64);
+                            self.defer(&msg, wait).await
+                        }
+                        // Woken by an event or by its children: those messages drive it.
+                        None => self.ack(&msg, AckKind::Ack).await,
+                    }
+                    return Ok(None);
+                }
+                let (event, seq) = event.map(|(e, s)| (Some(e), Some(s))).unwrap_or((None, None));
+                let payload = msg.payload.to_vec();
+                let mut d = base(msg, id, revision, head, Work::Visit { object: payload, event });
+                d.event_seq = seq;
+                d.was_dormant = true;
+                return Ok(Some(d));
+            }
+            // Delegated away by this very node (its policy forbade the task here): let
+            // another node offering the capability take it first.
+            if delivered < 4
+                && let Some(Ok(r)) = object.memory().last().map(|r| r.decode())
+                && r.node.id == node
+                && matches!(r.body, Body::Delegate { reason: DelegateReason::Policy, .. })
+            {
+                self.defer(&msg, Duration::from_millis(100 * delivered.max(1) as u64)).await;
+                return Ok(None);
+            }
+            let payload = msg.payload.to_vec();
+            Ok(Some(base(msg, id, revision, head, Work::Visit { object: payload, event: None })))
+        }
+    }
+}
