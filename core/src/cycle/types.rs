@@ -1,0 +1,322 @@
+//! The cycle's nouns: the node it runs at, events, wake conditions, dispositions,
+//! transitions, handler calls and outcomes, decisions; and their JSON forms.
+
+use super::*;
+
+/// What the cycle knows about the node evaluating an object.
+#[derive(Debug, Clone, Default)]
+pub struct NodeSpec {
+    pub id: String,
+    pub domain: String,
+    /// Signs the last record of every visit when present.
+    pub key: Option<SigningKey>,
+    /// The capabilities (Task `Resource`s) this node can execute.
+    pub capabilities: BTreeSet<String>,
+    /// Local facts (JSON), offered to policy.
+    pub facts: Value,
+    /// The node's Cedar policies. `None`: the node sets no policy of its own (every
+    /// action is allowed unless the object's own policies forbid it).
+    pub policy: Option<Arc<NodePolicy>>,
+    /// The bounds the cycle applies to what it creates (fan-out children).
+    pub limits: crate::Limits,
+    /// The compaction this node applies to objects whose plan sets none.
+    pub compaction: Option<crate::intent::Compaction>,
+}
+
+impl NodeSpec {
+    pub fn new(id: impl Into<String>, domain: impl Into<String>) -> NodeSpec {
+        NodeSpec { id: id.into(), domain: domain.into(), facts: json!({}), ..Default::default() }
+    }
+    pub fn with_key(mut self, key: SigningKey) -> NodeSpec {
+        self.key = Some(key);
+        self
+    }
+    pub fn with_capability(mut self, capability: impl Into<String>) -> NodeSpec {
+        self.capabilities.insert(capability.into());
+        self
+    }
+    pub fn with_policy(mut self, policy: NodePolicy) -> NodeSpec {
+        self.policy = Some(Arc::new(policy));
+        self
+    }
+    /// Compacts objects whose plan has no `Compaction` of its own: when the memory holds
+    /// more than `after` records, all but the newest `keep` are folded (`keep < after`).
+    pub fn with_compaction(mut self, after: u32, keep: u32) -> Result<NodeSpec> {
+        self.compaction = Some(crate::intent::Compaction::new(after, keep)?);
+        Ok(self)
+    }
+    pub fn has(&self, capability: &str) -> bool {
+        self.capabilities.contains(capability)
+    }
+    pub(super) fn node_ref(&self) -> NodeRef {
+        NodeRef { id: self.id.clone(), domain: self.domain.clone(), key: self.key.as_ref().map(SigningKey::public_key) }
+    }
+}
+
+/// An external event presented with an object (the wake-up of an awaited event).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub name: String,
+    /// The result (`SendTaskSuccess`'s output).
+    pub payload: Value,
+    /// Set for a failure (`SendTaskFailure`): the awaited state fails with it.
+    pub error: Option<TaskError>,
+    /// A heartbeat (`SendTaskHeartbeat`): the wait goes on, its heartbeat timer restarts.
+    pub heartbeat: bool,
+}
+
+impl Event {
+    /// An event carrying a result.
+    pub fn success(name: impl Into<String>, payload: Value) -> Event {
+        Event { name: name.into(), payload, error: None, heartbeat: false }
+    }
+    /// A heartbeat for an awaited event: the state keeps waiting.
+    pub fn heartbeat(name: impl Into<String>) -> Event {
+        Event { name: name.into(), payload: Value::Null, error: None, heartbeat: true }
+    }
+    /// An event reporting a failure: the awaiting state raises `error` with `cause`.
+    pub fn failure(name: impl Into<String>, error: impl Into<String>, cause: impl Into<String>) -> Event {
+        Event {
+            name: name.into(),
+            payload: Value::Null,
+            error: Some(TaskError { error: error.into(), cause: Some(cause.into()) }),
+            heartbeat: false,
+        }
+    }
+
+    /// An event from its JSON form, the one every binding accepts:
+    /// `{"name": ..., "payload": ...}` (a result), `{"name": ..., "error": ..., "cause": ...}`
+    /// (a failure) or `{"name": ..., "heartbeat": true}`. Anything else is an
+    /// `InvalidArgument` error naming the field.
+    pub fn from_json(v: &Value) -> Result<Event> {
+        let obj = v.as_object().ok_or_else(|| {
+            Error::invalid_argument("an event must be a JSON object such as {\"name\": \"approval\", \"payload\": {}}")
+        })?;
+        for k in obj.keys() {
+            if !matches!(k.as_str(), "name" | "payload" | "error" | "cause" | "heartbeat") {
+                return Err(Error::invalid_argument(format!(
+                    "unknown event field `{k}` (allowed: name, payload, error, cause, heartbeat)"
+                )));
+            }
+        }
+        let name = match obj.get("name") {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            _ => return Err(Error::invalid_argument("an event needs a non-empty string `name`")),
+        };
+        let text = |field: &str| match obj.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(Error::invalid_argument(format!("the event's `{field}` must be a string"))),
+        };
+        let (error, cause) = (text("error")?, text("cause")?);
+        let heartbeat = match obj.get("heartbeat") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(Error::invalid_argument("the event's `heartbeat` must be true or false")),
+        };
+        let payload = obj.get("payload").cloned().unwrap_or(Value::Null);
+        if (heartbeat as u8) + (error.is_some() as u8) + (!payload.is_null() as u8) > 1 {
+            return Err(Error::invalid_argument(
+                "an event is a result (`payload`), a failure (`error`, `cause`) or a heartbeat, not several",
+            ));
+        }
+        if error.is_none() && cause.is_some() {
+            return Err(Error::invalid_argument("the event has a `cause` but no `error`"));
+        }
+        Ok(Event { name, payload, error: error.map(|error| TaskError { error, cause }), heartbeat })
+    }
+
+    /// The JSON form [`Event::from_json`] reads.
+    pub fn to_json(&self) -> Value {
+        if self.heartbeat {
+            json!({"name": self.name, "heartbeat": true})
+        } else if let Some(e) = &self.error {
+            json!({"name": self.name, "error": e.error, "cause": e.cause})
+        } else {
+            json!({"name": self.name, "payload": self.payload})
+        }
+    }
+}
+
+/// What wakes a dormant object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wake {
+    pub reason: DormantReason,
+    /// The holder's clock must reach this (ms since the Unix epoch).
+    pub at_ms: Option<i64>,
+    /// Or this event must be presented.
+    pub event: Option<String>,
+    /// When the wait gives up with `States.Timeout`.
+    pub timeout_at_ms: Option<i64>,
+}
+
+/// Why an object leaves a node at the end of a visit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Disposition {
+    /// It must go to a node with `capability`.
+    Delegate { reason: DelegateReason, capability: Option<String>, target: Option<String> },
+    /// It sleeps until `Wake` holds; present it again then.
+    Dormant(Wake),
+    /// It ended.
+    Terminated { status: Status, output: Option<Value>, error: Option<TaskError> },
+}
+
+/// A record the cycle decided to append, and the data after it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub record: Record,
+    /// The new data, when the record changes it.
+    pub data: Option<Value>,
+    /// The new intent, when the record refines it (`mutate`, kind `intent`).
+    pub intent: Option<crate::Intent>,
+    /// The new context, when the record narrows it (`mutate`, kind `context`).
+    pub context: Option<crate::Context>,
+    /// A handler's refinement, for the next cycle to apply.
+    pub refinement: Option<Value>,
+    /// Child objects a fan-out created (their bytes).
+    pub children: Vec<Vec<u8>>,
+    /// The canonical text of `data`, when the cycle already computed it (to hash it).
+    pub(crate) data_text: Option<String>,
+    /// Set when the record ends the visit.
+    pub disposition: Option<Disposition>,
+    /// The completions a fan-out's batch record adds to the results section.
+    pub(crate) completions: Vec<crate::results::Completion>,
+    /// The variables in force after the record, when it assigns some, and their
+    /// canonical text.
+    pub(crate) variables: Option<(std::sync::Arc<serde_json::Map<String, Value>>, String)>,
+}
+
+impl Transition {
+    /// Makes a record that would leave the visit open end it instead, as a record that
+    /// leaves does: it commits the data hash, is signed when `node` signs, and the visit
+    /// ends with `disposition`. A host that bounds its visits uses this on the record at
+    /// its bound, so that what the visit did is kept and the next visit goes on.
+    pub fn end_visit(&mut self, obj: &Object, node: &NodeSpec, disposition: Disposition) {
+        if self.disposition.is_some() {
+            return;
+        }
+        if self.data_text.is_none() {
+            self.data_text = self.data.as_ref().map(cjson::canonical);
+        }
+        self.record.data_hash = Some(match &self.data_text {
+            Some(t) => Hash::data(t),
+            None => obj.data_hash(),
+        });
+        self.record.signed = node.key.is_some();
+        self.disposition = Some(disposition);
+    }
+}
+
+/// The first phase of `execute`: the handler to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskCall {
+    pub state: String,
+    pub capability: String,
+    /// The effective input (after `InputPath` and `Parameters`).
+    pub input: Value,
+    /// 0 for the first attempt.
+    pub attempt: u32,
+    /// `<object id>/<state>/<entry>/<attempt>` (`attempt_key`): the same for every node
+    /// that runs this attempt, new for every entry into the state.
+    pub idempotency_key: String,
+    /// When the handler's result stops counting (`TimeoutSeconds`), by the node's clock.
+    pub deadline_ms: Option<i64>,
+    /// The policy decision that allowed the execution (recorded with its outcome).
+    pub policy: Option<PolicyOutcome>,
+    /// An advisor's proposal and what the node made of it (recorded with the outcome).
+    pub advice: Option<crate::Advice>,
+}
+
+/// What a handler returned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskOutcome {
+    Output(Value),
+    /// An output and a refinement of the intent (`{Objective?, Class?, Constraints?,
+    /// States?, Goto?}`, like an `Adapt` rule's `Then`): the next cycle applies it as a
+    /// `mutate` if policy permits.
+    Refined {
+        output: Value,
+        refinement: Value,
+    },
+    Error {
+        error: String,
+        cause: Option<String>,
+    },
+}
+
+/// The cycle's decision.
+// A decision is moved once, right after the cycle: boxing the record would cost an
+// allocation per cycle for nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Append this record.
+    Record(Transition),
+    /// Run this handler, then record its outcome ([`outcome`] / [`Object::record_outcome`]).
+    Execute(TaskCall),
+    /// Dormant, and the wake condition does not hold at this node: nothing to append.
+    Sleep(Wake),
+}
+
+/// What [`Object::step`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// A record was appended; `Some` when it ended the visit.
+    Appended(Option<Disposition>),
+    /// A handler must run: call [`Object::record_outcome`] with its result.
+    Execute(TaskCall),
+    /// Nothing appended: the object sleeps.
+    Sleep(Wake),
+}
+
+impl Wake {
+    /// `{"reason": "wait", "at_ms": ..., "event": ..., "timeout_at_ms": ...}`.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "reason": format!("{:?}", self.reason).to_lowercase(),
+            "at_ms": self.at_ms,
+            "event": self.event,
+            "timeout_at_ms": self.timeout_at_ms,
+        })
+    }
+}
+
+impl Disposition {
+    /// The disposition as JSON, the same in every language: `{"kind": "delegate" |
+    /// "dormant" | "terminated", ...}`.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Disposition::Delegate { reason, capability, target } => json!({
+                "kind": "delegate",
+                "reason": format!("{reason:?}").to_lowercase(),
+                "capability": capability,
+                "target": target,
+            }),
+            Disposition::Dormant(w) => {
+                let mut v = w.to_json();
+                v["kind"] = json!("dormant");
+                v
+            }
+            Disposition::Terminated { status, output, error } => json!({
+                "kind": "terminated",
+                "status": status.as_str(),
+                "output": output,
+                "error": error.as_ref().map(|e| json!({"error": e.error, "cause": e.cause})),
+            }),
+        }
+    }
+}
+
+impl TaskCall {
+    /// What a handler is given, as JSON.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "state": self.state,
+            "capability": self.capability,
+            "input": self.input,
+            "attempt": self.attempt,
+            "idempotency_key": self.idempotency_key,
+            "deadline_ms": self.deadline_ms,
+        })
+    }
+}
