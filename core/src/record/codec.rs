@@ -1,346 +1,8 @@
-//! Memory records: one per decided cycle, stored as immutable FlatBuffers bytes.
+//! Records on the wire: FlatBuffers decoding (untrusted bytes, bounded) and encoding.
 
-use flatbuffers::{FlatBufferBuilder, VerifierOptions, WIPOffset};
-use serde_json::{Value, json};
+use super::*;
 
-use crate::wire;
-use crate::{Error, Hash, Lineage, ObjectId, PublicKey, Result};
-
-/// The six actions a cycle selects from, plus the genesis record and compaction's
-/// checkpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Action {
-    Genesis,
-    Execute,
-    Mutate,
-    Delegate,
-    Dormant,
-    Reentry,
-    Terminate,
-    /// Older records folded and pruned (version 2, docs/long-lived.md).
-    Checkpoint,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Genesis => "genesis",
-            Action::Execute => "execute",
-            Action::Mutate => "mutate",
-            Action::Delegate => "delegate",
-            Action::Dormant => "dormant",
-            Action::Reentry => "reentry",
-            Action::Terminate => "terminate",
-            Action::Checkpoint => "checkpoint",
-        }
-    }
-    fn to_wire(self) -> wire::ActionKind {
-        match self {
-            Action::Genesis => wire::ActionKind::Genesis,
-            Action::Execute => wire::ActionKind::Execute,
-            Action::Mutate => wire::ActionKind::Mutate,
-            Action::Delegate => wire::ActionKind::Delegate,
-            Action::Dormant => wire::ActionKind::Dormant,
-            Action::Reentry => wire::ActionKind::Reentry,
-            Action::Terminate => wire::ActionKind::Terminate,
-            Action::Checkpoint => wire::ActionKind::Checkpoint,
-        }
-    }
-    fn from_wire(k: wire::ActionKind) -> Result<Action> {
-        Ok(match k {
-            wire::ActionKind::Genesis => Action::Genesis,
-            wire::ActionKind::Execute => Action::Execute,
-            wire::ActionKind::Mutate => Action::Mutate,
-            wire::ActionKind::Delegate => Action::Delegate,
-            wire::ActionKind::Dormant => Action::Dormant,
-            wire::ActionKind::Reentry => Action::Reentry,
-            wire::ActionKind::Terminate => Action::Terminate,
-            wire::ActionKind::Checkpoint => Action::Checkpoint,
-            other => return Err(Error::decode(format!("unknown action kind {}", other.0))),
-        })
-    }
-}
-
-/// Where an object stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Status {
-    Running,
-    Dormant,
-    Succeeded,
-    Failed,
-    Expired,
-    Rejected,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Running => "running",
-            Status::Dormant => "dormant",
-            Status::Succeeded => "succeeded",
-            Status::Failed => "failed",
-            Status::Expired => "expired",
-            Status::Rejected => "rejected",
-        }
-    }
-    /// Whether nothing more can happen to the object.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, Status::Succeeded | Status::Failed | Status::Expired | Status::Rejected)
-    }
-    pub(crate) fn to_wire(self) -> wire::Status {
-        match self {
-            Status::Running => wire::Status::Running,
-            Status::Dormant => wire::Status::Dormant,
-            Status::Succeeded => wire::Status::Succeeded,
-            Status::Failed => wire::Status::Failed,
-            Status::Expired => wire::Status::Expired,
-            Status::Rejected => wire::Status::Rejected,
-        }
-    }
-    pub(crate) fn from_wire(s: wire::Status) -> Result<Status> {
-        Ok(match s {
-            wire::Status::Running => Status::Running,
-            wire::Status::Dormant => Status::Dormant,
-            wire::Status::Succeeded => Status::Succeeded,
-            wire::Status::Failed => Status::Failed,
-            wire::Status::Expired => Status::Expired,
-            wire::Status::Rejected => Status::Rejected,
-            other => return Err(Error::decode(format!("unknown status {}", other.0))),
-        })
-    }
-}
-
-/// The node that wrote a record.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NodeRef {
-    pub id: String,
-    pub domain: String,
-    pub key: Option<PublicKey>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicyDecision {
-    NotEvaluated,
-    Allow,
-    Deny,
-}
-
-/// The policy decision behind a record's action.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyOutcome {
-    pub decision: PolicyDecision,
-    /// Ids of the deciding policies.
-    pub policies: Vec<String>,
-    pub errors: Vec<String>,
-}
-
-/// An advisor's proposal and what the node did with it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Advice {
-    pub action: Action,
-    pub target: Option<String>,
-    pub confidence: f32,
-    pub rationale: String,
-    pub followed: bool,
-    pub override_reason: Option<String>,
-}
-
-/// A named error with its cause.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskError {
-    pub error: String,
-    pub cause: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MutateKind {
-    Data,
-    Route,
-    Intent,
-    Context,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DelegateReason {
-    Capability,
-    Policy,
-    FanOut,
-    Unresolved,
-    /// An advisor proposed it and policy permitted it.
-    Advice,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DormantReason {
-    Wait,
-    Await,
-    Retry,
-    Join,
-    /// The visit reached its node's cycle bound with work left: present the object
-    /// again (here or at another node) and it goes on. Only a [`crate::Wake`] of a
-    /// visit's disposition says this; no record carries it.
-    Budget,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReentryCause {
-    Time,
-    Event,
-    Children,
-    Timeout,
-    /// An awaited event reported a failure (`SendTaskFailure`).
-    Failure,
-}
-
-/// A child object created by fan-out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChildRef {
-    pub id: ObjectId,
-    pub genesis_hash: Option<Hash>,
-    pub branch: u32,
-}
-
-/// The bytes one child takes in a version-2 fan-out record (`Delegate.launched`).
-const LAUNCHED_BYTES: usize = 16 + 32 + 4;
-
-impl ChildRef {
-    fn from_launched(b: &[u8]) -> ChildRef {
-        ChildRef {
-            id: ObjectId(b[..16].try_into().expect("16 bytes")),
-            genesis_hash: Hash::from_slice(&b[16..48]),
-            branch: u32::from_be_bytes(b[48..52].try_into().expect("4 bytes")),
-        }
-    }
-    fn to_launched(&self, buf: &mut Vec<u8>) {
-        buf.extend_from_slice(&self.id.0);
-        buf.extend_from_slice(&self.genesis_hash.unwrap_or(Hash::ZERO).0);
-        buf.extend_from_slice(&self.branch.to_be_bytes());
-    }
-}
-
-/// What a record did. JSON payloads are canonical JSON text.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Body {
-    Genesis {
-        id: ObjectId,
-        lineage: Lineage,
-        input: String,
-    },
-    Execute {
-        capability: String,
-        attempt: u32,
-        idempotency_key: Option<String>,
-        output: Option<String>,
-        error: Option<TaskError>,
-    },
-    Mutate {
-        kind: MutateKind,
-        revision: u32,
-        change: Option<String>,
-    },
-    Delegate {
-        reason: DelegateReason,
-        capability: Option<String>,
-        target: Option<String>,
-        children: Vec<ChildRef>,
-    },
-    Dormant {
-        reason: DormantReason,
-        wake_at_ms: Option<i64>,
-        event: Option<String>,
-        timeout_at_ms: Option<i64>,
-    },
-    Reentry {
-        cause: ReentryCause,
-        event: Option<String>,
-        payload: Option<String>,
-    },
-    Terminate {
-        status: Status,
-        output: Option<String>,
-        error: Option<TaskError>,
-    },
-    /// Records `0 .. pruned` folded into `summary` and removed from the memory.
-    Checkpoint {
-        /// How many records were pruned (seq `0 .. pruned`).
-        pruned: u32,
-        /// The hash of record `pruned - 1` (`None` when nothing was pruned).
-        base: Option<Hash>,
-        /// RFC 6962 frontier over the pruned records' hashes, largest subtree first.
-        frontier: Vec<Hash>,
-        /// Canonical JSON of [`crate::checkpoint::Summary`].
-        summary: String,
-        /// The plan in force after record `pruned - 1`, when the intent had changed.
-        plan: Option<String>,
-    },
-}
-
-impl Body {
-    pub fn action(&self) -> Action {
-        match self {
-            Body::Genesis { .. } => Action::Genesis,
-            Body::Execute { .. } => Action::Execute,
-            Body::Mutate { .. } => Action::Mutate,
-            Body::Delegate { .. } => Action::Delegate,
-            Body::Dormant { .. } => Action::Dormant,
-            Body::Reentry { .. } => Action::Reentry,
-            Body::Terminate { .. } => Action::Terminate,
-            Body::Checkpoint { .. } => Action::Checkpoint,
-        }
-    }
-}
-
-/// One decided cycle.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Record {
-    pub body: Body,
-    /// The state the cycle evaluated (empty for genesis).
-    pub state: String,
-    /// The state the object is in after this record (empty once terminated).
-    pub next_state: String,
-    /// The object's status after this record.
-    pub status: Status,
-    pub node: NodeRef,
-    /// The writing node's clock, ms since the Unix epoch.
-    pub time_ms: i64,
-    pub policy: Option<PolicyOutcome>,
-    pub advice: Option<Advice>,
-    /// The intent hash in force after this record, when this record changed it (always
-    /// on genesis); `None` means unchanged since the previous record.
-    pub intent_hash: Option<Hash>,
-    /// Likewise for the context hash.
-    pub context_hash: Option<Hash>,
-    /// Present on the last record of every visit.
-    pub data_hash: Option<Hash>,
-    /// The hash of the workflow variables in force after this record, when this record
-    /// changed them (version 2); `None` means unchanged (none at first).
-    pub variables_hash: Option<Hash>,
-    /// The variables this record assigned, canonical JSON object (version 2).
-    pub assigned: Option<String>,
-    /// Whether the entry carries a signature by `node.key`.
-    pub signed: bool,
-    /// 0 for genesis, +1 for every visit.
-    pub visit: u32,
-    /// The record's index in the memory.
-    pub seq: u32,
-}
-
-/// The per-record facts verification needs, read without allocating.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RecordMeta {
-    pub action: Action,
-    pub seq: u32,
-    pub visit: u32,
-    pub signed: bool,
-    pub key: Option<PublicKey>,
-    pub status: Status,
-    pub intent_hash: Option<Hash>,
-    pub context_hash: Option<Hash>,
-    pub data_hash: Option<Hash>,
-    pub variables_hash: Option<Hash>,
-}
-
-fn verifier_options(len: usize) -> VerifierOptions {
+pub(super) fn verifier_options(len: usize) -> VerifierOptions {
     VerifierOptions {
         max_depth: 32,
         // A table takes at least 4 bytes (its vtable offset), so this bounds nothing the
@@ -351,7 +13,7 @@ fn verifier_options(len: usize) -> VerifierOptions {
     }
 }
 
-fn hash_field(v: Option<flatbuffers::Vector<'_, u8>>, field: &str) -> Result<Option<Hash>> {
+pub(super) fn hash_field(v: Option<flatbuffers::Vector<'_, u8>>, field: &str) -> Result<Option<Hash>> {
     match v {
         None => Ok(None),
         Some(v) => Hash::from_slice(v.bytes())
@@ -360,7 +22,7 @@ fn hash_field(v: Option<flatbuffers::Vector<'_, u8>>, field: &str) -> Result<Opt
     }
 }
 
-fn key_field(v: Option<flatbuffers::Vector<'_, u8>>, field: &str) -> Result<Option<PublicKey>> {
+pub(super) fn key_field(v: Option<flatbuffers::Vector<'_, u8>>, field: &str) -> Result<Option<PublicKey>> {
     match v {
         None => Ok(None),
         Some(v) => PublicKey::from_slice(v.bytes())
@@ -374,7 +36,7 @@ pub(crate) fn id_field(v: flatbuffers::Vector<'_, u8>, field: &str) -> Result<Ob
 }
 
 /// Checks a record buffer's structure and returns its root table.
-fn root(bytes: &[u8]) -> Result<wire::Record<'_>> {
+pub(super) fn root(bytes: &[u8]) -> Result<wire::Record<'_>> {
     flatbuffers::root_with_opts::<wire::Record>(&verifier_options(bytes.len()), bytes)
         .map_err(|e| Error::decode(format!("malformed record: {}", one_line(&e))))
 }
@@ -439,11 +101,11 @@ impl RecordMeta {
     }
 }
 
-fn opt_str(s: Option<&str>) -> Option<String> {
+pub(super) fn opt_str(s: Option<&str>) -> Option<String> {
     s.map(str::to_owned)
 }
 
-fn task_error(e: Option<wire::TaskError<'_>>) -> Option<TaskError> {
+pub(super) fn task_error(e: Option<wire::TaskError<'_>>) -> Option<TaskError> {
     e.map(|e| TaskError { error: e.error().to_owned(), cause: opt_str(e.cause()) })
 }
 
@@ -856,75 +518,6 @@ impl Record {
     pub fn encode(&self) -> Vec<u8> {
         self.encode_with(&mut FlatBufferBuilder::with_capacity(256))
     }
-
-    pub fn action(&self) -> Action {
-        self.body.action()
-    }
-
-    /// A readable JSON view of the record; JSON payloads are shown as JSON.
-    pub fn to_json(&self) -> Value {
-        let payload = |s: &Option<String>| s.as_deref().map(parse_shown);
-        let err = |e: &Option<TaskError>| e.as_ref().map(|e| json!({"error": e.error, "cause": e.cause}));
-        let body = match &self.body {
-            Body::Genesis { id, lineage, input } => json!({
-                "id": id.to_hex(),
-                "lineage": lineage_json(lineage),
-                "input": parse_shown(input),
-            }),
-            Body::Execute { capability, attempt, idempotency_key, output, error } => json!({
-                "capability": capability, "attempt": attempt, "idempotency_key": idempotency_key,
-                "output": payload(output), "error": err(error),
-            }),
-            Body::Mutate { kind, revision, change } => json!({
-                "kind": format!("{kind:?}").to_lowercase(), "revision": revision, "change": payload(change),
-            }),
-            Body::Delegate { reason, capability, target, children } => json!({
-                "reason": format!("{reason:?}").to_lowercase(), "capability": capability, "target": target,
-                "children": children.iter().map(|c| json!({
-                    "id": c.id.to_hex(), "genesis_hash": c.genesis_hash.map(|h| h.to_hex()), "branch": c.branch,
-                })).collect::<Vec<_>>(),
-            }),
-            Body::Dormant { reason, wake_at_ms, event, timeout_at_ms } => json!({
-                "reason": format!("{reason:?}").to_lowercase(), "wake_at_ms": wake_at_ms, "event": event,
-                "timeout_at_ms": timeout_at_ms,
-            }),
-            Body::Reentry { cause, event, payload: p } => json!({
-                "cause": format!("{cause:?}").to_lowercase(), "event": event, "payload": payload(p),
-            }),
-            Body::Terminate { status, output, error } => json!({
-                "status": status.as_str(), "output": payload(output), "error": err(error),
-            }),
-            Body::Checkpoint { pruned, base, frontier, summary, plan } => json!({
-                "pruned": pruned, "base": base.map(|h| h.to_hex()),
-                "frontier": frontier.iter().map(Hash::to_hex).collect::<Vec<_>>(),
-                "summary": parse_shown(summary), "plan": payload(plan),
-            }),
-        };
-        json!({
-            "seq": self.seq,
-            "visit": self.visit,
-            "action": self.action().as_str(),
-            "state": self.state,
-            "next_state": self.next_state,
-            "status": self.status.as_str(),
-            "node": {"id": self.node.id, "domain": self.node.domain, "key": self.node.key.map(|k| k.to_hex())},
-            "time_ms": self.time_ms,
-            "policy": self.policy.as_ref().map(|p| json!({
-                "decision": format!("{:?}", p.decision).to_lowercase(), "policies": p.policies, "errors": p.errors,
-            })),
-            "advice": self.advice.as_ref().map(|a| json!({
-                "action": a.action.as_str(), "target": a.target, "confidence": a.confidence,
-                "rationale": a.rationale, "followed": a.followed, "override_reason": a.override_reason,
-            })),
-            "intent_hash": self.intent_hash.map(|h| h.to_hex()),
-            "context_hash": self.context_hash.map(|h| h.to_hex()),
-            "data_hash": self.data_hash.map(|h| h.to_hex()),
-            "variables_hash": self.variables_hash.map(|h| h.to_hex()),
-            "assigned": self.assigned.as_deref().map(parse_shown),
-            "signed": self.signed,
-            "body": body,
-        })
-    }
 }
 
 pub(crate) fn opt_string<'a>(fbb: &mut FlatBufferBuilder<'a>, v: Option<&str>) -> Option<WIPOffset<&'a str>> {
@@ -941,20 +534,4 @@ pub(crate) fn string_vector<'a>(
     }
     let offs: Vec<_> = v.iter().map(|x| fbb.create_string(x)).collect();
     Some(fbb.create_vector(&offs))
-}
-
-pub(crate) fn lineage_json(l: &Lineage) -> Value {
-    json!({
-        "parent": l.parent.map(|p| p.to_hex()),
-        "root": l.root.to_hex(),
-        "generation": l.generation,
-        "branch": l.branch,
-        "fanout_state": l.fanout_state,
-    })
-}
-
-/// Record payloads are canonical JSON; show them parsed (or as text if a writer
-/// stored something else).
-fn parse_shown(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
 }
