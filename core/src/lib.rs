@@ -47,6 +47,7 @@ mod object;
 pub mod policy;
 mod record;
 pub mod results;
+mod trust;
 mod verify;
 pub mod wire;
 
