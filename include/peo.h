@@ -117,6 +117,13 @@ typedef enum {
 typedef struct PeoAdvice PeoAdvice;
 
 /**
+ * The records compactions pruned from an object, as a mesh keeps them
+ * (`peo_jetstream_archive`): archive segments to pass to `peo_object_audit`. Free with
+ * `peo_archive_free`.
+ */
+typedef struct PeoArchive PeoArchive;
+
+/**
  * A connection to a NATS JetStream mesh (`peo_jetstream_connect`). Free with
  * `peo_jetstream_free`. Its calls block the calling thread; one connection may be used
  * from several threads.
@@ -388,6 +395,23 @@ peo_status peo_jetstream_wait(const PeoJetStream *js, const char *object_id, dou
  * `*out` with `peo_string_free`.
  */
 peo_status peo_jetstream_stats_json(const PeoJetStream *js, char **out);
+
+/**
+ * Reads the records compactions pruned from object `object_id` (every node keeps what
+ * its compactions prune in the mesh). Free `*out` with `peo_archive_free`.
+ */
+peo_status peo_jetstream_archive(const PeoJetStream *js, const char *object_id, PeoArchive **out);
+
+/**
+ * The archive's segments as `peo_object_audit` takes them: `*count` segments,
+ * `(*segments)[i]` of `(*lens)[i]` bytes. Borrowed: valid as long as the archive.
+ */
+peo_status peo_archive_segments(const PeoArchive *archive, const uint8_t *const **segments, const size_t **lens, size_t *count);
+
+/**
+ * Frees an archive. Accepts NULL.
+ */
+void peo_archive_free(PeoArchive *archive);
 
 /**
  * Closes a connection. Accepts NULL.

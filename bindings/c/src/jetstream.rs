@@ -5,6 +5,7 @@ use std::ffi::{c_char, c_void};
 #[cfg(feature = "jetstream")]
 use std::sync::Arc;
 
+use peo_core::checkpoint::Segment;
 use peo_core::{Error, Limits, Object};
 use peo_runtime::host;
 
@@ -153,6 +154,9 @@ impl Client {
         match *self {}
     }
     fn stats_json(&self) -> String {
+        match *self {}
+    }
+    fn archive(&self, _: &str) -> Result<Vec<Segment>, Error> {
         match *self {}
     }
 }
@@ -308,6 +312,59 @@ pub unsafe extern "C" fn peo_jetstream_stats_json(js: *const PeoJetStream, out: 
         give_string(out, &js.0.stats_json());
         Ok(())
     })
+}
+
+/// The records compactions pruned from an object, as a mesh keeps them
+/// (`peo_jetstream_archive`): archive segments to pass to `peo_object_audit`. Free with
+/// `peo_archive_free`.
+pub struct PeoArchive {
+    segments: Vec<Vec<u8>>,
+    pointers: Vec<*const u8>,
+    lens: Vec<usize>,
+}
+
+/// Reads the records compactions pruned from object `object_id` (every node keeps what
+/// its compactions prune in the mesh). Free `*out` with `peo_archive_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_jetstream_archive(
+    js: *const PeoJetStream,
+    object_id: *const c_char,
+    out: *mut *mut PeoArchive,
+) -> PeoStatus {
+    guard(|| {
+        let out = unsafe { handle_out(out, "out") }?;
+        let js = unsafe { handle(js, "js") }?;
+        let id = unsafe { str_arg(object_id, "object_id") }?;
+        let segments: Vec<Vec<u8>> = js.0.archive(id)?.iter().map(Segment::to_bytes).collect();
+        let pointers = segments.iter().map(|s| s.as_ptr()).collect();
+        let lens = segments.iter().map(Vec::len).collect();
+        *out = Box::into_raw(Box::new(PeoArchive { segments, pointers, lens }));
+        Ok(())
+    })
+}
+
+/// The archive's segments as `peo_object_audit` takes them: `*count` segments,
+/// `(*segments)[i]` of `(*lens)[i]` bytes. Borrowed: valid as long as the archive.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_archive_segments(
+    archive: *const PeoArchive,
+    segments: *mut *const *const u8,
+    lens: *mut *const usize,
+    count: *mut usize,
+) -> PeoStatus {
+    guard(|| {
+        let a = unsafe { handle(archive, "archive") }?;
+        *unsafe { out_arg(segments, "segments") }? = a.pointers.as_ptr();
+        *unsafe { out_arg(lens, "lens") }? = a.lens.as_ptr();
+        *unsafe { out_arg(count, "count") }? = a.segments.len();
+        Ok(())
+    })
+}
+
+/// Frees an archive. Accepts NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_archive_free(archive: *mut PeoArchive) {
+    unsafe { free_box(archive) }
 }
 
 /// Closes a connection. Accepts NULL.

@@ -1,8 +1,9 @@
 /* A C node on a NATS JetStream mesh: serves the objects for its capability until it has
  * handled as many as expected (its stop callback), then checks the counters; an
  * unreachable server is PEO_TRANSPORT. Then the C client: it submits an object that
- * awaits an event, sends the event, serves until the client reads the object finished,
- * and waits for it. Usage: serve NATS_URL EXPECTED */
+ * waits a second (the node compacts it then) and awaits an event, sends the event, serves
+ * until the client reads the object finished, waits for it and audits it against the
+ * archive the mesh kept. Usage: serve NATS_URL EXPECTED */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,8 @@ static bool finished(void *user_data) {
 
 static const char *AWAITING =
     "{\"StartAt\": \"Pack\", \"States\": {"
-    "  \"Pack\": {\"Type\": \"Task\", \"Resource\": \"warehouse.pack\", \"ResultPath\": \"$.parcel\", \"Next\": \"Approve\"},"
+    "  \"Pack\": {\"Type\": \"Task\", \"Resource\": \"warehouse.pack\", \"ResultPath\": \"$.parcel\", \"Next\": \"Pause\"},"
+    "  \"Pause\": {\"Type\": \"Wait\", \"Seconds\": 1, \"Next\": \"Approve\"},"
     "  \"Approve\": {\"Type\": \"Task\", \"Resource\": \"approvals.request\", \"ResultPath\": \"$.approval\", \"End\": true}},"
     " \"Await\": {\"Approve\": {\"EventPath\": \"$.token\", \"TimeoutSeconds\": 60}}}";
 
@@ -89,6 +91,8 @@ static void client(const char *url, PeoNode *node) {
   PeoObject *none = NULL;
   CHECK(peo_jetstream_get(js, "00000000000000000000000000000000", &none) == PEO_OK && none == NULL);
 
+  /* The serving node compacts: what it prunes is kept in the mesh, for the audit below. */
+  CHECK(peo_node_set_compaction(node, 2, 1) == PEO_OK);
   Watch watch = {js, id};
   PeoServeOptions options = {0};
   options.idle_timeout_seconds = 60;
@@ -100,6 +104,21 @@ static void client(const char *url, PeoNode *node) {
   char *data = NULL;
   CHECK(peo_object_data_json(done, &data) == PEO_OK);
   CHECK(strstr(data, "\"approval\":{\"by\":\"c\"}") != NULL);
+  /* The archive the mesh kept: the final object audits against it, and not without it. */
+  PeoArchive *archive = NULL;
+  CHECK(peo_jetstream_archive(js, id, &archive) == PEO_OK);
+  const uint8_t *const *segments = NULL;
+  const size_t *lens = NULL;
+  size_t count = 0;
+  CHECK(peo_archive_segments(archive, &segments, &lens, &count) == PEO_OK && count > 0);
+  char *report = NULL;
+  CHECK(peo_object_audit(done, segments, lens, count, NULL, 0, &report) == PEO_OK);
+  CHECK(strstr(report, "\"checkpoints_audited\":") != NULL && strstr(report, "\"valid\":true") != NULL);
+  peo_string_free(report);
+  report = NULL;
+  CHECK(peo_object_audit(done, NULL, NULL, 0, NULL, 0, &report) == PEO_INTEGRITY);
+  peo_string_free(report);
+  peo_archive_free(archive);
   char *stats = NULL;
   CHECK(peo_jetstream_stats_json(js, &stats) == PEO_OK && strstr(stats, "\"received\":") != NULL);
   printf("c client: submitted %s, sent its event, read it finished: %s\n", id, data);
