@@ -8,6 +8,7 @@
 //! The engine runs with the GIL released (`Python::detach`); handlers, the advisor and
 //! the clock re-attach to call back into Python.
 
+mod convert;
 #[cfg(feature = "jetstream")]
 mod jetstream;
 
@@ -237,8 +238,69 @@ impl PyVisit {
 
 /// A handler: the Python-side wrapper `(capability, state, input_json, idempotency_key,
 /// attempt, deadline_ms) -> ("ok", output_json, refinement_json | None) | ("error", name,
-/// cause | None)`.
-struct PyHandler(Py<PyAny>);
+/// cause | None)`, and for a plain synchronous handler that takes no context, the
+/// function itself, called directly with the input as a Python value (no JSON text
+/// either way; see `convert`).
+struct PyHandler {
+    wrapper: Py<PyAny>,
+    direct: Option<Direct>,
+}
+
+/// What the direct call needs besides the function: `settle(result) -> outcome` for a
+/// result that turns out to be awaitable, `failure(exception) -> outcome` for an
+/// exception (both from `peo._api`, so the rules are written once).
+struct Direct {
+    function: Py<PyAny>,
+    settle: Py<PyAny>,
+    failure: Py<PyAny>,
+}
+
+type Reply = (String, Option<String>, Option<String>);
+
+impl PyHandler {
+    /// A callback's exception as the attempt's error (and stashed for re-raising when it
+    /// is not an `Exception`).
+    fn failed(py: Python<'_>, e: PyErr) -> HandlerError {
+        let interrupted = !e.is_instance_of::<PyException>(py);
+        let text = callback_error(py, e);
+        HandlerError {
+            error: if interrupted { HANDLER_INTERRUPTED } else { HANDLER_INVALID_OUTPUT }.into(),
+            cause: Some(text),
+        }
+    }
+
+    fn reply(reply: Reply) -> Result<(Value, Option<Value>), HandlerError> {
+        let (kind, a, b) = reply;
+        match outcome_from_text(&kind, a, b) {
+            TaskOutcome::Output(output) => Ok((output, None)),
+            TaskOutcome::Refined { output, refinement } => Ok((output, Some(refinement))),
+            TaskOutcome::Error { error, cause } => Err(HandlerError { error, cause }),
+        }
+    }
+
+    fn call_direct(py: Python<'_>, d: &Direct, input: &Value) -> Result<(Value, Option<Value>), HandlerError> {
+        let outcome = |helper: &Py<PyAny>, arg: Py<PyAny>| {
+            helper.call1(py, (arg,)).and_then(|r| r.extract::<Reply>(py)).map_err(|e| Self::failed(py, e))
+        };
+        let value = convert::to_python(py, input).map_err(|e| Self::failed(py, e))?;
+        match d.function.bind(py).call1((value,)) {
+            Ok(result) if result.hasattr("__await__").unwrap_or(false) => {
+                Self::reply(outcome(&d.settle, result.unbind())?)
+            }
+            Ok(result) => match convert::from_python(&result) {
+                Ok(output) => Ok((output, None)),
+                Err(why) => Err(HandlerError {
+                    error: HANDLER_INVALID_OUTPUT.into(),
+                    cause: Some(format!("the handler returned a value that is not JSON: {why}")),
+                }),
+            },
+            Err(e) if e.is_instance_of::<PyException>(py) => {
+                Self::reply(outcome(&d.failure, e.into_value(py).into_any())?)
+            }
+            Err(e) => Err(Self::failed(py, e)),
+        }
+    }
+}
 
 impl Handler for PyHandler {
     fn call(&self, invocation: &Invocation) -> Result<Value, HandlerError> {
@@ -246,6 +308,9 @@ impl Handler for PyHandler {
     }
 
     fn call_refined(&self, invocation: &Invocation) -> Result<(Value, Option<Value>), HandlerError> {
+        if let Some(d) = &self.direct {
+            return Python::attach(|py| Self::call_direct(py, d, &invocation.input));
+        }
         let input = invocation.input.to_string();
         let reply = Python::attach(|py| {
             let args = (
@@ -256,24 +321,9 @@ impl Handler for PyHandler {
                 invocation.attempt,
                 invocation.deadline_ms,
             );
-            match self.0.call1(py, args).and_then(|r| r.extract::<(String, Option<String>, Option<String>)>(py)) {
-                Ok(r) => Ok(r),
-                Err(e) => {
-                    let interrupted = !e.is_instance_of::<PyException>(py);
-                    let text = callback_error(py, e);
-                    Err(HandlerError {
-                        error: if interrupted { HANDLER_INTERRUPTED } else { HANDLER_INVALID_OUTPUT }.into(),
-                        cause: Some(text),
-                    })
-                }
-            }
+            self.wrapper.call1(py, args).and_then(|r| r.extract::<Reply>(py)).map_err(|e| Self::failed(py, e))
         })?;
-        let (kind, a, b) = reply;
-        match outcome_from_text(&kind, a, b) {
-            TaskOutcome::Output(output) => Ok((output, None)),
-            TaskOutcome::Refined { output, refinement } => Ok((output, Some(refinement))),
-            TaskOutcome::Error { error, cause } => Err(HandlerError { error, cause }),
-        }
+        Self::reply(reply)
     }
 }
 
@@ -345,8 +395,17 @@ impl PyNode {
     fn set_trust_json(&mut self, trust_json: &str) -> PyResult<()> {
         self.set(Setting::TrustJson(trust_json))
     }
-    fn add_handler(&mut self, capability: &str, wrapper: Py<PyAny>) -> PyResult<()> {
-        self.set(Setting::Handler(capability, Box::new(PyHandler(wrapper))))
+    /// `direct`: `(function, settle, failure)` for a synchronous handler without a
+    /// context, called without the wrapper.
+    #[pyo3(signature = (capability, wrapper, direct=None))]
+    fn add_handler(
+        &mut self,
+        capability: &str,
+        wrapper: Py<PyAny>,
+        direct: Option<(Py<PyAny>, Py<PyAny>, Py<PyAny>)>,
+    ) -> PyResult<()> {
+        let direct = direct.map(|(function, settle, failure)| Direct { function, settle, failure });
+        self.set(Setting::Handler(capability, Box::new(PyHandler { wrapper, direct })))
     }
     /// `advisor(object: _peo.Object) -> str | None` (a proposal as JSON), or None to remove it.
     #[pyo3(signature = (advisor))]

@@ -136,6 +136,47 @@ def test_handler_failures_are_recorded_not_raised():
         assert got["Error"] == error and cause in got["Cause"], got
 
 
+def test_handler_values_cross_as_json_would_carry_them():
+    """Plain synchronous handlers are called without JSON text in between; what they
+    receive and what is recorded must still be what json.loads and json.dumps give."""
+    plan = {"StartAt": "Call", "States": {"Call": {"Type": "Task", "Resource": "x.call", "End": True}}}
+    value = {"s": "é\u2028", "i": -(2**53), "f": 0.1, "b": True, "n": None, "l": [1, [2.5]], "d": {}}
+    seen = []
+
+    class Number(int):
+        pass
+
+    async def later():
+        return {"later": True}
+
+    cases = [
+        (lambda v: (seen.append(v), v)[1], value),
+        (
+            lambda v: {1: "a", 2.5: "b", False: "c", None: "d", Number(3): "e"},
+            {"1": "a", "2.5": "b", "false": "c", "null": "d", "3": "e"},
+        ),
+        (lambda v: (1, "two", (3,)), [1, "two", [3]]),
+        (lambda v: 2**70, float(2**70)),
+        (lambda v: later(), {"later": True}),
+    ]
+    for fn, expected in cases:
+        node = peo.Node("n", domain="d", trust="any")
+        node.add_handler("x.call", fn)
+        visit = node.visit(peo.Object.create(plan, input=value, now_ms=T0))
+        assert visit.object.status == "succeeded" and visit.disposition.output == expected
+    assert seen == [value] and type(seen[0]["i"]) is int and type(seen[0]["l"][1][0]) is float
+    cycle: list = []
+    cycle.append(cycle)
+    bad = [(lambda v: cycle, "nests deeper"), (lambda v: {(1, 2): 3}, "keys must be"), (lambda v: {1, 2}, "set")]
+    for fn, cause in bad:
+        node = peo.Node("n", domain="d", trust="any")
+        node.add_handler("x.call", fn)
+        visit = node.visit(peo.Object.create(plan, now_ms=T0))
+        assert visit.object.status == "failed"
+        error = visit.disposition.error
+        assert error["error"] == peo.HANDLER_INVALID_OUTPUT and cause in error["cause"], error
+
+
 def test_a_node_without_the_capability_delegates_and_no_handler_fails_the_attempt():
     node = peo.Node("n", domain="d", trust="any")
     visit = node.visit(order())

@@ -546,6 +546,24 @@ def _wrap_handler(fn: Handler) -> Callable[..., Outcome]:
     return call
 
 
+def _settle(result: Any) -> Outcome:
+    """A directly called handler's result that is awaitable: awaited, then as usual."""
+    try:
+        result = _run_coroutine(result)
+    except Exception as e:
+        return _failure(e)
+    return _outcome(result, None)
+
+
+def _direct(fn: Handler) -> Optional[Tuple[Handler, Callable[[Any], Outcome], Callable[[Exception], Outcome]]]:
+    """What the engine needs to call a plain synchronous handler that takes no context
+    itself, its input and output converted without JSON text; None for the others,
+    which go through `_wrap_handler`."""
+    if _wants_context(fn) or inspect.iscoroutinefunction(fn):
+        return None
+    return (fn, _settle, _failure)
+
+
 async def _call_async(fn: Optional[Handler], call: Tuple[Any, ...]) -> Outcome:
     """A session's handler call on the caller's event loop: coroutines are awaited there."""
     if fn is None:
@@ -699,7 +717,7 @@ class Node:
     def add_handler(self, capability: str, fn: Handler) -> None:
         if not callable(fn):
             raise TypeError(f"the handler of {capability!r} must be callable")
-        self._native.add_handler(capability, _wrap_handler(fn))
+        self._native.add_handler(capability, _wrap_handler(fn), _direct(fn))
         self._handlers[capability] = fn
 
     @property
