@@ -203,6 +203,19 @@ impl Error {
     pub fn field(&self) -> Option<&str> {
         self.field.as_deref()
     }
+    /// The error's JSON form, the same in every language ([`crate::forms::ErrorForm`]):
+    /// `{code, kind, message, text, record, state, field}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        crate::forms::value(&crate::forms::ErrorForm {
+            code: self.kind.code().into(),
+            kind: self.kind.as_str().into(),
+            message: self.message.clone(),
+            text: self.to_string(),
+            record: self.record,
+            state: self.state.clone(),
+            field: self.field.clone(),
+        })
+    }
 }
 
 impl fmt::Display for Error {

@@ -36,6 +36,7 @@ mod cycle;
 mod error;
 #[doc(hidden)]
 pub mod forge;
+pub mod forms;
 mod hash;
 mod id;
 pub mod intent;

@@ -101,28 +101,39 @@ impl VerifyReport {
     /// "checkpoint": null or {"seq", "pruned", "node", "domain", "key", "trusted", "attests"}, "checkpoints_audited",
     /// "broken": null or {"record", "kind", "code", "message"}}`.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "valid": self.is_valid(),
-            "records_checked": self.records_checked,
-            "signatures_checked": self.signatures_checked,
-            "signers": self.signers.iter().map(|s| serde_json::json!({
-                "key": s.key.to_hex(), "trusted": s.trusted, "records": s.records,
-            })).collect::<Vec<_>>(),
-            "unsigned_records": self.unsigned_records,
-            "untrusted_records": self.untrusted_records,
-            "head": self.head.to_hex(),
-            "principal": self.principal,
-            "domains": self.domains,
-            "changes_checked": self.changes_checked,
-            "records_pruned": self.records_pruned,
-            "checkpoint": self.checkpoint.as_ref().map(|c| serde_json::json!({
-                "seq": c.seq, "pruned": c.pruned, "node": c.node, "domain": c.domain,
-                "key": c.key.map(|k| k.to_hex()), "trusted": c.trusted, "attests": c.describe(),
-            })),
-            "checkpoints_audited": self.checkpoints_audited,
-            "broken": self.broken.as_ref().map(|b| serde_json::json!({
-                "record": b.record, "kind": b.kind.as_str(), "code": b.kind.code(), "message": b.message,
-            })),
+        use crate::forms::{BrokenForm, CheckpointForm, SignerForm, VerifyReportForm};
+        crate::forms::value(&VerifyReportForm {
+            valid: self.is_valid(),
+            records_checked: self.records_checked,
+            signatures_checked: self.signatures_checked,
+            signers: self
+                .signers
+                .iter()
+                .map(|s| SignerForm { key: s.key.to_hex(), trusted: s.trusted, records: s.records.clone() })
+                .collect(),
+            unsigned_records: self.unsigned_records,
+            untrusted_records: self.untrusted_records,
+            head: self.head.to_hex(),
+            principal: self.principal.clone(),
+            domains: self.domains.clone(),
+            changes_checked: self.changes_checked,
+            records_pruned: self.records_pruned,
+            checkpoint: self.checkpoint.as_ref().map(|c| CheckpointForm {
+                seq: c.seq,
+                pruned: c.pruned,
+                node: c.node.clone(),
+                domain: c.domain.clone(),
+                key: c.key.map(|k| k.to_hex()),
+                trusted: c.trusted,
+                attests: c.describe(),
+            }),
+            checkpoints_audited: self.checkpoints_audited,
+            broken: self.broken.as_ref().map(|b| BrokenForm {
+                record: b.record,
+                kind: b.kind.as_str().into(),
+                code: b.kind.code().into(),
+                message: b.message.clone(),
+            }),
         })
     }
     /// `Ok(self)` when valid, else the error naming the broken record.

@@ -25,15 +25,7 @@ pub fn parse_json(text: &str, what: &str) -> Result<Value> {
 /// "state", "field"}` (`text` is the whole line, `message` without the kind and place;
 /// the last three `null` when the error does not concern one).
 pub fn error_json(e: &Error) -> Value {
-    serde_json::json!({
-        "code": e.kind().code(),
-        "kind": e.kind().as_str(),
-        "message": e.message(),
-        "text": e.to_string(),
-        "record": e.record(),
-        "state": e.state(),
-        "field": e.field(),
-    })
+    e.to_json()
 }
 
 /// Raw 32-byte Ed25519 public keys.

@@ -6,3 +6,5 @@ source "$(dirname "$0")/common.sh"
 step "generated code is up to date"
 scripts/gen-flatbuffers.sh --check
 scripts/gen-header.sh --check
+# schema/forms.schema.json is checked by core/tests/forms.rs in 05-rust-tests.sh
+# (scripts/gen-schema.sh regenerates it).

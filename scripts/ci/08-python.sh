@@ -10,7 +10,7 @@ rm -rf "$venv"
 python3 -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check ./python
 "$venv/bin/python" -c "import peo; print('import peo:', peo.__version__, peo.__file__)"
-"$venv/bin/pip" install -q --disable-pip-version-check pytest mypy ruff==0.17.6   # python/pyproject.toml [test]
+"$venv/bin/pip" install -q --disable-pip-version-check pytest mypy ruff==0.17.6 jsonschema==4.25.1   # python/pyproject.toml [test]
 (cd python && "../$venv/bin/python" -m pytest -q tests)
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .

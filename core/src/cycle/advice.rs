@@ -74,11 +74,11 @@ impl Proposal {
 
     /// The JSON form [`Proposal::from_json`] reads.
     pub fn to_json(&self) -> Value {
-        json!({
-            "action": self.action.as_str(),
-            "target": self.target,
-            "confidence": self.confidence,
-            "rationale": self.rationale,
+        crate::forms::value(&crate::forms::ProposalForm {
+            action: self.action,
+            target: self.target.clone(),
+            confidence: Some(self.confidence),
+            rationale: Some(self.rationale.clone()),
         })
     }
 

@@ -2,6 +2,7 @@
 //! transitions, handler calls and outcomes, decisions; and their JSON forms.
 
 use super::*;
+use crate::forms::{self, DispositionForm, EventForm, TaskCallForm, WakeForm};
 
 /// What the cycle knows about the node evaluating an object.
 #[derive(Debug, Clone, Default)]
@@ -126,15 +127,17 @@ impl Event {
         Ok(Event { name, payload, error: error.map(|error| TaskError { error, cause }), heartbeat })
     }
 
-    /// The JSON form [`Event::from_json`] reads.
+    /// The JSON form [`Event::from_json`] reads ([`EventForm`]).
     pub fn to_json(&self) -> Value {
+        let mut form = EventForm { name: self.name.clone(), payload: None, error: None, cause: None, heartbeat: None };
         if self.heartbeat {
-            json!({"name": self.name, "heartbeat": true})
+            form.heartbeat = Some(true);
         } else if let Some(e) = &self.error {
-            json!({"name": self.name, "error": e.error, "cause": e.cause})
+            (form.error, form.cause) = (Some(e.error.clone()), e.cause.clone());
         } else {
-            json!({"name": self.name, "payload": self.payload})
+            form.payload = Some(self.payload.clone());
         }
+        forms::value(&form)
     }
 }
 
@@ -270,53 +273,52 @@ pub enum Step {
 }
 
 impl Wake {
-    /// `{"reason": "wait", "at_ms": ..., "event": ..., "timeout_at_ms": ...}`.
+    /// `{"reason": "wait", "at_ms": ..., "event": ..., "timeout_at_ms": ...}` ([`WakeForm`]).
     pub fn to_json(&self) -> Value {
-        json!({
-            "reason": format!("{:?}", self.reason).to_lowercase(),
-            "at_ms": self.at_ms,
-            "event": self.event,
-            "timeout_at_ms": self.timeout_at_ms,
-        })
+        forms::value(&self.form())
+    }
+
+    fn form(&self) -> WakeForm {
+        WakeForm {
+            reason: self.reason,
+            at_ms: self.at_ms,
+            event: self.event.clone(),
+            timeout_at_ms: self.timeout_at_ms,
+        }
     }
 }
 
 impl Disposition {
     /// The disposition as JSON, the same in every language: `{"kind": "delegate" |
-    /// "dormant" | "terminated", ...}`.
+    /// "dormant" | "terminated", ...}` ([`DispositionForm`]).
     pub fn to_json(&self) -> Value {
-        match self {
-            Disposition::Delegate { reason, capability, target } => json!({
-                "kind": "delegate",
-                "reason": format!("{reason:?}").to_lowercase(),
-                "capability": capability,
-                "target": target,
-            }),
-            Disposition::Dormant(w) => {
-                let mut v = w.to_json();
-                v["kind"] = json!("dormant");
-                v
+        forms::value(&match self {
+            Disposition::Delegate { reason, capability, target } => {
+                DispositionForm::Delegate { reason: *reason, capability: capability.clone(), target: target.clone() }
             }
-            Disposition::Terminated { status, output, error } => json!({
-                "kind": "terminated",
-                "status": status.as_str(),
-                "output": output,
-                "error": error.as_ref().map(|e| json!({"error": e.error, "cause": e.cause})),
-            }),
-        }
+            Disposition::Dormant(w) => DispositionForm::Dormant {
+                reason: w.reason,
+                at_ms: w.at_ms,
+                event: w.event.clone(),
+                timeout_at_ms: w.timeout_at_ms,
+            },
+            Disposition::Terminated { status, output, error } => {
+                DispositionForm::Terminated { status: *status, output: output.clone(), error: forms::task_error(error) }
+            }
+        })
     }
 }
 
 impl TaskCall {
-    /// What a handler is given, as JSON.
+    /// What a handler is given, as JSON ([`TaskCallForm`]).
     pub fn to_json(&self) -> Value {
-        json!({
-            "state": self.state,
-            "capability": self.capability,
-            "input": self.input,
-            "attempt": self.attempt,
-            "idempotency_key": self.idempotency_key,
-            "deadline_ms": self.deadline_ms,
+        forms::value(&TaskCallForm {
+            state: self.state.clone(),
+            capability: self.capability.clone(),
+            input: self.input.clone(),
+            attempt: self.attempt,
+            idempotency_key: self.idempotency_key.clone(),
+            deadline_ms: self.deadline_ms,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! Memory records: one per decided cycle, stored as immutable FlatBuffers bytes.
 
 use flatbuffers::{FlatBufferBuilder, VerifierOptions, WIPOffset};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::wire;
 
@@ -14,7 +14,8 @@ pub(crate) use json::lineage_json;
 
 /// The six actions a cycle selects from, plus the genesis record and compaction's
 /// checkpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Action {
     Genesis,
     Execute,
@@ -68,7 +69,8 @@ impl Action {
 }
 
 /// Where an object stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     Running,
     Dormant,
@@ -124,7 +126,8 @@ pub struct NodeRef {
     pub key: Option<PublicKey>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum PolicyDecision {
     NotEvaluated,
     Allow,
@@ -158,7 +161,8 @@ pub struct TaskError {
     pub cause: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum MutateKind {
     Data,
     Route,
@@ -166,7 +170,8 @@ pub enum MutateKind {
     Context,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum DelegateReason {
     Capability,
     Policy,
@@ -176,7 +181,8 @@ pub enum DelegateReason {
     Advice,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum DormantReason {
     Wait,
     Await,
@@ -188,7 +194,8 @@ pub enum DormantReason {
     Budget,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum ReentryCause {
     Time,
     Event,
