@@ -7,4 +7,4 @@ step "formatting and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --release -q -- -D warnings
 # The faces built without the JetStream transport (scripts/sizes.sh prints what it saves).
-cargo clippy --release -q -p peo-c -p peo-python -p peo-node --no-default-features -- -D warnings
+cargo clippy --release -q -p peo-c -p peo-python -p peo-node -p peo-uniffi --no-default-features -- -D warnings

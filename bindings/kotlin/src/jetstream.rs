@@ -1,0 +1,103 @@
+//! The NATS JetStream transport: the client and the serve loop (feature `jetstream`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use peo_jetstream::{Outcome, Poll, ServeOptions, Serving};
+use peo_runtime::host;
+
+use crate::error::Res;
+use crate::node::FfiNode;
+
+/// A connection to a NATS JetStream mesh (docs/distributed.md).
+#[derive(uniffi::Object)]
+pub struct FfiJetStream(peo_jetstream::JetStream);
+
+/// A flag that stops `serve` from another thread.
+#[derive(uniffi::Object, Default)]
+pub struct StopFlag(AtomicBool);
+
+#[uniffi::export]
+impl StopFlag {
+    #[uniffi::constructor]
+    pub fn new() -> Arc<StopFlag> {
+        Arc::new(StopFlag::default())
+    }
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[uniffi::export]
+impl FfiJetStream {
+    /// Connects (`ack_wait_seconds`: how long a delivery may stay unacknowledged).
+    #[uniffi::constructor]
+    pub fn connect(url: String, ack_wait_seconds: Option<f64>, name: Option<String>) -> Res<Arc<FfiJetStream>> {
+        let mut options = peo_jetstream::Options { name, ..Default::default() };
+        if let Some(s) = ack_wait_seconds {
+            options.ack_wait = host::seconds(s, "ack_wait")?;
+        }
+        Ok(Arc::new(FfiJetStream(peo_jetstream::JetStream::connect(&url, options)?)))
+    }
+    /// Serves `node` until `stop`, `idle_timeout_seconds` without work,
+    /// `max_deliveries`, or the server unreachable for `give_up_after_seconds`.
+    pub fn serve(
+        &self,
+        node: Arc<FfiNode>,
+        idle_timeout_seconds: Option<f64>,
+        max_deliveries: Option<u64>,
+        give_up_after_seconds: Option<f64>,
+        stop: Option<Arc<StopFlag>>,
+    ) -> Res<()> {
+        let options = ServeOptions {
+            idle_timeout: idle_timeout_seconds.map(|s| host::seconds(s, "idle_timeout")).transpose()?,
+            give_up_after: give_up_after_seconds.map(|s| host::seconds(s, "give_up_after")).transpose()?,
+            max_deliveries,
+            ..Default::default()
+        };
+        let n = node.current();
+        let capabilities: Vec<String> = n.spec().capabilities.iter().cloned().collect();
+        let mut serving = Serving::start(&self.0, n.id(), &capabilities, options)?;
+        loop {
+            if stop.as_ref().is_some_and(|s| s.is_stopped()) {
+                return Ok(());
+            }
+            match serving.poll(&self.0)? {
+                Poll::Stop => return Ok(()),
+                Poll::Idle => {}
+                Poll::Work(d) => {
+                    let visit = n.handle(&d.work);
+                    let outcome = visit.as_ref().map(Outcome::Visit).map_err(Clone::clone);
+                    serving.finish(&self.0, d, outcome)?;
+                }
+            }
+        }
+    }
+    /// Submits a new object; returns its id.
+    pub fn submit(&self, data: Vec<u8>) -> Res<String> {
+        Ok(self.0.submit(&data)?)
+    }
+    pub fn send_event(&self, object_id: String, event_json: String) -> Res<()> {
+        Ok(self.0.send_event(&object_id, &host::event(&event_json)?)?)
+    }
+    /// The object as the mesh last stored it, if any.
+    pub fn get(&self, object_id: String) -> Res<Option<Vec<u8>>> {
+        Ok(self.0.get(&object_id)?)
+    }
+    /// The final bytes of those of `ids` that finished within `timeout_seconds`.
+    pub fn wait_done(&self, ids: Vec<String>, timeout_seconds: f64) -> Res<HashMap<String, Vec<u8>>> {
+        let timeout = host::seconds(timeout_seconds, "timeout")?;
+        Ok(self.0.wait_done(&ids, timeout)?.into_iter().collect())
+    }
+    /// The records compactions pruned from the object, as the mesh keeps them.
+    pub fn archive(&self, object_id: String) -> Res<Vec<Vec<u8>>> {
+        Ok(self.0.archive(&object_id)?.iter().map(|s| s.to_bytes()).collect())
+    }
+    pub fn stats_json(&self) -> String {
+        self.0.stats().to_json().to_string()
+    }
+}

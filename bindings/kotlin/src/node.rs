@@ -1,0 +1,212 @@
+//! Nodes: settings, handlers, advisors and clocks as JVM callbacks, visits and
+//! completions.
+
+use std::sync::{Arc, RwLock};
+
+use peo_core::Object;
+use peo_runtime::host::{self, Setting};
+use peo_runtime::{
+    Clock, HANDLER_INVALID_OUTPUT, Handler, HandlerError, Invocation, Node, TaskOutcome, Visit, outcome_from_text,
+};
+use serde_json::Value;
+
+use crate::error::{PeoFfiError, Res};
+use crate::object::{FfiObject, FfiSigningKey};
+
+/// What a handler is given.
+#[derive(Debug, uniffi::Record)]
+pub struct TaskCallInfo {
+    /// The capability (the Task state's `Resource`).
+    pub capability: String,
+    pub state: String,
+    /// The state's effective input, JSON text.
+    pub input_json: String,
+    /// `<object id>/<state>/<entry>/<attempt>`: the same wherever this attempt runs.
+    pub idempotency_key: String,
+    pub attempt: u32,
+    /// The deadline (`TimeoutSeconds`), ms since the Unix epoch by the node's clock.
+    pub deadline_ms: Option<i64>,
+}
+
+/// A handler's result: `error` (and `cause`) for a failed attempt, else `output_json`
+/// (and a proposed refinement of the intent).
+#[derive(Debug, uniffi::Record)]
+pub struct HandlerReply {
+    pub output_json: Option<String>,
+    pub refinement_json: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+/// A handler implemented on the JVM (`dev.peo.Node.handler` wraps a lambda in one).
+#[uniffi::export(callback_interface)]
+pub trait TaskHandler: Send + Sync {
+    fn call(&self, call: TaskCallInfo) -> Result<HandlerReply, PeoFfiError>;
+}
+
+/// An advisor on the JVM: a proposal as JSON text, or null for none.
+#[uniffi::export(callback_interface)]
+pub trait FfiAdvisor: Send + Sync {
+    fn advise(&self, object: Arc<FfiObject>) -> Option<String>;
+}
+
+/// A clock on the JVM: ms since the Unix epoch.
+#[uniffi::export(callback_interface)]
+pub trait FfiClock: Send + Sync {
+    fn now_ms(&self) -> i64;
+}
+
+struct JvmHandler(Box<dyn TaskHandler>);
+
+impl Handler for JvmHandler {
+    fn call(&self, invocation: &Invocation) -> Result<Value, HandlerError> {
+        self.call_refined(invocation).map(|(v, _)| v)
+    }
+
+    fn call_refined(&self, invocation: &Invocation) -> Result<(Value, Option<Value>), HandlerError> {
+        let call = TaskCallInfo {
+            capability: invocation.capability.clone(),
+            state: invocation.state.clone(),
+            input_json: invocation.input.to_string(),
+            idempotency_key: invocation.idempotency_key.clone(),
+            attempt: invocation.attempt,
+            deadline_ms: invocation.deadline_ms,
+        };
+        let outcome = match self.0.call(call) {
+            Ok(HandlerReply { error: Some(error), cause, .. }) => outcome_from_text("error", Some(error), cause),
+            Ok(HandlerReply { output_json, refinement_json, .. }) => {
+                outcome_from_text("ok", output_json, refinement_json)
+            }
+            Err(e) => TaskOutcome::Error { error: HANDLER_INVALID_OUTPUT.into(), cause: Some(e.to_string()) },
+        };
+        match outcome {
+            TaskOutcome::Output(output) => Ok((output, None)),
+            TaskOutcome::Refined { output, refinement } => Ok((output, Some(refinement))),
+            TaskOutcome::Error { error, cause } => Err(HandlerError { error, cause }),
+        }
+    }
+}
+
+struct JvmClock(Box<dyn FfiClock>);
+
+impl Clock for JvmClock {
+    fn now_ms(&self) -> i64 {
+        self.0.now_ms()
+    }
+}
+
+/// A node (see `dev.peo.Node`). Settings replace the node for visits that start
+/// afterwards; visits already running keep the node they started with.
+#[derive(uniffi::Object)]
+pub struct FfiNode {
+    pub(crate) node: RwLock<Arc<Node>>,
+}
+
+impl FfiNode {
+    fn set(&self, setting: Setting<'_>) -> Res<()> {
+        let mut guard = self.node.write().unwrap_or_else(|p| p.into_inner());
+        Ok(host::apply(Arc::make_mut(&mut guard), setting)?)
+    }
+
+    pub(crate) fn current(&self) -> Arc<Node> {
+        self.node.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+#[uniffi::export]
+impl FfiNode {
+    #[uniffi::constructor]
+    pub fn new(id: String, domain: String) -> Res<Arc<FfiNode>> {
+        Ok(Arc::new(FfiNode { node: RwLock::new(Arc::new(host::new_node(&id, &domain)?)) }))
+    }
+    pub fn set_key(&self, key: Arc<FfiSigningKey>) -> Res<()> {
+        self.set(Setting::Key(key.0.clone()))
+    }
+    /// The node's Cedar policies (validated against peo's schema).
+    pub fn set_policy(&self, cedar: String) -> Res<()> {
+        self.set(Setting::Policy(&cedar))
+    }
+    pub fn set_facts_json(&self, facts_json: String) -> Res<()> {
+        self.set(Setting::FactsJson(&facts_json))
+    }
+    /// Accepts objects whose visits are signed by these 32-byte public keys.
+    pub fn set_trusted_keys(&self, trusted_keys: Vec<Vec<u8>>) -> Res<()> {
+        let keys: Vec<&[u8]> = trusted_keys.iter().map(Vec::as_slice).collect();
+        self.set(Setting::TrustedKeys(&keys))
+    }
+    /// The node's trust in its JSON form: "any" or a trust store.
+    pub fn set_trust_json(&self, trust_json: String) -> Res<()> {
+        self.set(Setting::TrustJson(&trust_json))
+    }
+    pub fn add_handler(&self, capability: String, handler: Box<dyn TaskHandler>) -> Res<()> {
+        self.set(Setting::Handler(&capability, Box::new(JvmHandler(handler))))
+    }
+    pub fn set_advisor(&self, advisor: Option<Box<dyn FfiAdvisor>>) -> Res<()> {
+        let advisor = advisor.map(|a| -> host::AdvisorJson {
+            Box::new(move |object: &Object| a.advise(Arc::new(FfiObject(object.clone()))))
+        });
+        self.set(Setting::AdvisorJson(advisor))
+    }
+    /// The node's clock; null for the system clock.
+    pub fn set_clock(&self, clock: Option<Box<dyn FfiClock>>) -> Res<()> {
+        self.set(Setting::Clock(clock.map(|c| Arc::new(JvmClock(c)) as Arc<dyn Clock>)))
+    }
+    pub fn set_max_cycles(&self, max_cycles: u32) -> Res<()> {
+        self.set(Setting::MaxCycles(max_cycles as usize))
+    }
+    pub fn set_compaction(&self, after: u32, keep: u32) -> Res<()> {
+        self.set(Setting::Compaction(after, keep))
+    }
+    pub fn id(&self) -> String {
+        self.current().id().into()
+    }
+    pub fn domain(&self) -> String {
+        self.current().domain().into()
+    }
+    /// Verifies the object and runs cycles, calling handlers, until it must leave.
+    pub fn visit(&self, data: Vec<u8>, event_json: Option<String>) -> Res<Arc<FfiVisit>> {
+        let event = event_json.as_deref().map(host::event).transpose()?;
+        Ok(Arc::new(FfiVisit(self.current().visit(&data, event.as_ref())?)))
+    }
+    /// Presents a fan-out child's final object to its waiting parent.
+    pub fn complete(&self, parent: Vec<u8>, child: Vec<u8>) -> Res<Arc<FfiVisit>> {
+        Ok(Arc::new(FfiVisit(self.current().complete(&parent, &child)?)))
+    }
+    /// Presents a batch of children (one record for all).
+    pub fn complete_all(&self, parent: Vec<u8>, children: Vec<Vec<u8>>) -> Res<Arc<FfiVisit>> {
+        let refs: Vec<&[u8]> = children.iter().map(Vec::as_slice).collect();
+        Ok(Arc::new(FfiVisit(self.current().complete_all(&parent, &refs)?)))
+    }
+}
+
+/// The result of a visit.
+#[derive(uniffi::Object)]
+pub struct FfiVisit(pub(crate) Visit);
+
+#[uniffi::export]
+impl FfiVisit {
+    pub fn object(&self) -> Arc<FfiObject> {
+        Arc::new(FfiObject(self.0.object.clone()))
+    }
+    /// What to pass on, park or store.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.0.bytes.clone()
+    }
+    pub fn disposition_json(&self) -> String {
+        self.0.disposition.to_json().to_string()
+    }
+    pub fn appended(&self) -> u32 {
+        self.0.appended as u32
+    }
+    pub fn records_json(&self) -> Res<String> {
+        Ok(self.0.records_json()?.to_string())
+    }
+    /// Child objects created by `Parallel` / `Map`.
+    pub fn children(&self) -> Vec<Vec<u8>> {
+        self.0.children.clone()
+    }
+    /// The records the visit's compactions pruned, as archive segments.
+    pub fn archive(&self) -> Vec<Vec<u8>> {
+        self.0.object.archive().iter().map(|s| s.to_bytes()).collect()
+    }
+}
