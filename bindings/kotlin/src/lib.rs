@@ -19,7 +19,9 @@ mod error;
 mod jetstream;
 mod node;
 mod object;
+mod session;
 
 pub use error::{ErrorKindInfo, PeoFfiError, error_kinds};
 pub use node::{FfiAdvisor, FfiClock, FfiNode, FfiVisit, HandlerReply, TaskCallInfo, TaskHandler};
 pub use object::{FfiObject, FfiSigningKey};
+pub use session::{FfiSession, SessionStep};

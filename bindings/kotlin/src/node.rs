@@ -103,7 +103,7 @@ pub struct FfiNode {
 }
 
 impl FfiNode {
-    fn set(&self, setting: Setting<'_>) -> Res<()> {
+    pub(crate) fn set(&self, setting: Setting<'_>) -> Res<()> {
         let mut guard = self.node.write().unwrap_or_else(|p| p.into_inner());
         Ok(host::apply(Arc::make_mut(&mut guard), setting)?)
     }
@@ -138,6 +138,8 @@ impl FfiNode {
     pub fn set_trust_json(&self, trust_json: String) -> Res<()> {
         self.set(Setting::TrustJson(&trust_json))
     }
+    /// The handler of `capability` as a callback, for the loops that run in the library
+    /// (`FfiJetStream.serve`); visits driven by the host (`begin`) answer calls themselves.
     pub fn add_handler(&self, capability: String, handler: Box<dyn TaskHandler>) -> Res<()> {
         self.set(Setting::Handler(&capability, Box::new(JvmHandler(handler))))
     }
@@ -162,20 +164,6 @@ impl FfiNode {
     }
     pub fn domain(&self) -> String {
         self.current().domain().into()
-    }
-    /// Verifies the object and runs cycles, calling handlers, until it must leave.
-    pub fn visit(&self, data: Vec<u8>, event_json: Option<String>) -> Res<Arc<FfiVisit>> {
-        let event = event_json.as_deref().map(host::event).transpose()?;
-        Ok(Arc::new(FfiVisit(self.current().visit(&data, event.as_ref())?)))
-    }
-    /// Presents a fan-out child's final object to its waiting parent.
-    pub fn complete(&self, parent: Vec<u8>, child: Vec<u8>) -> Res<Arc<FfiVisit>> {
-        Ok(Arc::new(FfiVisit(self.current().complete(&parent, &child)?)))
-    }
-    /// Presents a batch of children (one record for all).
-    pub fn complete_all(&self, parent: Vec<u8>, children: Vec<Vec<u8>>) -> Res<Arc<FfiVisit>> {
-        let refs: Vec<&[u8]> = children.iter().map(Vec::as_slice).collect();
-        Ok(Arc::new(FfiVisit(self.current().complete_all(&parent, &refs)?)))
     }
 }
 

@@ -4,9 +4,11 @@ import dev.peo.ffi.FfiAdvisor
 import dev.peo.ffi.FfiClock
 import dev.peo.ffi.FfiNode
 import dev.peo.ffi.FfiObject
+import dev.peo.ffi.FfiSession
 import dev.peo.ffi.FfiSigningKey
 import dev.peo.ffi.FfiVisit
 import dev.peo.ffi.HandlerReply
+import dev.peo.ffi.SessionStep
 import dev.peo.ffi.TaskCallInfo
 import dev.peo.ffi.TaskHandler
 import kotlinx.coroutines.runBlocking
@@ -243,11 +245,18 @@ class Node
             keep: Int,
         ): Node = apply { ffi { ffi.setCompaction(after.toUInt(), keep.toUInt()) } }
 
+        private val handlers = java.util.concurrent.ConcurrentHashMap<String, Handler>()
+
         /** Registers the handler of [capability] (a Task state's `Resource`). */
         fun handler(
             capability: String,
             fn: Handler,
-        ): Node = apply { ffi { ffi.addHandler(capability, HandlerBridge(fn)) } }
+        ): Node =
+            apply {
+                // Visits call it from here (a session); JetStream's serve loop through a callback.
+                ffi { ffi.addHandler(capability, HandlerBridge(fn)) }
+                handlers[capability] = fn
+            }
 
         /** Registers a `suspend` handler, run to completion on the visiting thread. */
         fun suspendHandler(
@@ -260,7 +269,7 @@ class Node
         fun visit(
             bytes: ByteArray,
             event: Event? = null,
-        ): Visit = Visit(ffi { ffi.visit(bytes, event?.toJson()?.toString()) })
+        ): Visit = drive(ffi { ffi.begin(bytes, event?.toJson()?.toString()) })
 
         @JvmOverloads
         fun visit(
@@ -272,30 +281,58 @@ class Node
         fun complete(
             parent: ByteArray,
             child: ByteArray,
-        ): Visit = Visit(ffi { ffi.complete(parent, child) })
+        ): Visit = completeAll(parent, listOf(child))
 
         /** Presents a batch of children (one record for all). */
         fun completeAll(
             parent: ByteArray,
             children: List<ByteArray>,
-        ): Visit = Visit(ffi { ffi.completeAll(parent, children) })
+        ): Visit = drive(ffi { ffi.beginCompletions(parent, children) })
+
+        /** Runs a session to its end, answering each handler call here. */
+        private fun drive(session: FfiSession): Visit =
+            session.use {
+                while (true) {
+                    when (val step = ffi { it.advance() }) {
+                        is SessionStep.Done -> return Visit(step.visit)
+                        is SessionStep.Call -> {
+                            val fn = handlers[step.call.capability]
+                            val reply =
+                                if (fn == null) {
+                                    HandlerReply(null, null, "peo.NoHandler", "no handler for ${step.call.capability}")
+                                } else {
+                                    runHandler(fn, step.call)
+                                }
+                            ffi { it.answer(reply) }
+                        }
+                    }
+                }
+                @Suppress("UNREACHABLE_CODE")
+                error("unreachable")
+            }
     }
+
+/** Calls a handler as the engine takes its result: never throws. */
+internal fun runHandler(
+    fn: Handler,
+    call: TaskCallInfo,
+): HandlerReply {
+    val ctx = TaskContext(call.capability, call.state, call.idempotencyKey, call.attempt.toInt(), call.deadlineMs)
+    return try {
+        val output = fn.handle(PeoJson.parse(call.inputJson), ctx)
+        HandlerReply(output.toString(), ctx.refinement?.toString(), null, null)
+    } catch (e: TaskFailed) {
+        HandlerReply(null, null, e.error, e.causeText)
+    } catch (e: Throwable) {
+        // Anything a handler throws fails its attempt (Retry and Catch see it); the JVM goes on.
+        HandlerReply(null, null, e.javaClass.simpleName, e.message ?: e.toString())
+    }
+}
 
 private class HandlerBridge(
     private val fn: Handler,
 ) : TaskHandler {
-    override fun call(call: TaskCallInfo): HandlerReply {
-        val ctx = TaskContext(call.capability, call.state, call.idempotencyKey, call.attempt.toInt(), call.deadlineMs)
-        return try {
-            val output = fn.handle(PeoJson.parse(call.inputJson), ctx)
-            HandlerReply(output.toString(), ctx.refinement?.toString(), null, null)
-        } catch (e: TaskFailed) {
-            HandlerReply(null, null, e.error, e.causeText)
-        } catch (e: Throwable) {
-            // Anything a handler throws fails its attempt (Retry and Catch see it); the JVM goes on.
-            HandlerReply(null, null, e.javaClass.simpleName, e.message ?: e.toString())
-        }
-    }
+    override fun call(call: TaskCallInfo): HandlerReply = runHandler(fn, call)
 }
 
 private class AdvisorBridge(
