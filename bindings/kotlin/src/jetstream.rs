@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use peo_jetstream::{Outcome, Poll, ServeOptions, Serving};
+use peo_jetstream::ServeOptions;
 use peo_runtime::host;
 
 use crate::error::Res;
@@ -16,7 +16,7 @@ pub struct FfiJetStream(peo_jetstream::JetStream);
 
 /// A flag that stops `serve` from another thread.
 #[derive(uniffi::Object, Default)]
-pub struct StopFlag(AtomicBool);
+pub struct StopFlag(Arc<AtomicBool>);
 
 #[uniffi::export]
 impl StopFlag {
@@ -57,25 +57,11 @@ impl FfiJetStream {
             idle_timeout: idle_timeout_seconds.map(|s| host::seconds(s, "idle_timeout")).transpose()?,
             give_up_after: give_up_after_seconds.map(|s| host::seconds(s, "give_up_after")).transpose()?,
             max_deliveries,
+            stop: stop.map(|s| s.0.clone()),
             ..Default::default()
         };
-        let n = node.current();
-        let capabilities: Vec<String> = n.spec().capabilities.iter().cloned().collect();
-        let mut serving = Serving::start(&self.0, n.id(), &capabilities, options)?;
-        loop {
-            if stop.as_ref().is_some_and(|s| s.is_stopped()) {
-                return Ok(());
-            }
-            match serving.poll(&self.0)? {
-                Poll::Stop => return Ok(()),
-                Poll::Idle => {}
-                Poll::Work(d) => {
-                    let visit = n.handle(&d.work);
-                    let outcome = visit.as_ref().map(Outcome::Visit).map_err(Clone::clone);
-                    serving.finish(&self.0, d, outcome)?;
-                }
-            }
-        }
+        // The one serve loop (peo_runtime::serve), its handlers called back on the JVM.
+        Ok(peo_jetstream::serve(&node.current(), &self.0, &options)?)
     }
     /// Submits a new object; returns its id.
     pub fn submit(&self, data: Vec<u8>) -> Res<String> {
