@@ -38,6 +38,17 @@ pub struct HandlerReply {
     pub cause: Option<String>,
 }
 
+impl HandlerReply {
+    /// The reply as the engine records it (output that is not JSON is
+    /// `peo.HandlerInvalidOutput`).
+    pub(crate) fn outcome(self) -> TaskOutcome {
+        match self {
+            HandlerReply { error: Some(error), cause, .. } => outcome_from_text("error", Some(error), cause),
+            HandlerReply { output_json, refinement_json, .. } => outcome_from_text("ok", output_json, refinement_json),
+        }
+    }
+}
+
 /// A handler implemented on the JVM (`dev.peo.Node.handler` wraps a lambda in one).
 #[uniffi::export(callback_interface)]
 pub trait TaskHandler: Send + Sync {
@@ -73,10 +84,7 @@ impl Handler for JvmHandler {
             deadline_ms: invocation.deadline_ms,
         };
         let outcome = match self.0.call(call) {
-            Ok(HandlerReply { error: Some(error), cause, .. }) => outcome_from_text("error", Some(error), cause),
-            Ok(HandlerReply { output_json, refinement_json, .. }) => {
-                outcome_from_text("ok", output_json, refinement_json)
-            }
+            Ok(reply) => reply.outcome(),
             Err(e) => TaskOutcome::Error { error: HANDLER_INVALID_OUTPUT.into(), cause: Some(e.to_string()) },
         };
         match outcome {

@@ -71,14 +71,16 @@ impl FfiObject {
     pub fn to_bytes(&self) -> Vec<u8> {
         self.0.to_bytes()
     }
-    /// The verification report as JSON (a broken object is a report that says so).
+    /// The verification report as JSON; a broken object is the error naming its first
+    /// broken record (`VerifyReport::into_result`).
     pub fn verify_json(&self, trusted_keys: Vec<Vec<u8>>) -> Res<String> {
-        Ok(self.0.verify(&trust(&trusted_keys)?).to_json().to_string())
+        Ok(self.0.verify(&trust(&trusted_keys)?).into_result()?.to_json().to_string())
     }
-    /// The audit report against an archive (segments as bytes) as JSON.
+    /// The audit report against an archive (segments as bytes) as JSON; a broken history
+    /// is the error naming its first broken record.
     pub fn audit_json(&self, archive: Vec<Vec<u8>>, trusted_keys: Vec<Vec<u8>>) -> Res<String> {
         let segments = archive.iter().map(|b| Segment::from_bytes(b)).collect::<peo_core::Result<Vec<_>>>()?;
-        Ok(self.0.audit(&segments, &trust(&trusted_keys)?).to_json().to_string())
+        Ok(self.0.audit(&segments, &trust(&trusted_keys)?).into_result()?.to_json().to_string())
     }
     pub fn status(&self) -> String {
         self.0.status().as_str().into()

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use peo_runtime::host;
-use peo_runtime::{Next, Node, Session, outcome_from_text};
+use peo_runtime::{Next, Node, Session};
 
 use crate::error::Res;
 use crate::node::{FfiNode, FfiVisit, HandlerReply, TaskCallInfo};
@@ -59,11 +59,7 @@ impl FfiSession {
     pub fn answer(&self, reply: HandlerReply) -> Res<()> {
         let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let session = guard.as_mut().ok_or_else(over)?;
-        let outcome = match reply {
-            HandlerReply { error: Some(error), cause, .. } => outcome_from_text("error", Some(error), cause),
-            HandlerReply { output_json, refinement_json, .. } => outcome_from_text("ok", output_json, refinement_json),
-        };
-        Ok(session.answer(outcome)?)
+        Ok(session.answer(reply.outcome())?)
     }
 }
 

@@ -175,17 +175,17 @@ class Node
         val id: String get() = ffi.id()
         val domain: String get() = ffi.domain()
 
-        /** The node's Cedar policies (validated against peo's schema). */
+        /** The node's Cedar policies (validated against peo's schema); set once, not removed. */
         var policy: String? = null
             set(value) {
-                ffi { ffi.setPolicy(value ?: "") }
+                ffi { ffi.setPolicy(value ?: throw PeoException.invalidArgument("a node's policy cannot be removed")) }
                 field = value
             }
 
-        /** Signs the last record of every visit. */
+        /** Signs the last record of every visit; set, not removed. */
         var key: SigningKey? = null
             set(value) {
-                value?.let { k -> ffi { ffi.setKey(k.ffi) } }
+                ffi { ffi.setKey((value ?: throw PeoException.invalidArgument("a node's key cannot be removed")).ffi) }
                 field = value
             }
 
@@ -199,7 +199,7 @@ class Node
         /** The node's trust in its JSON form: `"any"` (tests and demos) or a trust store. */
         var trust: JsonElement? = null
             set(value) {
-                value?.let { t -> ffi { ffi.setTrustJson(t.toString()) } }
+                ffi { ffi.setTrustJson((value ?: throw PeoException.invalidArgument("give the node a trust, not null")).toString()) }
                 field = value
             }
 

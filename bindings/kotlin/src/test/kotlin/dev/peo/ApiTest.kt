@@ -171,6 +171,7 @@ class ApiTest {
         assertThrows<InvalidIntentException> { PeoObject.create(PeoJson.parse("""{"StartAt": "X", "States": {}}""")) }
         assertThrows<InvalidArgumentException> { Node("n", "d") { policy = "permit(principal, action, resource" } }
         assertThrows<InvalidArgumentException> { Node("", "d") }
+        assertThrows<InvalidArgumentException> { Node("n", "d") { policy = null } }
         assertThrows<InvalidArgumentException> { Node("n", "d").visit(good, Event("")) }
         val e = assertThrows<SignatureException> { Node("n", "d").visit(good) }
         assertEquals(listOf("PEO_SIGNATURE", "signature"), listOf(e.code, e.kind))

@@ -1239,7 +1239,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_peo_uniffi_checksum_method_ffivisit_records_json() and 0xFFFF) != 40100) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_peo_uniffi_checksum_method_ffiobject_audit_json() and 0xFFFF) != 45027) {
+    if ((lib.uniffi_peo_uniffi_checksum_method_ffiobject_audit_json() and 0xFFFF) != 287) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_peo_uniffi_checksum_method_ffiobject_data_json() and 0xFFFF) != 37426) {
@@ -1272,7 +1272,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_peo_uniffi_checksum_method_ffiobject_variables_json() and 0xFFFF) != 62817) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_peo_uniffi_checksum_method_ffiobject_verify_json() and 0xFFFF) != 21315) {
+    if ((lib.uniffi_peo_uniffi_checksum_method_ffiobject_verify_json() and 0xFFFF) != 25398) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_peo_uniffi_checksum_method_ffisigningkey_public_key() and 0xFFFF) != 45658) {
@@ -2767,7 +2767,8 @@ public object FfiConverterTypeFfiNode: FfiConverter<FfiNode, Long> {
 public interface FfiObjectInterface {
     
     /**
-     * The audit report against an archive (segments as bytes) as JSON.
+     * The audit report against an archive (segments as bytes) as JSON; a broken history
+     * is the error naming its first broken record.
      */
     fun `auditJson`(`archive`: List<kotlin.ByteArray>, `trustedKeys`: List<kotlin.ByteArray>): kotlin.String
     
@@ -2792,7 +2793,8 @@ public interface FfiObjectInterface {
     fun `variablesJson`(): kotlin.String
     
     /**
-     * The verification report as JSON (a broken object is a report that says so).
+     * The verification report as JSON; a broken object is the error naming its first
+     * broken record (`VerifyReport::into_result`).
      */
     fun `verifyJson`(`trustedKeys`: List<kotlin.ByteArray>): kotlin.String
     
@@ -2905,7 +2907,8 @@ open class FfiObject: Disposable, AutoCloseable, FfiObjectInterface
 
     
     /**
-     * The audit report against an archive (segments as bytes) as JSON.
+     * The audit report against an archive (segments as bytes) as JSON; a broken history
+     * is the error naming its first broken record.
      */
     @Throws(PeoFfiException::class)override fun `auditJson`(`archive`: List<kotlin.ByteArray>, `trustedKeys`: List<kotlin.ByteArray>): kotlin.String {
             return FfiConverterString.lift(
@@ -3055,7 +3058,8 @@ open class FfiObject: Disposable, AutoCloseable, FfiObjectInterface
 
     
     /**
-     * The verification report as JSON (a broken object is a report that says so).
+     * The verification report as JSON; a broken object is the error naming its first
+     * broken record (`VerifyReport::into_result`).
      */
     @Throws(PeoFfiException::class)override fun `verifyJson`(`trustedKeys`: List<kotlin.ByteArray>): kotlin.String {
             return FfiConverterString.lift(
