@@ -200,6 +200,13 @@ typedef struct {
    */
   PeoStopFn should_stop;
   void *user_data;
+  /**
+   * TLS and credentials as JSON, `{"ca", "cert", "key", "tls", "creds", "nkey",
+   * "user", "password", "token"}` (docs/security.md). NULL: the `nats` tool's
+   * variables (`NATS_CA`, `NATS_CERT`, `NATS_KEY`, `NATS_CREDS`, `NATS_NKEY`,
+   * `NATS_USER`, `NATS_PASSWORD`, `NATS_TOKEN`).
+   */
+  const char *security_json;
 } PeoServeOptions;
 
 /**
@@ -215,6 +222,11 @@ typedef struct {
    * The connection's name as the server shows it, or NULL.
    */
   const char *name;
+  /**
+   * TLS and credentials as JSON, as in `PeoServeOptions`; NULL: the `NATS_*`
+   * variables.
+   */
+  const char *security_json;
 } PeoConnectOptions;
 
 /**

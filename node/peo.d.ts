@@ -231,7 +231,29 @@ export class Node {
    * Rejects with a TransportError when the server cannot be reached at the start; a
    * server lost while serving is retried until it has been gone `giveUpAfter` ms.
    */
-  serve(url: string, options?: ServeOptions & { ackWait?: number }): Promise<JetStreamStats>
+  serve(url: string, options?: ServeOptions & { ackWait?: number; security?: Security }): Promise<JetStreamStats>
+}
+
+/**
+ * TLS and credentials of a JetStream connection (docs/security.md); paths are file names.
+ * Not given: the `nats` tool's variables (NATS_CA, NATS_CERT, NATS_KEY, NATS_CREDS,
+ * NATS_NKEY, NATS_USER, NATS_PASSWORD, NATS_TOKEN).
+ */
+export interface Security {
+  /** PEM file of the CAs that signed the server's certificate (requires TLS). */
+  ca?: string
+  /** PEM file of this client's certificate (with `key`; requires TLS). */
+  cert?: string
+  key?: string
+  /** Refuse a server without TLS. */
+  tls?: boolean
+  /** A NATS credentials file (user JWT and nkey seed). */
+  creds?: string
+  /** A file holding a user nkey seed (`SU...`). */
+  nkey?: string
+  user?: string
+  password?: string
+  token?: string
 }
 
 export interface ServeOptions {
@@ -259,7 +281,7 @@ export interface JetStreamStats {
 /** A connection to a NATS JetStream mesh (`nats-server -js`). */
 export class JetStream {
   private constructor(native: unknown)
-  static connect(url: string, options?: { ackWait?: number; name?: string }): Promise<JetStream>
+  static connect(url: string, options?: { ackWait?: number; name?: string; security?: Security }): Promise<JetStream>
   submit(obj: PeoObject | Uint8Array): Promise<string>
   sendEvent(objectId: string, event: Event): Promise<void>
   get(objectId: string): Promise<PeoObject | null>

@@ -630,8 +630,14 @@ class JetStream {
     this._native = nativeJetStream
   }
 
-  /** Connects (off the JS thread); rejects with a TransportError when the server cannot be reached. */
-  static async connect(url, { ackWait, name } = {}) {
+  /**
+   * Connects (off the JS thread); rejects with a TransportError when the server cannot be
+   * reached. `security`: TLS and credentials, `{ ca, cert, key, tls, creds, nkey, user,
+   * password, token }` (file paths for ca, cert, key, creds and nkey; docs/security.md).
+   * Without it, the `nats` tool's variables are read: NATS_CA, NATS_CERT, NATS_KEY,
+   * NATS_CREDS, NATS_NKEY, NATS_USER, NATS_PASSWORD, NATS_TOKEN.
+   */
+  static async connect(url, { ackWait, name, security } = {}) {
     if (typeof url !== 'string') throw new TypeError(`url must be a string such as 'nats://127.0.0.1:4222', not ${typeof url}`)
     if (ackWait !== undefined && (typeof ackWait !== 'number' || !(ackWait > 0))) {
       throw new TypeError('ackWait must be a positive number of ms')
@@ -639,7 +645,11 @@ class JetStream {
     if (typeof native.connect !== 'function') {
       throw new errors.UnsupportedError('this peo addon was built without JetStream (the `jetstream` feature of peo-node)')
     }
-    const r = await call(() => native.connect(url, ackWait ?? null, name ?? null))
+    if (security !== undefined && security !== null && (typeof security !== 'object' || Array.isArray(security))) {
+      throw new TypeError("security must be an object such as { ca: 'ca.pem' }")
+    }
+    const securityJson = security == null ? null : JSON.stringify(security)
+    const r = await call(() => native.connect(url, ackWait ?? null, name ?? null, securityJson))
     if (r instanceof native.NativeJetStream) return new JetStream(r)
     throw errorFrom({ code: r.code, text: r.message })
   }
@@ -734,8 +744,8 @@ class JetStream {
  * capabilities (and new objects, due dormant ones, events and fan-out completions),
  * visits them and sends them on, until `signal` aborts (or `idleTimeout` / `maxDeliveries`).
  */
-Node.prototype.serve = async function serve(url, { signal, idleTimeout, maxDeliveries, giveUpAfter, ackWait } = {}) {
-  const js = await JetStream.connect(url, { ackWait, name: `peo node ${this.id}` })
+Node.prototype.serve = async function serve(url, { signal, idleTimeout, maxDeliveries, giveUpAfter, ackWait, security } = {}) {
+  const js = await JetStream.connect(url, { ackWait, name: `peo node ${this.id}`, security })
   return js.serve(this, { signal, idleTimeout, maxDeliveries, giveUpAfter })
 }
 

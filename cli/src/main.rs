@@ -139,9 +139,8 @@ enum Command {
     /// Run a node (TOML) as a service on a NATS JetStream mesh: it takes the objects for
     /// its capabilities and sends them on (see docs/distributed.md).
     Serve {
-        /// The NATS server, e.g. nats://127.0.0.1:4222 (JetStream enabled: `nats-server -js`).
-        #[arg(long)]
-        nats: String,
+        #[command(flatten)]
+        nats: nats::Mesh,
         /// The node: a TOML file, as for `peo visit`.
         #[arg(long)]
         node: PathBuf,
@@ -158,8 +157,8 @@ enum Command {
     },
     /// Put objects (files from `peo new`) into a JetStream mesh.
     Submit {
-        #[arg(long)]
-        nats: String,
+        #[command(flatten)]
+        nats: nats::Mesh,
         objects: Vec<PathBuf>,
         /// Wait up to this many seconds for them to finish (exit status 0 only if all succeeded).
         #[arg(long)]
@@ -172,8 +171,8 @@ enum Command {
     },
     /// Wait for objects of a JetStream mesh to finish.
     Wait {
-        #[arg(long)]
-        nats: String,
+        #[command(flatten)]
+        nats: nats::Mesh,
         ids: Vec<String>,
         /// Seconds to wait at most.
         #[arg(long, default_value_t = 60.0)]
@@ -186,8 +185,8 @@ enum Command {
     },
     /// Send an event to an object of a JetStream mesh (kept until the object awaits it).
     Send {
-        #[arg(long)]
-        nats: String,
+        #[command(flatten)]
+        nats: nats::Mesh,
         object_id: String,
         name: String,
         /// The payload, JSON.

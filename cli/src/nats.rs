@@ -15,12 +15,71 @@ use serde_json::{Value, json};
 
 use crate::{Res, load_node, read, write};
 
-fn connect(url: &str, options: Options) -> Res<JetStream> {
-    JetStream::connect(url, options).map_err(|e| e.to_string())
+/// Where the mesh is and how to connect to it: the `nats` tool's flags, each falling
+/// back to its variable (`NATS_CA`, `NATS_CERT`, `NATS_KEY`, `NATS_CREDS`, `NATS_NKEY`,
+/// `NATS_USER`, `NATS_PASSWORD`, `NATS_TOKEN`).
+#[derive(clap::Args, Debug)]
+pub(crate) struct Mesh {
+    /// The NATS server, e.g. nats://127.0.0.1:4222 (JetStream enabled: `nats-server -js`).
+    #[arg(long)]
+    pub(crate) nats: String,
+    /// PEM file of the CAs that signed the server's certificate (requires TLS) [NATS_CA].
+    #[arg(long, value_name = "FILE")]
+    tlsca: Option<PathBuf>,
+    /// PEM file of this client's certificate (with --tlskey) [NATS_CERT].
+    #[arg(long, value_name = "FILE")]
+    tlscert: Option<PathBuf>,
+    /// PEM file of the client certificate's key [NATS_KEY].
+    #[arg(long, value_name = "FILE")]
+    tlskey: Option<PathBuf>,
+    /// Refuse a server without TLS.
+    #[arg(long)]
+    tls: bool,
+    /// NATS credentials file (user JWT and nkey seed) [NATS_CREDS].
+    #[arg(long, value_name = "FILE")]
+    creds: Option<PathBuf>,
+    /// File holding a user nkey seed [NATS_NKEY].
+    #[arg(long, value_name = "FILE")]
+    nkey: Option<PathBuf>,
+    /// User name, or a token when no password is given [NATS_USER].
+    #[arg(long)]
+    user: Option<String>,
+    /// Password [NATS_PASSWORD].
+    #[arg(long)]
+    password: Option<String>,
+}
+
+impl Mesh {
+    fn security(&self) -> peo_jetstream::Security {
+        let mut s = peo_jetstream::Security::from_env();
+        let or = |flag: &Option<PathBuf>, env: &mut Option<PathBuf>| {
+            if flag.is_some() {
+                env.clone_from(flag);
+            }
+        };
+        or(&self.tlsca, &mut s.ca);
+        or(&self.tlscert, &mut s.cert);
+        or(&self.tlskey, &mut s.key);
+        or(&self.creds, &mut s.creds);
+        or(&self.nkey, &mut s.nkey);
+        if self.user.is_some() {
+            s.user.clone_from(&self.user);
+        }
+        if self.password.is_some() {
+            s.password.clone_from(&self.password);
+        }
+        s.tls |= self.tls;
+        s
+    }
+}
+
+fn connect(mesh: &Mesh, options: Options) -> Res<JetStream> {
+    let options = Options { security: Some(mesh.security()), ..options };
+    JetStream::connect(&mesh.nats, options).map_err(|e| e.to_string())
 }
 
 pub(crate) fn serve(
-    url: &str,
+    mesh: &Mesh,
     node_file: &Path,
     ack_wait: Option<f64>,
     idle_exit: Option<f64>,
@@ -36,7 +95,8 @@ pub(crate) fn serve(
     }
     let id = node.id().to_owned();
     let caps: Vec<String> = node.spec().capabilities.iter().cloned().collect();
-    let mut js = connect(url, options)?;
+    let mut js = connect(mesh, options)?;
+    let url = &mesh.nats;
     if !quiet {
         let who = id.clone();
         js = js.with_log(move |line| {
@@ -61,7 +121,7 @@ pub(crate) fn serve(
 }
 
 pub(crate) fn submit(
-    url: &str,
+    mesh: &Mesh,
     objects: &[PathBuf],
     wait: Option<f64>,
     out: Option<&Path>,
@@ -70,7 +130,7 @@ pub(crate) fn submit(
     if objects.is_empty() {
         return Err("give at least one object file to submit".into());
     }
-    let js = connect(url, Options::default())?;
+    let js = connect(mesh, Options::default())?;
     let mut ids = Vec::new();
     for p in objects {
         let id = js.submit(&read(p)?).map_err(|e| format!("{}: {e}", p.display()))?;
@@ -90,8 +150,8 @@ pub(crate) fn submit(
     }
 }
 
-pub(crate) fn wait(url: &str, ids: &[String], timeout: f64, out: Option<&Path>, json: bool) -> Res<ExitCode> {
-    let js = connect(url, Options::default())?;
+pub(crate) fn wait(mesh: &Mesh, ids: &[String], timeout: f64, out: Option<&Path>, json: bool) -> Res<ExitCode> {
+    let js = connect(mesh, Options::default())?;
     finish(&js, ids, timeout, out, json)
 }
 
@@ -137,12 +197,12 @@ fn finish(js: &JetStream, ids: &[String], secs: f64, out: Option<&Path>, json: b
     Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-pub(crate) fn send(url: &str, id: &str, name: &str, payload: Option<&str>) -> Res<ExitCode> {
+pub(crate) fn send(mesh: &Mesh, id: &str, name: &str, payload: Option<&str>) -> Res<ExitCode> {
     let payload = match payload {
         None => Value::Null,
         Some(p) => serde_json::from_str(p).map_err(|e| format!("the payload is not valid JSON: {e}"))?,
     };
-    let js = connect(url, Options::default())?;
+    let js = connect(mesh, Options::default())?;
     js.send_event(id, &Event::success(name, payload)).map_err(|e| e.to_string())?;
     println!("sent `{name}` to {id}");
     Ok(ExitCode::SUCCESS)
@@ -150,6 +210,7 @@ pub(crate) fn send(url: &str, id: &str, name: &str, payload: Option<&str>) -> Re
 
 /// The records compactions pruned from object `id`, as the mesh at `url` keeps them.
 pub(crate) fn archive(url: &str, id: &str) -> Res<Vec<peo_core::checkpoint::Segment>> {
-    let js = connect(url, Options { name: Some("peo verify".into()), ..Default::default() })?;
+    let js = JetStream::connect(url, Options { name: Some("peo verify".into()), ..Default::default() })
+        .map_err(|e| e.to_string())?;
     js.archive(id).map_err(|e| e.to_string())
 }

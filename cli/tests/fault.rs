@@ -117,7 +117,7 @@ fn a_node_killed_mid_visit_loses_nothing_and_duplicates_are_recognised() {
     // Stale copies (each object as it was created) while the mesh is busy.
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let nats = async_nats::connect(&url).await.unwrap();
+        let nats = raw(&url).await;
         let js = async_nats::jetstream::new(nats);
         for o in originals.iter().take(INJECTED) {
             js.publish("peo.cap.step.a", o.clone().into()).await.unwrap().await.unwrap();
@@ -235,4 +235,11 @@ fn peo_verify_audits_against_the_archive_a_jetstream_mesh_keeps() {
     assert_eq!(report["valid"], true, "{report}");
     assert!(report["checkpoints_audited"].as_u64().unwrap() >= 1, "{report}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A raw NATS client, as a misbehaving peer would open one (with the TLS and credentials
+/// of the environment, like every peo connection).
+async fn raw(url: &str) -> async_nats::Client {
+    let co = peo_jetstream::Security::from_env().apply(async_nats::ConnectOptions::new()).await.unwrap();
+    co.connect(url).await.unwrap()
 }

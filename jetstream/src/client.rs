@@ -27,7 +27,7 @@ impl JetStream {
                             "object {id} is already in the mesh at another version"
                         )));
                     }
-                    None => return Err(Error::transport(format!("cannot commit {id} to {BUCKET}: {e}"))),
+                    None => return Err(self.refused(&format!("cannot commit {id} to {BUCKET}"), e)),
                 },
             };
             self.forward(&object, b).await.map(|_| id)
@@ -46,7 +46,7 @@ impl JetStream {
                 .await
                 .map_err(transport("cannot publish"))?
                 .await
-                .map_err(|e| Error::transport(format!("JetStream did not store {subject}: {e}")))?;
+                .map_err(|e| self.refused(&format!("JetStream did not store {subject}"), e))?;
             Ok(())
         })
     }

@@ -195,7 +195,7 @@ impl JetStream {
             .await
             .map_err(transport("cannot publish"))?
             .await
-            .map_err(|e| Error::transport(format!("JetStream did not store {subject}: {e}")))?;
+            .map_err(|e| self.refused(&format!("JetStream did not store {subject}"), e))?;
         Ok(ack.duplicate)
     }
 
@@ -399,6 +399,15 @@ impl JetStream {
                 && matches!(r.body, Body::Delegate { reason: DelegateReason::Policy, .. })
             {
                 self.defer(&msg, Duration::from_millis(100 * delivered.max(1) as u64)).await;
+                return Ok(None);
+            }
+            let max = self.options.max_deliver;
+            if max > 0 && delivered > max {
+                let e = Error::limit(format!(
+                    "delivered {delivered} times and never settled (max_deliver {max}): every node that took it \
+                     declined it or died visiting it"
+                ));
+                self.dead(&msg, Some(&id), &e).await;
                 return Ok(None);
             }
             let payload = msg.payload.to_vec();

@@ -45,9 +45,11 @@ mod client;
 mod deliver;
 #[cfg(feature = "test-util")]
 mod local;
+mod security;
 mod settle;
 #[cfg(feature = "test-util")]
 pub use local::LocalServer;
+pub use security::{ENV as SECURITY_ENV, Security};
 
 /// The work-queue stream.
 pub const WORK_STREAM: &str = "PEO";
@@ -78,8 +80,18 @@ pub struct Options {
     pub limits: Limits,
     /// How long to wait for the server when connecting.
     pub connect_timeout: Duration,
+    /// Deliveries of one message of work (`peo.cap`, `peo.node`, `peo.new`) before it
+    /// is dead-lettered (`peo.dead.<id>`, error `PEO_LIMIT`): a message that makes
+    /// every node that takes it die, or that every node declines, ends there instead of
+    /// circling forever. Declines and redeliveries after `ack_wait` both count. 0: no
+    /// limit. Dormant objects' wake-ups and events are not counted (they are presented
+    /// again on purpose).
+    pub max_deliver: i64,
     /// A name for the connection (shown by the server's monitoring).
     pub name: Option<String>,
+    /// TLS and credentials. `None`: the `nats` tool's environment variables
+    /// ([`Security::from_env`]); `Some`: exactly these, the environment ignored.
+    pub security: Option<Security>,
     /// Fault injection for tests: behave as a node that dies right after committing a
     /// version (before publishing it or acknowledging its delivery).
     #[doc(hidden)]
@@ -94,7 +106,9 @@ impl Default for Options {
             duplicate_window: Duration::from_secs(600),
             limits: Limits::default(),
             connect_timeout: Duration::from_secs(5),
+            max_deliver: 50,
             name: None,
+            security: None,
             die_after_commit: false,
         }
     }
@@ -243,6 +257,9 @@ struct Conn {
     archive: stream::Stream,
     kv: kv::Store,
     listener: Mutex<Option<(String, Messages)>>,
+    /// The server's last refusal of a publish or subscription (its permissions), to say
+    /// why a publish went unanswered.
+    denied: Arc<Mutex<Option<String>>>,
 }
 
 impl Drop for JetStream {
@@ -255,6 +272,17 @@ impl Drop for JetStream {
 impl JetStream {
     fn c(&self) -> &Conn {
         self.conn.as_ref().expect("the connection lives until the JetStream is dropped")
+    }
+
+    /// A `Transport` error for `what` failing with `e`, saying so when the server refused
+    /// it for this connection's permissions.
+    fn refused(&self, what: &str, e: impl std::fmt::Display) -> Error {
+        match self.c().denied.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(why) => Error::transport(format!(
+                "{what}: the server refused it: {why} (the permissions of this connection's user do not allow it; see docs/security.md)"
+            )),
+            None => Error::transport(format!("{what}: {e}")),
+        }
     }
 }
 
@@ -345,6 +373,33 @@ enum Check {
     Stale(String),
 }
 
+/// Why a connection failed, with what to check.
+fn connect_error(url: &str, security: &Security, e: async_nats::ConnectError) -> Error {
+    use async_nats::ConnectErrorKind as K;
+    let hint = match e.kind() {
+        K::AuthorizationViolation | K::Authentication => {
+            if security.creds.is_none()
+                && security.nkey.is_none()
+                && security.user.is_none()
+                && security.token.is_none()
+            {
+                "the server requires credentials and this connection has none (security: user and password, token, nkey or creds; or NATS_USER, NATS_PASSWORD, NATS_TOKEN, NATS_NKEY, NATS_CREDS)"
+            } else {
+                "the server refused this connection's credentials"
+            }
+        }
+        _ if e.kind() == K::Tls || {
+            let m = e.to_string().to_ascii_lowercase();
+            m.contains("tls") || m.contains("certificate") || m.contains("handshake")
+        } =>
+        {
+            "TLS failed: check the server's CA (security.ca, NATS_CA) and, if the server verifies clients, the client certificate (security.cert and security.key, NATS_CERT and NATS_KEY)"
+        }
+        _ => "is `nats-server -js` running?",
+    };
+    Error::transport(format!("cannot reach NATS at {url}: {e} ({hint})"))
+}
+
 impl JetStream {
     /// Connects to a NATS server with JetStream enabled, creating the streams and the
     /// bucket if they do not exist.
@@ -355,14 +410,26 @@ impl JetStream {
             .enable_all()
             .build()
             .map_err(|e| Error::internal(format!("cannot start the NATS runtime: {e}")))?;
+        let denied = Arc::new(Mutex::new(None));
         let (js, work, done, archive, kv) = rt.block_on(async {
             let mut co = async_nats::ConnectOptions::new().connection_timeout(options.connect_timeout);
             if let Some(n) = &options.name {
                 co = co.name(n);
             }
-            let client = co.connect(url).await.map_err(|e| {
-                Error::transport(format!("cannot reach NATS at {url}: {e} (is `nats-server -js` running?)"))
-            })?;
+            let slot = denied.clone();
+            co = co.event_callback(move |event| {
+                let slot = slot.clone();
+                async move {
+                    if let async_nats::Event::ServerError(async_nats::ServerError::Other(e)) = event
+                        && e.to_ascii_lowercase().contains("permissions violation")
+                    {
+                        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    }
+                }
+            });
+            let security = options.security.clone().unwrap_or_else(Security::from_env);
+            let co = security.apply(co).await?;
+            let client = co.connect(url).await.map_err(|e| connect_error(url, &security, e))?;
             let js = jetstream::new(client);
             let stream = |name: &'static str, subjects: &[&str], retention| {
                 let config = stream::Config {
@@ -413,7 +480,7 @@ impl JetStream {
                 .map_err(|e| Error::transport(format!("cannot open the bucket {BUCKET} at {url}: {e}")))?;
             Ok::<_, Error>((js, work, done, archive, kv))
         })?;
-        let conn = Conn { js, work, done, archive, kv, listener: Mutex::new(None) };
+        let conn = Conn { js, work, done, archive, kv, listener: Mutex::new(None), denied };
         // PEO_LOG=1: the log lines go to stderr, prefixed with the connection's name
         // (for nodes in any language; `with_log` replaces it).
         let log: Option<Log> = match std::env::var("PEO_LOG").as_deref() {

@@ -18,29 +18,49 @@ pub struct LocalServer {
 
 impl LocalServer {
     /// Starts `nats-server -js` (found on `PATH` or in `/usr/sbin`) on a free port,
-    /// storing in a new temporary folder, and waits until it accepts connections.
+    /// storing in a new temporary folder, and waits until it accepts connections. With
+    /// `PEO_TEST_NATS_CONFIG` set, the server reads that configuration file (the test
+    /// command runs the JetStream suites again against `tests/nats/secure.conf`).
     pub fn start() -> Result<LocalServer> {
+        LocalServer::start_with(std::env::var_os("PEO_TEST_NATS_CONFIG").map(Into::into))
+    }
+
+    /// Starts it reading the configuration file `config` (run from the file's folder,
+    /// so relative certificate paths in it work), or none.
+    pub fn start_with(config: Option<std::path::PathBuf>) -> Result<LocalServer> {
         let dir = std::env::temp_dir().join(format!("peo-nats-{}-{}", std::process::id(), now_ns()));
         std::fs::create_dir_all(&dir).map_err(|e| Error::transport(format!("cannot create {}: {e}", dir.display())))?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| Error::transport(format!("no free port: {e}")))?
             .port();
-        let mut s = LocalServer::start_at(port, &dir)?;
+        let mut s = LocalServer::spawn(port, &dir, config)?;
         s._dir = Some(dir);
         Ok(s)
     }
 
     /// Starts it on `port` storing in `dir` (a restart with the same `dir` keeps the
-    /// streams).
+    /// streams), reading `PEO_TEST_NATS_CONFIG` as [`LocalServer::start`] does.
     pub fn start_at(port: u16, dir: &std::path::Path) -> Result<LocalServer> {
+        LocalServer::spawn(port, dir, std::env::var_os("PEO_TEST_NATS_CONFIG").map(Into::into))
+    }
+
+    fn spawn(port: u16, dir: &std::path::Path, config: Option<std::path::PathBuf>) -> Result<LocalServer> {
         let exe = ["nats-server", "/usr/sbin/nats-server", "/usr/local/bin/nats-server"]
             .into_iter()
             .find(|p| std::process::Command::new(p).arg("--version").output().is_ok())
             .ok_or_else(|| Error::transport("nats-server is not installed (Debian: `apt-get install nats-server`)"))?;
-        let child = std::process::Command::new(exe)
+        let mut cmd = std::process::Command::new(exe);
+        if let Some(c) = &config {
+            let c = std::path::absolute(c).map_err(|e| Error::transport(format!("{}: {e}", c.display())))?;
+            if let Some(folder) = c.parent() {
+                cmd.current_dir(folder);
+            }
+            cmd.arg("-c").arg(&c);
+        }
+        let child = cmd
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(dir)
+            .arg(std::path::absolute(dir).map_err(|e| Error::transport(format!("{}: {e}", dir.display())))?)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

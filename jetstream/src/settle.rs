@@ -71,7 +71,7 @@ impl JetStream {
                 _ => false,
             };
             if !raced {
-                return Err(Error::transport(format!("cannot commit {} to {BUCKET}: {why}", d.id)));
+                return Err(self.refused(&format!("cannot commit {} to {BUCKET}", d.id), why));
             }
             return Ok(match d.work {
                 Work::Complete { .. } => {

@@ -59,7 +59,7 @@ fn client(url: &str) -> JetStream {
 /// Publishes raw bytes, as a misbehaving peer (or a redelivery) would.
 fn publish(url: &str, subject: &'static str, bytes: Vec<u8>) {
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let client = async_nats::connect(url).await.unwrap();
+        let client = raw(url).await;
         let js = async_nats::jetstream::new(client);
         js.publish(subject, bytes.into()).await.unwrap().await.unwrap();
     });
@@ -296,7 +296,7 @@ fn bad_input_is_dead_lettered_and_an_unreachable_server_is_a_transport_error() {
     }
     assert_eq!(n.stat("rejected"), 1);
     let dead = rt.block_on(async {
-        let client = async_nats::connect(server.url()).await.unwrap();
+        let client = raw(server.url()).await;
         let js = async_nats::jetstream::new(client);
         let s = js.get_stream("PEO_DONE").await.unwrap();
         s.get_last_raw_message_by_subject("peo.dead.unknown").await.unwrap()
@@ -351,7 +351,7 @@ fn a_visit_longer_than_ack_wait_is_not_given_to_another_node() {
 /// Publishes raw bytes with headers, as any client that can connect may.
 fn publish_with(url: &str, subject: String, bytes: Vec<u8>, headers: &[(&str, String)]) {
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let client = async_nats::connect(url).await.unwrap();
+        let client = raw(url).await;
         let js = async_nats::jetstream::new(client);
         let mut h = async_nats::HeaderMap::new();
         for (k, v) in headers {
@@ -364,7 +364,7 @@ fn publish_with(url: &str, subject: String, bytes: Vec<u8>, headers: &[(&str, St
 /// The bucket's newest revision of `id`, and deletes the entry when `delete`.
 fn bucket(url: &str, id: &str, delete: bool) -> u64 {
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let client = async_nats::connect(url).await.unwrap();
+        let client = raw(url).await;
         let kv = async_nats::jetstream::new(client).get_key_value(peo_jetstream::BUCKET).await.unwrap();
         let revision = kv.entry(id).await.unwrap().unwrap().revision;
         if delete {
@@ -521,4 +521,143 @@ fn pruned_records_are_kept_in_the_mesh_and_the_object_audits_against_them() {
     assert!(!last.audit(&[], &Trust::any()).is_valid());
     assert!(c.archive("00000000000000000000000000000000").unwrap().is_empty());
     drop((a, b));
+}
+
+/// A raw NATS client, as a misbehaving peer would open one (with the TLS and credentials
+/// of the environment, like every peo connection).
+async fn raw(url: &str) -> async_nats::Client {
+    let co = peo_jetstream::Security::from_env().apply(async_nats::ConnectOptions::new()).await.unwrap();
+    co.connect(url).await.unwrap()
+}
+
+/// `tests/nats`: the test certificates and the secure server configuration.
+fn fixtures() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/nats")
+}
+
+/// TLS with this repository's test CA and client certificate, as `user`.
+fn secure(user: Option<(&str, &str)>) -> Options {
+    let f = fixtures();
+    let security = peo_jetstream::Security {
+        ca: Some(f.join("ca.pem")),
+        cert: Some(f.join("client.pem")),
+        key: Some(f.join("client-key.pem")),
+        user: user.map(|u| u.0.into()),
+        password: user.map(|u| u.1.into()),
+        ..Default::default()
+    };
+    Options { security: Some(security), connect_timeout: Duration::from_secs(3), ..Default::default() }
+}
+
+#[test]
+fn a_server_with_tls_and_credentials_admits_only_who_it_should_for_what_it_should() {
+    let server = LocalServer::start_with(Some(fixtures().join("secure.conf"))).unwrap();
+    let url = server.url();
+    let refused = |options: Options| JetStream::connect(url, options).err().expect("refused");
+
+    // No credentials, wrong ones, no client certificate, no CA: each says what to fix.
+    let e = refused(secure(None));
+    assert_eq!(e.kind(), ErrorKind::Transport);
+    assert!(e.to_string().contains("requires credentials and this connection has none"), "{e}");
+    let e = refused(secure(Some(("node", "wrong"))));
+    assert!(e.to_string().contains("refused this connection's credentials"), "{e}");
+    let mut no_cert = secure(Some(("node", "node-test-password")));
+    let s = no_cert.security.as_mut().unwrap();
+    (s.cert, s.key) = (None, None);
+    let e = refused(no_cert);
+    assert_eq!(e.kind(), ErrorKind::Transport);
+    let mut no_ca = secure(Some(("node", "node-test-password")));
+    no_ca.security.as_mut().unwrap().ca = None;
+    let e = refused(no_ca);
+    assert!(e.to_string().contains("TLS"), "{e}");
+    let plain = Options { security: Some(Default::default()), ..secure(None) };
+    assert_eq!(refused(plain).kind(), ErrorKind::Transport);
+    // A certificate without its key is the caller's mistake, found before connecting.
+    let mut half = secure(Some(("node", "node-test-password")));
+    half.security.as_mut().unwrap().key = None;
+    let e = refused(half);
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(e.to_string().contains("security.cert is set without security.key"), "{e}");
+
+    // An nkey signs in as well as a password does.
+    let mut by_nkey = secure(None);
+    by_nkey.security.as_mut().unwrap().nkey = Some(fixtures().join("node.nk"));
+    JetStream::connect(url, by_nkey).unwrap();
+
+    // A node, with every right: an object goes through it.
+    let n = start(
+        url,
+        Node::new("n", "eu").with_trust(Trust::any()).handler("a.step", |_: &Invocation| Ok(json!({"ok": true}))),
+        secure(Some(("node", "node-test-password"))),
+    );
+    let plan = json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "a.step", "End": true}}});
+    let submitter = JetStream::connect(url, secure(Some(("submitter", "submitter-test-password")))).unwrap();
+    let id = submitter.submit(&create(&plan, json!({}))).unwrap();
+    let done = submitter.wait_done(std::slice::from_ref(&id), Duration::from_secs(20)).unwrap();
+    assert_eq!(done.len(), 1, "finished through a node on the secure server");
+    drop(n.finish());
+
+    // A submitter may not send events; a stranger may not even submit. Each is a
+    // Transport error that says the server refused it and why.
+    let e = submitter.send_event(&id, &Event::success("x", json!(1))).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transport);
+    assert!(e.to_string().contains("Permissions Violation for Publish to \"peo.event."), "{e}");
+    let stranger = JetStream::connect(url, secure(Some(("stranger", "stranger-test-password")))).unwrap();
+    let e = stranger.submit(&create(&plan, json!({"n": 2}))).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transport);
+    assert!(e.to_string().contains("Permissions Violation for Publish to \"$KV.peo_objects."), "{e}");
+    // Nor can a submitter forge results or completions, publishing directly.
+    let forged = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let security = secure(Some(("submitter", "submitter-test-password"))).security.unwrap();
+        let client = security.apply(async_nats::ConnectOptions::new()).await.unwrap().connect(url).await.unwrap();
+        let mut js = async_nats::jetstream::new(client);
+        js.set_timeout(Duration::from_secs(1));
+        let mut stored = 0;
+        for subject in [format!("peo.done.{id}"), format!("peo.join.{id}"), format!("peo.dead.{id}")] {
+            if let Ok(ack) = js.publish(subject, b"forged".to_vec().into()).await
+                && ack.await.is_ok()
+            {
+                stored += 1;
+            }
+        }
+        stored
+    });
+    assert_eq!(forged, 0, "the submitter stored a result");
+}
+
+#[test]
+fn work_that_kills_every_node_taking_it_is_dead_lettered_after_max_deliver() {
+    let server = LocalServer::start().unwrap();
+    let options = Options { ack_wait: Duration::from_millis(400), max_deliver: 3, ..Default::default() };
+    // A node that dies on the message: it takes it and never settles it (its process
+    // gone, JetStream gives the message to the next taker after ack_wait).
+    let dying = JetStream::connect(server.url(), options).unwrap();
+    dying.listen("dying", &["poison.step"]).unwrap();
+    let plan = json!({"StartAt": "P", "States": {"P": {"Type": "Task", "Resource": "poison.step", "End": true}}});
+    let id = client(server.url()).submit(&create(&plan, json!({}))).unwrap();
+    let mut taken = 0;
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(15) {
+        match dying.next(Duration::from_millis(500)).unwrap() {
+            Some(d) => {
+                assert_eq!(d.object_id(), id);
+                taken += 1;
+                drop(d);
+            }
+            None if dying.stats().to_json()["rejected"] == 1 => break,
+            None => {}
+        }
+    }
+    assert_eq!(taken, 3, "taken {taken} times");
+    assert_eq!(dying.stats().to_json()["rejected"], 1);
+    let dead = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let js = async_nats::jetstream::new(raw(server.url()).await);
+        let s = js.get_stream("PEO_DONE").await.unwrap();
+        s.get_last_raw_message_by_subject(&format!("peo.dead.{id}")).await.unwrap()
+    });
+    assert_eq!(dead.headers.get("Peo-Error").map(|v| v.as_str()), Some("PEO_LIMIT"));
+    let why = dead.headers.get("Peo-Message").unwrap().as_str().to_owned();
+    assert!(why.contains("delivered 4 times and never settled (max_deliver 3)"), "{why}");
+    // Nothing is left to deliver.
+    assert!(dying.next(Duration::from_millis(1500)).unwrap().is_none());
 }

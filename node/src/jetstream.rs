@@ -301,8 +301,14 @@ impl Task for ConnectTask {
 /// Connects to a NATS JetStream mesh: resolves to a `NativeJetStream`, or to a reply
 /// carrying the error.
 #[napi(catch_unwind, ts_return_type = "Promise<NativeJetStream | NativeReply>")]
-pub fn connect(url: String, ack_wait_ms: Option<f64>, name: Option<String>) -> Result<AsyncTask<ConnectTask>, Code> {
-    let mut options = JsOptions { name, ..Default::default() };
+pub fn connect(
+    url: String,
+    ack_wait_ms: Option<f64>,
+    name: Option<String>,
+    security_json: Option<String>,
+) -> Result<AsyncTask<ConnectTask>, Code> {
+    let security = peo(security_json.as_deref().map(peo_jetstream::Security::from_json).transpose())?;
+    let mut options = JsOptions { name, security, ..Default::default() };
     if let Some(ms) = ack_wait_ms {
         options.ack_wait = millis(ms, "ackWait")?;
     }

@@ -32,10 +32,15 @@ async function freePort() {
   })
 }
 
-async function startNats() {
+async function startNats(explicitConfig) {
   const port = await freePort()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'peo-js-nats-'))
-  const proc = spawn(natsServer(), ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir], { stdio: 'ignore' })
+  // PEO_TEST_NATS_CONFIG: a server configuration (TLS, users), run from its folder; the
+  // test command sets it, with the NATS_* variables the clients read, for a second run.
+  const given = explicitConfig ?? process.env.PEO_TEST_NATS_CONFIG
+  const config = given ? path.resolve(given) : null
+  const args = [...(config ? ['-c', config] : []), '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir]
+  const proc = spawn(natsServer(), args, { stdio: 'ignore', cwd: config ? path.dirname(config) : undefined })
   const deadline = Date.now() + 10000
   for (;;) {
     const ok = await new Promise((resolve) => {
@@ -164,6 +169,31 @@ test('a server lost while serving is retried, then given up', async () => {
     assert.ok(Date.now() - killed >= 1000, `gave up after ${Date.now() - killed} ms`)
     return true
   })
+})
+
+test('security reaches the server, and its mistakes are InvalidArgumentErrors', async () => {
+  const fixtures = path.join(__dirname, '..', '..', 'tests', 'nats')
+  const tls = { ca: path.join(fixtures, 'ca.pem'), cert: path.join(fixtures, 'client.pem'), key: path.join(fixtures, 'client-key.pem') }
+  const nats = await startNats(path.join(fixtures, 'secure.conf'))
+  try {
+    const mesh = await peo.JetStream.connect(nats.url, { security: { ...tls, user: 'node', password: 'node-test-password' } })
+    assert.equal(typeof (await mesh.submit(peo.Object.create(PLAN, { input: { sku: 's' } }))), 'string')
+    await assert.rejects(peo.JetStream.connect(nats.url, { security: tls }), (e) => {
+      assert.ok(e instanceof peo.TransportError, String(e))
+      assert.match(e.message, /requires credentials and this connection has none/)
+      return true
+    })
+    await assert.rejects(peo.JetStream.connect(nats.url, { security: { user: 'node', password: 'node-test-password' } }), /TLS failed/)
+  } finally {
+    nats.stop()
+  }
+  await assert.rejects(peo.JetStream.connect(nats.url, { security: { ca: '/nonexistent/ca.pem' } }), (e) => {
+    assert.ok(e instanceof peo.InvalidArgumentError, String(e))
+    assert.match(e.message, /security\.ca: no such file/)
+    return true
+  })
+  await assert.rejects(peo.JetStream.connect(nats.url, { security: { certificate: 'c.pem' } }), /unknown field `certificate`/)
+  await assert.rejects(peo.JetStream.connect(nats.url, { security: 'ca.pem' }), TypeError)
 })
 
 test('an unreachable server is a TransportError', async () => {

@@ -16,9 +16,16 @@ pub(crate) struct PyJetStream(peo_jetstream::JetStream);
 #[pymethods]
 impl PyJetStream {
     #[new]
-    #[pyo3(signature = (url, ack_wait, name))]
-    fn new(py: Python<'_>, url: &str, ack_wait: Option<f64>, name: Option<String>) -> PyResult<PyJetStream> {
-        let mut options = peo_jetstream::Options { name, ..Default::default() };
+    #[pyo3(signature = (url, ack_wait, name, security))]
+    fn new(
+        py: Python<'_>,
+        url: &str,
+        ack_wait: Option<f64>,
+        name: Option<String>,
+        security: Option<&str>,
+    ) -> PyResult<PyJetStream> {
+        let security = security.map(peo_jetstream::Security::from_json).transpose().or_raise()?;
+        let mut options = peo_jetstream::Options { name, security, ..Default::default() };
         if let Some(s) = ack_wait {
             options.ack_wait = host::seconds(s, "ack_wait").or_raise()?;
         }

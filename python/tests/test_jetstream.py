@@ -16,7 +16,7 @@ import pytest
 NATS = shutil.which("nats-server") or ("/usr/sbin/nats-server" if os.path.exists("/usr/sbin/nats-server") else None)
 
 
-def start_nats():
+def start_nats(config=None):
     """A ``nats-server -js`` on a free loopback port: (url, process, store folder)."""
     if NATS is None:
         pytest.fail("nats-server is not installed (Debian: apt-get install nats-server; scripts/test installs it)")
@@ -24,8 +24,13 @@ def start_nats():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     store = tempfile.mkdtemp(prefix="peo-py-nats-")
+    # PEO_TEST_NATS_CONFIG: a server configuration (TLS, users), run from its folder; the
+    # test command sets it, with the NATS_* variables the clients read, for a second run.
+    config = config or os.environ.get("PEO_TEST_NATS_CONFIG")
+    with_config = ["-c", os.path.abspath(config)] if config else []
     proc = subprocess.Popen(
-        [NATS, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store],
+        [NATS, *with_config, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store],
+        cwd=os.path.dirname(os.path.abspath(config)) if config else None,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -108,6 +113,33 @@ def test_python_nodes_serve_objects_across_domains_and_events_wake_them(nats_url
     assert len(seen) == 5 and len(set(seen)) == 5
     stats = runs[0][2]
     assert stats["visits"] >= 5 and stats["duplicates"] == 0
+
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "nats")
+
+
+def test_security_reaches_the_server_and_its_mistakes_are_invalid_arguments(tmp_path):
+    files = [("ca", "ca.pem"), ("cert", "client.pem"), ("key", "client-key.pem")]
+    tls = {k: os.path.join(FIXTURES, f) for k, f in files}
+    url, proc, store = start_nats(os.path.join(FIXTURES, "secure.conf"))
+    try:
+        mesh = peo.JetStream(url, security={**tls, "user": "node", "password": "node-test-password"})
+        oid = mesh.submit(peo.Object.create(PLAN, input={"sku": "s"}))
+        assert mesh.get(oid) is not None
+        with pytest.raises(peo.TransportError, match="requires credentials and this connection has none"):
+            peo.JetStream(url, security=tls)
+        with pytest.raises(peo.TransportError, match="TLS failed"):
+            peo.JetStream(url, security={"user": "node", "password": "node-test-password"})
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(store, ignore_errors=True)
+    with pytest.raises(peo.InvalidArgumentError, match=r"security\.ca: no such file"):
+        peo.JetStream(url, security={"ca": tmp_path / "missing.pem"})
+    with pytest.raises(peo.InvalidArgumentError, match="unknown field `certificate`"):
+        peo.JetStream(url, security={"certificate": "c.pem"})
+    with pytest.raises(TypeError):
+        peo.JetStream(url, security="ca.pem")  # type: ignore[arg-type]
 
 
 def test_an_unreachable_server_is_a_transport_error():

@@ -50,6 +50,11 @@ pub struct PeoServeOptions {
     /// Called about every 200 ms; serving stops when it returns true. NULL: never.
     pub should_stop: PeoStopFn,
     pub user_data: *mut c_void,
+    /// TLS and credentials as JSON, `{"ca", "cert", "key", "tls", "creds", "nkey",
+    /// "user", "password", "token"}` (docs/security.md). NULL: the `nats` tool's
+    /// variables (`NATS_CA`, `NATS_CERT`, `NATS_KEY`, `NATS_CREDS`, `NATS_NKEY`,
+    /// `NATS_USER`, `NATS_PASSWORD`, `NATS_TOKEN`).
+    pub security_json: *const c_char,
 }
 
 /// Runs the node as a service on a NATS JetStream mesh (`url`, e.g.
@@ -97,6 +102,12 @@ pub(crate) unsafe fn serve(
         && let Some(d) = seconds(o.ack_wait_seconds, "ack_wait_seconds")?
     {
         connect.ack_wait = d;
+    }
+    if let Some(o) = options
+        && !o.security_json.is_null()
+    {
+        let json = unsafe { str_arg(o.security_json, "options.security_json") }?;
+        connect.security = Some(peo_jetstream::Security::from_json(json)?);
     }
     let mut serve = peo_jetstream::ServeOptions::default();
     if let Some(o) = options {
@@ -181,6 +192,9 @@ pub struct PeoConnectOptions {
     pub ack_wait_seconds: f64,
     /// The connection's name as the server shows it, or NULL.
     pub name: *const c_char,
+    /// TLS and credentials as JSON, as in `PeoServeOptions`; NULL: the `NATS_*`
+    /// variables.
+    pub security_json: *const c_char,
 }
 
 /// Connects to a NATS JetStream mesh (`url`, e.g. `nats://127.0.0.1:4222`, a server
@@ -205,14 +219,24 @@ pub unsafe extern "C" fn peo_jetstream_connect(
             Some(p) if !p.is_null() => Some(unsafe { str_arg(p, "options.name") }?.to_owned()),
             _ => None,
         };
-        *out = Box::into_raw(Box::new(PeoJetStream(connect(url, ack_wait, name)?)));
+        let security = match options.map(|o| o.security_json) {
+            Some(p) if !p.is_null() => Some(unsafe { str_arg(p, "options.security_json") }?),
+            _ => None,
+        };
+        *out = Box::into_raw(Box::new(PeoJetStream(connect(url, ack_wait, name, security)?)));
         Ok(())
     })
 }
 
 #[cfg(feature = "jetstream")]
-fn connect(url: &str, ack_wait: Option<std::time::Duration>, name: Option<String>) -> Result<Client, Error> {
-    let mut options = peo_jetstream::Options { name, ..Default::default() };
+fn connect(
+    url: &str,
+    ack_wait: Option<std::time::Duration>,
+    name: Option<String>,
+    security: Option<&str>,
+) -> Result<Client, Error> {
+    let security = security.map(peo_jetstream::Security::from_json).transpose()?;
+    let mut options = peo_jetstream::Options { name, security, ..Default::default() };
     if let Some(d) = ack_wait {
         options.ack_wait = d;
     }
@@ -220,7 +244,7 @@ fn connect(url: &str, ack_wait: Option<std::time::Duration>, name: Option<String
 }
 
 #[cfg(not(feature = "jetstream"))]
-fn connect(_: &str, _: Option<std::time::Duration>, _: Option<String>) -> Result<Client, Error> {
+fn connect(_: &str, _: Option<std::time::Duration>, _: Option<String>, _: Option<&str>) -> Result<Client, Error> {
     Err(Error::unsupported("this libpeo was built without JetStream (the `jetstream` feature of peo-c)"))
 }
 

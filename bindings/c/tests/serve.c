@@ -71,6 +71,12 @@ static void client(const char *url, PeoNode *node) {
   PeoConnectOptions bad = {0};
   bad.ack_wait_seconds = -1;
   CHECK(peo_jetstream_connect(url, &bad, &js) == PEO_INVALID_ARGUMENT && js == NULL);
+  PeoConnectOptions insecure = {0};
+  insecure.security_json = "{\"ca\": \"/nonexistent/ca.pem\"}";
+  CHECK(peo_jetstream_connect(url, &insecure, &js) == PEO_INVALID_ARGUMENT && js == NULL);
+  insecure.security_json = "{\"certificate\": \"c.pem\"}";
+  CHECK(peo_jetstream_connect(url, &insecure, &js) == PEO_INVALID_ARGUMENT && js == NULL);
+  CHECK(strstr(peo_last_error_message(), "certificate") != NULL);
   PeoConnectOptions co = {0};
   co.name = "c client";
   CHECK(peo_jetstream_connect(url, &co, &js) == PEO_OK);

@@ -34,10 +34,17 @@ impl StopFlag {
 
 #[uniffi::export]
 impl FfiJetStream {
-    /// Connects (`ack_wait_seconds`: how long a delivery may stay unacknowledged).
+    /// Connects (`ack_wait_seconds`: how long a delivery may stay unacknowledged;
+    /// `security_json`: TLS and credentials, null for the `NATS_*` variables).
     #[uniffi::constructor]
-    pub fn connect(url: String, ack_wait_seconds: Option<f64>, name: Option<String>) -> Res<Arc<FfiJetStream>> {
-        let mut options = peo_jetstream::Options { name, ..Default::default() };
+    pub fn connect(
+        url: String,
+        ack_wait_seconds: Option<f64>,
+        name: Option<String>,
+        security_json: Option<String>,
+    ) -> Res<Arc<FfiJetStream>> {
+        let security = security_json.as_deref().map(peo_jetstream::Security::from_json).transpose()?;
+        let mut options = peo_jetstream::Options { name, security, ..Default::default() };
         if let Some(s) = ack_wait_seconds {
             options.ack_wait = host::seconds(s, "ack_wait")?;
         }

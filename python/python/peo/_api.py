@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import inspect
 import json
+import os
 import threading
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -616,6 +617,7 @@ class Node:
         max_deliveries: Optional[int] = None,
         give_up_after: Optional[float] = None,
         stop: Optional[threading.Event] = None,
+        security: Optional[Mapping[str, Any]] = None,
     ) -> Dict[str, int]:
         """Runs this node as a service on a NATS JetStream mesh (``nats-server -js``):
         takes the objects for its capabilities (and new objects, dormant ones that are
@@ -625,8 +627,9 @@ class Node:
 
         Raises ``TransportError`` when the server cannot be reached at the start. A
         server lost while serving is retried (nothing is lost) until it has been gone
-        ``give_up_after`` seconds (default: retry forever), then ``TransportError``."""
-        js = JetStream(url, ack_wait=ack_wait, name=f"peo python {self.id}")
+        ``give_up_after`` seconds (default: retry forever), then ``TransportError``.
+        ``security``: TLS and credentials (see ``JetStream``)."""
+        js = JetStream(url, ack_wait=ack_wait, name=f"peo python {self.id}", security=security)
         return js.serve(
             self, idle_timeout=idle_timeout, max_deliveries=max_deliveries, give_up_after=give_up_after, stop=stop
         )
@@ -645,12 +648,24 @@ class JetStream:
     'succeeded'
     """
 
-    def __init__(self, url: str, *, ack_wait: Optional[float] = None, name: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        ack_wait: Optional[float] = None,
+        name: Optional[str] = None,
+        security: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        """``security``: TLS and credentials, ``{"ca", "cert", "key", "tls", "creds",
+        "nkey", "user", "password", "token"}`` (file paths for ca, cert, key, creds and
+        nkey; docs/security.md). Without it, the ``nats`` tool's variables are read:
+        ``NATS_CA``, ``NATS_CERT``, ``NATS_KEY``, ``NATS_CREDS``, ``NATS_NKEY``,
+        ``NATS_USER``, ``NATS_PASSWORD``, ``NATS_TOKEN``."""
         if not isinstance(url, str):
             raise TypeError(f"url must be a str such as 'nats://127.0.0.1:4222', not {type(url).__name__}")
         if not hasattr(_peo, "JetStream"):
             raise UnsupportedError("this peo was built without JetStream (the `jetstream` feature of peo-python)")
-        self._native = _peo.JetStream(url, ack_wait, name)
+        self._native = _peo.JetStream(url, ack_wait, name, _security_json(security))
 
     def submit(self, obj: Union[Object, BytesLike]) -> str:
         """Puts a new object into the mesh; returns its id (hex)."""
@@ -697,3 +712,12 @@ class JetStream:
         reconciled, declined, rejected, deferred, superseded."""
         stats: Dict[str, int] = json.loads(self._native.stats_json())
         return stats
+
+
+def _security_json(security: Optional[Mapping[str, Any]]) -> Optional[str]:
+    """The JSON form of a connection's ``security`` (paths may be ``os.PathLike``)."""
+    if security is None:
+        return None
+    if not isinstance(security, Mapping):
+        raise TypeError(f"security must be a dict such as {{'ca': 'ca.pem'}}, not {type(security).__name__}")
+    return json.dumps({k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in security.items()})

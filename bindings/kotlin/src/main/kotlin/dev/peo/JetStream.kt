@@ -2,6 +2,50 @@ package dev.peo
 
 import dev.peo.ffi.FfiJetStream
 import dev.peo.ffi.StopFlag
+import kotlinx.serialization.json.buildJsonObject
+import kotlinx.serialization.json.put
+
+/**
+ * TLS and credentials of a [JetStream] connection (docs/security.md); paths are file
+ * names. A connection given none reads the `nats` tool's variables: `NATS_CA`,
+ * `NATS_CERT`, `NATS_KEY`, `NATS_CREDS`, `NATS_NKEY`, `NATS_USER`, `NATS_PASSWORD`,
+ * `NATS_TOKEN`.
+ */
+data class Security
+    @JvmOverloads
+    constructor(
+        /** PEM file of the CAs that signed the server's certificate (requires TLS). */
+        val ca: String? = null,
+        /** PEM file of this client's certificate (with [key]; requires TLS). */
+        val cert: String? = null,
+        val key: String? = null,
+        /** Refuse a server without TLS. */
+        val tls: Boolean = false,
+        /** A NATS credentials file (user JWT and nkey seed). */
+        val creds: String? = null,
+        /** A file holding a user nkey seed (`SU...`). */
+        val nkey: String? = null,
+        val user: String? = null,
+        val password: String? = null,
+        val token: String? = null,
+    ) {
+        internal fun toJson(): String =
+            buildJsonObject {
+                ca?.let { put("ca", it) }
+                cert?.let { put("cert", it) }
+                key?.let { put("key", it) }
+                put("tls", tls)
+                creds?.let { put("creds", it) }
+                nkey?.let { put("nkey", it) }
+                user?.let { put("user", it) }
+                password?.let { put("password", it) }
+                token?.let { put("token", it) }
+            }.toString()
+
+        override fun toString(): String =
+            "Security(ca=$ca, cert=$cert, key=$key, tls=$tls, creds=$creds, nkey=$nkey, user=$user, " +
+                "password=${password?.let { "<hidden>" }}, token=${token?.let { "<hidden>" }})"
+    }
 
 /**
  * A connection to a NATS JetStream mesh (docs/distributed.md): submit objects, send
@@ -14,8 +58,9 @@ class JetStream
         url: String,
         ackWaitSeconds: Double? = null,
         name: String? = null,
+        security: Security? = null,
     ) : AutoCloseable {
-        private val ffi: FfiJetStream = ffi { FfiJetStream.connect(url, ackWaitSeconds, name) }
+        private val ffi: FfiJetStream = ffi { FfiJetStream.connect(url, ackWaitSeconds, name, security?.toJson()) }
 
         /** Submits a new object; returns its id. */
         fun submit(bytes: ByteArray): String = ffi { ffi.submit(bytes) }

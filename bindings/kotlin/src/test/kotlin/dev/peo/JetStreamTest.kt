@@ -29,17 +29,28 @@ class JetStreamTest {
             runCatching { ProcessBuilder(p, "--version").start().waitFor() == 0 }.getOrDefault(false)
         } ?: error("nats-server is not installed (Debian: apt-get install nats-server; scripts/test installs it)")
 
-    @BeforeAll
-    fun start() {
-        port = ServerSocket(0).use { it.localPort }
+    /** A `nats-server -js` on a free port reading [config] (or `PEO_TEST_NATS_CONFIG`): (process, port). */
+    private fun startServer(explicit: File? = null): Pair<Process, Int> {
+        val port = ServerSocket(0).use { it.localPort }
         val dir = Files.createTempDirectory("peo-kotlin-nats").toFile()
-        server = ProcessBuilder(natsServer(), "-js", "-a", "127.0.0.1", "-p", "$port", "-sd", dir.path).redirectErrorStream(true)
+        // PEO_TEST_NATS_CONFIG: a server configuration (TLS, users), run from its folder; the
+        // test command sets it, with the NATS_* variables the clients read, for a second run.
+        val config = (explicit ?: System.getenv("PEO_TEST_NATS_CONFIG")?.let { File(it) })?.absoluteFile
+        val args = (if (config != null) listOf("-c", config.path) else listOf()) +
+            listOf("-js", "-a", "127.0.0.1", "-p", "$port", "-sd", dir.path)
+        val process = ProcessBuilder(listOf(natsServer()) + args).directory(config?.parentFile).redirectErrorStream(true)
             .redirectOutput(File(dir, "log")).start()
         val deadline = System.currentTimeMillis() + 10_000
         while (runCatching { Socket("127.0.0.1", port).close() }.isFailure) {
             check(System.currentTimeMillis() < deadline) { "nats-server did not start" }
             Thread.sleep(50)
         }
+        return process to port
+    }
+
+    @BeforeAll
+    fun start() {
+        startServer().let { (p, n) -> server = p; port = n }
     }
 
     @AfterAll
@@ -91,5 +102,29 @@ class JetStreamTest {
         val e = assertThrows<TransportException> { JetStream("nats://127.0.0.1:$dead") }
         assertEquals("PEO_TRANSPORT", e.code)
         assertTrue(e.message!!.contains("127.0.0.1:$dead"), e.message)
+    }
+
+    @Test
+    fun securityReachesTheServerAndItsMistakesAreInvalidArguments() {
+        val fixtures = File("../../tests/nats").absoluteFile
+        val tls = Security(ca = "$fixtures/ca.pem", cert = "$fixtures/client.pem", key = "$fixtures/client-key.pem")
+        val (secure, securePort) = startServer(File(fixtures, "secure.conf"))
+        val url = "nats://127.0.0.1:$securePort"
+        try {
+            JetStream(url, security = tls.copy(user = "node", password = "node-test-password")).use { mesh ->
+                val plan = PeoJson.parse("""{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "a.step", "End": true}}}""")
+                val id = mesh.submit(PeoObject.create(plan, buildJsonObject { put("n", 1) }))
+                assertTrue(mesh.get(id) != null)
+            }
+            val none = assertThrows<TransportException> { JetStream(url, security = tls) }
+            assertTrue(none.message!!.contains("requires credentials and this connection has none"), none.message)
+            val noTls = assertThrows<TransportException> { JetStream(url, security = Security(user = "node", password = "x")) }
+            assertTrue(noTls.message!!.contains("TLS failed"), noTls.message)
+        } finally {
+            secure.destroy()
+        }
+        val missing = assertThrows<InvalidArgumentException> { JetStream(url, security = Security(ca = "/nonexistent/ca.pem")) }
+        assertTrue(missing.message!!.contains("security.ca: no such file"), missing.message)
+        assertTrue(!Security(password = "secret").toString().contains("secret"))
     }
 }
