@@ -10,7 +10,9 @@ impl JetStream {
         let id = object.id().to_hex();
         self.rt.block_on(async {
             let b = bytes::Bytes::copy_from_slice(bytes);
-            match self.c().kv.create(&id, b.clone()).await {
+            let key = format!("$KV.{BUCKET}.{id}");
+            let what = format!("cannot commit {id} to {BUCKET}");
+            match self.unless_refused(&key, &what, self.c().kv.create(&id, b.clone())).await {
                 Ok(_) => {}
                 Err(e) => match self.entry(&id).await? {
                     Some(existing) if existing.value == b => {}
@@ -27,7 +29,7 @@ impl JetStream {
                             "object {id} is already in the mesh at another version"
                         )));
                     }
-                    None => return Err(self.refused(&format!("cannot commit {id} to {BUCKET}"), e)),
+                    None => return Err(e),
                 },
             };
             self.forward(&object, b).await.map(|_| id)
@@ -40,13 +42,8 @@ impl JetStream {
         let subject = format!("peo.event.{object_id}.{}", subject_token(&event.name));
         let body = bytes::Bytes::from(event.to_json().to_string());
         self.rt.block_on(async {
-            self.c()
-                .js
-                .publish(subject.clone(), body)
-                .await
-                .map_err(transport("cannot publish"))?
-                .await
-                .map_err(|e| self.refused(&format!("JetStream did not store {subject}"), e))?;
+            let ack = self.c().js.publish(subject.clone(), body).await.map_err(transport("cannot publish"))?;
+            self.unless_refused(&subject, &format!("JetStream did not store {subject}"), ack.into_future()).await?;
             Ok(())
         })
     }

@@ -193,9 +193,9 @@ impl JetStream {
             .js
             .publish_with_headers(subject.to_owned(), headers, bytes)
             .await
-            .map_err(transport("cannot publish"))?
-            .await
-            .map_err(|e| self.refused(&format!("JetStream did not store {subject}"), e))?;
+            .map_err(transport("cannot publish"))?;
+        let ack =
+            self.unless_refused(subject, &format!("JetStream did not store {subject}"), ack.into_future()).await?;
         Ok(ack.duplicate)
     }
 

@@ -259,7 +259,14 @@ struct Conn {
     listener: Mutex<Option<(String, Messages)>>,
     /// The server's last refusal of a publish or subscription (its permissions), to say
     /// why a publish went unanswered.
-    denied: Arc<Mutex<Option<String>>>,
+    denied: Arc<Denied>,
+}
+
+/// The server's last refusal (its text), and a signal when one arrives.
+#[derive(Default)]
+struct Denied {
+    last: Mutex<Option<String>>,
+    arrived: tokio::sync::Notify,
 }
 
 impl Drop for JetStream {
@@ -274,10 +281,39 @@ impl JetStream {
         self.conn.as_ref().expect("the connection lives until the JetStream is dropped")
     }
 
+    /// Runs `attempt` (a publish waiting for its acknowledgement) unless the server
+    /// refuses the publish to `subject` first: a refused publish is never acknowledged,
+    /// so without this it would fail only when its acknowledgement times out.
+    async fn unless_refused<T, E: std::fmt::Display>(
+        &self,
+        subject: &str,
+        what: &str,
+        attempt: impl std::future::Future<Output = std::result::Result<T, E>>,
+    ) -> Result<T> {
+        let denied = &self.c().denied;
+        let quoted = format!("\"{subject}\"");
+        let refused = async {
+            loop {
+                let arrived = denied.arrived.notified();
+                tokio::pin!(arrived);
+                arrived.as_mut().enable();
+                if denied.last.lock().unwrap_or_else(|p| p.into_inner()).as_deref().is_some_and(|w| w.contains(&quoted))
+                {
+                    return;
+                }
+                arrived.await;
+            }
+        };
+        tokio::select! {
+            r = attempt => r.map_err(|e| self.refused(what, e)),
+            () = refused => Err(self.refused(what, "refused")),
+        }
+    }
+
     /// A `Transport` error for `what` failing with `e`, saying so when the server refused
     /// it for this connection's permissions.
     fn refused(&self, what: &str, e: impl std::fmt::Display) -> Error {
-        match self.c().denied.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        match self.c().denied.last.lock().unwrap_or_else(|p| p.into_inner()).take() {
             Some(why) => Error::transport(format!(
                 "{what}: the server refused it: {why} (the permissions of this connection's user do not allow it; see docs/security.md)"
             )),
@@ -410,7 +446,7 @@ impl JetStream {
             .enable_all()
             .build()
             .map_err(|e| Error::internal(format!("cannot start the NATS runtime: {e}")))?;
-        let denied = Arc::new(Mutex::new(None));
+        let denied = Arc::new(Denied::default());
         let (js, work, done, archive, kv) = rt.block_on(async {
             let mut co = async_nats::ConnectOptions::new().connection_timeout(options.connect_timeout);
             if let Some(n) = &options.name {
@@ -423,7 +459,8 @@ impl JetStream {
                     if let async_nats::Event::ServerError(async_nats::ServerError::Other(e)) = event
                         && e.to_ascii_lowercase().contains("permissions violation")
                     {
-                        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                        *slot.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                        slot.arrived.notify_waiters();
                     }
                 }
             });
