@@ -276,6 +276,8 @@ export interface JetStreamStats {
   rejected: number
   deferred: number
   superseded: number
+  /** Events naming a task token other than the one the object waits for: dropped. */
+  ignored: number
 }
 
 /** A connection to a NATS JetStream mesh (`nats-server -js`). */

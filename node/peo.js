@@ -733,7 +733,7 @@ class JetStream {
     return r.buffers
   }
 
-  /** Counters: received, visits, forwarded, finished, children, duplicates, reconciled, declined, rejected, deferred, superseded. */
+  /** Counters: received, visits, forwarded, finished, children, duplicates, reconciled, declined, rejected, deferred, superseded, ignored. */
   stats() {
     return JSON.parse(this._native.statsJson())
   }

@@ -425,17 +425,26 @@ impl Transport for Sqlite<'_> {
             }));
         }
         let t = SystemClock.now_ms();
-        let event: Option<(String, Vec<u8>, i64, String, String)> = store(
-            self.db
-                .query_row(
-                    "SELECT o.id, o.bytes, e.seq, e.name, e.payload FROM objects o
-                       JOIN events e ON e.object_id = o.id AND e.name = o.event
-                     WHERE o.status = 'parked' AND o.node = ?1 AND e.due_ms <= ?2 ORDER BY e.seq LIMIT 1",
-                    params![me, t],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-                )
-                .optional(),
-        )?;
+        // The events due for this node's parked objects, oldest first; the first one its
+        // object waits for (by name, or for a task token by its commitment) is used.
+        let mut due = store(self.db.prepare(
+            "SELECT o.id, o.bytes, e.seq, e.name, e.payload, o.event FROM objects o
+               JOIN events e ON e.object_id = o.id
+             WHERE o.status = 'parked' AND o.node = ?1 AND o.event IS NOT NULL AND e.due_ms <= ?2 ORDER BY e.seq",
+        ))?;
+        type Row = ((String, Vec<u8>, i64, String, String), String);
+        let rows = store(due.query_map(params![me, t], |r| -> rusqlite::Result<Row> {
+            Ok(((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?), r.get(5)?))
+        }))?;
+        let mut event = None;
+        for row in rows {
+            let (e, awaited): Row = store(row)?;
+            if peo_core::accepts(&awaited, &e.3) {
+                event = Some(e);
+                break;
+            }
+        }
+        drop(due);
         if let Some((id, bytes, seq, name, payload)) = event {
             let payload: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
             println!("event `{name}` for {id}");

@@ -54,6 +54,11 @@ impl SigningKey {
         PublicKey(self.inner.verifying_key().to_bytes())
     }
 
+    /// Signs `message` as it is (callers tag it so it can never be taken for a record).
+    pub(crate) fn sign_bytes(&self, message: &[u8]) -> [u8; 64] {
+        self.inner.sign(message).to_bytes()
+    }
+
     /// Signs a record hash as format version 1 did: the bare 32 bytes.
     pub fn sign(&self, hash: &Hash) -> Signature {
         Signature(self.inner.sign(hash.as_bytes()).to_bytes())

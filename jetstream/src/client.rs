@@ -39,7 +39,9 @@ impl JetStream {
     /// Sends an event to an object (kept until the object waits for it).
     pub fn send_event(&self, object_id: &str, event: &Event) -> Result<()> {
         ObjectId::from_hex(object_id)?;
-        let subject = format!("peo.event.{object_id}.{}", subject_token(&event.name));
+        // Under the event's key (the SHA-256 of its name): a task token never appears in
+        // a subject, and an object awaiting a token's commitment finds it there.
+        let subject = format!("peo.event.{object_id}.{}", subject_token(&peo_core::event_key(&event.name)));
         let body = bytes::Bytes::from(event.to_json().to_string());
         self.rt.block_on(async {
             let ack = self.c().js.publish(subject.clone(), body).await.map_err(transport("cannot publish"))?;

@@ -258,7 +258,7 @@ impl JetStream {
                 return Ok(None);
             }
             match waiting(&object) {
-                Some(w) if w.event.as_deref() == Some(event.name.as_str()) => {
+                Some(w) if w.event.as_deref().is_some_and(|a| peo_core::accepts(a, &event.name)) => {
                     let mut d = base(
                         msg,
                         id,
@@ -268,6 +268,17 @@ impl JetStream {
                     );
                     d.was_dormant = true;
                     Ok(Some(d))
+                }
+                // Waiting for a task token's answer, and this names another token: forged,
+                // or the late answer to an earlier attempt. No later wait can take it (a
+                // token is handed out only after the object waits for it).
+                Some(w)
+                    if event.name.starts_with("peo-tt-") && w.event.as_deref().is_some_and(peo_core::is_commitment) =>
+                {
+                    Stats::bump(&self.stats.ignored);
+                    self.say(|| format!("ignored: an event for {id} naming a task token it does not wait for"));
+                    self.ack(&msg, AckKind::Ack).await;
+                    Ok(None)
                 }
                 _ => {
                     // Not waiting for it (yet): kept, and presented again later.
@@ -364,10 +375,11 @@ impl JetStream {
                 let due = w.as_ref().and_then(|w| w.due_at).is_some_and(|t| t <= now);
                 let mut event = None;
                 if !due && let Some(name) = w.as_ref().and_then(|w| w.event.clone()) {
-                    let s = format!("peo.event.{id}.{}", subject_token(&name));
+                    let s = format!("peo.event.{id}.{}", subject_token(&peo_core::awaited_key(&name)));
                     if let Some(m) = self.last_on(&s).await?
                         && let Ok(v) = serde_json::from_slice::<Value>(&m.payload)
                         && let Ok(e) = Event::from_json(&v)
+                        && peo_core::accepts(&name, &e.name)
                     {
                         event = Some((e, m.sequence));
                     }

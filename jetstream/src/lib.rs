@@ -212,6 +212,9 @@ pub struct Stats {
     /// Wake-up messages of dormant objects that moved on meanwhile (an event or a child
     /// woke them first), dropped.
     pub superseded: AtomicU64,
+    /// Events that named a task token other than the one the object waits for (forged,
+    /// or the late answer to an earlier attempt): dropped.
+    pub ignored: AtomicU64,
     /// Microseconds from the previous hop's publication to this node's publication.
     hop_us: Mutex<Vec<u64>>,
 }
@@ -232,6 +235,7 @@ impl Stats {
             "finished": g(&self.finished), "children": g(&self.children), "duplicates": g(&self.duplicates),
             "reconciled": g(&self.reconciled), "declined": g(&self.declined), "rejected": g(&self.rejected),
             "deferred": g(&self.deferred), "superseded": g(&self.superseded),
+            "ignored": g(&self.ignored),
         })
     }
 }

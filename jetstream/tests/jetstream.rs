@@ -661,3 +661,56 @@ fn work_that_kills_every_node_taking_it_is_dead_lettered_after_max_deliver() {
     // Nothing is left to deliver.
     assert!(dying.next(Duration::from_millis(1500)).unwrap().is_none());
 }
+
+#[test]
+fn only_the_holder_of_a_task_token_completes_the_task() {
+    let server = LocalServer::start().unwrap();
+    let token = Arc::new(Mutex::new(String::new()));
+    let t = token.clone();
+    let node = Node::new("asker", "eu")
+        .with_key(peo_core::SigningKey::from_bytes(&[9; 32]))
+        .with_trust(Trust::any())
+        .handler("approvals.ask.waitForTaskToken", move |i: &Invocation| {
+            *t.lock().unwrap() = i.input["token"].as_str().unwrap().to_owned();
+            Ok(json!({"queued": true}))
+        });
+    let n = start(server.url(), node, Options::default());
+    let plan = json!({"StartAt": "Ask", "States": {
+        "Ask": {"Type": "Task", "Resource": "approvals.ask.waitForTaskToken", "TimeoutSeconds": 600,
+                "Parameters": {"token.$": "$$.Task.Token"}, "ResultPath": "$.answer", "End": true}}});
+    let c = client(server.url());
+    let id = c.submit(&create(&plan, json!({}))).unwrap();
+    let t0 = Instant::now();
+    while token.lock().unwrap().is_empty()
+        || c.get(&id).unwrap().map(|b| Object::from_bytes(&b, &Default::default()).unwrap().status())
+            != Some(Status::Dormant)
+    {
+        assert!(t0.elapsed() < Duration::from_secs(15), "the task never waited");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let token = token.lock().unwrap().clone();
+    // What a client without the token could try: the attempt key (what tokens used to
+    // be), another token, the commitment the object shows.
+    let shown = Object::from_bytes(&c.get(&id).unwrap().unwrap(), &Default::default()).unwrap();
+    let peo_jetstream::Hop::Dormant { event: Some(commitment), .. } = peo_jetstream::hop(&shown) else { panic!() };
+    assert_eq!(commitment, peo_core::event_key(&token));
+    for forged in [format!("{id}/Ask/1/0"), "peo-tt-0123".into(), commitment.clone()] {
+        c.send_event(&id, &Event::success(forged, json!({"approved": "forged"}))).unwrap();
+    }
+    let t0 = Instant::now();
+    while n.stat("ignored") < 1 && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(n.stat("ignored"), 1, "the other token's event is dropped and counted");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        c.wait_done(std::slice::from_ref(&id), Duration::from_millis(10)).unwrap().len(),
+        0,
+        "a forged event finished it"
+    );
+    c.send_event(&id, &Event::success(token.clone(), json!({"approved": true}))).unwrap();
+    let done = c.wait_done(std::slice::from_ref(&id), Duration::from_secs(15)).unwrap();
+    let o = Object::from_bytes(&done[&id], &Default::default()).unwrap();
+    assert_eq!(o.status(), Status::Succeeded);
+    assert_eq!(o.data()["answer"], json!({"approved": true}));
+}

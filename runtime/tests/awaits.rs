@@ -113,25 +113,41 @@ fn a_wait_for_task_token_task_hands_out_its_token_and_waits_for_it() {
     let options = CreateOptions { now_ms: T0, ..Default::default() };
     let bytes = Object::create(&plan, Context::new(), &json!({"order": 3}), &options).unwrap().to_bytes();
     let token = Arc::new(Mutex::new(String::new()));
-    let t = token.clone();
-    let node = Node::new("n", "eu").with_trust(Trust::any()).with_clock(Arc::new(ManualClock::new(T0))).handler(
-        "approvals.ask.waitForTaskToken",
-        move |c: &Invocation| {
+    let key = Arc::new(Mutex::new(String::new()));
+    let (t, k) = (token.clone(), key.clone());
+    let node = Node::new("n", "eu")
+        .with_key(peo_core::SigningKey::from_bytes(&[5; 32]))
+        .with_trust(Trust::any())
+        .with_clock(Arc::new(ManualClock::new(T0)))
+        .handler("approvals.ask.waitForTaskToken", move |c: &Invocation| {
             *t.lock().unwrap() = c.input["token"].as_str().unwrap().to_owned();
-            assert_eq!(c.input["token"], json!(c.idempotency_key));
+            *k.lock().unwrap() = c.idempotency_key.clone();
             Ok(json!({"queued": true}))
-        },
-    );
+        });
     let v = node.visit(&bytes, None).unwrap();
     let Disposition::Dormant(w) = &v.disposition else { panic!("{:?}", v.disposition) };
-    let token = token.lock().unwrap().clone();
+    let (token, attempt) = (token.lock().unwrap().clone(), key.lock().unwrap().clone());
+    // The token is not the computable attempt key, and the object keeps only its
+    // commitment: nobody reading the object can answer the task.
+    assert!(token.starts_with("peo-tt-") && token != attempt, "{token}");
+    assert!(attempt.ends_with("/Ask/1/0"), "{attempt}");
     assert_eq!(
-        (w.reason, w.event.as_deref(), w.timeout_at_ms),
-        (DormantReason::Await, Some(token.as_str()), Some(T0 + 3_600_000))
+        (w.reason, w.event.clone(), w.timeout_at_ms),
+        (DormantReason::Await, Some(peo_core::event_key(&token)), Some(T0 + 3_600_000))
     );
-    let v = node.visit(&v.bytes, Some(&Event::success(token, json!({"approved": true})))).unwrap();
+    let stored = String::from_utf8_lossy(&v.bytes).into_owned();
+    assert!(!stored.contains(&token), "the object carries the token");
+    // An event named by the attempt key (what tokens used to be), by the commitment or
+    // by anything else is not the token's: the object sleeps on.
+    for forged in [attempt.as_str(), &peo_core::event_key(&token), "peo-tt-0000"] {
+        let v = node.visit(&v.bytes, Some(&Event::success(forged, json!({"approved": false})))).unwrap();
+        assert!(matches!(v.disposition, Disposition::Dormant(_)), "{forged}: {:?}", v.disposition);
+        assert!(v.records().unwrap().is_empty(), "{forged} appended a record");
+    }
+    let v = node.visit(&v.bytes, Some(&Event::success(token.clone(), json!({"approved": true})))).unwrap();
     let Disposition::Terminated { status: Status::Succeeded, output: Some(out), .. } = v.disposition else { panic!() };
     assert_eq!(out, json!({"order": 3, "answer": {"approved": true}}));
+    assert!(!String::from_utf8_lossy(&v.bytes).contains(&token), "the used token is not recorded either");
 }
 
 #[test]

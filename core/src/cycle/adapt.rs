@@ -172,7 +172,7 @@ impl Cx<'_> {
         let fired = &self.obj.history()?.fired;
         let Some(state) = crate::intent::find_state(&plan.machine, &self.obj.state) else { return Ok(None) };
         let build = || {
-            let mut ctx = context_object(self.obj, state, self.p, self.now);
+            let mut ctx = context_object(self.obj, state, self.p, self.now, self.node.key.as_ref());
             ctx["History"] = self.history_json();
             ctx
         };

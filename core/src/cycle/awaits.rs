@@ -76,6 +76,9 @@ impl Cx<'_> {
             let error = if heartbeat_missed { errors::HEARTBEAT_TIMEOUT } else { errors::TIMEOUT };
             return failure(ReentryCause::Timeout, None, &TaskError { error: error.to_owned(), cause: None });
         };
+        // The name recorded: a token's commitment, never the token (a later reader of
+        // the object learns nothing it could answer with).
+        let name = w.event.clone().filter(|a| super::tokens::is_commitment(a)).unwrap_or_else(|| e.name.clone());
         if e.heartbeat {
             let heartbeat = match self.obj.intent.plan().awaits.get(&state.name) {
                 Some(spec) => spec.heartbeat_seconds,
@@ -97,7 +100,7 @@ impl Cx<'_> {
             return Decision::Record(self.dormant(state, wake));
         }
         if let Some(err) = &e.error {
-            return failure(ReentryCause::Failure, Some(e.name.clone()), err);
+            return failure(ReentryCause::Failure, Some(name), err);
         }
         let (selector, result_path) = match &state.kind {
             StateKind::Task(t) => (t.result_selector.as_ref(), &t.result_path),
@@ -131,7 +134,7 @@ impl Cx<'_> {
                 self.stay(
                     Body::Reentry {
                         cause: ReentryCause::Event,
-                        event: Some(e.name.clone()),
+                        event: Some(name),
                         payload: Some(cjson::canonical(&e.payload)),
                     },
                     &state.name,
@@ -139,7 +142,7 @@ impl Cx<'_> {
                     data,
                 ),
             )),
-            Err(f) => failure(ReentryCause::Failure, Some(e.name.clone()), &self.located(state, f)),
+            Err(f) => failure(ReentryCause::Failure, Some(name), &self.located(state, f)),
         }
     }
 }

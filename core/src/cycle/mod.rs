@@ -34,6 +34,7 @@ mod join;
 mod jsonata;
 mod narrow;
 mod progress;
+mod tokens;
 mod types;
 
 pub(crate) use adapt::{check_refinement, refine};
@@ -44,6 +45,7 @@ pub(crate) use history::History;
 pub use join::{join, join_all};
 pub use narrow::narrow;
 pub(crate) use progress::*;
+pub use tokens::{accepts, awaited_key, event_key, is_commitment};
 pub use types::*;
 
 use crate::asl::{self, Env, Failure, MAX_PAYLOAD_BYTES, errors};
@@ -56,7 +58,7 @@ use crate::{
 
 /// The `$$` context object of a state: generated from the object, with the
 /// `Execution` / `StateMachine` fields of the context attribute `"$$"` laid over it.
-fn context_object(obj: &Object, state: &State, p: &Progress, now_ms: i64) -> Value {
+fn context_object(obj: &Object, state: &State, p: &Progress, now_ms: i64, key: Option<&SigningKey>) -> Value {
     let genesis = obj.memory.first().and_then(|r| r.decode().ok());
     let (input, start_ms) = match (&genesis, &obj.base) {
         (_, Some(b)) => (b.summary.input.clone(), b.summary.start_ms),
@@ -75,7 +77,7 @@ fn context_object(obj: &Object, state: &State, p: &Progress, now_ms: i64) -> Val
     if let StateKind::Task(t) = &state.kind {
         state_obj["RetryCount"] = json!(p.attempts);
         if t.resource.ends_with(WAIT_FOR_TASK_TOKEN) {
-            task = Some(json!({"Token": attempt_key(obj, &state.name, p)}));
+            task = Some(json!({"Token": tokens::task_token(key, &attempt_key(obj, &state.name, p))}));
         }
     }
     let mut ctx = json!({
@@ -156,10 +158,13 @@ impl<'a> Cx<'a> {
     /// use), the variables in force and the record's clock reading, with the cycle's work
     /// budget.
     fn env<'e>(&'e self, state: &'e State) -> Env<'e> {
-        Env::lazy(move || context_object(self.obj, state, self.p, self.now), move || seed(self.obj, &state.name))
-            .metered(&self.work)
-            .with_variables(&self.obj.variables)
-            .with_now(self.now)
+        Env::lazy(
+            move || context_object(self.obj, state, self.p, self.now, self.node.key.as_ref()),
+            move || seed(self.obj, &state.name),
+        )
+        .metered(&self.work)
+        .with_variables(&self.obj.variables)
+        .with_now(self.now)
     }
 }
 
@@ -458,7 +463,7 @@ pub fn decide_advised(
         Pending::Dormant(w) => {
             let by_time = w.at_ms.is_some_and(|at| now_ms >= at) || w.timeout_at_ms.is_some_and(|at| now_ms >= at);
             let by_event = match (&w.event, event) {
-                (Some(name), Some(e)) => *name == e.name,
+                (Some(name), Some(e)) => tokens::accepts(name, &e.name),
                 _ => false,
             };
             if !by_time && !by_event {
@@ -653,9 +658,17 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
             })();
             match processed {
                 Ok(_) if task.resource.ends_with(WAIT_FOR_TASK_TOKEN) => {
-                    // The handler has handed the token out; the state now waits for it.
+                    // The handler has handed the token out; the state now waits for an
+                    // event named by it. The record keeps the token's commitment in place
+                    // of the idempotency key (the attempt key, derivable from the memory),
+                    // never the token.
                     let text = cjson::canonical(&v);
-                    Ok(with_policy(cx.stay(body(Some(text), None), &state.name, state.name.clone(), None)))
+                    let token = tokens::task_token(node.key.as_ref(), &call.idempotency_key);
+                    let mut b = body(Some(text), None);
+                    if let Body::Execute { idempotency_key, .. } = &mut b {
+                        *idempotency_key = Some(tokens::event_key(&token));
+                    }
+                    Ok(with_policy(cx.stay(b, &state.name, state.name.clone(), None)))
                 }
                 Ok(out) => {
                     let text = cjson::canonical(&v);

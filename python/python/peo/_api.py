@@ -709,7 +709,7 @@ class JetStream:
 
     def stats(self) -> Dict[str, int]:
         """Counters: received, visits, forwarded, finished, children, duplicates,
-        reconciled, declined, rejected, deferred, superseded."""
+        reconciled, declined, rejected, deferred, superseded, ignored."""
         stats: Dict[str, int] = json.loads(self._native.stats_json())
         return stats
 
