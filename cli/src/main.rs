@@ -192,6 +192,25 @@ enum Command {
         /// The payload, JSON.
         payload: Option<String>,
     },
+    /// Print the NATS permissions one participant of a JetStream mesh needs, as a block
+    /// for nats-server's configuration (`permissions: ...`; see docs/security.md).
+    Permissions {
+        /// `node` (serves capabilities), `client` (submits objects, waits for them, reads
+        /// them back) or `events` (sends events).
+        role: String,
+        /// For `node`: the node's TOML file, for its id and capabilities.
+        #[arg(long)]
+        node: Option<PathBuf>,
+        /// For `node` without --node: its id.
+        #[arg(long)]
+        id: Option<String>,
+        /// For `node` without --node: a capability it serves (repeat for each).
+        #[arg(long = "capability")]
+        capabilities: Vec<String>,
+        /// For `events`: the object it may send events to (an id; default any object).
+        #[arg(long, default_value = "*")]
+        objects: String,
+    },
     /// Draw an object's journey as SVG: a lane per node, the records in order, dormancy
     /// as gaps, delegations as arrows.
     Trace {
@@ -238,6 +257,9 @@ fn main() -> ExitCode {
         Command::Submit { nats, objects, wait, out, json } => nats::submit(&nats, &objects, wait, out.as_deref(), json),
         Command::Wait { nats, ids, timeout, out, json } => nats::wait(&nats, &ids, timeout, out.as_deref(), json),
         Command::Send { nats, object_id, name, payload } => nats::send(&nats, &object_id, &name, payload.as_deref()),
+        Command::Permissions { role, node, id, capabilities, objects } => {
+            nats::permissions(&role, node.as_deref(), id, capabilities, &objects)
+        }
         Command::Event { mesh, object_id, name, payload, dir } => {
             mesh::event(&mesh, &object_id, &name, payload.as_deref(), dir.as_deref())
         }

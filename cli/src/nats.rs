@@ -214,3 +214,39 @@ pub(crate) fn archive(url: &str, id: &str) -> Res<Vec<peo_core::checkpoint::Segm
         .map_err(|e| e.to_string())?;
     js.archive(id).map_err(|e| e.to_string())
 }
+
+/// `peo permissions`: what a participant needs, as a block for nats-server's
+/// configuration.
+pub(crate) fn permissions(
+    role: &str,
+    node_file: Option<&Path>,
+    id: Option<String>,
+    capabilities: Vec<String>,
+    objects: &str,
+) -> Res<ExitCode> {
+    use peo_jetstream::Permissions;
+    let node_only = node_file.is_some() || id.is_some() || !capabilities.is_empty();
+    let p = match role {
+        "node" => {
+            let (id, caps) = match (node_file, id) {
+                (Some(_), Some(_)) => return Err("give either --node or --id, not both".into()),
+                (Some(f), None) if capabilities.is_empty() => {
+                    let node = load_node(f, Arc::new(SystemClock))?;
+                    (node.id().to_owned(), node.spec().capabilities.iter().cloned().collect())
+                }
+                (Some(_), None) => return Err("--capability goes with --id, not with --node".into()),
+                (None, Some(id)) => (id, capabilities),
+                (None, None) => return Err("a node's permissions need --node FILE, or --id and --capability".into()),
+            };
+            Permissions::node(&id, &caps)
+        }
+        "client" | "events" if node_only => {
+            return Err(format!("--node, --id and --capability are for `node`, not `{role}`"));
+        }
+        "client" => Permissions::client(),
+        "events" => Permissions::event_sender(objects),
+        other => return Err(format!("unknown role `{other}`: node, client or events")),
+    };
+    println!("permissions: {}", p.to_conf());
+    Ok(ExitCode::SUCCESS)
+}

@@ -473,3 +473,27 @@ fn a_mesh_runs_a_parallel_and_a_map_across_its_nodes_killed_and_resumed_mid_fan_
     assert!(verified.contains("valid"), "{verified}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn permissions_are_printed_for_each_role_from_a_node_file_or_flags() {
+    let dir = workdir("permissions");
+    setup(&dir);
+    // From flags and from the node file `peo serve` would run: the same block.
+    let by_flags = ok(&dir, &["permissions", "node", "--id", "ship", "--capability", "shipping.ship"]);
+    assert!(by_flags.starts_with("permissions: {"), "{by_flags}");
+    assert!(by_flags.contains("\"$JS.API.CONSUMER.MSG.NEXT.PEO.cap_shipping~ship\""), "{by_flags}");
+    assert!(by_flags.contains("\"$JS.ACK.PEO.node_ship.>\""), "{by_flags}");
+    assert!(!by_flags.contains("peo.event"), "a node sends no events: {by_flags}");
+    std::fs::write(dir.join("ship.toml"), "id = \"ship\"\ndomain = \"eu\"\n[handlers]\n\"shipping.ship\" = \"true\"\n")
+        .unwrap();
+    assert_eq!(ok(&dir, &["permissions", "node", "--node", "ship.toml"]), by_flags);
+    let client = ok(&dir, &["permissions", "client"]);
+    assert!(client.contains("\"$KV.peo_objects.>\"") && !client.contains("peo.done"), "{client}");
+    let events = ok(&dir, &["permissions", "events", "--objects", "0a1b"]);
+    assert!(events.contains("\"peo.event.0a1b.>\"") && !events.contains("$KV"), "{events}");
+
+    fails(&dir, &["permissions", "admin"], "unknown role `admin`: node, client or events");
+    fails(&dir, &["permissions", "node"], "need --node FILE, or --id and --capability");
+    fails(&dir, &["permissions", "client", "--id", "x"], "are for `node`, not `client`");
+    fails(&dir, &["permissions", "node", "--node", "missing.toml"], "missing.toml");
+}

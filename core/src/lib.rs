@@ -55,7 +55,8 @@ pub mod wire;
 pub use context::{CarriedPolicy, Context, Originator};
 pub use cycle::{
     ADVISED_TERMINATION, Decision, Disposition, Event, NodeSpec, Proposal, Step, TaskCall, TaskOutcome, Transition,
-    Wake, accepts, awaited_key, decide, decide_advised, event_key, is_commitment, join, join_all, narrow, outcome,
+    Wake, accepts, awaited_key, decide, decide_advised, event_key, is_commitment, is_task_token, join, join_all,
+    narrow, outcome,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use hash::Hash;

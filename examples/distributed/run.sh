@@ -9,6 +9,11 @@
 # a Wait), waits for them, and checks every one succeeded, verifies against the five
 # public keys and was worked on in all four languages.
 #
+# The server is secured as a production mesh should be (nats.conf): TLS with client
+# certificates, and a user per participant allowed only what it needs (`peo
+# permissions`). Every node reads its credentials from the `nats` tool's variables
+# (NATS_CA, NATS_CERT, NATS_KEY, NATS_USER, NATS_PASSWORD): no code of theirs names them.
+#
 # Usage: examples/distributed/run.sh [N]      (default 20 orders)
 # Needs: nats-server (Debian: apt-get install nats-server), the workspace built
 # (cargo build --release --workspace), `peo` importable by $PYTHON (pip install ./python)
@@ -37,19 +42,27 @@ trap cleanup EXIT
 
 port=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url="nats://127.0.0.1:$port"
-nats-server -js -a 127.0.0.1 -p "$port" -sd "$work/jetstream" > "$work/nats.log" 2>&1 &
+# From this folder: nats.conf names its certificates relative to it.
+(cd "$here" && exec nats-server -c nats.conf -js -a 127.0.0.1 -p "$port" -sd "$work/jetstream") > "$work/nats.log" 2>&1 &
 nats=$!
 for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-echo "nats-server -js on $url"
+echo "nats-server -js on $url (nats.conf: TLS, a user per participant)"
+
+# The demo CA and client certificate (tests/nats/make-certs.sh), and `env $(user NAME)
+# command` to run a command as one of nats.conf's users.
+export NATS_CA="$root/tests/nats/ca.pem" NATS_CERT="$root/tests/nats/client.pem" NATS_KEY="$root/tests/nats/client-key.pem"
+user() { echo "NATS_USER=$1 NATS_PASSWORD=$1-demo-password"; }
+# The operator creates the streams and the bucket once; no other user may.
+env $(user operator) "$PYTHON" -c 'import peo, sys; peo.JetStream(sys.argv[1])' "$url"
 
 cc -std=c11 -O2 -Wall -Wextra -Werror "$here/c_node.c" -I"$root/include" -L"$root/target/release" -lpeo \
   -Wl,-rpath,"$root/target/release" -o "$work/c_node"
 
 cd "$here"
-"$PYTHON" py_node.py "$url" keys/py-reserve.key > "$work/py-reserve.log" 2>&1 & pids+=($!)
-node js_node.js "$url" keys/js-charge.key > "$work/js-charge.log" 2>&1 & pids+=($!)
-"$work/c_node" "$url" keys/c-pack.key trust.json > "$work/c-pack.log" 2>&1 & pids+=($!)
-"$peo" serve --nats "$url" --node cli-ship.toml > "$work/cli-ship.log" 2>&1 & pids+=($!)
+env $(user py-reserve) "$PYTHON" py_node.py "$url" keys/py-reserve.key > "$work/py-reserve.log" 2>&1 & pids+=($!)
+env $(user js-charge) node js_node.js "$url" keys/js-charge.key > "$work/js-charge.log" 2>&1 & pids+=($!)
+env $(user c-pack) "$work/c_node" "$url" keys/c-pack.key trust.json > "$work/c-pack.log" 2>&1 & pids+=($!)
+env $(user cli-ship) "$peo" serve --nats "$url" --node cli-ship.toml > "$work/cli-ship.log" 2>&1 & pids+=($!)
 
 objects=()
 for i in $(seq "$n"); do
@@ -58,7 +71,7 @@ for i in $(seq "$n"); do
   objects+=("$work/order-$i.peo")
 done
 t0=$(date +%s.%N)
-"$peo" submit --nats "$url" --wait 120 --out "$work/done" --json "${objects[@]}" > "$work/report.json" || true
+env $(user client) "$peo" submit --nats "$url" --wait 120 --out "$work/done" --json "${objects[@]}" > "$work/report.json" || true
 t1=$(date +%s.%N)
 
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -83,6 +96,12 @@ for f in "$work"/done/*.peo; do
 done
 echo "every history verifies: each visit signed by one of the five demo keys"
 first=$(ls "$work"/done/*.peo | head -1)
+# The client may submit and wait, not answer objects: the server refuses, and says so.
+if why=$(env $(user client) "$peo" send --nats "$url" "$(basename "$first" .peo)" approved 2>&1); then
+  echo "the client sent an event, which nats.conf does not allow it" >&2; exit 1
+fi
+grep -q "Permissions Violation" <<< "$why" || { echo "unexpected: $why" >&2; exit 1; }
+echo "the client may not send events: $why"
 echo
 echo "the journey of $(basename "$first" .peo):"
 "$peo" inspect "$first" | sed -n '1,40p'

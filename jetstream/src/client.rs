@@ -14,7 +14,9 @@ impl JetStream {
             let what = format!("cannot commit {id} to {BUCKET}");
             match self.unless_refused(&key, &what, self.c().kv.create(&id, b.clone())).await {
                 Ok(_) => {}
-                Err(e) => match self.entry(&id).await? {
+                // Refused, or already there: the bucket says which (and when it cannot be
+                // read either, the refusal is what to report).
+                Err(e) => match self.entry(&id).await.map_err(|_| e.clone())? {
                     Some(existing) if existing.value == b => {}
                     // Submitted before and already on its way (or finished): nothing to do.
                     Some(existing)

@@ -12,14 +12,10 @@ impl JetStream {
         }
         let mut wanted: Vec<(String, String)> = capabilities
             .iter()
-            .map(|c| (durable("cap", c.as_ref()), format!("peo.cap.{}", subject_token(c.as_ref()))))
+            .map(|c| (capability_consumer(c.as_ref()), format!("peo.cap.{}", subject_token(c.as_ref()))))
             .collect();
-        wanted.push((durable("node", node_id), format!("peo.node.{}", subject_token(node_id))));
-        for (name, filter) in
-            [("new", "peo.new"), ("dormant", "peo.dormant.>"), ("join", "peo.join.>"), ("events", "peo.event.>")]
-        {
-            wanted.push((name.to_owned(), filter.to_owned()));
-        }
+        wanted.push((node_consumer(node_id), format!("peo.node.{}", subject_token(node_id))));
+        wanted.extend(permissions::SHARED.iter().map(|(name, filter)| ((*name).to_owned(), (*filter).to_owned())));
         let streams = self.rt.block_on(async {
             let mut all = futures::stream::SelectAll::new();
             for (name, filter) in wanted {
@@ -32,9 +28,20 @@ impl JetStream {
                     max_ack_pending: 10_000,
                     ..Default::default()
                 };
-                let consumer = racing(|| self.c().work.get_or_create_consumer(&name, config.clone()))
-                    .await
-                    .map_err(|e| Error::transport(format!("cannot create the consumer {name} ({filter}): {e}")))?;
+                // A user may take only the work its permissions name (docs/security.md).
+                let (info, create) = (
+                    format!("$JS.API.CONSUMER.INFO.{WORK_STREAM}.{name}\""),
+                    format!("$JS.API.CONSUMER.CREATE.{WORK_STREAM}.{name}."),
+                );
+                let consumer = self
+                    .c()
+                    .denied
+                    .unless_refused(
+                        &[&info, &create],
+                        &format!("cannot create the consumer {name} ({filter})"),
+                        racing(|| self.c().work.get_or_create_consumer(&name, config.clone())),
+                    )
+                    .await?;
                 let messages = consumer
                     .stream()
                     .max_messages_per_batch(self.options.batch.max(1))
@@ -64,6 +71,9 @@ impl JetStream {
                     // Nothing came: say whether the server is away (the client reconnects
                     // by itself; a serve loop retries and may give up after a while).
                     Err(_) => {
+                        if let Some(why) = self.c().denied.take(&["$JS.API.CONSUMER.MSG.NEXT."]) {
+                            return Err(Denied::error("cannot pull work", &why));
+                        }
                         return match self.c().js.client().connection_state() {
                             async_nats::connection::State::Connected => Ok(None),
                             _ => Err(Error::transport("the NATS server is unreachable (reconnecting)")),
@@ -135,7 +145,12 @@ impl JetStream {
     }
 
     pub(crate) async fn entry(&self, id: &str) -> Result<Option<kv::Entry>> {
-        let e = self.c().kv.entry(id).await.map_err(|e| Error::transport(format!("cannot read {BUCKET}/{id}: {e}")))?;
+        let read = format!("$JS.API.DIRECT.GET.KV_{BUCKET}.");
+        let e = self
+            .c()
+            .denied
+            .unless_refused(&[&read], &format!("cannot read {BUCKET}/{id}"), self.c().kv.entry(id))
+            .await?;
         Ok(e.filter(|e| e.operation == kv::Operation::Put))
     }
 
@@ -200,10 +215,23 @@ impl JetStream {
     }
 
     pub(crate) async fn last_on(&self, subject: &str) -> Result<Option<jetstream::message::StreamMessage>> {
-        match self.c().work.get_last_raw_message_by_subject(subject).await {
-            Ok(m) => Ok(Some(m)),
-            Err(e) if matches!(e.kind(), stream::LastRawMessageErrorKind::NoMessageFound) => Ok(None),
-            Err(e) => Err(Error::transport(format!("cannot read {subject}: {e}"))),
+        let get = format!("$JS.API.STREAM.MSG.GET.{WORK_STREAM}\"");
+        let last = async {
+            match self.c().work.get_last_raw_message_by_subject(subject).await {
+                Ok(m) => Ok(Some(m)),
+                Err(e) if matches!(e.kind(), stream::LastRawMessageErrorKind::NoMessageFound) => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        self.c().denied.unless_refused(&[&get], &format!("cannot read {subject}"), last).await
+    }
+
+    /// Removes message `sequence` from the work stream (a stale wake-up, an event used).
+    pub(crate) async fn remove(&self, sequence: u64) {
+        let delete = format!("$JS.API.STREAM.MSG.DELETE.{WORK_STREAM}\"");
+        let removed = self.c().work.delete_message(sequence);
+        if let Err(e) = self.c().denied.unless_refused(&[&delete], "cannot remove a used message", removed).await {
+            self.say(|| e.to_string());
         }
     }
 
@@ -273,7 +301,8 @@ impl JetStream {
                 // or the late answer to an earlier attempt. No later wait can take it (a
                 // token is handed out only after the object waits for it).
                 Some(w)
-                    if event.name.starts_with("peo-tt-") && w.event.as_deref().is_some_and(peo_core::is_commitment) =>
+                    if peo_core::is_task_token(&event.name)
+                        && w.event.as_deref().is_some_and(peo_core::is_commitment) =>
                 {
                     Stats::bump(&self.stats.ignored);
                     self.say(|| format!("ignored: an event for {id} naming a task token it does not wait for"));

@@ -45,10 +45,12 @@ mod client;
 mod deliver;
 #[cfg(feature = "test-util")]
 mod local;
+mod permissions;
 mod security;
 mod settle;
 #[cfg(feature = "test-util")]
 pub use local::LocalServer;
+pub use permissions::{Permissions, capability_consumer, node_consumer};
 pub use security::{ENV as SECURITY_ENV, Security};
 
 /// The work-queue stream.
@@ -261,16 +263,79 @@ struct Conn {
     archive: stream::Stream,
     kv: kv::Store,
     listener: Mutex<Option<(String, Messages)>>,
-    /// The server's last refusal of a publish or subscription (its permissions), to say
-    /// why a publish went unanswered.
+    /// The server's recent refusals of publishes (its permissions), to say why a
+    /// publish or request went unanswered.
     denied: Arc<Denied>,
 }
 
-/// The server's last refusal (its text), and a signal when one arrives.
+/// The server's recent refusals (their texts, which quote the refused subject), and a
+/// signal when one arrives.
 #[derive(Default)]
 struct Denied {
-    last: Mutex<Option<String>>,
+    recent: Mutex<std::collections::VecDeque<String>>,
     arrived: tokio::sync::Notify,
+}
+
+impl Denied {
+    /// Keeps a refusal (the newest few: a refusal nobody waits for must not stay).
+    fn push(&self, why: String) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if recent.len() == 32 {
+            recent.pop_front();
+        }
+        recent.push_back(why);
+        drop(recent);
+        self.arrived.notify_waiters();
+    }
+
+    /// Takes the refusal of a subject starting with one of `subjects`, if one arrived.
+    fn take(&self, subjects: &[&str]) -> Option<String> {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let i = recent.iter().position(|why| subjects.iter().any(|s| why.contains(&format!("\"{s}"))))?;
+        recent.remove(i)
+    }
+
+    /// Runs `attempt` (a publish waiting for its acknowledgement, a request waiting for
+    /// its reply) unless the server refuses a publish to one of `subjects` (prefixes)
+    /// first: a refused publish is never answered, so without this it would fail only
+    /// when it times out.
+    async fn unless_refused<T, E: std::fmt::Display>(
+        &self,
+        subjects: &[&str],
+        what: &str,
+        attempt: impl std::future::Future<Output = std::result::Result<T, E>>,
+    ) -> Result<T> {
+        let refused = async {
+            loop {
+                let arrived = self.arrived.notified();
+                tokio::pin!(arrived);
+                arrived.as_mut().enable();
+                if let Some(why) = self.take(subjects) {
+                    return why;
+                }
+                arrived.await;
+            }
+        };
+        tokio::select! {
+            r = attempt => r.map_err(|e| self.refused(subjects, what, e)),
+            why = refused => Err(Denied::error(what, &why)),
+        }
+    }
+
+    /// A `Transport` error for `what` failing with `e`, saying so when the server refused
+    /// a publish to one of `subjects` for this connection's permissions.
+    fn refused(&self, subjects: &[&str], what: &str, e: impl std::fmt::Display) -> Error {
+        match self.take(subjects) {
+            Some(why) => Denied::error(what, &why),
+            None => Error::transport(format!("{what}: {e}")),
+        }
+    }
+
+    fn error(what: &str, why: &str) -> Error {
+        Error::transport(format!(
+            "{what}: the server refused it: {why} (the permissions of this connection's user do not allow it; see docs/security.md)"
+        ))
+    }
 }
 
 impl Drop for JetStream {
@@ -285,44 +350,17 @@ impl JetStream {
         self.conn.as_ref().expect("the connection lives until the JetStream is dropped")
     }
 
-    /// Runs `attempt` (a publish waiting for its acknowledgement) unless the server
-    /// refuses the publish to `subject` first: a refused publish is never acknowledged,
-    /// so without this it would fail only when its acknowledgement times out.
     async fn unless_refused<T, E: std::fmt::Display>(
         &self,
         subject: &str,
         what: &str,
         attempt: impl std::future::Future<Output = std::result::Result<T, E>>,
     ) -> Result<T> {
-        let denied = &self.c().denied;
-        let quoted = format!("\"{subject}\"");
-        let refused = async {
-            loop {
-                let arrived = denied.arrived.notified();
-                tokio::pin!(arrived);
-                arrived.as_mut().enable();
-                if denied.last.lock().unwrap_or_else(|p| p.into_inner()).as_deref().is_some_and(|w| w.contains(&quoted))
-                {
-                    return;
-                }
-                arrived.await;
-            }
-        };
-        tokio::select! {
-            r = attempt => r.map_err(|e| self.refused(what, e)),
-            () = refused => Err(self.refused(what, "refused")),
-        }
+        self.c().denied.unless_refused(&[subject], what, attempt).await
     }
 
-    /// A `Transport` error for `what` failing with `e`, saying so when the server refused
-    /// it for this connection's permissions.
-    fn refused(&self, what: &str, e: impl std::fmt::Display) -> Error {
-        match self.c().denied.last.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            Some(why) => Error::transport(format!(
-                "{what}: the server refused it: {why} (the permissions of this connection's user do not allow it; see docs/security.md)"
-            )),
-            None => Error::transport(format!("{what}: {e}")),
-        }
+    fn refused(&self, subject: &str, what: &str, e: impl std::fmt::Display) -> Error {
+        self.c().denied.refused(&[subject], what, e)
     }
 }
 
@@ -368,13 +406,11 @@ pub fn subject_token(name: &str) -> String {
     if plain { name.to_owned() } else { format!("~{}", name.bytes().map(|b| format!("{b:02x}")).collect::<String>()) }
 }
 
-/// A durable consumer name for a name (letters, digits, `_`, `-` only).
+/// A durable consumer name for a name: its subject token with `~` for each dot (a
+/// consumer name holds no dot), e.g. `cap_inventory~reserve`. A name that is not plain
+/// is `~` and its hex already, so no two names share a consumer.
 fn durable(prefix: &str, name: &str) -> String {
-    if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-        format!("{prefix}_{name}")
-    } else {
-        format!("{prefix}_x{}", name.bytes().map(|b| format!("{b:02x}")).collect::<String>())
-    }
+    format!("{prefix}_{}", subject_token(name).replace('.', "~"))
 }
 
 /// The subject an object goes to next ([`peo_runtime::serve::hop`]).
@@ -411,6 +447,28 @@ enum Check {
     Successor(bytes::Bytes),
     /// Already extended further: drop it.
     Stale(String),
+}
+
+/// Looks up a stream, creating it when it is missing, unless the server refuses either
+/// (a user without `$JS.API.STREAM.CREATE` where the operator has not created it yet).
+async fn open_stream(
+    js: &jetstream::Context,
+    denied: &Denied,
+    config: stream::Config,
+    url: &str,
+) -> Result<stream::Stream> {
+    let name = config.name.clone();
+    let (info, create) = (format!("$JS.API.STREAM.INFO.{name}\""), format!("$JS.API.STREAM.CREATE.{name}\""));
+    let what = format!("cannot open the JetStream stream {name} at {url}");
+    denied
+        .unless_refused(&[&info, &create], &what, racing(|| js.get_or_create_stream(config.clone())))
+        .await
+        .map_err(|e| match e.to_string().contains("STREAM.CREATE") {
+            true => Error::transport(format!(
+                "{e}; the stream does not exist yet: create it once with a user allowed to (an operator's first connection creates all of them)"
+            )),
+            false => e,
+        })
 }
 
 /// Why a connection failed, with what to check.
@@ -463,8 +521,7 @@ impl JetStream {
                     if let async_nats::Event::ServerError(async_nats::ServerError::Other(e)) = event
                         && e.to_ascii_lowercase().contains("permissions violation")
                     {
-                        *slot.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                        slot.arrived.notify_waiters();
+                        slot.push(e);
                     }
                 }
             });
@@ -482,12 +539,8 @@ impl JetStream {
                     allow_direct: true,
                     ..Default::default()
                 };
-                let js = js.clone();
-                async move {
-                    racing(|| js.get_or_create_stream(config.clone())).await.map_err(|e| {
-                        Error::transport(format!("cannot create the JetStream stream {name} at {url}: {e}"))
-                    })
-                }
+                let (js, denied) = (js.clone(), denied.clone());
+                async move { open_stream(&js, &denied, config, url).await }
             };
             let work = stream(
                 WORK_STREAM,
@@ -512,9 +565,7 @@ impl JetStream {
                 discard: stream::DiscardPolicy::New,
                 ..Default::default()
             };
-            racing(|| js.get_or_create_stream(bucket.clone()))
-                .await
-                .map_err(|e| Error::transport(format!("cannot create the bucket {BUCKET} at {url}: {e}")))?;
+            open_stream(&js, &denied, bucket, url).await?;
             let kv = js
                 .get_key_value(BUCKET)
                 .await

@@ -71,7 +71,11 @@ impl JetStream {
                 _ => false,
             };
             if !raced {
-                return Err(self.refused(&format!("cannot commit {} to {BUCKET}", d.id), why));
+                return Err(self.refused(
+                    &format!("$KV.{BUCKET}.{}", d.id),
+                    &format!("cannot commit {} to {BUCKET}", d.id),
+                    why,
+                ));
             }
             return Ok(match d.work {
                 Work::Complete { .. } => {
@@ -103,7 +107,7 @@ impl JetStream {
             && let Ok(Some(m)) = self.last_on(&format!("peo.dormant.{}", d.id)).await
             && m.headers.get("Nats-Msg-Id").map(|v| v.as_str()) == Some(woken_from.as_str())
         {
-            let _ = self.c().work.delete_message(m.sequence).await;
+            self.remove(m.sequence).await;
         }
         // Children first (they are new objects), then the object itself.
         for c in children {
@@ -115,7 +119,7 @@ impl JetStream {
         let (subject, _) = self.forward(object, bytes).await?;
         self.say(|| format!("{} {} at record {} -> {subject}", d.id, object.status().as_str(), object.written()));
         if let Some(seq) = d.event_seq {
-            let _ = self.c().work.delete_message(seq).await;
+            self.remove(seq).await;
         }
         self.ack(&d.msg, AckKind::Ack).await;
         let hop = (now_ns() - d.published_ns).max(0) / 1_000;

@@ -607,22 +607,176 @@ fn a_server_with_tls_and_credentials_admits_only_who_it_should_for_what_it_shoul
     assert_eq!(e.kind(), ErrorKind::Transport);
     assert!(e.to_string().contains("Permissions Violation for Publish to \"$KV.peo_objects."), "{e}");
     // Nor can a submitter forge results or completions, publishing directly.
-    let forged = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let security = secure(Some(("submitter", "submitter-test-password"))).security.unwrap();
+    let subjects = [format!("peo.done.{id}"), format!("peo.join.{id}"), format!("peo.dead.{id}")];
+    let forged = stored_raw(url, secure(Some(("submitter", "submitter-test-password"))), &subjects);
+    assert_eq!(forged, 0, "the submitter stored a result");
+}
+
+#[test]
+fn a_creds_file_signs_in_to_an_operator_mode_server() {
+    // Operator mode (JWTs, as nsc sets it up): tests/nats/make-jwt wrote the server's
+    // configuration and a user's credentials file.
+    let server = LocalServer::start_with(Some(fixtures().join("operator.conf"))).unwrap();
+    let url = server.url();
+    let with = |creds: Option<&str>| Options {
+        security: Some(peo_jetstream::Security { creds: creds.map(|c| fixtures().join(c)), ..Default::default() }),
+        connect_timeout: Duration::from_secs(3),
+        ..Default::default()
+    };
+    let e = JetStream::connect(url, with(None)).err().expect("refused");
+    assert_eq!(e.kind(), ErrorKind::Transport);
+    assert!(e.to_string().contains("requires credentials and this connection has none"), "{e}");
+    let e = JetStream::connect(url, with(Some("node.nk"))).err().expect("not a creds file");
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+
+    let n = start(
+        url,
+        Node::new("n", "eu").with_trust(Trust::any()).handler("a.step", |_: &Invocation| Ok(json!({"ok": true}))),
+        with(Some("node.creds")),
+    );
+    let plan = json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "a.step", "End": true}}});
+    let client = JetStream::connect(url, with(Some("node.creds"))).unwrap();
+    let id = client.submit(&create(&plan, json!({}))).unwrap();
+    let done = client.wait_done(std::slice::from_ref(&id), Duration::from_secs(20)).unwrap();
+    assert_eq!(done.len(), 1, "finished through a node signed in with a creds file");
+    drop(n.finish());
+}
+
+/// The distributed example's server: TLS, and a user per participant with only the
+/// permissions `peo permissions` derives for it.
+fn example_conf() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/distributed/nats.conf")
+}
+
+/// Connecting to the example's server as `user` (password `<user>-demo-password`).
+fn example_user(user: &str) -> Options {
+    secure(Some((user, &format!("{user}-demo-password"))))
+}
+
+/// Publishes `payload` to each subject directly (not through peo) as `options`' user and
+/// counts the publishes JetStream stored.
+fn stored_raw(url: &str, options: Options, subjects: &[String]) -> usize {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let security = options.security.unwrap();
         let client = security.apply(async_nats::ConnectOptions::new()).await.unwrap().connect(url).await.unwrap();
         let mut js = async_nats::jetstream::new(client);
         js.set_timeout(Duration::from_secs(1));
-        let mut stored = 0;
-        for subject in [format!("peo.done.{id}"), format!("peo.join.{id}"), format!("peo.dead.{id}")] {
-            if let Ok(ack) = js.publish(subject, b"forged".to_vec().into()).await
-                && ack.await.is_ok()
-            {
-                stored += 1;
+        let tries = subjects.iter().map(|subject| {
+            let js = js.clone();
+            async move {
+                match js.publish(subject.clone(), b"forged".to_vec().into()).await {
+                    Ok(ack) => ack.await.is_ok(),
+                    Err(_) => false,
+                }
             }
-        }
-        stored
-    });
-    assert_eq!(forged, 0, "the submitter stored a result");
+        });
+        // All at once: a refused publish is never acknowledged, so each takes the timeout.
+        futures::future::join_all(tries).await.into_iter().filter(|stored| *stored).count()
+    })
+}
+
+#[test]
+fn the_example_server_gives_each_node_its_own_work_and_nothing_more() {
+    use peo_jetstream::{Permissions, capability_consumer, node_consumer};
+    let nodes: [(&str, &[&str]); 4] = [
+        ("py-reserve", &["inventory.reserve"]),
+        ("js-charge", &["payment.charge", "customer.notify"]),
+        ("c-pack", &["warehouse.pack"]),
+        ("cli-ship", &["billing.invoice", "shipping.ship"]),
+    ];
+    // The configuration holds exactly what the code derives: when the subjects change,
+    // regenerate it with examples/distributed/make-nats-conf.sh.
+    let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let conf = words(&std::fs::read_to_string(example_conf()).unwrap());
+    for (id, caps) in nodes {
+        assert!(
+            conf.contains(&words(&Permissions::node(id, caps).to_conf())),
+            "{id}'s block is stale: run examples/distributed/make-nats-conf.sh"
+        );
+    }
+    assert!(
+        conf.contains(&words(&Permissions::client().to_conf())),
+        "the client's block is stale: run make-nats-conf.sh"
+    );
+    assert!(
+        conf.contains(&words(&Permissions::event_sender("*").to_conf())),
+        "the event sender's block is stale: run make-nats-conf.sh"
+    );
+
+    let server = LocalServer::start_with(Some(example_conf())).unwrap();
+    let url = server.url();
+    // The streams are the operator's to create: a node arriving first is told so.
+    let e = JetStream::connect(url, example_user("py-reserve")).err().expect("refused");
+    assert_eq!(e.kind(), ErrorKind::Transport);
+    assert!(e.to_string().contains("Permissions Violation for Publish to \"$JS.API.STREAM.CREATE.PEO"), "{e}");
+    assert!(e.to_string().contains("the stream does not exist yet"), "{e}");
+    JetStream::connect(url, example_user("operator")).unwrap();
+
+    // Each node runs its own step of an object, with its own user, through a wait and
+    // an event the answering service sends (every path a node takes: the work, dormant
+    // and event consumers, the bucket, removing used messages).
+    let plan = json!({"StartAt": "Reserve", "States": {
+        "Reserve": {"Type": "Task", "Resource": "inventory.reserve", "Next": "Pause"},
+        "Pause": {"Type": "Wait", "Seconds": 1, "Next": "Approve"},
+        "Approve": {"Type": "Pass", "Next": "Charge"},
+        "Charge": {"Type": "Task", "Resource": "payment.charge", "End": true}},
+        "Await": {"Approve": {"Event": "approved"}}});
+    let step = |_: &Invocation| Ok(json!({"ok": true}));
+    let running: Vec<Running> = nodes[..2]
+        .iter()
+        .map(|(id, caps)| {
+            let node = caps.iter().fold(Node::new(*id, "eu").with_trust(Trust::any()), |n, c| n.handler(*c, step));
+            start(url, node, example_user(id))
+        })
+        .collect();
+    let client = JetStream::connect(url, example_user("client")).unwrap();
+    let answers = JetStream::connect(url, example_user("answers")).unwrap();
+    let id = client.submit(&create(&plan, json!({}))).unwrap();
+    answers.send_event(&id, &Event::success("approved", json!({"by": "ops"}))).unwrap();
+    let started = Instant::now();
+    let done = client.wait_done(std::slice::from_ref(&id), Duration::from_secs(20)).unwrap();
+    let finished = Object::from_bytes(&done[&id], &Default::default()).unwrap();
+    assert_eq!(finished.status(), Status::Succeeded);
+    assert!(nodes_of(&finished).iter().any(|n| n == "js-charge"), "{:?}", nodes_of(&finished));
+    // Nothing the nodes did was refused (a refused request would also have cost its
+    // whole timeout).
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    for r in running {
+        let r = r.finish();
+        let log = r.log.lock().unwrap();
+        assert!(!log.iter().any(|l| l.contains("refused") || l.contains("Permissions")), "{log:?}");
+    }
+
+    // A node may not take another capability's work, nor pose as another node: each is
+    // refused at once, saying which consumer.
+    let reserve = JetStream::connect(url, example_user("py-reserve")).unwrap();
+    let started = Instant::now();
+    let e = reserve.listen("py-reserve", &["payment.charge"]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transport);
+    assert!(e.to_string().contains(&capability_consumer("payment.charge")), "{e}");
+    assert!(e.to_string().contains("Permissions Violation"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(4), "the refusal took {:?}", started.elapsed());
+    let e = reserve.listen("js-charge", &[] as &[&str]).unwrap_err();
+    assert!(e.to_string().contains(&node_consumer("js-charge")), "{e}");
+
+    // Nodes send no events; the answering service does, and nothing else.
+    let e = reserve.send_event(&id, &Event::success("x", json!(1))).unwrap_err();
+    assert!(e.to_string().contains("Permissions Violation for Publish to \"peo.event."), "{e}");
+    answers.send_event(&id, &Event::success("x", json!(1))).unwrap();
+    let e = answers.submit(&create(&plan, json!({"n": 2}))).unwrap_err();
+    assert!(e.to_string().contains("Permissions Violation for Publish to \"$KV.peo_objects."), "{e}");
+    // Nor can the client or the answering service publish work or results directly.
+    let forged: Vec<String> = ["peo.done", "peo.join", "peo.dead", "peo.dormant"]
+        .iter()
+        .map(|s| format!("{s}.{id}"))
+        .chain(["peo.cap.inventory.reserve".to_owned()])
+        .collect();
+    assert_eq!(stored_raw(url, example_user("answers"), &[format!("peo.event.{id}.x")]), 1, "what it may do, it can");
+    assert_eq!(stored_raw(url, example_user("answers"), &forged), 0, "the answering service stored work or a result");
+    assert_eq!(stored_raw(url, example_user("client"), &forged[..4]), 0, "the client stored a result");
+    // Nobody else gets in.
+    let e = JetStream::connect(url, secure(Some(("stranger", "stranger-test-password")))).err().expect("refused");
+    assert!(e.to_string().contains("refused this connection's credentials"), "{e}");
 }
 
 #[test]

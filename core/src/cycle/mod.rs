@@ -45,7 +45,7 @@ pub(crate) use history::History;
 pub use join::{join, join_all};
 pub use narrow::narrow;
 pub(crate) use progress::*;
-pub use tokens::{accepts, awaited_key, event_key, is_commitment};
+pub use tokens::{accepts, awaited_key, event_key, is_commitment, is_task_token};
 pub use types::*;
 
 use crate::asl::{self, Env, Failure, MAX_PAYLOAD_BYTES, errors};

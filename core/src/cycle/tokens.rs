@@ -15,6 +15,9 @@ use crate::SigningKey;
 /// The prefix of an awaited name that is the commitment to a token.
 pub const COMMITMENT: &str = "sha256:";
 
+/// The prefix of the tokens a node with a key hands out.
+const TOKEN_PREFIX: &str = "peo-tt-";
+
 /// What a node signs to derive a token (never a record hash: a different message).
 const TOKEN_TAG: &[u8] = b"peo/task-token/v1\0";
 
@@ -27,10 +30,16 @@ pub fn task_token(key: Option<&SigningKey>, attempt_key: &str) -> String {
         Some(k) => {
             let mut msg = TOKEN_TAG.to_vec();
             msg.extend_from_slice(attempt_key.as_bytes());
-            format!("peo-tt-{}", hex::encode(Sha256::digest(k.sign_bytes(&msg))))
+            format!("{TOKEN_PREFIX}{}", hex::encode(Sha256::digest(k.sign_bytes(&msg))))
         }
         None => attempt_key.to_owned(),
     }
+}
+
+/// Whether `name` has the form of a token a node with a key hands out (`peo-tt-`...):
+/// an event so named answers a `.waitForTaskToken` Task, never an `Await` state's name.
+pub fn is_task_token(name: &str) -> bool {
+    name.starts_with(TOKEN_PREFIX)
 }
 
 /// The key an event named `name` is matched (and, on JetStream, routed) under:
@@ -67,6 +76,7 @@ mod tests {
         let key = SigningKey::from_bytes(&[7; 32]);
         let t = task_token(Some(&key), "id/Ask/1/0");
         assert!(t.starts_with("peo-tt-") && t.len() == 7 + 64, "{t}");
+        assert!(is_task_token(&t) && !is_task_token("id/Ask/1/0") && !is_task_token(&event_key(&t)));
         assert_eq!(t, task_token(Some(&key), "id/Ask/1/0"), "deterministic");
         assert_ne!(t, task_token(Some(&key), "id/Ask/1/1"), "one per attempt");
         assert_ne!(t, task_token(Some(&SigningKey::from_bytes(&[8; 32])), "id/Ask/1/0"), "one per key");
