@@ -207,6 +207,11 @@ typedef struct {
    * `NATS_USER`, `NATS_PASSWORD`, `NATS_TOKEN`).
    */
   const char *security_json;
+  /**
+   * Deliveries of one message of work, never settled (its takers died or declined
+   * it), before it is dead-lettered to `peo.dead.<id>`; 0: 50; -1: no limit.
+   */
+  int64_t max_deliver;
 } PeoServeOptions;
 
 /**
@@ -227,6 +232,10 @@ typedef struct {
    * variables.
    */
   const char *security_json;
+  /**
+   * As in `PeoServeOptions`: 0: 50; -1: no limit.
+   */
+  int64_t max_deliver;
 } PeoConnectOptions;
 
 /**

@@ -231,7 +231,7 @@ export class Node {
    * Rejects with a TransportError when the server cannot be reached at the start; a
    * server lost while serving is retried until it has been gone `giveUpAfter` ms.
    */
-  serve(url: string, options?: ServeOptions & { ackWait?: number; security?: Security }): Promise<JetStreamStats>
+  serve(url: string, options?: ServeOptions & { ackWait?: number; security?: Security; maxDeliver?: number }): Promise<JetStreamStats>
 }
 
 /**
@@ -283,7 +283,11 @@ export interface JetStreamStats {
 /** A connection to a NATS JetStream mesh (`nats-server -js`). */
 export class JetStream {
   private constructor(native: unknown)
-  static connect(url: string, options?: { ackWait?: number; name?: string; security?: Security }): Promise<JetStream>
+  /**
+   * `maxDeliver`: deliveries of one message of work, never settled, before it is
+   * dead-lettered to `peo.dead.<id>` (default 50, 0 for no limit).
+   */
+  static connect(url: string, options?: { ackWait?: number; name?: string; security?: Security; maxDeliver?: number }): Promise<JetStream>
   submit(obj: PeoObject | Uint8Array): Promise<string>
   sendEvent(objectId: string, event: Event): Promise<void>
   get(objectId: string): Promise<PeoObject | null>

@@ -635,9 +635,11 @@ class JetStream {
    * reached. `security`: TLS and credentials, `{ ca, cert, key, tls, creds, nkey, user,
    * password, token }` (file paths for ca, cert, key, creds and nkey; docs/security.md).
    * Without it, the `nats` tool's variables are read: NATS_CA, NATS_CERT, NATS_KEY,
-   * NATS_CREDS, NATS_NKEY, NATS_USER, NATS_PASSWORD, NATS_TOKEN.
+   * NATS_CREDS, NATS_NKEY, NATS_USER, NATS_PASSWORD, NATS_TOKEN. `maxDeliver`: how often
+   * one message of work is delivered without being settled before it is dead-lettered
+   * to `peo.dead.<id>` (default 50, 0 for no limit).
    */
-  static async connect(url, { ackWait, name, security } = {}) {
+  static async connect(url, { ackWait, name, security, maxDeliver } = {}) {
     if (typeof url !== 'string') throw new TypeError(`url must be a string such as 'nats://127.0.0.1:4222', not ${typeof url}`)
     if (ackWait !== undefined && (typeof ackWait !== 'number' || !(ackWait > 0))) {
       throw new TypeError('ackWait must be a positive number of ms')
@@ -648,8 +650,11 @@ class JetStream {
     if (security !== undefined && security !== null && (typeof security !== 'object' || Array.isArray(security))) {
       throw new TypeError("security must be an object such as { ca: 'ca.pem' }")
     }
+    if (maxDeliver !== undefined && maxDeliver !== null && !Number.isSafeInteger(maxDeliver)) {
+      throw new TypeError(`maxDeliver must be an integer, not ${maxDeliver}`)
+    }
     const securityJson = security == null ? null : JSON.stringify(security)
-    const r = await call(() => native.connect(url, ackWait ?? null, name ?? null, securityJson))
+    const r = await call(() => native.connect(url, ackWait ?? null, name ?? null, securityJson, maxDeliver ?? null))
     if (r instanceof native.NativeJetStream) return new JetStream(r)
     throw errorFrom({ code: r.code, text: r.message })
   }
@@ -744,8 +749,8 @@ class JetStream {
  * capabilities (and new objects, due dormant ones, events and fan-out completions),
  * visits them and sends them on, until `signal` aborts (or `idleTimeout` / `maxDeliveries`).
  */
-Node.prototype.serve = async function serve(url, { signal, idleTimeout, maxDeliveries, giveUpAfter, ackWait, security } = {}) {
-  const js = await JetStream.connect(url, { ackWait, name: `peo node ${this.id}`, security })
+Node.prototype.serve = async function serve(url, { signal, idleTimeout, maxDeliveries, giveUpAfter, ackWait, security, maxDeliver } = {}) {
+  const js = await JetStream.connect(url, { ackWait, name: `peo node ${this.id}`, security, maxDeliver })
   return js.serve(this, { signal, idleTimeout, maxDeliveries, giveUpAfter })
 }
 

@@ -148,6 +148,10 @@ enum Command {
         /// when this node creates the consumers; default 30).
         #[arg(long)]
         ack_wait: Option<f64>,
+        /// Deliveries of one message of work, never settled (its takers died or declined
+        /// it), before it is dead-lettered to `peo.dead.<id>` (default 50; 0: no limit).
+        #[arg(long)]
+        max_deliver: Option<i64>,
         /// Stop after this many seconds without work (default: run until killed).
         #[arg(long)]
         idle_exit: Option<f64>,
@@ -251,8 +255,8 @@ fn main() -> ExitCode {
         Command::History { object, format } => history(&object, &format),
         Command::Trace { object, output } => trace(&object, &output),
         Command::Run { mesh, input, dir } => mesh::run(&mesh, input.as_deref(), dir.as_deref()),
-        Command::Serve { nats, node, ack_wait, idle_exit, quiet } => {
-            nats::serve(&nats, &node, ack_wait, idle_exit, quiet)
+        Command::Serve { nats, node, ack_wait, max_deliver, idle_exit, quiet } => {
+            nats::serve(&nats, &node, ack_wait, max_deliver, idle_exit, quiet)
         }
         Command::Submit { nats, objects, wait, out, json } => nats::submit(&nats, &objects, wait, out.as_deref(), json),
         Command::Wait { nats, ids, timeout, out, json } => nats::wait(&nats, &ids, timeout, out.as_deref(), json),

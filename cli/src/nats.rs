@@ -82,17 +82,21 @@ pub(crate) fn serve(
     mesh: &Mesh,
     node_file: &Path,
     ack_wait: Option<f64>,
+    max_deliver: Option<i64>,
     idle_exit: Option<f64>,
     quiet: bool,
 ) -> Res<ExitCode> {
     let node = load_node(node_file, Arc::new(SystemClock))?;
-    let mut options = Options { name: Some(format!("peo serve {}", node.id())), ..Default::default() };
-    if let Some(s) = ack_wait {
-        if !(s > 0.0 && s.is_finite()) {
-            return Err("--ack-wait must be a positive number of seconds".into());
-        }
-        options.ack_wait = Duration::from_secs_f64(s);
+    if ack_wait.is_some_and(|s| !(s > 0.0 && s.is_finite())) {
+        return Err("--ack-wait must be a positive number of seconds".into());
     }
+    let options = Options::from_face(
+        Some(format!("peo serve {}", node.id())),
+        ack_wait.map(Duration::from_secs_f64),
+        None,
+        max_deliver,
+    )
+    .map_err(|e| e.to_string().replace("max_deliver", "--max-deliver"))?;
     let id = node.id().to_owned();
     let caps: Vec<String> = node.spec().capabilities.iter().cloned().collect();
     let mut js = connect(mesh, options)?;

@@ -496,4 +496,10 @@ fn permissions_are_printed_for_each_role_from_a_node_file_or_flags() {
     fails(&dir, &["permissions", "node"], "need --node FILE, or --id and --capability");
     fails(&dir, &["permissions", "client", "--id", "x"], "are for `node`, not `client`");
     fails(&dir, &["permissions", "node", "--node", "missing.toml"], "missing.toml");
+    // A mistake in `peo serve`'s options is found before it connects anywhere.
+    fails(
+        &dir,
+        &["serve", "--nats", "nats://127.0.0.1:1", "--node", "ship.toml", "--max-deliver=-3"],
+        "--max-deliver must be a number of deliveries, or 0 for no limit (got -3)",
+    );
 }

@@ -100,6 +100,35 @@ pub struct Options {
     pub die_after_commit: bool,
 }
 
+impl Options {
+    /// The options as every face takes them, checked alike: the connection's name,
+    /// `ack_wait`, the security settings' JSON form ([`Security::from_json`]; `None`: the
+    /// `NATS_*` variables) and `max_deliver` (0: no limit); what is not given keeps its
+    /// default.
+    pub fn from_face(
+        name: Option<String>,
+        ack_wait: Option<Duration>,
+        security_json: Option<&str>,
+        max_deliver: Option<i64>,
+    ) -> Result<Options> {
+        let mut options =
+            Options { name, security: security_json.map(Security::from_json).transpose()?, ..Options::default() };
+        if let Some(d) = ack_wait {
+            options.ack_wait = d;
+        }
+        match max_deliver {
+            Some(n) if n < 0 => {
+                return Err(Error::invalid_argument(format!(
+                    "max_deliver must be a number of deliveries, or 0 for no limit (got {n})"
+                )));
+            }
+            Some(n) => options.max_deliver = n,
+            None => {}
+        }
+        Ok(options)
+    }
+}
+
 impl Default for Options {
     fn default() -> Options {
         Options {

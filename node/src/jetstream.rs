@@ -306,12 +306,10 @@ pub fn connect(
     ack_wait_ms: Option<f64>,
     name: Option<String>,
     security_json: Option<String>,
+    max_deliver: Option<i64>,
 ) -> Result<AsyncTask<ConnectTask>, Code> {
-    let security = peo(security_json.as_deref().map(peo_jetstream::Security::from_json).transpose())?;
-    let mut options = JsOptions { name, security, ..Default::default() };
-    if let Some(ms) = ack_wait_ms {
-        options.ack_wait = millis(ms, "ackWait")?;
-    }
+    let ack_wait = ack_wait_ms.map(|ms| millis(ms, "ackWait")).transpose()?;
+    let options = peo(JsOptions::from_face(name, ack_wait, security_json.as_deref(), max_deliver))?;
     Ok(AsyncTask::new(ConnectTask { url, options: Some(options) }))
 }
 

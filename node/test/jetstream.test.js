@@ -196,6 +196,36 @@ test('security reaches the server, and its mistakes are InvalidArgumentErrors', 
   await assert.rejects(peo.JetStream.connect(nats.url, { security: 'ca.pem' }), TypeError)
 })
 
+test('work every node declines is dead-lettered after maxDeliver deliveries', async () => {
+  const nats = await startNats()
+  try {
+    // Its policy forbids running the step: the node declines the object each time it
+    // takes it, until maxDeliver deliveries end it in the dead letters.
+    const refuser = new peo.Node({
+      id: 'js-refuser',
+      domain: 'eu',
+      trust: 'any',
+      policy: 'forbid(principal, action == Peo::Action::"execute", resource);\npermit(principal, action, resource);',
+    })
+    refuser.handle('poison.step', () => {
+      throw new Error('the policy forbids running it')
+    })
+    const plan = { StartAt: 'P', States: { P: { Type: 'Task', Resource: 'poison.step', End: true } } }
+    await (await peo.JetStream.connect(nats.url)).submit(peo.Object.create(plan, { input: {} }))
+    const stats = await refuser.serve(nats.url, { maxDeliver: 2, idleTimeout: 3000 })
+    assert.equal(stats.rejected, 1, JSON.stringify(stats))
+    assert.ok(stats.received >= 3, JSON.stringify(stats))
+    await assert.rejects(peo.JetStream.connect(nats.url, { maxDeliver: -1 }), (e) => {
+      assert.ok(e instanceof peo.InvalidArgumentError, String(e))
+      assert.match(e.message, /max_deliver must be a number of deliveries, or 0/)
+      return true
+    })
+    await assert.rejects(peo.JetStream.connect(nats.url, { maxDeliver: 2.5 }), TypeError)
+  } finally {
+    nats.stop()
+  }
+})
+
 test('an unreachable server is a TransportError', async () => {
   const port = await freePort()
   await assert.rejects(peo.JetStream.connect(`nats://127.0.0.1:${port}`), (e) => {

@@ -40,7 +40,7 @@ async function mesh(url: string, node: peo.Node, obj: peo.Object): Promise<void>
   const stop = new AbortController()
   const served: Promise<peo.JetStreamStats> = node.serve(url, { signal: stop.signal, ackWait: 30000 })
   const security: peo.Security = { ca: 'ca.pem', cert: 'client.pem', key: 'client-key.pem', user: 'node', password: 'p' }
-  const js: peo.JetStream = await peo.JetStream.connect(url, { name: 'types', security })
+  const js: peo.JetStream = await peo.JetStream.connect(url, { name: 'types', security, maxDeliver: 5 })
   const id: string = await js.submit(obj)
   await js.sendEvent(id, { name: 'approved', payload: { by: 'ann' } })
   const done: Record<string, peo.Object> = await js.wait([id], { timeout: 1000 })

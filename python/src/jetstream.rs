@@ -16,19 +16,17 @@ pub(crate) struct PyJetStream(peo_jetstream::JetStream);
 #[pymethods]
 impl PyJetStream {
     #[new]
-    #[pyo3(signature = (url, ack_wait, name, security))]
+    #[pyo3(signature = (url, ack_wait, name, security, max_deliver))]
     fn new(
         py: Python<'_>,
         url: &str,
         ack_wait: Option<f64>,
         name: Option<String>,
         security: Option<&str>,
+        max_deliver: Option<i64>,
     ) -> PyResult<PyJetStream> {
-        let security = security.map(peo_jetstream::Security::from_json).transpose().or_raise()?;
-        let mut options = peo_jetstream::Options { name, security, ..Default::default() };
-        if let Some(s) = ack_wait {
-            options.ack_wait = host::seconds(s, "ack_wait").or_raise()?;
-        }
+        let ack_wait = ack_wait.map(|s| host::seconds(s, "ack_wait")).transpose().or_raise()?;
+        let options = peo_jetstream::Options::from_face(name, ack_wait, security, max_deliver).or_raise()?;
         py.detach(|| peo_jetstream::JetStream::connect(url, options)).map(PyJetStream).or_raise()
     }
     /// Serves `node` until `stop` (a `threading.Event`) is set, `idle_timeout` seconds

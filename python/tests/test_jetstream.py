@@ -142,6 +142,33 @@ def test_security_reaches_the_server_and_its_mistakes_are_invalid_arguments(tmp_
         peo.JetStream(url, security="ca.pem")  # type: ignore[arg-type]
 
 
+def test_work_every_node_declines_is_dead_lettered_after_max_deliver(nats_url):
+    # A node whose policy forbids running the step declines the object each time it
+    # takes it: after max_deliver deliveries, the message is dead-lettered, not
+    # circled forever.
+    key = peo.SigningKey.generate()
+    refuser = peo.Node(
+        "py-refuser",
+        domain="eu",
+        key=key,
+        trusted_keys=[key.public_key()],
+        policy='forbid(principal, action == Peo::Action::"execute", resource);\npermit(principal, action, resource);',
+    )
+
+    @refuser.handler("poison.step")
+    def step(data):
+        raise AssertionError("the policy forbids running it")
+
+    plan = {"StartAt": "P", "States": {"P": {"Type": "Task", "Resource": "poison.step", "End": True}}}
+    peo.JetStream(nats_url).submit(peo.Object.create(plan, input={}, key=key))
+    stats = refuser.serve(nats_url, max_deliver=2, idle_timeout=3)
+    assert stats["rejected"] == 1 and stats["received"] >= 3, stats
+    with pytest.raises(peo.InvalidArgumentError, match="max_deliver must be a number of deliveries, or 0"):
+        peo.JetStream(nats_url, max_deliver=-1)
+    with pytest.raises(TypeError, match="max_deliver must be an int"):
+        peo.JetStream(nats_url, max_deliver="3")  # type: ignore[arg-type]
+
+
 def test_an_unreachable_server_is_a_transport_error():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -55,6 +55,9 @@ pub struct PeoServeOptions {
     /// variables (`NATS_CA`, `NATS_CERT`, `NATS_KEY`, `NATS_CREDS`, `NATS_NKEY`,
     /// `NATS_USER`, `NATS_PASSWORD`, `NATS_TOKEN`).
     pub security_json: *const c_char,
+    /// Deliveries of one message of work, never settled (its takers died or declined
+    /// it), before it is dead-lettered to `peo.dead.<id>`; 0: 50; -1: no limit.
+    pub max_deliver: i64,
 }
 
 /// Runs the node as a service on a NATS JetStream mesh (`url`, e.g.
@@ -96,19 +99,16 @@ pub(crate) unsafe fn serve(
     let options = if options.is_null() { None } else { Some(unsafe { &*options }) };
     // 0 is the default.
     let seconds = |s: f64, what: &str| (s != 0.0).then(|| host::seconds(s, what)).transpose();
-    let mut connect =
-        peo_jetstream::Options { name: Some(format!("peo C node {}", node.read().id())), ..Default::default() };
-    if let Some(o) = options
-        && let Some(d) = seconds(o.ack_wait_seconds, "ack_wait_seconds")?
-    {
-        connect.ack_wait = d;
-    }
-    if let Some(o) = options
-        && !o.security_json.is_null()
-    {
-        let json = unsafe { str_arg(o.security_json, "options.security_json") }?;
-        connect.security = Some(peo_jetstream::Security::from_json(json)?);
-    }
+    let security = match options.map(|o| o.security_json) {
+        Some(p) if !p.is_null() => Some(unsafe { str_arg(p, "options.security_json") }?),
+        _ => None,
+    };
+    let connect = peo_jetstream::Options::from_face(
+        Some(format!("peo C node {}", node.read().id())),
+        seconds(options.map_or(0.0, |o| o.ack_wait_seconds), "ack_wait_seconds")?,
+        security,
+        max_deliver(options.map_or(0, |o| o.max_deliver)),
+    )?;
     let mut serve = peo_jetstream::ServeOptions::default();
     if let Some(o) = options {
         serve.idle_timeout = seconds(o.idle_timeout_seconds, "idle_timeout_seconds")?;
@@ -195,6 +195,18 @@ pub struct PeoConnectOptions {
     /// TLS and credentials as JSON, as in `PeoServeOptions`; NULL: the `NATS_*`
     /// variables.
     pub security_json: *const c_char,
+    /// As in `PeoServeOptions`: 0: 50; -1: no limit.
+    pub max_deliver: i64,
+}
+
+/// C's zero is the default: 0 is 50 deliveries, -1 no limit.
+#[cfg(feature = "jetstream")]
+fn max_deliver(n: i64) -> Option<i64> {
+    match n {
+        0 => None,
+        -1 => Some(0),
+        n => Some(n),
+    }
 }
 
 /// Connects to a NATS JetStream mesh (`url`, e.g. `nats://127.0.0.1:4222`, a server
@@ -223,7 +235,8 @@ pub unsafe extern "C" fn peo_jetstream_connect(
             Some(p) if !p.is_null() => Some(unsafe { str_arg(p, "options.security_json") }?),
             _ => None,
         };
-        *out = Box::into_raw(Box::new(PeoJetStream(connect(url, ack_wait, name, security)?)));
+        let max = options.map_or(0, |o| o.max_deliver);
+        *out = Box::into_raw(Box::new(PeoJetStream(connect(url, ack_wait, name, security, max)?)));
         Ok(())
     })
 }
@@ -234,17 +247,20 @@ fn connect(
     ack_wait: Option<std::time::Duration>,
     name: Option<String>,
     security: Option<&str>,
+    max: i64,
 ) -> Result<Client, Error> {
-    let security = security.map(peo_jetstream::Security::from_json).transpose()?;
-    let mut options = peo_jetstream::Options { name, security, ..Default::default() };
-    if let Some(d) = ack_wait {
-        options.ack_wait = d;
-    }
+    let options = peo_jetstream::Options::from_face(name, ack_wait, security, max_deliver(max))?;
     peo_jetstream::JetStream::connect(url, options)
 }
 
 #[cfg(not(feature = "jetstream"))]
-fn connect(_: &str, _: Option<std::time::Duration>, _: Option<String>, _: Option<&str>) -> Result<Client, Error> {
+fn connect(
+    _: &str,
+    _: Option<std::time::Duration>,
+    _: Option<String>,
+    _: Option<&str>,
+    _: i64,
+) -> Result<Client, Error> {
     Err(Error::unsupported("this libpeo was built without JetStream (the `jetstream` feature of peo-c)"))
 }
 

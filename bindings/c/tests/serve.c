@@ -77,6 +77,14 @@ static void client(const char *url, PeoNode *node) {
   insecure.security_json = "{\"certificate\": \"c.pem\"}";
   CHECK(peo_jetstream_connect(url, &insecure, &js) == PEO_INVALID_ARGUMENT && js == NULL);
   CHECK(strstr(peo_last_error_message(), "certificate") != NULL);
+  PeoConnectOptions limited = {0};
+  limited.max_deliver = -2; /* 0: the default, -1: no limit, below that: a mistake */
+  CHECK(peo_jetstream_connect(url, &limited, &js) == PEO_INVALID_ARGUMENT && js == NULL);
+  CHECK(strstr(peo_last_error_message(), "max_deliver must be a number of deliveries") != NULL);
+  limited.max_deliver = -1;
+  CHECK(peo_jetstream_connect(url, &limited, &js) == PEO_OK);
+  peo_jetstream_free(js);
+  js = NULL;
   PeoConnectOptions co = {0};
   co.name = "c client";
   CHECK(peo_jetstream_connect(url, &co, &js) == PEO_OK);

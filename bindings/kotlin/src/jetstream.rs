@@ -35,19 +35,18 @@ impl StopFlag {
 #[uniffi::export]
 impl FfiJetStream {
     /// Connects (`ack_wait_seconds`: how long a delivery may stay unacknowledged;
-    /// `security_json`: TLS and credentials, null for the `NATS_*` variables).
+    /// `security_json`: TLS and credentials, null for the `NATS_*` variables;
+    /// `max_deliver`: deliveries of one message of work before it is dead-lettered).
     #[uniffi::constructor]
     pub fn connect(
         url: String,
         ack_wait_seconds: Option<f64>,
         name: Option<String>,
         security_json: Option<String>,
+        max_deliver: Option<i64>,
     ) -> Res<Arc<FfiJetStream>> {
-        let security = security_json.as_deref().map(peo_jetstream::Security::from_json).transpose()?;
-        let mut options = peo_jetstream::Options { name, security, ..Default::default() };
-        if let Some(s) = ack_wait_seconds {
-            options.ack_wait = host::seconds(s, "ack_wait")?;
-        }
+        let ack_wait = ack_wait_seconds.map(|s| host::seconds(s, "ack_wait")).transpose()?;
+        let options = peo_jetstream::Options::from_face(name, ack_wait, security_json.as_deref(), max_deliver)?;
         Ok(Arc::new(FfiJetStream(peo_jetstream::JetStream::connect(&url, options)?)))
     }
     /// Serves `node` until `stop`, `idle_timeout_seconds` without work,

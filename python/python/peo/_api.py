@@ -618,6 +618,7 @@ class Node:
         give_up_after: Optional[float] = None,
         stop: Optional[threading.Event] = None,
         security: Optional[Mapping[str, Any]] = None,
+        max_deliver: Optional[int] = None,
     ) -> Dict[str, int]:
         """Runs this node as a service on a NATS JetStream mesh (``nats-server -js``):
         takes the objects for its capabilities (and new objects, dormant ones that are
@@ -628,8 +629,8 @@ class Node:
         Raises ``TransportError`` when the server cannot be reached at the start. A
         server lost while serving is retried (nothing is lost) until it has been gone
         ``give_up_after`` seconds (default: retry forever), then ``TransportError``.
-        ``security``: TLS and credentials (see ``JetStream``)."""
-        js = JetStream(url, ack_wait=ack_wait, name=f"peo python {self.id}", security=security)
+        ``security`` and ``max_deliver``: see ``JetStream``."""
+        js = JetStream(url, ack_wait=ack_wait, name=f"peo python {self.id}", security=security, max_deliver=max_deliver)
         return js.serve(
             self, idle_timeout=idle_timeout, max_deliveries=max_deliveries, give_up_after=give_up_after, stop=stop
         )
@@ -655,17 +656,24 @@ class JetStream:
         ack_wait: Optional[float] = None,
         name: Optional[str] = None,
         security: Optional[Mapping[str, Any]] = None,
+        max_deliver: Optional[int] = None,
     ) -> None:
         """``security``: TLS and credentials, ``{"ca", "cert", "key", "tls", "creds",
         "nkey", "user", "password", "token"}`` (file paths for ca, cert, key, creds and
         nkey; docs/security.md). Without it, the ``nats`` tool's variables are read:
         ``NATS_CA``, ``NATS_CERT``, ``NATS_KEY``, ``NATS_CREDS``, ``NATS_NKEY``,
-        ``NATS_USER``, ``NATS_PASSWORD``, ``NATS_TOKEN``."""
+        ``NATS_USER``, ``NATS_PASSWORD``, ``NATS_TOKEN``.
+
+        ``max_deliver``: how often one message of work is delivered without being
+        settled (its takers died or declined it) before it is dead-lettered to
+        ``peo.dead.<id>``; default 50, 0 for no limit."""
         if not isinstance(url, str):
             raise TypeError(f"url must be a str such as 'nats://127.0.0.1:4222', not {type(url).__name__}")
         if not hasattr(_peo, "JetStream"):
             raise UnsupportedError("this peo was built without JetStream (the `jetstream` feature of peo-python)")
-        self._native = _peo.JetStream(url, ack_wait, name, _security_json(security))
+        if max_deliver is not None and (isinstance(max_deliver, bool) or not isinstance(max_deliver, int)):
+            raise TypeError(f"max_deliver must be an int, not {type(max_deliver).__name__}")
+        self._native = _peo.JetStream(url, ack_wait, name, _security_json(security), max_deliver)
 
     def submit(self, obj: Union[Object, BytesLike]) -> str:
         """Puts a new object into the mesh; returns its id (hex)."""

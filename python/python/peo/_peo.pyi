@@ -98,7 +98,14 @@ class Session:
     def answer(self, kind: str, a: Optional[str], b: Optional[str]) -> None: ...
 
 class JetStream:
-    def __init__(self, url: str, ack_wait: Optional[float], name: Optional[str], security: Optional[str]) -> None: ...
+    def __init__(
+        self,
+        url: str,
+        ack_wait: Optional[float],
+        name: Optional[str],
+        security: Optional[str],
+        max_deliver: Optional[int],
+    ) -> None: ...
     def serve(
         self,
         node: Node,

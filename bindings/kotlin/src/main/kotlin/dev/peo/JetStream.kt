@@ -50,7 +50,9 @@ data class Security
 /**
  * A connection to a NATS JetStream mesh (docs/distributed.md): submit objects, send
  * events, read them back, and [serve] nodes. A server that cannot be reached is a
- * [TransportException] naming the URL.
+ * [TransportException] naming the URL. [security]: TLS and credentials (null: the
+ * `NATS_*` variables); [maxDeliver]: deliveries of one message of work, never settled,
+ * before it is dead-lettered to `peo.dead.<id>` (null: 50; 0: no limit).
  */
 class JetStream
     @JvmOverloads
@@ -59,8 +61,10 @@ class JetStream
         ackWaitSeconds: Double? = null,
         name: String? = null,
         security: Security? = null,
+        maxDeliver: Long? = null,
     ) : AutoCloseable {
-        private val ffi: FfiJetStream = ffi { FfiJetStream.connect(url, ackWaitSeconds, name, security?.toJson()) }
+        private val ffi: FfiJetStream =
+            ffi { FfiJetStream.connect(url, ackWaitSeconds, name, security?.toJson(), maxDeliver) }
 
         /** Submits a new object; returns its id. */
         fun submit(bytes: ByteArray): String = ffi { ffi.submit(bytes) }

@@ -97,6 +97,28 @@ class JetStreamTest {
     }
 
     @Test
+    fun workEveryNodeDeclinesIsDeadLetteredAfterMaxDeliver() {
+        val url = "nats://127.0.0.1:$port"
+        // Its policy forbids running the step: the node declines the object each time it
+        // takes it, until maxDeliver deliveries end it in the dead letters.
+        val refuser =
+            Node("kt-refuser", "eu") {
+                trust = PeoJson.parse("\"any\"")
+                policy = "forbid(principal, action == Peo::Action::\"execute\", resource);\npermit(principal, action, resource);"
+            }.handler("poison.step") { _, _ -> error("the policy forbids running it") }
+        val plan = PeoJson.parse("""{"StartAt": "P", "States": {"P": {"Type": "Task", "Resource": "poison.step", "End": true}}}""")
+        JetStream(url).use { it.submit(PeoObject.create(plan, buildJsonObject {})) }
+        JetStream(url, maxDeliver = 2).use { js ->
+            js.serve(refuser, idleTimeoutSeconds = 3.0)
+            val stats = js.stats()
+            assertEquals(1L, stats["rejected"], stats.toString())
+            assertTrue(stats.getValue("received") >= 3, stats.toString())
+        }
+        val e = assertThrows<InvalidArgumentException> { JetStream(url, maxDeliver = -1) }
+        assertTrue(e.message!!.contains("max_deliver must be a number of deliveries, or 0"), e.message)
+    }
+
+    @Test
     fun anUnreachableServerIsATransportException() {
         val dead = ServerSocket(0).use { it.localPort }
         val e = assertThrows<TransportException> { JetStream("nats://127.0.0.1:$dead") }
