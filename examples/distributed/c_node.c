@@ -57,7 +57,7 @@ int main(int argc, char **argv) {
   if (peo_signing_key_from_bytes(seed, sizeof seed, &key) != PEO_OK) return fail("key");
   if (peo_node_new("c-pack", "warehouse", &node) != PEO_OK) return fail("node");
   if (peo_node_set_key(node, key) != PEO_OK) return fail("key");
-  /* The trust store all five nodes share: each key may sign only as its own node. */
+  /* The trust store all the nodes share: each key may sign only as its own node. */
   static char trust[8192];
   FILE *t = fopen(argv[3], "r");
   size_t n = t ? fread(trust, 1, sizeof trust - 1, t) : 0;

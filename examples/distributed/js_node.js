@@ -6,18 +6,17 @@ const peo = require('peo')
 
 const [url, keyFile] = process.argv.slice(2)
 const key = peo.SigningKey.fromBytes(Buffer.from(fs.readFileSync(keyFile, 'utf8').trim(), 'hex'))
-// The trust store all five nodes share: each key may sign only as its own node.
+// The trust store all the nodes share: each key may sign only as its own node.
 const trust = JSON.parse(fs.readFileSync(require('node:path').join(__dirname, 'trust.json'), 'utf8'))
 const node = new peo.Node({ id: 'js-charge', domain: 'commerce', key, trust })
 node.handle('payment.charge', async (order) => {
   await new Promise((resolve) => setTimeout(resolve, 1)) // a call to a payment provider
   return { charged: order.qty * 12.5, currency: 'EUR', language: 'javascript' }
 })
-node.handle('customer.notify', (order) => ({ notified: `customer-${order.order}`, language: 'javascript' }))
 
 const stop = new AbortController()
 process.on('SIGTERM', () => stop.abort())
-console.log(`js-charge: serving payment.charge, customer.notify on ${url}`)
+console.log(`js-charge: serving payment.charge on ${url}`)
 node
   .serve(url, { signal: stop.signal })
   .then((stats) => console.log('js-charge: stopped', JSON.stringify(stats)))

@@ -34,8 +34,8 @@ authorization {
     { user: operator, password: "operator-demo-password" }
 
 EOF
-for n in "py-reserve inventory.reserve" "js-charge payment.charge customer.notify" \
-  "c-pack warehouse.pack" "cli-ship billing.invoice shipping.ship"; do
+for n in "py-reserve inventory.reserve" "js-charge payment.charge" "c-pack warehouse.pack" \
+  "cli-ship billing.invoice shipping.ship" "kt-notify customer.notify customer.confirm"; do
   set -- $n
   id=$1; shift
   caps=$(printf -- ' --capability %s' "$@")

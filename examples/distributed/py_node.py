@@ -12,7 +12,7 @@ import peo
 url, key_file = sys.argv[1], sys.argv[2]
 with open(key_file) as f:
     key = peo.SigningKey.from_bytes(bytes.fromhex(f.read().strip()))
-# The trust store all five nodes share: each key may sign only as its own node.
+# The trust store all the nodes share: each key may sign only as its own node.
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "trust.json")) as f:
     trust = json.load(f)
 node = peo.Node("py-reserve", domain="warehouse", key=key, trust=trust)

@@ -6,6 +6,6 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export PATH="$PATH:/usr/sbin"   # Debian installs nats-server there
 root=$PWD
 bin=target/release
-venv=target/py-venv          # made by 08-python.sh, used by 12-distributed.sh
-app=$root/target/node-app    # made by 09-node.sh, used by 12-distributed.sh
+venv=target/py-venv          # made by 08-python.sh, used by 16-distributed.sh
+app=$root/target/node-app    # made by 09-node.sh, used by 16-distributed.sh
 step() { printf '\n=== %s\n' "$*"; }
