@@ -230,7 +230,10 @@ impl JetStream {
     pub(crate) async fn remove(&self, sequence: u64) {
         let delete = format!("$JS.API.STREAM.MSG.DELETE.{WORK_STREAM}\"");
         let removed = self.c().work.delete_message(sequence);
-        if let Err(e) = self.c().denied.unless_refused(&[&delete], "cannot remove a used message", removed).await {
+        // Gone already (another node removed it) is fine; a refusal is the operator's to fix.
+        if let Err(e) = self.c().denied.unless_refused(&[&delete], "cannot remove a used message", removed).await
+            && e.message().contains("the server refused it")
+        {
             self.say(|| e.to_string());
         }
     }

@@ -492,9 +492,10 @@ async fn open_stream(
     denied
         .unless_refused(&[&info, &create], &what, racing(|| js.get_or_create_stream(config.clone())))
         .await
-        .map_err(|e| match e.to_string().contains("STREAM.CREATE") {
+        .map_err(|e| match e.message().contains("STREAM.CREATE") {
             true => Error::transport(format!(
-                "{e}; the stream does not exist yet: create it once with a user allowed to (an operator's first connection creates all of them)"
+                "{}; the stream does not exist yet: create it once with a user allowed to (an operator's first connection creates all of them)",
+                e.message()
             )),
             false => e,
         })

@@ -711,6 +711,7 @@ fn the_example_server_gives_each_node_its_own_work_and_nothing_more() {
     assert_eq!(e.kind(), ErrorKind::Transport);
     assert!(e.to_string().contains("Permissions Violation for Publish to \"$JS.API.STREAM.CREATE.PEO"), "{e}");
     assert!(e.to_string().contains("the stream does not exist yet"), "{e}");
+    assert_eq!(e.to_string().matches("transport error").count(), 1, "{e}");
     JetStream::connect(url, example_user("operator")).unwrap();
 
     // Each node runs its own step of an object, with its own user, through a wait and
