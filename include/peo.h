@@ -462,6 +462,14 @@ peo_status peo_signing_key_to_bytes(const PeoSigningKey *key, uint8_t *out);
 peo_status peo_signing_key_public_key(const PeoSigningKey *key, uint8_t *out);
 
 /**
+ * Signs an event (its JSON form, as `peo_jetstream_send_event` and `peo_node_visit`
+ * take it) for object `object_id` (hex): `*event_json_out` is the same event with
+ * `signer` and `signature`, which an `Await` state whose `Signers` name this key
+ * accepts, for that object only. Free it with `peo_string_free`.
+ */
+peo_status peo_signing_key_sign_event(const PeoSigningKey *key, const char *object_id, const char *event_json, char **event_json_out);
+
+/**
  * Frees a signing key. Accepts NULL.
  */
 void peo_signing_key_free(PeoSigningKey *key);

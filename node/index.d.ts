@@ -146,6 +146,8 @@ export declare class NativeSigningKey {
   static fromBytes(seed: Buffer): NativeSigningKey
   toBytes(): Buffer
   publicKey(): Buffer
+  /** An event's JSON form signed by this key for object `object_id`. */
+  signEvent(objectId: string, eventJson: string): string
 }
 
 /**

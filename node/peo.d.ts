@@ -99,6 +99,11 @@ export class SigningKey {
   toBytes(): Buffer
   /** The 32-byte public key. */
   publicKey(): Buffer
+  /**
+   * `event` signed by this key for object `objectId` (with `signer` and `signature`): an
+   * `Await` state whose `Signers` name the key accepts it, for that object only.
+   */
+  signEvent(objectId: string, event: Event): Event
 }
 
 declare class PeoObject {
@@ -142,6 +147,10 @@ export interface Event {
   error?: string
   cause?: string | null
   heartbeat?: boolean
+  /** The public key (64 hex digits) that signed it (`SigningKey.signEvent`). */
+  signer?: string
+  /** Its Ed25519 signature (128 hex digits), for one object. */
+  signature?: string
 }
 
 export interface Visit {
@@ -276,7 +285,7 @@ export interface JetStreamStats {
   rejected: number
   deferred: number
   superseded: number
-  /** Events naming a task token other than the one the object waits for: dropped. */
+  /** Events naming a task token other than the one the object waits for, or not signed by the awaited state's `Signers`: dropped. */
   ignored: number
 }
 

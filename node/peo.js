@@ -176,6 +176,16 @@ class SigningKey {
   publicKey() {
     return this._native.publicKey()
   }
+  /**
+   * `event` signed by this key for object `objectId`: an `Await` state whose `Signers`
+   * name the key accepts it, for that object only, and only unchanged.
+   */
+  signEvent(objectId, event) {
+    if (typeof objectId !== 'string') throw new TypeError(`objectId must be a string, not ${typeof objectId}`)
+    const text = eventJson(event)
+    if (text === null) throw new TypeError('event must be an object such as { name, payload }')
+    return JSON.parse(call(() => this._native.signEvent(objectId, text)))
+  }
 }
 
 /** A persistent executable object. */

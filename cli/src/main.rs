@@ -195,6 +195,10 @@ enum Command {
         name: String,
         /// The payload, JSON.
         payload: Option<String>,
+        /// Sign the event with this key (from `peo keygen`), for an `Await` state whose
+        /// `Signers` name it.
+        #[arg(long)]
+        key: Option<PathBuf>,
     },
     /// Print the NATS permissions one participant of a JetStream mesh needs, as a block
     /// for nats-server's configuration (`permissions: ...`; see docs/security.md).
@@ -260,7 +264,10 @@ fn main() -> ExitCode {
         }
         Command::Submit { nats, objects, wait, out, json } => nats::submit(&nats, &objects, wait, out.as_deref(), json),
         Command::Wait { nats, ids, timeout, out, json } => nats::wait(&nats, &ids, timeout, out.as_deref(), json),
-        Command::Send { nats, object_id, name, payload } => nats::send(&nats, &object_id, &name, payload.as_deref()),
+        Command::Send { nats, object_id, name, payload, key } => {
+            let key = key.as_deref().map(read_key).transpose()?;
+            nats::send(&nats, &object_id, &name, payload.as_deref(), key.as_ref())
+        }
         Command::Permissions { role, node, id, capabilities, objects } => {
             nats::permissions(&role, node.as_deref(), id, capabilities, &objects)
         }

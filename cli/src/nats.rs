@@ -201,14 +201,25 @@ fn finish(js: &JetStream, ids: &[String], secs: f64, out: Option<&Path>, json: b
     Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-pub(crate) fn send(mesh: &Mesh, id: &str, name: &str, payload: Option<&str>) -> Res<ExitCode> {
+pub(crate) fn send(
+    mesh: &Mesh,
+    id: &str,
+    name: &str,
+    payload: Option<&str>,
+    key: Option<&peo_core::SigningKey>,
+) -> Res<ExitCode> {
     let payload = match payload {
         None => Value::Null,
         Some(p) => serde_json::from_str(p).map_err(|e| format!("the payload is not valid JSON: {e}"))?,
     };
+    let mut event = Event::success(name, payload);
+    if let Some(k) = key {
+        event = event.signed(id, k).map_err(|e| e.to_string())?;
+    }
     let js = connect(mesh, Options::default())?;
-    js.send_event(id, &Event::success(name, payload)).map_err(|e| e.to_string())?;
-    println!("sent `{name}` to {id}");
+    js.send_event(id, &event).map_err(|e| e.to_string())?;
+    let signed = key.map(|k| format!(", signed by {}", k.public_key().to_hex())).unwrap_or_default();
+    println!("sent `{name}` to {id}{signed}");
     Ok(ExitCode::SUCCESS)
 }
 

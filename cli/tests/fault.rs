@@ -243,3 +243,42 @@ async fn raw(url: &str) -> async_nats::Client {
     let co = peo_jetstream::Security::from_env().apply(async_nats::ConnectOptions::new()).await.unwrap();
     co.connect(url).await.unwrap()
 }
+
+#[test]
+#[ignore = "run by scripts/test with --ignored --nocapture"]
+fn peo_send_key_signs_the_event_an_await_naming_signers_takes() {
+    let server = LocalServer::start().unwrap();
+    let url = server.url().to_owned();
+    let dir = std::env::temp_dir().join(format!("peo-signed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| Command::new(peo()).args(args).current_dir(&dir).output().unwrap();
+    assert!(run(&["keygen", "-o", "ops.key"]).status.success());
+    assert!(run(&["keygen", "-o", "eve.key"]).status.success());
+    let ops = std::fs::read_to_string(dir.join("ops.key.pub")).unwrap();
+    std::fs::write(dir.join("n.toml"), "id = \"waiter\"\ndomain = \"eu\"\ntrust = \"any\"\n").unwrap();
+    let plan = json!({"StartAt": "Approve", "States": {"Approve": {"Type": "Pass", "ResultPath": "$.approval", "End": true}},
+                      "Await": {"Approve": {"Event": "approved", "Signers": [ops.trim()]}}});
+    let object = Object::create(&plan, Default::default(), &json!({}), &Default::default()).unwrap();
+    let id = object.id().to_hex();
+    std::fs::write(dir.join("o.peo"), object.to_bytes()).unwrap();
+    let mut node = serve(&url, &dir.join("n.toml"), &dir.join("n.log"));
+    assert!(run(&["submit", "--nats", &url, "o.peo"]).status.success());
+    // Unsigned, and signed by a key the plan does not name: sent, then dropped.
+    assert!(run(&["send", "--nats", &url, &id, "approved", r#"{"by": "x"}"#]).status.success());
+    assert!(run(&["send", "--nats", &url, &id, "approved", r#"{"by": "eve"}"#, "--key", "eve.key"]).status.success());
+    let waited = run(&["wait", "--nats", &url, &id, "--timeout", "2", "--json"]);
+    assert!(!waited.status.success(), "a forged approval finished it");
+    let sent = run(&["send", "--nats", &url, &id, "approved", r#"{"by": "ops"}"#, "--key", "ops.key"]);
+    assert!(String::from_utf8_lossy(&sent.stdout).contains(&format!("signed by {}", ops.trim())));
+    let waited = run(&["wait", "--nats", &url, &id, "--timeout", "20", "--out", "done"]);
+    node.kill().unwrap();
+    node.wait().unwrap();
+    assert!(waited.status.success(), "{}", String::from_utf8_lossy(&waited.stderr));
+    let done =
+        Object::from_bytes(&std::fs::read(dir.join("done").join(format!("{id}.peo"))).unwrap(), &Default::default())
+            .unwrap();
+    assert_eq!((done.status(), &done.data()["approval"]), (Status::Succeeded, &json!({"by": "ops"})));
+    assert_eq!(count(&[dir.join("n.log")], "ignored: event `approved`"), 2, "{:?}", lines(&dir.join("n.log")));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

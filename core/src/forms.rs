@@ -210,6 +210,13 @@ pub struct EventForm {
     pub cause: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat: Option<bool>,
+    /// The public key (64 hex digits) that signed the event (`Event::signed`), with
+    /// `signature`: required by an `Await` state that names `Signers`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    /// The Ed25519 signature (128 hex digits) of the event for one object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// What an advisor proposes for the next cycle (the node checks it against the plan and

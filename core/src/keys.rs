@@ -125,6 +125,15 @@ impl PublicKey {
     }
 }
 
+impl PublicKey {
+    /// Checks `signature` over `message` as it is (a tagged message, never a record
+    /// hash), strictly.
+    pub(crate) fn verify_bytes(&self, message: &[u8], signature: &Signature) -> bool {
+        let Some(key) = self.verifying_key() else { return false };
+        key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&signature.0)).is_ok()
+    }
+}
+
 /// What a record signature signs in wire format `version`.
 fn signed_message(hash: &Hash, version: u16) -> Vec<u8> {
     const CONTEXT: &[u8] = b"peo/signature/v2";

@@ -56,7 +56,7 @@ pub use context::{CarriedPolicy, Context, Originator};
 pub use cycle::{
     ADVISED_TERMINATION, Decision, Disposition, Event, NodeSpec, Proposal, Step, TaskCall, TaskOutcome, Transition,
     Wake, accepts, awaited_key, decide, decide_advised, event_key, is_commitment, is_task_token, join, join_all,
-    narrow, outcome,
+    narrow, outcome, vouched,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use hash::Hash;

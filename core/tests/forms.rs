@@ -38,7 +38,8 @@ fn what_the_parsers_accept_is_what_the_schema_declares() {
         k.sort();
         k
     };
-    let event = json!({"name": "e", "payload": null, "error": null, "cause": null, "heartbeat": null});
+    let event = json!({"name": "e", "payload": null, "error": null, "cause": null, "heartbeat": null,
+                       "signer": null, "signature": null});
     assert_eq!(keys(&event), properties("Event"));
     Event::from_json(&event).unwrap();
     let e = Event::from_json(&json!({"name": "e", "extra": 1})).unwrap_err();

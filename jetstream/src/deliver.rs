@@ -289,6 +289,19 @@ impl JetStream {
                 return Ok(None);
             }
             match waiting(&object) {
+                // Awaited, but not signed by a key its `Await` state names: forged (or
+                // sent by someone the plan does not trust to answer). Dropped, counted.
+                Some(w)
+                    if w.event.as_deref().is_some_and(|a| peo_core::accepts(a, &event.name))
+                        && !peo_core::vouched(&object, &event) =>
+                {
+                    Stats::bump(&self.stats.ignored);
+                    self.say(|| {
+                        format!("ignored: event `{}` for {id} is not signed by a key its Await state names", event.name)
+                    });
+                    self.ack(&msg, AckKind::Ack).await;
+                    Ok(None)
+                }
                 Some(w) if w.event.as_deref().is_some_and(|a| peo_core::accepts(a, &event.name)) => {
                     let mut d = base(
                         msg,

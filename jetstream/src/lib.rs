@@ -244,7 +244,8 @@ pub struct Stats {
     /// woke them first), dropped.
     pub superseded: AtomicU64,
     /// Events that named a task token other than the one the object waits for (forged,
-    /// or the late answer to an earlier attempt): dropped.
+    /// or the late answer to an earlier attempt), or that its `Await` state's `Signers`
+    /// did not sign: dropped.
     pub ignored: AtomicU64,
     /// Microseconds from the previous hop's publication to this node's publication.
     hop_us: Mutex<Vec<u64>>,

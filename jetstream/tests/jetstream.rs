@@ -873,3 +873,30 @@ fn only_the_holder_of_a_task_token_completes_the_task() {
     assert_eq!(o.status(), Status::Succeeded);
     assert_eq!(o.data()["answer"], json!({"approved": true}));
 }
+
+#[test]
+fn an_await_naming_signers_drops_and_counts_events_they_did_not_sign() {
+    let server = LocalServer::start().unwrap();
+    let ops = peo_core::SigningKey::from_bytes(&[31; 32]);
+    let n = start(server.url(), Node::new("waiter", "eu").with_trust(Trust::any()), Options::default());
+    let plan = json!({"StartAt": "Approve", "States": {
+        "Approve": {"Type": "Pass", "ResultPath": "$.approval", "End": true}},
+        "Await": {"Approve": {"Event": "approved", "Signers": [ops.public_key().to_hex()]}}});
+    let c = client(server.url());
+    let id = c.submit(&create(&plan, json!({}))).unwrap();
+    // The name the plan gives, unsigned and signed by another key: dropped, counted.
+    let approval = Event::success("approved", json!({"by": "ops"}));
+    c.send_event(&id, &approval).unwrap();
+    c.send_event(&id, &approval.clone().signed(&id, &peo_core::SigningKey::from_bytes(&[32; 32])).unwrap()).unwrap();
+    let t0 = Instant::now();
+    while n.stat("ignored") < 2 && t0.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(n.stat("ignored"), 2, "forged approvals are dropped and counted");
+    assert!(c.wait_done(std::slice::from_ref(&id), Duration::from_millis(300)).unwrap().is_empty());
+    // Signed by the key the plan names, for this object: it resumes.
+    c.send_event(&id, &approval.signed(&id, &ops).unwrap()).unwrap();
+    let done = c.wait_done(std::slice::from_ref(&id), Duration::from_secs(15)).unwrap();
+    let o = Object::from_bytes(&done[&id], &Default::default()).unwrap();
+    assert_eq!((o.status(), &o.data()["approval"]), (Status::Succeeded, &json!({"by": "ops"})));
+}

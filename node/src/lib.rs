@@ -80,6 +80,11 @@ impl NativeSigningKey {
     pub fn public_key(&self) -> Buffer {
         self.key.public_key().as_bytes().to_vec().into()
     }
+    /// An event's JSON form signed by this key for object `object_id`.
+    #[napi(catch_unwind)]
+    pub fn sign_event(&self, object_id: String, event_json: String) -> Result<String, Code> {
+        peo(peo_runtime::host::sign_event(&self.key, &object_id, &event_json))
+    }
 }
 
 /// A JS function the engine calls while a visit runs on the JS thread (advisors and

@@ -136,6 +136,31 @@ test('events resume awaiting objects', async () => {
   await assert.rejects(node.visit(first.bytes, { event: { payload: 1 } }), (e) => e instanceof peo.InvalidArgumentError)
 })
 
+test('an Await naming Signers takes only events they signed for this object', async () => {
+  const [ops, eve] = [peo.SigningKey.generate(), peo.SigningKey.generate()]
+  const plan = {
+    StartAt: 'Approve',
+    States: { Approve: { Type: 'Pass', ResultPath: '$.approval', End: true } },
+    Await: { Approve: { Event: 'approved', Signers: [ops.publicKey().toString('hex')] } },
+  }
+  const node = new peo.Node({ id: 'n', domain: 'd', trust: 'any' })
+  const waiting = await node.visit(peo.Object.create(plan))
+  const id = waiting.object.id
+  const other = peo.Object.create(plan, { input: { n: 2 } }).id
+  const approval = { name: 'approved', payload: { by: 'ops' } }
+  for (const forged of [approval, eve.signEvent(id, approval), ops.signEvent(other, approval)]) {
+    assert.equal((await node.visit(waiting.bytes, { event: forged })).appended, 0, JSON.stringify(forged))
+  }
+  const signed = ops.signEvent(id, approval)
+  assert.equal(signed.signer, ops.publicKey().toString('hex'))
+  assert.equal(signed.signature.length, 128)
+  const done = await node.visit(waiting.bytes, { event: signed })
+  assert.equal(done.object.status, 'succeeded')
+  assert.deepEqual(done.object.data.approval, { by: 'ops' })
+  assert.throws(() => ops.signEvent('not-an-id', approval), (e) => e instanceof peo.InvalidArgumentError)
+  assert.throws(() => ops.signEvent(id, 'approved'), TypeError)
+})
+
 test('bad input rejects with the documented codes', async () => {
   let seed = 7
   const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) & 0xff

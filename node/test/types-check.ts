@@ -43,6 +43,10 @@ async function mesh(url: string, node: peo.Node, obj: peo.Object): Promise<void>
   const js: peo.JetStream = await peo.JetStream.connect(url, { name: 'types', security, maxDeliver: 5 })
   const id: string = await js.submit(obj)
   await js.sendEvent(id, { name: 'approved', payload: { by: 'ann' } })
+  const signed: peo.Event = peo.SigningKey.generate().signEvent(id, { name: 'approved', payload: { by: 'ann' } })
+  const signer: string | undefined = signed.signer
+  await js.sendEvent(id, signed)
+  void signer
   const done: Record<string, peo.Object> = await js.wait([id], { timeout: 1000 })
   const latest: peo.Object | null = await js.get(id)
   stop.abort()

@@ -110,6 +110,10 @@ impl PySigningKey {
     fn public_key<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, self.0.public_key().as_bytes())
     }
+    /// An event's JSON form signed by this key for object `object_id` (`peo.Event.signed`).
+    fn sign_event(&self, object_id: &str, event_json: &str) -> PyResult<String> {
+        host::sign_event(&self.0, object_id, event_json).or_raise()
+    }
     fn __repr__(&self) -> String {
         format!("SigningKey(public_key={})", self.0.public_key().to_hex())
     }

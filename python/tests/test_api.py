@@ -524,3 +524,31 @@ def test_jsonata_plans_run_with_variables_and_bad_ones_name_state_and_field():
     assert visit.object.status == "failed"
     error = visit.disposition.to_dict()["error"]
     assert error["error"] == "States.QueryEvaluationError" and "'Output/missing' returned nothing" in error["cause"]
+
+
+def test_an_await_naming_signers_takes_only_events_they_signed_for_this_object():
+    ops, eve = peo.SigningKey.generate(), peo.SigningKey.generate()
+    plan = {
+        "StartAt": "Approve",
+        "States": {"Approve": {"Type": "Pass", "ResultPath": "$.approval", "End": True}},
+        "Await": {"Approve": {"Event": "approved", "Signers": [ops.public_key().hex()]}},
+    }
+    node = peo.Node("approvals", domain="eu", trust="any")
+    waiting = node.visit(peo.Object.create(plan, input={}))
+    assert waiting.disposition.kind == "dormant"
+    oid = waiting.object.id
+    approval = peo.Event.success("approved", {"by": "ops"})
+    other = peo.Object.create(plan, input={"n": 2}).id
+    for forged in [approval, approval.signed(oid, eve), approval.signed(other, ops)]:
+        assert node.visit(waiting.object, event=forged).appended == 0, forged
+    signed = approval.signed(oid, ops)
+    assert signed.signer == ops.public_key().hex() and len(signed.signature or "") == 128
+    assert signed.to_dict()["payload"] == {"by": "ops"}
+    done = node.visit(waiting.object, event=signed)
+    assert done.object.status == "succeeded" and done.object.data["approval"] == {"by": "ops"}
+    # As a dict (the JSON form every language shares), too.
+    assert node.visit(waiting.object, event=signed.to_dict()).object.status == "succeeded"
+    with pytest.raises(peo.InvalidArgumentError, match="object id"):
+        approval.signed("not-an-id", ops)
+    with pytest.raises(peo.InvalidArgumentError, match="both `signer` and `signature`"):
+        node.visit(waiting.object, event={"name": "approved", "signer": signed.signer})

@@ -39,6 +39,12 @@ pub fn event(text: &str) -> Result<Event> {
     Event::from_json(&parse_json(text, "the event")?)
 }
 
+/// An event's JSON form signed by `key` for object `object_id` ([`Event::signed`]), as
+/// JSON: what every face's `sign_event` returns.
+pub fn sign_event(key: &peo_core::SigningKey, object_id: &str, event_json: &str) -> Result<String> {
+    Ok(event(event_json)?.signed(object_id, key)?.to_json().to_string())
+}
+
 /// An advisor's reply in its JSON text form: a proposal, or `None` when there is none.
 /// A reply that is not a proposal is no advice (an advisor cannot make a visit fail).
 pub fn proposal(text: Option<&str>) -> Option<Proposal> {

@@ -207,3 +207,63 @@ fn heartbeats_keep_a_wait_alive_and_a_missed_one_times_it_out() {
     let Disposition::Terminated { status: Status::Failed, error: Some(e), .. } = v.disposition else { panic!() };
     assert_eq!(e.error, "States.HeartbeatTimeout");
 }
+
+#[test]
+fn an_await_naming_signers_takes_only_their_signed_events_for_this_object() {
+    let ops = peo_core::SigningKey::from_bytes(&[21; 32]);
+    let eve = peo_core::SigningKey::from_bytes(&[22; 32]);
+    let mut p = plan();
+    p["Await"]["Approve"]["Signers"] = json!([ops.public_key().to_hex()]);
+    let create = |order: i64| {
+        let options = CreateOptions { now_ms: T0, ..Default::default() };
+        Object::create(&p, Context::new(), &json!({"order": order, "approval_token": "approve-7"}), &options).unwrap()
+    };
+    let (a, _) = node("a", T0);
+    let v = a.visit(&create(7).to_bytes(), None).unwrap();
+    assert!(matches!(v.disposition, Disposition::Dormant(_)), "{:?}", v.disposition);
+    let id = v.object.id().to_hex();
+    let other = create(8).id().to_hex();
+
+    // Unsigned, signed by a key the plan does not name, signed for another object, or
+    // changed after signing: the object stays asleep, nothing appended.
+    let approval = Event::success("approve-7", json!({"by": "ops"}));
+    let mut changed = approval.clone().signed(&id, &ops).unwrap();
+    changed.payload = json!({"by": "eve"});
+    for forged in [
+        approval.clone(),
+        approval.clone().signed(&id, &eve).unwrap(),
+        approval.clone().signed(&other, &ops).unwrap(),
+        changed,
+        Event::failure("approve-7", "Approval.Rejected", "no").signed(&id, &eve).unwrap(),
+    ] {
+        assert!(!peo_core::vouched(&v.object, &forged), "{forged:?}");
+        let r = a.visit(&v.bytes, Some(&forged)).unwrap();
+        assert_eq!(r.appended, 0, "{forged:?}");
+    }
+    // Signed by the key the plan names, for this object, as it crosses the wire (its
+    // JSON form): the object resumes with the payload.
+    let signed = approval.signed(&id, &ops).unwrap();
+    let wire = Event::from_json(&signed.to_json()).unwrap();
+    assert_eq!(wire, signed);
+    assert!(peo_core::vouched(&v.object, &wire));
+    let r = a.visit(&v.bytes, Some(&wire)).unwrap();
+    assert_eq!(r.object.status(), Status::Succeeded, "{:?}", r.disposition);
+    let reentry = &r.records().unwrap()[0];
+    assert_eq!(
+        reentry.body,
+        Body::Reentry {
+            cause: ReentryCause::Event,
+            event: Some("approve-7".into()),
+            payload: Some(r#"{"by":"ops"}"#.into())
+        }
+    );
+
+    // Signers that are not keys are the plan's mistake.
+    for bad in [json!([]), json!(["zz"]), json!("key")] {
+        let mut p = plan();
+        p["Await"]["Approve"]["Signers"] = bad;
+        let e = Object::create(&p, Context::new(), &json!({}), &CreateOptions::default()).unwrap_err();
+        assert_eq!(e.kind(), peo_core::ErrorKind::InvalidIntent, "{e}");
+        assert!(e.to_string().contains("Signers"), "{e}");
+    }
+}

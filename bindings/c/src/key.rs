@@ -1,5 +1,7 @@
 //! Signing keys.
 
+use std::ffi::c_char;
+
 use peo_core::SigningKey;
 
 use crate::{convert::*, error::*};
@@ -52,6 +54,27 @@ pub unsafe extern "C" fn peo_signing_key_public_key(key: *const PeoSigningKey, o
         let key = unsafe { handle(key, "key") }?;
         let out = unsafe { out_arg(out.cast::<[u8; 32]>(), "out") }?;
         *out = *key.0.public_key().as_bytes();
+        Ok(())
+    })
+}
+
+/// Signs an event (its JSON form, as `peo_jetstream_send_event` and `peo_node_visit`
+/// take it) for object `object_id` (hex): `*event_json_out` is the same event with
+/// `signer` and `signature`, which an `Await` state whose `Signers` name this key
+/// accepts, for that object only. Free it with `peo_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_signing_key_sign_event(
+    key: *const PeoSigningKey,
+    object_id: *const c_char,
+    event_json: *const c_char,
+    event_json_out: *mut *mut c_char,
+) -> PeoStatus {
+    guard(|| {
+        let out = unsafe { string_out(event_json_out, "event_json_out") }?;
+        let key = unsafe { handle(key, "key") }?;
+        let id = unsafe { str_arg(object_id, "object_id") }?;
+        let event = unsafe { str_arg(event_json, "event_json") }?;
+        give_string(out, &peo_runtime::host::sign_event(&key.0, id, event)?);
         Ok(())
     })
 }

@@ -708,8 +708,75 @@ static void sessions(void) {
   printf("api: host-driven sessions (calls in order, bad answers fail the attempt), the error payload as JSON\n");
 }
 
+/* An Await naming Signers: only an event the named key signed for this object wakes it. */
+static void signed_events(void) {
+  PeoSigningKey *ops = NULL, *eve = NULL;
+  CHECK_OK(peo_signing_key_generate(&ops));
+  CHECK_OK(peo_signing_key_generate(&eve));
+  uint8_t pk[32];
+  CHECK_OK(peo_signing_key_public_key(ops, pk));
+  char plan[512];
+  int at = snprintf(plan, sizeof plan,
+                    "{\"StartAt\": \"Approve\", \"States\": {\"Approve\": {\"Type\": \"Pass\", "
+                    "\"ResultPath\": \"$.approval\", \"End\": true}}, \"Await\": {\"Approve\": "
+                    "{\"Event\": \"approved\", \"Signers\": [\"");
+  for (int i = 0; i < 32; i++) at += snprintf(plan + at, sizeof plan - (size_t)at, "%02x", pk[i]);
+  snprintf(plan + at, sizeof plan - (size_t)at, "\"]}}}");
+  PeoNode *node = NULL;
+  CHECK_OK(peo_node_new("approvals", "eu", &node));
+  CHECK_OK(peo_node_set_trust(node, "\"any\""));
+  PeoObject *object = NULL;
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  CHECK_OK(peo_object_create(plan, NULL, NULL, NULL, &object));
+  CHECK_OK(peo_object_to_bytes(object, &bytes, &len));
+  PeoVisit *parked = NULL;
+  CHECK_OK(peo_node_visit(node, bytes, len, NULL, &parked));
+  const uint8_t *pb = NULL;
+  size_t pn = 0, appended = 0;
+  CHECK_OK(peo_visit_bytes(parked, &pb, &pn));
+  char *id = NULL;
+  CHECK_OK(peo_object_id(object, &id));
+  const char *approval = "{\"name\": \"approved\", \"payload\": {\"by\": \"ops\"}}";
+  char *by_eve = NULL, *by_ops = NULL;
+  CHECK_OK(peo_signing_key_sign_event(eve, id, approval, &by_eve));
+  CHECK_OK(peo_signing_key_sign_event(ops, id, approval, &by_ops));
+  CHECK(strstr(by_ops, "\"signature\"") != NULL && strstr(by_ops, "\"signer\"") != NULL);
+  const char *forged[] = {approval, by_eve};
+  for (int i = 0; i < 2; i++) {
+    PeoVisit *v = NULL;
+    CHECK_OK(peo_node_visit(node, pb, pn, forged[i], &v));
+    CHECK_OK(peo_visit_appended(v, &appended));
+    CHECK(appended == 0);
+    peo_visit_free(v);
+  }
+  PeoVisit *done = NULL;
+  CHECK_OK(peo_node_visit(node, pb, pn, by_ops, &done));
+  PeoObject *after = NULL;
+  CHECK_OK(peo_visit_object(done, &after));
+  PeoObjectStatus status;
+  CHECK_OK(peo_object_status(after, &status));
+  CHECK(status == PEO_OBJECT_STATUS_SUCCEEDED);
+  char *bad = NULL;
+  CHECK(peo_signing_key_sign_event(ops, "not-an-id", approval, &bad) == PEO_INVALID_ARGUMENT && bad == NULL);
+  CHECK(peo_signing_key_sign_event(ops, id, "{}", &bad) == PEO_INVALID_ARGUMENT && bad == NULL);
+  peo_object_free(after);
+  peo_visit_free(done);
+  peo_string_free(by_eve);
+  peo_string_free(by_ops);
+  peo_string_free(id);
+  peo_visit_free(parked);
+  peo_bytes_free(bytes, len);
+  peo_object_free(object);
+  peo_node_free(node);
+  peo_signing_key_free(ops);
+  peo_signing_key_free(eve);
+  printf("api: an Await naming Signers takes only the event its key signed for the object\n");
+}
+
 int main(void) {
   sessions();
+  signed_events();
   two_node_visit();
   garbage_handlers();
   bad_bytes();

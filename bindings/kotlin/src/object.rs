@@ -31,6 +31,10 @@ impl FfiSigningKey {
     pub fn public_key(&self) -> Vec<u8> {
         self.0.public_key().as_bytes().to_vec()
     }
+    /// An event's JSON form signed by this key for object `object_id`.
+    pub fn sign_event(&self, object_id: String, event_json: String) -> Res<String> {
+        Ok(host::sign_event(&self.0, &object_id, &event_json)?)
+    }
 }
 
 /// An object (see `dev.peo.PeoObject` for the documented API).

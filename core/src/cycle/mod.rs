@@ -45,15 +45,15 @@ pub(crate) use history::History;
 pub use join::{join, join_all};
 pub use narrow::narrow;
 pub(crate) use progress::*;
-pub use tokens::{accepts, awaited_key, event_key, is_commitment, is_task_token};
+pub use tokens::{accepts, awaited_key, event_key, is_commitment, is_task_token, vouched};
 pub use types::*;
 
 use crate::asl::{self, Env, Failure, MAX_PAYLOAD_BYTES, errors};
 use crate::intent::{NumberSpec, QueryLanguage, State, StateKind, StringSpec, Transition as Next, WaitFor};
 use crate::policy::{NodePolicy, PolicyAction};
 use crate::{
-    Body, DelegateReason, DormantReason, Error, Hash, MutateKind, NodeRef, Object, PolicyOutcome, Record, ReentryCause,
-    Result, SigningKey, Status, TaskError, json as cjson,
+    Body, DelegateReason, DormantReason, Error, Hash, MutateKind, NodeRef, Object, ObjectId, PolicyOutcome, PublicKey,
+    Record, ReentryCause, Result, Signature, SigningKey, Status, TaskError, json as cjson,
 };
 
 /// The `$$` context object of a state: generated from the object, with the
@@ -463,7 +463,7 @@ pub fn decide_advised(
         Pending::Dormant(w) => {
             let by_time = w.at_ms.is_some_and(|at| now_ms >= at) || w.timeout_at_ms.is_some_and(|at| now_ms >= at);
             let by_event = match (&w.event, event) {
-                (Some(name), Some(e)) => tokens::accepts(name, &e.name),
+                (Some(name), Some(e)) => tokens::accepts(name, &e.name) && tokens::vouched(obj, e),
                 _ => false,
             };
             if !by_time && !by_event {
@@ -523,6 +523,7 @@ pub fn decide_advised(
                 .and_then(|timeout_seconds| {
                     let spec = crate::intent::AwaitSpec {
                         event: StringSpec::Value(token.clone()),
+                        signers: Vec::new(),
                         timeout_seconds,
                         heartbeat_seconds: seconds("HeartbeatSeconds")?,
                     };

@@ -10,7 +10,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::SigningKey;
+use crate::{Event, Object, SigningKey};
 
 /// The prefix of an awaited name that is the commitment to a token.
 pub const COMMITMENT: &str = "sha256:";
@@ -67,6 +67,19 @@ pub fn accepts(awaited: &str, name: &str) -> bool {
     if is_commitment(awaited) { event_key(name) == awaited } else { awaited == name }
 }
 
+/// Whether `event` carries what the state `object` waits in requires: for an `Await`
+/// state that names `Signers`, a valid signature of the event for this object by one of
+/// them ([`Event::signed`]); for any other wait, nothing. A transport drops (and counts)
+/// an event of the awaited name that fails this; the cycle ignores it.
+pub fn vouched(object: &Object, event: &Event) -> bool {
+    match object.intent.plan().awaits.get(&object.state) {
+        Some(spec) if !spec.signers.is_empty() => {
+            event.signer_for(&object.id).is_some_and(|k| spec.signers.contains(&k))
+        }
+        _ => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +101,36 @@ mod tests {
         assert!(accepts("approved", "approved") && !accepts("approved", "approve"));
         assert_eq!(awaited_key("approved"), event_key("approved"));
         assert!(!is_commitment("sha256:xyz") && !is_commitment(&c.to_uppercase()));
+    }
+
+    #[test]
+    fn an_event_signature_binds_its_key_its_object_and_its_content() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let (id, other) = ("00112233445566778899aabbccddeeff", "ffeeddccbbaa99887766554433221100");
+        let oid = crate::ObjectId::from_hex(id).unwrap();
+        let e = Event::success("approved", serde_json::json!({"by": "ann", "n": 1.5})).signed(id, &key).unwrap();
+        assert_eq!(e.signer_for(&oid), Some(key.public_key()));
+        assert_eq!(e.signer_for(&crate::ObjectId::from_hex(other).unwrap()), None, "another object");
+        let mut changed = e.clone();
+        changed.name = "approve".into();
+        assert_eq!(changed.signer_for(&oid), None, "another name");
+        // Its JSON form carries it, whatever the order of the payload's keys.
+        let j = e.to_json();
+        let text = format!(
+            r#"{{"signature": {}, "signer": {}, "payload": {{"n": 1.5, "by": "ann"}}, "name": "approved"}}"#,
+            j["signature"], j["signer"]
+        );
+        let back = Event::from_json(&serde_json::from_str(&text).unwrap()).unwrap();
+        assert_eq!((back.signer_for(&oid), &back), (Some(key.public_key()), &e));
+        // Half a signature, or one that is not hex, is the sender's mistake.
+        for bad in [
+            serde_json::json!({"name": "a", "signer": j["signer"]}),
+            serde_json::json!({"name": "a", "signer": "zz", "signature": j["signature"]}),
+            serde_json::json!({"name": "a", "signer": j["signer"], "signature": "00"}),
+        ] {
+            let err = Event::from_json(&bad).unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument, "{bad}");
+        }
+        assert!(Event::success("a", serde_json::Value::Null).signed("not-an-id", &key).is_err());
     }
 }

@@ -64,16 +64,29 @@ pub struct Event {
     pub error: Option<TaskError>,
     /// A heartbeat (`SendTaskHeartbeat`): the wait goes on, its heartbeat timer restarts.
     pub heartbeat: bool,
+    /// Who vouches for the event ([`Event::signed`]): required by an `Await` state that
+    /// names `Signers`.
+    pub signature: Option<Box<EventSignature>>,
 }
+
+/// A key's Ed25519 signature of an event for one object ([`Event::signed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventSignature {
+    pub signer: PublicKey,
+    pub signature: Signature,
+}
+
+/// What an event signature signs is tagged, so it can never be taken for a record's.
+const EVENT_TAG: &[u8] = b"peo/event/v1\0";
 
 impl Event {
     /// An event carrying a result.
     pub fn success(name: impl Into<String>, payload: Value) -> Event {
-        Event { name: name.into(), payload, error: None, heartbeat: false }
+        Event { name: name.into(), payload, error: None, heartbeat: false, signature: None }
     }
     /// A heartbeat for an awaited event: the state keeps waiting.
     pub fn heartbeat(name: impl Into<String>) -> Event {
-        Event { name: name.into(), payload: Value::Null, error: None, heartbeat: true }
+        Event { name: name.into(), payload: Value::Null, error: None, heartbeat: true, signature: None }
     }
     /// An event reporting a failure: the awaiting state raises `error` with `cause`.
     pub fn failure(name: impl Into<String>, error: impl Into<String>, cause: impl Into<String>) -> Event {
@@ -82,7 +95,33 @@ impl Event {
             payload: Value::Null,
             error: Some(TaskError { error: error.into(), cause: Some(cause.into()) }),
             heartbeat: false,
+            signature: None,
         }
+    }
+
+    /// The event signed by `key` for object `object_id` (hex): an `Await` state that
+    /// names `Signers` accepts only events signed by one of them, for that object. The
+    /// signature covers the tag `peo/event/v1`, the object's id and the event's
+    /// canonical JSON form without its signature, so it can be replayed neither to
+    /// another object nor with another payload.
+    pub fn signed(mut self, object_id: &str, key: &SigningKey) -> Result<Event> {
+        let id = ObjectId::from_hex(object_id)?;
+        self.signature = None;
+        let signature = Signature(key.sign_bytes(&self.signed_message(&id)));
+        self.signature = Some(Box::new(EventSignature { signer: key.public_key(), signature }));
+        Ok(self)
+    }
+
+    /// The key that signed this event for object `id`, if its signature is valid.
+    pub fn signer_for(&self, id: &ObjectId) -> Option<PublicKey> {
+        let s = self.signature.as_ref()?;
+        let unsigned = Event { signature: None, ..self.clone() };
+        s.signer.verify_bytes(&unsigned.signed_message(id), &s.signature).then_some(s.signer)
+    }
+
+    fn signed_message(&self, id: &ObjectId) -> Vec<u8> {
+        debug_assert!(self.signature.is_none());
+        [EVENT_TAG, id.to_hex().as_bytes(), b"\0", cjson::canonical(&self.to_json()).as_bytes()].concat()
     }
 
     /// An event from its JSON form, the one every binding accepts:
@@ -94,9 +133,9 @@ impl Event {
             Error::invalid_argument("an event must be a JSON object such as {\"name\": \"approval\", \"payload\": {}}")
         })?;
         for k in obj.keys() {
-            if !matches!(k.as_str(), "name" | "payload" | "error" | "cause" | "heartbeat") {
+            if !matches!(k.as_str(), "name" | "payload" | "error" | "cause" | "heartbeat" | "signer" | "signature") {
                 return Err(Error::invalid_argument(format!(
-                    "unknown event field `{k}` (allowed: name, payload, error, cause, heartbeat)"
+                    "unknown event field `{k}` (allowed: name, payload, error, cause, heartbeat, signer, signature)"
                 )));
             }
         }
@@ -124,12 +163,31 @@ impl Event {
         if error.is_none() && cause.is_some() {
             return Err(Error::invalid_argument("the event has a `cause` but no `error`"));
         }
-        Ok(Event { name, payload, error: error.map(|error| TaskError { error, cause }), heartbeat })
+        let signature = match (text("signer")?, text("signature")?) {
+            (None, None) => None,
+            (Some(signer), Some(signature)) => Some(Box::new(EventSignature {
+                signer: PublicKey::from_hex(&signer)
+                    .map_err(|e| Error::invalid_argument(format!("the event's `signer`: {}", e.message())))?,
+                signature: hex::decode(&signature).ok().and_then(|b| Signature::from_slice(&b)).ok_or_else(|| {
+                    Error::invalid_argument("the event's `signature` must be 128 hex digits (an Ed25519 signature)")
+                })?,
+            })),
+            _ => return Err(Error::invalid_argument("an event has both `signer` and `signature`, or neither")),
+        };
+        Ok(Event { name, payload, error: error.map(|error| TaskError { error, cause }), heartbeat, signature })
     }
 
     /// The JSON form [`Event::from_json`] reads ([`EventForm`]).
     pub fn to_json(&self) -> Value {
-        let mut form = EventForm { name: self.name.clone(), payload: None, error: None, cause: None, heartbeat: None };
+        let mut form = EventForm {
+            name: self.name.clone(),
+            payload: None,
+            error: None,
+            cause: None,
+            heartbeat: None,
+            signer: self.signature.as_ref().map(|s| s.signer.to_hex()),
+            signature: self.signature.as_ref().map(|s| s.signature.to_hex()),
+        };
         if self.heartbeat {
             form.heartbeat = Some(true);
         } else if let Some(e) = &self.error {

@@ -436,6 +436,9 @@ pub struct Refinement {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AwaitSpec {
     pub event: StringSpec,
+    /// `Signers`: the keys whose signed events ([`crate::Event::signed`]) end the wait;
+    /// empty: any event of the name.
+    pub signers: Vec<crate::PublicKey>,
     pub timeout_seconds: Option<u64>,
     pub heartbeat_seconds: Option<u64>,
 }

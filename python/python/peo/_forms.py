@@ -153,13 +153,16 @@ class Disposition:
 @dataclass(frozen=True)
 class Event:
     """An event for an object awaiting one: a result (``payload``), a failure
-    (``error``, ``cause``) or a heartbeat."""
+    (``error``, ``cause``) or a heartbeat; ``signer`` and ``signature`` when it is
+    signed (``signed``), as an ``Await`` state naming ``Signers`` requires."""
 
     name: str
     payload: Any = None
     error: Optional[str] = None
     cause: Optional[str] = None
     heartbeat: bool = False
+    signer: Optional[str] = None
+    signature: Optional[str] = None
 
     @classmethod
     def success(cls, name: str, payload: Any = None) -> "Event":
@@ -173,12 +176,31 @@ class Event:
     def beat(cls, name: str) -> "Event":
         return cls(name, heartbeat=True)
 
+    def signed(self, object_id: str, key: Any) -> "Event":
+        """This event signed by ``key`` (a ``peo.SigningKey``) for object ``object_id``:
+        an ``Await`` state whose ``Signers`` name the key accepts it, for that object
+        only, and only unchanged."""
+        d = json.loads(key.sign_event(object_id, json.dumps(self.to_dict())))
+        return Event(
+            d["name"],
+            payload=d.get("payload"),
+            error=d.get("error"),
+            cause=d.get("cause"),
+            heartbeat=bool(d.get("heartbeat", False)),
+            signer=d["signer"],
+            signature=d["signature"],
+        )
+
     def to_dict(self) -> Dict[str, Any]:
         if self.heartbeat:
-            return {"name": self.name, "heartbeat": True}
-        if self.error is not None:
-            return {"name": self.name, "error": self.error, "cause": self.cause}
-        return {"name": self.name, "payload": self.payload}
+            d: Dict[str, Any] = {"name": self.name, "heartbeat": True}
+        elif self.error is not None:
+            d = {"name": self.name, "error": self.error, "cause": self.cause}
+        else:
+            d = {"name": self.name, "payload": self.payload}
+        if self.signer is not None or self.signature is not None:
+            d["signer"], d["signature"] = self.signer, self.signature
+        return d
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,7 @@ pub(super) fn parse_awaits(v: &Value, machine: &StateMachine) -> Result<BTreeMap
             sobj,
             Some(name),
             "an Await entry",
-            &[&["Event", "EventPath", "TimeoutSeconds", "HeartbeatSeconds", "Comment"]],
+            &[&["Event", "EventPath", "TimeoutSeconds", "HeartbeatSeconds", "Signers", "Comment"]],
             true,
         )?;
         let event = string_spec(sobj, Some(name), "Event")?.ok_or_else(|| {
@@ -165,9 +165,36 @@ pub(super) fn parse_awaits(v: &Value, machine: &StateMachine) -> Result<BTreeMap
         let secs = |k: &str| -> Result<Option<u64>> {
             sobj.get(k).map(|v| positive_int(v, Some(name), &format!("{field}.{k}"))).transpose()
         };
+        let signers = match sobj.get("Signers") {
+            None => Vec::new(),
+            Some(Value::Array(keys)) if !keys.is_empty() => keys
+                .iter()
+                .map(|k| {
+                    k.as_str().and_then(|h| crate::PublicKey::from_hex(h).ok()).ok_or_else(|| {
+                        Error::invalid_intent(
+                            Some(name),
+                            &format!("{field}.Signers"),
+                            "`Signers` lists public keys, each 64 hex digits",
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?,
+            Some(_) => {
+                return Err(Error::invalid_intent(
+                    Some(name),
+                    &format!("{field}.Signers"),
+                    "`Signers` must be a non-empty list of public keys (64 hex digits each)",
+                ));
+            }
+        };
         out.insert(
             name.clone(),
-            AwaitSpec { event, timeout_seconds: secs("TimeoutSeconds")?, heartbeat_seconds: secs("HeartbeatSeconds")? },
+            AwaitSpec {
+                event,
+                signers,
+                timeout_seconds: secs("TimeoutSeconds")?,
+                heartbeat_seconds: secs("HeartbeatSeconds")?,
+            },
         );
     }
     Ok(out)

@@ -122,6 +122,10 @@ data class Event
         val error: String? = null,
         val cause: String? = null,
         val heartbeat: Boolean = false,
+        /** The public key (64 hex digits) that signed it ([signed]). */
+        val signer: String? = null,
+        /** Its Ed25519 signature (128 hex digits), for one object. */
+        val signature: String? = null,
     ) {
         /** The event's JSON form. */
         fun toJson(): JsonObject =
@@ -135,7 +139,21 @@ data class Event
                     }
                     else -> put("payload", payload ?: JsonNull)
                 }
+                signer?.let { put("signer", it) }
+                signature?.let { put("signature", it) }
             }
+
+        /**
+         * This event signed by [key] for object [objectId]: an `Await` state whose `Signers`
+         * name the key accepts it, for that object only, and only unchanged.
+         */
+        fun signed(
+            objectId: String,
+            key: SigningKey,
+        ): Event {
+            val signed = PeoJson.parse(ffi { key.ffi.signEvent(objectId, toJson().toString()) }) as JsonObject
+            return copy(signer = signed["signer"]!!.jsonPrimitive.content, signature = signed["signature"]!!.jsonPrimitive.content)
+        }
 
         companion object {
             @JvmStatic

@@ -193,4 +193,31 @@ class ApiTest {
         assertEquals(JsonObject(mapOf("by" to JsonPrimitive("ana"))), done.obj.data.jsonObject["approval"])
         assertEquals(1, done.records.count { it.action == "reentry" })
     }
+
+    @Test
+    fun anAwaitNamingSignersTakesOnlyEventsTheySignedForThisObject() {
+        val ops = SigningKey.generate()
+        val eve = SigningKey.generate()
+        val hex = ops.publicKey.joinToString("") { "%02x".format(it) }
+        val plan =
+            PeoJson.parse(
+                """{"StartAt": "Approve", "States": {"Approve": {"Type": "Pass", "ResultPath": "$.approval", "End": true}},
+                    "Await": {"Approve": {"Event": "approved", "Signers": ["$hex"]}}}""",
+            )
+        val node = Node("n", "d") { trust = JsonPrimitive("any") }
+        val parked = node.visit(PeoObject.create(plan))
+        val id = parked.obj.id
+        val other = PeoObject.create(plan, input = buildJsonObject { put("n", 2) }).id
+        val approval = Event.success("approved", buildJsonObject { put("by", "ops") })
+        for (forged in listOf(approval, approval.signed(id, eve), approval.signed(other, ops))) {
+            assertEquals(0, node.visit(parked.bytes, forged).appended, forged.toString())
+        }
+        val signed = approval.signed(id, ops)
+        assertEquals(hex, signed.signer)
+        assertEquals(128, signed.signature!!.length)
+        val done = node.visit(parked.bytes, signed)
+        assertEquals("succeeded", done.obj.status)
+        assertEquals(JsonObject(mapOf("by" to JsonPrimitive("ops"))), done.obj.data.jsonObject["approval"])
+        assertThrows<InvalidArgumentException> { approval.signed("not-an-id", ops) }
+    }
 }

@@ -831,6 +831,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_peo_uniffi_checksum_method_ffisigningkey_public_key(
     ): Int
+    external fun uniffi_peo_uniffi_checksum_method_ffisigningkey_sign_event(
+    ): Int
     external fun uniffi_peo_uniffi_checksum_method_ffisigningkey_to_bytes(
     ): Int
     external fun uniffi_peo_uniffi_checksum_method_ffisession_advance(
@@ -1005,6 +1007,8 @@ internal object UniffiLib {
     external fun uniffi_peo_uniffi_fn_constructor_ffisigningkey_generate(uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_peo_uniffi_fn_method_ffisigningkey_public_key(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_peo_uniffi_fn_method_ffisigningkey_sign_event(`ptr`: Long,`objectId`: RustBuffer.ByValue,`eventJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_peo_uniffi_fn_method_ffisigningkey_to_bytes(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1276,6 +1280,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_peo_uniffi_checksum_method_ffisigningkey_public_key() and 0xFFFF) != 45658) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_peo_uniffi_checksum_method_ffisigningkey_sign_event() and 0xFFFF) != 19581) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_peo_uniffi_checksum_method_ffisigningkey_to_bytes() and 0xFFFF) != 36074) {
@@ -3548,6 +3555,11 @@ public interface FfiSigningKeyInterface {
      */
     fun `publicKey`(): kotlin.ByteArray
     
+    /**
+     * An event's JSON form signed by this key for object `object_id`.
+     */
+    fun `signEvent`(`objectId`: kotlin.String, `eventJson`: kotlin.String): kotlin.String
+    
     fun `toBytes`(): kotlin.ByteArray
     
     companion object
@@ -3667,6 +3679,25 @@ open class FfiSigningKey: Disposable, AutoCloseable, FfiSigningKeyInterface
     UniffiLib.uniffi_peo_uniffi_fn_method_ffisigningkey_public_key(
         it,
         _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * An event's JSON form signed by this key for object `object_id`.
+     */
+    @Throws(PeoFfiException::class)override fun `signEvent`(`objectId`: kotlin.String, `eventJson`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PeoFfiException) { _status ->
+    UniffiLib.uniffi_peo_uniffi_fn_method_ffisigningkey_sign_event(
+        it,
+        
+        FfiConverterString.lower(`objectId`),
+        FfiConverterString.lower(`eventJson`),_status)
 }
     }
     )
