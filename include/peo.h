@@ -363,6 +363,11 @@ const char *peo_status_name(int32_t status);
 const char *peo_version(void);
 
 /**
+ * The wire format version this library writes (`2`); it reads every earlier one too.
+ */
+uint16_t peo_wire_format_version(void);
+
+/**
  * Runs the node as a service on a NATS JetStream mesh (`url`, e.g.
  * `nats://127.0.0.1:4222`, a server started with `nats-server -js`): it takes the
  * objects for its capabilities (and new objects, due dormant ones, events and fan-out

@@ -175,3 +175,6 @@ export interface NativeReply {
 
 /** The library's version. */
 export declare function version(): string
+
+/** The wire format version this library writes (it reads every earlier one too). */
+export declare function wireFormatVersion(): number

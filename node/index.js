@@ -842,3 +842,4 @@ module.exports.NativeSigningKey = nativeBinding.NativeSigningKey
 module.exports.connect = nativeBinding.connect
 module.exports.handlerInvalidOutput = nativeBinding.handlerInvalidOutput
 module.exports.version = nativeBinding.version
+module.exports.wireFormatVersion = nativeBinding.wireFormatVersion

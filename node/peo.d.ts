@@ -347,3 +347,5 @@ export class TransportError extends PeoError {}
 
 export const HANDLER_INVALID_OUTPUT: string
 export const version: string
+/** The wire format version this library writes (it reads every earlier one too). */
+export const wireFormatVersion: number

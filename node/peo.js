@@ -772,6 +772,7 @@ module.exports = {
   TaskFailed,
   HANDLER_INVALID_OUTPUT,
   version: native.version(),
+  wireFormatVersion: native.wireFormatVersion(),
   ...errors,
   // For the benchmark only; not part of the API.
   _internals: { runHandler },

@@ -21,7 +21,7 @@ use svg::*;
 
 use anstream::println;
 use anstyle::{AnsiColor, Style};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use peo_core::{
     Context, CreateOptions, Event, Limits, NodePolicy, Object, PublicKey, Record, SigningKey, Trust, TrustedKey,
 };
@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 use wait_timeout::ChildExt;
 
 #[derive(Parser)]
-#[command(name = "peo", version, about = "Persistent executable objects: create, inspect, verify and visit them")]
+#[command(name = "peo", about = "Persistent executable objects: create, inspect, verify and visit them")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -238,8 +238,13 @@ enum Command {
 
 type Res<T> = Result<T, String>;
 
+/// `peo --version`: the library's version and the wire format version it writes.
+static VERSION: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{} (wire format {})", env!("CARGO_PKG_VERSION"), peo_core::FORMAT_VERSION));
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed = Cli::command().version(VERSION.as_str()).try_get_matches().and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

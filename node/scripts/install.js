@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// `npm install` of this folder: builds the native addon from source when no binary for
-// this platform sits beside index.js. Runs `cargo build --release --locked -p peo-node`
-// in the repository this folder belongs to and copies the library to the file name
-// index.js loads (peo.<platform>.node). Needs only Rust and Node: no dev dependencies,
-// so it works from `npm install /path/to/node` in any folder.
+// The package's install script. Installed from the npm tarballs (scripts/dist), the
+// prebuilt addon comes in the platform package (`peo-linux-x64-gnu`, an optional
+// dependency) and there is nothing to do. Installed from a source checkout
+// (`npm install /path/to/peo/node`), or on a platform with no prebuilt package, it builds
+// the addon from source: `cargo build --release --locked -p peo-node` in the repository
+// this folder belongs to, copied to the file name index.js loads (peo.<platform>.node).
+// Needs only Rust and Node: no dev dependencies.
 'use strict'
 const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -32,9 +34,21 @@ if (fs.existsSync(target) && !process.env.PEO_REBUILD) {
   console.log(`peo: using ${path.basename(target)}`)
   process.exit(0)
 }
+const prebuilt = `peo-${platformSuffix()}`
+if (!process.env.PEO_REBUILD) {
+  try {
+    console.log(`peo: using the prebuilt addon of ${path.dirname(require.resolve(`${prebuilt}/package.json`, { paths: [here] }))}`)
+    process.exit(0)
+  } catch {
+    // not installed: build from source below
+  }
+}
 const root = path.resolve(here, '..')
 if (!fs.existsSync(path.join(root, 'Cargo.toml'))) {
-  console.error(`peo: no prebuilt addon for ${platformSuffix()} and no Rust workspace at ${root} to build one`)
+  console.error(
+    `peo: no prebuilt addon for ${platformSuffix()} (no package ${prebuilt}) and no Rust workspace at ${root} to build one.\n` +
+      'Build from source: clone the peo repository, install Rust (https://rustup.rs), then `npm install /path/to/peo/node`.',
+  )
   process.exit(1)
 }
 // Built for the host triple explicitly, as `napi build` does, so the two share one

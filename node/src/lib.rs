@@ -481,6 +481,12 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").into()
 }
 
+/// The wire format version this library writes (it reads every earlier one too).
+#[napi]
+pub fn wire_format_version() -> u32 {
+    peo_core::FORMAT_VERSION.into()
+}
+
 /// The error name of an attempt whose handler returned something that is not JSON.
 #[napi]
 pub fn handler_invalid_output() -> String {

@@ -3,7 +3,7 @@
 'use strict'
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const peo = require('..')
+const peo = require(require('./package'))
 
 const ORDER_PLAN = {
   StartAt: 'Reserve',

@@ -9,7 +9,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const ts = require('typescript')
 const Ajv2020 = require('ajv/dist/2020')
-const peo = require('..')
+const peo = require(require('./package'))
 
 const schema = JSON.parse(fs.readFileSync(path.join(__dirname, '../../schema/forms.schema.json'), 'utf8'))
 const defs = schema.$defs
@@ -21,7 +21,7 @@ function properties(name) {
   return new Set(variants.flatMap((v) => Object.keys(v.properties || {})))
 }
 
-const source = ts.createSourceFile('peo.d.ts', fs.readFileSync(path.join(__dirname, '../peo.d.ts'), 'utf8'), ts.ScriptTarget.Latest)
+const source = ts.createSourceFile('peo.d.ts', fs.readFileSync(path.join(require('./package'), 'peo.d.ts'), 'utf8'), ts.ScriptTarget.Latest)
 const declared = new Map()
 source.forEachChild((node) => {
   if (ts.isInterfaceDeclaration(node) || ts.isTypeAliasDeclaration(node)) declared.set(node.name.text, node)

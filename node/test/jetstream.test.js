@@ -9,7 +9,7 @@ const os = require('node:os')
 const path = require('node:path')
 const net = require('node:net')
 const { spawn, execFileSync } = require('node:child_process')
-const peo = require('..')
+const peo = require(require('./package'))
 
 function natsServer() {
   for (const p of ['nats-server', '/usr/sbin/nats-server']) {

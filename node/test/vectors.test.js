@@ -8,7 +8,7 @@ const assert = require('node:assert/strict')
 const crypto = require('node:crypto')
 const fs = require('node:fs')
 const path = require('node:path')
-const peo = require('..')
+const peo = require(require('./package'))
 
 const VECTORS = path.resolve(__dirname, '../../tests/vectors')
 const VISIT_KEYS = new Set(['target', 'complete', 'node', 'now_ms', 'event', 'handler_outcomes', 'expect'])

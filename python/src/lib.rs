@@ -540,6 +540,7 @@ impl PySession {
 #[pymodule]
 fn _peo(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("WIRE_FORMAT_VERSION", peo_core::FORMAT_VERSION)?;
     m.add("HANDLER_INVALID_OUTPUT", HANDLER_INVALID_OUTPUT)?;
     m.add("HANDLER_INTERRUPTED", HANDLER_INTERRUPTED)?;
     m.add_class::<PySigningKey>()?;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI step: builds every target of the workspace once.
+# CI step: builds every target of the workspace once, then the release artifacts.
 # Runs alone (scripts/ci/04-build.sh) or in order from scripts/test.
 source "$(dirname "$0")/common.sh"
 
@@ -7,3 +7,8 @@ source "$(dirname "$0")/common.sh"
 # packages (`cargo run -p ...`) would resolve features differently and rebuild Cedar.
 step "build everything (libraries, binaries, examples, tests, benchmarks)"
 cargo build --workspace --all-targets --release -q
+
+# The artifacts users install (dist/): the Python, Node and C/C++ steps test these, not
+# the source tree.
+step "release artifacts: scripts/dist (wheel, sdist, npm packages, C/C++ SDK, for glibc 2.17)"
+scripts/dist

@@ -14,5 +14,5 @@ export NATS_USER=node NATS_PASSWORD=node-test-password
 cargo test --release -q -p peo-jetstream --test jetstream
 cargo test --release -q -p peo-cli --test fault -- --ignored
 (cd python && "../$venv/bin/python" -m pytest -q tests/test_jetstream.py)
-(cd node && node --test test/jetstream.test.js)
+(cd node && PEO_NODE_PACKAGE="$app/node_modules/peo" node --test test/jetstream.test.js)
 mvn -q -B -o -f bindings/kotlin/pom.xml surefire:test -Dtest=JetStreamTest

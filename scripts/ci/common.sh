@@ -9,3 +9,14 @@ bin=target/release
 venv=target/py-venv          # made by 08-python.sh, used by 16-distributed.sh
 app=$root/target/node-app    # made by 09-node.sh, used by 16-distributed.sh
 step() { printf '\n=== %s\n' "$*"; }
+# Runs a command with no `cargo` or `rustc` on PATH: the artifacts from dist/ must install
+# and run without a Rust toolchain, as on a user's machine.
+without_rust() {
+  local dirs=() d
+  IFS=: read -ra dirs <<< "$PATH"
+  local kept=()
+  for d in "${dirs[@]}"; do [ -x "$d/cargo" ] || [ -x "$d/rustc" ] || kept+=("$d"); done
+  PATH="$(IFS=:; echo "${kept[*]}")" "$@"
+}
+# Seconds since $1 (from `date +%s%N`), one decimal.
+since() { local d=$((($(date +%s%N) - $1) / 100000000)); printf '%d.%d s' $((d / 10)) $((d % 10)); }

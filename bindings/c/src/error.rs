@@ -186,3 +186,9 @@ pub extern "C" fn peo_version() -> *const c_char {
     };
     VERSION.as_ptr()
 }
+
+/// The wire format version this library writes (`2`); it reads every earlier one too.
+#[unsafe(no_mangle)]
+pub extern "C" fn peo_wire_format_version() -> u16 {
+    peo_core::FORMAT_VERSION
+}

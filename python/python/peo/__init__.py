@@ -33,7 +33,7 @@ from ._api import (
     VerifyReport,
     Visit,
 )
-from ._peo import __version__
+from ._peo import WIRE_FORMAT_VERSION, __version__
 from .errors import (
     DecodeError,
     IntegrityError,
@@ -52,6 +52,7 @@ from .errors import (
 
 __all__ = [
     "__version__",
+    "WIRE_FORMAT_VERSION",
     "Object",
     "Record",
     "NodeRef",

@@ -3,6 +3,7 @@
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 __version__: str
+WIRE_FORMAT_VERSION: int
 HANDLER_INVALID_OUTPUT: str
 HANDLER_INTERRUPTED: str
 
