@@ -651,6 +651,23 @@ peo_status peo_object_verify(const PeoObject *object, const uint8_t *trusted_key
 peo_status peo_object_audit(const PeoObject *object, const uint8_t *const *segments, const size_t *segment_lens, size_t count, const uint8_t *trusted_keys, size_t key_count, char **report_json);
 
 /**
+ * The inclusion proof that pruned record `seq` is part of the object's history, made
+ * from its archive (`count` segments as for `peo_object_audit`): `*proof_json` is
+ * `{"index", "record_hash", "path"}`, the record's hash and its RFC 6962 audit path to
+ * the Merkle frontier of the newest checkpoint. Free it with `peo_string_free`.
+ * `PEO_INVALID_ARGUMENT` (field `seq`) when that record was not pruned.
+ */
+peo_status peo_object_prove_pruned(const PeoObject *object, const uint8_t *const *segments, const size_t *segment_lens, size_t count, uint32_t seq, char **proof_json);
+
+/**
+ * Checks, offline, a pruned-record proof (`peo_object_prove_pruned`'s JSON) against the
+ * object: `PEO_OK` when it shows its record as a pruned record of this object,
+ * `PEO_INTEGRITY` (field `proof`) when it does not. Whether the checkpoint's signer is
+ * trusted is what `peo_object_verify` says.
+ */
+peo_status peo_object_check_pruned(const PeoObject *object, const char *proof_json);
+
+/**
  * The whole object as JSON (id, lineage, status, state, head, intent, context, every
  * record of the memory, data). Free `*out` with `peo_string_free`.
  */

@@ -126,6 +126,10 @@ export declare class NativeObject {
   verifyJson(trustedKeys: Array<Buffer>): string
   /** The audit report against an archive (segments as bytes) as JSON. */
   auditJson(archive: Array<Buffer>, trustedKeys: Array<Buffer>): string
+  /** The inclusion proof of pruned record `seq`, made from the archive, as JSON. */
+  provePrunedJson(archive: Array<Buffer>, seq: number): string
+  /** Checks a pruned-record proof (JSON text) against the object, offline. */
+  checkPruned(proofJson: string): void
   get status(): string
   get state(): string
   get id(): string

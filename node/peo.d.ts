@@ -114,6 +114,10 @@ declare class PeoObject {
   verify(options?: { trustedKeys?: Uint8Array[] }): VerifyReport
   /** Verifies the whole history, the pruned records put back from `archive`. */
   audit(archive: Uint8Array[], options?: { trustedKeys?: Uint8Array[] }): VerifyReport
+  /** The proof that pruned record `seq` belongs to the history, made from the archive. */
+  provePruned(archive: Uint8Array[], seq: number): PrunedProof
+  /** Checks a pruned-record proof offline; throws IntegrityError naming `proof` when it does not hold. */
+  checkPruned(proof: PrunedProof | string): void
   readonly id: string
   readonly status: Status
   readonly state: string
@@ -346,6 +350,13 @@ export class InternalError extends PeoError {}
 export class TransportError extends PeoError {}
 
 export const HANDLER_INVALID_OUTPUT: string
+/** A pruned record's inclusion proof: its hash and its RFC 6962 audit path, leaf first. */
+export interface PrunedProof {
+  readonly index: number
+  readonly record_hash: string
+  readonly path: readonly string[]
+}
+
 export const version: string
 /** The wire format version this library writes (it reads every earlier one too). */
 export const wireFormatVersion: number

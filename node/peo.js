@@ -258,6 +258,25 @@ class PeoObject {
     return deepFreeze(report)
   }
 
+  /**
+   * The proof that pruned record `seq` is part of this object's history, made from
+   * `archive`: `{index, record_hash, path}`. Whoever holds the object checks it with
+   * `checkPruned`.
+   */
+  provePruned(archive, seq) {
+    if (!Array.isArray(archive)) throw new TypeError('provePruned takes an array of archive segments')
+    if (!Number.isInteger(seq)) throw new TypeError(`seq must be an integer record number, not ${String(seq)}`)
+    const segments = archive.map((s, i) => Buffer.from(buffer(s, `archive segment ${i}`)))
+    return deepFreeze(JSON.parse(call(() => this._native.provePrunedJson(segments, seq))))
+  }
+
+  /** Checks, offline, that `proof` shows its record as a pruned record of this object (IntegrityError naming `proof` if not). */
+  checkPruned(proof) {
+    const text = typeof proof === 'string' ? proof : JSON.stringify(proof)
+    if (typeof text !== 'string') throw new TypeError('checkPruned takes a proof object or its JSON text')
+    call(() => this._native.checkPruned(text))
+  }
+
   get id() {
     return this._native.id
   }

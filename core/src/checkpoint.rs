@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cycle::{self, History};
-use crate::merkle::Frontier;
+use crate::merkle::{Frontier, Proof};
 use crate::object::StoredRecord;
 use crate::record::RecordMeta;
 use crate::verify::{CheckpointReport, SignatureRequirement};
@@ -604,6 +604,55 @@ impl Object {
         Ok(wanted.len() as u32)
     }
 
+    /// The RFC 6962 inclusion proof that pruned record `seq` is part of this object's
+    /// history, made from `archive` (the pruned records, segments in any order): the
+    /// record's hash and its audit path to the frontier the newest checkpoint carries.
+    /// Anyone holding the object, and not the archive, checks it with
+    /// [`Object::check_pruned`] in log n hashes. Fails when `seq` was not pruned or the
+    /// archive does not restore the history.
+    pub fn prove_pruned(&self, archive: &[Segment], seq: u32) -> Result<PrunedProof> {
+        let pruned = self.pruned();
+        if seq >= pruned {
+            let why = if pruned == 0 {
+                "the object has pruned no records".to_owned()
+            } else {
+                format!("records 0 to {} were pruned", pruned - 1)
+            };
+            return Err(Error::invalid_argument(format!("record {seq} is not a pruned record: {why}")).in_field("seq"));
+        }
+        let full = self.restore(archive)?;
+        let hashes: Vec<Hash> = full.memory[..pruned as usize].iter().map(StoredRecord::hash).collect();
+        Ok(PrunedProof { record_hash: hashes[seq as usize], proof: Proof::make(&hashes, u64::from(seq))? })
+    }
+
+    /// Checks, offline, that `proof` shows its record hash as pruned record
+    /// `proof.index` of this object, against the Merkle frontier of the newest
+    /// checkpoint. That proves the record belongs to the history the checkpoint
+    /// attests; whether the checkpoint's signer is trusted is what [`Object::verify`]
+    /// says. An integrity error naming the field `proof` when it does not.
+    pub fn check_pruned(&self, proof: &PrunedProof) -> Result<()> {
+        let index = proof.proof.index;
+        let Some(base) = &self.base else {
+            return Err(Error::integrity("the object has pruned no records: no proof can hold").in_field("proof"));
+        };
+        if index >= u64::from(base.pruned) {
+            return Err(Error::integrity(format!(
+                "the proof names record {index}, but only records 0 to {} were pruned",
+                base.pruned - 1
+            ))
+            .in_field("proof.index"));
+        }
+        if !base.frontier.proves(&proof.record_hash, &proof.proof) {
+            return Err(Error::integrity(format!(
+                "the proof does not lead from record hash {} to the frontier of the checkpoint that pruned it",
+                proof.record_hash.to_hex()
+            ))
+            .at_record(index as u32)
+            .in_field("proof"));
+        }
+        Ok(())
+    }
+
     /// The full audit: the history restored from `archive` ([`Object::restore`]) and
     /// verified, every checkpoint recomputed from the records it folds.
     pub fn audit(&self, archive: &[Segment], trust: &crate::Trust) -> crate::VerifyReport {
@@ -621,5 +670,38 @@ impl Object {
                 report
             }
         }
+    }
+}
+
+/// A pruned record's inclusion proof ([`Object::prove_pruned`]), in JSON
+/// `{"index": <seq>, "record_hash": <64 hex digits>, "path": [<64 hex digits>, ...]}`:
+/// the record's hash and its RFC 6962 audit path, leaf first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrunedProof {
+    pub record_hash: Hash,
+    pub proof: Proof,
+}
+
+impl PrunedProof {
+    /// The JSON form.
+    pub fn to_json(&self) -> Value {
+        let mut v = self.proof.to_json();
+        v["record_hash"] = Value::String(self.record_hash.to_hex());
+        v
+    }
+
+    /// Reads the JSON form; an invalid-argument error naming `proof` when it is not one.
+    pub fn from_json(v: &Value) -> Result<PrunedProof> {
+        let record_hash = v
+            .get("record_hash")
+            .and_then(Value::as_str)
+            .and_then(|s| hex::decode(s).ok())
+            .and_then(|b| Hash::from_slice(&b))
+            .ok_or_else(|| {
+                Error::invalid_argument("a pruned-record proof names its record_hash in 64 hex digits")
+                    .in_field("proof")
+            })?;
+        let proof = Proof::from_json(v).map_err(|e| e.in_field("proof"))?;
+        Ok(PrunedProof { record_hash, proof })
     }
 }

@@ -1,7 +1,7 @@
 //! Compaction: a polling loop decides the same with and without checkpoints, stays
 //! small for as long as it runs, verifies offline, and audits against its archive.
 
-use peo_core::checkpoint::Segment;
+use peo_core::checkpoint::{PrunedProof, Segment};
 use peo_core::merkle::{Frontier, Proof};
 use peo_core::{
     Action, Context, CreateOptions, Disposition, ErrorKind, Limits, NodeSpec, Object, ObjectId, SigningKey, Step,
@@ -310,6 +310,45 @@ fn pruned_records_are_provable_from_the_frontier() {
         assert!(frontier.proves(&hashes[i as usize], &proof));
         assert!(!frontier.proves(&hashes[(i as usize + 1) % hashes.len()], &proof));
     }
+}
+
+#[test]
+fn one_pruned_record_is_proven_to_whoever_holds_only_the_object() {
+    let (obj, archive) = compacted_object();
+    let pruned = obj.pruned();
+    assert!(pruned > 2);
+    let full = obj.restore(&archive).unwrap();
+    for seq in [0, pruned / 2, pruned - 1] {
+        let proof = obj.prove_pruned(&archive, seq).unwrap();
+        assert_eq!(proof.record_hash, full.memory()[seq as usize].hash());
+        assert_eq!(proof.proof.index, u64::from(seq));
+        // Whoever holds the object alone checks it, from its JSON form.
+        let read = PrunedProof::from_json(&proof.to_json()).unwrap();
+        assert_eq!(read, proof);
+        obj.check_pruned(&read).unwrap();
+        // Another record's hash, a changed path, another position: an integrity error
+        // naming the field.
+        let mut other = proof.clone();
+        other.record_hash = full.memory()[(seq as usize + 1) % pruned as usize].hash();
+        let mut path = proof.clone();
+        path.proof.path[0] = full.memory()[0].hash();
+        let mut moved = proof.clone();
+        moved.proof.index = u64::from((seq + 1) % pruned);
+        for bad in [other, path, moved] {
+            let e = obj.check_pruned(&bad).unwrap_err();
+            assert_eq!((e.kind(), e.field()), (ErrorKind::Integrity, Some("proof")), "{e}");
+        }
+        let mut past = proof.clone();
+        past.proof.index = u64::from(pruned);
+        assert_eq!(obj.check_pruned(&past).unwrap_err().field(), Some("proof.index"));
+    }
+    // A record that was not pruned, or an archive that does not restore the history.
+    let e = obj.prove_pruned(&archive, pruned).unwrap_err();
+    assert_eq!((e.kind(), e.field()), (ErrorKind::InvalidArgument, Some("seq")));
+    assert_eq!(obj.prove_pruned(&[], 0).unwrap_err().kind(), ErrorKind::Integrity);
+    // An object that pruned nothing holds no proof.
+    let e = full.check_pruned(&obj.prove_pruned(&archive, 0).unwrap()).unwrap_err();
+    assert_eq!((e.kind(), e.field()), (ErrorKind::Integrity, Some("proof")));
 }
 
 #[test]

@@ -20,7 +20,6 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use peo_core::checkpoint::Segment;
 use peo_core::{Error as PeoErr, Limits, Object, PublicKey, SigningKey, TaskOutcome, Trust};
 use peo_runtime::host::{self, NewObject, Setting};
 use peo_runtime::{
@@ -167,8 +166,18 @@ impl NativeObject {
     #[napi(catch_unwind)]
     pub fn audit_json(&self, archive: Vec<Buffer>, trusted_keys: Vec<Buffer>) -> Result<String, Code> {
         let trust = Trust::for_verify(keys(trusted_keys)?);
-        let segments = peo(archive.iter().map(|b| Segment::from_bytes(b)).collect::<peo_core::Result<Vec<_>>>())?;
+        let segments = peo(host::segments(&archive))?;
         Ok(self.object.audit(&segments, &trust).to_json().to_string())
+    }
+    /// The inclusion proof of pruned record `seq`, made from the archive, as JSON.
+    #[napi(catch_unwind)]
+    pub fn prove_pruned_json(&self, archive: Vec<Buffer>, seq: i64) -> Result<String, Code> {
+        peo(host::prove_pruned(&self.object, &archive, seq))
+    }
+    /// Checks a pruned-record proof (JSON text) against the object, offline.
+    #[napi(catch_unwind)]
+    pub fn check_pruned(&self, proof_json: String) -> Result<(), Code> {
+        peo(host::check_pruned(&self.object, &proof_json))
     }
     #[napi(getter)]
     pub fn status(&self) -> String {

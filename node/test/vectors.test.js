@@ -77,6 +77,7 @@ test('every vector replays byte-identically', async () => {
   assert.equal(manifest.format, 1)
   const listed = manifest.vectors.reduce((n, v) => n + v.visits.length, 0)
   let ran = 0
+  let proofs = 0
   for (const vector of manifest.vectors) {
     const objects = { parent: fs.readFileSync(path.join(VECTORS, vector.object)) }
     // Objects the vector brings along (a forged child).
@@ -87,9 +88,42 @@ test('every vector replays byte-identically', async () => {
     }
     const final = fs.readFileSync(path.join(VECTORS, vector.final_object))
     assert.ok(Buffer.compare(objects.parent, final) === 0, `${vector.name}: the final object differs`)
+    proofs += checkPrunedProofs(vector, final)
   }
   assert.equal(ran, listed, `ran ${ran} of ${listed} visits: an entry was skipped`)
   assert.ok(ran >= 35)
+  assert.ok(proofs > 0, 'no pruned-record proof was checked')
+})
+
+// Each pruned-record proof is made again from the archive, byte for byte, holds against
+// the final object, and fails naming `proof` once its record hash changes.
+function checkPrunedProofs(vector, final) {
+  if (vector.pruned_proofs.length === 0) return 0
+  const archive = vector.archive.map((f) => fs.readFileSync(path.join(VECTORS, f)))
+  const obj = peo.Object.fromBytes(final)
+  for (const p of vector.pruned_proofs) {
+    const made = obj.provePruned(archive, p.seq)
+    assert.deepEqual(made, p.proof, `${vector.name}: the proof of record ${p.seq} differs`)
+    obj.checkPruned(made)
+    obj.checkPruned(JSON.stringify(made))
+    const h = made.record_hash
+    const tampered = { ...made, record_hash: h.slice(0, 63) + (h.endsWith('0') ? '1' : '0') }
+    assert.throws(
+      () => obj.checkPruned(tampered),
+      (e) => e instanceof peo.IntegrityError && e.field === 'proof' && e.record === p.seq,
+    )
+  }
+  return vector.pruned_proofs.length
+}
+
+test('a proof needs a pruned record, its archive and a proof shape', () => {
+  const final = peo.Object.fromBytes(fs.readFileSync(path.join(VECTORS, 'objects', 'compaction-poll.final.peo')))
+  assert.throws(() => final.provePruned([], 10_000), (e) => e instanceof peo.InvalidArgumentError && e.field === 'seq')
+  assert.throws(() => final.provePruned([], -1), (e) => e instanceof peo.InvalidArgumentError && e.field === 'seq')
+  assert.throws(() => final.provePruned([], 1.5), TypeError)
+  assert.throws(() => final.provePruned([], 0), peo.IntegrityError) // the archive is missing
+  assert.throws(() => final.checkPruned({ index: 0 }), (e) => e instanceof peo.InvalidArgumentError && e.field === 'proof')
+  assert.throws(() => final.checkPruned('{not json'), peo.DecodeError)
 })
 
 test('one error class per error kind of the engine', () => {

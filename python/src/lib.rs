@@ -15,7 +15,6 @@ mod jetstream;
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use peo_core::checkpoint::Segment;
 use peo_core::{Error, Limits, Object, PublicKey, SigningKey, Trust};
 use peo_runtime::host::{self, NewObject, Setting};
 use peo_runtime::{
@@ -163,9 +162,18 @@ impl PyObject_ {
     /// history restored and verified, every checkpoint recomputed.
     fn audit_json(&self, py: Python<'_>, archive: Vec<Vec<u8>>, trusted_keys: Vec<Vec<u8>>) -> PyResult<String> {
         let trust = Trust::for_verify(keys(trusted_keys)?);
-        let segments =
-            archive.iter().map(|b| Segment::from_bytes(b)).collect::<peo_core::Result<Vec<_>>>().or_raise()?;
+        let segments = host::segments(&archive).or_raise()?;
         Ok(py.detach(|| self.0.audit(&segments, &trust).to_json().to_string()))
+    }
+
+    /// The inclusion proof of pruned record `seq`, made from the archive, as JSON.
+    fn prove_pruned_json(&self, py: Python<'_>, archive: Vec<Vec<u8>>, seq: i64) -> PyResult<String> {
+        py.detach(|| host::prove_pruned(&self.0, &archive, seq)).or_raise()
+    }
+
+    /// Checks a pruned-record proof (JSON text) against the object, offline.
+    fn check_pruned(&self, proof_json: &str) -> PyResult<()> {
+        host::check_pruned(&self.0, proof_json).or_raise()
     }
 
     #[getter]

@@ -8,6 +8,7 @@ import json
 import pathlib
 
 import peo
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "tests" / "vectors"
@@ -114,7 +115,7 @@ def test_every_vector_replays_byte_identically():
     manifest = json.loads((VECTORS / "manifest.json").read_text())
     assert manifest["format"] == 1
     listed = sum(len(v["visits"]) for v in manifest["vectors"])
-    ran = 0
+    ran = proofs = 0
     for vector in manifest["vectors"]:
         objects = {"parent": (VECTORS / vector["object"]).read_bytes()}
         for key, file in vector["extra_objects"].items():  # objects the vector brings (a forged child)
@@ -124,7 +125,29 @@ def test_every_vector_replays_byte_identically():
             ran += 1
         final = (VECTORS / vector["final_object"]).read_bytes()
         assert objects["parent"] == final, f"{vector['name']}: the final object differs"
+        proofs += check_pruned_proofs(vector, final)
     assert ran == listed and ran >= 35, f"ran {ran} of {listed} visits: an entry was skipped"
+    assert proofs > 0, "no pruned-record proof was checked"
+
+
+def check_pruned_proofs(vector, final):
+    """Each pruned-record proof is made again from the archive, byte for byte, holds
+    against the final object, and fails naming `proof` once its record hash changes."""
+    if not vector["pruned_proofs"]:
+        return 0
+    archive = [(VECTORS / f).read_bytes() for f in vector["archive"]]
+    obj = peo.Object.from_bytes(final)
+    for p in vector["pruned_proofs"]:
+        made = obj.prove_pruned(archive, p["seq"])
+        assert made == p["proof"], f"{vector['name']}: the proof of record {p['seq']} differs: {made}"
+        obj.check_pruned(made)
+        obj.check_pruned(json.dumps(made))
+        h = made["record_hash"]
+        tampered = {**made, "record_hash": h[:63] + ("1" if h.endswith("0") else "0")}
+        with pytest.raises(peo.IntegrityError) as e:
+            obj.check_pruned(tampered)
+        assert e.value.field == "proof" and e.value.record == p["seq"]
+    return len(vector["pruned_proofs"])
 
 
 def test_one_exception_per_error_kind_of_the_engine():
@@ -160,3 +183,20 @@ def test_a_compacted_object_verifies_and_names_its_checkpoint():
     assert report.checkpoint.attests.startswith(f"records 0-{report.records_pruned - 1} attested by worker-1")
     assert final.memory[0].seq == report.records_pruned
     assert any(r.action == "checkpoint" for r in final.memory)
+
+
+def test_a_proof_needs_a_pruned_record_its_archive_and_a_proof_shape():
+    final = peo.Object.from_bytes((VECTORS / "objects" / "compaction-poll.final.peo").read_bytes())
+    with pytest.raises(peo.InvalidArgumentError) as e:
+        final.prove_pruned([], 10_000)
+    assert e.value.field == "seq"
+    with pytest.raises(peo.InvalidArgumentError) as e:
+        final.prove_pruned([], -1)
+    assert e.value.field == "seq"
+    with pytest.raises(peo.IntegrityError):
+        final.prove_pruned([], 0)  # the archive is missing
+    with pytest.raises(peo.InvalidArgumentError) as e:
+        final.check_pruned({"index": 0})
+    assert e.value.field == "proof"
+    with pytest.raises(peo.DecodeError):
+        final.check_pruned("{not json")

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use peo_core::checkpoint::{PrunedProof, Segment};
 use peo_core::intent::Compaction;
 use peo_core::{
     Context, CreateOptions, Error, Event, Limits, NodePolicy, Object, ObjectId, Proposal, PublicKey, Result,
@@ -43,6 +44,26 @@ pub fn event(text: &str) -> Result<Event> {
 /// JSON: what every face's `sign_event` returns.
 pub fn sign_event(key: &peo_core::SigningKey, object_id: &str, event_json: &str) -> Result<String> {
     Ok(event(event_json)?.signed(object_id, key)?.to_json().to_string())
+}
+
+/// Archive segments from the bytes an archive keeps (`Object::archive`, a mesh's archive).
+pub fn segments<B: AsRef<[u8]>>(archive: &[B]) -> Result<Vec<Segment>> {
+    archive.iter().map(|b| Segment::from_bytes(b.as_ref())).collect()
+}
+
+/// The inclusion proof of pruned record `seq` ([`Object::prove_pruned`]) from the
+/// archive's segments, as JSON text: `{"index", "record_hash", "path"}`.
+pub fn prove_pruned<B: AsRef<[u8]>>(obj: &Object, archive: &[B], seq: i64) -> Result<String> {
+    let seq = u32::try_from(seq)
+        .map_err(|_| Error::invalid_argument(format!("seq must be a record number, not {seq}")).in_field("seq"))?;
+    Ok(obj.prove_pruned(&segments(archive)?, seq)?.to_json().to_string())
+}
+
+/// Checks a pruned-record proof in its JSON text form against the object, offline
+/// ([`Object::check_pruned`]).
+pub fn check_pruned(obj: &Object, proof_json: &str) -> Result<()> {
+    let proof = PrunedProof::from_json(&parse_json(proof_json, "the proof").map_err(|e| e.in_field("proof"))?)?;
+    obj.check_pruned(&proof)
 }
 
 /// An advisor's reply in its JSON text form: a proposal, or `None` when there is none.

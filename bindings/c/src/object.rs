@@ -3,7 +3,6 @@
 use std::ffi::{CStr, c_char};
 use std::ptr;
 
-use peo_core::checkpoint::Segment;
 use peo_core::{Error, Limits, Object, PublicKey, Status, Trust};
 use peo_runtime::host::{self, NewObject};
 
@@ -169,10 +168,44 @@ pub unsafe extern "C" fn peo_object_audit(
     unsafe {
         reporting(object, trusted_keys, key_count, report_json, |object, trust| {
             let parts = byte_arrays(segments, segment_lens, count, "segments")?;
-            let archive = parts.iter().map(|b| Segment::from_bytes(b)).collect::<Result<Vec<_>, Error>>()?;
-            Ok(object.audit(&archive, trust))
+            Ok(object.audit(&host::segments(&parts)?, trust))
         })
     }
+}
+
+/// The inclusion proof that pruned record `seq` is part of the object's history, made
+/// from its archive (`count` segments as for `peo_object_audit`): `*proof_json` is
+/// `{"index", "record_hash", "path"}`, the record's hash and its RFC 6962 audit path to
+/// the Merkle frontier of the newest checkpoint. Free it with `peo_string_free`.
+/// `PEO_INVALID_ARGUMENT` (field `seq`) when that record was not pruned.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_object_prove_pruned(
+    object: *const PeoObject,
+    segments: *const *const u8,
+    segment_lens: *const usize,
+    count: usize,
+    seq: u32,
+    proof_json: *mut *mut c_char,
+) -> PeoStatus {
+    guard(|| {
+        let object = unsafe { handle(object, "object") }?;
+        let out = unsafe { string_out(proof_json, "proof_json") }?;
+        let parts = unsafe { byte_arrays(segments, segment_lens, count, "segments") }?;
+        give_string(out, &host::prove_pruned(&object.0, &parts, i64::from(seq))?);
+        Ok(())
+    })
+}
+
+/// Checks, offline, a pruned-record proof (`peo_object_prove_pruned`'s JSON) against the
+/// object: `PEO_OK` when it shows its record as a pruned record of this object,
+/// `PEO_INTEGRITY` (field `proof`) when it does not. Whether the checkpoint's signer is
+/// trusted is what `peo_object_verify` says.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peo_object_check_pruned(object: *const PeoObject, proof_json: *const c_char) -> PeoStatus {
+    guard(|| {
+        let object = unsafe { handle(object, "object") }?;
+        host::check_pruned(&object.0, unsafe { str_arg(proof_json, "proof_json") }?)
+    })
 }
 
 /// `count` byte arrays passed as pointers and lengths.

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use peo_core::checkpoint::Segment;
 use peo_core::{Limits, Object, SigningKey, Trust};
 use peo_runtime::host::{self, NewObject};
 
@@ -83,8 +82,16 @@ impl FfiObject {
     /// The audit report against an archive (segments as bytes) as JSON; a broken history
     /// is the error naming its first broken record.
     pub fn audit_json(&self, archive: Vec<Vec<u8>>, trusted_keys: Vec<Vec<u8>>) -> Res<String> {
-        let segments = archive.iter().map(|b| Segment::from_bytes(b)).collect::<peo_core::Result<Vec<_>>>()?;
+        let segments = host::segments(&archive)?;
         Ok(self.0.audit(&segments, &trust(&trusted_keys)?).into_result()?.to_json().to_string())
+    }
+    /// The inclusion proof of pruned record `seq`, made from the archive, as JSON.
+    pub fn prove_pruned_json(&self, archive: Vec<Vec<u8>>, seq: i64) -> Res<String> {
+        Ok(host::prove_pruned(&self.0, &archive, seq)?)
+    }
+    /// Checks a pruned-record proof (JSON text) against the object, offline.
+    pub fn check_pruned(&self, proof_json: String) -> Res<()> {
+        Ok(host::check_pruned(&self.0, &proof_json)?)
     }
     pub fn status(&self) -> String {
         self.0.status().as_str().into()

@@ -165,6 +165,22 @@ class Object:
         segments = [_bytes_arg(s, "an archive segment") for s in archive]
         return _report(self._native.audit_json(segments, _keys(trusted_keys)))
 
+    def prove_pruned(self, archive: Iterable[BytesLike], seq: int) -> Dict[str, Any]:
+        """The proof that pruned record ``seq`` is part of this object's history, made
+        from ``archive`` (segments as ``Visit.archive`` gives them): ``{"index",
+        "record_hash", "path"}``, the record's hash and its RFC 6962 audit path to the
+        Merkle frontier the newest checkpoint carries. Whoever holds the object alone
+        checks it with ``check_pruned``."""
+        segments = [_bytes_arg(s, "an archive segment") for s in archive]
+        return cast(Dict[str, Any], json.loads(self._native.prove_pruned_json(segments, seq)))
+
+    def check_pruned(self, proof: Union[Mapping[str, Any], str]) -> None:
+        """Checks, offline, that ``proof`` (``prove_pruned``'s dict or its JSON text)
+        shows its record as a pruned record of this object. Raises ``IntegrityError``
+        naming the field ``proof`` when it does not; whether the checkpoint's signer is
+        trusted is what ``verify`` says."""
+        self._native.check_pruned(proof if isinstance(proof, str) else json.dumps(proof))
+
     @property
     def id(self) -> str:
         """The object's id (32 hex digits)."""

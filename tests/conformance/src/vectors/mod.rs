@@ -129,6 +129,8 @@ struct Objects {
     children: Vec<Vec<u8>>,
     /// Objects the vector brings along (`extra_objects`: a forged child, say).
     extra: BTreeMap<String, Vec<u8>>,
+    /// The archive segments the parent's compactions pruned, in order.
+    archive: Vec<Vec<u8>>,
 }
 
 impl Objects {
@@ -164,14 +166,18 @@ fn run_step(objs: &mut Objects, v: &Value) -> Result<Value, String> {
         None => None,
     };
     let bytes = objs.slot(&target)?.clone();
-    let (expect, after, children) = run_visit(&bytes, children.as_deref(), batch, v)?;
+    let (expect, after, children, archive) = run_visit(&bytes, children.as_deref(), batch, v)?;
     *objs.slot(&target)? = after;
     objs.children.extend(children);
+    if target == "parent" {
+        objs.archive.extend(archive);
+    }
     Ok(expect)
 }
 
-/// The expectation, the object's bytes after the visit, and the children it created.
-type VisitResult = (Value, Vec<u8>, Vec<Vec<u8>>);
+/// The expectation, the object's bytes after the visit, the children it created and the
+/// archive segments its compactions pruned.
+type VisitResult = (Value, Vec<u8>, Vec<Vec<u8>>, Vec<Vec<u8>>);
 
 fn run_visit(bytes: &[u8], children: Option<&[Vec<u8>]>, batch: bool, v: &Value) -> Result<VisitResult, String> {
     let calls = Arc::new(Mutex::new(Vec::new()));
@@ -204,7 +210,8 @@ fn run_visit(bytes: &[u8], children: Option<&[Vec<u8>]>, batch: bool, v: &Value)
                 "object_sha256": hex::encode(sha2::Sha256::digest(&visit.bytes)),
                 "children": visit.children.iter().map(|c| hex::encode(sha2::Sha256::digest(c))).collect::<Vec<_>>(),
             });
-            Ok((expect, visit.bytes, visit.children))
+            let archive = visit.object.archive().iter().map(|s| s.to_bytes()).collect();
+            Ok((expect, visit.bytes, visit.children, archive))
         }
         Err(e) => Ok((
             json!({
@@ -218,8 +225,67 @@ fn run_visit(bytes: &[u8], children: Option<&[Vec<u8>]>, batch: bool, v: &Value)
             }),
             bytes.to_vec(),
             Vec::new(),
+            Vec::new(),
         )),
     }
+}
+
+/// Proofs of the first, a middle and the last pruned record of a compacted object, made
+/// from its archive: `[{"seq", "proof"}]` (empty when nothing was pruned).
+fn pruned_proofs(bytes: &[u8], archive: &[Vec<u8>]) -> Result<Vec<Value>, String> {
+    if archive.is_empty() {
+        return Ok(Vec::new());
+    }
+    let object = Object::from_bytes(bytes, &peo_core::Limits::default()).map_err(|e| e.to_string())?;
+    let pruned = object.pruned();
+    if pruned == 0 {
+        return Ok(Vec::new());
+    }
+    let mut seqs = vec![0, pruned / 2, pruned - 1];
+    seqs.dedup();
+    seqs.into_iter()
+        .map(|seq| {
+            let proof = peo_runtime::host::prove_pruned(&object, archive, i64::from(seq)).map_err(|e| e.to_string())?;
+            let proof: Value = serde_json::from_str(&proof).map_err(|e| e.to_string())?;
+            Ok(json!({"seq": seq, "proof": proof}))
+        })
+        .collect()
+}
+
+/// Checks a vector's pruned-record proofs as every language does: each made again from
+/// the archive is the same JSON, holds against the final object, and fails, as an
+/// integrity error naming `proof`, once one digit of its record hash is changed.
+fn check_pruned_proofs(dir: &Path, v: &Value, final_bytes: &[u8]) -> Result<usize, String> {
+    let name = v["name"].as_str().unwrap_or("?");
+    if v["pruned_proofs"].as_array().is_none_or(Vec::is_empty) {
+        return Ok(0);
+    }
+    let archive = v["archive"]
+        .as_array()
+        .ok_or("archive")?
+        .iter()
+        .map(|f| std::fs::read(dir.join(f.as_str().unwrap_or_default())).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let object = Object::from_bytes(final_bytes, &peo_core::Limits::default()).map_err(|e| e.to_string())?;
+    let proofs = v["pruned_proofs"].as_array().ok_or("pruned_proofs")?;
+    for p in proofs {
+        let seq = p["seq"].as_i64().ok_or("seq")?;
+        let made = peo_runtime::host::prove_pruned(&object, &archive, seq).map_err(|e| e.to_string())?;
+        let made: Value = serde_json::from_str(&made).map_err(|e| e.to_string())?;
+        if made != p["proof"] {
+            return Err(format!("{name}: the proof of record {seq} differs: {made}"));
+        }
+        peo_runtime::host::check_pruned(&object, &made.to_string()).map_err(|e| format!("{name}: {e}"))?;
+        let mut tampered = made.clone();
+        let hash = tampered["record_hash"].as_str().unwrap_or_default();
+        let flipped = format!("{}{}", &hash[..63], if hash.ends_with('0') { '1' } else { '0' });
+        tampered["record_hash"] = Value::String(flipped);
+        match peo_runtime::host::check_pruned(&object, &tampered.to_string()) {
+            Err(e) if e.kind() == peo_core::ErrorKind::Integrity && e.field() == Some("proof") => {}
+            other => return Err(format!("{name}: a tampered proof of record {seq} gave {other:?}")),
+        }
+    }
+    Ok(proofs.len())
 }
 
 /// Every file of the vectors folder, by relative path.
@@ -260,7 +326,7 @@ fn build() -> Result<BTreeMap<String, Vec<u8>>, String> {
         let object_file = format!("objects/{name}.peo");
         files.insert(object_file.clone(), bytes.clone());
         let mut visits = Vec::new();
-        let mut objs = Objects { parent: bytes, children: Vec::new(), extra: BTreeMap::new() };
+        let mut objs = Objects { parent: bytes, children: Vec::new(), extra: BTreeMap::new(), archive: Vec::new() };
         let mut extra_files = serde_json::Map::new();
         for (i, v) in spec["visits"].as_array().ok_or("visits")?.iter().enumerate() {
             // A forged child ("forged:N"): child N as created, plus an unsigned `succeeded`.
@@ -280,8 +346,20 @@ fn build() -> Result<BTreeMap<String, Vec<u8>>, String> {
             entry["expect"] = expect;
             visits.push(entry);
         }
+        // A compacted object: its archive, and proofs of pruned records made from it
+        // (the first, one in the middle, the last), which every language makes again
+        // from the archive, byte for byte, and checks against the final object.
+        let mut archive_files = Vec::new();
+        for (i, seg) in objs.archive.iter().enumerate() {
+            let file = format!("objects/{name}.archive-{i}.seg");
+            files.insert(file.clone(), seg.clone());
+            archive_files.push(Value::String(file));
+        }
+        let pruned_proofs = pruned_proofs(&objs.parent, &objs.archive).map_err(|e| format!("{name}: {e}"))?;
         files.insert(format!("objects/{name}.final.peo"), objs.parent);
         entries.push(json!({
+            "archive": archive_files,
+            "pruned_proofs": pruned_proofs,
             "name": name,
             "description": spec["description"],
             "object": object_file,
@@ -358,10 +436,11 @@ pub fn replay(dir: &Path) -> Result<usize, String> {
     let text = std::fs::read_to_string(dir.join("manifest.json")).map_err(|e| e.to_string())?;
     let manifest: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
     let mut n = 0;
+    let mut proofs = 0;
     for v in manifest["vectors"].as_array().ok_or("vectors")? {
         let name = v["name"].as_str().unwrap_or("?");
         let bytes = std::fs::read(dir.join(v["object"].as_str().ok_or("object")?)).map_err(|e| e.to_string())?;
-        let mut objs = Objects { parent: bytes, children: Vec::new(), extra: BTreeMap::new() };
+        let mut objs = Objects { parent: bytes, children: Vec::new(), extra: BTreeMap::new(), archive: Vec::new() };
         for (k, file) in v["extra_objects"].as_object().into_iter().flatten() {
             let file = file.as_str().ok_or("extra_objects")?;
             objs.extra.insert(k.clone(), std::fs::read(dir.join(file)).map_err(|e| e.to_string())?);
@@ -379,6 +458,10 @@ pub fn replay(dir: &Path) -> Result<usize, String> {
         if fin != bytes {
             return Err(format!("{name}: the final object differs from {}", v["final_object"]));
         }
+        proofs += check_pruned_proofs(dir, v, &fin)?;
+    }
+    if proofs == 0 {
+        return Err("no vector carries a pruned-record proof: the compaction vectors lost theirs".into());
     }
     Ok(n)
 }

@@ -76,6 +76,19 @@ class PeoObject internal constructor(internal val ffi: FfiObject) {
         trustedKeys: List<ByteArray> = emptyList(),
     ): VerifyReport = VerifyReport.of(ffi { ffi.auditJson(archive, trustedKeys) })
 
+    /**
+     * The proof that pruned record [seq] is part of this object's history, made from
+     * [archive]: `{index, record_hash, path}`. Whoever holds the object checks it with
+     * [checkPruned].
+     */
+    fun provePruned(
+        archive: List<ByteArray>,
+        seq: Long,
+    ): JsonObject = PeoJson.parse(ffi { ffi.provePrunedJson(archive, seq) }) as JsonObject
+
+    /** Checks, offline, a pruned-record proof; throws [IntegrityException] naming `proof` when it does not hold. */
+    fun checkPruned(proof: JsonObject) = ffi { ffi.checkPruned(proof.toString()) }
+
     override fun toString(): String = "PeoObject(id=$id, status=$status, state=$state)"
 
     companion object {

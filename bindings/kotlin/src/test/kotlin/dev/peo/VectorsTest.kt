@@ -14,6 +14,7 @@ import kotlinx.serialization.json.long
 import kotlinx.serialization.json.put
 import org.junit.jupiter.api.Assertions.assertArrayEquals
 import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertThrows
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import java.io.File
@@ -148,6 +149,7 @@ class VectorsTest {
         val all = manifest["vectors"]!!.jsonArray.map { it.jsonObject }
         val listed = all.sumOf { it["visits"]!!.jsonArray.size }
         var ran = 0
+        var proofs = 0
         for (vector in all) {
             val name = vector["name"]!!.jsonPrimitive.content
             val objects = mutableMapOf("parent" to File(vectors, vector["object"]!!.jsonPrimitive.content).readBytes())
@@ -158,9 +160,34 @@ class VectorsTest {
             }
             val final = File(vectors, vector["final_object"]!!.jsonPrimitive.content).readBytes()
             assertArrayEquals(final, objects["parent"], "$name: the final object differs")
+            proofs += checkPrunedProofs(name, vector, final)
         }
         assertEquals(listed, ran, "ran $ran of $listed visits: an entry was skipped")
         assertTrue(ran >= 35)
+        assertTrue(proofs > 0, "no pruned-record proof was checked")
+    }
+
+    /** Each pruned-record proof is made again from the archive, holds, and fails naming `proof` once tampered. */
+    private fun checkPrunedProofs(
+        name: String,
+        vector: JsonObject,
+        final: ByteArray,
+    ): Int {
+        val proofs = vector["pruned_proofs"]!!.jsonArray.map { it.jsonObject }
+        if (proofs.isEmpty()) return 0
+        val archive = vector["archive"]!!.jsonArray.map { File(vectors, it.jsonPrimitive.content).readBytes() }
+        val obj = PeoObject.fromBytes(final)
+        for (p in proofs) {
+            val seq = p["seq"]!!.jsonPrimitive.long
+            val made = obj.provePruned(archive, seq)
+            assertEquals(p["proof"], made, "$name: the proof of record $seq differs")
+            obj.checkPruned(made)
+            val h = made["record_hash"]!!.jsonPrimitive.content
+            val tampered = JsonObject(made + ("record_hash" to JsonPrimitive(h.dropLast(1) + if (h.endsWith("0")) "1" else "0")))
+            val e = assertThrows(IntegrityException::class.java) { obj.checkPruned(tampered) }
+            assertEquals(listOf("proof", seq.toInt()), listOf(e.field, e.record))
+        }
+        return proofs.size
     }
 
     @Test

@@ -807,11 +807,15 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_peo_uniffi_checksum_method_ffiobject_audit_json(
     ): Int
+    external fun uniffi_peo_uniffi_checksum_method_ffiobject_check_pruned(
+    ): Int
     external fun uniffi_peo_uniffi_checksum_method_ffiobject_data_json(
     ): Int
     external fun uniffi_peo_uniffi_checksum_method_ffiobject_head(
     ): Int
     external fun uniffi_peo_uniffi_checksum_method_ffiobject_id(
+    ): Int
+    external fun uniffi_peo_uniffi_checksum_method_ffiobject_prove_pruned_json(
     ): Int
     external fun uniffi_peo_uniffi_checksum_method_ffiobject_record_count(
     ): Int
@@ -976,11 +980,15 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_peo_uniffi_fn_method_ffiobject_audit_json(`ptr`: Long,`archive`: RustBuffer.ByValue,`trustedKeys`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_peo_uniffi_fn_method_ffiobject_check_pruned(`ptr`: Long,`proofJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_peo_uniffi_fn_method_ffiobject_data_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_peo_uniffi_fn_method_ffiobject_head(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_peo_uniffi_fn_method_ffiobject_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_peo_uniffi_fn_method_ffiobject_prove_pruned_json(`ptr`: Long,`archive`: RustBuffer.ByValue,`seq`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_peo_uniffi_fn_method_ffiobject_record_count(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
@@ -1246,6 +1254,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_peo_uniffi_checksum_method_ffiobject_audit_json() and 0xFFFF) != 287) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_peo_uniffi_checksum_method_ffiobject_check_pruned() and 0xFFFF) != 6034) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_peo_uniffi_checksum_method_ffiobject_data_json() and 0xFFFF) != 37426) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1253,6 +1264,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_peo_uniffi_checksum_method_ffiobject_id() and 0xFFFF) != 59561) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_peo_uniffi_checksum_method_ffiobject_prove_pruned_json() and 0xFFFF) != 11660) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_peo_uniffi_checksum_method_ffiobject_record_count() and 0xFFFF) != 64860) {
@@ -2783,11 +2797,21 @@ public interface FfiObjectInterface {
      */
     fun `auditJson`(`archive`: List<kotlin.ByteArray>, `trustedKeys`: List<kotlin.ByteArray>): kotlin.String
     
+    /**
+     * Checks a pruned-record proof (JSON text) against the object, offline.
+     */
+    fun `checkPruned`(`proofJson`: kotlin.String)
+    
     fun `dataJson`(): kotlin.String
     
     fun `head`(): kotlin.String
     
     fun `id`(): kotlin.String
+    
+    /**
+     * The inclusion proof of pruned record `seq`, made from the archive, as JSON.
+     */
+    fun `provePrunedJson`(`archive`: List<kotlin.ByteArray>, `seq`: kotlin.Long): kotlin.String
     
     fun `recordCount`(): kotlin.UInt
     
@@ -2936,6 +2960,23 @@ open class FfiObject: Disposable, AutoCloseable, FfiObjectInterface
     }
     
 
+    
+    /**
+     * Checks a pruned-record proof (JSON text) against the object, offline.
+     */
+    @Throws(PeoFfiException::class)override fun `checkPruned`(`proofJson`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(PeoFfiException) { _status ->
+    UniffiLib.uniffi_peo_uniffi_fn_method_ffiobject_check_pruned(
+        it,
+        
+        FfiConverterString.lower(`proofJson`),_status)
+}
+    }
+    
+    
+
     override fun `dataJson`(): kotlin.String {
             return FfiConverterString.lift(
     callWithHandle {
@@ -2969,6 +3010,25 @@ open class FfiObject: Disposable, AutoCloseable, FfiObjectInterface
     UniffiLib.uniffi_peo_uniffi_fn_method_ffiobject_id(
         it,
         _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The inclusion proof of pruned record `seq`, made from the archive, as JSON.
+     */
+    @Throws(PeoFfiException::class)override fun `provePrunedJson`(`archive`: List<kotlin.ByteArray>, `seq`: kotlin.Long): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PeoFfiException) { _status ->
+    UniffiLib.uniffi_peo_uniffi_fn_method_ffiobject_prove_pruned_json(
+        it,
+        
+        FfiConverterSequenceByteArray.lower(`archive`),
+        FfiConverterLong.lower(`seq`),_status)
 }
     }
     )
