@@ -264,7 +264,17 @@ fn a_node_that_dies_after_committing_is_reconciled_by_another() {
     assert_eq!(o.status(), Status::Succeeded);
     assert!(!nodes_of(&o).contains(&"survivor".to_owned()), "the survivor republished, it did not run A again");
     assert_eq!(calls.load(Ordering::Relaxed), 2, "A once (at the dying node), B once");
-    assert_eq!(survivor.stat("reconciled"), 1, "{:?}", survivor.log.lock().unwrap());
+    // The committed successor is republished once, by whichever node the redelivery
+    // reaches: the survivor, or the dying node itself when the redelivery (after one
+    // second) comes before it stops (its serve loop goes on after the failed publish, as
+    // after any transport error).
+    assert_eq!(
+        survivor.stat("reconciled") + dying.stat("reconciled") + b.stat("reconciled"),
+        1,
+        "survivor: {:?}\ndying: {:?}",
+        survivor.log.lock().unwrap(),
+        dying.log.lock().unwrap()
+    );
     drop(b);
 }
 
