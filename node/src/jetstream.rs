@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use peo_core::Error as PeoErr;
-use peo_core::checkpoint::Segment;
 use peo_jetstream::{Delivery, JetStream, Options as JsOptions, Outcome, Poll, ServeOptions, Serving, Work};
 use peo_runtime::host;
 
@@ -200,7 +199,7 @@ impl NativeJetStream {
     ) -> Result<AsyncTask<JsTask>, Code> {
         let bytes = bytes.to_vec();
         let children: Vec<Vec<u8>> = children.iter().map(|c| c.to_vec()).collect();
-        let archive = peo(archive.iter().map(|a| Segment::from_bytes(a)).collect::<peo_core::Result<Vec<_>>>())?;
+        let archive = peo(peo_runtime::host::segments(&archive))?;
         Ok(self.task(move |s| {
             let d = take(s, handle)?;
             let outcome = Outcome::Bytes(&bytes, &children, &archive);
