@@ -1,16 +1,17 @@
 //! Nodes: settings, handlers, advisors and clocks as JVM callbacks, visits and
 //! completions.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use peo_core::Object;
 use peo_runtime::host::{self, Setting};
 use peo_runtime::{
-    Clock, HANDLER_INVALID_OUTPUT, Handler, HandlerError, Invocation, Node, TaskOutcome, Visit, outcome_from_text,
+    Clock, HANDLER_INVALID_OUTPUT, Handler, HandlerError, Invocation, Node, TaskOutcome, outcome_from_text,
 };
 use serde_json::Value;
 
 use crate::error::{PeoFfiError, Res};
+use crate::lane;
 use crate::object::{FfiObject, FfiSigningKey};
 
 /// What a handler is given.
@@ -104,10 +105,20 @@ impl Clock for JvmClock {
 }
 
 /// A node (see `dev.peo.Node`). Settings replace the node for visits that start
-/// afterwards; visits already running keep the node they started with.
+/// afterwards; visits already running keep the node they started with. Visits go
+/// through the lane (`crate::lane`), which knows the node by its lane id.
 #[derive(uniffi::Object)]
 pub struct FfiNode {
     pub(crate) node: RwLock<Arc<Node>>,
+    lane_id: u64,
+    /// The node as the lane runs it on the host's clock, and the node it was made from.
+    pub(crate) lane_cache: Mutex<Option<(Arc<Node>, Arc<Node>)>>,
+}
+
+impl Drop for FfiNode {
+    fn drop(&mut self) {
+        lane::unregister(self.lane_id);
+    }
 }
 
 impl FfiNode {
@@ -125,7 +136,14 @@ impl FfiNode {
 impl FfiNode {
     #[uniffi::constructor]
     pub fn new(id: String, domain: String) -> Res<Arc<FfiNode>> {
-        Ok(Arc::new(FfiNode { node: RwLock::new(Arc::new(host::new_node(&id, &domain)?)) }))
+        let node = RwLock::new(Arc::new(host::new_node(&id, &domain)?));
+        let node = Arc::new(FfiNode { node, lane_id: lane::next_id(), lane_cache: Mutex::new(None) });
+        lane::register(&node);
+        Ok(node)
+    }
+    /// The node's id in the visit lane (`dev.peo.Lane`).
+    pub fn lane_id(&self) -> u64 {
+        self.lane_id
     }
     pub fn set_key(&self, key: Arc<FfiSigningKey>) -> Res<()> {
         self.set(Setting::Key(key.0.clone()))
@@ -172,37 +190,5 @@ impl FfiNode {
     }
     pub fn domain(&self) -> String {
         self.current().domain().into()
-    }
-}
-
-/// The result of a visit.
-#[derive(uniffi::Object)]
-pub struct FfiVisit(pub(crate) Visit);
-
-#[uniffi::export]
-impl FfiVisit {
-    pub fn object(&self) -> Arc<FfiObject> {
-        Arc::new(FfiObject(self.0.object.clone()))
-    }
-    /// What to pass on, park or store.
-    pub fn bytes(&self) -> Vec<u8> {
-        self.0.bytes.clone()
-    }
-    pub fn disposition_json(&self) -> String {
-        self.0.disposition.to_json().to_string()
-    }
-    pub fn appended(&self) -> u32 {
-        self.0.appended as u32
-    }
-    pub fn records_json(&self) -> Res<String> {
-        Ok(self.0.records_json()?.to_string())
-    }
-    /// Child objects created by `Parallel` / `Map`.
-    pub fn children(&self) -> Vec<Vec<u8>> {
-        self.0.children.clone()
-    }
-    /// The records the visit's compactions pruned, as archive segments.
-    pub fn archive(&self) -> Vec<Vec<u8>> {
-        self.0.object.archive().iter().map(|s| s.to_bytes()).collect()
     }
 }

@@ -38,9 +38,11 @@ sealed class PeoException(f: Fields) : Exception(f.text) {
     )
 
     internal companion object {
-        fun of(e: PeoFfiException.Failed): PeoException {
-            val f = Fields(e.code, e.kind, e.detail, e.text, e.record?.toInt(), e.state, e.field)
-            return when (e.kind) {
+        fun of(e: PeoFfiException.Failed): PeoException = of(Fields(e.code, e.kind, e.detail, e.text, e.record?.toInt(), e.state, e.field))
+
+        /** The exception of [f]'s kind. */
+        fun of(f: Fields): PeoException =
+            when (f.kind) {
                 "decode" -> DecodeException(f)
                 "integrity" -> IntegrityException(f)
                 "signature" -> SignatureException(f)
@@ -53,7 +55,6 @@ sealed class PeoException(f: Fields) : Exception(f.text) {
                 "transport" -> TransportException(f)
                 else -> InternalException(f)
             }
-        }
 
         /** An argument this API refuses before the engine sees it. */
         fun invalidArgument(message: String): InvalidArgumentException =

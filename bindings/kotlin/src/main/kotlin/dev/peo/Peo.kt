@@ -4,11 +4,8 @@ import dev.peo.ffi.FfiAdvisor
 import dev.peo.ffi.FfiClock
 import dev.peo.ffi.FfiNode
 import dev.peo.ffi.FfiObject
-import dev.peo.ffi.FfiSession
 import dev.peo.ffi.FfiSigningKey
-import dev.peo.ffi.FfiVisit
 import dev.peo.ffi.HandlerReply
-import dev.peo.ffi.SessionStep
 import dev.peo.ffi.TaskCallInfo
 import dev.peo.ffi.TaskHandler
 import kotlinx.coroutines.runBlocking
@@ -146,26 +143,26 @@ fun interface Clock {
 }
 
 /** The result of a visit. */
-class Visit internal constructor(private val ffi: FfiVisit) {
-    /** The object after the visit. */
-    val obj: PeoObject by lazy { PeoObject(ffi.`object`()) }
-
+class Visit internal constructor(
     /** What to pass on, park or store. */
-    val bytes: ByteArray by lazy { ffi.bytes() }
+    val bytes: ByteArray,
+    private val dispositionJson: String,
+    /** How many records the visit appended. */
+    val appended: Int,
+    private val firstSeq: Long,
+    /** Child objects created by `Parallel` / `Map`. */
+    val children: List<ByteArray>,
+    /** The records this visit's compactions pruned, as archive segments. */
+    val archive: List<ByteArray>,
+) {
+    /** The object after the visit. */
+    val obj: PeoObject by lazy { PeoObject.fromBytes(bytes) }
 
     /** Why the visit ended. */
-    val disposition: Disposition by lazy { Disposition.of(ffi.dispositionJson()) }
+    val disposition: Disposition by lazy { Disposition.of(dispositionJson) }
 
-    /** The records this visit appended. */
-    val records: List<Record> by lazy { Record.list(ffi { ffi.recordsJson() }) }
-
-    val appended: Int get() = ffi.appended().toInt()
-
-    /** Child objects created by `Parallel` / `Map`. */
-    val children: List<ByteArray> get() = ffi.children()
-
-    /** The records this visit's compactions pruned, as archive segments. */
-    val archive: List<ByteArray> get() = ffi.archive()
+    /** The records this visit appended (those a compaction pruned are in [archive]). */
+    val records: List<Record> by lazy { obj.records.filter { it.seq >= firstSeq } }
 }
 
 /**
@@ -181,9 +178,8 @@ class Node
     ) {
         internal val ffi: FfiNode = ffi { FfiNode(id, domain) }
 
-        init {
-            configure()
-        }
+        /** The node's id in the visit lane. */
+        private val laneId: Long = ffi.laneId().toLong()
 
         val id: String get() = ffi.id()
         val domain: String get() = ffi.domain()
@@ -282,7 +278,7 @@ class Node
         fun visit(
             bytes: ByteArray,
             event: Event? = null,
-        ): Visit = drive(ffi { ffi.begin(bytes, event?.toJson()?.toString()) })
+        ): Visit = Lane.visit(laneId, bytes, event?.toJson()?.toString(), clock, handlers)
 
         @JvmOverloads
         fun visit(
@@ -300,39 +296,27 @@ class Node
         fun completeAll(
             parent: ByteArray,
             children: List<ByteArray>,
-        ): Visit = drive(ffi { ffi.beginCompletions(parent, children) })
+        ): Visit = Lane.completions(laneId, parent, children, clock, handlers)
 
-        /** Runs a session to its end, answering each handler call here. */
-        private fun drive(session: FfiSession): Visit =
-            session.use {
-                while (true) {
-                    when (val step = ffi { it.advance() }) {
-                        is SessionStep.Done -> return Visit(step.visit)
-                        is SessionStep.Call -> {
-                            val fn = handlers[step.call.capability]
-                            val reply =
-                                if (fn == null) {
-                                    HandlerReply(null, null, "peo.NoHandler", "no handler for ${step.call.capability}")
-                                } else {
-                                    runHandler(fn, step.call)
-                                }
-                            ffi { it.answer(reply) }
-                        }
-                    }
-                }
-                @Suppress("UNREACHABLE_CODE")
-                error("unreachable")
-            }
+        // Last, so that the settings' fields are initialised before `configure` sets them.
+        init {
+            configure()
+        }
     }
 
 /** Calls a handler as the engine takes its result: never throws. */
 internal fun runHandler(
     fn: Handler,
     call: TaskCallInfo,
-): HandlerReply {
-    val ctx = TaskContext(call.capability, call.state, call.idempotencyKey, call.attempt.toInt(), call.deadlineMs)
-    return try {
-        val output = fn.handle(PeoJson.parse(call.inputJson), ctx)
+): HandlerReply = runHandler(fn, TaskContext(call.capability, call.state, call.idempotencyKey, call.attempt.toInt(), call.deadlineMs), call.inputJson)
+
+internal fun runHandler(
+    fn: Handler,
+    ctx: TaskContext,
+    inputJson: String,
+): HandlerReply =
+    try {
+        val output = fn.handle(PeoJson.parse(inputJson), ctx)
         HandlerReply(output.toString(), ctx.refinement?.toString(), null, null)
     } catch (e: TaskFailed) {
         HandlerReply(null, null, e.error, e.causeText)
@@ -340,7 +324,6 @@ internal fun runHandler(
         // Anything a handler throws fails its attempt (Retry and Catch see it); the JVM goes on.
         HandlerReply(null, null, e.javaClass.simpleName, e.message ?: e.toString())
     }
-}
 
 private class HandlerBridge(
     private val fn: Handler,

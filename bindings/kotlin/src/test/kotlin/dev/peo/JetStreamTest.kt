@@ -119,6 +119,49 @@ class JetStreamTest {
     }
 
     @Test
+    fun theServeLoopsRulesHoldFromKotlin() {
+        val (own, ownPort) = startServer()
+        val url = "nats://127.0.0.1:$ownPort"
+        val plan = PeoJson.parse("""{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "rules.step", "End": true}}}""")
+        val node = Node("kt-rules", "eu") { trust = PeoJson.parse("\"any\"") }.handler("rules.step") { _, _ -> buildJsonObject { put("ok", true) } }
+        try {
+            JetStream(url).use { js ->
+                val ids = (1..3).map { js.submit(PeoObject.create(plan, buildJsonObject { put("n", it) })) }
+                // maxDeliveries: it returns after handling two, and the third waits for the next loop.
+                js.serve(node, maxDeliveries = 2)
+                assertEquals(2L, js.stats()["received"], js.stats().toString())
+                assertEquals(2, ids.count { js.get(it)?.status == "succeeded" })
+                js.serve(node, maxDeliveries = 1)
+                assertEquals(ids.toSet(), js.waitDone(ids, 10.0).keys)
+                // idleTimeoutSeconds: nothing to do, it returns.
+                val t = System.nanoTime()
+                js.serve(node, idleTimeoutSeconds = 0.5)
+                assertTrue((System.nanoTime() - t) / 1e9 < 10.0)
+                // stop: set from another thread, the loop returns.
+                val stop = JetStream.Stop()
+                val loop = thread { JetStream(url).use { it.serve(node, stop = stop) } }
+                Thread.sleep(300)
+                stop.stop()
+                loop.join(10_000)
+                assertTrue(!loop.isAlive, "stop ended the loop")
+            }
+            // giveUpAfterSeconds: the server dies under the loop, which gives up with a TransportException.
+            JetStream(url).use { js ->
+                var failure: Throwable? = null
+                val loop = thread { failure = runCatching { js.serve(node, giveUpAfterSeconds = 1.0) }.exceptionOrNull() }
+                Thread.sleep(300)
+                own.destroyForcibly().waitFor()
+                loop.join(30_000)
+                assertTrue(!loop.isAlive, "the loop gave up")
+                assertTrue(failure is TransportException, failure.toString())
+                assertEquals("PEO_TRANSPORT", (failure as TransportException).code)
+            }
+        } finally {
+            own.destroyForcibly()
+        }
+    }
+
+    @Test
     fun anUnreachableServerIsATransportException() {
         val dead = ServerSocket(0).use { it.localPort }
         val e = assertThrows<TransportException> { JetStream("nats://127.0.0.1:$dead") }

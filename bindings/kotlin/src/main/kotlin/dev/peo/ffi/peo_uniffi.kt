@@ -767,6 +767,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_peo_uniffi_checksum_method_ffinode_id(
     ): Int
+    external fun uniffi_peo_uniffi_checksum_method_ffinode_lane_id(
+    ): Int
     external fun uniffi_peo_uniffi_checksum_method_ffinode_set_advisor(
     ): Int
     external fun uniffi_peo_uniffi_checksum_method_ffinode_set_clock(
@@ -784,26 +786,6 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_peo_uniffi_checksum_method_ffinode_set_trust_json(
     ): Int
     external fun uniffi_peo_uniffi_checksum_method_ffinode_set_trusted_keys(
-    ): Int
-    external fun uniffi_peo_uniffi_checksum_method_ffinode_add_capability(
-    ): Int
-    external fun uniffi_peo_uniffi_checksum_method_ffinode_begin(
-    ): Int
-    external fun uniffi_peo_uniffi_checksum_method_ffinode_begin_completions(
-    ): Int
-    external fun uniffi_peo_uniffi_checksum_method_ffivisit_appended(
-    ): Int
-    external fun uniffi_peo_uniffi_checksum_method_ffivisit_archive(
-    ): Int
-    external fun uniffi_peo_uniffi_checksum_method_ffivisit_bytes(
-    ): Int
-    external fun uniffi_peo_uniffi_checksum_method_ffivisit_children(
-    ): Int
-    external fun uniffi_peo_uniffi_checksum_method_ffivisit_disposition_json(
-    ): Int
-    external fun uniffi_peo_uniffi_checksum_method_ffivisit_object(
-    ): Int
-    external fun uniffi_peo_uniffi_checksum_method_ffivisit_records_json(
     ): Int
     external fun uniffi_peo_uniffi_checksum_method_ffiobject_audit_json(
     ): Int
@@ -838,10 +820,6 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_peo_uniffi_checksum_method_ffisigningkey_sign_event(
     ): Int
     external fun uniffi_peo_uniffi_checksum_method_ffisigningkey_to_bytes(
-    ): Int
-    external fun uniffi_peo_uniffi_checksum_method_ffisession_advance(
-    ): Int
-    external fun uniffi_peo_uniffi_checksum_method_ffisession_answer(
     ): Int
     external fun uniffi_peo_uniffi_checksum_constructor_ffijetstream_connect(
     ): Int
@@ -928,6 +906,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_peo_uniffi_fn_method_ffinode_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_peo_uniffi_fn_method_ffinode_lane_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_peo_uniffi_fn_method_ffinode_set_advisor(`ptr`: Long,`advisor`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_peo_uniffi_fn_method_ffinode_set_clock(`ptr`: Long,`clock`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -946,30 +926,6 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_peo_uniffi_fn_method_ffinode_set_trusted_keys(`ptr`: Long,`trustedKeys`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_peo_uniffi_fn_method_ffinode_add_capability(`ptr`: Long,`capability`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_peo_uniffi_fn_method_ffinode_begin(`ptr`: Long,`data`: RustBuffer.ByValue,`eventJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_peo_uniffi_fn_method_ffinode_begin_completions(`ptr`: Long,`parent`: RustBuffer.ByValue,`children`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_peo_uniffi_fn_clone_ffivisit(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_peo_uniffi_fn_free_ffivisit(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_peo_uniffi_fn_method_ffivisit_appended(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Int
-    external fun uniffi_peo_uniffi_fn_method_ffivisit_archive(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_peo_uniffi_fn_method_ffivisit_bytes(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_peo_uniffi_fn_method_ffivisit_children(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_peo_uniffi_fn_method_ffivisit_disposition_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_peo_uniffi_fn_method_ffivisit_object(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_peo_uniffi_fn_method_ffivisit_records_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
     external fun uniffi_peo_uniffi_fn_clone_ffiobject(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_peo_uniffi_fn_free_ffiobject(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1020,14 +976,6 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_peo_uniffi_fn_method_ffisigningkey_to_bytes(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_peo_uniffi_fn_clone_ffisession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_peo_uniffi_fn_free_ffisession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_peo_uniffi_fn_method_ffisession_advance(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_peo_uniffi_fn_method_ffisession_answer(`ptr`: Long,`reply`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
     external fun uniffi_peo_uniffi_fn_init_callback_vtable_ffiadvisor(`vtable`: UniffiVTableCallbackInterfaceFfiAdvisor,
     ): Unit
     external fun uniffi_peo_uniffi_fn_init_callback_vtable_fficlock(`vtable`: UniffiVTableCallbackInterfaceFfiClock,
@@ -1194,6 +1142,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_peo_uniffi_checksum_method_ffinode_id() and 0xFFFF) != 11257) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_peo_uniffi_checksum_method_ffinode_lane_id() and 0xFFFF) != 37794) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_peo_uniffi_checksum_method_ffinode_set_advisor() and 0xFFFF) != 54098) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1219,36 +1170,6 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_peo_uniffi_checksum_method_ffinode_set_trusted_keys() and 0xFFFF) != 14666) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_peo_uniffi_checksum_method_ffinode_add_capability() and 0xFFFF) != 45619) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_peo_uniffi_checksum_method_ffinode_begin() and 0xFFFF) != 17736) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_peo_uniffi_checksum_method_ffinode_begin_completions() and 0xFFFF) != 43937) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_peo_uniffi_checksum_method_ffivisit_appended() and 0xFFFF) != 25752) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_peo_uniffi_checksum_method_ffivisit_archive() and 0xFFFF) != 35130) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_peo_uniffi_checksum_method_ffivisit_bytes() and 0xFFFF) != 35821) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_peo_uniffi_checksum_method_ffivisit_children() and 0xFFFF) != 10648) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_peo_uniffi_checksum_method_ffivisit_disposition_json() and 0xFFFF) != 5034) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_peo_uniffi_checksum_method_ffivisit_object() and 0xFFFF) != 7514) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_peo_uniffi_checksum_method_ffivisit_records_json() and 0xFFFF) != 40100) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_peo_uniffi_checksum_method_ffiobject_audit_json() and 0xFFFF) != 287) {
@@ -1300,12 +1221,6 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_peo_uniffi_checksum_method_ffisigningkey_to_bytes() and 0xFFFF) != 36074) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_peo_uniffi_checksum_method_ffisession_advance() and 0xFFFF) != 13208) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_peo_uniffi_checksum_method_ffisession_answer() and 0xFFFF) != 8267) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_peo_uniffi_checksum_constructor_ffijetstream_connect() and 0xFFFF) != 63703) {
@@ -2234,7 +2149,8 @@ public object FfiConverterTypeFfiJetStream: FfiConverter<FfiJetStream, Long> {
 
 /**
  * A node (see `dev.peo.Node`). Settings replace the node for visits that start
- * afterwards; visits already running keep the node they started with.
+ * afterwards; visits already running keep the node they started with. Visits go
+ * through the lane (`crate::lane`), which knows the node by its lane id.
  */
 public interface FfiNodeInterface {
     
@@ -2247,6 +2163,11 @@ public interface FfiNodeInterface {
     fun `domain`(): kotlin.String
     
     fun `id`(): kotlin.String
+    
+    /**
+     * The node's id in the visit lane (`dev.peo.Lane`).
+     */
+    fun `laneId`(): kotlin.ULong
     
     fun `setAdvisor`(`advisor`: FfiAdvisor?)
     
@@ -2278,28 +2199,13 @@ public interface FfiNodeInterface {
      */
     fun `setTrustedKeys`(`trustedKeys`: List<kotlin.ByteArray>)
     
-    /**
-     * Declares a capability whose handler the host runs (sessions): the node executes
-     * its Tasks instead of delegating them.
-     */
-    fun `addCapability`(`capability`: kotlin.String)
-    
-    /**
-     * Starts a visit the caller drives.
-     */
-    fun `begin`(`data`: kotlin.ByteArray, `eventJson`: kotlin.String?): FfiSession
-    
-    /**
-     * Starts the presentation of children's final objects to their waiting parent.
-     */
-    fun `beginCompletions`(`parent`: kotlin.ByteArray, `children`: List<kotlin.ByteArray>): FfiSession
-    
     companion object
 }
 
 /**
  * A node (see `dev.peo.Node`). Settings replace the node for visits that start
- * afterwards; visits already running keep the node they started with.
+ * afterwards; visits already running keep the node they started with. Visits go
+ * through the lane (`crate::lane`), which knows the node by its lane id.
  */
 open class FfiNode: Disposable, AutoCloseable, FfiNodeInterface
 {
@@ -2458,6 +2364,22 @@ open class FfiNode: Disposable, AutoCloseable, FfiNodeInterface
     
 
     
+    /**
+     * The node's id in the visit lane (`dev.peo.Lane`).
+     */override fun `laneId`(): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_peo_uniffi_fn_method_ffinode_lane_id(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
     @Throws(PeoFfiException::class)override fun `setAdvisor`(`advisor`: FfiAdvisor?)
         = 
     callWithHandle {
@@ -2594,62 +2516,6 @@ open class FfiNode: Disposable, AutoCloseable, FfiNodeInterface
 }
     }
     
-    
-
-    
-    /**
-     * Declares a capability whose handler the host runs (sessions): the node executes
-     * its Tasks instead of delegating them.
-     */
-    @Throws(PeoFfiException::class)override fun `addCapability`(`capability`: kotlin.String)
-        = 
-    callWithHandle {
-    uniffiRustCallWithError(PeoFfiException) { _status ->
-    UniffiLib.uniffi_peo_uniffi_fn_method_ffinode_add_capability(
-        it,
-        
-        FfiConverterString.lower(`capability`),_status)
-}
-    }
-    
-    
-
-    
-    /**
-     * Starts a visit the caller drives.
-     */
-    @Throws(PeoFfiException::class)override fun `begin`(`data`: kotlin.ByteArray, `eventJson`: kotlin.String?): FfiSession {
-            return FfiConverterTypeFfiSession.lift(
-    callWithHandle {
-    uniffiRustCallWithError(PeoFfiException) { _status ->
-    UniffiLib.uniffi_peo_uniffi_fn_method_ffinode_begin(
-        it,
-        
-        FfiConverterByteArray.lower(`data`),
-        FfiConverterOptionalString.lower(`eventJson`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Starts the presentation of children's final objects to their waiting parent.
-     */
-    @Throws(PeoFfiException::class)override fun `beginCompletions`(`parent`: kotlin.ByteArray, `children`: List<kotlin.ByteArray>): FfiSession {
-            return FfiConverterTypeFfiSession.lift(
-    callWithHandle {
-    uniffiRustCallWithError(PeoFfiException) { _status ->
-    UniffiLib.uniffi_peo_uniffi_fn_method_ffinode_begin_completions(
-        it,
-        
-        FfiConverterByteArray.lower(`parent`),
-        FfiConverterSequenceByteArray.lower(`children`),_status)
-}
-    }
-    )
-    }
     
 
     
@@ -3316,296 +3182,6 @@ public object FfiConverterTypeFfiObject: FfiConverter<FfiObject, Long> {
 
 
 /**
- * A visit driven by its host.
- */
-public interface FfiSessionInterface {
-    
-    /**
-     * Runs cycles until a handler must be called or the visit is over.
-     */
-    fun `advance`(): SessionStep
-    
-    /**
-     * Records the pending call's result.
-     */
-    fun `answer`(`reply`: HandlerReply)
-    
-    companion object
-}
-
-/**
- * A visit driven by its host.
- */
-open class FfiSession: Disposable, AutoCloseable, FfiSessionInterface
-{
-
-    @Suppress("UNUSED_PARAMETER")
-    /**
-     * @suppress
-     */
-    constructor(withHandle: UniffiWithHandle, handle: Long) {
-        this.handle = handle
-        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
-    }
-
-    /**
-     * @suppress
-     *
-     * This constructor can be used to instantiate a fake object. Only used for tests. Any
-     * attempt to actually use an object constructed this way will fail as there is no
-     * connected Rust object.
-     */
-    @Suppress("UNUSED_PARAMETER")
-    constructor(noHandle: NoHandle) {
-        this.handle = 0
-        this.cleanable = null
-    }
-
-    protected val handle: Long
-    protected val cleanable: UniffiCleaner.Cleanable?
-
-    private val wasDestroyed = AtomicBoolean(false)
-    private val callCounter = AtomicLong(1)
-
-    /**
-     * Whether the current object has been destroyed and its reference is gone in the Rust side.
-     */
-    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
-
-    override fun destroy() {
-        // Only allow a single call to this method.
-        // TODO: maybe we should log a warning if called more than once?
-        if (this.wasDestroyed.compareAndSet(false, true)) {
-            // This decrement always matches the initial count of 1 given at creation time.
-            if (this.callCounter.decrementAndGet() == 0L) {
-                cleanable?.clean()
-            }
-        }
-    }
-
-    @Synchronized
-    override fun close() {
-        this.destroy()
-    }
-
-    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
-        // Check and increment the call counter, to keep the object alive.
-        // This needs a compare-and-set retry loop in case of concurrent updates.
-        do {
-            val c = this.callCounter.get()
-            if (c == 0L) {
-                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
-            }
-            if (c == Long.MAX_VALUE) {
-                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
-            }
-        } while (! this.callCounter.compareAndSet(c, c + 1L))
-        // Now we can safely do the method call without the handle being freed concurrently.
-        try {
-            return block(this.uniffiCloneHandle())
-        } finally {
-            // This decrement always matches the increment we performed above.
-            if (this.callCounter.decrementAndGet() == 0L) {
-                cleanable?.clean()
-            }
-        }
-    }
-
-    // Use a static inner class instead of a closure so as not to accidentally
-    // capture `this` as part of the cleanable's action.
-    private class UniffiCleanAction(private val handle: Long) : Runnable {
-        override fun run() {
-            if (handle == 0.toLong()) {
-                // Fake object created with `NoHandle`, don't try to free.
-                return;
-            }
-            uniffiRustCall { status ->
-                UniffiLib.uniffi_peo_uniffi_fn_free_ffisession(handle, status)
-            }
-        }
-    }
-
-    /**
-     * @suppress
-     */
-    fun uniffiCloneHandle(): Long {
-        if (handle == 0.toLong()) {
-            throw InternalException("uniffiCloneHandle() called on NoHandle object");
-        }
-        return uniffiRustCall() { status ->
-            UniffiLib.uniffi_peo_uniffi_fn_clone_ffisession(handle, status)
-        }
-    }
-
-    
-    /**
-     * Runs cycles until a handler must be called or the visit is over.
-     */
-    @Throws(PeoFfiException::class)override fun `advance`(): SessionStep {
-            return FfiConverterTypeSessionStep.lift(
-    callWithHandle {
-    uniffiRustCallWithError(PeoFfiException) { _status ->
-    UniffiLib.uniffi_peo_uniffi_fn_method_ffisession_advance(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Records the pending call's result.
-     */
-    @Throws(PeoFfiException::class)override fun `answer`(`reply`: HandlerReply)
-        = 
-    callWithHandle {
-    uniffiRustCallWithError(PeoFfiException) { _status ->
-    UniffiLib.uniffi_peo_uniffi_fn_method_ffisession_answer(
-        it,
-        
-        FfiConverterTypeHandlerReply.lower(`reply`),_status)
-}
-    }
-    
-    
-
-    
-
-    
-
-
-    
-    
-    /**
-     * @suppress
-     */
-    companion object
-    
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTypeFfiSession: FfiConverter<FfiSession, Long> {
-    override fun lower(value: FfiSession): Long {
-        return value.uniffiCloneHandle()
-    }
-
-    override fun lift(value: Long): FfiSession {
-        return FfiSession(UniffiWithHandle, value)
-    }
-
-    override fun read(buf: ByteBuffer): FfiSession {
-        return lift(buf.getLong())
-    }
-
-    override fun allocationSize(value: FfiSession) = 8UL
-
-    override fun write(value: FfiSession, buf: ByteBuffer) {
-        buf.putLong(lower(value))
-    }
-}
-
-
-// This template implements a class for working with a Rust struct via a handle
-// to the live Rust struct on the other side of the FFI.
-//
-// There's some subtlety here, because we have to be careful not to operate on a Rust
-// struct after it has been dropped, and because we must expose a public API for freeing
-// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
-//
-//   * Each instance holds an opaque handle to the underlying Rust struct.
-//     Method calls need to read this handle from the object's state and pass it in to
-//     the Rust FFI.
-//
-//   * When an instance is no longer needed, its handle should be passed to a
-//     special destructor function provided by the Rust FFI, which will drop the
-//     underlying Rust struct.
-//
-//   * Given an instance, calling code is expected to call the special
-//     `destroy` method in order to free it after use, either by calling it explicitly
-//     or by using a higher-level helper like the `use` method. Failing to do so risks
-//     leaking the underlying Rust struct.
-//
-//   * We can't assume that calling code will do the right thing, and must be prepared
-//     to handle Kotlin method calls executing concurrently with or even after a call to
-//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
-//
-//   * We must never allow Rust code to operate on the underlying Rust struct after
-//     the destructor has been called, and must never call the destructor more than once.
-//     Doing so may trigger memory unsafety.
-//
-//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
-//     is implemented to call the destructor when the Kotlin object becomes unreachable.
-//     This is done in a background thread. This is not a panacea, and client code should be aware that
-//      1. the thread may starve if some there are objects that have poorly performing
-//     `drop` methods or do significant work in their `drop` methods.
-//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
-//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
-//
-// If we try to implement this with mutual exclusion on access to the handle, there is the
-// possibility of a race between a method call and a concurrent call to `destroy`:
-//
-//    * Thread A starts a method call, reads the value of the handle, but is interrupted
-//      before it can pass the handle over the FFI to Rust.
-//    * Thread B calls `destroy` and frees the underlying Rust struct.
-//    * Thread A resumes, passing the already-read handle value to Rust and triggering
-//      a use-after-free.
-//
-// One possible solution would be to use a `ReadWriteLock`, with each method call taking
-// a read lock (and thus allowed to run concurrently) and the special `destroy` method
-// taking a write lock (and thus blocking on live method calls). However, we aim not to
-// generate methods with any hidden blocking semantics, and a `destroy` method that might
-// block if called incorrectly seems to meet that bar.
-//
-// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
-// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
-// has been called. These are updated according to the following rules:
-//
-//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
-//      The initial value for the flag is false.
-//
-//    * At the start of each method call, we atomically check the counter.
-//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
-//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
-//
-//    * At the end of each method call, we atomically decrement and check the counter.
-//      If it has reached zero then we destroy the underlying Rust struct.
-//
-//    * When `destroy` is called, we atomically flip the flag from false to true.
-//      If the flag was already true we silently fail.
-//      Otherwise we atomically decrement and check the counter.
-//      If it has reached zero then we destroy the underlying Rust struct.
-//
-// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
-// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
-//
-// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
-// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
-// of the underlying Rust code.
-//
-// This makes a cleaner a better alternative to _not_ calling `destroy()` as
-// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
-// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
-// thread may be starved, and the app will leak memory.
-//
-// In this case, `destroy`ing manually may be a better solution.
-//
-// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
-// with Rust peers are reclaimed:
-//
-// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
-// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
-// 3. The memory is reclaimed when the process terminates.
-//
-// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
-//
-
-
-/**
  * An Ed25519 signing key.
  */
 public interface FfiSigningKeyInterface {
@@ -3840,376 +3416,6 @@ public object FfiConverterTypeFfiSigningKey: FfiConverter<FfiSigningKey, Long> {
     override fun allocationSize(value: FfiSigningKey) = 8UL
 
     override fun write(value: FfiSigningKey, buf: ByteBuffer) {
-        buf.putLong(lower(value))
-    }
-}
-
-
-// This template implements a class for working with a Rust struct via a handle
-// to the live Rust struct on the other side of the FFI.
-//
-// There's some subtlety here, because we have to be careful not to operate on a Rust
-// struct after it has been dropped, and because we must expose a public API for freeing
-// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
-//
-//   * Each instance holds an opaque handle to the underlying Rust struct.
-//     Method calls need to read this handle from the object's state and pass it in to
-//     the Rust FFI.
-//
-//   * When an instance is no longer needed, its handle should be passed to a
-//     special destructor function provided by the Rust FFI, which will drop the
-//     underlying Rust struct.
-//
-//   * Given an instance, calling code is expected to call the special
-//     `destroy` method in order to free it after use, either by calling it explicitly
-//     or by using a higher-level helper like the `use` method. Failing to do so risks
-//     leaking the underlying Rust struct.
-//
-//   * We can't assume that calling code will do the right thing, and must be prepared
-//     to handle Kotlin method calls executing concurrently with or even after a call to
-//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
-//
-//   * We must never allow Rust code to operate on the underlying Rust struct after
-//     the destructor has been called, and must never call the destructor more than once.
-//     Doing so may trigger memory unsafety.
-//
-//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
-//     is implemented to call the destructor when the Kotlin object becomes unreachable.
-//     This is done in a background thread. This is not a panacea, and client code should be aware that
-//      1. the thread may starve if some there are objects that have poorly performing
-//     `drop` methods or do significant work in their `drop` methods.
-//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
-//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
-//
-// If we try to implement this with mutual exclusion on access to the handle, there is the
-// possibility of a race between a method call and a concurrent call to `destroy`:
-//
-//    * Thread A starts a method call, reads the value of the handle, but is interrupted
-//      before it can pass the handle over the FFI to Rust.
-//    * Thread B calls `destroy` and frees the underlying Rust struct.
-//    * Thread A resumes, passing the already-read handle value to Rust and triggering
-//      a use-after-free.
-//
-// One possible solution would be to use a `ReadWriteLock`, with each method call taking
-// a read lock (and thus allowed to run concurrently) and the special `destroy` method
-// taking a write lock (and thus blocking on live method calls). However, we aim not to
-// generate methods with any hidden blocking semantics, and a `destroy` method that might
-// block if called incorrectly seems to meet that bar.
-//
-// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
-// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
-// has been called. These are updated according to the following rules:
-//
-//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
-//      The initial value for the flag is false.
-//
-//    * At the start of each method call, we atomically check the counter.
-//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
-//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
-//
-//    * At the end of each method call, we atomically decrement and check the counter.
-//      If it has reached zero then we destroy the underlying Rust struct.
-//
-//    * When `destroy` is called, we atomically flip the flag from false to true.
-//      If the flag was already true we silently fail.
-//      Otherwise we atomically decrement and check the counter.
-//      If it has reached zero then we destroy the underlying Rust struct.
-//
-// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
-// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
-//
-// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
-// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
-// of the underlying Rust code.
-//
-// This makes a cleaner a better alternative to _not_ calling `destroy()` as
-// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
-// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
-// thread may be starved, and the app will leak memory.
-//
-// In this case, `destroy`ing manually may be a better solution.
-//
-// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
-// with Rust peers are reclaimed:
-//
-// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
-// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
-// 3. The memory is reclaimed when the process terminates.
-//
-// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
-//
-
-
-/**
- * The result of a visit.
- */
-public interface FfiVisitInterface {
-    
-    fun `appended`(): kotlin.UInt
-    
-    /**
-     * The records the visit's compactions pruned, as archive segments.
-     */
-    fun `archive`(): List<kotlin.ByteArray>
-    
-    /**
-     * What to pass on, park or store.
-     */
-    fun `bytes`(): kotlin.ByteArray
-    
-    /**
-     * Child objects created by `Parallel` / `Map`.
-     */
-    fun `children`(): List<kotlin.ByteArray>
-    
-    fun `dispositionJson`(): kotlin.String
-    
-    fun `object`(): FfiObject
-    
-    fun `recordsJson`(): kotlin.String
-    
-    companion object
-}
-
-/**
- * The result of a visit.
- */
-open class FfiVisit: Disposable, AutoCloseable, FfiVisitInterface
-{
-
-    @Suppress("UNUSED_PARAMETER")
-    /**
-     * @suppress
-     */
-    constructor(withHandle: UniffiWithHandle, handle: Long) {
-        this.handle = handle
-        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
-    }
-
-    /**
-     * @suppress
-     *
-     * This constructor can be used to instantiate a fake object. Only used for tests. Any
-     * attempt to actually use an object constructed this way will fail as there is no
-     * connected Rust object.
-     */
-    @Suppress("UNUSED_PARAMETER")
-    constructor(noHandle: NoHandle) {
-        this.handle = 0
-        this.cleanable = null
-    }
-
-    protected val handle: Long
-    protected val cleanable: UniffiCleaner.Cleanable?
-
-    private val wasDestroyed = AtomicBoolean(false)
-    private val callCounter = AtomicLong(1)
-
-    /**
-     * Whether the current object has been destroyed and its reference is gone in the Rust side.
-     */
-    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
-
-    override fun destroy() {
-        // Only allow a single call to this method.
-        // TODO: maybe we should log a warning if called more than once?
-        if (this.wasDestroyed.compareAndSet(false, true)) {
-            // This decrement always matches the initial count of 1 given at creation time.
-            if (this.callCounter.decrementAndGet() == 0L) {
-                cleanable?.clean()
-            }
-        }
-    }
-
-    @Synchronized
-    override fun close() {
-        this.destroy()
-    }
-
-    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
-        // Check and increment the call counter, to keep the object alive.
-        // This needs a compare-and-set retry loop in case of concurrent updates.
-        do {
-            val c = this.callCounter.get()
-            if (c == 0L) {
-                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
-            }
-            if (c == Long.MAX_VALUE) {
-                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
-            }
-        } while (! this.callCounter.compareAndSet(c, c + 1L))
-        // Now we can safely do the method call without the handle being freed concurrently.
-        try {
-            return block(this.uniffiCloneHandle())
-        } finally {
-            // This decrement always matches the increment we performed above.
-            if (this.callCounter.decrementAndGet() == 0L) {
-                cleanable?.clean()
-            }
-        }
-    }
-
-    // Use a static inner class instead of a closure so as not to accidentally
-    // capture `this` as part of the cleanable's action.
-    private class UniffiCleanAction(private val handle: Long) : Runnable {
-        override fun run() {
-            if (handle == 0.toLong()) {
-                // Fake object created with `NoHandle`, don't try to free.
-                return;
-            }
-            uniffiRustCall { status ->
-                UniffiLib.uniffi_peo_uniffi_fn_free_ffivisit(handle, status)
-            }
-        }
-    }
-
-    /**
-     * @suppress
-     */
-    fun uniffiCloneHandle(): Long {
-        if (handle == 0.toLong()) {
-            throw InternalException("uniffiCloneHandle() called on NoHandle object");
-        }
-        return uniffiRustCall() { status ->
-            UniffiLib.uniffi_peo_uniffi_fn_clone_ffivisit(handle, status)
-        }
-    }
-
-    override fun `appended`(): kotlin.UInt {
-            return FfiConverterUInt.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_peo_uniffi_fn_method_ffivisit_appended(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * The records the visit's compactions pruned, as archive segments.
-     */override fun `archive`(): List<kotlin.ByteArray> {
-            return FfiConverterSequenceByteArray.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_peo_uniffi_fn_method_ffivisit_archive(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * What to pass on, park or store.
-     */override fun `bytes`(): kotlin.ByteArray {
-            return FfiConverterByteArray.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_peo_uniffi_fn_method_ffivisit_bytes(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Child objects created by `Parallel` / `Map`.
-     */override fun `children`(): List<kotlin.ByteArray> {
-            return FfiConverterSequenceByteArray.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_peo_uniffi_fn_method_ffivisit_children(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    override fun `dispositionJson`(): kotlin.String {
-            return FfiConverterString.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_peo_uniffi_fn_method_ffivisit_disposition_json(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    override fun `object`(): FfiObject {
-            return FfiConverterTypeFfiObject.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_peo_uniffi_fn_method_ffivisit_object(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    @Throws(PeoFfiException::class)override fun `recordsJson`(): kotlin.String {
-            return FfiConverterString.lift(
-    callWithHandle {
-    uniffiRustCallWithError(PeoFfiException) { _status ->
-    UniffiLib.uniffi_peo_uniffi_fn_method_ffivisit_records_json(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-
-    
-
-
-    
-    
-    /**
-     * @suppress
-     */
-    companion object
-    
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTypeFfiVisit: FfiConverter<FfiVisit, Long> {
-    override fun lower(value: FfiVisit): Long {
-        return value.uniffiCloneHandle()
-    }
-
-    override fun lift(value: Long): FfiVisit {
-        return FfiVisit(UniffiWithHandle, value)
-    }
-
-    override fun read(buf: ByteBuffer): FfiVisit {
-        return lift(buf.getLong())
-    }
-
-    override fun allocationSize(value: FfiVisit) = 8UL
-
-    override fun write(value: FfiVisit, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -4772,118 +3978,6 @@ public object FfiConverterTypePeoFfiError : FfiConverterRustBuffer<PeoFfiExcepti
     }
 
 }
-
-
-
-/**
- * What a session needs next.
- */
-sealed class SessionStep: Disposable  {
-    
-    /**
-     * Run this handler call and give its result to `FfiSession.answer`.
-     */
-    data class Call(
-        val `call`: dev.peo.ffi.TaskCallInfo) : SessionStep()
-        
-    {
-        
-
-        companion object
-    }
-    
-    /**
-     * The visit is over.
-     */
-    data class Done(
-        val `visit`: dev.peo.ffi.FfiVisit) : SessionStep()
-        
-    {
-        
-
-        companion object
-    }
-    
-
-    
-    @Suppress("UNNECESSARY_SAFE_CALL") // codegen is much simpler if we unconditionally emit safe calls here
-    override fun destroy() {
-        when(this) {
-            is SessionStep.Call -> {
-                
-    Disposable.destroy(
-        this.`call`
-    )
-                
-            }
-            is SessionStep.Done -> {
-                
-    Disposable.destroy(
-        this.`visit`
-    )
-                
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-    
-
-    
-    
-
-
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeSessionStep : FfiConverterRustBuffer<SessionStep>{
-    override fun read(buf: ByteBuffer): SessionStep {
-        return when(buf.getInt()) {
-            1 -> SessionStep.Call(
-                FfiConverterTypeTaskCallInfo.read(buf),
-                )
-            2 -> SessionStep.Done(
-                FfiConverterTypeFfiVisit.read(buf),
-                )
-            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: SessionStep): ULong = when(value) {
-        is SessionStep.Call -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterTypeTaskCallInfo.allocationSize(value.`call`)
-            )
-        }
-        is SessionStep.Done -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterTypeFfiVisit.allocationSize(value.`visit`)
-            )
-        }
-    }
-
-    override fun write(value: SessionStep, buf: ByteBuffer) {
-        when(value) {
-            is SessionStep.Call -> {
-                buf.putInt(1)
-                FfiConverterTypeTaskCallInfo.write(value.`call`, buf)
-                Unit
-            }
-            is SessionStep.Done -> {
-                buf.putInt(2)
-                FfiConverterTypeFfiVisit.write(value.`visit`, buf)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-}
-
-
 
 
 
