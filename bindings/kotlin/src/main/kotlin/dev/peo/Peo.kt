@@ -298,6 +298,21 @@ class Node
             children: List<ByteArray>,
         ): Visit = Lane.completions(laneId, parent, children, clock, handlers)
 
+        /**
+         * Serves this node on the JetStream mesh at [url] until [stop], [idleTimeoutSeconds],
+         * [maxDeliveries] or [giveUpAfterSeconds] ends it (see [JetStream.serve]), on a
+         * connection of its own. Blocks the calling thread.
+         */
+        @JvmOverloads
+        fun serve(
+            url: String,
+            security: Security? = null,
+            idleTimeoutSeconds: Double? = null,
+            maxDeliveries: Long? = null,
+            giveUpAfterSeconds: Double? = null,
+            stop: JetStream.Stop? = null,
+        ) = JetStream(url, security = security).use { it.serve(this, idleTimeoutSeconds, maxDeliveries, giveUpAfterSeconds, stop) }
+
         // Last, so that the settings' fields are initialised before `configure` sets them.
         init {
             configure()

@@ -133,9 +133,9 @@ class JetStreamTest {
                 assertEquals(2, ids.count { js.get(it)?.status == "succeeded" })
                 js.serve(node, maxDeliveries = 1)
                 assertEquals(ids.toSet(), js.waitDone(ids, 10.0).keys)
-                // idleTimeoutSeconds: nothing to do, it returns.
+                // idleTimeoutSeconds: nothing to do, it returns (node.serve(url): a connection of its own).
                 val t = System.nanoTime()
-                js.serve(node, idleTimeoutSeconds = 0.5)
+                node.serve(url, idleTimeoutSeconds = 0.5)
                 assertTrue((System.nanoTime() - t) / 1e9 < 10.0)
                 // stop: set from another thread, the loop returns.
                 val stop = JetStream.Stop()
@@ -158,6 +158,32 @@ class JetStreamTest {
             }
         } finally {
             own.destroyForcibly()
+        }
+    }
+
+    @Test
+    fun aPanicInRustIsAnExceptionAndTheJvmGoesOn() {
+        val url = "nats://127.0.0.1:$port"
+        // A clock that throws: the serve loop reads it in Rust through uniffi's callback,
+        // which panics there on an exception it does not expect.
+        val broken =
+            Node("kt-broken", "eu") {
+                trust = PeoJson.parse("\"any\"")
+                clock = Clock { throw IllegalStateException("the clock broke") }
+            }.handler("panic.step") { _, _ -> buildJsonObject { put("ok", true) } }
+        val plan = PeoJson.parse("""{"StartAt": "P", "States": {"P": {"Type": "Task", "Resource": "panic.step", "End": true}}}""")
+        JetStream(url).use { js ->
+            val id = js.submit(PeoObject.create(plan, buildJsonObject { put("panic", true) }))
+            val e = assertThrows<PeoException> { js.serve(broken, idleTimeoutSeconds = 3.0) }
+            assertTrue(e is InternalException, e.toString())
+            assertTrue(e.message!!.contains("the clock broke"), e.message)
+            // The JVM and the library go on: a sound node finishes new work (the panicked
+            // delivery was never acknowledged, so the server redelivers it after its ack wait).
+            val next = js.submit(PeoObject.create(plan, buildJsonObject { put("panic", false) }))
+            val sound = Node("kt-sound", "eu") { trust = PeoJson.parse("\"any\"") }.handler("panic.step") { _, _ -> buildJsonObject { put("ok", true) } }
+            js.serve(sound, idleTimeoutSeconds = 2.0)
+            assertEquals("succeeded", js.waitDone(listOf(next), 10.0).getValue(next).status)
+            assertTrue(js.get(id)!!.status == "running", "the panicked visit recorded nothing")
         }
     }
 
