@@ -67,3 +67,15 @@ pub struct ErrorKindInfo {
 pub fn error_kinds() -> Vec<ErrorKindInfo> {
     ErrorKind::ALL.iter().map(|k| ErrorKindInfo { code: k.code().into(), kind: k.as_str().into() }).collect()
 }
+
+/// The library's version (the workspace's, the same in every face).
+#[uniffi::export]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").into()
+}
+
+/// The wire format version objects are written in.
+#[uniffi::export]
+pub fn wire_format_version() -> u16 {
+    peo_core::FORMAT_VERSION
+}

@@ -24,7 +24,7 @@ mod lane;
 mod node;
 mod object;
 
-pub use error::{ErrorKindInfo, PeoFfiError, error_kinds};
+pub use error::{ErrorKindInfo, PeoFfiError, error_kinds, version, wire_format_version};
 pub use lane::{peo_kt_answer, peo_kt_begin, peo_kt_begin_completions, peo_kt_drop, peo_kt_fetch};
 pub use node::{FfiAdvisor, FfiClock, FfiNode, HandlerReply, TaskCallInfo, TaskHandler};
 pub use object::{FfiObject, FfiSigningKey};

@@ -1,5 +1,6 @@
 // peo from Kotlin: an order object, a node with a handler, a visit, a verification.
 import dev.peo.Node
+import dev.peo.Peo
 import dev.peo.PeoJson
 import dev.peo.PeoObject
 import dev.peo.SigningKey
@@ -10,6 +11,7 @@ import kotlinx.serialization.json.jsonPrimitive
 import kotlinx.serialization.json.put
 
 fun main() {
+    println("peo ${Peo.version} (wire format ${Peo.wireFormatVersion})")
     val plan =
         PeoJson.parse(
             """{"StartAt": "Price", "States": {

@@ -12,6 +12,17 @@ import kotlinx.coroutines.runBlocking
 import kotlinx.serialization.json.JsonElement
 import kotlinx.serialization.json.JsonObject
 
+/** The library: its version and wire format version, the same in every face. */
+object Peo {
+    /** The version, as `peo --version`, Python's `peo.__version__` and C's `peo_version()` give it. */
+    @JvmStatic
+    val version: String by lazy { dev.peo.ffi.version() }
+
+    /** The wire format version objects are written in. */
+    @JvmStatic
+    val wireFormatVersion: Int by lazy { dev.peo.ffi.wireFormatVersion().toInt() }
+}
+
 /** The handler error of an attempt whose handler returned something that is not JSON. */
 const val HANDLER_INVALID_OUTPUT = "peo.HandlerInvalidOutput"
 

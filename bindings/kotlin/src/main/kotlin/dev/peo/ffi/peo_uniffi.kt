@@ -743,6 +743,10 @@ internal object IntegrityCheckingUniffiLib {
     internal fun ensureInitialized() = Unit
     external fun uniffi_peo_uniffi_checksum_func_error_kinds(
     ): Int
+    external fun uniffi_peo_uniffi_checksum_func_version(
+    ): Int
+    external fun uniffi_peo_uniffi_checksum_func_wire_format_version(
+    ): Int
     external fun uniffi_peo_uniffi_checksum_method_ffijetstream_archive(
     ): Int
     external fun uniffi_peo_uniffi_checksum_method_ffijetstream_get(
@@ -984,6 +988,10 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_peo_uniffi_fn_func_error_kinds(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_peo_uniffi_fn_func_version(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_peo_uniffi_fn_func_wire_format_version(uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
     external fun ffi_peo_uniffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_peo_uniffi_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1104,6 +1112,12 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_peo_uniffi_checksum_func_error_kinds() and 0xFFFF) != 36054) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_peo_uniffi_checksum_func_version() and 0xFFFF) != 55359) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_peo_uniffi_checksum_func_wire_format_version() and 0xFFFF) != 47931) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_peo_uniffi_checksum_method_ffijetstream_archive() and 0xFFFF) != 46142) {
@@ -1439,6 +1453,33 @@ private class JavaLangRefCleanable(
     val cleanable: java.lang.ref.Cleaner.Cleanable
 ) : UniffiCleaner.Cleanable {
     override fun clean() = cleanable.clean()
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterUShort: FfiConverter<UShort, Short> {
+    override fun lift(value: Short): UShort {
+        return value.toUShort()
+    }
+
+    fun lift(value: Int): UShort {
+        return value.toUShort()
+    }
+
+    override fun read(buf: ByteBuffer): UShort {
+        return lift(buf.getShort())
+    }
+
+    override fun lower(value: UShort): Short {
+        return value.toShort()
+    }
+
+    override fun allocationSize(value: UShort) = 2UL
+
+    override fun write(value: UShort, buf: ByteBuffer) {
+        buf.putShort(value.toShort())
+    }
 }
 
 /**
@@ -4620,6 +4661,32 @@ public object FfiConverterMapStringByteArray: FfiConverterRustBuffer<Map<kotlin.
             return FfiConverterSequenceTypeErrorKindInfo.lift(
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_peo_uniffi_fn_func_error_kinds(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * The library's version (the workspace's, the same in every face).
+         */ fun `version`(): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_peo_uniffi_fn_func_version(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * The wire format version objects are written in.
+         */ fun `wireFormatVersion`(): kotlin.UShort {
+            return FfiConverterUShort.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_peo_uniffi_fn_func_wire_format_version(
     
         _status)
 }
