@@ -683,11 +683,14 @@ pub struct PrunedProof {
 }
 
 impl PrunedProof {
-    /// The JSON form.
+    /// The JSON form (`forms::PrunedProofForm`).
     pub fn to_json(&self) -> Value {
-        let mut v = self.proof.to_json();
-        v["record_hash"] = Value::String(self.record_hash.to_hex());
-        v
+        let form = crate::forms::PrunedProofForm {
+            index: self.proof.index,
+            path: self.proof.path.iter().map(Hash::to_hex).collect(),
+            record_hash: self.record_hash.to_hex(),
+        };
+        serde_json::to_value(form).unwrap_or(Value::Null)
     }
 
     /// Reads the JSON form; an invalid-argument error naming `proof` when it is not one.

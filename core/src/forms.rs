@@ -297,6 +297,20 @@ pub struct BrokenForm {
     pub message: String,
 }
 
+/// A pruned record's inclusion proof (`prove_pruned`, `check_pruned`): the record's hash
+/// and its RFC 6962 audit path in the Merkle tree over the pruned record hashes.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "PrunedProof")]
+#[schemars(transform = all_required)]
+pub struct PrunedProofForm {
+    /// The pruned record's `seq`.
+    pub index: u64,
+    /// The sibling hashes from the leaf up, 64 hex digits each.
+    pub path: Vec<String>,
+    /// The record's hash, 64 hex digits.
+    pub record_hash: String,
+}
+
 /// An error, the same fields in every language.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[schemars(rename = "Error")]
@@ -325,6 +339,7 @@ struct Forms {
     event: EventForm,
     proposal: ProposalForm,
     verify_report: VerifyReportForm,
+    pruned_proof: PrunedProofForm,
     error: ErrorForm,
 }
 
@@ -338,7 +353,8 @@ fn all_required(schema: &mut schemars::Schema) {
 }
 
 /// The forms in the schema's `anyOf`, by name.
-const FORMS: [&str; 7] = ["Record", "Disposition", "TaskCall", "Event", "Proposal", "VerifyReport", "Error"];
+const FORMS: [&str; 8] =
+    ["Record", "Disposition", "TaskCall", "Event", "Proposal", "VerifyReport", "PrunedProof", "Error"];
 
 /// The JSON Schema (draft 2020-12) of every form, as committed in
 /// `schema/forms.schema.json`: a document valid against it is one of the forms, and

@@ -54,6 +54,7 @@ test('the TypeScript declarations have the schema fields', () => {
     ['VerifyReport', 'VerifyReport'],
     ['Event', 'Event'],
     ['Proposal', 'Proposal'],
+    ['PrunedProof', 'PrunedProof'],
   ]) {
     assert.deepEqual(declaredKeys(type), properties(form), `peo.d.ts ${type} differs from the schema's ${form}`)
   }

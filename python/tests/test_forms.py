@@ -68,6 +68,13 @@ def test_the_vectors_are_valid_against_the_schema():
                     check.validate(value)
                     counted[key] += 1
     assert all(counted.values()), counted
+    # The pruned-record proofs, and what Python's prove_pruned makes.
+    proofs = [p["proof"] for vector in manifest["vectors"] for p in vector.get("pruned_proofs", [])]
+    for proof in proofs:
+        validator("PrunedProof").validate(proof)
+    assert proofs
+    with pytest.raises(jsonschema.ValidationError):
+        validator("PrunedProof").validate({k: v for k, v in proofs[0].items() if k != "record_hash"})
     # And the schema is not vacuous: a record with a wrong action or without a field fails.
     record = next(v["expect"]["records"][0] for v in manifest["vectors"][0]["visits"])
     for broken in [dict(record, action="fly"), {k: v for k, v in record.items() if k != "seq"}]:
