@@ -285,7 +285,9 @@ fn a_forged_dropped_or_duplicated_result_is_caught_by_verification() {
     dropped.pop();
     let mut twice = honest.clone();
     twice[2] = twice[0].clone();
-    for (what, results) in [("forged", forged), ("dropped", dropped), ("twice", twice), ("stripped", Vec::new())] {
+    for (what, results) in
+        [("forged", forged), ("dropped", dropped), ("twice", twice.clone()), ("stripped", Vec::new())]
+    {
         let mut obj = visit.object.clone();
         peo_core::forge::set_results(&mut obj, results);
         let decoded = Object::from_bytes(&obj.to_bytes(), &peo_core::Limits::default()).unwrap();
@@ -296,6 +298,19 @@ fn a_forged_dropped_or_duplicated_result_is_caught_by_verification() {
         let last: Vec<&[u8]> = vec![&done[3]];
         assert!(parent.complete_all(&obj.to_bytes(), &last).is_err(), "{what}");
     }
+    // A dishonest node signs a batch record whose count and tally match a section that
+    // names one branch twice: the section's own check names it.
+    let mut obj = visit.object.clone();
+    peo_core::forge::set_results(&mut obj, twice.clone());
+    let tally = peo_core::results::tally(peo_core::Hash::ZERO, &twice);
+    let payload = json!({"added": 0, "results": {"count": 3, "failed": 0, "tally": tally.to_hex()}});
+    let body =
+        Body::Reentry { cause: peo_core::ReentryCause::Children, event: None, payload: Some(payload.to_string()) };
+    let mallory = peo_core::SigningKey::generate().unwrap();
+    peo_core::forge::append_as(&mut obj, body, ("mallory", "eu", &mallory), None, None).unwrap();
+    let decoded = Object::from_bytes(&obj.to_bytes(), &peo_core::Limits::default()).unwrap();
+    let broken = decoded.verify(&Trust::any()).broken.expect("a section naming a branch twice verified");
+    assert!(broken.message.contains("names branch 0 twice"), "{}", broken.message);
     // A result section on an object that is not in a fan-out.
     let mut fresh = Object::from_bytes(&create(map_plan(), json!({"numbers": []})), &Default::default()).unwrap();
     peo_core::forge::set_results(&mut fresh, honest);

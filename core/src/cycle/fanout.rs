@@ -172,11 +172,12 @@ pub(crate) fn check_results(obj: &Object) -> std::result::Result<(), String> {
         ));
     }
     let launched = fan_out_state(obj).map_err(|e| e.to_string())?.children.len();
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen = vec![false; launched];
     for c in &obj.results {
-        if c.branch as usize >= launched || !seen.insert(c.branch) {
+        let Some(slot) = seen.get_mut(c.branch as usize).filter(|s| !**s) else {
             return Err(format!("the results section names branch {} twice or beyond the children launched", c.branch));
-        }
+        };
+        *slot = true;
     }
     Ok(())
 }

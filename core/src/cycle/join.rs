@@ -201,7 +201,10 @@ pub(super) fn check_child(parent: &Object, current: &FanOut, child: &Object, tru
     if child.lineage.parent != Some(parent.id) {
         return reject(format!("object {} is not a child of {}", child.id, parent.id));
     }
-    let Some(cref) = current.children.iter().find(|c| c.id == child.id) else {
+    // Children are launched in branch order, so the child's own branch finds it at once;
+    // the scan is for launches in any other order.
+    let at_branch = current.children.get(child.lineage.branch as usize).filter(|c| c.id == child.id);
+    let Some(cref) = at_branch.or_else(|| current.children.iter().find(|c| c.id == child.id)) else {
         return reject(format!("object {} is not among the children of state `{}`", child.id, parent.state));
     };
     let genesis = match &child.base {
