@@ -93,6 +93,21 @@ enum Command {
         #[arg(long)]
         archive: Option<PathBuf>,
     },
+    /// Prove that pruned record SEQ belongs to an object's history, from the archive (the
+    /// proof is printed as JSON); or, with `--check`, check such a proof against the object
+    /// alone, offline (exit status 0 only when it holds).
+    Prove {
+        object: PathBuf,
+        /// The pruned record's seq.
+        #[arg(long, required_unless_present = "check")]
+        seq: Option<u32>,
+        /// Where the pruned records are kept, as for `verify --archive`.
+        #[arg(long, required_unless_present = "check", conflicts_with = "check")]
+        archive: Option<PathBuf>,
+        /// A proof to check (a JSON file, as `peo prove` prints it).
+        #[arg(long)]
+        check: Option<PathBuf>,
+    },
     /// Visit an object at one node described in TOML; handlers are commands.
     Visit {
         object: PathBuf,
@@ -258,6 +273,7 @@ fn main() -> ExitCode {
         }
         Command::Inspect { object, json } => inspect(&object, json),
         Command::Verify { object, trust, json, archive } => verify(&object, &trust, json, archive.as_deref()),
+        Command::Prove { object, seq, archive, check } => prove(&object, seq, archive.as_deref(), check.as_deref()),
         Command::Visit { object, node, event, now, output, json } => {
             visit(&object, &node, event.as_deref(), now, &output, json)
         }
@@ -564,14 +580,7 @@ fn verify(path: &Path, trust: &[String], json: bool, archive: Option<&Path>) -> 
     let trust = if keys.is_empty() { Trust::any() } else { Trust::keys(keys) };
     let report = match archive {
         None => object.verify(&trust),
-        Some(at) => {
-            let id = object.id().to_hex();
-            let archive = match at.to_str().filter(|a| a.starts_with("nats://") || a.starts_with("tls://")) {
-                Some(url) => nats::archive(url, &id)?,
-                None => mesh::archive(at, &id)?,
-            };
-            object.audit(&archive, &trust)
-        }
+        Some(at) => object.audit(&load_archive(at, &object)?, &trust),
     };
     if json {
         print_json(&report.to_json())?;
@@ -604,6 +613,30 @@ fn verify(path: &Path, trust: &[String], json: bool, archive: Option<&Path>) -> 
         );
     }
     Ok(if report.is_valid() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The archive of `object`'s pruned records kept at `at`: a mesh database or a JetStream
+/// mesh (`nats://`, `tls://`).
+fn load_archive(at: &Path, object: &Object) -> Res<Vec<peo_core::checkpoint::Segment>> {
+    let id = object.id().to_hex();
+    match at.to_str().filter(|a| a.starts_with("nats://") || a.starts_with("tls://")) {
+        Some(url) => nats::archive(url, &id),
+        None => mesh::archive(at, &id),
+    }
+}
+
+fn prove(path: &Path, seq: Option<u32>, archive: Option<&Path>, check: Option<&Path>) -> Res<ExitCode> {
+    let object = read_object(path)?;
+    if let Some(proof) = check {
+        let parsed = peo_core::checkpoint::PrunedProof::from_json(&read_json(proof)?)
+            .map_err(|e| format!("{}: {e}", proof.display()))?;
+        object.check_pruned(&parsed).map_err(|e| format!("{}: {e}", proof.display()))?;
+        println!("{}: record {} is part of {}'s history", proof.display(), parsed.proof.index, path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (Some(seq), Some(at)) = (seq, archive) else { return Err("give --seq and --archive, or --check".into()) };
+    let proof = object.prove_pruned(&load_archive(at, &object)?, seq).map_err(|e| e.to_string())?;
+    print_json(&proof.to_json())
 }
 
 // ---------------------------------------------------------------------------------------

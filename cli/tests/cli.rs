@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn peo(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_peo")).args(args).current_dir(dir).output().expect("run peo")
@@ -158,6 +158,11 @@ fn an_object_travels_between_two_command_nodes_and_verifies() {
     }
     let doc: Value = serde_json::from_str(&ok(&dir, &["inspect", "o3.peo", "--json"])).unwrap();
     assert_eq!(doc["status"], "succeeded");
+    // `--now` is the node's clock (a manual one): every record carries the time it gave,
+    // and the retry woke by it (above).
+    let times: std::collections::BTreeSet<i64> =
+        doc["memory"].as_array().unwrap().iter().map(|r| r["time_ms"].as_i64().unwrap()).collect();
+    assert_eq!(times, [1_700_000_000_000, 1_700_000_001_000, 1_700_000_010_000].into(), "{doc}");
 
     let verified = ok(&dir, &["verify", "o3.peo", "--trust", "shop.key.pub,wh.key.pub,bank.key.pub"]);
     assert!(verified.contains("is valid"), "{verified}");
@@ -404,6 +409,19 @@ fn a_compacted_mesh_object_verifies_offline_and_audits_against_the_mesh_archive(
     assert!(audit["checkpoints_audited"].as_u64().unwrap() >= 1, "{audit}");
     let text = ok(&dir, &["verify", "result.peo", "--trust", keys]);
     assert!(text.contains("attested by bank-1 (domain us)"), "{text}");
+    // One pruned record proven from the archive, and the proof checked against the object
+    // alone; a tampered proof and a record that was not pruned are refused.
+    let proof: Value =
+        serde_json::from_str(&ok(&dir, &["prove", "result.peo", "--seq", "1", "--archive", "mesh.db"])).unwrap();
+    assert_eq!(proof["index"], 1, "{proof}");
+    std::fs::write(dir.join("proof.json"), proof.to_string()).unwrap();
+    let held = ok(&dir, &["prove", "result.peo", "--check", "proof.json"]);
+    assert!(held.contains("record 1 is part of"), "{held}");
+    let mut tampered = proof.clone();
+    tampered["record_hash"] = json!("0".repeat(64));
+    std::fs::write(dir.join("tampered.json"), tampered.to_string()).unwrap();
+    fails(&dir, &["prove", "result.peo", "--check", "tampered.json"], "proof");
+    fails(&dir, &["prove", "result.peo", "--seq", "100000", "--archive", "mesh.db"], "not a pruned record");
     // Without the mesh's archive, the audit says what it lacks.
     std::fs::copy(dir.join("mesh.db"), dir.join("other.db")).unwrap();
     let db = rusqlite::Connection::open(dir.join("other.db")).unwrap();
