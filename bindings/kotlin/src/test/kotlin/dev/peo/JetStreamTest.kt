@@ -162,6 +162,45 @@ class JetStreamTest {
     }
 
     @Test
+    fun theMeshKeepsWhatCompactionsPruneAndTheAuditUsesIt() {
+        val url = "nats://127.0.0.1:$port"
+        // Two capabilities on two nodes: every Task is a hop, every hop a visit, so the
+        // loop's older visits are folded into checkpoints as it goes.
+        val plan =
+            PeoJson.parse(
+                """{"StartAt": "A", "Compaction": {"After": 6, "Keep": 2}, "States": {
+                  "A": {"Type": "Task", "Resource": "loop.a", "ResultPath": "$.a", "Next": "B"},
+                  "B": {"Type": "Task", "Resource": "loop.b", "ResultPath": "$.b", "Next": "More?"},
+                  "More?": {"Type": "Choice", "Choices": [{"Variable": "$.b.n", "NumericLessThan": 6, "Next": "A"}], "Default": "Done"},
+                  "Done": {"Type": "Succeed"}}}""",
+            )
+        val any = PeoJson.parse("\"any\"")
+        val a = Node("kt-loop-a", "eu") { trust = any }.handler("loop.a") { _, _ -> buildJsonObject { put("ok", true) } }
+        val b =
+            Node("kt-loop-b", "eu") { trust = any }.handler("loop.b") { input, _ ->
+                val n = input.jsonObject["b"]?.jsonObject?.get("n")?.jsonPrimitive?.long ?: 0
+                buildJsonObject { put("n", n + 1) }
+            }
+        JetStream(url).use { js ->
+            val stop = JetStream.Stop()
+            val loops = listOf(a, b).map { node -> thread { node.serve(url, stop = stop) } }
+            val id = js.submit(PeoObject.create(plan, buildJsonObject {}))
+            val done = js.waitDone(listOf(id), 30.0)
+            stop.stop()
+            loops.forEach { it.join(10_000) }
+            val obj = done.getValue(id)
+            assertEquals("succeeded", obj.status)
+            val offline = obj.verify()
+            assertTrue(offline.recordsPruned > 0, offline.toString())
+            val archive = js.archive(id)
+            assertTrue(archive.isNotEmpty())
+            val audited = obj.audit(archive)
+            assertTrue(audited.valid && audited.recordsChecked > offline.recordsChecked, audited.toString())
+            obj.checkPruned(obj.provePruned(archive, 0))
+        }
+    }
+
+    @Test
     fun aPanicInRustIsAnExceptionAndTheJvmGoesOn() {
         val url = "nats://127.0.0.1:$port"
         // A clock that throws: the serve loop reads it in Rust through uniffi's callback,
