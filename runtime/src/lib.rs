@@ -37,6 +37,7 @@
 
 pub mod host;
 pub mod serve;
+pub mod stepfunctions;
 
 pub use serve::{Outcome, Poll, ServeOptions, Serving, Transport, Work};
 
