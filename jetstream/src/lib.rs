@@ -43,11 +43,13 @@ pub use peo_runtime::serve::{Hop, Outcome, Poll, ServeOptions, Serving, Transpor
 
 mod client;
 mod deliver;
+mod follow;
 #[cfg(feature = "test-util")]
 mod local;
 mod permissions;
 mod security;
 mod settle;
+pub use follow::{Update, UpdateKind};
 #[cfg(feature = "test-util")]
 pub use local::LocalServer;
 pub use permissions::{Permissions, capability_consumer, node_consumer};
@@ -293,6 +295,7 @@ struct Conn {
     archive: stream::Stream,
     kv: kv::Store,
     listener: Mutex<Option<(String, Messages)>>,
+    follower: Mutex<Option<follow::Follower>>,
     /// The server's recent refusals of publishes (its permissions), to say why a
     /// publish or request went unanswered.
     denied: Arc<Denied>,
@@ -603,7 +606,7 @@ impl JetStream {
                 .map_err(|e| Error::transport(format!("cannot open the bucket {BUCKET} at {url}: {e}")))?;
             Ok::<_, Error>((js, work, done, archive, kv))
         })?;
-        let conn = Conn { js, work, done, archive, kv, listener: Mutex::new(None), denied };
+        let conn = Conn { js, work, done, archive, kv, listener: Mutex::new(None), follower: Mutex::new(None), denied };
         // PEO_LOG=1: the log lines go to stderr, prefixed with the connection's name
         // (for nodes in any language; `with_log` replaces it).
         let log: Option<Log> = match std::env::var("PEO_LOG").as_deref() {
