@@ -12,7 +12,8 @@ in Lambda; every other request goes to moto's server behind it.
     python local_aws.py --port 5000 --function peo-node
     AWS_LAMBDA_RUNTIME_API=127.0.0.1:<its port> python -m awslambdaric app.handler
 
-Each function's Runtime API has its own port (printed at start). Run ``python local_aws.py --help`` for the options. Test code imports ``start``.
+Each function's Runtime API has its own port (printed at start). Run
+``python local_aws.py --help`` for the options. Test code imports ``start``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from typing import Dict, List, Optional, Tuple
 
 RUNTIME = "/2018-06-01/runtime/"
 INVOKE = "/2015-03-31/functions/"
+ARN = "arn:aws:lambda:us-east-1:123456789012:function"
+TIMED_OUT = b'{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out"}'
 
 
 class _Invocation:
@@ -94,7 +97,7 @@ def _handler(gw: Gateway, runtime_of: Optional[str]) -> type:
                     {
                         "Lambda-Runtime-Aws-Request-Id": inv.id,
                         "Lambda-Runtime-Deadline-Ms": str(int(inv.deadline * 1000)),
-                        "Lambda-Runtime-Invoked-Function-Arn": f"arn:aws:lambda:us-east-1:123456789012:function:{function}",
+                        "Lambda-Runtime-Invoked-Function-Arn": f"{ARN}:{function}",
                         "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000",
                         "Content-Type": "application/json",
                     },
@@ -132,7 +135,11 @@ def _handler(gw: Gateway, runtime_of: Optional[str]) -> type:
                 gw.invocations += 1
             gw.queues[function].put(inv)
             if not inv.done.wait(gw.timeout):
-                self._reply(200, b'{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out"}', {"X-Amz-Function-Error": "Unhandled"})
+                self._reply(
+                    200,
+                    TIMED_OUT,
+                    {"X-Amz-Function-Error": "Unhandled"},
+                )
                 return True
             headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
             if inv.error is not None:
@@ -160,19 +167,19 @@ def _handler(gw: Gateway, runtime_of: Optional[str]) -> type:
                 return
             self._proxy(method)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self._any("GET")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self._any("POST")
 
-        def do_PUT(self) -> None:  # noqa: N802
+        def do_PUT(self) -> None:
             self._any("PUT")
 
-        def do_DELETE(self) -> None:  # noqa: N802
+        def do_DELETE(self) -> None:
             self._any("DELETE")
 
-        def do_HEAD(self) -> None:  # noqa: N802
+        def do_HEAD(self) -> None:
             self._any("HEAD")
 
     return Handler

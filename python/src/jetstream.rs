@@ -115,4 +115,28 @@ impl PyJetStream {
     fn stats_json(&self) -> String {
         self.0.stats().to_json().to_string()
     }
+    /// Starts following the mesh as `durable` (finished and dead-lettered objects until
+    /// acknowledged, and every new version).
+    fn follow(&self, py: Python<'_>, durable: &str) -> PyResult<()> {
+        py.detach(|| self.0.follow(durable)).or_raise()
+    }
+    /// The next update within `timeout` seconds: `(kind, id, data, error_code,
+    /// error_message, ack)`, or None.
+    #[allow(clippy::type_complexity)]
+    fn next_update<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: f64,
+    ) -> PyResult<Option<(&'static str, String, Bound<'py, PyBytes>, Option<String>, Option<String>, u64)>> {
+        let timeout = host::seconds(timeout, "timeout").or_raise()?;
+        let update = py.detach(|| self.0.next_update(timeout)).or_raise()?;
+        Ok(update.map(|u| {
+            let (code, message) = u.error.map_or((None, None), |(c, m)| (Some(c), Some(m)));
+            (u.kind.as_str(), u.id, PyBytes::new(py, &u.bytes), code, message, u.ack)
+        }))
+    }
+    /// Acknowledges a finished or dead-lettered object's update.
+    fn ack_update(&self, py: Python<'_>, ack: u64) -> PyResult<()> {
+        py.detach(|| self.0.ack_update(ack)).or_raise()
+    }
 }

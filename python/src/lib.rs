@@ -11,6 +11,7 @@
 mod convert;
 #[cfg(feature = "jetstream")]
 mod jetstream;
+mod stepfunctions;
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -558,5 +559,10 @@ fn _peo(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySession>()?;
     #[cfg(feature = "jetstream")]
     m.add_class::<jetstream::PyJetStream>()?;
+    m.add_function(wrap_pyfunction!(stepfunctions::sfn_request, m)?)?;
+    m.add_function(wrap_pyfunction!(stepfunctions::sfn_pointed, m)?)?;
+    m.add_function(wrap_pyfunction!(stepfunctions::sfn_reply, m)?)?;
+    m.add_function(wrap_pyfunction!(stepfunctions::sfn_relay_report, m)?)?;
+    m.add_function(wrap_pyfunction!(stepfunctions::sfn_error_name, m)?)?;
     Ok(())
 }

@@ -41,6 +41,11 @@ def test_stubs_match_the_compiled_module():
                 checked += 1
             public = {n for n in vars(cls) if not n.startswith("_")}
             assert public <= members, f"{node.name} has undeclared members {public - members}"
+        elif isinstance(node, ast.FunctionDef):
+            declared.add(node.name)
+            stub_params = [a.arg for a in node.args.args + node.args.kwonlyargs]
+            assert params(getattr(_peo, node.name)) == stub_params, f"{node.name}: {stub_params}"
+            checked += 1
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             declared.add(node.target.id)
             assert hasattr(_peo, node.target.id), node.target.id

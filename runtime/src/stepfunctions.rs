@@ -73,7 +73,8 @@ impl Pointer {
         json!({"bucket": self.bucket, "key": self.key, "id": self.id, "head": self.head, "size": self.size})
     }
 
-    fn from_json(v: &Value) -> Result<Pointer> {
+    /// Reads a pointer's JSON form, checked (`InvalidArgument` naming what is wrong).
+    pub fn from_json(v: &Value) -> Result<Pointer> {
         let field = |name: &str| {
             v.get(name).and_then(Value::as_str).map(str::to_owned).ok_or_else(|| {
                 Error::invalid_argument(format!(
@@ -131,6 +132,9 @@ pub enum Request {
         input: Option<String>,
         /// The id, when the payload gives one.
         id: Option<String>,
+        /// The task token given (already in `context`): the object goes to the mesh, and
+        /// a relay reports it.
+        token: Option<String>,
     },
 }
 
@@ -193,7 +197,13 @@ pub fn request(payload: &str) -> Result<Request> {
                 Some(Value::String(s)) => Some(s.clone()),
                 Some(_) => return Err(Error::invalid_argument("`id` must be 32 hex digits (a string)")),
             };
-            Ok(Request::Create { intent: text("intent")?.unwrap_or_default(), context, input: text("input")?, id })
+            Ok(Request::Create {
+                intent: text("intent")?.unwrap_or_default(),
+                context,
+                input: text("input")?,
+                id,
+                token,
+            })
         }
     }
 }
@@ -338,6 +348,51 @@ pub fn reply_json(reply: &Reply) -> String {
     .to_string()
 }
 
+/// What a relay saw of an object on the mesh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen<'a> {
+    /// A new version (it still moves).
+    Progress,
+    /// Its final version.
+    Finished,
+    /// Dead-lettered, with the error code and message the mesh gave.
+    Dead(&'a str, &'a str),
+}
+
+/// The error name a relay sends for an object the mesh dead-lettered.
+pub const DEAD_LETTER: &str = "peo.DeadLetter";
+
+/// What a relay sends to Step Functions for an object it saw, if the object carries a
+/// task token: `{"token", "action": "heartbeat" | "success" | "failure", "output",
+/// "error", "cause", "upload"}` as JSON text (`output` is the reply's body, which goes by
+/// pointer into `bucket` as a Lambda's reply does). `None`: nothing to send (no token,
+/// or bytes that are not an object).
+pub fn relay_report(seen: Seen<'_>, bytes: &[u8], bucket: Option<&str>, limits: &Limits) -> Result<Option<String>> {
+    let Ok(obj) = Object::from_bytes(bytes, limits) else {
+        return Ok(None);
+    };
+    let Some(token) = task_token(&obj) else {
+        return Ok(None);
+    };
+    let report = match seen {
+        Seen::Progress => json!({"token": token, "action": "heartbeat"}),
+        Seen::Dead(code, message) => {
+            json!({"token": token, "action": "failure", "error": DEAD_LETTER, "cause": format!("{code}: {message}")})
+        }
+        Seen::Finished => match reply(&obj, None, bucket) {
+            Ok(Reply { failure: Some((error, cause)), .. }) => {
+                json!({"token": token, "action": "failure", "error": error, "cause": cause})
+            }
+            Ok(r) => json!({
+                "token": token, "action": "success", "output": r.body,
+                "upload": r.upload.as_ref().map(Pointer::to_json),
+            }),
+            Err(e) => json!({"token": token, "action": "failure", "error": error_name(&e), "cause": e.to_string()}),
+        },
+    };
+    Ok(Some(report.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,5 +486,28 @@ mod tests {
         let reply: Value = serde_json::from_str(&reply_json(&r)).unwrap();
         assert_eq!(reply["failure"], json!({"error": "Order.Invalid", "cause": "no lines"}));
         assert_eq!(error_name(&Error::policy("no")), "peo.Policy");
+    }
+
+    #[test]
+    fn a_relay_reports_only_for_objects_with_a_token() {
+        let limits = Limits::default();
+        let plain = create(None);
+        assert_eq!(relay_report(Seen::Finished, &plain.to_bytes(), None, &limits).unwrap(), None);
+        assert_eq!(relay_report(Seen::Progress, b"garbage", None, &limits).unwrap(), None);
+        let context = with_token(None, "tok").unwrap();
+        let with = create(Some(&context));
+        let report = |seen| -> Value {
+            serde_json::from_str(&relay_report(seen, &with.to_bytes(), None, &limits).unwrap().unwrap()).unwrap()
+        };
+        assert_eq!(report(Seen::Progress), json!({"token": "tok", "action": "heartbeat"}));
+        let dead = report(Seen::Dead("PEO_LIMIT", "too many deliveries"));
+        assert_eq!((dead["action"].as_str(), dead["error"].as_str()), (Some("failure"), Some(DEAD_LETTER)));
+        assert_eq!(dead["cause"], "PEO_LIMIT: too many deliveries");
+        // Running, so not a failure: the object goes back as the workflow's output.
+        let done = report(Seen::Finished);
+        assert_eq!(
+            (done["action"].as_str(), done["output"]["id"].as_str()),
+            (Some("success"), Some(&*with.id().to_hex()))
+        );
     }
 }
