@@ -13,7 +13,9 @@ without_rust python3 -m venv "$venv"
 without_rust "$venv/bin/pip" install -q --no-index --disable-pip-version-check "$wheel"
 echo "wheel: $(basename "$wheel") installed into a fresh venv in $(since "$t0"), no cargo or rustc on PATH"
 without_rust "$venv/bin/python" -c "import peo; print('import peo:', peo.__version__, 'wire format', peo.WIRE_FORMAT_VERSION, peo.__file__)"
-"$venv/bin/pip" install -q --disable-pip-version-check pytest mypy ruff==0.17.6 jsonschema==4.25.1   # python/pyproject.toml [test]
+# python/pyproject.toml [test]; boto3, moto and awslambdaric for the Step Functions tests
+"$venv/bin/pip" install -q --disable-pip-version-check pytest mypy ruff==0.17.6 jsonschema==4.25.1 \
+  boto3==1.44.8 "moto[server,stepfunctions,s3]==5.2.5" awslambdaric==4.2.2
 (cd python && without_rust "../$venv/bin/python" -m pytest -q tests)
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .

@@ -1,0 +1,274 @@
+"""peo inside AWS Step Functions, offline: the Lambda handler's payloads in process, and
+whole executions on moto's Step Functions with the handler in awslambdaric, nodes on
+``nats-server -js`` and the relay (docs/step-functions.md)."""
+
+import base64
+import json
+import pathlib
+import sys
+import threading
+import time
+
+import peo
+import peo.aws_lambda
+import pytest
+
+EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "step-functions"
+sys.path.insert(0, str(EXAMPLE))
+
+PASS = {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
+FAIL = {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Order.Invalid", "Cause": "no lines"}}}
+
+
+def obj_before(reply):
+    return peo.Object.from_bytes(base64.b64decode(reply["object"]))
+
+
+def node():
+    return peo.Node("lambda", domain="aws", trust="any")
+
+
+def test_a_payload_creates_or_carries_an_object_and_the_reply_carries_it_on():
+    handle = peo.aws_lambda.handler(node())
+    reply = handle({"intent": PASS, "input": {"n": 1}}, None)
+    assert (reply["status"], reply["output"], reply["disposition"]["kind"]) == ("succeeded", {"n": 1}, "terminated")
+    obj = peo.Object.from_bytes(base64.b64decode(reply["object"]))
+    assert (obj.id, obj.head, len(obj)) == (reply["id"], reply["head"], reply["records"])
+    obj.verify()
+
+    # An object mid-journey goes back out as it is, and comes in as `lambda:invoke` returns it.
+    plan = {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "elsewhere.step", "End": True}}}
+    reply = handle({"intent": plan}, None)
+    assert (reply["status"], reply["disposition"]["capability"]) == ("running", "elsewhere.step")
+    again = handle({"StatusCode": 200, "Payload": reply}, None)
+    # The same object, one visit longer (it delegates again: nobody here has the step).
+    assert again["id"] == reply["id"] and again["records"] > reply["records"]
+    longer = peo.Object.from_bytes(base64.b64decode(again["object"]))
+    assert longer.memory[: reply["records"]] == obj_before(reply).memory
+
+
+def test_failures_raise_under_the_objects_own_error_name():
+    handle = peo.aws_lambda.handler(node())
+    with pytest.raises(peo.aws_lambda.ObjectFailed) as e:
+        handle({"intent": FAIL}, None)
+    assert type(e.value).__name__ == "Order.Invalid" and e.value.error == "Order.Invalid"
+    assert str(e.value) == "no lines"
+    # peo's own refusals: peo.<Kind>.
+    for payload, name in [
+        ({"object": base64.b64encode(b"not an object").decode()}, "peo.Decode"),
+        ({"object": "!!"}, None),
+    ]:
+        with pytest.raises(Exception) as e:
+            handle(payload, None)
+        if name:
+            assert type(e.value).__name__ == name, e.value
+        else:
+            assert isinstance(e.value, peo.DecodeError)
+    strict = peo.Node("strict", domain="aws", trusted_keys=[peo.SigningKey.generate().public_key()])
+    obj = peo.Object.create(PASS)
+    with pytest.raises(peo.aws_lambda.ObjectFailed) as e:
+        peo.aws_lambda.handler(strict)({"object": base64.b64encode(obj.to_bytes()).decode()}, None)
+    assert type(e.value).__name__ == "peo.Signature"
+    with pytest.raises(peo.InvalidArgumentError, match="exactly one of"):
+        handle({"input": {}}, None)
+    with pytest.raises(peo.InvalidArgumentError, match="comes with an `intent`"):
+        handle({"object": base64.b64encode(obj.to_bytes()).decode(), "taskToken": "t"}, None)
+    with pytest.raises(TypeError, match="mesh"):
+        handle({"intent": PASS, "taskToken": "t"}, None)
+
+
+@pytest.fixture(scope="module")
+def stack():
+    from stack import Stack
+
+    s = Stack(lambda_env={"PYTHONPATH": f"{pathlib.Path(__file__).parent}:{EXAMPLE}"}, handler="sfn_lambda.handler")
+    yield s
+    s.close()
+
+
+def serve_in_thread(url, the_node):
+    stop = threading.Event()
+    t = threading.Thread(target=the_node.serve, args=(url,), kwargs={"stop": stop}, daemon=True)
+    t.start()
+    return stop, t
+
+
+def start_relay(stack, **kw):
+    stop = threading.Event()
+    counts = {}
+
+    def run():
+        counts.update(
+            peo.aws_lambda.relay(peo.JetStream(stack.nats_url), sfn=stack.client("stepfunctions"), stop=stop, **kw)
+        )
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return stop, t, counts
+
+
+def invoke(payload_path="$", **extra):
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "peo-node", "Payload.$": payload_path},
+        **extra,
+    }
+
+
+def test_an_object_past_256_kib_goes_by_pointer_and_arrives_intact(stack):
+    # The first Task makes the object large; its reply names it in S3; the second Task
+    # passes that reply on, and the Lambda fetches the object and checks it against it.
+    plan = {
+        "StartAt": "Grow",
+        "States": {
+            "Grow": {"Type": "Task", "Resource": "test.blob", "Next": "Pause"},
+            "Pause": {"Type": "Wait", "Seconds": 1, "Next": "Check"},
+            "Check": {"Type": "Task", "Resource": "test.check", "End": True},
+        },
+    }
+    workflow = {
+        "StartAt": "First",
+        "States": {
+            "First": invoke("$", ResultSelector={"Payload.$": "$.Payload"}, Next="Pause"),
+            "Pause": {"Type": "Wait", "Seconds": 2, "Next": "Second"},
+            "Second": invoke("$.Payload", End=True),
+        },
+    }
+    # The first visit ends dormant in `Pause` (a reply by pointer); after the workflow's
+    # own wait, the second Lambda fetches it, checks it and finishes it.
+    d = stack.run(stack.machine(workflow, "pointer"), {"intent": plan, "input": {"n": 7}}, "pointer-1")
+    assert d["status"] == "SUCCEEDED", stack.stack_log()[-3000:]
+    first = next(
+        json.loads(e["taskSucceededEventDetails"]["output"])["Payload"]
+        for e in stack.history(d["executionArn"])
+        if "taskSucceededEventDetails" in e
+    )
+    assert (first["status"], first["disposition"]["kind"]) == ("dormant", "dormant")
+    assert "object" not in first and first["pointer"]["key"].startswith(f"peo/{first['id']}/")
+    out = json.loads(d["output"])["Payload"]
+    assert (out["status"], out["output"]) == ("succeeded", {"blob_bytes": 200 * 1024, "n": 7})
+    assert out["id"] == first["id"] and "pointer" in out
+    body = stack.s3.get_object(Bucket=out["pointer"]["bucket"], Key=out["pointer"]["key"])["Body"].read()
+    assert len(base64.b64encode(body)) > 256 * 1024 and len(json.dumps(out)) < 256 * 1024
+    obj = peo.Object.from_bytes(body)
+    assert (obj.id, obj.head) == (out["id"], out["pointer"]["head"])
+    obj.verify()
+
+
+def test_a_token_task_is_completed_by_the_relay_and_failures_reach_the_catch(stack):
+    worker = peo.Node("py-worker", domain="edge", trust="any")
+
+    @worker.handler("edge.work")
+    def work(data):
+        if data.get("fail"):
+            raise peo.TaskFailed("Edge.Broken", "failed on purpose")
+        return {**data, "worked": True}
+
+    stop_worker, _ = serve_in_thread(stack.nats_url, worker)
+    stop_relay, relay_thread, counts = start_relay(stack, heartbeat_every=0.2)
+    plan = {"StartAt": "W", "States": {"W": {"Type": "Task", "Resource": "edge.work", "End": True}}}
+    workflow = {
+        "StartAt": "Away",
+        "States": {
+            "Away": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {
+                    "FunctionName": "peo-node",
+                    "Payload": {"intent": plan, "input.$": "$", "taskToken.$": "$$.Task.Token"},
+                },
+                "TimeoutSeconds": 60,
+                "Catch": [{"ErrorEquals": ["Edge.Broken"], "ResultPath": "$.error", "Next": "Caught"}],
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "Parameters": {"caught.$": "$.error"}, "End": True},
+        },
+    }
+    machine = stack.machine(workflow, "token")
+    try:
+        ok = d = stack.run(machine, {"n": 1}, "token-ok")
+        assert d["status"] == "SUCCEEDED", stack.stack_log()[-3000:]
+        out = json.loads(d["output"])
+        assert (out["status"], out["output"]) == ("succeeded", {"n": 1, "worked": True})
+        obj = peo.JetStream(stack.nats_url).get(out["id"])
+        assert list(dict.fromkeys(r.node.domain for r in obj.memory if r.node.id)) == ["aws", "edge"]
+        obj.verify()
+
+        # SendTaskFailure with the object's own error name reaches the Catch.
+        d = stack.run(machine, {"fail": True}, "token-fail")
+        assert d["status"] == "SUCCEEDED"
+        # (moto 5.2.5's SendTaskFailure drops the cause, so only the name can be checked here;
+        # the cause the relay sends is the object's: peo_runtime's relay_report test.)
+        assert json.loads(d["output"])["caught"]["Error"] == "Edge.Broken"
+        failed = [
+            e["taskFailedEventDetails"] for e in stack.history(d["executionArn"]) if "taskFailedEventDetails" in e
+        ]
+        assert [f["error"] for f in failed] == ["Edge.Broken"], failed
+
+        # A second relay (another name, so it reads PEO_DONE from the start) completes
+        # both again, as a redelivery would: harmless. (Step Functions refuses a second
+        # completion, which the relay counts as gone; moto 5.2.5 accepts some and ignores
+        # them.) Both executions stay as they ended.
+        _stop2, t2, counts2 = start_relay(stack, name="second-relay", idle_timeout=3)
+        t2.join(30)
+        assert counts2["succeeded"] + counts2["failed"] + counts2["gone"] == 2 and counts2["errors"] == 0, counts2
+        for before in (ok, d):
+            after = stack.sfn.describe_execution(executionArn=before["executionArn"])
+            assert (after["status"], after.get("output")) == (before["status"], before.get("output"))
+    finally:
+        stop_relay.set()
+        relay_thread.join()
+        stop_worker.set()
+    assert counts["succeeded"] >= 1 and counts["failed"] >= 1, counts
+
+
+def test_heartbeats_keep_a_task_alive_while_the_object_moves_and_it_times_out_without(stack):
+    # Two nodes take turns, so every step is a hop: a new version on the mesh, which is
+    # what the relay beats for (one long visit commits nothing until it ends).
+    stops = []
+    for name in ("odd", "even"):
+        slow = peo.Node(f"py-{name}", domain="edge", trust="any")
+        slow.add_handler(f"edge.{name}", lambda data: (time.sleep(0.6), {"n": data.get("n", 0) + 1})[1])
+        stops.append(serve_in_thread(stack.nats_url, slow)[0])
+    names = ["odd", "even"]
+    steps = {f"S{i}": {"Type": "Task", "Resource": f"edge.{names[i % 2]}", "Next": f"S{i + 1}"} for i in range(6)}
+    steps["S6"] = {"Type": "Task", "Resource": "edge.odd", "End": True}
+    plan = {"StartAt": "S0", "States": steps}
+    workflow = {
+        "StartAt": "Away",
+        "States": {
+            "Away": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {
+                    "FunctionName": "peo-node",
+                    "Payload": {"intent": plan, "input": {"n": 0}, "taskToken.$": "$$.Task.Token"},
+                },
+                "HeartbeatSeconds": 2,
+                "End": True,
+            }
+        },
+    }
+    machine = stack.machine(workflow, "heartbeat")
+    try:
+        # Seven steps of 0.6 s: about 4 s, twice the heartbeat, so only the beats keep it.
+        stop_relay, relay_thread, counts = start_relay(stack, heartbeat_every=0.5)
+        d = stack.run(machine, {}, "beating")
+        stop_relay.set()
+        relay_thread.join()
+        assert d["status"] == "SUCCEEDED", stack.stack_log()[-3000:]
+        assert json.loads(d["output"])["output"] == {"n": 7}
+        assert counts["heartbeats"] >= 3, counts
+
+        # No relay: nobody beats, and the task times out.
+        t0 = time.monotonic()
+        d = stack.run(machine, {}, "silent")
+        # The task sets no TimeoutSeconds: only the 2 s heartbeat can end it, and it does
+        # so before the object would finish (AWS names it States.HeartbeatTimeout; moto
+        # 5.2.5 reports it as States.Timeout).
+        assert (d["status"], d.get("error")) in [("FAILED", "States.HeartbeatTimeout"), ("FAILED", "States.Timeout")]
+        assert time.monotonic() - t0 < 4.0
+    finally:
+        for stop in stops:
+            stop.set()
