@@ -177,6 +177,33 @@ export interface NativeReply {
   names?: Array<string>
 }
 
+/** The error name a Lambda throws for a peo error of `code` (`PEO_POLICY` -> `peo.Policy`). */
+export declare function sfnErrorName(code: string): string
+
+/** The object a pointer's bytes hold, checked against the pointer. */
+export declare function sfnPointed(pointerJson: string, data: Buffer): NativeObject
+
+/** The reply for an object after a visit: `{"body", "upload", "failure"}` (JSON text). */
+export declare function sfnReply(obj: NativeObject, dispositionJson?: string | undefined | null, bucket?: string | undefined | null): string
+
+/** Reads a Lambda's payload (JSON text). */
+export declare function sfnRequest(payload: string): SfnRequest
+
+/**
+ * A Lambda payload, read: `kind` is `object` (`bytes`), `pointer` (`pointer`, JSON
+ * text) or `create` (`intent`, `context`, `input`, `id`, `token`).
+ */
+export interface SfnRequest {
+  kind: string
+  bytes?: Buffer
+  pointer?: string
+  intent?: string
+  context?: string
+  input?: string
+  id?: string
+  token?: string
+}
+
 /** The library's version. */
 export declare function version(): string
 

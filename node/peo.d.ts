@@ -317,6 +317,57 @@ export class TaskFailed extends Error {
   readonly cause: string | null
 }
 
+/**
+ * Thrown by a Lambda handler for an object that ended without succeeding: `name` is the
+ * object's error name (`Order.Invalid`, `States.Timeout`, `peo.Policy`).
+ */
+export class ObjectFailed extends Error {
+  constructor(error: string, cause: string)
+  readonly error: string
+}
+
+/** Where S3 keeps an object too large to pass through a workflow inline. */
+export interface LambdaPointer {
+  readonly bucket: string
+  /** `peo/<id>/<head>.peo` */
+  readonly key: string
+  readonly id: string
+  readonly head: string
+  readonly size: number
+}
+
+/** What a peo Lambda returns (docs/step-functions.md). */
+export interface LambdaReply {
+  readonly id: string
+  readonly status: 'running' | 'dormant' | 'succeeded' | 'failed' | 'expired' | 'rejected'
+  readonly state: string
+  readonly head: string
+  readonly records: number
+  readonly output?: unknown
+  readonly error?: string
+  readonly cause?: string
+  readonly disposition?: Disposition
+  /** The object's bytes in base64, or `pointer` when they are past 256 KiB. */
+  readonly object?: string
+  readonly pointer?: LambdaPointer
+}
+
+export interface LambdaHandlerOptions {
+  /** Where an object created with a `taskToken` goes after the visit (required for such payloads). */
+  mesh?: JetStream | null
+  /** The S3 bucket for objects past 256 KiB (default `$PEO_S3_BUCKET`). */
+  bucket?: string | null
+  /** An `S3Client` of `@aws-sdk/client-s3` (default `new S3Client({})`). */
+  s3?: unknown
+}
+
+/**
+ * A Lambda handler that visits objects at `node`: the payload holds `object` (base64),
+ * `pointer` or `intent` (with `input`, `context`, `id`, and `taskToken` for a
+ * `.waitForTaskToken` Task); a `lambda:invoke` result passes on as it is.
+ */
+export function lambdaHandler(node: Node, options?: LambdaHandlerOptions): (event: unknown, context?: unknown) => Promise<LambdaReply>
+
 export type ErrorCode =
   | 'PEO_DECODE'
   | 'PEO_INTEGRITY'

@@ -13,6 +13,7 @@
 
 #[cfg(feature = "jetstream")]
 pub mod jetstream;
+pub mod stepfunctions;
 
 use std::cell::RefCell;
 use std::collections::HashMap;

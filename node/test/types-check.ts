@@ -67,6 +67,18 @@ function advised(): peo.Node {
   return node
 }
 
+async function lambda(node: peo.Node, js: peo.JetStream): Promise<string> {
+  const handler = peo.lambdaHandler(node, { mesh: js, bucket: 'objects' })
+  try {
+    const reply: peo.LambdaReply = await handler({ intent: { StartAt: 'A', States: {} } })
+    return reply.pointer ? reply.pointer.key : reply.status
+  } catch (e) {
+    if (e instanceof peo.ObjectFailed) return e.error
+    throw e
+  }
+}
+
 void main()
 void advised
+void lambda
 void mesh

@@ -29,6 +29,8 @@ git diff --exit-code -- node/index.js node/index.d.ts \
   || { echo "node/index.js or node/index.d.ts is stale: run scripts/dist and commit the result"; exit 1; }
 echo "napi: node/index.js and node/index.d.ts are up to date"
 [ -d node/node_modules/@napi-rs ] || (cd node && npm ci --ignore-scripts --no-audit --no-fund >/dev/null)
+# The Lambda handler's S3 client, as a user of it installs it (from the registry).
+(cd "$app" && npm install --no-audit --no-fund --no-save @aws-sdk/client-s3@3.1175.0 >/dev/null)
 (cd node && npx eslint . && echo "eslint: no problems" \
   && npx tsc --noEmit --strict --types node test/types-check.ts && echo "tsc: peo.d.ts checks" \
-  && PEO_NODE_PACKAGE="$app/node_modules/peo" without_rust node --test test/)
+  && PEO_NODE_PACKAGE="$app/node_modules/peo" PEO_TEST_PYTHON="$root/$venv/bin/python" without_rust node --test test/)
