@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 mod mesh;
 mod nats;
 mod node_toml;
+mod relay;
 mod sfn;
 mod svg;
 
@@ -174,6 +175,26 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Report objects that carry a Step Functions task token back to the workflow waiting
+    /// for them: SendTaskHeartbeat while they move, SendTaskSuccess or SendTaskFailure
+    /// when they finish (docs/step-functions.md). AWS settings come from the AWS SDK's
+    /// chain (AWS_REGION, credentials, AWS_ENDPOINT_URL).
+    Relay {
+        #[command(flatten)]
+        nats: nats::Mesh,
+        /// The relay's name: relays of one name share the work and resume where it stopped.
+        #[arg(long, default_value = "peo-sfn-relay")]
+        name: String,
+        /// At most one heartbeat per task this often, in seconds.
+        #[arg(long, default_value_t = 1.0)]
+        heartbeat_every: f64,
+        /// Stop after this many seconds without an update (default: run until killed).
+        #[arg(long)]
+        idle_exit: Option<f64>,
+        /// Do not print what the relay sends.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Put objects (files from `peo new`) into a JetStream mesh.
     Submit {
         #[command(flatten)]
@@ -282,6 +303,9 @@ fn main() -> ExitCode {
         Command::Run { mesh, input, dir } => mesh::run(&mesh, input.as_deref(), dir.as_deref()),
         Command::Serve { nats, node, ack_wait, max_deliver, idle_exit, quiet } => {
             nats::serve(&nats, &node, ack_wait, max_deliver, idle_exit, quiet)
+        }
+        Command::Relay { nats, name, heartbeat_every, idle_exit, quiet } => {
+            relay::relay(&nats, &name, heartbeat_every, idle_exit, quiet)
         }
         Command::Submit { nats, objects, wait, out, json } => nats::submit(&nats, &objects, wait, out.as_deref(), json),
         Command::Wait { nats, ids, timeout, out, json } => nats::wait(&nats, &ids, timeout, out.as_deref(), json),

@@ -73,7 +73,7 @@ impl Mesh {
     }
 }
 
-fn connect(mesh: &Mesh, options: Options) -> Res<JetStream> {
+pub(crate) fn connect(mesh: &Mesh, options: Options) -> Res<JetStream> {
     let options = Options { security: Some(mesh.security()), ..options };
     JetStream::connect(&mesh.nats, options).map_err(|e| e.to_string())
 }

@@ -47,6 +47,7 @@ mod follow;
 #[cfg(feature = "test-util")]
 mod local;
 mod permissions;
+pub mod relay;
 mod security;
 mod settle;
 pub use follow::{Update, UpdateKind};

@@ -111,3 +111,104 @@ fn a_dead_letter_comes_with_its_reason() {
     stop.store(true, Ordering::Relaxed);
     thread.join().unwrap();
 }
+
+/// The relay's AWS calls, recorded; the first `fail_first` completions fail with `code`.
+struct Recorder {
+    calls: std::sync::Mutex<Vec<String>>,
+    fail_first: std::sync::atomic::AtomicU32,
+    code: Option<&'static str>,
+}
+
+impl Recorder {
+    fn answer(&self, call: String) -> Result<(), peo_jetstream::relay::ReportError> {
+        self.calls.lock().unwrap().push(call);
+        if self.fail_first.load(Ordering::Relaxed) > 0 {
+            self.fail_first.fetch_sub(1, Ordering::Relaxed);
+            let code = self.code.map(str::to_owned);
+            return Err(peo_jetstream::relay::ReportError { code, message: "refused".into() });
+        }
+        Ok(())
+    }
+}
+
+impl peo_jetstream::relay::TaskReporter for Recorder {
+    fn heartbeat(&self, token: &str) -> Result<(), peo_jetstream::relay::ReportError> {
+        self.calls.lock().unwrap().push(format!("heartbeat {token}"));
+        Ok(())
+    }
+    fn success(&self, token: &str, output: &str) -> Result<(), peo_jetstream::relay::ReportError> {
+        let v: serde_json::Value = serde_json::from_str(output).unwrap();
+        self.answer(format!("success {token} {}", v["output"]))
+    }
+    fn failure(&self, token: &str, error: &str, cause: &str) -> Result<(), peo_jetstream::relay::ReportError> {
+        self.answer(format!("failure {token} {error} {cause}"))
+    }
+    fn upload(&self, _: &str, _: &str, _: &[u8]) -> Result<(), peo_jetstream::relay::ReportError> {
+        unreachable!("no bucket given")
+    }
+}
+
+fn relay_once(url: &str, recorder: &Recorder, name: &str) -> peo_jetstream::relay::RelayCounts {
+    let js = JetStream::connect(url, Options { ack_wait: Duration::from_secs(1), ..Options::default() }).unwrap();
+    let options = peo_jetstream::relay::RelayOptions {
+        name: name.into(),
+        heartbeat_every: Duration::from_secs(60),
+        idle_timeout: Some(Duration::from_millis(2500)),
+        bucket: None,
+    };
+    peo_jetstream::relay::relay(&js, recorder, &options, &mut || Ok(false), &|_| {}).unwrap()
+}
+
+#[test]
+fn the_relay_reports_once_accepted_and_again_after_an_error() {
+    let server = LocalServer::start().unwrap();
+    let url = server.url().to_owned();
+    let js = Arc::new(JetStream::connect(&url, Options::default()).unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (j, s) = (js.clone(), stop.clone());
+    let node = Node::new("n", "eu").with_trust(Trust::any()).handler("a.step", |i: &Invocation| {
+        if i.input["fail"] == json!(true) {
+            return Err(peo_runtime::HandlerError::new("Edge.Broken", "on purpose"));
+        }
+        Ok(json!({"ok": true}))
+    });
+    let thread =
+        std::thread::spawn(move || serve(&node, &*j, &ServeOptions { stop: Some(s), ..Default::default() }).unwrap());
+    let plan = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Resource": "a.step", "Next": "B"},
+        "B": {"Type": "Task", "Resource": "a.step", "End": true}}});
+    let with_token = |token: &str, input: serde_json::Value| {
+        let context = peo_runtime::stepfunctions::with_token(None, token).unwrap();
+        let context =
+            Context::from_json(&serde_json::from_str(&context).unwrap(), &peo_core::Limits::default()).unwrap();
+        Object::create(&plan, context, &input, &CreateOptions::default()).unwrap()
+    };
+    // Submitted before the relay follows: the progress watch starts with it, but every
+    // finish is on PEO_DONE for it.
+    let ok = js.submit(&with_token("tok-ok", json!({})).to_bytes()).unwrap();
+    let bad = js.submit(&with_token("tok-bad", json!({"fail": true})).to_bytes()).unwrap();
+    js.submit(&Object::create(&plan, Context::new(), &json!({}), &CreateOptions::default()).unwrap().to_bytes())
+        .unwrap();
+    assert_eq!(js.wait_done(&[ok, bad], Duration::from_secs(20)).unwrap().len(), 2);
+
+    // The first completion fails with a transient error: not acknowledged, so it comes
+    // again after the ack wait, and is then reported.
+    let flaky = Recorder { calls: Default::default(), fail_first: 1.into(), code: Some("ThrottlingException") };
+    let counts = relay_once(&url, &flaky, "relay");
+    assert_eq!((counts.succeeded, counts.failed, counts.errors, counts.skipped), (1, 1, 1, 1), "{counts:?}");
+    let calls = flaky.calls.lock().unwrap().clone();
+    assert!(calls.contains(&r#"success tok-ok {"ok":true}"#.to_owned()), "{calls:?}");
+    assert!(calls.contains(&"failure tok-bad Edge.Broken on purpose".to_owned()), "{calls:?}");
+    assert_eq!(calls.len(), 3, "{calls:?}");
+
+    // All acknowledged: the same relay name has nothing left.
+    let quiet = Recorder { calls: Default::default(), fail_first: 0.into(), code: None };
+    assert_eq!(relay_once(&url, &quiet, "relay"), Default::default());
+    // Another name reads them all again; the workflow no longer waits: gone, not errors.
+    let late = Recorder { calls: Default::default(), fail_first: 2.into(), code: Some("TaskTimedOut") };
+    let counts = relay_once(&url, &late, "late");
+    assert_eq!((counts.gone, counts.errors, counts.skipped), (2, 0, 1), "{counts:?}");
+
+    stop.store(true, Ordering::Relaxed);
+    thread.join().unwrap();
+}

@@ -4,10 +4,47 @@
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use peo_jetstream::relay::{ReportError, TaskReporter};
 use peo_jetstream::{Outcome, Poll, ServeOptions, Serving};
 use peo_runtime::host;
 
 use crate::{OrRaise, PyNode, take_pending};
+
+/// A Python object's AWS calls, for the relay: each method returns None or `(code,
+/// message)`; an exception is a failure with no code.
+struct PyReporter(Py<PyAny>);
+
+impl PyReporter {
+    fn call<A: for<'py> pyo3::call::PyCallArgs<'py>>(&self, method: &str, args: A) -> Result<(), ReportError> {
+        Python::attach(|py| match self.0.call_method1(py, method, args) {
+            Ok(r) if r.is_none(py) => Ok(()),
+            Ok(r) => match r.extract::<(Option<String>, String)>(py) {
+                Ok((code, message)) => Err(ReportError { code, message }),
+                Err(e) => Err(ReportError {
+                    code: None,
+                    message: format!("{method} returned neither None nor (code, message): {e}"),
+                }),
+            },
+            Err(e) => Err(ReportError { code: None, message: e.to_string() }),
+        })
+    }
+}
+
+impl TaskReporter for PyReporter {
+    fn heartbeat(&self, token: &str) -> Result<(), ReportError> {
+        self.call("heartbeat", (token,))
+    }
+    fn success(&self, token: &str, output: &str) -> Result<(), ReportError> {
+        self.call("success", (token, output))
+    }
+    fn failure(&self, token: &str, error: &str, cause: &str) -> Result<(), ReportError> {
+        self.call("failure", (token, error, cause))
+    }
+    fn upload(&self, bucket: &str, key: &str, bytes: &[u8]) -> Result<(), ReportError> {
+        let data = Python::attach(|py| PyBytes::new(py, bytes).unbind());
+        self.call("upload", (bucket, key, data))
+    }
+}
 
 /// A connection to a NATS JetStream mesh (docs/distributed.md).
 #[pyclass(frozen, module = "peo._peo", name = "JetStream")]
@@ -134,6 +171,56 @@ impl PyJetStream {
             let (code, message) = u.error.map_or((None, None), |(c, m)| (Some(c), Some(m)));
             (u.kind.as_str(), u.id, PyBytes::new(py, &u.bytes), code, message, u.ack)
         }))
+    }
+    /// Runs the Step Functions relay (peo_jetstream::relay) with `reporter`'s AWS calls:
+    /// its `heartbeat(token)`, `success(token, output)`, `failure(token, error, cause)` and
+    /// `upload(bucket, key, data)` return None when AWS accepted, or `(code, message)`.
+    /// Returns the counts as JSON text.
+    #[pyo3(signature = (reporter, name, heartbeat_every, idle_timeout, bucket, stop, log))]
+    #[allow(clippy::too_many_arguments)]
+    fn relay(
+        &self,
+        py: Python<'_>,
+        reporter: Py<PyAny>,
+        name: String,
+        heartbeat_every: f64,
+        idle_timeout: Option<f64>,
+        bucket: Option<String>,
+        stop: Option<Py<PyAny>>,
+        log: Option<Py<PyAny>>,
+    ) -> PyResult<String> {
+        let options = peo_jetstream::relay::RelayOptions {
+            name,
+            heartbeat_every: host::seconds(heartbeat_every, "heartbeat_every").or_raise()?,
+            idle_timeout: idle_timeout.map(|s| host::seconds(s, "idle_timeout")).transpose().or_raise()?,
+            bucket,
+        };
+        let reporter = PyReporter(reporter);
+        let mut raised: Option<PyErr> = None;
+        let mut should_stop = || -> peo_core::Result<bool> {
+            Python::attach(|py| {
+                let stopped = py.check_signals().and_then(|()| match &stop {
+                    Some(s) => s.call_method0(py, "is_set")?.is_truthy(py),
+                    None => Ok(false),
+                });
+                stopped.or_else(|e| {
+                    raised = Some(e);
+                    Ok(true)
+                })
+            })
+        };
+        let say = |line: &str| {
+            if let Some(log) = &log {
+                Python::attach(|py| {
+                    let _ = log.call1(py, (line,));
+                })
+            }
+        };
+        let counts = py.detach(|| peo_jetstream::relay::relay(&self.0, &reporter, &options, &mut should_stop, &say));
+        if let Some(e) = raised {
+            return Err(e);
+        }
+        counts.map(|c| c.to_json().to_string()).or_raise()
     }
     /// Acknowledges a finished or dead-lettered object's update.
     fn ack_update(&self, py: Python<'_>, ack: u64) -> PyResult<()> {

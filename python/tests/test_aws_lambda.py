@@ -5,6 +5,8 @@ whole executions on moto's Step Functions with the handler in awslambdaric, node
 import base64
 import json
 import pathlib
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -221,6 +223,48 @@ def test_a_token_task_is_completed_by_the_relay_and_failures_reach_the_catch(sta
         relay_thread.join()
         stop_worker.set()
     assert counts["succeeded"] >= 1 and counts["failed"] >= 1, counts
+
+
+def test_peo_relay_reports_the_same_way(stack, root):
+    """`peo relay` (the AWS SDK for Rust) runs the same loop as the Python relay."""
+    worker = peo.Node("py-worker-2", domain="edge", trust="any")
+    worker.add_handler("edge.other", lambda data: {**data, "by": "edge"})
+    stop_worker, _ = serve_in_thread(stack.nats_url, worker)
+    plan = {"StartAt": "W", "States": {"W": {"Type": "Task", "Resource": "edge.other", "End": True}}}
+    workflow = {
+        "StartAt": "Away",
+        "States": {
+            "Away": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {
+                    "FunctionName": "peo-node",
+                    "Payload": {"intent": plan, "input.$": "$", "taskToken.$": "$$.Task.Token"},
+                },
+                "TimeoutSeconds": 60,
+                "End": True,
+            }
+        },
+    }
+    env = dict(stack.env, AWS_REGION="us-east-1")
+    relay = subprocess.Popen(
+        [str(root / "target" / "release" / "peo"), "relay", "--nats", stack.nats_url, "--name", "cli-relay"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        d = stack.run(stack.machine(workflow, "cli-relay"), {"n": 3}, "cli-relay-1")
+    finally:
+        relay.send_signal(signal.SIGTERM)
+        out = relay.communicate(timeout=20)[0]
+        stop_worker.set()
+    assert d["status"] == "SUCCEEDED", out
+    assert json.loads(d["output"])["output"] == {"n": 3, "by": "edge"}
+    # (It reads PEO_DONE from the start, so the earlier tests' finishes come again too.)
+    counts = json.loads(out.strip().splitlines()[-1].split(": ", 2)[-1])
+    assert "SendTaskSuccess" in out and counts["succeeded"] >= 1 and counts["errors"] == 0, out
 
 
 def test_heartbeats_keep_a_task_alive_while_the_object_moves_and_it_times_out_without(stack):

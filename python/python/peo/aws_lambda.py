@@ -17,21 +17,17 @@ clients you pass.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import threading
-import time
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from . import _peo
 from ._api import JetStream, Node, Object
 from .errors import PeoError
 
 __all__ = ["ObjectFailed", "handler", "relay"]
-
-#: Errors of the AWS APIs that mean the task is no longer waiting: a completion after
-#: the first (redeliveries make completion at-least-once), a task that timed out.
-GONE = ("InvalidToken", "TaskDoesNotExist", "TaskTimedOut")
 
 
 class ObjectFailed(Exception):
@@ -59,8 +55,7 @@ def _failure(error: str, cause: str) -> ObjectFailed:
 def _client(given: Any, service: str) -> Any:
     if given is not None:
         return given
-    import boto3  # the Lambda runtime has it; elsewhere: pip install boto3
-
+    boto3 = importlib.import_module("boto3")  # the Lambda runtime has it; elsewhere: pip install boto3
     return boto3.client(service)
 
 
@@ -108,8 +103,8 @@ def handler(
                 obj = Object.from_bytes(data)
             elif kind == "pointer":
                 p = json.loads(data)
-                body = s3_client().get_object(Bucket=p["bucket"], Key=p["key"])["Body"].read()
-                obj = Object(_peo.sfn_pointed(data, body))
+                fetched = s3_client().get_object(Bucket=p["bucket"], Key=p["key"])["Body"].read()
+                obj = Object(_peo.sfn_pointed(data, fetched))
             else:
                 intent, ctx, inp, oid, token = data
                 obj = Object.create(intent, ctx, None if inp is None else json.loads(inp), id=oid)
@@ -127,10 +122,40 @@ def handler(
             s3_client().put_object(Bucket=reply["upload"]["bucket"], Key=reply["upload"]["key"], Body=visit.bytes)
         if reply["failure"] is not None:
             raise _failure(reply["failure"]["error"], reply["failure"]["cause"])
-        body: Dict[str, Any] = reply["body"]
-        return body
+        result: Dict[str, Any] = reply["body"]
+        return result
 
     return handle
+
+
+class _Boto:
+    """The relay's AWS calls with boto3 clients: None when AWS accepted, else the error's
+    code (botocore's ``ClientError``; None when AWS could not be reached) and message."""
+
+    def __init__(self, sfn: Any, s3: Any) -> None:
+        self.sfn = sfn
+        self.s3 = s3
+
+    @staticmethod
+    def _call(fn: Callable[..., Any], **kw: Any) -> Optional[Tuple[Optional[str], str]]:
+        try:
+            fn(**kw)
+            return None
+        except Exception as e:  # botocore's ClientError carries the service's code
+            code = getattr(e, "response", {}).get("Error", {}).get("Code")
+            return (code, str(e))
+
+    def heartbeat(self, token: str) -> Optional[Tuple[Optional[str], str]]:
+        return self._call(self.sfn.send_task_heartbeat, taskToken=token)
+
+    def success(self, token: str, output: str) -> Optional[Tuple[Optional[str], str]]:
+        return self._call(self.sfn.send_task_success, taskToken=token, output=output)
+
+    def failure(self, token: str, error: str, cause: str) -> Optional[Tuple[Optional[str], str]]:
+        return self._call(self.sfn.send_task_failure, taskToken=token, error=error, cause=cause)
+
+    def upload(self, bucket: str, key: str, data: bytes) -> Optional[Tuple[Optional[str], str]]:
+        return self._call(_client(self.s3, "s3").put_object, Bucket=bucket, Key=key, Body=data)
 
 
 def relay(
@@ -157,61 +182,15 @@ def relay(
     ``TaskDoesNotExist``, ``TaskTimedOut``) counts as done. Runs until ``stop`` is set
     or ``idle_timeout`` seconds pass without an update; returns the counts
     (``heartbeats``, ``succeeded``, ``failed``, ``gone``, ``skipped``, ``errors``).
+    The loop is ``peo_jetstream::relay``, the same as ``peo relay``'s.
 
     ``sfn``: a boto3 Step Functions client (default ``boto3.client("stepfunctions")``);
     ``s3`` and ``bucket`` as for ``handler``, for outputs past 256 KiB."""
     if not isinstance(mesh, JetStream):
         raise TypeError(f"mesh must be a peo.JetStream, not {type(mesh).__name__}")
-    client = _client(sfn, "stepfunctions")
+    reporter = _Boto(_client(sfn, "stepfunctions"), s3)
     where = bucket or os.environ.get("PEO_S3_BUCKET") or None
-    counts = {"heartbeats": 0, "succeeded": 0, "failed": 0, "gone": 0, "skipped": 0, "errors": 0}
-    beaten: Dict[str, float] = {}
-    native = mesh._native
-    native.follow(name)
-    say = log or (lambda line: None)
-    last = time.monotonic()
-    while stop is None or not stop.is_set():
-        update = native.next_update(0.25)
-        if update is None:
-            if idle_timeout is not None and time.monotonic() - last > idle_timeout:
-                break
-            continue
-        last = time.monotonic()
-        kind, oid, data, code, message, ack = update
-        text = _peo.sfn_relay_report(kind, data, code, message, where)
-        if text is None:
-            counts["skipped"] += kind != "progress"
-            native.ack_update(ack)
-            continue
-        report: Mapping[str, Any] = json.loads(text)
-        token = report["token"]
-        try:
-            if report["action"] == "heartbeat":
-                if time.monotonic() - beaten.get(token, 0.0) >= heartbeat_every:
-                    beaten[token] = time.monotonic()
-                    client.send_task_heartbeat(taskToken=token)
-                    counts["heartbeats"] += 1
-            elif report["action"] == "success":
-                if report.get("upload"):
-                    up = report["upload"]
-                    _client(s3, "s3").put_object(Bucket=up["bucket"], Key=up["key"], Body=data)
-                client.send_task_success(taskToken=token, output=json.dumps(report["output"]))
-                counts["succeeded"] += 1
-                say(f"{oid}: SendTaskSuccess")
-            else:
-                client.send_task_failure(taskToken=token, error=report["error"][:256], cause=report["cause"][:32768])
-                counts["failed"] += 1
-                say(f"{oid}: SendTaskFailure {report['error']}")
-        except Exception as e:  # botocore's ClientError, by its code
-            err = getattr(e, "response", {}).get("Error", {}).get("Code")
-            if err not in GONE:
-                # Not acknowledged: the finish is delivered again (after the ack wait).
-                counts["errors"] += 1
-                say(f"{oid}: {report['action']} failed: {e}")
-                continue
-            counts["gone"] += report["action"] != "heartbeat"
-            say(f"{oid}: the task is gone ({err})")
-        if report["action"] != "heartbeat":
-            beaten.pop(token, None)
-        native.ack_update(ack)
+    counts: Dict[str, int] = json.loads(
+        mesh._native.relay(reporter, name, float(heartbeat_every), idle_timeout, where, stop, log)
+    )
     return counts
