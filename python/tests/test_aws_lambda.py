@@ -118,6 +118,25 @@ def invoke(payload_path="$", **extra):
     }
 
 
+def away(plan, input_path="$", **task):
+    """A workflow whose one Task hands a new object (from `plan`) to the mesh with its
+    task token and waits for it; `task` adds fields to the Task (Catch, HeartbeatSeconds)."""
+    payload = {"intent": plan, "taskToken.$": "$$.Task.Token"}
+    payload.update({"input.$": input_path} if isinstance(input_path, str) else {"input": input_path})
+    states = {
+        "Away": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": {"FunctionName": "peo-node", "Payload": payload},
+            "End": True,
+            **task,
+        }
+    }
+    if "Catch" in task:
+        states["Caught"] = {"Type": "Pass", "Parameters": {"caught.$": "$.error"}, "End": True}
+    return {"StartAt": "Away", "States": states}
+
+
 def test_an_object_past_256_kib_goes_by_pointer_and_arrives_intact(stack):
     # The first Task makes the object large; its reply names it in S3; the second Task
     # passes that reply on, and the Lambda fetches the object and checks it against it.
@@ -170,23 +189,8 @@ def test_a_token_task_is_completed_by_the_relay_and_failures_reach_the_catch(sta
     stop_worker, _ = serve_in_thread(stack.nats_url, worker)
     stop_relay, relay_thread, counts = start_relay(stack, heartbeat_every=0.2)
     plan = {"StartAt": "W", "States": {"W": {"Type": "Task", "Resource": "edge.work", "End": True}}}
-    workflow = {
-        "StartAt": "Away",
-        "States": {
-            "Away": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
-                "Parameters": {
-                    "FunctionName": "peo-node",
-                    "Payload": {"intent": plan, "input.$": "$", "taskToken.$": "$$.Task.Token"},
-                },
-                "TimeoutSeconds": 60,
-                "Catch": [{"ErrorEquals": ["Edge.Broken"], "ResultPath": "$.error", "Next": "Caught"}],
-                "End": True,
-            },
-            "Caught": {"Type": "Pass", "Parameters": {"caught.$": "$.error"}, "End": True},
-        },
-    }
+    catch = [{"ErrorEquals": ["Edge.Broken"], "ResultPath": "$.error", "Next": "Caught"}]
+    workflow = away(plan, TimeoutSeconds=60, Catch=catch)
     machine = stack.machine(workflow, "token")
     try:
         ok = d = stack.run(machine, {"n": 1}, "token-ok")
@@ -231,21 +235,7 @@ def test_peo_relay_reports_the_same_way(stack, root):
     worker.add_handler("edge.other", lambda data: {**data, "by": "edge"})
     stop_worker, _ = serve_in_thread(stack.nats_url, worker)
     plan = {"StartAt": "W", "States": {"W": {"Type": "Task", "Resource": "edge.other", "End": True}}}
-    workflow = {
-        "StartAt": "Away",
-        "States": {
-            "Away": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
-                "Parameters": {
-                    "FunctionName": "peo-node",
-                    "Payload": {"intent": plan, "input.$": "$", "taskToken.$": "$$.Task.Token"},
-                },
-                "TimeoutSeconds": 60,
-                "End": True,
-            }
-        },
-    }
+    workflow = away(plan, TimeoutSeconds=60)
     env = dict(stack.env, AWS_REGION="us-east-1")
     relay = subprocess.Popen(
         [str(root / "target" / "release" / "peo"), "relay", "--nats", stack.nats_url, "--name", "cli-relay"],
@@ -279,21 +269,7 @@ def test_heartbeats_keep_a_task_alive_while_the_object_moves_and_it_times_out_wi
     steps = {f"S{i}": {"Type": "Task", "Resource": f"edge.{names[i % 2]}", "Next": f"S{i + 1}"} for i in range(6)}
     steps["S6"] = {"Type": "Task", "Resource": "edge.odd", "End": True}
     plan = {"StartAt": "S0", "States": steps}
-    workflow = {
-        "StartAt": "Away",
-        "States": {
-            "Away": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
-                "Parameters": {
-                    "FunctionName": "peo-node",
-                    "Payload": {"intent": plan, "input": {"n": 0}, "taskToken.$": "$$.Task.Token"},
-                },
-                "HeartbeatSeconds": 2,
-                "End": True,
-            }
-        },
-    }
+    workflow = away(plan, {"n": 0}, HeartbeatSeconds=2)
     machine = stack.machine(workflow, "heartbeat")
     try:
         # Seven steps of 0.6 s: about 4 s, twice the heartbeat, so only the beats keep it.
