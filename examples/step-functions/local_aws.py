@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Dict, List, Optional, Tuple
@@ -126,7 +127,7 @@ def _handler(gw: Gateway, runtime_of: Optional[str]) -> type:
         def _invoke(self) -> bool:
             if not self.path.startswith(INVOKE):
                 return False
-            name = self.path[len(INVOKE) :].split("/")[0]
+            name = urllib.parse.unquote(self.path[len(INVOKE) :].split("/")[0])  # a name or an ARN
             function = name.rsplit(":function:", 1)[-1].split(":")[0]
             if function not in gw.queues:
                 return False

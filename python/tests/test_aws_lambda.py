@@ -177,6 +177,51 @@ def test_an_object_past_256_kib_goes_by_pointer_and_arrives_intact(stack):
     obj.verify()
 
 
+def test_the_plain_lambda_arn_form_and_routing_on_the_objects_status(stack):
+    # With the function's ARN as the Resource, the Task's result is the reply itself: a
+    # Choice routes on `$.status`, and a Retry on the object's own error name retries it.
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:peo-node"
+    workflow = {
+        "StartAt": "Visit",
+        "States": {
+            "Visit": {
+                "Type": "Task",
+                "Resource": arn,
+                "Retry": [{"ErrorEquals": ["Order.Invalid"], "MaxAttempts": 1, "IntervalSeconds": 1}],
+                "Catch": [{"ErrorEquals": ["Order.Invalid"], "ResultPath": "$.error", "Next": "Invalid"}],
+                "Next": "Route",
+            },
+            "Route": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.status", "StringEquals": "succeeded", "Next": "Done"}],
+                "Default": "Elsewhere",
+            },
+            "Done": {"Type": "Pass", "Parameters": {"total.$": "$.output.total"}, "End": True},
+            "Elsewhere": {"Type": "Pass", "Parameters": {"needs.$": "$.disposition.capability"}, "End": True},
+            "Invalid": {"Type": "Pass", "Parameters": {"invalid.$": "$.error.Error"}, "End": True},
+        },
+    }
+    machine = stack.machine(workflow, "plain-arn")
+    price = {
+        "StartAt": "V",
+        "States": {
+            "V": {"Type": "Task", "Resource": "order.validate", "Next": "P"},
+            "P": {"Type": "Task", "Resource": "order.price", "End": True},
+        },
+    }
+    lines = [{"sku": "A1", "qty": 2, "unit": 40}]
+    d = stack.run(machine, {"intent": price, "input": {"lines": lines}}, "plain-1")
+    assert (d["status"], json.loads(d["output"])) == ("SUCCEEDED", {"total": 80}), stack.stack_log()[-3000:]
+    away_plan = {"StartAt": "X", "States": {"X": {"Type": "Task", "Resource": "elsewhere.step", "End": True}}}
+    d = stack.run(machine, {"intent": away_plan}, "plain-2")
+    assert (d["status"], json.loads(d["output"])) == ("SUCCEEDED", {"needs": "elsewhere.step"})
+    d = stack.run(machine, {"intent": price, "input": {"lines": []}}, "plain-3")
+    assert (d["status"], json.loads(d["output"])) == ("SUCCEEDED", {"invalid": "Order.Invalid"})
+    # Retried once on its own name, then caught: two failed invocations.
+    failed = [e for e in stack.history(d["executionArn"]) if "Failed" in e["type"] and "Execution" not in e["type"]]
+    assert len(failed) == 2, [e["type"] for e in failed]
+
+
 def test_a_token_task_is_completed_by_the_relay_and_failures_reach_the_catch(stack):
     worker = peo.Node("py-worker", domain="edge", trust="any")
 
