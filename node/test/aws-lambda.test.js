@@ -43,6 +43,8 @@ test('failures throw under the error name the object gives', async () => {
   await assert.rejects(handle({ object: '!!' }), peo.DecodeError)
   const strict = new peo.Node({ id: 'strict', domain: 'aws', trustedKeys: [peo.SigningKey.generate().publicKey()] })
   await assert.rejects(peo.lambdaHandler(strict)({ object: b64(peo.Object.create(PASS)) }), { name: 'peo.Signature' })
+  const refusing = new peo.Node({ id: 'shut', domain: 'aws', trust: 'any', policy: 'forbid(principal, action, resource);' })
+  await assert.rejects(peo.lambdaHandler(refusing)({ intent: PASS }), (e) => e.name === 'peo.Policy' && /may not act/.test(e.message))
   await assert.rejects(handle({ input: {} }), (e) => e instanceof peo.InvalidArgumentError && /exactly one of/.test(e.message))
   await assert.rejects(handle({ object: b64(peo.Object.create(PASS)), taskToken: 't' }), /comes with an `intent`/)
   await assert.rejects(handle({ intent: PASS, taskToken: 't' }), (e) => e instanceof TypeError && /mesh/.test(e.message))

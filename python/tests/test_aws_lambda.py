@@ -71,6 +71,11 @@ def test_failures_raise_under_the_objects_own_error_name():
     with pytest.raises(peo.aws_lambda.ObjectFailed) as e:
         peo.aws_lambda.handler(strict)({"object": base64.b64encode(obj.to_bytes()).decode()}, None)
     assert type(e.value).__name__ == "peo.Signature"
+    # A policy refusal is its own name.
+    refusing = peo.Node("shut", domain="aws", trust="any", policy="forbid(principal, action, resource);")
+    with pytest.raises(peo.aws_lambda.ObjectFailed) as e:
+        peo.aws_lambda.handler(refusing)({"intent": PASS}, None)
+    assert type(e.value).__name__ == "peo.Policy" and "may not act" in str(e.value), e.value
     with pytest.raises(peo.InvalidArgumentError, match="exactly one of"):
         handle({"input": {}}, None)
     with pytest.raises(peo.InvalidArgumentError, match="comes with an `intent`"):

@@ -292,7 +292,7 @@ pub fn reply(obj: &Object, disposition: Option<&Value>, bucket: Option<&str>) ->
         "status": obj.status().as_str(),
         "state": obj.state(),
         "head": obj.head().to_hex(),
-        "records": obj.memory().last().map_or(0, |r| r.decode().map_or(0, |r| r.seq + 1)),
+        "records": obj.written(),
     });
     let mut failure = None;
     if let Some(Ending { status, output, error }) = end {
