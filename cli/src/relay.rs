@@ -62,7 +62,9 @@ pub(crate) fn relay(
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the AWS client's runtime: {e}"))?;
-    let config = rt.block_on(aws_config::defaults(aws_config::BehaviorVersion::latest()).load());
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    let config = rt.block_on(aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https).load());
     if config.region().is_none() {
         return Err("no AWS region: set AWS_REGION (or a profile's region)".into());
     }

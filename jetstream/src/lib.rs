@@ -537,6 +537,8 @@ impl JetStream {
     /// Connects to a NATS server with JetStream enabled, creating the streams and the
     /// bucket if they do not exist.
     pub fn connect(url: &str, options: Options) -> Result<JetStream> {
+        // Ring, as async-nats uses, unless the program chose a provider already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("peo-nats")
