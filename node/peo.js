@@ -501,6 +501,8 @@ class Node {
     if (key !== undefined && key !== null) {
       if (!(key instanceof SigningKey)) throw new TypeError(`key must be a SigningKey, not ${describe(key)}`)
       call(() => this._native.setKey(key.toBytes()))
+      // It also signs what this node creates (lambdaHandler's new objects).
+      this._seed = key.toBytes()
     }
     if (trustedKeys !== undefined && trustedKeys !== null) {
       const keys = keyList(trustedKeys)
@@ -839,7 +841,10 @@ function lambdaHandler(node, { mesh, bucket, s3 } = {}) {
         obj = new PeoObject(call(() => native.sfnPointed(req.pointer, body)))
       } else {
         obj = new PeoObject(
-          call(() => native.NativeObject.create(req.intent, req.context ?? null, req.input ?? '{}', req.id ?? null, null, null)),
+          // Signed by the node's key: whoever trusts the node trusts its genesis.
+          call(() =>
+            native.NativeObject.create(req.intent, req.context ?? null, req.input ?? '{}', req.id ?? null, null, node._seed ?? null),
+          ),
         )
       }
       if (req.token != null && !mesh) throw new TypeError('a payload with a taskToken needs lambdaHandler(node, { mesh })')

@@ -191,6 +191,11 @@ enum Command {
         /// Stop after this many seconds without an update (default: run until killed).
         #[arg(long)]
         idle_exit: Option<f64>,
+        /// Report only finishes that verify under this trust: public keys (hex, or `.pub`
+        /// files from `peo keygen`, comma-separated) or one trust file (`.toml` holding
+        /// `trust = [...]`, or `.json`). Without it a finish signed by any key is reported.
+        #[arg(long, value_delimiter = ',')]
+        trust: Vec<String>,
         /// Do not print what the relay sends.
         #[arg(long)]
         quiet: bool,
@@ -304,8 +309,8 @@ fn main() -> ExitCode {
         Command::Serve { nats, node, ack_wait, max_deliver, idle_exit, quiet } => {
             nats::serve(&nats, &node, ack_wait, max_deliver, idle_exit, quiet)
         }
-        Command::Relay { nats, name, heartbeat_every, idle_exit, quiet } => {
-            relay::relay(&nats, &name, heartbeat_every, idle_exit, quiet)
+        Command::Relay { nats, name, heartbeat_every, idle_exit, trust, quiet } => {
+            relay::relay(&nats, &name, heartbeat_every, idle_exit, &trust, quiet)
         }
         Command::Submit { nats, objects, wait, out, json } => nats::submit(&nats, &objects, wait, out.as_deref(), json),
         Command::Wait { nats, ids, timeout, out, json } => nats::wait(&nats, &ids, timeout, out.as_deref(), json),

@@ -53,8 +53,11 @@ pub(crate) fn relay(
     name: &str,
     heartbeat_every: f64,
     idle_exit: Option<f64>,
+    trust: &[String],
     quiet: bool,
 ) -> Res<ExitCode> {
+    let trust = relay_trust(trust)?;
+    let options_trust_missing = trust.is_none();
     if !(heartbeat_every >= 0.0 && heartbeat_every.is_finite()) {
         return Err("--heartbeat-every must be a number of seconds".into());
     }
@@ -71,6 +74,11 @@ pub(crate) fn relay(
     let sdk = Sdk { sfn: aws_sdk_sfn::Client::new(&config), rt };
     let js = connect(mesh, Options { name: Some(format!("peo relay {name}")), ..Options::default() })?;
     println!("relay {name}: reporting objects with task tokens from {} to Step Functions", mesh.nats);
+    if options_trust_missing {
+        println!(
+            "relay {name}: no --trust: a finish signed by any key is reported (see docs/step-functions.md, \"Not guaranteed\")"
+        );
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, stop.clone()).map_err(|e| format!("cannot handle signals: {e}"))?;
@@ -80,6 +88,7 @@ pub(crate) fn relay(
         heartbeat_every: Duration::from_secs_f64(heartbeat_every),
         idle_timeout: idle_exit.map(Duration::from_secs_f64),
         bucket: None,
+        trust,
     };
     let started = Instant::now();
     let log = |line: &str| {
@@ -91,4 +100,22 @@ pub(crate) fn relay(
         run_relay(&js, &sdk, &options, &mut || Ok(stop.load(Ordering::Relaxed)), &log).map_err(|e| e.to_string())?;
     println!("relay {name}: stopped after {:.1} s: {}", started.elapsed().as_secs_f64(), counts.to_json());
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--trust`: keys (64 hex digits or `.pub` files from `peo keygen`), or one trust file
+/// as a node's `trust` names it (TOML holding `trust = [...]`, or JSON); none: `None`.
+fn relay_trust(specs: &[String]) -> Res<Option<peo_core::Trust>> {
+    let specs: Vec<&str> = specs.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
+    match specs.as_slice() {
+        [] => Ok(None),
+        [file] if file.ends_with(".toml") || file.ends_with(".json") => {
+            crate::read_trust(&toml::Value::String((*file).to_owned()), std::path::Path::new("."))
+                .map(Some)
+                .map_err(|e| format!("--trust {file}: {e}"))
+        }
+        keys => {
+            let keys = keys.iter().map(|k| crate::read_public_key(k)).collect::<Res<Vec<_>>>()?;
+            Ok(Some(peo_core::Trust::keys(keys)))
+        }
+    }
 }

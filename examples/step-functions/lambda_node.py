@@ -4,8 +4,10 @@ created with the workflow's task token, reserved here, then sent to the mesh).
 
 Lambda runs it as ``lambda_node.handler``; offline, ``python -m awslambdaric
 lambda_node.handler`` does, against local_aws.py. Settings come from the environment:
-``PEO_NATS_URL`` (the mesh), ``PEO_S3_BUCKET`` (objects past 256 KiB) and boto3's own
-(``AWS_ENDPOINT_URL`` ...).
+``PEO_NATS_URL`` (the mesh), ``PEO_S3_BUCKET`` (objects past 256 KiB), ``PEO_NODE_KEY``
+(the node's signing key: 64 hex digits of its seed; it signs the node's visits and the
+objects it creates, so a relay given ``--trust`` with its public key reports them) and
+boto3's own (``AWS_ENDPOINT_URL`` ...).
 """
 
 import os
@@ -13,7 +15,9 @@ import os
 import peo
 import peo.aws_lambda
 
-node = peo.Node("lambda-eu-west-1", domain="aws", trust="any")
+seed = os.environ.get("PEO_NODE_KEY")
+key = peo.SigningKey.from_bytes(bytes.fromhex(seed)) if seed else None
+node = peo.Node("lambda-eu-west-1", domain="aws", trust="any", key=key)
 
 
 @node.handler("order.validate")

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use peo_core::Trust;
 use peo_runtime::stepfunctions::{self as sfn, Seen};
 
 use super::*;
@@ -47,6 +48,13 @@ pub struct RelayOptions {
     /// The S3 bucket for outputs past 256 KiB (`None`: such an output is reported as a
     /// `peo.Limit` failure that says so).
     pub bucket: Option<String>,
+    /// Whose finishes are reported: a finished object is verified under this trust
+    /// before it completes a task, and one that fails (signed by a key the trust does
+    /// not accept, or unsigned where it requires signatures) is dropped and counted as
+    /// `untrusted`. `None`: checked as `wait` checks it, with signatures valid under
+    /// any key (a participant allowed to publish to `peo.done.*` could then forge a
+    /// finish; docs/step-functions.md).
+    pub trust: Option<Trust>,
 }
 
 impl Default for RelayOptions {
@@ -56,6 +64,7 @@ impl Default for RelayOptions {
             heartbeat_every: Duration::from_secs(1),
             idle_timeout: None,
             bucket: None,
+            trust: None,
         }
     }
 }
@@ -75,13 +84,15 @@ pub struct RelayCounts {
     pub skipped: u64,
     /// Calls that failed otherwise: the finish is delivered again after the ack wait.
     pub errors: u64,
+    /// Finishes dropped because they did not verify under [`RelayOptions::trust`].
+    pub untrusted: u64,
 }
 
 impl RelayCounts {
-    /// `{"heartbeats", "succeeded", "failed", "gone", "skipped", "errors"}`.
+    /// `{"heartbeats", "succeeded", "failed", "gone", "skipped", "errors", "untrusted"}`.
     pub fn to_json(&self) -> Value {
         json!({"heartbeats": self.heartbeats, "succeeded": self.succeeded, "failed": self.failed,
-               "gone": self.gone, "skipped": self.skipped, "errors": self.errors})
+               "gone": self.gone, "skipped": self.skipped, "errors": self.errors, "untrusted": self.untrusted})
     }
 }
 
@@ -119,6 +130,15 @@ pub fn relay(
             js.ack_update(u.ack)?;
             continue;
         };
+        if let (UpdateKind::Finished, Some(trust)) = (u.kind, &options.trust)
+            && let Err(why) = trusted(&u.bytes, trust, &js.options().limits)
+        {
+            // Forged, or finished by nodes this relay does not trust: never reported.
+            counts.untrusted += 1;
+            log(&format!("{}: not reported: it does not verify under the relay's trust: {why}", u.id));
+            js.ack_update(u.ack)?;
+            continue;
+        }
         let report: Value = serde_json::from_str(&report).map_err(|e| Error::internal(e.to_string()))?;
         let token = report["token"].as_str().unwrap_or_default().to_owned();
         let text = |k: &str| report[k].as_str().unwrap_or_default().to_owned();
@@ -179,6 +199,11 @@ pub fn relay(
         js.ack_update(u.ack)?;
     }
     Ok(counts)
+}
+
+/// `Ok` when `bytes` is an object that verifies under `trust`.
+fn trusted(bytes: &[u8], trust: &Trust, limits: &Limits) -> Result<()> {
+    Object::from_bytes(bytes, limits)?.verify(trust).into_result().map(drop)
 }
 
 /// At most `max` bytes of `s`, cut at a character boundary (Step Functions' limits on an

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use peo_core::{Context, CreateOptions, Object, Trust};
+use peo_core::{Context, CreateOptions, Object, SigningKey, Trust};
 use peo_jetstream::{JetStream, LocalServer, Options, ServeOptions, UpdateKind, serve};
 use peo_runtime::{Invocation, Node};
 use serde_json::json;
@@ -149,12 +149,22 @@ impl peo_jetstream::relay::TaskReporter for Recorder {
 }
 
 fn relay_once(url: &str, recorder: &Recorder, name: &str) -> peo_jetstream::relay::RelayCounts {
+    relay_trusting(url, recorder, name, None)
+}
+
+fn relay_trusting(
+    url: &str,
+    recorder: &Recorder,
+    name: &str,
+    trust: Option<Trust>,
+) -> peo_jetstream::relay::RelayCounts {
     let js = JetStream::connect(url, Options { ack_wait: Duration::from_secs(1), ..Options::default() }).unwrap();
     let options = peo_jetstream::relay::RelayOptions {
         name: name.into(),
         heartbeat_every: Duration::from_secs(60),
         idle_timeout: Some(Duration::from_millis(2500)),
         bucket: None,
+        trust,
     };
     peo_jetstream::relay::relay(&js, recorder, &options, &mut || Ok(false), &|_| {}).unwrap()
 }
@@ -208,6 +218,47 @@ fn the_relay_reports_once_accepted_and_again_after_an_error() {
     let late = Recorder { calls: Default::default(), fail_first: 2.into(), code: Some("TaskTimedOut") };
     let counts = relay_once(&url, &late, "late");
     assert_eq!((counts.gone, counts.errors, counts.skipped), (2, 0, 1), "{counts:?}");
+
+    stop.store(true, Ordering::Relaxed);
+    thread.join().unwrap();
+}
+
+#[test]
+fn a_relay_with_a_trust_reports_only_what_its_trusted_nodes_finished() {
+    let server = LocalServer::start().unwrap();
+    let url = server.url().to_owned();
+    let js = Arc::new(JetStream::connect(&url, Options::default()).unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ours, theirs) = (SigningKey::generate().unwrap(), SigningKey::generate().unwrap());
+    // A node signing with a key the relay does not trust finishes the object: as a
+    // participant forging a finish would look to the relay.
+    let node = Node::new("n", "eu")
+        .with_key(theirs.clone())
+        .with_trust(Trust::any())
+        .handler("a.step", |_: &Invocation| Ok(json!({"ok": true})));
+    let (j, s) = (js.clone(), stop.clone());
+    let thread =
+        std::thread::spawn(move || serve(&node, &*j, &ServeOptions { stop: Some(s), ..Default::default() }).unwrap());
+    let plan = json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "a.step", "End": true}}});
+    let context = peo_runtime::stepfunctions::with_token(None, "tok-1").unwrap();
+    let context = Context::from_json(&serde_json::from_str(&context).unwrap(), &peo_core::Limits::default()).unwrap();
+    // Created by the node's owner too: every visit, the genesis included, is theirs.
+    let created = CreateOptions { key: Some(&theirs), ..CreateOptions::default() };
+    let id = js.submit(&Object::create(&plan, context, &json!({}), &created).unwrap().to_bytes()).unwrap();
+    assert_eq!(js.wait_done(&[id], Duration::from_secs(20)).unwrap().len(), 1);
+
+    let strict = Recorder { calls: Default::default(), fail_first: 0.into(), code: None };
+    let counts = relay_trusting(&url, &strict, "strict", Some(Trust::keys([ours.public_key()])));
+    assert_eq!((counts.untrusted, counts.succeeded), (1, 0), "{counts:?}");
+    assert!(strict.calls.lock().unwrap().is_empty(), "an untrusted finish was reported");
+    // Acknowledged: the strict relay does not see it again.
+    assert_eq!(relay_trusting(&url, &strict, "strict", Some(Trust::keys([ours.public_key()]))), Default::default());
+
+    // A relay trusting the node's key reports it.
+    let trusting = Recorder { calls: Default::default(), fail_first: 0.into(), code: None };
+    let counts = relay_trusting(&url, &trusting, "trusting", Some(Trust::keys([theirs.public_key()])));
+    assert_eq!((counts.untrusted, counts.succeeded), (0, 1), "{counts:?}");
+    assert_eq!(trusting.calls.lock().unwrap().clone(), vec![r#"success tok-1 {"ok":true}"#.to_owned()]);
 
     stop.store(true, Ordering::Relaxed);
     thread.join().unwrap();

@@ -32,6 +32,16 @@ test('a payload creates or carries an object, and the reply carries it on', asyn
   assert.deepEqual(longer.memory.slice(0, reply.records), before.memory)
 })
 
+test("what the handler creates is signed by its node's key", async () => {
+  const key = peo.SigningKey.generate()
+  const signed = new peo.Node({ id: 'lambda', domain: 'aws', trust: 'any', key })
+  const reply = await peo.lambdaHandler(signed)({ intent: PASS })
+  const obj = peo.Object.fromBytes(Buffer.from(reply.object, 'base64'))
+  // Every visit, the genesis included, verifies under that key alone.
+  assert.equal(obj.verify({ trustedKeys: [key.publicKey()] }).valid, true)
+  assert.throws(() => obj.verify({ trustedKeys: [peo.SigningKey.generate().publicKey()] }), peo.SignatureError)
+})
+
 test('failures throw under the error name the object gives', async () => {
   const handle = peo.lambdaHandler(node())
   await assert.rejects(handle({ intent: FAIL }), (e) => {

@@ -176,7 +176,7 @@ impl PyJetStream {
     /// its `heartbeat(token)`, `success(token, output)`, `failure(token, error, cause)` and
     /// `upload(bucket, key, data)` return None when AWS accepted, or `(code, message)`.
     /// Returns the counts as JSON text.
-    #[pyo3(signature = (reporter, name, heartbeat_every, idle_timeout, bucket, stop, log))]
+    #[pyo3(signature = (reporter, name, heartbeat_every, idle_timeout, bucket, stop, log, trusted_keys=None, trust_json=None))]
     #[allow(clippy::too_many_arguments)]
     fn relay(
         &self,
@@ -188,12 +188,16 @@ impl PyJetStream {
         bucket: Option<String>,
         stop: Option<Py<PyAny>>,
         log: Option<Py<PyAny>>,
+        trusted_keys: Option<Vec<Vec<u8>>>,
+        trust_json: Option<&str>,
     ) -> PyResult<String> {
+        let trust = host::trust_given(trusted_keys.as_deref(), trust_json).or_raise()?;
         let options = peo_jetstream::relay::RelayOptions {
             name,
             heartbeat_every: host::seconds(heartbeat_every, "heartbeat_every").or_raise()?,
             idle_timeout: idle_timeout.map(|s| host::seconds(s, "idle_timeout")).transpose().or_raise()?,
             bucket,
+            trust,
         };
         let reporter = PyReporter(reporter);
         let mut raised: Option<PyErr> = None;

@@ -19,6 +19,8 @@ EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "step-funct
 sys.path.insert(0, str(EXAMPLE))
 
 PASS = {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
+# The Lambda node's signing key (lambda_node.py reads it from PEO_NODE_KEY).
+LAMBDA_SEED = bytes(range(32))
 FAIL = {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Order.Invalid", "Cause": "no lines"}}}
 
 
@@ -47,6 +49,15 @@ def test_a_payload_creates_or_carries_an_object_and_the_reply_carries_it_on():
     assert again["id"] == reply["id"] and again["records"] > reply["records"]
     longer = peo.Object.from_bytes(base64.b64decode(again["object"]))
     assert longer.memory[: reply["records"]] == obj_before(reply).memory
+
+
+def test_what_the_handler_creates_is_signed_by_its_nodes_key():
+    key = peo.SigningKey.generate()
+    reply = peo.aws_lambda.handler(peo.Node("lambda", domain="aws", trust="any", key=key))({"intent": PASS}, None)
+    # Every visit, the genesis included, verifies under that key alone.
+    assert obj_before(reply).verify([key.public_key()]).valid
+    with pytest.raises(peo.SignatureError, match="not a trusted key"):
+        obj_before(reply).verify([peo.SigningKey.generate().public_key()])
 
 
 def test_failures_raise_under_the_objects_own_error_name():
@@ -88,7 +99,8 @@ def test_failures_raise_under_the_objects_own_error_name():
 def stack():
     from stack import Stack
 
-    s = Stack(lambda_env={"PYTHONPATH": f"{pathlib.Path(__file__).parent}:{EXAMPLE}"}, handler="sfn_lambda.handler")
+    env = {"PYTHONPATH": f"{pathlib.Path(__file__).parent}:{EXAMPLE}", "PEO_NODE_KEY": LAMBDA_SEED.hex()}
+    s = Stack(lambda_env=env, handler="sfn_lambda.handler")
     yield s
     s.close()
 
@@ -280,15 +292,29 @@ def test_a_token_task_is_completed_by_the_relay_and_failures_reach_the_catch(sta
 
 
 def test_peo_relay_reports_the_same_way(stack, root):
-    """`peo relay` (the AWS SDK for Rust) runs the same loop as the Python relay."""
-    worker = peo.Node("py-worker-2", domain="edge", trust="any")
+    """`peo relay` (the AWS SDK for Rust) runs the same loop as the Python relay; with
+    `--trust` it reports only what the trusted key's node finished."""
+    key = peo.SigningKey.generate()
+    worker = peo.Node("py-worker-2", domain="edge", trust="any", key=key)
     worker.add_handler("edge.other", lambda data: {**data, "by": "edge"})
     stop_worker, _ = serve_in_thread(stack.nats_url, worker)
     plan = {"StartAt": "W", "States": {"W": {"Type": "Task", "Resource": "edge.other", "End": True}}}
     workflow = away(plan, TimeoutSeconds=60)
+    # A finish by a node outside the trust, carrying a token: never reported.
+    peo.aws_lambda.handler(node(), mesh=peo.JetStream(stack.nats_url))({"intent": PASS, "taskToken": "forged"}, None)
     env = dict(stack.env, AWS_REGION="us-east-1")
+    trusted = f"{key.public_key().hex()},{peo.SigningKey.from_bytes(LAMBDA_SEED).public_key().hex()}"
     relay = subprocess.Popen(
-        [str(root / "target" / "release" / "peo"), "relay", "--nats", stack.nats_url, "--name", "cli-relay"],
+        [
+            str(root / "target" / "release" / "peo"),
+            "relay",
+            "--nats",
+            stack.nats_url,
+            "--name",
+            "cli-relay",
+            "--trust",
+            trusted,
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -305,6 +331,31 @@ def test_peo_relay_reports_the_same_way(stack, root):
     # (It reads PEO_DONE from the start, so the earlier tests' finishes come again too.)
     counts = json.loads(out.strip().splitlines()[-1].split(": ", 2)[-1])
     assert "SendTaskSuccess" in out and counts["succeeded"] >= 1 and counts["errors"] == 0, out
+    # The unsigned finish (and any earlier test's): not reported under this trust.
+    assert "no --trust" not in out and counts["untrusted"] >= 1, out
+
+
+def test_a_relay_with_a_trust_never_reports_a_finish_it_does_not_trust(stack):
+    """A participant that knows a token could publish a finish of its own; a relay given
+    a trust reports only finishes that verify under it."""
+    forger = peo.Node("forger", domain="aws", trust="any", key=peo.SigningKey.generate())
+    handle = peo.aws_lambda.handler(forger, mesh=peo.JetStream(stack.nats_url))
+    assert handle({"intent": PASS, "input": {"paid": True}, "taskToken": "stolen-token"}, None)["status"] == "succeeded"
+    lines = []
+    counts = peo.aws_lambda.relay(
+        peo.JetStream(stack.nats_url),
+        sfn=stack.client("stepfunctions"),
+        name="strict-relay",
+        idle_timeout=3,
+        trusted_keys=[peo.SigningKey.generate().public_key()],
+        log=lines.append,
+    )
+    assert counts["untrusted"] >= 1 and counts["succeeded"] == counts["failed"] == counts["errors"] == 0, counts
+    assert any("does not verify under the relay's trust" in line for line in lines), lines
+    with pytest.raises(peo.InvalidArgumentError, match="not both"):
+        peo.aws_lambda.relay(
+            peo.JetStream(stack.nats_url), sfn=stack.client("stepfunctions"), trusted_keys=[], trust="any"
+        )
 
 
 def test_heartbeats_keep_a_task_alive_while_the_object_moves_and_it_times_out_without(stack):

@@ -166,6 +166,22 @@ pub enum Setting<'a> {
     Compaction(u32, u32),
 }
 
+/// A trust from its JSON text (`"any"` or a trust store, [`Trust::from_json`]).
+pub fn trust_json(text: &str) -> Result<Trust> {
+    Trust::from_json(&parse_json(text, "the trust")?)
+}
+
+/// The trust a face is given as `trusted_keys` (keys trusted to sign as anyone) or as
+/// `trust` (its JSON text), at most one of them; `None` when neither.
+pub fn trust_given(trusted_keys: Option<&[Vec<u8>]>, trust: Option<&str>) -> Result<Option<Trust>> {
+    match (trusted_keys, trust) {
+        (Some(_), Some(_)) => Err(Error::invalid_argument("give trusted_keys or trust, not both")),
+        (Some(keys), None) => Ok(Some(Trust::keys(public_keys(keys)?))),
+        (None, Some(text)) => trust_json(text).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
 /// Applies `setting` to `node`; on an error the node is unchanged.
 pub fn apply(node: &mut Node, setting: Setting<'_>) -> Result<()> {
     let change: Box<dyn FnOnce(Node) -> Node> = match setting {
@@ -188,7 +204,7 @@ pub fn apply(node: &mut Node, setting: Setting<'_>) -> Result<()> {
             Box::new(move |n| n.with_trust(trust))
         }
         Setting::TrustJson(text) => {
-            let trust = Trust::from_json(&parse_json(text, "the trust")?)?;
+            let trust = trust_json(text)?;
             Box::new(move |n| n.with_trust(trust))
         }
         Setting::Handler(capability, handler) => {

@@ -511,6 +511,8 @@ class Node:
             raise TypeError("a node's id and domain must be strings")
         self._native = _peo.Node(id, domain)
         self._handlers: Dict[str, Handler] = {}
+        # The key also signs what this node creates (peo.aws_lambda's new objects).
+        self._key = key
         if policy is not None:
             if not isinstance(policy, str):
                 raise TypeError(f"policy must be Cedar text (str), not {type(policy).__name__}")

@@ -136,6 +136,8 @@ class JetStream:
         bucket: Optional[str],
         stop: Optional[Any],
         log: Optional[Callable[[str], None]],
+        trusted_keys: Optional[List[bytes]] = None,
+        trust_json: Optional[str] = None,
     ) -> str: ...
 
 def sfn_request(payload: str) -> Tuple[str, Any]: ...

@@ -21,10 +21,10 @@ import importlib
 import json
 import os
 import threading
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple, Union
 
 from . import _peo
-from ._api import JetStream, Node, Object
+from ._api import BytesLike, JetStream, Node, Object, _keys
 from .errors import PeoError
 
 __all__ = ["ObjectFailed", "handler", "relay"]
@@ -107,7 +107,8 @@ def handler(
                 obj = Object(_peo.sfn_pointed(data, fetched))
             else:
                 intent, ctx, inp, oid, token = data
-                obj = Object.create(intent, ctx, None if inp is None else json.loads(inp), id=oid)
+                # Signed by the node's key: whoever trusts the node trusts its genesis.
+                obj = Object.create(intent, ctx, None if inp is None else json.loads(inp), id=oid, key=node._key)
             if token is not None and mesh is None:
                 raise TypeError("a payload with a taskToken needs handler(node, mesh=peo.JetStream(...))")
             visit = node.visit(obj)
@@ -169,6 +170,8 @@ def relay(
     idle_timeout: Optional[float] = None,
     stop: Optional[threading.Event] = None,
     log: Optional[Callable[[str], None]] = None,
+    trusted_keys: Optional[Iterable[BytesLike]] = None,
+    trust: Union[str, Mapping[str, Any], None] = None,
 ) -> Dict[str, int]:
     """Reports objects carrying a Step Functions task token back to the workflow: a
     ``SendTaskHeartbeat`` while new versions of it arrive (at most once per
@@ -181,16 +184,33 @@ def relay(
     least once, and a completion the workflow no longer waits for (``InvalidToken``,
     ``TaskDoesNotExist``, ``TaskTimedOut``) counts as done. Runs until ``stop`` is set
     or ``idle_timeout`` seconds pass without an update; returns the counts
-    (``heartbeats``, ``succeeded``, ``failed``, ``gone``, ``skipped``, ``errors``).
+    (``heartbeats``, ``succeeded``, ``failed``, ``gone``, ``skipped``, ``errors``,
+    ``untrusted``).
     The loop is ``peo_jetstream::relay``, the same as ``peo relay``'s.
 
     ``sfn``: a boto3 Step Functions client (default ``boto3.client("stepfunctions")``);
-    ``s3`` and ``bucket`` as for ``handler``, for outputs past 256 KiB."""
+    ``s3`` and ``bucket`` as for ``handler``, for outputs past 256 KiB.
+
+    ``trusted_keys`` or ``trust`` (as a ``Node`` takes them): whose finishes complete a
+    task. A finish that does not verify under them (forged, or ended by a node they do
+    not trust) is never reported and counts as ``untrusted``. Without either, a finish
+    signed by any key is reported: give one wherever anyone but your own nodes may
+    publish to ``peo.done.*``."""
     if not isinstance(mesh, JetStream):
         raise TypeError(f"mesh must be a peo.JetStream, not {type(mesh).__name__}")
     reporter = _Boto(_client(sfn, "stepfunctions"), s3)
     where = bucket or os.environ.get("PEO_S3_BUCKET") or None
     counts: Dict[str, int] = json.loads(
-        mesh._native.relay(reporter, name, float(heartbeat_every), idle_timeout, where, stop, log)
+        mesh._native.relay(
+            reporter,
+            name,
+            float(heartbeat_every),
+            idle_timeout,
+            where,
+            stop,
+            log,
+            None if trusted_keys is None else _keys(trusted_keys),
+            None if trust is None else json.dumps(trust),
+        )
     )
     return counts
