@@ -20,7 +20,8 @@ use crate::{Res, load_node, read, write};
 /// `NATS_USER`, `NATS_PASSWORD`, `NATS_TOKEN`).
 #[derive(clap::Args, Debug)]
 pub(crate) struct Mesh {
-    /// The NATS server, e.g. nats://127.0.0.1:4222 (JetStream enabled: `nats-server -js`).
+    /// The NATS server, e.g. nats://127.0.0.1:4222 (JetStream enabled: `nats-server -js`);
+    /// several servers of a cluster comma-separated.
     #[arg(long)]
     pub(crate) nats: String,
     /// PEM file of the CAs that signed the server's certificate (requires TLS) [NATS_CA].
@@ -47,6 +48,11 @@ pub(crate) struct Mesh {
     /// Password [NATS_PASSWORD].
     #[arg(long)]
     password: Option<String>,
+    /// On a JetStream cluster: how many servers keep each of peo's streams and its
+    /// bucket, when this connection is the one that creates them (3 survives the loss of
+    /// a server). Streams that exist keep theirs.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
+    replicas: u8,
 }
 
 impl Mesh {
@@ -74,7 +80,7 @@ impl Mesh {
 }
 
 pub(crate) fn connect(mesh: &Mesh, options: Options) -> Res<JetStream> {
-    let options = Options { security: Some(mesh.security()), ..options };
+    let options = Options { security: Some(mesh.security()), replicas: usize::from(mesh.replicas), ..options };
     JetStream::connect(&mesh.nats, options).map_err(|e| e.to_string())
 }
 

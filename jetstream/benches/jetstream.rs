@@ -4,7 +4,9 @@
 //! nats-server`).
 //!
 //! Run: `cargo bench -p peo-jetstream --bench jetstream` (about a minute). Figures are
-//! printed; nothing is asserted.
+//! printed; nothing is asserted. With `-- --mesh` (what `scripts/bench-mesh` runs) it
+//! prints only the summary lines: the mesh loaded (two nodes per capability), the mesh
+//! idle, and the in-process mesh.
 //!
 //! The plan is four Tasks whose capabilities alternate (`bench.a`, `bench.b`, `bench.a`,
 //! `bench.b`); each node serves one of the two, so every Task is a hop: the object is
@@ -125,6 +127,58 @@ fn one_at_a_time(per_capability: usize, objects: usize) -> Vec<u64> {
     lat
 }
 
+/// The same plan in one process: two nodes, the object handed over as bytes; the
+/// time of each hop (µs), sorted.
+fn in_process_hops(objects: usize) -> Vec<u64> {
+    let (a, b) = (node("a", "bench.a"), node("b", "bench.b"));
+    let mut lat = Vec::new();
+    for o in (0..objects).map(object) {
+        let (mut cur, mut at_a) = (o, true);
+        loop {
+            let t = Instant::now();
+            let v = if at_a { a.visit(&cur, None) } else { b.visit(&cur, None) }.unwrap();
+            lat.push(t.elapsed().as_micros() as u64);
+            cur = v.bytes;
+            at_a = !at_a;
+            if matches!(v.disposition, Disposition::Terminated { .. }) {
+                break;
+            }
+        }
+    }
+    lat.sort_unstable();
+    lat
+}
+
+/// `scripts/bench-mesh`: one line each for the mesh loaded, idle and in process.
+fn summary() {
+    let version = LocalServer::start().map(|s| s.version()).unwrap_or_default();
+    let per = 2;
+    let (rate, lat) = loaded(per, 400);
+    let ms = |us: u64| us as f64 / 1000.0;
+    println!(
+        "mesh: {:.0} hops/s, p50 {:.2} ms, p99 {:.2} ms ({} nodes, 1 in flight each, nats-server {version})",
+        rate * HOPS_PER_OBJECT as f64,
+        ms(percentile(&lat, 0.5)),
+        ms(percentile(&lat, 0.99)),
+        2 * per
+    );
+    let idle = one_at_a_time(per, 100);
+    println!(
+        "mesh idle: one object at a time, hop p50 {:.2} ms, p99 {:.2} ms ({} nodes, nats-server {version})",
+        ms(percentile(&idle, 0.5)),
+        ms(percentile(&idle, 0.99)),
+        2 * per
+    );
+    let t0 = Instant::now();
+    let hops = in_process_hops(2000);
+    println!(
+        "in-process: {:.0} hops/s, p50 {:.2} ms, p99 {:.2} ms (2 nodes, 1 in flight, bytes handed over)",
+        hops.len() as f64 / t0.elapsed().as_secs_f64(),
+        ms(percentile(&hops, 0.5)),
+        ms(percentile(&hops, 0.99))
+    );
+}
+
 /// The same plan in one process: two nodes, the object handed over as bytes.
 fn in_process(objects: usize) -> f64 {
     let (a, b) = (node("a", "bench.a"), node("b", "bench.b"));
@@ -151,6 +205,9 @@ fn in_process(objects: usize) -> f64 {
 fn main() {
     // `cargo test --benches` runs this with `--bench` absent: only check it starts.
     let quick = !std::env::args().any(|a| a == "--bench");
+    if !quick && std::env::args().any(|a| a == "--mesh") {
+        return summary();
+    }
     let (loaded_n, single_n) = if quick { (20, 5) } else { (400, 100) };
     println!(
         "JetStream load: plan of {HOPS_PER_OBJECT} Tasks, every Task a hop between nodes (nats-server -js on loopback, this machine)"

@@ -65,30 +65,59 @@ impl JetStream {
             let mut found = std::collections::BTreeMap::new();
             // Listen for new finishes first, then look up the ones already finished (so
             // none slips between the two), without reading the whole stream.
-            let consumer = self
-                .c()
-                .done
-                .create_consumer(pull::OrderedConfig {
-                    filter_subject: "peo.done.>".into(),
-                    deliver_policy: jetstream::consumer::DeliverPolicy::New,
-                    ..Default::default()
-                })
-                .await
-                .map_err(transport("cannot read PEO_DONE"))?;
-            let mut messages = consumer.messages().await.map_err(transport("cannot read PEO_DONE"))?;
-            for id in &wanted {
-                match self.c().done.get_last_raw_message_by_subject(&format!("peo.done.{id}")).await {
-                    Ok(m) => {
-                        found.insert((*id).to_owned(), self.finished(id, &m.payload)?);
+            let deadline = tokio::time::Instant::now() + timeout;
+            let mut messages = loop {
+                let opened = async {
+                    let consumer = self
+                        .c()
+                        .done
+                        .create_consumer(pull::OrderedConfig {
+                            filter_subject: "peo.done.>".into(),
+                            deliver_policy: jetstream::consumer::DeliverPolicy::New,
+                            ..Default::default()
+                        })
+                        .await
+                        .map_err(transport("cannot read PEO_DONE"))?;
+                    consumer.messages().await.map_err(transport("cannot read PEO_DONE"))
+                };
+                match opened.await {
+                    Ok(m) => break m,
+                    // A server lost, a leader being elected (a cluster): again until the
+                    // deadline.
+                    Err(_) if tokio::time::Instant::now() < deadline => {
+                        tokio::time::sleep(Duration::from_millis(200)).await
                     }
-                    Err(e) if matches!(e.kind(), stream::LastRawMessageErrorKind::NoMessageFound) => {}
-                    Err(e) => return Err(Error::transport(format!("cannot read PEO_DONE: {e}"))),
+                    Err(e) => return Err(e),
+                }
+            };
+            for id in &wanted {
+                loop {
+                    match self.c().done.get_last_raw_message_by_subject(&format!("peo.done.{id}")).await {
+                        Ok(m) => {
+                            found.insert((*id).to_owned(), self.finished(id, &m.payload)?);
+                        }
+                        Err(e) if matches!(e.kind(), stream::LastRawMessageErrorKind::NoMessageFound) => {}
+                        Err(e) => {
+                            let get = format!("$JS.API.STREAM.MSG.GET.{DONE_STREAM}\"");
+                            if let Some(why) = self.c().denied.take(&[&get]) {
+                                return Err(Denied::error("cannot read PEO_DONE", &why));
+                            }
+                            if tokio::time::Instant::now() >= deadline {
+                                return Err(Error::transport(format!("cannot read PEO_DONE: {e}")));
+                            }
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            continue;
+                        }
+                    }
+                    break;
                 }
             }
-            let deadline = tokio::time::Instant::now() + timeout;
             while found.len() < wanted.len() {
                 match tokio::time::timeout_at(deadline, messages.next()).await {
                     Err(_) | Ok(None) => break,
+                    // The ordered consumer recreates itself after an error (a server
+                    // lost): keep reading until the deadline.
+                    Ok(Some(Err(_))) if tokio::time::Instant::now() < deadline => {}
                     Ok(Some(Err(e))) => return Err(Error::transport(format!("reading PEO_DONE: {e}"))),
                     Ok(Some(Ok(m))) => {
                         if let Some(id) = m.subject.as_str().strip_prefix("peo.done.")

@@ -145,11 +145,12 @@ impl JetStream {
     }
 
     pub(crate) async fn entry(&self, id: &str) -> Result<Option<kv::Entry>> {
-        let read = format!("$JS.API.DIRECT.GET.KV_{BUCKET}.");
+        let (direct, leader) =
+            (format!("$JS.API.DIRECT.GET.KV_{BUCKET}."), format!("$JS.API.STREAM.MSG.GET.KV_{BUCKET}\""));
         let e = self
             .c()
             .denied
-            .unless_refused(&[&read], &format!("cannot read {BUCKET}/{id}"), self.c().kv.entry(id))
+            .unless_refused(&[&direct, &leader], &format!("cannot read {BUCKET}/{id}"), self.c().kv.entry(id))
             .await?;
         Ok(e.filter(|e| e.operation == kv::Operation::Put))
     }

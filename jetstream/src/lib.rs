@@ -52,7 +52,7 @@ mod security;
 mod settle;
 pub use follow::{Update, UpdateKind};
 #[cfg(feature = "test-util")]
-pub use local::LocalServer;
+pub use local::{LocalCluster, LocalServer};
 pub use permissions::{Permissions, capability_consumer, node_consumer};
 pub use security::{ENV as SECURITY_ENV, Security};
 
@@ -94,6 +94,10 @@ pub struct Options {
     pub max_deliver: i64,
     /// A name for the connection (shown by the server's monitoring).
     pub name: Option<String>,
+    /// How many servers of a JetStream cluster keep each stream and the bucket when this
+    /// connection creates them (1 on a single server; 3 on a cluster survives a
+    /// server's loss). Streams that exist already keep theirs.
+    pub replicas: usize,
     /// TLS and credentials. `None`: the `nats` tool's environment variables
     /// ([`Security::from_env`]); `Some`: exactly these, the environment ignored.
     pub security: Option<Security>,
@@ -142,6 +146,7 @@ impl Default for Options {
             connect_timeout: Duration::from_secs(5),
             max_deliver: 50,
             name: None,
+            replicas: 1,
             security: None,
             die_after_commit: false,
         }
@@ -483,6 +488,22 @@ enum Check {
     Stale(String),
 }
 
+/// The servers of a URL list (`nats://a:4222,nats://b:4222`, as the `nats` tool takes it).
+fn servers(url: &str) -> Result<Vec<async_nats::ServerAddr>> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(|u| {
+            u.parse::<async_nats::ServerAddr>()
+                .map_err(|e| Error::invalid_argument(format!("`{u}` is not a NATS server URL: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()
+        .and_then(|v| match v.is_empty() {
+            true => Err(Error::invalid_argument("no NATS server URL given (e.g. nats://127.0.0.1:4222)")),
+            false => Ok(v),
+        })
+}
+
 /// Looks up a stream, creating it when it is missing, unless the server refuses either
 /// (a user without `$JS.API.STREAM.CREATE` where the operator has not created it yet).
 async fn open_stream(
@@ -535,7 +556,10 @@ fn connect_error(url: &str, security: &Security, e: async_nats::ConnectError) ->
 
 impl JetStream {
     /// Connects to a NATS server with JetStream enabled, creating the streams and the
-    /// bucket if they do not exist.
+    /// bucket if they do not exist. `url` may name several servers of a cluster,
+    /// comma-separated (`nats://a:4222,nats://b:4222`): the client connects to one and
+    /// moves to another when it is lost (it also learns the cluster's other servers from
+    /// the one it reaches).
     pub fn connect(url: &str, options: Options) -> Result<JetStream> {
         // Ring, as async-nats uses, unless the program chose a provider already.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -564,7 +588,7 @@ impl JetStream {
             });
             let security = options.security.clone().unwrap_or_else(Security::from_env);
             let co = security.apply(co).await?;
-            let client = co.connect(url).await.map_err(|e| connect_error(url, &security, e))?;
+            let client = co.connect(servers(url)?).await.map_err(|e| connect_error(url, &security, e))?;
             let js = jetstream::new(client);
             let stream = |name: &'static str, subjects: &[&str], retention| {
                 let config = stream::Config {
@@ -574,6 +598,7 @@ impl JetStream {
                     storage: stream::StorageType::File,
                     duplicate_window: options.duplicate_window,
                     allow_direct: true,
+                    num_replicas: options.replicas,
                     ..Default::default()
                 };
                 let (js, denied) = (js.clone(), denied.clone());
@@ -597,8 +622,12 @@ impl JetStream {
                 storage: stream::StorageType::File,
                 allow_rollup: true,
                 deny_delete: true,
-                allow_direct: true,
-                num_replicas: 1,
+                // Reads go to the leader when the bucket is replicated: a follower's
+                // direct answer may lag behind, and a commit must start from the newest
+                // revision (a stale one fails its compare-and-set, and the delivery
+                // would be taken for a lost race and dropped).
+                allow_direct: options.replicas <= 1,
+                num_replicas: options.replicas,
                 discard: stream::DiscardPolicy::New,
                 ..Default::default()
             };

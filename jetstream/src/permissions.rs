@@ -28,9 +28,11 @@ fn opening() -> Vec<String> {
         .collect()
 }
 
-/// Reading the newest version of any object from the bucket.
-fn bucket_read() -> String {
-    format!("$JS.API.DIRECT.GET.KV_{BUCKET}.>")
+/// Reading the newest version of any object from the bucket: a direct get (a bucket on
+/// one server), or a get from the stream's leader (a replicated bucket, whose followers
+/// may lag behind and are not asked).
+fn bucket_read() -> [String; 2] {
+    [format!("$JS.API.DIRECT.GET.KV_{BUCKET}.>"), format!("$JS.API.STREAM.MSG.GET.KV_{BUCKET}")]
 }
 
 /// Writing a version of any object to the bucket (a compare-and-set on its revision).
@@ -77,7 +79,8 @@ impl Permissions {
             publish.push(format!("$JS.API.CONSUMER.MSG.NEXT.{WORK_STREAM}.{c}"));
             publish.push(format!("$JS.ACK.{WORK_STREAM}.{c}.>"));
         }
-        publish.extend([bucket_read(), bucket_write()]);
+        publish.extend(bucket_read());
+        publish.push(bucket_write());
         // Finding and removing a dormant object's stale wake-up, an event once used.
         publish.push(format!("$JS.API.STREAM.MSG.GET.{WORK_STREAM}"));
         publish.push(format!("$JS.API.STREAM.MSG.DELETE.{WORK_STREAM}"));
@@ -102,7 +105,8 @@ impl Permissions {
     /// results or take work.
     pub fn client() -> Permissions {
         let mut publish = opening();
-        publish.extend([bucket_read(), bucket_write()]);
+        publish.extend(bucket_read());
+        publish.push(bucket_write());
         // A new object goes to its first state's capability, a node, or any node.
         publish.extend(["peo.cap.>", "peo.node.>", "peo.new"].map(String::from));
         // Reading results and archives through ephemeral (ordered) consumers, which the

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# CI step: the JetStream fault test (after 04-build.sh).
+# CI step: the JetStream fault tests (after 04-build.sh): a node killed, a server of a
+# cluster killed.
 # Runs alone (scripts/ci/06-fault.sh) or in order from scripts/test.
 source "$(dirname "$0")/common.sh"
 
 step "fault test: 1,000 objects in flight, a node killed with SIGKILL mid-visit and restarted"
 cargo test --release -q -p peo-cli --test fault -- --ignored --nocapture
+
+step "cluster test: 1,000 objects on three nats-servers (R3), one killed with SIGKILL mid-load and restarted"
+cargo test --release -q -p peo-jetstream --test cluster -- --ignored --nocapture

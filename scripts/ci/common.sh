@@ -8,6 +8,7 @@ root=$PWD
 bin=target/release
 venv=target/py-venv          # made by 08-python.sh, used by 16-distributed.sh
 app=$root/target/node-app    # made by 09-node.sh, used by 16-distributed.sh
+nats_current=$root/target/nats-current/bin   # nats-server 2.15.1, by scripts/deps-nats.sh
 step() { printf '\n=== %s\n' "$*"; }
 # Runs a command with no `cargo` or `rustc` on PATH: the artifacts from dist/ must install
 # and run without a Rust toolchain, as on a user's machine.
