@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use peo_core::Trust;
-use peo_runtime::stepfunctions::{self as sfn, Seen};
+use peo_runtime::stepfunctions::{self as sfn, Report, Seen};
 
 use super::*;
 
@@ -124,64 +124,56 @@ pub fn relay(
             (UpdateKind::Dead, Some((code, message))) => Seen::Dead(code, message),
             (UpdateKind::Dead, None) => Seen::Dead("", ""),
         };
-        let report = sfn::relay_report(seen, &u.bytes, options.bucket.as_deref(), &js.options().limits)?;
-        let Some(report) = report else {
+        let limits = &js.options().limits;
+        let Some(report) = sfn::relay_report(seen, &u.bytes, options.bucket.as_deref(), options.trust.as_ref(), limits)
+        else {
             counts.skipped += u64::from(u.kind != UpdateKind::Progress);
             js.ack_update(u.ack)?;
             continue;
         };
-        if let (UpdateKind::Finished, Some(trust)) = (u.kind, &options.trust)
-            && let Err(why) = trusted(&u.bytes, trust, &js.options().limits)
-        {
-            // Forged, or finished by nodes this relay does not trust: never reported.
-            counts.untrusted += 1;
-            log(&format!("{}: not reported: it does not verify under the relay's trust: {why}", u.id));
-            js.ack_update(u.ack)?;
-            continue;
-        }
-        let report: Value = serde_json::from_str(&report).map_err(|e| Error::internal(e.to_string()))?;
-        let token = report["token"].as_str().unwrap_or_default().to_owned();
-        let text = |k: &str| report[k].as_str().unwrap_or_default().to_owned();
-        let action = text("action");
-        let sent = match action.as_str() {
-            "heartbeat" => {
+        let (token, action, sent) = match report {
+            Report::Untrusted { why, .. } => {
+                // Forged, or finished by nodes this relay does not trust: never reported.
+                counts.untrusted += 1;
+                log(&format!("{}: not reported: it does not verify under the relay's trust: {why}", u.id));
+                js.ack_update(u.ack)?;
+                continue;
+            }
+            Report::Heartbeat { token } => {
                 if beaten.get(&token).is_some_and(|t| t.elapsed() < options.heartbeat_every) {
                     continue;
                 }
                 beaten.insert(token.clone(), Instant::now());
-                reporter.heartbeat(&token)
+                let sent = reporter.heartbeat(&token);
+                (token, Action::Heartbeat, sent)
             }
-            "success" => {
-                let upload = report.get("upload").filter(|p| p.is_object());
-                let uploaded = match upload {
-                    Some(p) => reporter.upload(
-                        p["bucket"].as_str().unwrap_or_default(),
-                        p["key"].as_str().unwrap_or_default(),
-                        &u.bytes,
-                    ),
+            Report::Success { token, output, upload } => {
+                let uploaded = match &upload {
+                    Some(p) => reporter.upload(&p.bucket, &p.key, &u.bytes),
                     None => Ok(()),
                 };
-                uploaded.and_then(|()| reporter.success(&token, &report["output"].to_string()))
+                let sent = uploaded.and_then(|()| reporter.success(&token, &output.to_string()));
+                (token, Action::Success, sent)
             }
-            _ => {
-                let (error, cause) = (text("error"), text("cause"));
-                reporter.failure(&token, &truncate(&error, 256), &truncate(&cause, 32_768))
+            Report::Failure { token, error, cause } => {
+                let sent = reporter.failure(&token, &truncate(&error, 256), &truncate(&cause, 32_768));
+                (token, Action::Failure(error), sent)
             }
         };
         match sent {
-            Ok(()) => match action.as_str() {
-                "heartbeat" => counts.heartbeats += 1,
-                "success" => {
+            Ok(()) => match &action {
+                Action::Heartbeat => counts.heartbeats += 1,
+                Action::Success => {
                     counts.succeeded += 1;
                     log(&format!("{}: SendTaskSuccess", u.id));
                 }
-                _ => {
+                Action::Failure(error) => {
                     counts.failed += 1;
-                    log(&format!("{}: SendTaskFailure {}", u.id, text("error")));
+                    log(&format!("{}: SendTaskFailure {error}", u.id));
                 }
             },
             Err(e) if e.code.as_deref().is_some_and(|c| GONE.contains(&c)) => {
-                if action != "heartbeat" {
+                if action != Action::Heartbeat {
                     counts.gone += 1;
                     log(&format!("{}: the task is gone ({})", u.id, e.code.unwrap_or_default()));
                 }
@@ -189,11 +181,11 @@ pub fn relay(
             Err(e) => {
                 // Not acknowledged: the finish is delivered again after the ack wait.
                 counts.errors += 1;
-                log(&format!("{}: {action} failed: {}", u.id, e.message));
+                log(&format!("{}: {} failed: {}", u.id, action.name(), e.message));
                 continue;
             }
         }
-        if action != "heartbeat" {
+        if action != Action::Heartbeat {
             beaten.remove(&token);
         }
         js.ack_update(u.ack)?;
@@ -201,9 +193,23 @@ pub fn relay(
     Ok(counts)
 }
 
-/// `Ok` when `bytes` is an object that verifies under `trust`.
-fn trusted(bytes: &[u8], trust: &Trust, limits: &Limits) -> Result<()> {
-    Object::from_bytes(bytes, limits)?.verify(trust).into_result().map(drop)
+/// What the relay sent for an update, for its counts and log.
+#[derive(Debug, PartialEq)]
+enum Action {
+    Heartbeat,
+    Success,
+    /// With the error name.
+    Failure(String),
+}
+
+impl Action {
+    fn name(&self) -> &'static str {
+        match self {
+            Action::Heartbeat => "heartbeat",
+            Action::Success => "success",
+            Action::Failure(_) => "failure",
+        }
+    }
 }
 
 /// At most `max` bytes of `s`, cut at a character boundary (Step Functions' limits on an

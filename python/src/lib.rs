@@ -562,7 +562,6 @@ fn _peo(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stepfunctions::sfn_request, m)?)?;
     m.add_function(wrap_pyfunction!(stepfunctions::sfn_pointed, m)?)?;
     m.add_function(wrap_pyfunction!(stepfunctions::sfn_reply, m)?)?;
-    m.add_function(wrap_pyfunction!(stepfunctions::sfn_relay_report, m)?)?;
     m.add_function(wrap_pyfunction!(stepfunctions::sfn_error_name, m)?)?;
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! `peo.aws_lambda`, which makes only the AWS calls itself.
 
 use peo_core::{Error, ErrorKind, Limits};
-use peo_runtime::stepfunctions::{self as sfn, Request, Seen};
+use peo_runtime::stepfunctions::{self as sfn, Request};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -36,25 +36,6 @@ pub(crate) fn sfn_reply(obj: &PyObject_, disposition_json: Option<&str>, bucket:
     let disposition =
         disposition_json.map(|d| peo_runtime::host::parse_json(d, "the disposition")).transpose().or_raise()?;
     sfn::reply(&obj.0, disposition.as_ref(), bucket).map(|r| sfn::reply_json(&r)).or_raise()
-}
-
-/// What a relay sends for an update (JSON text), or None.
-#[pyfunction]
-#[pyo3(signature = (kind, data, error_code, error_message, bucket))]
-pub(crate) fn sfn_relay_report(
-    kind: &str,
-    data: &[u8],
-    error_code: Option<&str>,
-    error_message: Option<&str>,
-    bucket: Option<&str>,
-) -> PyResult<Option<String>> {
-    let seen = match kind {
-        "progress" => Seen::Progress,
-        "finished" => Seen::Finished,
-        "dead" => Seen::Dead(error_code.unwrap_or(""), error_message.unwrap_or("")),
-        other => return Err(Error::invalid_argument(format!("unknown update kind `{other}`"))).or_raise(),
-    };
-    sfn::relay_report(seen, data, bucket, &Limits::default()).or_raise()
 }
 
 /// The error name a Lambda raises for a peo error of `code` (`PEO_POLICY` -> `peo.Policy`).

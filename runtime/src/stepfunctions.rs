@@ -20,7 +20,7 @@
 //!   "pointer"}`. An object that ended without succeeding is a failure the workflow sees
 //!   under the object's own error name.
 
-use peo_core::{Body, Error, Limits, Object, Result, Status};
+use peo_core::{Body, Error, Limits, Object, Result, Status, Trust};
 use serde_json::{Value, json};
 
 use base64::Engine as _;
@@ -362,35 +362,74 @@ pub enum Seen<'a> {
 /// The error name a relay sends for an object the mesh dead-lettered.
 pub const DEAD_LETTER: &str = "peo.DeadLetter";
 
+/// What a relay sends to Step Functions for an object it saw.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    /// `SendTaskHeartbeat`: the object still moves.
+    Heartbeat {
+        /// The task token the object carries.
+        token: String,
+    },
+    /// `SendTaskSuccess` with `output` (the reply's body). `upload`: where the object's
+    /// bytes go first, when the body points to them instead of carrying them.
+    Success {
+        /// The task token the object carries.
+        token: String,
+        /// The task's output.
+        output: Value,
+        /// The S3 object to write the bytes to before reporting, if the body points to it.
+        upload: Option<Pointer>,
+    },
+    /// `SendTaskFailure` with an error name and a cause.
+    Failure {
+        /// The task token the object carries.
+        token: String,
+        /// The error name the workflow sees (`States.*`, `peo.*`, or the plan's own).
+        error: String,
+        /// The cause.
+        cause: String,
+    },
+    /// Nothing is sent: a finish that does not verify under the relay's trust (forged, or
+    /// finished by nodes the relay does not trust). `why` says what failed.
+    Untrusted {
+        /// The task token the object carries.
+        token: String,
+        /// Why it does not verify.
+        why: String,
+    },
+}
+
 /// What a relay sends to Step Functions for an object it saw, if the object carries a
-/// task token: `{"token", "action": "heartbeat" | "success" | "failure", "output",
-/// "error", "cause", "upload"}` as JSON text (`output` is the reply's body, which goes by
-/// pointer into `bucket` as a Lambda's reply does). `None`: nothing to send (no token,
-/// or bytes that are not an object).
-pub fn relay_report(seen: Seen<'_>, bytes: &[u8], bucket: Option<&str>, limits: &Limits) -> Result<Option<String>> {
-    let Ok(obj) = Object::from_bytes(bytes, limits) else {
-        return Ok(None);
-    };
-    let Some(token) = task_token(&obj) else {
-        return Ok(None);
-    };
-    let report = match seen {
-        Seen::Progress => json!({"token": token, "action": "heartbeat"}),
+/// task token (`None`: no token, or bytes that are not an object). A finish is reported
+/// only when it verifies under `trust` (when given); otherwise the report is
+/// [`Report::Untrusted`]. Heartbeats and dead letters are not verified: see
+/// docs/step-functions.md, "Whose finishes count". The output goes by pointer into
+/// `bucket` as a Lambda's reply does.
+pub fn relay_report(
+    seen: Seen<'_>,
+    bytes: &[u8],
+    bucket: Option<&str>,
+    trust: Option<&Trust>,
+    limits: &Limits,
+) -> Option<Report> {
+    let obj = Object::from_bytes(bytes, limits).ok()?;
+    let token = task_token(&obj)?;
+    Some(match seen {
+        Seen::Progress => Report::Heartbeat { token },
         Seen::Dead(code, message) => {
-            json!({"token": token, "action": "failure", "error": DEAD_LETTER, "cause": format!("{code}: {message}")})
+            Report::Failure { token, error: DEAD_LETTER.to_owned(), cause: format!("{code}: {message}") }
         }
-        Seen::Finished => match reply(&obj, None, bucket) {
-            Ok(Reply { failure: Some((error, cause)), .. }) => {
-                json!({"token": token, "action": "failure", "error": error, "cause": cause})
+        Seen::Finished => {
+            if let Some(Err(e)) = trust.map(|t| obj.verify(t).into_result()) {
+                return Some(Report::Untrusted { token, why: e.to_string() });
             }
-            Ok(r) => json!({
-                "token": token, "action": "success", "output": r.body,
-                "upload": r.upload.as_ref().map(Pointer::to_json),
-            }),
-            Err(e) => json!({"token": token, "action": "failure", "error": error_name(&e), "cause": e.to_string()}),
-        },
-    };
-    Ok(Some(report.to_string()))
+            match reply(&obj, None, bucket) {
+                Ok(Reply { failure: Some((error, cause)), .. }) => Report::Failure { token, error, cause },
+                Ok(r) => Report::Success { token, output: r.body, upload: r.upload },
+                Err(e) => Report::Failure { token, error: error_name(&e), cause: e.to_string() },
+            }
+        }
+    })
 }
 
 #[cfg(test)]
@@ -492,22 +531,31 @@ mod tests {
     fn a_relay_reports_only_for_objects_with_a_token() {
         let limits = Limits::default();
         let plain = create(None);
-        assert_eq!(relay_report(Seen::Finished, &plain.to_bytes(), None, &limits).unwrap(), None);
-        assert_eq!(relay_report(Seen::Progress, b"garbage", None, &limits).unwrap(), None);
+        assert_eq!(relay_report(Seen::Finished, &plain.to_bytes(), None, None, &limits), None);
+        assert_eq!(relay_report(Seen::Progress, b"garbage", None, None, &limits), None);
         let context = with_token(None, "tok").unwrap();
         let with = create(Some(&context));
-        let report = |seen| -> Value {
-            serde_json::from_str(&relay_report(seen, &with.to_bytes(), None, &limits).unwrap().unwrap()).unwrap()
-        };
-        assert_eq!(report(Seen::Progress), json!({"token": "tok", "action": "heartbeat"}));
-        let dead = report(Seen::Dead("PEO_LIMIT", "too many deliveries"));
-        assert_eq!((dead["action"].as_str(), dead["error"].as_str()), (Some("failure"), Some(DEAD_LETTER)));
-        assert_eq!(dead["cause"], "PEO_LIMIT: too many deliveries");
-        // Running, so not a failure: the object goes back as the workflow's output.
-        let done = report(Seen::Finished);
+        let report = |seen, trust| relay_report(seen, &with.to_bytes(), None, trust, &limits).unwrap();
+        let token = "tok".to_owned();
+        assert_eq!(report(Seen::Progress, None), Report::Heartbeat { token: token.clone() });
         assert_eq!(
-            (done["action"].as_str(), done["output"]["id"].as_str()),
-            (Some("success"), Some(&*with.id().to_hex()))
+            report(Seen::Dead("PEO_LIMIT", "too many deliveries"), None),
+            Report::Failure {
+                token: token.clone(),
+                error: DEAD_LETTER.into(),
+                cause: "PEO_LIMIT: too many deliveries".into()
+            }
         );
+        // Running, so not a failure: the object goes back as the workflow's output.
+        let Report::Success { output, upload: None, .. } = report(Seen::Finished, None) else {
+            panic!("not a success")
+        };
+        assert_eq!(output["id"].as_str(), Some(&*with.id().to_hex()));
+        // Unsigned: a trust that requires signatures does not report it, and says why.
+        let strict = Trust::keys([peo_core::SigningKey::from_bytes(&[7; 32]).public_key()]);
+        let Report::Untrusted { why, .. } = report(Seen::Finished, Some(&strict)) else { panic!("reported") };
+        assert!(why.contains("sign"), "{why}");
+        // Heartbeats and dead letters are not verified (docs/step-functions.md).
+        assert!(matches!(report(Seen::Progress, Some(&strict)), Report::Heartbeat { .. }));
     }
 }

@@ -1,10 +1,7 @@
 #!/usr/bin/env bash
-# CI step: formatting and lints of the Rust workspace.
+# CI step: formatting of the Rust workspace (its lints run with the build: 04-build.sh).
 # Runs alone (scripts/ci/03-lint.sh) or in order from scripts/test.
 source "$(dirname "$0")/common.sh"
 
-step "formatting and lints"
+step "formatting (clippy's lints run with the build, warnings denied)"
 cargo fmt --all --check
-cargo clippy --workspace --all-targets --release -q -- -D warnings
-# The faces built without the JetStream transport (scripts/sizes.sh prints what it saves).
-cargo clippy --release -q -p peo-c -p peo-python -p peo-node -p peo-uniffi --no-default-features -- -D warnings

@@ -5,8 +5,8 @@ source "$(dirname "$0")/common.sh"
 
 # Every target of the workspace is built once, with one feature set: building single
 # packages (`cargo run -p ...`) would resolve features differently and rebuild Cedar.
-step "build everything (libraries, binaries, examples, tests, benchmarks)"
-cargo build --workspace --all-targets --release -q
+step "build everything (libraries, binaries, examples, tests, benchmarks) under clippy, warnings denied"
+linted cargo build --workspace --all-targets --release -q
 
 # The artifacts users install (dist/): the Python, Node and C/C++ steps test these, not
 # the source tree.

@@ -4,4 +4,4 @@
 source "$(dirname "$0")/common.sh"
 
 step "Rust tests (unit, integration, doc; the JetStream ones start nats-server -js on loopback)"
-cargo test --workspace --release
+linted cargo test --workspace --release

@@ -5,7 +5,7 @@
 source "$(dirname "$0")/common.sh"
 
 step "fault test: 1,000 objects in flight, a node killed with SIGKILL mid-visit and restarted"
-cargo test --release -q -p peo-cli --test fault -- --ignored --nocapture
+linted cargo test --workspace --release -q --test fault -- --ignored --nocapture
 
 step "cluster test: 1,000 objects on three nats-servers (R3), one killed with SIGKILL mid-load and restarted"
-cargo test --release -q -p peo-jetstream --test cluster -- --ignored --nocapture
+linted cargo test --workspace --release -q --test cluster -- --ignored --nocapture
