@@ -171,6 +171,10 @@ enum Command {
         /// Stop after this many seconds without work (default: run until killed).
         #[arg(long)]
         idle_exit: Option<f64>,
+        /// Deliveries in flight at once: visits run concurrently, each committed and sent
+        /// on by itself (default: 8 per CPU core, at most 64; 1: one at a time).
+        #[arg(long)]
+        window: Option<usize>,
         /// Do not print what the node does.
         #[arg(long)]
         quiet: bool,
@@ -306,8 +310,8 @@ fn main() -> ExitCode {
         Command::History { object, format } => history(&object, &format),
         Command::Trace { object, output } => trace(&object, &output),
         Command::Run { mesh, input, dir } => mesh::run(&mesh, input.as_deref(), dir.as_deref()),
-        Command::Serve { nats, node, ack_wait, max_deliver, idle_exit, quiet } => {
-            nats::serve(&nats, &node, ack_wait, max_deliver, idle_exit, quiet)
+        Command::Serve { nats, node, ack_wait, max_deliver, idle_exit, window, quiet } => {
+            nats::serve(&nats, &node, ack_wait, max_deliver, idle_exit, window, quiet)
         }
         Command::Relay { nats, name, heartbeat_every, idle_exit, trust, quiet } => {
             relay::relay(&nats, &name, heartbeat_every, idle_exit, &trust, quiet)

@@ -90,9 +90,17 @@ pub(crate) fn serve(
     ack_wait: Option<f64>,
     max_deliver: Option<i64>,
     idle_exit: Option<f64>,
+    window: Option<usize>,
     quiet: bool,
 ) -> Res<ExitCode> {
     let node = load_node(node_file, Arc::new(SystemClock))?;
+    if window == Some(0) {
+        return Err("--window must be at least 1 (deliveries in flight at once)".into());
+    }
+    let window = window.unwrap_or_else(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (8 * cores).min(64)
+    });
     if ack_wait.is_some_and(|s| !(s > 0.0 && s.is_finite())) {
         return Err("--ack-wait must be a positive number of seconds".into());
     }
@@ -103,6 +111,8 @@ pub(crate) fn serve(
         max_deliver,
     )
     .map_err(|e| e.to_string().replace("max_deliver", "--max-deliver"))?;
+    // Fetched ahead per consumer: enough to keep the window busy.
+    let options = Options { batch: options.batch.max(2 * window), ..options };
     let id = node.id().to_owned();
     let caps: Vec<String> = node.spec().capabilities.iter().cloned().collect();
     let mut js = connect(mesh, options)?;
@@ -116,15 +126,22 @@ pub(crate) fn serve(
             let _ = out.flush();
         });
     }
-    println!("{id}: serving {} on {url}", if caps.is_empty() { "no capability".into() } else { caps.join(", ") });
+    println!(
+        "{id}: serving {} on {url}, {window} in flight",
+        if caps.is_empty() { "no capability".into() } else { caps.join(", ") }
+    );
     let started = Instant::now();
     // SIGTERM / SIGINT: finish the delivery in hand, then stop (and print the counters).
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, stop.clone()).map_err(|e| format!("cannot handle signals: {e}"))?;
     }
-    let options =
-        ServeOptions { idle_timeout: idle_exit.map(Duration::from_secs_f64), stop: Some(stop), ..Default::default() };
+    let options = ServeOptions {
+        idle_timeout: idle_exit.map(Duration::from_secs_f64),
+        stop: Some(stop),
+        window,
+        ..Default::default()
+    };
     serve_node(&node, &js, &options).map_err(|e| e.to_string())?;
     println!("{id}: stopped after {:.1} s: {}", started.elapsed().as_secs_f64(), js.stats().to_json());
     Ok(ExitCode::SUCCESS)

@@ -520,4 +520,9 @@ fn permissions_are_printed_for_each_role_from_a_node_file_or_flags() {
         &["serve", "--nats", "nats://127.0.0.1:1", "--node", "ship.toml", "--max-deliver=-3"],
         "--max-deliver must be a number of deliveries, or 0 for no limit (got -3)",
     );
+    fails(
+        &dir,
+        &["serve", "--nats", "nats://127.0.0.1:1", "--node", "ship.toml", "--window", "0"],
+        "--window must be at least 1 (deliveries in flight at once)",
+    );
 }

@@ -52,7 +52,7 @@ impl JetStream {
             }
             Ok::<_, Error>(all)
         })?;
-        *self.c().listener.lock().unwrap_or_else(|e| e.into_inner()) = Some((node_id.to_owned(), streams));
+        *self.c().listener.blocking_lock() = Some((node_id.to_owned(), streams));
         Ok(())
     }
 
@@ -60,14 +60,24 @@ impl JetStream {
     /// visit (duplicates, dormant objects not due, events for objects not waiting for
     /// them yet) are handled here and not returned.
     pub fn next(&self, timeout: Duration) -> Result<Option<Delivery>> {
-        let mut guard = self.c().listener.lock().unwrap_or_else(|e| e.into_inner());
-        let (node, messages) =
-            guard.as_mut().ok_or_else(|| Error::invalid_argument("call listen(node, capabilities) before next()"))?;
-        let node = node.clone();
+        let node = match &*self.c().listener.blocking_lock() {
+            Some((node, _)) => node.clone(),
+            None => return Err(Error::invalid_argument("call listen(node, capabilities) before next()")),
+        };
         self.rt.block_on(async {
             let deadline = tokio::time::Instant::now() + timeout;
             loop {
-                let msg = match tokio::time::timeout_at(deadline, messages.next()).await {
+                // The consumers are held only while a message is awaited: several threads
+                // may call `next` at once (a serve loop's window), and each classifies the
+                // message it took while the others take theirs.
+                let pulled = {
+                    let mut guard = self.c().listener.lock().await;
+                    let Some((_, messages)) = guard.as_mut() else {
+                        return Err(Error::invalid_argument("call listen(node, capabilities) before next()"));
+                    };
+                    tokio::time::timeout_at(deadline, messages.next()).await
+                };
+                let msg = match pulled {
                     // Nothing came: say whether the server is away (the client reconnects
                     // by itself; a serve loop retries and may give up after a while).
                     Err(_) => {
@@ -155,8 +165,8 @@ impl JetStream {
         Ok(e.filter(|e| e.operation == kv::Operation::Put))
     }
 
-    /// Where `object` stands against the bucket.
-    pub(crate) async fn check(&self, object: &Object) -> Result<Check> {
+    /// Where `object` (received as `bytes`) stands against the bucket.
+    pub(crate) async fn check(&self, object: &Object, bytes: &[u8]) -> Result<Check> {
         let id = object.id().to_hex();
         let e =
             self.c().kv.entry(&id).await.map_err(|e| Error::transport(format!("cannot read {BUCKET}/{id}: {e}")))?;
@@ -165,6 +175,10 @@ impl JetStream {
             // Deleted from the bucket: a copy of it is not new work (it ran, or was
             // withdrawn), whoever publishes it.
             return Ok(Check::Stale("its bucket entry was deleted: refusing to start it again".into()));
+        }
+        // The newest version itself (the common case): nothing to decode.
+        if e.value.as_ref() == bytes {
+            return Ok(Check::Current(Some(e.revision)));
         }
         let newest = match Object::from_bytes(&e.value, &self.options.limits) {
             Ok(o) => o,
@@ -372,7 +386,7 @@ impl JetStream {
             let id = object.id().to_hex();
             // Always against the bucket: a redelivery, a stale copy, a replay by another
             // client (whatever its headers say) or a wake-up is recognised there.
-            let check = self.check(&object).await?;
+            let check = self.check(&object, &msg.payload).await?;
             let revision = match check {
                 Check::Current(r) => r,
                 Check::Stale(why) if subject.starts_with("peo.dormant.") => {

@@ -300,7 +300,9 @@ struct Conn {
     done: stream::Stream,
     archive: stream::Stream,
     kv: kv::Store,
-    listener: Mutex<Option<(String, Messages)>>,
+    /// The node listening and its consumers (an async lock: held while a message is
+    /// awaited, so that the threads of a serve loop's window take turns).
+    listener: tokio::sync::Mutex<Option<(String, Messages)>>,
     follower: Mutex<Option<follow::Follower>>,
     /// The server's recent refusals of publishes (its permissions), to say why a
     /// publish or request went unanswered.
@@ -638,7 +640,16 @@ impl JetStream {
                 .map_err(|e| Error::transport(format!("cannot open the bucket {BUCKET} at {url}: {e}")))?;
             Ok::<_, Error>((js, work, done, archive, kv))
         })?;
-        let conn = Conn { js, work, done, archive, kv, listener: Mutex::new(None), follower: Mutex::new(None), denied };
+        let conn = Conn {
+            js,
+            work,
+            done,
+            archive,
+            kv,
+            listener: tokio::sync::Mutex::new(None),
+            follower: Mutex::new(None),
+            denied,
+        };
         // PEO_LOG=1: the log lines go to stderr, prefixed with the connection's name
         // (for nodes in any language; `with_log` replaces it).
         let log: Option<Log> = match std::env::var("PEO_LOG").as_deref() {

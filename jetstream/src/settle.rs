@@ -153,7 +153,7 @@ impl JetStream {
 impl JetStream {
     /// Whether [`JetStream::listen`] was called.
     pub fn is_listening(&self) -> bool {
-        self.c().listener.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+        self.c().listener.blocking_lock().is_some()
     }
 
     /// Gives a delivery back at once (the host could not visit it: it is shutting down,

@@ -182,6 +182,18 @@ pub fn finish<T: Transport>(t: &T, delivery: T::Delivery, outcome: Result<Outcom
     }
 }
 
+/// [`finish`] inside a serve loop: a transport failure is not the loop's error (the
+/// delivery is presented again), it is logged.
+fn finish_in_loop<T: Transport>(t: &T, delivery: T::Delivery, outcome: Result<Outcome<'_>>) -> Result<()> {
+    match finish(t, delivery, outcome) {
+        Err(e) if e.kind() == ErrorKind::Transport => {
+            t.say(&format!("{e} (the delivery will be presented again)"));
+            Ok(())
+        }
+        other => other,
+    }
+}
+
 /// When a serve loop stops.
 #[derive(Clone, Default)]
 pub struct ServeOptions {
@@ -196,6 +208,11 @@ pub struct ServeOptions {
     /// Give up with the `Transport` error when the server stays unreachable this long
     /// (default: keep retrying).
     pub give_up_after: Option<Duration>,
+    /// Deliveries in flight at once ([`serve`]): this many visits run concurrently, on
+    /// worker threads, each settled (committed, sent on, acknowledged) by its worker
+    /// while the others visit. 0 or 1: one at a time, on the serving thread. Handlers
+    /// are then called from several threads at once.
+    pub window: usize,
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -206,6 +223,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("stop", &self.stop)
             .field("should_stop", &self.should_stop.is_some())
             .field("give_up_after", &self.give_up_after)
+            .field("window", &self.window)
             .finish()
     }
 }
@@ -263,7 +281,17 @@ impl Serving {
         if self.stopping() {
             return Ok(Poll::Stop);
         }
-        match t.next(POLL) {
+        let step = self.took(t, t.next(POLL));
+        if matches!(step, Ok(Poll::Idle)) && self.failing_since.is_some() {
+            std::thread::sleep(POLL);
+        }
+        step
+    }
+
+    /// Counts what `next` gave: a delivery, nothing, or a transport failure (retried, so
+    /// `Idle`, until `give_up_after`).
+    fn took<T: Transport>(&mut self, t: &T, next: Result<Option<T::Delivery>>) -> Result<Poll<T::Delivery>> {
+        match next {
             Ok(Some(d)) => {
                 self.handled += 1;
                 self.idle_since = Instant::now();
@@ -280,7 +308,6 @@ impl Serving {
                     return Err(e);
                 }
                 t.say(&format!("{e} (retrying)"));
-                std::thread::sleep(POLL);
                 Ok(Poll::Idle)
             }
             Err(e) => Err(e),
@@ -301,13 +328,7 @@ impl Serving {
     /// Settles a delivery with its outcome ([`finish`]). A transport failure is not an
     /// error of the loop: the delivery is presented again.
     pub fn finish<T: Transport>(&mut self, t: &T, delivery: T::Delivery, outcome: Result<Outcome<'_>>) -> Result<()> {
-        match finish(t, delivery, outcome) {
-            Err(e) if e.kind() == ErrorKind::Transport => {
-                t.say(&format!("{e} (the delivery will be presented again)"));
-                Ok(())
-            }
-            other => other,
-        }
+        finish_in_loop(t, delivery, outcome)
     }
 
     /// Gives a delivery back (the host was interrupted while handling it).
@@ -317,26 +338,92 @@ impl Serving {
 }
 
 /// Runs `node` as a service on `t` until `options` say stop: receives the work for its
-/// capabilities, does it and sends the objects on. Failures of one delivery are settled
-/// as [`finish`] says; a failure to listen, or a server unreachable for longer than
-/// `give_up_after`, ends the loop with the error.
-pub fn serve<T: Transport>(node: &Node, t: &T, options: &ServeOptions) -> Result<()> {
+/// capabilities, does it and sends the objects on, `options.window` deliveries at a
+/// time. Failures of one delivery are settled as [`finish`] says; a failure to listen,
+/// a failure to settle that is not the transport's, or a server unreachable for longer
+/// than `give_up_after`, ends the loop with the error (the deliveries in hand are
+/// finished first).
+pub fn serve<T>(node: &Node, t: &T, options: &ServeOptions) -> Result<()>
+where
+    T: Transport + Sync,
+    T::Delivery: Send,
+{
     let capabilities: Vec<String> = node.spec().capabilities.iter().cloned().collect();
     let mut serving = Serving::start(t, node.id(), &capabilities, options.clone())?;
-    while let Some(d) = serving.next(t)? {
-        let visit = node.handle(t.work(&d));
-        serving.finish(t, d, visit.as_ref().map(Outcome::Visit).map_err(Clone::clone))?;
+    if options.window <= 1 {
+        while let Some(d) = serving.next(t)? {
+            let visit = node.handle(t.work(&d));
+            serving.finish(t, d, visit.as_ref().map(Outcome::Visit).map_err(Clone::clone))?;
+        }
+        return Ok(());
     }
-    Ok(())
+    // `window` workers, each taking its own deliveries (the transport's `next` may be
+    // called from several threads), visiting and settling them. The loop's state is
+    // shared: a worker reserves a delivery before asking for one, so `max_deliveries`
+    // holds exactly.
+    struct Shared {
+        serving: Serving,
+        asking: u64,
+        failed: Option<Error>,
+    }
+    let shared = std::sync::Mutex::new(Shared { serving, asking: 0, failed: None });
+    let lock = || shared.lock().unwrap_or_else(|p| p.into_inner());
+    std::thread::scope(|scope| {
+        for _ in 0..options.window {
+            scope.spawn(|| {
+                loop {
+                    {
+                        let mut s = lock();
+                        let room = s.serving.options.max_deliveries.is_none_or(|m| s.serving.handled + s.asking < m);
+                        if s.failed.is_some() || !room || s.serving.stopping() {
+                            return;
+                        }
+                        s.asking += 1;
+                    }
+                    let next = t.next(POLL);
+                    let step = {
+                        let mut s = lock();
+                        s.asking -= 1;
+                        s.serving.took(t, next)
+                    };
+                    let d = match step {
+                        Ok(Poll::Work(d)) => d,
+                        Ok(Poll::Stop) => return,
+                        Ok(Poll::Idle) => {
+                            if lock().serving.failing_since.is_some() {
+                                std::thread::sleep(POLL);
+                            }
+                            continue;
+                        }
+                        Err(e) => {
+                            lock().failed.get_or_insert(e);
+                            return;
+                        }
+                    };
+                    let visit = node.handle(t.work(&d));
+                    if let Err(e) = finish_in_loop(t, d, visit.as_ref().map(Outcome::Visit).map_err(Clone::clone)) {
+                        lock().failed.get_or_insert(e);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    match shared.into_inner().unwrap_or_else(|p| p.into_inner()).failed {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicUsize;
 
     /// A transport whose server is gone: every `next` fails.
-    struct Down(RefCell<Vec<String>>);
+    struct Down(Mutex<Vec<String>>);
 
     impl Transport for Down {
         type Delivery = ();
@@ -363,29 +450,138 @@ mod tests {
         }
         fn abandon(&self, _: ()) {}
         fn say(&self, line: &str) {
-            self.0.borrow_mut().push(line.to_owned());
+            self.0.lock().unwrap().push(line.to_owned());
         }
     }
 
     #[test]
     fn an_unreachable_server_is_retried_then_given_up() {
-        let t = Down(RefCell::default());
+        let t = Down(Mutex::default());
         let options = ServeOptions { give_up_after: Some(Duration::from_millis(500)), ..Default::default() };
         let started = Instant::now();
         let e = serve(&Node::new("n", "d"), &t, &options).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Transport);
         assert!(started.elapsed() >= Duration::from_millis(500));
-        assert!(t.0.borrow().len() >= 2, "retried: {:?}", t.0.borrow());
-        assert!(t.0.borrow()[0].ends_with("(retrying)"));
+        assert!(t.0.lock().unwrap().len() >= 2, "retried: {:?}", t.0.lock().unwrap());
+        assert!(t.0.lock().unwrap()[0].ends_with("(retrying)"));
     }
 
     #[test]
     fn stop_conditions_end_the_loop() {
-        let t = Down(RefCell::default());
+        let t = Down(Mutex::default());
         let stop = Arc::new(AtomicBool::new(true));
         serve(&Node::new("n", "d"), &t, &ServeOptions { stop: Some(stop), ..Default::default() }).unwrap();
         let idle = ServeOptions { idle_timeout: Some(Duration::ZERO), ..Default::default() };
         serve(&Node::new("n", "d"), &t, &idle).unwrap();
-        assert!(t.0.borrow().is_empty(), "stopped before asking the server");
+        assert!(t.0.lock().unwrap().is_empty(), "stopped before asking the server");
+    }
+
+    /// A transport holding objects to visit in memory; records what it settles.
+    #[derive(Default)]
+    struct Queue {
+        work: Mutex<VecDeque<Work>>,
+        settled: Mutex<Vec<Status>>,
+        /// Settling fails (with an error that is not the transport's).
+        broken: bool,
+    }
+
+    impl Queue {
+        fn with(objects: usize) -> Queue {
+            let plan =
+                serde_json::json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "t", "End": true}}});
+            let work = (0..objects)
+                .map(|i| {
+                    let o = Object::create(
+                        &plan,
+                        peo_core::Context::new(),
+                        &serde_json::json!({"i": i}),
+                        &peo_core::CreateOptions::default(),
+                    )
+                    .unwrap();
+                    Work::Visit { object: o.to_bytes(), event: None }
+                })
+                .collect();
+            Queue { work: Mutex::new(work), ..Default::default() }
+        }
+    }
+
+    impl Transport for Queue {
+        type Delivery = Work;
+        fn listen(&self, _: &str, _: &[String]) -> Result<()> {
+            Ok(())
+        }
+        fn is_listening(&self) -> bool {
+            true
+        }
+        fn next(&self, timeout: Duration) -> Result<Option<Work>> {
+            let w = self.work.lock().unwrap().pop_front();
+            if w.is_none() {
+                std::thread::sleep(timeout.min(Duration::from_millis(10)));
+            }
+            Ok(w)
+        }
+        fn work<'d>(&self, d: &'d Work) -> &'d Work {
+            d
+        }
+        fn settle(&self, _: Work, _: &[u8], o: Option<&Object>, _: &[Vec<u8>], _: &[Segment]) -> Result<()> {
+            if self.broken {
+                return Err(Error::invalid_argument("this transport cannot settle"));
+            }
+            self.settled.lock().unwrap().push(o.expect("a visit of this process").status());
+            Ok(())
+        }
+        fn decline(&self, _: Work, _: &Error) -> Result<()> {
+            Ok(())
+        }
+        fn reject(&self, _: Work, e: &Error) -> Result<()> {
+            panic!("rejected: {e}")
+        }
+        fn abandon(&self, _: Work) {}
+    }
+
+    /// A node whose handler takes 50 ms; returns it and the most visits seen at once.
+    fn slow_node() -> (Node, Arc<AtomicUsize>) {
+        let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let seen = most.clone();
+        let node = Node::new("n", "d").with_trust(peo_core::Trust::any()).handler("t", move |c: &crate::Invocation| {
+            let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(n, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(50));
+            now.fetch_sub(1, Ordering::SeqCst);
+            Ok(c.input.clone())
+        });
+        (node, seen)
+    }
+
+    #[test]
+    fn a_window_visits_deliveries_concurrently() {
+        let idle = Some(Duration::from_millis(300));
+        for (window, expected) in [(1, 1), (4, 4)] {
+            let (node, most) = slow_node();
+            let t = Queue::with(12);
+            serve(&node, &t, &ServeOptions { idle_timeout: idle, window, ..Default::default() }).unwrap();
+            let settled = t.settled.lock().unwrap();
+            assert_eq!(settled.len(), 12, "window {window}: every delivery settled");
+            assert!(settled.iter().all(|s| *s == Status::Succeeded), "{settled:?}");
+            assert_eq!(most.load(Ordering::SeqCst), expected, "window {window}: visits at once");
+        }
+    }
+
+    #[test]
+    fn a_window_takes_no_more_than_max_deliveries() {
+        let (node, _) = slow_node();
+        let t = Queue::with(12);
+        serve(&node, &t, &ServeOptions { max_deliveries: Some(5), window: 4, ..Default::default() }).unwrap();
+        assert_eq!(t.settled.lock().unwrap().len(), 5);
+        assert_eq!(t.work.lock().unwrap().len(), 7, "the rest are left for other nodes");
+    }
+
+    #[test]
+    fn a_failure_to_settle_ends_a_windowed_loop() {
+        let (node, _) = slow_node();
+        let t = Queue { broken: true, ..Queue::with(6) };
+        let e = serve(&node, &t, &ServeOptions { window: 3, ..Default::default() }).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(e.message(), "this transport cannot settle");
     }
 }
