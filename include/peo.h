@@ -196,7 +196,8 @@ typedef struct {
    */
   double give_up_after_seconds;
   /**
-   * Called about every 200 ms; serving stops when it returns true. NULL: never.
+   * Called about every 200 ms; serving stops when it returns true. NULL: never. One
+   * call at a time; with a `window` above 1, from the loop's worker threads.
    */
   PeoStopFn should_stop;
   void *user_data;
@@ -212,6 +213,15 @@ typedef struct {
    * it), before it is dead-lettered to `peo.dead.<id>`; 0: 50; -1: no limit.
    */
   int64_t max_deliver;
+  /**
+   * Deliveries in flight at once; 0 or 1: one at a time, handlers called on the
+   * thread that called `peo_node_serve`. With more, that many worker threads each
+   * take a delivery, visit it and send it on: the node's handlers, advisor and clock
+   * are then called from several threads at once and must be thread-safe (their
+   * user data included). `peo_node_serve` returns once every worker has finished its
+   * delivery in hand.
+   */
+  uint32_t window;
 } PeoServeOptions;
 
 /**
@@ -371,7 +381,8 @@ uint16_t peo_wire_format_version(void);
  * Runs the node as a service on a NATS JetStream mesh (`url`, e.g.
  * `nats://127.0.0.1:4222`, a server started with `nats-server -js`): it takes the
  * objects for its capabilities (and new objects, due dormant ones, events and fan-out
- * completions), visits them with its handlers (called on this thread) and sends them on,
+ * completions), visits them with its handlers (called on this thread, or on worker
+ * threads with `options.window` above 1) and sends them on,
  * until `options` say stop. `options` may be NULL (serve until the process ends).
  * `stats_json`, if not NULL, receives the connection's counters as JSON (free with
  * `peo_string_free`). `PEO_TRANSPORT` when the server cannot be reached.

@@ -203,7 +203,8 @@ pub struct ServeOptions {
     pub max_deliveries: Option<u64>,
     /// Stop when this becomes true (checked at least every 200 ms).
     pub stop: Option<Arc<AtomicBool>>,
-    /// Stop when this returns true (asked at least every 200 ms, on the serving thread).
+    /// Stop when this returns true (asked at least every 200 ms, one call at a time: on
+    /// the serving thread, or with a window on its workers).
     pub should_stop: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
     /// Give up with the `Transport` error when the server stays unreachable this long
     /// (default: keep retrying).

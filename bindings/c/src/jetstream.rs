@@ -28,7 +28,9 @@ impl StopCallback {
         unsafe { (self.f)(self.user_data) }
     }
 }
-// SAFETY: only called by the serving loop, on the thread that called `peo_node_serve`.
+// SAFETY: only called by the serving loop, one call at a time: on the thread that called
+// `peo_node_serve`, or with a window on its workers under the loop's lock (the header says
+// so).
 #[cfg(feature = "jetstream")]
 unsafe impl Send for StopCallback {}
 #[cfg(feature = "jetstream")]
@@ -47,7 +49,8 @@ pub struct PeoServeOptions {
     /// Return `PEO_TRANSPORT` when the server has been unreachable this many seconds
     /// while serving; 0: keep retrying (nothing is lost while the server is away).
     pub give_up_after_seconds: f64,
-    /// Called about every 200 ms; serving stops when it returns true. NULL: never.
+    /// Called about every 200 ms; serving stops when it returns true. NULL: never. One
+    /// call at a time; with a `window` above 1, from the loop's worker threads.
     pub should_stop: PeoStopFn,
     pub user_data: *mut c_void,
     /// TLS and credentials as JSON, `{"ca", "cert", "key", "tls", "creds", "nkey",
@@ -58,12 +61,20 @@ pub struct PeoServeOptions {
     /// Deliveries of one message of work, never settled (its takers died or declined
     /// it), before it is dead-lettered to `peo.dead.<id>`; 0: 50; -1: no limit.
     pub max_deliver: i64,
+    /// Deliveries in flight at once; 0 or 1: one at a time, handlers called on the
+    /// thread that called `peo_node_serve`. With more, that many worker threads each
+    /// take a delivery, visit it and send it on: the node's handlers, advisor and clock
+    /// are then called from several threads at once and must be thread-safe (their
+    /// user data included). `peo_node_serve` returns once every worker has finished its
+    /// delivery in hand.
+    pub window: u32,
 }
 
 /// Runs the node as a service on a NATS JetStream mesh (`url`, e.g.
 /// `nats://127.0.0.1:4222`, a server started with `nats-server -js`): it takes the
 /// objects for its capabilities (and new objects, due dormant ones, events and fan-out
-/// completions), visits them with its handlers (called on this thread) and sends them on,
+/// completions), visits them with its handlers (called on this thread, or on worker
+/// threads with `options.window` above 1) and sends them on,
 /// until `options` say stop. `options` may be NULL (serve until the process ends).
 /// `stats_json`, if not NULL, receives the connection's counters as JSON (free with
 /// `peo_string_free`). `PEO_TRANSPORT` when the server cannot be reached.
@@ -114,6 +125,7 @@ pub(crate) unsafe fn serve(
         serve.idle_timeout = seconds(o.idle_timeout_seconds, "idle_timeout_seconds")?;
         serve.give_up_after = seconds(o.give_up_after_seconds, "give_up_after_seconds")?;
         serve.max_deliveries = (o.max_deliveries > 0).then_some(o.max_deliveries);
+        serve.window = o.window as usize;
         if let Some(f) = o.should_stop {
             let stop = StopCallback { f, user_data: o.user_data };
             serve.should_stop = Some(Arc::new(move || stop.call()));

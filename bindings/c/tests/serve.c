@@ -1,13 +1,17 @@
-/* A C node on a NATS JetStream mesh: serves the objects for its capability until it has
- * handled as many as expected (its stop callback), then checks the counters; an
+/* A C node on a NATS JetStream mesh: serves the objects for its capability, four
+ * deliveries in flight (`window`), until it has handled as many as expected (its stop
+ * callback), then checks that visits ran at once and the counters; an
  * unreachable server is PEO_TRANSPORT. Then the C client: it submits an object that
  * waits a second (the node compacts it then) and awaits an event, sends the event, serves
  * until the client reads the object finished, waits for it and audits it against the
  * archive the mesh kept. Usage: serve NATS_URL EXPECTED */
+#define _POSIX_C_SOURCE 200809L
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "peo.h"
 
@@ -20,22 +24,32 @@
     }                                                                                    \
   } while (0)
 
+/* The handler is called from the serve loop's worker threads, several at once. */
 typedef struct {
-  int packed;
+  atomic_int packed;
+  atomic_int running;
+  atomic_int most; /* the most calls running at once */
   int expected;
 } Counter;
 
 static void pack(void *user_data, const PeoCall *call, PeoTaskResult *result) {
   Counter *c = user_data;
-  c->packed++;
+  int parcel = atomic_fetch_add(&c->packed, 1) + 1;
+  int now = atomic_fetch_add(&c->running, 1) + 1;
+  int most = atomic_load(&c->most);
+  while (now > most && !atomic_compare_exchange_weak(&c->most, &most, now)) {
+  }
+  struct timespec pause = {0, 200 * 1000 * 1000};
+  nanosleep(&pause, NULL);
+  atomic_fetch_sub(&c->running, 1);
   char out[128];
-  snprintf(out, sizeof out, "{\"parcel\": %d, \"key\": %zu}", c->packed, strlen(call->idempotency_key));
+  snprintf(out, sizeof out, "{\"parcel\": %d, \"key\": %zu}", parcel, strlen(call->idempotency_key));
   peo_task_result_set_output(result, out);
 }
 
 static bool enough(void *user_data) {
-  const Counter *c = user_data;
-  return c->packed >= c->expected;
+  Counter *c = user_data;
+  return atomic_load(&c->packed) >= c->expected;
 }
 
 typedef struct {
@@ -148,7 +162,7 @@ static void client(const char *url, PeoNode *node) {
 
 int main(int argc, char **argv) {
   CHECK(argc == 3);
-  Counter counter = {0, atoi(argv[2])};
+  Counter counter = {0, 0, 0, atoi(argv[2])};
   PeoNode *node = NULL;
   CHECK(peo_node_new("c-packer", "warehouse", &node) == PEO_OK);
   CHECK(peo_node_set_trust(node, "\"any\"") == PEO_OK);
@@ -167,11 +181,14 @@ int main(int argc, char **argv) {
   options.idle_timeout_seconds = 60; /* a safety net: the stop callback ends it */
   options.should_stop = enough;
   options.user_data = &counter;
+  options.window = 4;
   char *stats = NULL;
   CHECK(peo_node_serve(node, argv[1], &options, &stats) == PEO_OK);
-  CHECK(counter.packed == counter.expected);
+  CHECK(atomic_load(&counter.packed) == counter.expected);
+  CHECK(atomic_load(&counter.most) >= 2); /* the window: visits ran at once */
   CHECK(stats != NULL && strstr(stats, "\"visits\":") != NULL && strstr(stats, "\"duplicates\":0") != NULL);
-  printf("c-packer: packed %d objects; %s\n", counter.packed, stats);
+  printf("c-packer: packed %d objects, up to %d at once; %s\n", atomic_load(&counter.packed),
+         atomic_load(&counter.most), stats);
   peo_string_free(stats);
   client(argv[1], node);
   peo_node_free(node);

@@ -50,7 +50,8 @@ impl FfiJetStream {
         Ok(Arc::new(FfiJetStream(peo_jetstream::JetStream::connect(&url, options)?)))
     }
     /// Serves `node` until `stop`, `idle_timeout_seconds` without work,
-    /// `max_deliveries`, or the server unreachable for `give_up_after_seconds`.
+    /// `max_deliveries`, or the server unreachable for `give_up_after_seconds`, `window`
+    /// deliveries in flight (handlers called from that many threads at once).
     pub fn serve(
         &self,
         node: Arc<FfiNode>,
@@ -58,8 +59,15 @@ impl FfiJetStream {
         max_deliveries: Option<u64>,
         give_up_after_seconds: Option<f64>,
         stop: Option<Arc<StopFlag>>,
+        window: u32,
     ) -> Res<()> {
+        if window == 0 {
+            return Err(
+                peo_core::Error::invalid_argument("window must be at least 1 (deliveries in flight at once)").into()
+            );
+        }
         let options = ServeOptions {
+            window: window as usize,
             idle_timeout: idle_timeout_seconds.map(|s| host::seconds(s, "idle_timeout")).transpose()?,
             give_up_after: give_up_after_seconds.map(|s| host::seconds(s, "give_up_after")).transpose()?,
             max_deliveries,

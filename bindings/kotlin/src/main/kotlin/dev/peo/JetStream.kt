@@ -99,6 +99,8 @@ class JetStream
          * Serves [node] on this mesh until [stop] is set, [idleTimeoutSeconds] pass without
          * work, [maxDeliveries] were handled or, with [giveUpAfterSeconds], the server stays
          * unreachable that long (then a [TransportException]). Blocks the calling thread.
+         * [window]: deliveries in flight at once; above 1, that many threads each visit one
+         * and send it on, so the node's handlers are called from several threads at once.
          */
         @JvmOverloads
         fun serve(
@@ -107,7 +109,10 @@ class JetStream
             maxDeliveries: Long? = null,
             giveUpAfterSeconds: Double? = null,
             stop: Stop? = null,
-        ) = ffi { ffi.serve(node.ffi, idleTimeoutSeconds, maxDeliveries?.toULong(), giveUpAfterSeconds, stop?.flag) }
+            window: Int = 1,
+        ) = ffi {
+            ffi.serve(node.ffi, idleTimeoutSeconds, maxDeliveries?.toULong(), giveUpAfterSeconds, stop?.flag, window.coerceAtLeast(0).toUInt())
+        }
 
         override fun close() = ffi.close()
 

@@ -312,7 +312,7 @@ class Node
         /**
          * Serves this node on the JetStream mesh at [url] until [stop], [idleTimeoutSeconds],
          * [maxDeliveries] or [giveUpAfterSeconds] ends it (see [JetStream.serve]), on a
-         * connection of its own. Blocks the calling thread.
+         * connection of its own, [window] deliveries in flight. Blocks the calling thread.
          */
         @JvmOverloads
         fun serve(
@@ -322,7 +322,10 @@ class Node
             maxDeliveries: Long? = null,
             giveUpAfterSeconds: Double? = null,
             stop: JetStream.Stop? = null,
-        ) = JetStream(url, security = security).use { it.serve(this, idleTimeoutSeconds, maxDeliveries, giveUpAfterSeconds, stop) }
+            window: Int = 1,
+        ) = JetStream(url, security = security).use {
+            it.serve(this, idleTimeoutSeconds, maxDeliveries, giveUpAfterSeconds, stop, window)
+        }
 
         // Last, so that the settings' fields are initialised before `configure` sets them.
         init {

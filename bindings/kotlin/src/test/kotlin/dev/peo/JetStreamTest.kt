@@ -119,6 +119,29 @@ class JetStreamTest {
     }
 
     @Test
+    fun aWindowVisitsDeliveriesAtOnce() {
+        val url = "nats://127.0.0.1:$port"
+        val plan = PeoJson.parse("""{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "window.step", "End": true}}}""")
+        val running = java.util.concurrent.atomic.AtomicInteger()
+        val most = java.util.concurrent.atomic.AtomicInteger()
+        val node =
+            Node("kt-window", "eu") { trust = PeoJson.parse("\"any\"") }.handler("window.step") { _, _ ->
+                most.accumulateAndGet(running.incrementAndGet(), ::maxOf)
+                Thread.sleep(200)
+                running.decrementAndGet()
+                buildJsonObject { put("ok", true) }
+            }
+        JetStream(url).use { js ->
+            val e = assertThrows<PeoException> { js.serve(node, window = 0) }
+            assertEquals("PEO_INVALID_ARGUMENT", e.code)
+            val ids = (1..4).map { js.submit(PeoObject.create(plan, buildJsonObject { put("w", it) })) }
+            js.serve(node, maxDeliveries = 4, window = 4)
+            assertEquals(ids.toSet(), js.waitDone(ids, 10.0).keys)
+            assertTrue(most.get() >= 2, "visits ran at once: ${most.get()}")
+        }
+    }
+
+    @Test
     fun theServeLoopsRulesHoldFromKotlin() {
         val (own, ownPort) = startServer()
         val url = "nats://127.0.0.1:$ownPort"

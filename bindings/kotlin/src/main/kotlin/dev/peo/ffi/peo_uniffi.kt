@@ -880,7 +880,7 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_peo_uniffi_fn_method_ffijetstream_send_event(`ptr`: Long,`objectId`: RustBuffer.ByValue,`eventJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_peo_uniffi_fn_method_ffijetstream_serve(`ptr`: Long,`node`: Long,`idleTimeoutSeconds`: RustBuffer.ByValue,`maxDeliveries`: RustBuffer.ByValue,`giveUpAfterSeconds`: RustBuffer.ByValue,`stop`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_peo_uniffi_fn_method_ffijetstream_serve(`ptr`: Long,`node`: Long,`idleTimeoutSeconds`: RustBuffer.ByValue,`maxDeliveries`: RustBuffer.ByValue,`giveUpAfterSeconds`: RustBuffer.ByValue,`stop`: RustBuffer.ByValue,`window`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_peo_uniffi_fn_method_ffijetstream_stats_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1129,7 +1129,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_peo_uniffi_checksum_method_ffijetstream_send_event() and 0xFFFF) != 54818) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_peo_uniffi_checksum_method_ffijetstream_serve() and 0xFFFF) != 12673) {
+    if ((lib.uniffi_peo_uniffi_checksum_method_ffijetstream_serve() and 0xFFFF) != 23687) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_peo_uniffi_checksum_method_ffijetstream_stats_json() and 0xFFFF) != 48902) {
@@ -1788,9 +1788,10 @@ public interface FfiJetStreamInterface {
     
     /**
      * Serves `node` until `stop`, `idle_timeout_seconds` without work,
-     * `max_deliveries`, or the server unreachable for `give_up_after_seconds`.
+     * `max_deliveries`, or the server unreachable for `give_up_after_seconds`, `window`
+     * deliveries in flight (handlers called from that many threads at once).
      */
-    fun `serve`(`node`: FfiNode, `idleTimeoutSeconds`: kotlin.Double?, `maxDeliveries`: kotlin.ULong?, `giveUpAfterSeconds`: kotlin.Double?, `stop`: StopFlag?)
+    fun `serve`(`node`: FfiNode, `idleTimeoutSeconds`: kotlin.Double?, `maxDeliveries`: kotlin.ULong?, `giveUpAfterSeconds`: kotlin.Double?, `stop`: StopFlag?, `window`: kotlin.UInt)
     
     fun `statsJson`(): kotlin.String
     
@@ -1965,9 +1966,10 @@ open class FfiJetStream: Disposable, AutoCloseable, FfiJetStreamInterface
     
     /**
      * Serves `node` until `stop`, `idle_timeout_seconds` without work,
-     * `max_deliveries`, or the server unreachable for `give_up_after_seconds`.
+     * `max_deliveries`, or the server unreachable for `give_up_after_seconds`, `window`
+     * deliveries in flight (handlers called from that many threads at once).
      */
-    @Throws(PeoFfiException::class)override fun `serve`(`node`: FfiNode, `idleTimeoutSeconds`: kotlin.Double?, `maxDeliveries`: kotlin.ULong?, `giveUpAfterSeconds`: kotlin.Double?, `stop`: StopFlag?)
+    @Throws(PeoFfiException::class)override fun `serve`(`node`: FfiNode, `idleTimeoutSeconds`: kotlin.Double?, `maxDeliveries`: kotlin.ULong?, `giveUpAfterSeconds`: kotlin.Double?, `stop`: StopFlag?, `window`: kotlin.UInt)
         = 
     callWithHandle {
     uniffiRustCallWithError(PeoFfiException) { _status ->
@@ -1978,7 +1980,8 @@ open class FfiJetStream: Disposable, AutoCloseable, FfiJetStreamInterface
         FfiConverterOptionalDouble.lower(`idleTimeoutSeconds`),
         FfiConverterOptionalULong.lower(`maxDeliveries`),
         FfiConverterOptionalDouble.lower(`giveUpAfterSeconds`),
-        FfiConverterOptionalTypeStopFlag.lower(`stop`),_status)
+        FfiConverterOptionalTypeStopFlag.lower(`stop`),
+        FfiConverterUInt.lower(`window`),_status)
 }
     }
     
