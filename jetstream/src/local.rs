@@ -135,6 +135,21 @@ impl LocalCluster {
     /// JetStream elects its leader a few seconds later: connect with retries (a stream
     /// with replicas cannot be created before).
     pub fn start(n: usize) -> Result<LocalCluster> {
+        // A port found free can be taken by another process before its server binds it:
+        // then the cluster starts again on other ports.
+        let mut attempt = 1;
+        loop {
+            match LocalCluster::start_once(n) {
+                Err(e) if attempt < 3 => {
+                    eprintln!("{e}: starting the cluster again on other ports");
+                    attempt += 1;
+                }
+                started => return started,
+            }
+        }
+    }
+
+    fn start_once(n: usize) -> Result<LocalCluster> {
         let dir = std::env::temp_dir().join(format!("peo-nats-cluster-{}-{}", std::process::id(), now_ns()));
         let ports = (0..n).map(|_| Ok((free_port()?, free_port()?))).collect::<Result<Vec<_>>>()?;
         let mut cluster = LocalCluster { servers: (0..n).map(|_| None).collect(), ports, dir };

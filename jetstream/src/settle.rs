@@ -61,12 +61,27 @@ impl JetStream {
             Some(r) => self.c().kv.update(&d.id, bytes.clone(), r).await.map_err(|e| e.to_string()),
             None => self.c().kv.create(&d.id, bytes.clone()).await.map_err(|e| e.to_string()),
         };
-        if let Err(why) = committed {
-            // Lost the race (another node committed a successor of the same version), or
-            // the server failed: tell them apart by reading the bucket again.
-            let now = self.entry(&d.id).await?;
+        // Lost the race (another node committed a successor of the same version), or the
+        // server failed: tell them apart by reading the bucket again. When it holds this
+        // very version, the commit landed and only its acknowledgement was lost (a server
+        // failing over): it is committed, and is sent on below.
+        let failed = match committed {
+            Ok(_) => None,
+            Err(why) => match self.entry(&d.id).await? {
+                Some(e) if e.value == bytes => {
+                    self.say(|| format!("{}: the bucket has the commit whose acknowledgement was lost ({why})", d.id));
+                    None
+                }
+                now => Some((why, now)),
+            },
+        };
+        if let Some((why, now)) = failed {
+            // Raced only when the bucket shows a newer revision that is not this one. An
+            // older one (a read that lags behind, as a server failing over may answer)
+            // proves nothing: the delivery is then presented again, and the bucket read
+            // then says whether this commit landed (and it is sent on) or another won.
             let raced = match (d.revision, &now) {
-                (Some(r), Some(e)) => e.revision != r,
+                (Some(r), Some(e)) => e.revision > r,
                 (None, Some(_)) => true,
                 _ => false,
             };

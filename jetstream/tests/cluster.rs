@@ -1,8 +1,8 @@
 //! The cluster test: a three-server JetStream cluster on loopback with every stream and
 //! the bucket replicated on all three (R3); 1,000 objects through four nodes of two
-//! capabilities, each node connected first to a different server; one server killed with
-//! SIGKILL mid-load and restarted later. Every object must finish, none be lost, each task
-//! appear once in every history; re-executions (a visit whose result lost its commit when
+//! capabilities (16 deliveries in flight each), each node connected first to a different
+//! server; one server killed with SIGKILL mid-load and restarted later. Every object must
+//! finish, none be lost, each task appear once in every history; re-executions (a visit whose result lost its commit when
 //! the server went) keep their idempotency key and are counted. Prints the counts.
 //!
 //! Run by the test command as
@@ -19,12 +19,19 @@ use peo_runtime::{Invocation, Node};
 use serde_json::json;
 
 const OBJECTS: usize = 1000;
+/// Deliveries in flight per node.
+const WINDOW: usize = 16;
 
 /// Connects once the cluster has elected its JetStream leader (streams with replicas
 /// cannot be created before).
 fn connect(urls: &str, name: &str) -> JetStream {
-    let options =
-        || Options { replicas: 3, ack_wait: Duration::from_secs(3), name: Some(name.to_owned()), ..Options::default() };
+    let options = || Options {
+        replicas: 3,
+        ack_wait: Duration::from_secs(3),
+        batch: 2 * WINDOW,
+        name: Some(name.to_owned()),
+        ..Options::default()
+    };
     let t0 = Instant::now();
     loop {
         match JetStream::connect(urls, options()) {
@@ -71,10 +78,14 @@ fn a_cluster_loses_nothing_when_a_server_is_killed_mid_load() {
 
     // Every execution's idempotency key, counted.
     let calls: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    // What the nodes said, printed for the objects that do not finish.
+    let said: Arc<Mutex<Vec<String>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let mut nodes = Vec::new();
     for (i, capability) in ["a.step", "b.step", "a.step", "b.step"].into_iter().enumerate() {
-        let js = connect(&cluster.urls_from(i % 3), &format!("node-{i}"));
+        let said = said.clone();
+        let js = connect(&cluster.urls_from(i % 3), &format!("node-{i}"))
+            .with_log(move |line| said.lock().unwrap().push(format!("node-{i}: {line}")));
         let calls = calls.clone();
         let node = Node::new(format!("node-{i}"), "eu").with_trust(Trust::any()).handler(
             capability,
@@ -85,7 +96,7 @@ fn a_cluster_loses_nothing_when_a_server_is_killed_mid_load() {
         );
         let stop = stop.clone();
         nodes.push(std::thread::spawn(move || {
-            serve(&node, &js, &ServeOptions { stop: Some(stop), ..Default::default() }).unwrap();
+            serve(&node, &js, &ServeOptions { stop: Some(stop), window: WINDOW, ..Default::default() }).unwrap();
             js.stats().to_json()
         }));
     }
@@ -96,22 +107,40 @@ fn a_cluster_loses_nothing_when_a_server_is_killed_mid_load() {
         "C": {"Type": "Task", "Resource": "a.step", "Next": "D"},
         "D": {"Type": "Task", "Resource": "b.step", "End": true}}});
     let t0 = Instant::now();
-    let mut ids = Vec::new();
-    for n in 0..OBJECTS {
-        let options = CreateOptions { id: Some(peo_core::ObjectId::random().unwrap()), ..CreateOptions::default() };
-        let obj = Object::create(&plan, Context::new(), &json!({"i": 0, "n": n}), &options).unwrap();
-        ids.push(client.submit(&obj.to_bytes()).unwrap());
-    }
-    // Mid-load: once a quarter of the tasks ran, server 2 dies (its nodes and its
-    // replicas with it), and comes back four seconds later.
-    while calls.lock().unwrap().len() < OBJECTS {
-        std::thread::sleep(Duration::from_millis(10));
-        assert!(t0.elapsed() < Duration::from_secs(120), "the load never got going");
-    }
-    let at_kill = calls.lock().unwrap().len();
-    cluster.kill(2);
-    std::thread::sleep(Duration::from_secs(4));
-    cluster.restart(2).unwrap();
+    let objects: Vec<Vec<u8>> = (0..OBJECTS)
+        .map(|n| {
+            let options = CreateOptions { id: Some(peo_core::ObjectId::random().unwrap()), ..CreateOptions::default() };
+            Object::create(&plan, Context::new(), &json!({"i": 0, "n": n}), &options).unwrap().to_bytes()
+        })
+        .collect();
+    let (ids, at_kill) = std::thread::scope(|scope| {
+        // Submitted while the nodes work (and while a server is down: a submission the
+        // cluster cannot take yet is tried again).
+        let submitter = scope.spawn(|| {
+            let submit = |bytes: &[u8]| loop {
+                match client.submit(bytes) {
+                    Ok(id) => return id,
+                    Err(e) if t0.elapsed() < Duration::from_secs(120) => {
+                        eprintln!("submit: {e} (retrying)");
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                    Err(e) => panic!("submit: {e}"),
+                }
+            };
+            objects.iter().map(|b| submit(b)).collect::<Vec<String>>()
+        });
+        // Mid-load: once a quarter of the tasks ran, server 2 dies (its nodes and its
+        // replicas with it), and comes back four seconds later.
+        while calls.lock().unwrap().len() < OBJECTS {
+            std::thread::sleep(Duration::from_millis(10));
+            assert!(t0.elapsed() < Duration::from_secs(120), "the load never got going");
+        }
+        let at_kill = calls.lock().unwrap().len();
+        cluster.kill(2);
+        std::thread::sleep(Duration::from_secs(4));
+        cluster.restart(2).unwrap();
+        (submitter.join().unwrap(), at_kill)
+    });
 
     let done = client.wait_done(&ids, Duration::from_secs(90)).unwrap();
     let elapsed = t0.elapsed();
@@ -156,12 +185,17 @@ fn a_cluster_loses_nothing_when_a_server_is_killed_mid_load() {
             }
             None => println!("  not finished: {id}: never committed"),
         }
+        for line in said.lock().unwrap().iter().filter(|l| l.contains(id.as_str())) {
+            println!("    {line}");
+        }
     }
     let calls = calls.lock().unwrap();
     let executions: usize = calls.values().sum();
     let re_executions = executions - calls.len();
     let sum = |k: &str| stats.iter().map(|s| s[k].as_u64().unwrap_or(0)).sum::<u64>();
-    println!("cluster test: 3 nats-servers, streams and bucket R3, 4 nodes each first on its own server");
+    println!(
+        "cluster test: 3 nats-servers, streams and bucket R3, 4 nodes ({WINDOW} in flight each) each first on its own server"
+    );
     println!("  server 2 killed with SIGKILL after {at_kill} task executions, restarted 4 s later");
     println!(
         "  finished: {} of {OBJECTS}; lost: {}; in {:.1} s",
