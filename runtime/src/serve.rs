@@ -20,6 +20,10 @@ use crate::{Node, Visit};
 /// How often the loop asks its stop conditions while no work comes.
 pub const POLL: Duration = Duration::from_millis(200);
 
+/// The most deliveries a serve loop keeps in flight ([`ServeOptions::window`]): each is a
+/// thread.
+pub const MAX_WINDOW: usize = 1024;
+
 /// What a node must do with a delivery.
 #[derive(Debug, Clone)]
 pub enum Work {
@@ -212,7 +216,7 @@ pub struct ServeOptions {
     /// Deliveries in flight at once ([`serve`]): this many visits run concurrently, on
     /// worker threads, each settled (committed, sent on, acknowledged) by its worker
     /// while the others visit. 0 or 1: one at a time, on the serving thread. Handlers
-    /// are then called from several threads at once.
+    /// are then called from several threads at once. At most [`MAX_WINDOW`].
     pub window: usize,
 }
 
@@ -349,6 +353,12 @@ where
     T: Transport + Sync,
     T::Delivery: Send,
 {
+    if options.window > MAX_WINDOW {
+        return Err(Error::invalid_argument(format!(
+            "window must be at most {MAX_WINDOW} deliveries in flight (got {}): each is a thread",
+            options.window
+        )));
+    }
     let capabilities: Vec<String> = node.spec().capabilities.iter().cloned().collect();
     let mut serving = Serving::start(t, node.id(), &capabilities, options.clone())?;
     if options.window <= 1 {
@@ -575,6 +585,16 @@ mod tests {
         serve(&node, &t, &ServeOptions { max_deliveries: Some(5), window: 4, ..Default::default() }).unwrap();
         assert_eq!(t.settled.lock().unwrap().len(), 5);
         assert_eq!(t.work.lock().unwrap().len(), 7, "the rest are left for other nodes");
+    }
+
+    #[test]
+    fn a_window_past_the_bound_is_refused_before_serving() {
+        let (node, _) = slow_node();
+        let t = Queue::with(1);
+        let e = serve(&node, &t, &ServeOptions { window: MAX_WINDOW + 1, ..Default::default() }).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(e.message().starts_with("window must be at most 1024"), "{e}");
+        assert_eq!(t.work.lock().unwrap().len(), 1, "nothing taken");
     }
 
     #[test]
