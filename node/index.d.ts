@@ -15,9 +15,10 @@ export declare class NativeJetStream {
   constructor()
   /**
    * Starts serving node `node_id` (its `capabilities`) with the loop's stop conditions
-   * (ms; null: none). Drive it with `servePoll` and settle each delivery.
+   * (ms; null: none) and `window` deliveries in flight. Drive it with `servePoll` and
+   * settle each delivery; polls and settles may overlap.
    */
-  serveStart(nodeId: string, capabilities: Array<string>, idleTimeoutMs?: number | undefined | null, maxDeliveries?: number | undefined | null, giveUpAfterMs?: number | undefined | null): Promise<NativeReply>
+  serveStart(nodeId: string, capabilities: Array<string>, idleTimeoutMs: number | undefined | null, maxDeliveries: number | undefined | null, giveUpAfterMs: number | undefined | null, window: number): Promise<NativeReply>
   /** Stops the serve loop: the next `servePoll` replies `{kind: "stop"}`. */
   serveStop(): void
   /**

@@ -275,6 +275,12 @@ export interface ServeOptions {
   maxDeliveries?: number
   /** Ms the server may stay unreachable while serving before the loop rejects (default: retry forever). */
   giveUpAfter?: number
+  /**
+   * Deliveries visited at once, 1 (the default) to 1024: their handlers' promises
+   * overlap. A handler that throws something other than a PeoError ends the loop after
+   * the others in flight.
+   */
+  window?: number
 }
 
 export interface JetStreamStats {

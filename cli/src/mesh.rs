@@ -250,7 +250,7 @@ pub(crate) fn run(path: &Path, input: Option<&Path>, dir: Option<&Path>) -> Res<
     }
     loop {
         let mut worked = false;
-        for (t, serving) in transports.iter().zip(&mut servings) {
+        for (t, serving) in transports.iter().zip(&servings) {
             let Poll::Work(d) = serving.poll(t).map_err(|e| e.to_string())? else { continue };
             worked = true;
             let visit = t.node.handle(&d.work);

@@ -111,8 +111,6 @@ pub(crate) fn serve(
         max_deliver,
     )
     .map_err(|e| e.to_string().replace("max_deliver", "--max-deliver"))?;
-    // Fetched ahead per consumer: enough to keep the window busy.
-    let options = Options { batch: options.batch.max(2 * window), ..options };
     let id = node.id().to_owned();
     let caps: Vec<String> = node.spec().capabilities.iter().cloned().collect();
     let mut js = connect(mesh, options)?;

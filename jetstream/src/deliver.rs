@@ -16,6 +16,7 @@ impl JetStream {
             .collect();
         wanted.push((node_consumer(node_id), format!("peo.node.{}", subject_token(node_id))));
         wanted.extend(permissions::SHARED.iter().map(|(name, filter)| ((*name).to_owned(), (*filter).to_owned())));
+        let in_flight = self.in_flight.load(std::sync::atomic::Ordering::Relaxed);
         let streams = self.rt.block_on(async {
             let mut all = futures::stream::SelectAll::new();
             for (name, filter) in wanted {
@@ -44,7 +45,7 @@ impl JetStream {
                     .await?;
                 let messages = consumer
                     .stream()
-                    .max_messages_per_batch(self.options.batch.max(1))
+                    .max_messages_per_batch(self.options.batch.max(2 * in_flight).max(1))
                     .messages()
                     .await
                     .map_err(|e| Error::transport(format!("cannot pull from {name} ({filter}): {e}")))?;

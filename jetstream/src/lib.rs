@@ -39,7 +39,9 @@ use peo_core::{Body, DelegateReason, Error, ErrorKind, Event, Limits, Object, Ob
 use serde_json::{Value, json};
 
 use peo_runtime::Visit;
-pub use peo_runtime::serve::{Hop, Outcome, Poll, ServeOptions, Serving, Transport, Work, finish, hop, serve};
+pub use peo_runtime::serve::{
+    Hop, Outcome, Poll, ServeOptions, Serving, Transport, Work, finish, hop, serve, serve_with,
+};
 
 mod client;
 mod deliver;
@@ -76,7 +78,8 @@ const MAX_PARK_MS: i64 = 300_000;
 pub struct Options {
     /// How long a node may hold a message before JetStream redelivers it to another.
     pub ack_wait: Duration,
-    /// Messages fetched ahead per consumer.
+    /// Messages fetched ahead per consumer (at least twice the deliveries a serve loop
+    /// keeps in flight).
     pub batch: usize,
     /// How long JetStream remembers published message ids (duplicates within it are
     /// dropped by the server; older ones are still recognised by the bucket).
@@ -292,6 +295,9 @@ pub struct JetStream {
     options: Options,
     stats: Stats,
     log: Option<Log>,
+    /// The deliveries a serve loop keeps in flight (`Transport::keep_in_flight`): at
+    /// least twice as many messages are fetched ahead per consumer.
+    in_flight: std::sync::atomic::AtomicUsize,
 }
 
 struct Conn {
@@ -659,7 +665,7 @@ impl JetStream {
             }
             _ => None,
         };
-        Ok(JetStream { conn: Some(conn), rt, options, stats: Stats::default(), log })
+        Ok(JetStream { conn: Some(conn), rt, options, stats: Stats::default(), log, in_flight: 1.into() })
     }
 
     /// Calls `f` with a line for everything worth an operator's attention (duplicates,

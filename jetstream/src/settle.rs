@@ -243,4 +243,7 @@ impl Transport for JetStream {
     fn say(&self, line: &str) {
         JetStream::say(self, || line.to_owned())
     }
+    fn keep_in_flight(&self, window: usize) {
+        self.in_flight.store(window, std::sync::atomic::Ordering::Relaxed);
+    }
 }

@@ -51,15 +51,18 @@ pub struct Shared {
     js: JetStream,
     deliveries: Mutex<(u32, HashMap<u32, Delivery>)>,
     /// The serve loop (`serveStart`), driven by `servePoll` and `settle` / `fail`.
-    serving: Mutex<Option<Serving>>,
+    serving: Mutex<Option<Arc<Serving>>>,
     /// Set by `serveStop` (an aborted signal).
     stop: Arc<AtomicBool>,
 }
 
 impl Shared {
-    fn serving<T>(&self, f: impl FnOnce(&mut Serving) -> peo_core::Result<T>) -> peo_core::Result<T> {
-        let mut g = self.serving.lock().unwrap_or_else(|e| e.into_inner());
-        f(g.as_mut().ok_or_else(|| PeoErr::invalid_argument("call serveStart first"))?)
+    /// Calls `f` with the serve loop, not under the lock: a poll waiting for work does
+    /// not hold up the settling of the deliveries in flight.
+    fn serving<T>(&self, f: impl FnOnce(&Serving) -> peo_core::Result<T>) -> peo_core::Result<T> {
+        let serving = self.serving.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let serving = serving.ok_or_else(|| PeoErr::invalid_argument("call serveStart first"))?;
+        f(&serving)
     }
 }
 
@@ -129,7 +132,8 @@ impl NativeJetStream {
     }
 
     /// Starts serving node `node_id` (its `capabilities`) with the loop's stop conditions
-    /// (ms; null: none). Drive it with `servePoll` and settle each delivery.
+    /// (ms; null: none) and `window` deliveries in flight. Drive it with `servePoll` and
+    /// settle each delivery; polls and settles may overlap.
     #[napi(catch_unwind, ts_return_type = "Promise<NativeReply>")]
     pub fn serve_start(
         &self,
@@ -138,9 +142,12 @@ impl NativeJetStream {
         idle_timeout_ms: Option<f64>,
         max_deliveries: Option<f64>,
         give_up_after_ms: Option<f64>,
+        window: f64,
     ) -> Result<AsyncTask<JsTask>, Code> {
+        let window = peo(host::window(window))?;
         self.shared.stop.store(false, Ordering::Relaxed);
         let options = ServeOptions {
+            window,
             idle_timeout: idle_timeout_ms.map(|t| millis(t, "idleTimeout")).transpose()?,
             max_deliveries: max_deliveries.map(|m| m.max(0.0) as u64),
             give_up_after: give_up_after_ms.map(|t| millis(t, "giveUpAfter")).transpose()?,
@@ -151,7 +158,7 @@ impl NativeJetStream {
         Ok(self.task(move |s| {
             let options = options.take().unwrap_or_default();
             let serving = Serving::start(&s.js, &node_id, &capabilities, options)?;
-            *s.serving.lock().unwrap_or_else(|e| e.into_inner()) = Some(serving);
+            *s.serving.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(serving));
             Ok(Reply::Nothing)
         }))
     }

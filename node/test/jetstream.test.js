@@ -154,6 +154,82 @@ test('a JS node keeps what its compactions prune in the mesh; the object audits 
   }
 })
 
+const ONE_STEP = { StartAt: 'Slow', States: { Slow: { Type: 'Task', Resource: 'slow', End: true } } }
+
+test('a window visits deliveries at once; its bounds are InvalidArgumentErrors', async () => {
+  const nats = await startNats()
+  try {
+    const node = new peo.Node({ id: 'js-window', domain: 'eu', trust: 'any' })
+    let now = 0
+    let most = 0
+    node.handle('slow', async (x) => {
+      most = Math.max(most, ++now)
+      await new Promise((r) => setTimeout(r, 200))
+      now--
+      return { i: x.i, done: true }
+    })
+    const js = await peo.JetStream.connect(nats.url)
+    for (const window of [0, 1.5, 1025]) {
+      await assert.rejects(js.serve(node, { window }), (e) => {
+        assert.ok(e instanceof peo.InvalidArgumentError, String(e))
+        assert.equal(e.code, 'PEO_INVALID_ARGUMENT')
+        assert.match(e.message, /window must be a whole number .* from 1 to 1024/)
+        return true
+      })
+    }
+    await assert.rejects(js.serve(node, { window: '4' }), TypeError)
+    const ids = []
+    for (let i = 0; i < 8; i++) ids.push(await js.submit(peo.Object.create(ONE_STEP, { input: { i } })))
+    const ac = new AbortController()
+    const started = Date.now()
+    const serving = js.serve(node, { signal: ac.signal, window: 4 })
+    const done = await js.wait(ids, { timeout: 30000 })
+    const took = Date.now() - started
+    ac.abort()
+    const stats = await serving
+    assert.deepEqual(Object.keys(done).sort(), [...ids].sort())
+    for (const id of ids) assert.ok(done[id].status === 'succeeded' && done[id].data.done)
+    assert.equal(most, 4, `visits at once: ${most}`)
+    assert.ok(took < 8 * 200, `8 visits of 200 ms in ${took} ms`)
+    assert.ok(stats.visits >= 8)
+  } finally {
+    nats.stop()
+  }
+})
+
+test('a visit that throws in a window gives its delivery back and ends the loop after the others', async () => {
+  const nats = await startNats()
+  try {
+    // A clock that throws fails the visit with its error (not a PeoError): the loop ends.
+    let ticks = 0
+    const clock = () => {
+      if (++ticks === 1) throw new RangeError('the clock broke')
+      return Date.now()
+    }
+    const node = new peo.Node({ id: 'js-broken', domain: 'eu', trust: 'any', clock })
+    let running = 0
+    node.handle('slow', async (x) => {
+      running++
+      await new Promise((r) => setTimeout(r, 300))
+      running--
+      return { i: x.i, done: true }
+    })
+    const js = await peo.JetStream.connect(nats.url, { ackWait: 30000 })
+    const ids = []
+    for (let i = 0; i < 3; i++) ids.push(await js.submit(peo.Object.create(ONE_STEP, { input: { i } })))
+    await assert.rejects(js.serve(node, { window: 4, idleTimeout: 20000 }), /the clock broke/)
+    assert.equal(running, 0, 'the loop waited for the visits in flight')
+    // The delivery came back at once (not after ackWait): the next loop finishes it.
+    const started = Date.now()
+    await js.serve(node, { window: 4, idleTimeout: 2000 })
+    const done = await js.wait(ids, { timeout: 1000 })
+    assert.ok(Date.now() - started < 10000)
+    assert.ok(ids.every((id) => done[id]?.status === 'succeeded'))
+  } finally {
+    nats.stop()
+  }
+})
+
 test('a server lost while serving is retried, then given up', async () => {
   const nats = await startNats()
   const node = new peo.Node({ id: 'js-lonely', domain: 'eu', trust: 'any' })

@@ -5,7 +5,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use peo_jetstream::relay::{ReportError, TaskReporter};
-use peo_jetstream::{Outcome, Poll, ServeOptions, Serving};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use peo_jetstream::{Outcome, Poll, ServeOptions, Serving, Work, serve_with};
 use peo_runtime::host;
 
 use crate::{OrRaise, PyNode, take_pending};
@@ -70,7 +74,10 @@ impl PyJetStream {
     /// pass without work, `max_deliveries` were handled or, with `give_up_after`, the
     /// server stays unreachable that long (`TransportError`). An exception raised by a
     /// handler that is not an `Exception` gives the delivery back and is re-raised.
-    #[pyo3(signature = (node, idle_timeout, max_deliveries, give_up_after, stop))]
+    /// With a `window` above 1, that many deliveries are visited at once on worker
+    /// threads, and this thread watches for signals and `stop`.
+    #[pyo3(signature = (node, idle_timeout, max_deliveries, give_up_after, stop, window))]
+    #[allow(clippy::too_many_arguments)]
     fn serve(
         &self,
         py: Python<'_>,
@@ -79,21 +86,30 @@ impl PyJetStream {
         max_deliveries: Option<u64>,
         give_up_after: Option<f64>,
         stop: Option<Py<PyAny>>,
+        window: f64,
     ) -> PyResult<()> {
         let options = ServeOptions {
             idle_timeout: idle_timeout.map(|s| host::seconds(s, "idle_timeout")).transpose().or_raise()?,
             give_up_after: give_up_after.map(|s| host::seconds(s, "give_up_after")).transpose().or_raise()?,
             max_deliveries,
+            window: host::window(window).or_raise()?,
             ..Default::default()
         };
+        let stopped = |py: Python<'_>| -> PyResult<bool> {
+            py.check_signals()?;
+            match &stop {
+                Some(stop) => stop.call_method0(py, "is_set")?.is_truthy(py),
+                None => Ok(false),
+            }
+        };
+        if options.window > 1 {
+            return self.serve_window(py, node, options, stopped);
+        }
         let (js, n) = (&self.0, &node.node);
         let capabilities: Vec<String> = n.spec().capabilities.iter().cloned().collect();
-        let mut serving = py.detach(|| Serving::start(js, n.id(), &capabilities, options)).or_raise()?;
+        let serving = py.detach(|| Serving::start(js, n.id(), &capabilities, options)).or_raise()?;
         loop {
-            py.check_signals()?;
-            if let Some(stop) = &stop
-                && stop.call_method0(py, "is_set")?.is_truthy(py)?
-            {
+            if stopped(py)? {
                 return Ok(());
             }
             take_pending();
@@ -229,5 +245,62 @@ impl PyJetStream {
     /// Acknowledges a finished or dead-lettered object's update.
     fn ack_update(&self, py: Python<'_>, ack: u64) -> PyResult<()> {
         py.detach(|| self.0.ack_update(ack)).or_raise()
+    }
+}
+
+impl PyJetStream {
+    /// `serve` with a window: the shared serve loop (`serve_with`) visits on its worker
+    /// threads while this thread, the one Python delivers signals to, checks them and
+    /// `stopped` every 50 ms; either stops the loop after the deliveries in hand. An
+    /// exception a handler raised that is not an `Exception` gives its delivery back,
+    /// stops the loop the same way, and is re-raised.
+    fn serve_window(
+        &self,
+        py: Python<'_>,
+        node: &PyNode,
+        mut options: ServeOptions,
+        stopped: impl Fn(Python<'_>) -> PyResult<bool>,
+    ) -> PyResult<()> {
+        let flag = Arc::new(AtomicBool::new(false));
+        options.stop = Some(flag.clone());
+        let interrupted: Mutex<Option<PyErr>> = Mutex::new(None);
+        let (js, n) = (&self.0, &node.node);
+        let capabilities: Vec<String> = n.spec().capabilities.iter().cloned().collect();
+        let visit = |work: &Work| {
+            take_pending();
+            let visit = n.handle(work);
+            match take_pending() {
+                None => visit,
+                Some(err) => {
+                    let what = Python::attach(|py| err.get_type(py).name().map(|n| n.to_string()));
+                    interrupted.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(err);
+                    flag.store(true, Ordering::Relaxed);
+                    let what = what.unwrap_or_else(|_| "an exception".into());
+                    Err(peo_core::Error::transport(format!("a handler raised {what}: the delivery is given back")))
+                }
+            }
+        };
+        let mut raised: Option<PyErr> = None;
+        let served = std::thread::scope(|scope| {
+            let loop_ = scope.spawn(|| serve_with(js, n.id(), &capabilities, &options, visit));
+            while !loop_.is_finished() {
+                py.detach(|| std::thread::sleep(Duration::from_millis(50)));
+                if raised.is_none() {
+                    match stopped(py) {
+                        Ok(false) => {}
+                        Ok(true) => flag.store(true, Ordering::Relaxed),
+                        Err(e) => {
+                            raised = Some(e);
+                            flag.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+            loop_.join().unwrap_or_else(|p| Err(peo_core::Error::internal(peo_runtime::panic_message(&*p))))
+        });
+        if let Some(err) = interrupted.into_inner().unwrap_or_else(|p| p.into_inner()).or(raised) {
+            return Err(err);
+        }
+        served.or_raise()
     }
 }

@@ -245,3 +245,66 @@ def test_compactions_keep_what_they_prune_in_the_mesh_and_the_object_audits(nats
     assert report.valid and report.checkpoints_audited >= 1
     with pytest.raises(peo.IntegrityError):
         last.audit([])
+
+
+ONE_STEP = {"StartAt": "Slow", "States": {"Slow": {"Type": "Task", "Resource": "slow", "End": True}}}
+
+
+def test_a_window_visits_deliveries_at_once_on_worker_threads(nats_url):
+    node = peo.Node("py-window", domain="eu", trust="any")
+    lock, now, most, threads = threading.Lock(), [0], [0], set()
+
+    @node.handler("slow")
+    def slow(x):
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+            threads.add(threading.get_ident())
+        time.sleep(0.2)  # I/O: the GIL is released
+        with lock:
+            now[0] -= 1
+        return {"i": x["i"], "done": True}
+
+    mesh = peo.JetStream(nats_url)
+    with pytest.raises(peo.InvalidArgumentError) as e:
+        mesh.serve(node, window=0)
+    assert e.value.code == "PEO_INVALID_ARGUMENT" and "window" in str(e.value)
+    with pytest.raises(TypeError):
+        mesh.serve(node, window="4")  # type: ignore[arg-type]
+    ids = [mesh.submit(peo.Object.create(ONE_STEP, input={"i": i})) for i in range(8)]
+    stop = threading.Event()
+    result = {}
+    t = threading.Thread(target=lambda: result.update(mesh.serve(node, stop=stop, window=4)), daemon=True)
+    t.start()
+    done = mesh.wait(ids, timeout=30)
+    stop.set()
+    t.join(10)
+    assert not t.is_alive(), "stop ends a windowed loop"
+    assert sorted(done) == sorted(ids)
+    assert all(done[i].status == "succeeded" and done[i].data["done"] for i in ids)
+    assert most[0] >= 2, f"visits at once: {most[0]}"
+    assert threading.main_thread().ident not in threads and len(threads) >= 2
+    assert result["visits"] >= 8
+
+
+def test_a_handler_interrupted_in_a_window_gives_its_delivery_back_and_is_raised(nats_url):
+    node = peo.Node("py-interrupted", domain="eu", trust="any")
+    calls = []
+
+    @node.handler("slow")
+    def slow(x):
+        calls.append(x["i"])
+        if len(calls) == 1:
+            raise KeyboardInterrupt("stop here")
+        return {"i": x["i"], "done": True}
+
+    mesh = peo.JetStream(nats_url, ack_wait=30)
+    oid = mesh.submit(peo.Object.create(ONE_STEP, input={"i": 7}))
+    with pytest.raises(KeyboardInterrupt, match="stop here"):
+        mesh.serve(node, window=4, idle_timeout=20)
+    # Given back at once (not after ack_wait), and done by the next loop.
+    started = time.monotonic()
+    mesh.serve(node, window=4, max_deliveries=1, idle_timeout=20)
+    assert time.monotonic() - started < 10
+    assert mesh.wait([oid], timeout=5)[oid].status == "succeeded"
+    assert calls == [7, 7]

@@ -85,6 +85,19 @@ pub fn millis(ms: f64, what: &str) -> Result<Duration> {
         .map_err(|_| Error::invalid_argument(format!("{what} must be a non-negative number of ms, not {ms}")))
 }
 
+/// The deliveries in flight a user asked a serve loop for (`window`): from 1 to
+/// [`crate::serve::MAX_WINDOW`].
+pub fn window(n: f64) -> Result<usize> {
+    let max = crate::serve::MAX_WINDOW;
+    if n.fract() == 0.0 && (1.0..=max as f64).contains(&n) {
+        Ok(n as usize)
+    } else {
+        Err(Error::invalid_argument(format!(
+            "window must be a whole number of deliveries in flight at once, from 1 to {max}, not {n}"
+        )))
+    }
+}
+
 /// How a face creates an object: everything as its user wrote it.
 #[derive(Default)]
 pub struct NewObject<'a> {

@@ -8,8 +8,8 @@
 //! `give_up_after`; a policy refusal declines a delivery (another node may take it),
 //! any other failure of a visit dead-letters it.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use peo_core::checkpoint::Segment;
@@ -159,6 +159,9 @@ pub trait Transport {
     fn abandon(&self, delivery: Self::Delivery);
     /// Logs a line about the loop (a retried failure).
     fn say(&self, _line: &str) {}
+    /// Told before [`Transport::listen`] how many deliveries the serve loop keeps in
+    /// flight, so that the transport can fetch that many ahead.
+    fn keep_in_flight(&self, _window: usize) {}
 }
 
 /// What a visit gave, for [`finish`]: a visit of this process, or the bytes and children
@@ -244,72 +247,134 @@ pub enum Poll<D> {
     Stop,
 }
 
-/// A serve loop driven by its host one step at a time ([`Serving::poll`]): the host
-/// handles each delivery however its handlers run (awaiting them in an event loop) and
-/// hands the outcome back with [`Serving::finish`]. [`serve`] is this loop for a node of
-/// this process.
+/// A serve loop driven by its host ([`Serving::poll`]): the host handles each delivery
+/// however its handlers run (awaiting them in an event loop, on threads of its own) and
+/// hands the outcome back with [`Serving::finish`]. Its methods may be called from several
+/// threads at once, so a host may keep several deliveries in flight: a delivery is
+/// reserved before it is asked for, so `max_deliveries` holds exactly. [`serve`] is this
+/// loop for a node of this process.
 #[derive(Debug)]
 pub struct Serving {
     options: ServeOptions,
+    state: Mutex<State>,
+}
+
+/// What a serve loop counts, under its lock.
+#[derive(Debug)]
+struct State {
     idle_since: Instant,
     failing_since: Option<Instant>,
+    /// Deliveries handed out.
     handled: u64,
+    /// Calls of the transport's `next` under way.
+    asking: u64,
+    /// The first failure of the loop (a transport given up on, a delivery that could not
+    /// be settled): the loop stops.
+    failed: Option<Error>,
 }
 
 impl Serving {
-    /// Starts serving node `node_id` (for `capabilities`) on `t`.
+    /// Starts serving node `node_id` (for `capabilities`) on `t`, telling the transport
+    /// how many deliveries the loop keeps in flight (`options.window`) before it listens.
+    /// A window above [`MAX_WINDOW`] is `InvalidArgument`.
     pub fn start<T: Transport>(t: &T, node_id: &str, capabilities: &[String], options: ServeOptions) -> Result<Self> {
+        if options.window > MAX_WINDOW {
+            return Err(Error::invalid_argument(format!(
+                "window must be at most {MAX_WINDOW} deliveries in flight (got {}): each is a thread",
+                options.window
+            )));
+        }
         if !t.is_listening() {
+            t.keep_in_flight(options.window.max(1));
             t.listen(node_id, capabilities)?;
         }
-        Ok(Serving { options, idle_since: Instant::now(), failing_since: None, handled: 0 })
+        let state = State { idle_since: Instant::now(), failing_since: None, handled: 0, asking: 0, failed: None };
+        Ok(Serving { options, state: Mutex::new(state) })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The deliveries handed out so far.
     pub fn handled(&self) -> u64 {
-        self.handled
+        self.lock().handled
     }
 
-    /// Whether a stop condition holds.
+    /// Whether a stop condition holds (or the loop failed).
     pub fn stopping(&self) -> bool {
+        self.stops(&self.lock())
+    }
+
+    fn stops(&self, s: &State) -> bool {
         let o = &self.options;
-        o.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed))
+        s.failed.is_some()
+            || o.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed))
             || o.should_stop.as_ref().is_some_and(|f| f())
-            || o.max_deliveries.is_some_and(|m| self.handled >= m)
-            || o.idle_timeout.is_some_and(|t| self.idle_since.elapsed() >= t)
+            || o.max_deliveries.is_some_and(|m| s.handled + s.asking >= m)
+            || o.idle_timeout.is_some_and(|t| s.idle_since.elapsed() >= t)
     }
 
     /// Waits up to [`POLL`] for the next delivery. A transport failure is retried (the
     /// call returns `Idle` after a pause) until the server has been unreachable for
-    /// `give_up_after`, when it is returned.
-    pub fn poll<T: Transport>(&mut self, t: &T) -> Result<Poll<T::Delivery>> {
-        if self.stopping() {
-            return Ok(Poll::Stop);
+    /// `give_up_after`, when it is returned (and the loop stops).
+    pub fn poll<T: Transport>(&self, t: &T) -> Result<Poll<T::Delivery>> {
+        {
+            let mut s = self.lock();
+            if self.stops(&s) {
+                return Ok(Poll::Stop);
+            }
+            s.asking += 1;
         }
-        let step = self.took(t, t.next(POLL));
-        if matches!(step, Ok(Poll::Idle)) && self.failing_since.is_some() {
-            std::thread::sleep(POLL);
+        let next = t.next(POLL);
+        let mut s = self.lock();
+        s.asking -= 1;
+        match Self::took(&self.options, &mut s, t, next) {
+            Err(e) => {
+                s.failed.get_or_insert_with(|| e.clone());
+                Err(e)
+            }
+            // Asked to stop (or failed) while it waited: a delivery that came meanwhile
+            // is given back, not visited.
+            Ok(Poll::Work(d))
+                if s.failed.is_some() || self.options.stop.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) =>
+            {
+                s.handled -= 1;
+                drop(s);
+                t.abandon(d);
+                Ok(Poll::Stop)
+            }
+            Ok(Poll::Idle) if s.failing_since.is_some() => {
+                drop(s);
+                std::thread::sleep(POLL);
+                Ok(Poll::Idle)
+            }
+            step => step,
         }
-        step
     }
 
     /// Counts what `next` gave: a delivery, nothing, or a transport failure (retried, so
     /// `Idle`, until `give_up_after`).
-    fn took<T: Transport>(&mut self, t: &T, next: Result<Option<T::Delivery>>) -> Result<Poll<T::Delivery>> {
+    fn took<T: Transport>(
+        options: &ServeOptions,
+        s: &mut State,
+        t: &T,
+        next: Result<Option<T::Delivery>>,
+    ) -> Result<Poll<T::Delivery>> {
         match next {
             Ok(Some(d)) => {
-                self.handled += 1;
-                self.idle_since = Instant::now();
-                self.failing_since = None;
+                s.handled += 1;
+                s.idle_since = Instant::now();
+                s.failing_since = None;
                 Ok(Poll::Work(d))
             }
             Ok(None) => {
-                self.failing_since = None;
+                s.failing_since = None;
                 Ok(Poll::Idle)
             }
             Err(e) if e.kind() == ErrorKind::Transport => {
-                let since = *self.failing_since.get_or_insert_with(Instant::now);
-                if self.options.give_up_after.is_some_and(|limit| since.elapsed() > limit) {
+                let since = *s.failing_since.get_or_insert_with(Instant::now);
+                if options.give_up_after.is_some_and(|limit| since.elapsed() > limit) {
                     return Err(e);
                 }
                 t.say(&format!("{e} (retrying)"));
@@ -320,7 +385,7 @@ impl Serving {
     }
 
     /// The next delivery, or `None` when the loop is over.
-    pub fn next<T: Transport>(&mut self, t: &T) -> Result<Option<T::Delivery>> {
+    pub fn next<T: Transport>(&self, t: &T) -> Result<Option<T::Delivery>> {
         loop {
             match self.poll(t)? {
                 Poll::Work(d) => return Ok(Some(d)),
@@ -331,13 +396,18 @@ impl Serving {
     }
 
     /// Settles a delivery with its outcome ([`finish`]). A transport failure is not an
-    /// error of the loop: the delivery is presented again.
-    pub fn finish<T: Transport>(&mut self, t: &T, delivery: T::Delivery, outcome: Result<Outcome<'_>>) -> Result<()> {
-        finish_in_loop(t, delivery, outcome)
+    /// error of the loop: the delivery is presented again. Any other failure to settle is
+    /// returned, and the loop stops.
+    pub fn finish<T: Transport>(&self, t: &T, delivery: T::Delivery, outcome: Result<Outcome<'_>>) -> Result<()> {
+        let settled = finish_in_loop(t, delivery, outcome);
+        if let Err(e) = &settled {
+            self.lock().failed.get_or_insert_with(|| e.clone());
+        }
+        settled
     }
 
     /// Gives a delivery back (the host was interrupted while handling it).
-    pub fn abandon<T: Transport>(&mut self, t: &T, delivery: T::Delivery) {
+    pub fn abandon<T: Transport>(&self, t: &T, delivery: T::Delivery) {
         t.abandon(delivery);
     }
 }
@@ -353,74 +423,39 @@ where
     T: Transport + Sync,
     T::Delivery: Send,
 {
-    if options.window > MAX_WINDOW {
-        return Err(Error::invalid_argument(format!(
-            "window must be at most {MAX_WINDOW} deliveries in flight (got {}): each is a thread",
-            options.window
-        )));
-    }
     let capabilities: Vec<String> = node.spec().capabilities.iter().cloned().collect();
-    let mut serving = Serving::start(t, node.id(), &capabilities, options.clone())?;
-    if options.window <= 1 {
+    serve_with(t, node.id(), &capabilities, options, |work| node.handle(work))
+}
+
+/// [`serve`] with the visits done by `visit` (a host's node, whose handlers may need a
+/// check after each visit): node `node_id` listens for `capabilities` on `t`. With a
+/// window above 1, `visit` is called from the loop's worker threads at once.
+pub fn serve_with<T, F>(t: &T, node_id: &str, capabilities: &[String], options: &ServeOptions, visit: F) -> Result<()>
+where
+    T: Transport + Sync,
+    T::Delivery: Send,
+    F: Fn(&Work) -> Result<Visit> + Sync,
+{
+    let serving = Serving::start(t, node_id, capabilities, options.clone())?;
+    let work = || -> Result<()> {
         while let Some(d) = serving.next(t)? {
-            let visit = node.handle(t.work(&d));
+            let visit = visit(t.work(&d));
             serving.finish(t, d, visit.as_ref().map(Outcome::Visit).map_err(Clone::clone))?;
         }
-        return Ok(());
+        Ok(())
+    };
+    if options.window <= 1 {
+        return work();
     }
     // `window` workers, each taking its own deliveries (the transport's `next` may be
-    // called from several threads), visiting and settling them. The loop's state is
-    // shared: a worker reserves a delivery before asking for one, so `max_deliveries`
-    // holds exactly.
-    struct Shared {
-        serving: Serving,
-        asking: u64,
-        failed: Option<Error>,
-    }
-    let shared = std::sync::Mutex::new(Shared { serving, asking: 0, failed: None });
-    let lock = || shared.lock().unwrap_or_else(|p| p.into_inner());
+    // called from several threads), visiting and settling them. The first failure stops
+    // the others after the deliveries in their hands, and is returned.
     std::thread::scope(|scope| {
         for _ in 0..options.window {
-            scope.spawn(|| {
-                loop {
-                    {
-                        let mut s = lock();
-                        let room = s.serving.options.max_deliveries.is_none_or(|m| s.serving.handled + s.asking < m);
-                        if s.failed.is_some() || !room || s.serving.stopping() {
-                            return;
-                        }
-                        s.asking += 1;
-                    }
-                    let next = t.next(POLL);
-                    let step = {
-                        let mut s = lock();
-                        s.asking -= 1;
-                        s.serving.took(t, next)
-                    };
-                    let d = match step {
-                        Ok(Poll::Work(d)) => d,
-                        Ok(Poll::Stop) => return,
-                        Ok(Poll::Idle) => {
-                            if lock().serving.failing_since.is_some() {
-                                std::thread::sleep(POLL);
-                            }
-                            continue;
-                        }
-                        Err(e) => {
-                            lock().failed.get_or_insert(e);
-                            return;
-                        }
-                    };
-                    let visit = node.handle(t.work(&d));
-                    if let Err(e) = finish_in_loop(t, d, visit.as_ref().map(Outcome::Visit).map_err(Clone::clone)) {
-                        lock().failed.get_or_insert(e);
-                        return;
-                    }
-                }
-            });
+            scope.spawn(work);
         }
     });
-    match shared.into_inner().unwrap_or_else(|p| p.into_inner()).failed {
+    match serving.lock().failed.take() {
         Some(e) => Err(e),
         None => Ok(()),
     }
@@ -430,7 +465,6 @@ where
 mod tests {
     use super::*;
     use std::collections::VecDeque;
-    use std::sync::Mutex;
     use std::sync::atomic::AtomicUsize;
 
     /// A transport whose server is gone: every `next` fails.
@@ -494,6 +528,9 @@ mod tests {
         settled: Mutex<Vec<Status>>,
         /// Settling fails (with an error that is not the transport's).
         broken: bool,
+        /// Set by `next` before it hands out work (a stop asked while it waited).
+        stop_on_next: Option<Arc<AtomicBool>>,
+        abandoned: Mutex<Vec<Work>>,
     }
 
     impl Queue {
@@ -525,6 +562,9 @@ mod tests {
             true
         }
         fn next(&self, timeout: Duration) -> Result<Option<Work>> {
+            if let Some(stop) = &self.stop_on_next {
+                stop.store(true, Ordering::SeqCst);
+            }
             let w = self.work.lock().unwrap().pop_front();
             if w.is_none() {
                 std::thread::sleep(timeout.min(Duration::from_millis(10)));
@@ -547,7 +587,9 @@ mod tests {
         fn reject(&self, _: Work, e: &Error) -> Result<()> {
             panic!("rejected: {e}")
         }
-        fn abandon(&self, _: Work) {}
+        fn abandon(&self, w: Work) {
+            self.abandoned.lock().unwrap().push(w);
+        }
     }
 
     /// A node whose handler takes 50 ms; returns it and the most visits seen at once.
@@ -604,5 +646,37 @@ mod tests {
         let e = serve(&node, &t, &ServeOptions { window: 3, ..Default::default() }).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
         assert_eq!(e.message(), "this transport cannot settle");
+    }
+
+    #[test]
+    fn a_delivery_that_comes_after_a_stop_is_given_back_not_visited() {
+        let (node, most) = slow_node();
+        let stop = Arc::new(AtomicBool::new(false));
+        let t = Queue { stop_on_next: Some(stop.clone()), ..Queue::with(3) };
+        serve(&node, &t, &ServeOptions { stop: Some(stop), ..Default::default() }).unwrap();
+        assert_eq!(most.load(Ordering::SeqCst), 0, "not visited");
+        assert!(t.settled.lock().unwrap().is_empty());
+        assert_eq!(t.abandoned.lock().unwrap().len(), 1, "given back");
+        assert_eq!(t.work.lock().unwrap().len(), 2, "the rest never taken");
+    }
+
+    #[test]
+    fn a_host_may_poll_and_finish_from_several_threads() {
+        let (node, _) = slow_node();
+        let t = Queue::with(9);
+        let idle = ServeOptions { idle_timeout: Some(Duration::from_millis(300)), ..Default::default() };
+        let serving = Serving::start(&t, "n", &[], idle).unwrap();
+        std::thread::scope(|scope| {
+            for _ in 0..3 {
+                scope.spawn(|| {
+                    while let Some(d) = serving.next(&t).unwrap() {
+                        let visit = node.handle(&d);
+                        serving.finish(&t, d, visit.as_ref().map(Outcome::Visit).map_err(Clone::clone)).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(serving.handled(), 9);
+        assert_eq!(t.settled.lock().unwrap().len(), 9);
     }
 }

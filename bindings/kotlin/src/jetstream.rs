@@ -61,13 +61,8 @@ impl FfiJetStream {
         stop: Option<Arc<StopFlag>>,
         window: u32,
     ) -> Res<()> {
-        if window == 0 {
-            return Err(
-                peo_core::Error::invalid_argument("window must be at least 1 (deliveries in flight at once)").into()
-            );
-        }
         let options = ServeOptions {
-            window: window as usize,
+            window: host::window(window.into())?,
             idle_timeout: idle_timeout_seconds.map(|s| host::seconds(s, "idle_timeout")).transpose()?,
             give_up_after: give_up_after_seconds.map(|s| host::seconds(s, "give_up_after")).transpose()?,
             max_deliveries,

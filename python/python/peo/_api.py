@@ -637,6 +637,7 @@ class Node:
         stop: Optional[threading.Event] = None,
         security: Optional[Mapping[str, Any]] = None,
         max_deliver: Optional[int] = None,
+        window: int = 1,
     ) -> Dict[str, int]:
         """Runs this node as a service on a NATS JetStream mesh (``nats-server -js``):
         takes the objects for its capabilities (and new objects, dormant ones that are
@@ -647,10 +648,21 @@ class Node:
         Raises ``TransportError`` when the server cannot be reached at the start. A
         server lost while serving is retried (nothing is lost) until it has been gone
         ``give_up_after`` seconds (default: retry forever), then ``TransportError``.
-        ``security`` and ``max_deliver``: see ``JetStream``."""
+        ``security`` and ``max_deliver``: see ``JetStream``.
+
+        ``window``: deliveries in flight at once (1 to 1024). Above 1, each is visited
+        on a worker thread of its own, so handlers are called from several threads at
+        once (the GIL is held only while Python code runs: handlers that wait on I/O
+        overlap); this thread watches for Ctrl-C and ``stop``, which end the loop after
+        the deliveries in hand."""
         js = JetStream(url, ack_wait=ack_wait, name=f"peo python {self.id}", security=security, max_deliver=max_deliver)
         return js.serve(
-            self, idle_timeout=idle_timeout, max_deliveries=max_deliveries, give_up_after=give_up_after, stop=stop
+            self,
+            idle_timeout=idle_timeout,
+            max_deliveries=max_deliveries,
+            give_up_after=give_up_after,
+            stop=stop,
+            window=window,
         )
 
     def __repr__(self) -> str:
@@ -721,11 +733,14 @@ class JetStream:
         max_deliveries: Optional[int] = None,
         give_up_after: Optional[float] = None,
         stop: Optional[threading.Event] = None,
+        window: int = 1,
     ) -> Dict[str, int]:
         """Serves ``node`` on this connection (see ``Node.serve``)."""
         if not isinstance(node, Node):
             raise TypeError(f"node must be a peo.Node, not {type(node).__name__}")
-        self._native.serve(node._native, idle_timeout, max_deliveries, give_up_after, stop)
+        if isinstance(window, bool) or not isinstance(window, int):
+            raise TypeError(f"window must be an int (deliveries in flight at once), not {type(window).__name__}")
+        self._native.serve(node._native, idle_timeout, max_deliveries, give_up_after, stop, window)
         return self.stats()
 
     def archive(self, object_id: str) -> List[bytes]:
