@@ -15,7 +15,7 @@ nats=$root/tests/nats
 export PEO_TEST_NATS_CONFIG=$nats/secure.conf
 export NATS_CA=$nats/ca.pem NATS_CERT=$nats/client.pem NATS_KEY=$nats/client-key.pem
 export NATS_USER=node NATS_PASSWORD=node-test-password
-linted cargo test --workspace --release -q --test jetstream
+linted cargo test --workspace --release -q --test jetstream --test security
 linted cargo test --workspace --release -q --test fault -- --ignored
 (cd python && "../$venv/bin/python" -m pytest -q tests/test_jetstream.py)
 (cd node && PEO_NODE_PACKAGE="$app/node_modules/peo" node --test test/jetstream.test.js)
