@@ -4,8 +4,10 @@ and an unreachable server is a ``TransportError``."""
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -308,3 +310,50 @@ def test_a_handler_interrupted_in_a_window_gives_its_delivery_back_and_is_raised
     assert time.monotonic() - started < 10
     assert mesh.wait([oid], timeout=5)[oid].status == "succeeded"
     assert calls == [7, 7]
+
+
+CTRL_C_NODE = """
+import sys, threading, time, peo
+node = peo.Node("py-ctrl-c", domain="eu", trust="any")
+lock = threading.Lock()
+def say(*words):
+    with lock:
+        print(*words, flush=True)
+@node.handler("slow")
+def slow(x):
+    say("start", x["i"])
+    time.sleep(0.5)
+    say("end", x["i"])
+    return {"i": x["i"], "done": True}
+try:
+    node.serve(sys.argv[1], window=4)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+def test_ctrl_c_ends_a_windowed_loop_after_the_visits_in_flight(nats_url):
+    mesh = peo.JetStream(nats_url)
+    ids = [mesh.submit(peo.Object.create(ONE_STEP, input={"i": i})) for i in range(12)]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CTRL_C_NODE, nats_url], stdout=subprocess.PIPE, text=True, env=os.environ.copy()
+    )
+    lines = []
+    assert proc.stdout is not None
+    while len([x for x in lines if x.startswith("start")]) < 2:
+        line = proc.stdout.readline()
+        assert line, f"the node ended early: {lines}"
+        lines.append(line.strip())
+    proc.send_signal(signal.SIGINT)
+    hung = threading.Timer(30, proc.kill)  # a node that does not stop fails the test
+    hung.start()
+    lines += [line.strip() for line in proc.stdout]  # to its end: the node exited
+    hung.cancel()
+    assert proc.wait() == 0, f"the node did not stop on Ctrl-C: {lines}"
+    started = {x.split()[1] for x in lines if x.startswith("start")}
+    ended = {x.split()[1] for x in lines if x.startswith("end")}
+    assert "interrupted" in lines, lines
+    assert started == ended and len(started) < 12, f"every visit in flight finished: {lines}"
+    # What the node finished is in the mesh; the rest is still there for another node.
+    done = mesh.wait(ids, timeout=2)
+    assert {str(o.data["i"]) for o in done.values()} == ended
