@@ -99,9 +99,15 @@ fn a_node_killed_mid_visit_loses_nothing_and_duplicates_are_recognised() {
             Object::create(&plan, Context::new(), &input, &CreateOptions::default()).unwrap().to_bytes()
         })
         .collect();
-    let client = JetStream::connect(&url, Options::default()).unwrap();
+    let client = std::sync::Arc::new(JetStream::connect(&url, Options::default()).unwrap());
     let t0 = Instant::now();
-    let ids: Vec<String> = originals.iter().map(|o| client.submit(o).unwrap()).collect();
+    // Submitted from a thread while the nodes work, so that the kill below can land a
+    // third of the way through (16 in flight per node finish most of the work while one
+    // thread submits the rest).
+    let submitter = {
+        let (client, originals) = (client.clone(), originals.clone());
+        std::thread::spawn(move || originals.iter().map(|o| client.submit(o).unwrap()).collect::<Vec<String>>())
+    };
 
     // Kill node-b with SIGKILL while its handler runs, a third of the way through.
     let b_calls = || lines(&calls).iter().filter(|l| l.contains("/B/") && l.ends_with("/0")).count();
@@ -115,6 +121,7 @@ fn a_node_killed_mid_visit_loses_nothing_and_duplicates_are_recognised() {
     b.kill().unwrap();
     b.wait().unwrap();
     let at_kill = b_calls();
+    let ids = submitter.join().unwrap();
 
     // Stale copies (each object as it was created) while the mesh is busy.
     let rt = tokio::runtime::Runtime::new().unwrap();
