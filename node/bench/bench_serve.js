@@ -8,57 +8,13 @@
 //
 //   node node/bench/bench_serve.js
 'use strict'
-const { spawn, execFileSync } = require('node:child_process')
-const fs = require('node:fs')
-const net = require('node:net')
 const os = require('node:os')
-const path = require('node:path')
 const peo = require('..')
+const { startNats } = require('../test/nats.js')
 
 const N = 200
 const WAIT = 10
 const PLAN = { StartAt: 'Call', States: { Call: { Type: 'Task', Resource: 'call', End: true } } }
-
-function natsServer() {
-  for (const exe of ['nats-server', '/usr/sbin/nats-server']) {
-    try {
-      execFileSync(exe, ['--version'])
-      return exe
-    } catch {
-      // not this one
-    }
-  }
-  throw new Error('nats-server is not installed (scripts/deps-nats.sh)')
-}
-
-async function startNats() {
-  const port = await new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = s.address().port
-      s.close(() => resolve(p))
-    })
-  })
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'peo-bench-nats-'))
-  const proc = spawn(natsServer(), ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir], { stdio: 'ignore' })
-  for (let i = 0; i < 500; i++) {
-    const up = await new Promise((resolve) => {
-      const c = net.connect(port, '127.0.0.1', () => {
-        c.end()
-        resolve(true)
-      })
-      c.on('error', () => resolve(false))
-    })
-    if (up) break
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    stop() {
-      proc.kill('SIGKILL')
-      fs.rmSync(dir, { recursive: true, force: true })
-    },
-  }
-}
 
 async function run(window) {
   const nats = await startNats()
