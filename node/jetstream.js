@@ -87,8 +87,9 @@ module.exports = function jetStream({ native, call, describe, errors, errorFrom,
      * lost while serving is retried (nothing is lost) until it has been gone `giveUpAfter`
      * ms (default: retry forever), then rejects with a TransportError. `window`: the
      * deliveries visited at once (1 to 1024; their handlers' promises overlap). A handler
-     * that throws something other than a PeoError gives its delivery back and ends the
-     * loop after the others in flight, with that error.
+     * that throws fails its Task (recorded in the object). A visit that throws something
+     * other than a PeoError (a broken clock or advisor) gives its delivery back and ends
+     * the loop after the others in flight, with that error.
      */
     async serve(node, { signal, idleTimeout, maxDeliveries, giveUpAfter, window = 1 } = {}) {
       if (!(node instanceof Node)) throw new TypeError('node must be a peo Node')

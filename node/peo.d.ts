@@ -277,8 +277,9 @@ export interface ServeOptions {
   giveUpAfter?: number
   /**
    * Deliveries visited at once, 1 (the default) to 1024: their handlers' promises
-   * overlap. A handler that throws something other than a PeoError ends the loop after
-   * the others in flight.
+   * overlap. A visit that throws something other than a PeoError (a broken clock or
+   * advisor; a throwing handler fails its Task instead) ends the loop after the others
+   * in flight.
    */
   window?: number
 }

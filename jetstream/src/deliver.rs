@@ -45,7 +45,7 @@ impl JetStream {
                     .await?;
                 let messages = consumer
                     .stream()
-                    .max_messages_per_batch(self.options.batch.max(2 * in_flight).max(1))
+                    .max_messages_per_batch(self.options.batch.max(2 * in_flight))
                     .messages()
                     .await
                     .map_err(|e| Error::transport(format!("cannot pull from {name} ({filter}): {e}")))?;

@@ -306,10 +306,15 @@ impl Serving {
         self.stops(&self.lock())
     }
 
+    /// Whether the loop failed or its stop flag is set (what ends it even after a delivery
+    /// came).
+    fn halted(&self, s: &State) -> bool {
+        s.failed.is_some() || self.options.stop.as_ref().is_some_and(|f| f.load(Ordering::Relaxed))
+    }
+
     fn stops(&self, s: &State) -> bool {
         let o = &self.options;
-        s.failed.is_some()
-            || o.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed))
+        self.halted(s)
             || o.should_stop.as_ref().is_some_and(|f| f())
             || o.max_deliveries.is_some_and(|m| s.handled + s.asking >= m)
             || o.idle_timeout.is_some_and(|t| s.idle_since.elapsed() >= t)
@@ -336,9 +341,7 @@ impl Serving {
             }
             // Asked to stop (or failed) while it waited: a delivery that came meanwhile
             // is given back, not visited.
-            Ok(Poll::Work(d))
-                if s.failed.is_some() || self.options.stop.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) =>
-            {
+            Ok(Poll::Work(d)) if self.halted(&s) => {
                 s.handled -= 1;
                 drop(s);
                 t.abandon(d);
