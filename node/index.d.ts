@@ -156,6 +156,12 @@ export declare class NativeSigningKey {
 }
 
 /**
+ * `json` (a form of `form`, such as `Record`, or an array of them) with its declared
+ * keys in snake_case: the form as every other language writes it (docs/json-forms.md).
+ */
+export declare function canonicalForm(form: string, json: string): string
+
+/**
  * Connects to a NATS JetStream mesh: resolves to a `NativeJetStream`, or to a reply
  * carrying the error.
  */

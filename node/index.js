@@ -839,6 +839,7 @@ module.exports.NativeJetStream = nativeBinding.NativeJetStream
 module.exports.NativeNode = nativeBinding.NativeNode
 module.exports.NativeObject = nativeBinding.NativeObject
 module.exports.NativeSigningKey = nativeBinding.NativeSigningKey
+module.exports.canonicalForm = nativeBinding.canonicalForm
 module.exports.connect = nativeBinding.connect
 module.exports.handlerInvalidOutput = nativeBinding.handlerInvalidOutput
 module.exports.sfnErrorName = nativeBinding.sfnErrorName

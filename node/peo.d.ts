@@ -4,23 +4,27 @@
 /** Any JSON value. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 
-/** One record of an object's memory. */
+/**
+ * One record of an object's memory. The JSON forms (records, dispositions, reports,
+ * proofs) have camelCase keys in this package; `canonical` gives the snake_case form
+ * every other language writes (docs/json-forms.md). Payloads keep their keys.
+ */
 export interface Record {
   readonly seq: number
   readonly visit: number
   readonly action: 'genesis' | 'execute' | 'mutate' | 'delegate' | 'dormant' | 'reentry' | 'terminate' | 'checkpoint'
   readonly state: string
-  readonly next_state: string
+  readonly nextState: string
   readonly status: Status
   readonly node: { readonly id: string; readonly domain: string; readonly key: string | null }
-  readonly time_ms: number
+  readonly timeMs: number
   readonly policy: { readonly decision: string; readonly policies: string[]; readonly errors: string[] } | null
   readonly advice: { readonly [key: string]: Json } | null
-  readonly intent_hash: string | null
-  readonly context_hash: string | null
-  readonly data_hash: string | null
+  readonly intentHash: string | null
+  readonly contextHash: string | null
+  readonly dataHash: string | null
   /** The variables' hash after this record, when it assigned some (format version 2). */
-  readonly variables_hash: string | null
+  readonly variablesHash: string | null
   /** The variables this record assigned, name to value. */
   readonly assigned: { readonly [name: string]: Json } | null
   readonly signed: boolean
@@ -35,9 +39,9 @@ export type Disposition =
   | {
       readonly kind: 'dormant'
       readonly reason: string
-      readonly at_ms: number | null
+      readonly atMs: number | null
       readonly event: string | null
-      readonly timeout_at_ms: number | null
+      readonly timeoutAtMs: number | null
     }
   | {
       readonly kind: 'terminated'
@@ -48,20 +52,20 @@ export type Disposition =
 
 export interface VerifyReport {
   readonly valid: boolean
-  readonly records_checked: number
-  readonly signatures_checked: number
+  readonly recordsChecked: number
+  readonly signaturesChecked: number
   readonly signers: ReadonlyArray<{ readonly key: string; readonly trusted: boolean; readonly records: number[] }>
-  readonly unsigned_records: number
-  readonly untrusted_records: number
+  readonly unsignedRecords: number
+  readonly untrustedRecords: number
   readonly head: string
   /** The originator subject the verification vouches for (the claim, under trust 'any'). */
   readonly principal: string | null
   /** The domains vouched for by trusted signatures; null when claims are believed. */
   readonly domains: string[] | null
   /** Changes of context and intent replayed and found legal. */
-  readonly changes_checked: number
+  readonly changesChecked: number
   /** Records a compaction removed from the memory (attested by `checkpoint`). */
-  readonly records_pruned: number
+  readonly recordsPruned: number
   /** The checkpoint that stands for the pruned records (docs/long-lived.md). */
   readonly checkpoint: null | {
     readonly seq: number
@@ -73,7 +77,7 @@ export interface VerifyReport {
     readonly attests: string
   }
   /** Checkpoints recomputed from the records they fold. */
-  readonly checkpoints_audited: number
+  readonly checkpointsAudited: number
   /** The first problem found: the object is valid only when this is null. */
   readonly broken: null | { readonly record: number; readonly kind: string; readonly code: string; readonly message: string }
 }
@@ -411,9 +415,19 @@ export const HANDLER_INVALID_OUTPUT: string
 /** A pruned record's inclusion proof: its hash and its RFC 6962 audit path, leaf first. */
 export interface PrunedProof {
   readonly index: number
-  readonly record_hash: string
+  readonly recordHash: string
   readonly path: readonly string[]
 }
+
+/** The names of the JSON forms `canonical` converts (schema/forms.schema.json's `$defs`). */
+export type FormName = 'Record' | 'Disposition' | 'VerifyReport' | 'PrunedProof' | 'Event' | 'Proposal' | 'TaskCall' | 'Error'
+
+/**
+ * A form this package returns (or an array of them) as every other language writes it:
+ * its declared keys in snake_case (`nextState` -> `next_state`), payloads untouched. For
+ * sending a record, disposition or report to a service in another language.
+ */
+export function canonical(form: FormName, value: Json | object): Json
 
 export const version: string
 /** The wire format version this library writes (it reads every earlier one too). */

@@ -643,6 +643,17 @@ class Node {
   }
 }
 
+/**
+ * A JSON form this package returns (a `Record`, `Disposition`, `VerifyReport` or
+ * `PrunedProof`, or an array of them) as every other language writes it: its declared
+ * keys in snake_case, payloads untouched (docs/json-forms.md).
+ */
+function canonical(form, value) {
+  if (typeof form !== 'string') throw new TypeError(`the form's name must be a string, not ${describe(form)}`)
+  if (value === undefined) throw new TypeError('canonical(form, value) needs a value')
+  return JSON.parse(call(() => native.canonicalForm(form, JSON.stringify(value))))
+}
+
 // ---------------------------------------------------------------------------------------
 // NATS JetStream: jetstream.js (the connection and Node.prototype.serve).
 const { JetStream } = require('./jetstream.js')({
@@ -669,6 +680,7 @@ module.exports = {
   TaskFailed,
   ObjectFailed,
   lambdaHandler,
+  canonical,
   HANDLER_INVALID_OUTPUT,
   version: native.version(),
   wireFormatVersion: native.wireFormatVersion(),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates schema/forms.schema.json (the JSON Schema of the JSON forms) from
-# core/src/forms.rs. With --check, fails when the committed file differs instead.
+# core/src/forms/mod.rs. With --check, fails when the committed file differs instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ "${1:-}" == "--check" ]]; then

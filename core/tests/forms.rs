@@ -19,7 +19,7 @@ fn the_committed_schema_is_the_generated_one() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "schema/forms.schema.json is not what core/src/forms.rs generates: run scripts/gen-schema.sh and commit it"
+        "schema/forms.schema.json is not what core/src/forms/mod.rs generates: run scripts/gen-schema.sh and commit it"
     );
 }
 

@@ -48,12 +48,14 @@ const server = http.createServer(async (req, res) => {
   }
   try {
     const visit = await node.visit(await readBody(req))
-    const summary = { disposition: visit.disposition, appended: visit.appended, id: visit.object.id, head: visit.object.head }
+    // The disposition in its canonical (snake_case) form: what a client in any language reads.
+    const disposition = peo.canonical('Disposition', visit.disposition)
+    const summary = { disposition, appended: visit.appended, id: visit.object.id, head: visit.object.head }
     if ((req.headers.accept || '').includes('application/json')) {
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end(JSON.stringify({ ...summary, bytes: visit.bytes.toString('base64') }))
     } else {
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'peo-disposition': JSON.stringify(visit.disposition) })
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'peo-disposition': JSON.stringify(disposition) })
       res.end(visit.bytes)
     }
   } catch (e) {

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use peo_core::{Error as PeoErr, Limits, Object, PublicKey, SigningKey, TaskOutcome, Trust};
-use peo_runtime::host::{self, NewObject, Setting};
+use peo_runtime::host::{self, Casing, NewObject, Setting};
 use peo_runtime::{
     Clock, HANDLER_INVALID_OUTPUT, ManualClock, Next, Node, Session, SystemClock, Visit, outcome_from_text,
 };
@@ -161,19 +161,20 @@ impl NativeObject {
     /// The verification report as JSON (a broken object is reported, not thrown).
     #[napi(catch_unwind)]
     pub fn verify_json(&self, trusted_keys: Vec<Buffer>) -> Result<String, Code> {
-        Ok(self.object.verify(&Trust::for_verify(keys(trusted_keys)?)).to_json().to_string())
+        let report = self.object.verify(&Trust::for_verify(keys(trusted_keys)?));
+        peo(host::form_text("VerifyReport", report.to_json(), Casing::Camel))
     }
     /// The audit report against an archive (segments as bytes) as JSON.
     #[napi(catch_unwind)]
     pub fn audit_json(&self, archive: Vec<Buffer>, trusted_keys: Vec<Buffer>) -> Result<String, Code> {
         let trust = Trust::for_verify(keys(trusted_keys)?);
         let segments = peo(host::segments(&archive))?;
-        Ok(self.object.audit(&segments, &trust).to_json().to_string())
+        peo(host::form_text("VerifyReport", self.object.audit(&segments, &trust).to_json(), Casing::Camel))
     }
     /// The inclusion proof of pruned record `seq`, made from the archive, as JSON.
     #[napi(catch_unwind)]
     pub fn prove_pruned_json(&self, archive: Vec<Buffer>, seq: i64) -> Result<String, Code> {
-        peo(host::prove_pruned(&self.object, &archive, seq))
+        peo(host::prove_pruned(&self.object, &archive, seq, Casing::Camel))
     }
     /// Checks a pruned-record proof (JSON text) against the object, offline.
     #[napi(catch_unwind)]
@@ -216,7 +217,8 @@ impl NativeObject {
     /// The records of the memory from seq `from` (default 0) on, as a JSON array.
     #[napi(catch_unwind)]
     pub fn records_json(&self, from: Option<u32>) -> Result<String, Code> {
-        Ok(peo(self.object.records_json(from.unwrap_or(0)))?.to_string())
+        let records = peo(self.object.records_json(from.unwrap_or(0)))?;
+        peo(host::form_text("Record", records, Casing::Camel))
     }
     #[napi(catch_unwind)]
     pub fn to_json(&self) -> String {
@@ -292,8 +294,8 @@ impl NativeNode {
             Ok(Next::Call(call)) => Ok(call_text(call)),
             Ok(Next::Done(visit)) => {
                 v.sessions.remove(&id);
-                let text =
-                    format!("\u{1}{}\0{}\0{}", visit.appended, visit.children.len(), visit.disposition.to_json());
+                let disposition = host::form_text("Disposition", visit.disposition.to_json(), Casing::Camel);
+                let text = format!("\u{1}{}\0{}\0{}", visit.appended, visit.children.len(), peo(disposition)?);
                 v.done.insert(id, visit);
                 Ok(text)
             }
@@ -501,4 +503,20 @@ pub fn wire_format_version() -> u32 {
 #[napi]
 pub fn handler_invalid_output() -> String {
     HANDLER_INVALID_OUTPUT.into()
+}
+
+/// `json` (a form of `form`, such as `Record`, or an array of them) with its declared
+/// keys in snake_case: the form as every other language writes it (docs/json-forms.md).
+#[napi(catch_unwind)]
+pub fn canonical_form(form: String, json: String) -> Result<String, Code> {
+    let value = peo(host::parse_json(&json, "the form"))?;
+    let value = match value {
+        serde_json::Value::Array(items) => peo(items
+            .into_iter()
+            .map(|v| peo_core::forms::recase(&form, v, Casing::Snake))
+            .collect::<peo_core::Result<Vec<_>>>())?
+        .into(),
+        v => peo(peo_core::forms::recase(&form, v, Casing::Snake))?,
+    };
+    Ok(value.to_string())
 }

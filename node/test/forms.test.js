@@ -1,7 +1,8 @@
 // The JSON forms against their JSON Schema (schema/forms.schema.json, generated from
-// core/src/forms.rs): the TypeScript declarations in peo.d.ts have exactly the schema's
-// fields, and what this package returns (records, dispositions, verification reports)
-// is valid against it.
+// core/src/forms/): the TypeScript declarations in peo.d.ts have exactly the schema's
+// fields in camelCase, and what this package returns (records, dispositions,
+// verification reports) is, once `peo.canonical` gives it its snake_case keys back, valid
+// against it.
 'use strict'
 const test = require('node:test')
 const assert = require('node:assert/strict')
@@ -14,11 +15,13 @@ const peo = require(require('./package'))
 const schema = JSON.parse(fs.readFileSync(path.join(__dirname, '../../schema/forms.schema.json'), 'utf8'))
 const defs = schema.$defs
 
-/** The keys a form may have (a tagged union: the keys of any of its variants). */
+const camel = (key) => key.replace(/_([a-z])/g, (_, c) => c.toUpperCase())
+
+/** The keys a form may have in Node (a tagged union: the keys of any of its variants). */
 function properties(name) {
   const form = defs[name]
   const variants = form.oneOf || form.anyOf || [form]
-  return new Set(variants.flatMap((v) => Object.keys(v.properties || {})))
+  return new Set(variants.flatMap((v) => Object.keys(v.properties || {})).map(camel))
 }
 
 const source = ts.createSourceFile('peo.d.ts', fs.readFileSync(path.join(require('./package'), 'peo.d.ts'), 'utf8'), ts.ScriptTarget.Latest)
@@ -74,7 +77,9 @@ test('what Node returns is valid against the schema', () => {
   const validator = (name) => ajv.getSchema(`${schema.$id}#/$defs/${name}`)
   const check = (name, value) => {
     const validate = validator(name)
-    assert.ok(validate(value), `${name}: ${JSON.stringify(validate.errors)}`)
+    const canonical = peo.canonical(name, value)
+    assert.ok(validate(canonical), `${name}: ${JSON.stringify(validate.errors)}`)
+    assert.deepEqual(new Set(Object.keys(value)), new Set(Object.keys(canonical).map(camel)), `${name} is camelCase`)
   }
   const plan = { StartAt: 'A', States: { A: { Type: 'Pass', End: true } } }
   const node = new peo.Node({ id: 'n', domain: 'd', trust: 'any' })
@@ -82,6 +87,36 @@ test('what Node returns is valid against the schema', () => {
     check('Disposition', visit.disposition)
     for (const record of visit.records) check('Record', record)
     check('VerifyReport', visit.object.verify({ trust: 'any' }))
-    assert.equal(validator('Record')({ ...visit.records[0], action: 'fly' }), false, 'a record with an unknown action is refused')
+    const record = peo.canonical('Record', visit.records[0])
+    assert.equal(validator('Record')({ ...record, action: 'fly' }), false, 'a record with an unknown action is refused')
   })
+})
+
+test('only the declared keys are camelCase: payloads keep theirs', async () => {
+  const plan = {
+    StartAt: 'Wait',
+    States: {
+      Wait: { Type: 'Wait', Seconds: 5, Next: 'Work' },
+      Work: { Type: 'Task', Resource: 'work', Assign: { my_var: 1 }, End: true },
+    },
+  }
+  const node = new peo.Node({ id: 'n', domain: 'd', trust: 'any', nowMs: 1_000 })
+  node.handle('work', (input) => ({ out_key: { inner_key: input.in_key } }))
+  const first = await node.visit(peo.Object.create(plan, { input: { in_key: 7 }, nowMs: 1_000 }))
+  assert.deepEqual(first.disposition, { kind: 'dormant', reason: 'wait', atMs: 6_000, event: null, timeoutAtMs: null })
+  assert.equal(first.object.memory[0].body.input.in_key, 7)
+  assert.equal(first.records.at(-1).body.wakeAtMs, 6_000)
+  node.advanceClock(5_000)
+  const second = await node.visit(first.bytes)
+  const work = second.records.find((r) => r.action === 'execute')
+  assert.deepEqual(work.body.output, { out_key: { inner_key: 7 } })
+  assert.match(work.body.idempotencyKey, /\/Work\//)
+  assert.deepEqual(work.assigned, { my_var: 1 })
+  assert.equal(typeof work.nextState, 'string')
+  assert.deepEqual(second.disposition.output, { out_key: { inner_key: 7 } })
+  // canonical gives the snake_case form back, and refuses what is not a form.
+  assert.equal(peo.canonical('Record', work).body.idempotency_key, work.body.idempotencyKey)
+  assert.deepEqual(peo.canonical('Record', work).body.output, { out_key: { inner_key: 7 } })
+  assert.throws(() => peo.canonical('Recrod', work), (e) => e instanceof peo.InvalidArgumentError && e.field === 'form')
+  assert.throws(() => peo.canonical('Record'), TypeError)
 })

@@ -92,7 +92,7 @@ test('a JS node keeps what its compactions prune in the mesh; the object audits 
     const archive = await js.archive(id)
     assert.ok(archive.length > 0, 'segments kept')
     const report = last.audit(archive)
-    assert.ok(report.valid && report.checkpoints_audited >= 1, JSON.stringify(report))
+    assert.ok(report.valid && report.checkpointsAudited >= 1, JSON.stringify(report))
     assert.throws(() => last.audit([]), peo.IntegrityError)
   } finally {
     nats.stop()

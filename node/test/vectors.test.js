@@ -1,7 +1,8 @@
 // Every entry of the cross-language test vectors (tests/vectors/manifest.json) through
 // the Node API, with results byte-identical to Rust: handler calls, error, disposition,
 // records, status, state, data, variables, head, SHA-256 of the object and of every child, and the
-// final object. Fails if an entry was skipped.
+// final object. Fails if an entry was skipped. Node's forms are camelCase: they are compared
+// through `peo.canonical`, which gives them back their snake_case keys.
 'use strict'
 const test = require('node:test')
 const assert = require('node:assert/strict')
@@ -54,9 +55,10 @@ async function runVisit(name, index, v, objects) {
   const got = {
     calls,
     error: null,
-    disposition: visit.disposition,
+    // The forms in Node are camelCase; the vectors hold the canonical (snake_case) ones.
+    disposition: peo.canonical('Disposition', visit.disposition),
     appended: visit.appended,
-    records: visit.records,
+    records: peo.canonical('Record', visit.records),
     status: visit.object.status,
     state: visit.object.state,
     data: visit.object.data,
@@ -103,11 +105,12 @@ function checkPrunedProofs(vector, final) {
   const obj = peo.Object.fromBytes(final)
   for (const p of vector.pruned_proofs) {
     const made = obj.provePruned(archive, p.seq)
-    assert.deepEqual(made, p.proof, `${vector.name}: the proof of record ${p.seq} differs`)
+    assert.deepEqual(peo.canonical('PrunedProof', made), p.proof, `${vector.name}: the proof of record ${p.seq} differs`)
+    assert.equal(made.recordHash, p.proof.record_hash)
     obj.checkPruned(made)
     obj.checkPruned(JSON.stringify(made))
-    const h = made.record_hash
-    const tampered = { ...made, record_hash: h.slice(0, 63) + (h.endsWith('0') ? '1' : '0') }
+    const h = made.recordHash
+    const tampered = { ...made, recordHash: h.slice(0, 63) + (h.endsWith('0') ? '1' : '0') }
     assert.throws(
       () => obj.checkPruned(tampered),
       (e) => e instanceof peo.IntegrityError && e.field === 'proof' && e.record === p.seq,
@@ -142,12 +145,12 @@ test('one error class per error kind of the engine', () => {
 test('a compacted object verifies and names its checkpoint', () => {
   const final = peo.Object.fromBytes(fs.readFileSync(path.join(VECTORS, 'objects', 'compaction-poll.final.peo')))
   const report = final.verify({ trustedKeys: [peo.SigningKey.fromBytes(Buffer.alloc(32, 2)).publicKey()] })
-  assert.ok(report.records_pruned > 0)
+  assert.ok(report.recordsPruned > 0)
   assert.equal(report.checkpoint.node, 'worker-1')
-  assert.equal(report.checkpoint.pruned, report.records_pruned)
+  assert.equal(report.checkpoint.pruned, report.recordsPruned)
   assert.ok(report.checkpoint.trusted)
-  assert.ok(report.checkpoint.attests.startsWith(`records 0-${report.records_pruned - 1} attested by worker-1`))
-  assert.equal(final.memory[0].seq, report.records_pruned)
+  assert.ok(report.checkpoint.attests.startsWith(`records 0-${report.recordsPruned - 1} attested by worker-1`))
+  assert.equal(final.memory[0].seq, report.recordsPruned)
   assert.ok(final.memory.some((r) => r.action === 'checkpoint'))
   // Keys passed as a bare list are a mistake, not a verification that trusts nothing.
   assert.throws(() => final.verify([]), TypeError)

@@ -169,7 +169,7 @@ impl PyObject_ {
 
     /// The inclusion proof of pruned record `seq`, made from the archive, as JSON.
     fn prove_pruned_json(&self, py: Python<'_>, archive: Vec<Vec<u8>>, seq: i64) -> PyResult<String> {
-        py.detach(|| host::prove_pruned(&self.0, &archive, seq)).or_raise()
+        py.detach(|| host::prove_pruned(&self.0, &archive, seq, host::Casing::Snake)).or_raise()
     }
 
     /// Checks a pruned-record proof (JSON text) against the object, offline.

@@ -1,5 +1,5 @@
 """The JSON forms against their JSON Schema (schema/forms.schema.json, generated from
-core/src/forms.rs): the Python dataclasses have exactly the schema's fields, and every
+core/src/forms/mod.rs): the Python dataclasses have exactly the schema's fields, and every
 record, disposition and handler call of the shared vectors (which every language
 reproduces byte for byte) is valid against it."""
 

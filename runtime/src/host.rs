@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use peo_core::checkpoint::{PrunedProof, Segment};
+pub use peo_core::forms::Casing;
+use peo_core::forms::recase;
 use peo_core::intent::Compaction;
 use peo_core::{
     Context, CreateOptions, Error, Event, Limits, NodePolicy, Object, ObjectId, Proposal, PublicKey, Result,
@@ -53,16 +55,30 @@ pub fn segments<B: AsRef<[u8]>>(archive: &[B]) -> Result<Vec<Segment>> {
 
 /// The inclusion proof of pruned record `seq` ([`Object::prove_pruned`]) from the
 /// archive's segments, as JSON text: `{"index", "record_hash", "path"}`.
-pub fn prove_pruned<B: AsRef<[u8]>>(obj: &Object, archive: &[B], seq: i64) -> Result<String> {
+pub fn prove_pruned<B: AsRef<[u8]>>(obj: &Object, archive: &[B], seq: i64, casing: Casing) -> Result<String> {
     let seq = u32::try_from(seq)
         .map_err(|_| Error::invalid_argument(format!("seq must be a record number, not {seq}")).in_field("seq"))?;
-    Ok(obj.prove_pruned(&segments(archive)?, seq)?.to_json().to_string())
+    form_text("PrunedProof", obj.prove_pruned(&segments(archive)?, seq)?.to_json(), casing)
 }
 
-/// Checks a pruned-record proof in its JSON text form against the object, offline
-/// ([`Object::check_pruned`]).
+/// The JSON text of `value`, a form of the schema's `$defs` (`Record`, `Disposition`,
+/// `VerifyReport`, ...) or an array of them, with its keys in `casing`
+/// (docs/json-forms.md).
+pub fn form_text(form: &str, value: Value, casing: Casing) -> Result<String> {
+    Ok(match (casing, value) {
+        (Casing::Snake, v) => v.to_string(),
+        (c, Value::Array(items)) => {
+            Value::Array(items.into_iter().map(|v| recase(form, v, c)).collect::<Result<_>>()?).to_string()
+        }
+        (c, v) => recase(form, v, c)?.to_string(),
+    })
+}
+
+/// Checks a pruned-record proof in its JSON text form (keys in either casing) against
+/// the object, offline ([`Object::check_pruned`]).
 pub fn check_pruned(obj: &Object, proof_json: &str) -> Result<()> {
-    let proof = PrunedProof::from_json(&parse_json(proof_json, "the proof").map_err(|e| e.in_field("proof"))?)?;
+    let value = parse_json(proof_json, "the proof").map_err(|e| e.in_field("proof"))?;
+    let proof = PrunedProof::from_json(&recase("PrunedProof", value, Casing::Snake)?)?;
     obj.check_pruned(&proof)
 }
 

@@ -191,7 +191,7 @@ pub unsafe extern "C" fn peo_object_prove_pruned(
         let object = unsafe { handle(object, "object") }?;
         let out = unsafe { string_out(proof_json, "proof_json") }?;
         let parts = unsafe { byte_arrays(segments, segment_lens, count, "segments") }?;
-        give_string(out, &host::prove_pruned(&object.0, &parts, i64::from(seq))?);
+        give_string(out, &host::prove_pruned(&object.0, &parts, i64::from(seq), host::Casing::Snake)?);
         Ok(())
     })
 }

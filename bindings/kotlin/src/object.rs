@@ -87,7 +87,7 @@ impl FfiObject {
     }
     /// The inclusion proof of pruned record `seq`, made from the archive, as JSON.
     pub fn prove_pruned_json(&self, archive: Vec<Vec<u8>>, seq: i64) -> Res<String> {
-        Ok(host::prove_pruned(&self.0, &archive, seq)?)
+        Ok(host::prove_pruned(&self.0, &archive, seq, host::Casing::Snake)?)
     }
     /// Checks a pruned-record proof (JSON text) against the object, offline.
     pub fn check_pruned(&self, proof_json: String) -> Res<()> {

@@ -1,6 +1,6 @@
 """The JSON forms as Python values: records, verification reports, dispositions,
 events and proposals. Their fields are the keys of the forms' JSON Schema
-(schema/forms.schema.json, generated from core/src/forms.rs); python/tests/test_forms.py
+(schema/forms.schema.json, generated from core/src/forms/mod.rs); python/tests/test_forms.py
 checks them against it."""
 
 from __future__ import annotations

@@ -7,7 +7,10 @@
 //! `scripts/gen-schema.sh`); the Python dataclasses and the TypeScript declarations are
 //! tested against the schema.
 //!
-//! Keys are snake_case, the same bytes in every language (docs/json-forms.md).
+//! Keys are snake_case, the same bytes in every language (docs/json-forms.md); [`recase`]
+//! gives a form in camelCase to the faces that show it so (Node.js).
+
+mod casing;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -18,6 +21,8 @@ use crate::record::{
     TaskError,
 };
 use crate::{Hash, Lineage};
+
+pub use casing::{Casing, camel_case, recase, snake_case};
 
 /// One record of an object's memory, as shown by `to_json`, `peo inspect` and every face.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -366,7 +371,7 @@ pub fn forms_schema() -> Value {
         "$schema": generated["$schema"],
         "$id": "https://peo.dev/schema/forms.schema.json",
         "title": "peo JSON forms",
-        "description": "The JSON documents peo shows and reads, the same in every language (docs/json-forms.md). Generated from core/src/forms.rs by scripts/gen-schema.sh.",
+        "description": "The JSON documents peo shows and reads, the same in every language (docs/json-forms.md). Generated from core/src/forms/mod.rs by scripts/gen-schema.sh.",
         "anyOf": refs,
         "$defs": generated["$defs"],
     })
