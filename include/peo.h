@@ -222,6 +222,12 @@ typedef struct {
    * delivery in hand.
    */
   uint32_t window;
+  /**
+   * On a JetStream cluster: how many servers keep each of peo's streams and its
+   * bucket when this connection creates them (1 to 5; 3 survives a server's loss);
+   * 0: 1. Streams that exist keep theirs.
+   */
+  uint32_t replicas;
 } PeoServeOptions;
 
 /**
@@ -246,6 +252,10 @@ typedef struct {
    * As in `PeoServeOptions`: 0: 50; -1: no limit.
    */
   int64_t max_deliver;
+  /**
+   * As in `PeoServeOptions`: 1 to 5 servers keep each stream; 0: 1.
+   */
+  uint32_t replicas;
 } PeoConnectOptions;
 
 /**

@@ -165,7 +165,7 @@ export declare function canonicalForm(form: string, json: string): string
  * Connects to a NATS JetStream mesh: resolves to a `NativeJetStream`, or to a reply
  * carrying the error.
  */
-export declare function connect(url: string, ackWaitMs?: number | undefined | null, name?: string | undefined | null, securityJson?: string | undefined | null, maxDeliver?: number | undefined | null): Promise<NativeJetStream | NativeReply>
+export declare function connect(url: string, ackWaitMs?: number | undefined | null, name?: string | undefined | null, securityJson?: string | undefined | null, maxDeliver?: number | undefined | null, replicas?: number | undefined | null): Promise<NativeJetStream | NativeReply>
 
 /** The error name of an attempt whose handler returned something that is not JSON. */
 export declare function handlerInvalidOutput(): string

@@ -27,9 +27,11 @@ module.exports = function jetStream({ native, call, describe, errors, errorFrom,
      * Without it, the `nats` tool's variables are read: NATS_CA, NATS_CERT, NATS_KEY,
      * NATS_CREDS, NATS_NKEY, NATS_USER, NATS_PASSWORD, NATS_TOKEN. `maxDeliver`: how often
      * one message of work is delivered without being settled before it is dead-lettered
-     * to `peo.dead.<id>` (default 50, 0 for no limit).
+     * to `peo.dead.<id>` (default 50, 0 for no limit). `replicas`: on a JetStream cluster,
+     * how many servers keep each of peo's streams and its bucket when this connection
+     * creates them (1 to 5, default 1; 3 survives a server's loss; docs/distributed.md).
      */
-    static async connect(url, { ackWait, name, security, maxDeliver } = {}) {
+    static async connect(url, { ackWait, name, security, maxDeliver, replicas } = {}) {
       if (typeof url !== 'string') throw new TypeError(`url must be a string such as 'nats://127.0.0.1:4222', not ${typeof url}`)
       if (ackWait !== undefined && (typeof ackWait !== 'number' || !(ackWait > 0))) {
         throw new TypeError('ackWait must be a positive number of ms')
@@ -43,8 +45,11 @@ module.exports = function jetStream({ native, call, describe, errors, errorFrom,
       if (maxDeliver !== undefined && maxDeliver !== null && !Number.isSafeInteger(maxDeliver)) {
         throw new TypeError(`maxDeliver must be an integer, not ${maxDeliver}`)
       }
+      if (replicas !== undefined && replicas !== null && !Number.isSafeInteger(replicas)) {
+        throw new TypeError(`replicas must be an integer, not ${replicas}`)
+      }
       const securityJson = security == null ? null : JSON.stringify(security)
-      const r = await call(() => native.connect(url, ackWait ?? null, name ?? null, securityJson, maxDeliver ?? null))
+      const r = await call(() => native.connect(url, ackWait ?? null, name ?? null, securityJson, maxDeliver ?? null, replicas ?? null))
       if (r instanceof native.NativeJetStream) return new JetStream(r)
       throw errorFrom({ code: r.code, text: r.message })
     }
@@ -164,8 +169,8 @@ module.exports = function jetStream({ native, call, describe, errors, errorFrom,
    * capabilities (and new objects, due dormant ones, events and fan-out completions),
    * visits them and sends them on, until `signal` aborts (or `idleTimeout` / `maxDeliveries`).
    */
-  Node.prototype.serve = async function serve(url, { signal, idleTimeout, maxDeliveries, giveUpAfter, window, ackWait, security, maxDeliver } = {}) {
-    const js = await JetStream.connect(url, { ackWait, name: `peo node ${this.id}`, security, maxDeliver })
+  Node.prototype.serve = async function serve(url, { signal, idleTimeout, maxDeliveries, giveUpAfter, window, ackWait, security, maxDeliver, replicas } = {}) {
+    const js = await JetStream.connect(url, { ackWait, name: `peo node ${this.id}`, security, maxDeliver, replicas })
     return js.serve(this, { signal, idleTimeout, maxDeliveries, giveUpAfter, window })
   }
 

@@ -248,7 +248,10 @@ export class Node {
    * Rejects with a TransportError when the server cannot be reached at the start; a
    * server lost while serving is retried until it has been gone `giveUpAfter` ms.
    */
-  serve(url: string, options?: ServeOptions & { ackWait?: number; security?: Security; maxDeliver?: number }): Promise<JetStreamStats>
+  serve(
+    url: string,
+    options?: ServeOptions & { ackWait?: number; security?: Security; maxDeliver?: number; replicas?: number },
+  ): Promise<JetStreamStats>
 }
 
 /**
@@ -309,9 +312,14 @@ export class JetStream {
   private constructor(native: unknown)
   /**
    * `maxDeliver`: deliveries of one message of work, never settled, before it is
-   * dead-lettered to `peo.dead.<id>` (default 50, 0 for no limit).
+   * dead-lettered to `peo.dead.<id>` (default 50, 0 for no limit). `replicas`: on a
+   * JetStream cluster, the servers that keep each of peo's streams and its bucket when
+   * this connection creates them (1 to 5, default 1; 3 survives a server's loss).
    */
-  static connect(url: string, options?: { ackWait?: number; name?: string; security?: Security; maxDeliver?: number }): Promise<JetStream>
+  static connect(
+    url: string,
+    options?: { ackWait?: number; name?: string; security?: Security; maxDeliver?: number; replicas?: number },
+  ): Promise<JetStream>
   submit(obj: PeoObject | Uint8Array): Promise<string>
   sendEvent(objectId: string, event: Event): Promise<void>
   get(objectId: string): Promise<PeoObject | null>

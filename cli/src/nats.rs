@@ -109,6 +109,7 @@ pub(crate) fn serve(
         ack_wait.map(Duration::from_secs_f64),
         None,
         max_deliver,
+        None,
     )
     .map_err(|e| e.to_string().replace("max_deliver", "--max-deliver"))?;
     let id = node.id().to_owned();

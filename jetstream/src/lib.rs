@@ -113,13 +113,14 @@ pub struct Options {
 impl Options {
     /// The options as every face takes them, checked alike: the connection's name,
     /// `ack_wait`, the security settings' JSON form ([`Security::from_json`]; `None`: the
-    /// `NATS_*` variables) and `max_deliver` (0: no limit); what is not given keeps its
-    /// default.
+    /// `NATS_*` variables), `max_deliver` (0: no limit) and `replicas` (1 to 5); what is
+    /// not given keeps its default.
     pub fn from_face(
         name: Option<String>,
         ack_wait: Option<Duration>,
         security_json: Option<&str>,
         max_deliver: Option<i64>,
+        replicas: Option<i64>,
     ) -> Result<Options> {
         let mut options =
             Options { name, security: security_json.map(Security::from_json).transpose()?, ..Options::default() };
@@ -133,6 +134,16 @@ impl Options {
                 )));
             }
             Some(n) => options.max_deliver = n,
+            None => {}
+        }
+        match replicas {
+            Some(n @ 1..=5) => options.replicas = n as usize,
+            Some(n) => {
+                return Err(Error::invalid_argument(format!(
+                    "replicas must be from 1 to 5 (the servers of a cluster that keep each stream), not {n}"
+                ))
+                .in_field("replicas"));
+            }
             None => {}
         }
         Ok(options)

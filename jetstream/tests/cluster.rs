@@ -25,12 +25,11 @@ const WINDOW: usize = 16;
 /// Connects once the cluster has elected its JetStream leader (streams with replicas
 /// cannot be created before).
 fn connect(urls: &str, name: &str) -> JetStream {
+    // `replicas` as every face passes it.
     let options = || Options {
-        replicas: 3,
         ack_wait: Duration::from_secs(3),
         batch: 2 * WINDOW,
-        name: Some(name.to_owned()),
-        ..Options::default()
+        ..Options::from_face(Some(name.to_owned()), None, None, None, Some(3)).unwrap()
     };
     let t0 = Instant::now();
     loop {
@@ -43,6 +42,25 @@ fn connect(urls: &str, name: &str) -> JetStream {
             Err(e) => panic!("{name}: the cluster never became ready: {e}"),
         }
     }
+}
+
+#[test]
+fn replicas_are_from_one_to_five_and_reach_the_server() {
+    for n in [0, 6, -1] {
+        let e = Options::from_face(None, None, None, None, Some(n)).unwrap_err();
+        assert_eq!((e.kind(), e.field()), (peo_core::ErrorKind::InvalidArgument, Some("replicas")), "{e}");
+        assert!(
+            e.message().contains(&format!("from 1 to 5 (the servers of a cluster that keep each stream), not {n}"))
+        );
+    }
+    assert_eq!(Options::from_face(None, None, None, None, None).unwrap().replicas, 1);
+    // A single server cannot keep three copies: the server's refusal comes back, named.
+    let server = peo_jetstream::LocalServer::start().unwrap();
+    let options = Options::from_face(None, None, None, None, Some(3)).unwrap();
+    let e = JetStream::connect(server.url(), options).err().expect("three replicas on one server");
+    assert_eq!(e.kind(), peo_core::ErrorKind::Transport, "{e}");
+    assert!(e.message().contains("replicas"), "{e}");
+    eprintln!("{e}");
 }
 
 #[test]

@@ -271,9 +271,9 @@ fn the_example_server_gives_each_node_its_own_work_and_nothing_more() {
 fn work_that_kills_every_node_taking_it_is_dead_lettered_after_max_deliver() {
     let server = LocalServer::start().unwrap();
     // As every face passes them.
-    let e = Options::from_face(None, None, None, Some(-1)).unwrap_err();
+    let e = Options::from_face(None, None, None, Some(-1), None).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
-    let options = Options::from_face(None, Some(Duration::from_millis(400)), None, Some(3)).unwrap();
+    let options = Options::from_face(None, Some(Duration::from_millis(400)), None, Some(3), None).unwrap();
     // A node that dies on the message: it takes it and never settles it (its process
     // gone, JetStream gives the message to the next taker after ack_wait).
     let dying = JetStream::connect(server.url(), options).unwrap();

@@ -313,9 +313,10 @@ pub fn connect(
     name: Option<String>,
     security_json: Option<String>,
     max_deliver: Option<i64>,
+    replicas: Option<i64>,
 ) -> Result<AsyncTask<ConnectTask>, Code> {
     let ack_wait = ack_wait_ms.map(|ms| millis(ms, "ackWait")).transpose()?;
-    let options = peo(JsOptions::from_face(name, ack_wait, security_json.as_deref(), max_deliver))?;
+    let options = peo(JsOptions::from_face(name, ack_wait, security_json.as_deref(), max_deliver, replicas))?;
     Ok(AsyncTask::new(ConnectTask { url, options: Some(options) }))
 }
 

@@ -247,6 +247,33 @@ test('work every node declines is dead-lettered after maxDeliver deliveries', as
   }
 })
 
+test('replicas are from 1 to 5 and reach the server', async () => {
+  const nats = await startNats()
+  try {
+    for (const n of [0, 6]) {
+      await assert.rejects(peo.JetStream.connect(nats.url, { replicas: n }), (e) => {
+        assert.ok(e instanceof peo.InvalidArgumentError, String(e))
+        assert.equal(e.field, 'replicas')
+        assert.match(e.message, new RegExp(`replicas must be from 1 to 5 .*, not ${n}`))
+        return true
+      })
+    }
+    await assert.rejects(peo.JetStream.connect(nats.url, { replicas: 1.5 }), TypeError)
+    // A single server cannot keep three copies of a stream: its refusal comes back.
+    await assert.rejects(peo.JetStream.connect(nats.url, { replicas: 3 }), (e) => {
+      assert.ok(e instanceof peo.TransportError, String(e))
+      assert.match(e.message, /replicas > 1 not supported in non-clustered mode/)
+      return true
+    })
+    const node = new peo.Node({ id: 'n', domain: 'd' })
+    await assert.rejects(node.serve(nats.url, { replicas: 2, idleTimeout: 1000 }), /replicas > 1/)
+    const plan = { StartAt: 'A', States: { A: { Type: 'Pass', End: true } } }
+    await (await peo.JetStream.connect(nats.url, { replicas: 1 })).submit(peo.Object.create(plan, { input: {} }))
+  } finally {
+    nats.stop()
+  }
+})
+
 test('an unreachable server is a TransportError', async () => {
   const port = await freePort()
   await assert.rejects(peo.JetStream.connect(`nats://127.0.0.1:${port}`), (e) => {

@@ -57,7 +57,7 @@ pub(crate) struct PyJetStream(peo_jetstream::JetStream);
 #[pymethods]
 impl PyJetStream {
     #[new]
-    #[pyo3(signature = (url, ack_wait, name, security, max_deliver))]
+    #[pyo3(signature = (url, ack_wait, name, security, max_deliver, replicas))]
     fn new(
         py: Python<'_>,
         url: &str,
@@ -65,9 +65,10 @@ impl PyJetStream {
         name: Option<String>,
         security: Option<&str>,
         max_deliver: Option<i64>,
+        replicas: Option<i64>,
     ) -> PyResult<PyJetStream> {
         let ack_wait = ack_wait.map(|s| host::seconds(s, "ack_wait")).transpose().or_raise()?;
-        let options = peo_jetstream::Options::from_face(name, ack_wait, security, max_deliver).or_raise()?;
+        let options = peo_jetstream::Options::from_face(name, ack_wait, security, max_deliver, replicas).or_raise()?;
         py.detach(|| peo_jetstream::JetStream::connect(url, options)).map(PyJetStream).or_raise()
     }
     /// Serves `node` until `stop` (a `threading.Event`) is set, `idle_timeout` seconds

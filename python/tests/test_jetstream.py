@@ -171,6 +171,23 @@ def test_work_every_node_declines_is_dead_lettered_after_max_deliver(nats_url):
         peo.JetStream(nats_url, max_deliver="3")  # type: ignore[arg-type]
 
 
+def test_replicas_are_from_one_to_five_and_reach_the_server(nats_url):
+    for n in (0, 6):
+        with pytest.raises(peo.InvalidArgumentError, match=f"replicas must be from 1 to 5 .*, not {n}") as e:
+            peo.JetStream(nats_url, replicas=n)
+        assert e.value.field == "replicas"
+    with pytest.raises(TypeError, match="replicas must be an int"):
+        peo.JetStream(nats_url, replicas=3.0)  # type: ignore[arg-type]
+    # A single server cannot keep three copies of a stream: its refusal comes back.
+    with pytest.raises(peo.TransportError, match="replicas > 1 not supported in non-clustered mode"):
+        peo.JetStream(nats_url, replicas=3)
+    with pytest.raises(peo.TransportError, match="replicas > 1"):
+        peo.Node("n", "d").serve(nats_url, replicas=2, idle_timeout=1)
+    peo.JetStream(nats_url, replicas=1).submit(
+        peo.Object.create({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}, input={})
+    )
+
+
 def test_an_unreachable_server_is_a_transport_error():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -68,6 +68,10 @@ pub struct PeoServeOptions {
     /// user data included). `peo_node_serve` returns once every worker has finished its
     /// delivery in hand.
     pub window: u32,
+    /// On a JetStream cluster: how many servers keep each of peo's streams and its
+    /// bucket when this connection creates them (1 to 5; 3 survives a server's loss);
+    /// 0: 1. Streams that exist keep theirs.
+    pub replicas: u32,
 }
 
 /// Runs the node as a service on a NATS JetStream mesh (`url`, e.g.
@@ -119,6 +123,7 @@ pub(crate) unsafe fn serve(
         seconds(options.map_or(0.0, |o| o.ack_wait_seconds), "ack_wait_seconds")?,
         security,
         max_deliver(options.map_or(0, |o| o.max_deliver)),
+        replicas(options.map_or(0, |o| o.replicas)),
     )?;
     let mut serve = peo_jetstream::ServeOptions::default();
     if let Some(o) = options {
@@ -209,6 +214,14 @@ pub struct PeoConnectOptions {
     pub security_json: *const c_char,
     /// As in `PeoServeOptions`: 0: 50; -1: no limit.
     pub max_deliver: i64,
+    /// As in `PeoServeOptions`: 1 to 5 servers keep each stream; 0: 1.
+    pub replicas: u32,
+}
+
+/// C's zero is the default: 0 is one server.
+#[cfg(feature = "jetstream")]
+fn replicas(n: u32) -> Option<i64> {
+    (n != 0).then_some(i64::from(n))
 }
 
 /// C's zero is the default: 0 is 50 deliveries, -1 no limit.
@@ -247,8 +260,8 @@ pub unsafe extern "C" fn peo_jetstream_connect(
             Some(p) if !p.is_null() => Some(unsafe { str_arg(p, "options.security_json") }?),
             _ => None,
         };
-        let max = options.map_or(0, |o| o.max_deliver);
-        *out = Box::into_raw(Box::new(PeoJetStream(connect(url, ack_wait, name, security, max)?)));
+        let limits = (options.map_or(0, |o| o.max_deliver), options.map_or(0, |o| o.replicas));
+        *out = Box::into_raw(Box::new(PeoJetStream(connect(url, ack_wait, name, security, limits)?)));
         Ok(())
     })
 }
@@ -259,9 +272,9 @@ fn connect(
     ack_wait: Option<std::time::Duration>,
     name: Option<String>,
     security: Option<&str>,
-    max: i64,
+    (max, copies): (i64, u32),
 ) -> Result<Client, Error> {
-    let options = peo_jetstream::Options::from_face(name, ack_wait, security, max_deliver(max))?;
+    let options = peo_jetstream::Options::from_face(name, ack_wait, security, max_deliver(max), replicas(copies))?;
     peo_jetstream::JetStream::connect(url, options)
 }
 
@@ -271,7 +284,7 @@ fn connect(
     _: Option<std::time::Duration>,
     _: Option<String>,
     _: Option<&str>,
-    _: i64,
+    _: (i64, u32),
 ) -> Result<Client, Error> {
     Err(Error::unsupported("this libpeo was built without JetStream (the `jetstream` feature of peo-c)"))
 }

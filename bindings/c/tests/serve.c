@@ -91,6 +91,14 @@ static void client(const char *url, PeoNode *node) {
   insecure.security_json = "{\"certificate\": \"c.pem\"}";
   CHECK(peo_jetstream_connect(url, &insecure, &js) == PEO_INVALID_ARGUMENT && js == NULL);
   CHECK(strstr(peo_last_error_message(), "certificate") != NULL);
+  PeoConnectOptions copies = {0};
+  copies.replicas = 6; /* 1 to 5 servers keep each stream; 0: the default, 1 */
+  CHECK(peo_jetstream_connect(url, &copies, &js) == PEO_INVALID_ARGUMENT && js == NULL);
+  CHECK(strstr(peo_last_error_message(), "replicas must be from 1 to 5") != NULL);
+  copies.replicas = 3; /* the streams exist already (the node made them): they keep theirs */
+  CHECK(peo_jetstream_connect(url, &copies, &js) == PEO_OK);
+  peo_jetstream_free(js);
+  js = NULL;
   PeoConnectOptions limited = {0};
   limited.max_deliver = -2; /* 0: the default, -1: no limit, below that: a mistake */
   CHECK(peo_jetstream_connect(url, &limited, &js) == PEO_INVALID_ARGUMENT && js == NULL);
@@ -174,6 +182,10 @@ int main(int argc, char **argv) {
   PeoServeOptions bad = {0};
   bad.idle_timeout_seconds = -1;
   CHECK(peo_node_serve(node, argv[1], &bad, NULL) == PEO_INVALID_ARGUMENT);
+  bad.idle_timeout_seconds = 0;
+  bad.replicas = 6;
+  CHECK(peo_node_serve(node, argv[1], &bad, NULL) == PEO_INVALID_ARGUMENT);
+  CHECK(strstr(peo_last_error_message(), "replicas must be from 1 to 5") != NULL);
   CHECK(peo_node_serve(node, "nats://127.0.0.1:1", NULL, NULL) == PEO_TRANSPORT);
   CHECK(strstr(peo_last_error_message(), "nats-server -js") != NULL);
 

@@ -36,7 +36,8 @@ impl StopFlag {
 impl FfiJetStream {
     /// Connects (`ack_wait_seconds`: how long a delivery may stay unacknowledged;
     /// `security_json`: TLS and credentials, null for the `NATS_*` variables;
-    /// `max_deliver`: deliveries of one message of work before it is dead-lettered).
+    /// `max_deliver`: deliveries of one message of work before it is dead-lettered;
+    /// `replicas`: servers of a cluster that keep each stream, when this creates them).
     #[uniffi::constructor]
     pub fn connect(
         url: String,
@@ -44,9 +45,11 @@ impl FfiJetStream {
         name: Option<String>,
         security_json: Option<String>,
         max_deliver: Option<i64>,
+        replicas: Option<i64>,
     ) -> Res<Arc<FfiJetStream>> {
         let ack_wait = ack_wait_seconds.map(|s| host::seconds(s, "ack_wait")).transpose()?;
-        let options = peo_jetstream::Options::from_face(name, ack_wait, security_json.as_deref(), max_deliver)?;
+        let options =
+            peo_jetstream::Options::from_face(name, ack_wait, security_json.as_deref(), max_deliver, replicas)?;
         Ok(Arc::new(FfiJetStream(peo_jetstream::JetStream::connect(&url, options)?)))
     }
     /// Serves `node` until `stop`, `idle_timeout_seconds` without work,

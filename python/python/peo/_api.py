@@ -638,6 +638,7 @@ class Node:
         security: Optional[Mapping[str, Any]] = None,
         max_deliver: Optional[int] = None,
         window: int = 1,
+        replicas: Optional[int] = None,
     ) -> Dict[str, int]:
         """Runs this node as a service on a NATS JetStream mesh (``nats-server -js``):
         takes the objects for its capabilities (and new objects, dormant ones that are
@@ -648,14 +649,21 @@ class Node:
         Raises ``TransportError`` when the server cannot be reached at the start. A
         server lost while serving is retried (nothing is lost) until it has been gone
         ``give_up_after`` seconds (default: retry forever), then ``TransportError``.
-        ``security`` and ``max_deliver``: see ``JetStream``.
+        ``security``, ``max_deliver`` and ``replicas``: see ``JetStream``.
 
         ``window``: deliveries in flight at once (1 to 1024). Above 1, each is visited
         on a worker thread of its own, so handlers are called from several threads at
         once (the GIL is held only while Python code runs: handlers that wait on I/O
         overlap); this thread watches for Ctrl-C and ``stop``, which end the loop after
         the deliveries in hand."""
-        js = JetStream(url, ack_wait=ack_wait, name=f"peo python {self.id}", security=security, max_deliver=max_deliver)
+        js = JetStream(
+            url,
+            ack_wait=ack_wait,
+            name=f"peo python {self.id}",
+            security=security,
+            max_deliver=max_deliver,
+            replicas=replicas,
+        )
         return js.serve(
             self,
             idle_timeout=idle_timeout,
@@ -687,6 +695,7 @@ class JetStream:
         name: Optional[str] = None,
         security: Optional[Mapping[str, Any]] = None,
         max_deliver: Optional[int] = None,
+        replicas: Optional[int] = None,
     ) -> None:
         """``security``: TLS and credentials, ``{"ca", "cert", "key", "tls", "creds",
         "nkey", "user", "password", "token"}`` (file paths for ca, cert, key, creds and
@@ -696,14 +705,20 @@ class JetStream:
 
         ``max_deliver``: how often one message of work is delivered without being
         settled (its takers died or declined it) before it is dead-lettered to
-        ``peo.dead.<id>``; default 50, 0 for no limit."""
+        ``peo.dead.<id>``; default 50, 0 for no limit.
+
+        ``replicas``: on a JetStream cluster, how many servers keep each of peo's
+        streams and its bucket when this connection creates them (1 to 5, default 1; 3
+        survives a server's loss; docs/distributed.md). Streams that exist keep theirs."""
         if not isinstance(url, str):
             raise TypeError(f"url must be a str such as 'nats://127.0.0.1:4222', not {type(url).__name__}")
         if not hasattr(_peo, "JetStream"):
             raise UnsupportedError("this peo was built without JetStream (the `jetstream` feature of peo-python)")
         if max_deliver is not None and (isinstance(max_deliver, bool) or not isinstance(max_deliver, int)):
             raise TypeError(f"max_deliver must be an int, not {type(max_deliver).__name__}")
-        self._native = _peo.JetStream(url, ack_wait, name, _security_json(security), max_deliver)
+        if replicas is not None and (isinstance(replicas, bool) or not isinstance(replicas, int)):
+            raise TypeError(f"replicas must be an int, not {type(replicas).__name__}")
+        self._native = _peo.JetStream(url, ack_wait, name, _security_json(security), max_deliver, replicas)
 
     def submit(self, obj: Union[Object, BytesLike]) -> str:
         """Puts a new object into the mesh; returns its id (hex)."""

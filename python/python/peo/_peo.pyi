@@ -109,6 +109,7 @@ class JetStream:
         name: Optional[str],
         security: Optional[str],
         max_deliver: Optional[int],
+        replicas: Optional[int],
     ) -> None: ...
     def serve(
         self,

@@ -52,7 +52,9 @@ data class Security
  * events, read them back, and [serve] nodes. A server that cannot be reached is a
  * [TransportException] naming the URL. [security]: TLS and credentials (null: the
  * `NATS_*` variables); [maxDeliver]: deliveries of one message of work, never settled,
- * before it is dead-lettered to `peo.dead.<id>` (null: 50; 0: no limit).
+ * before it is dead-lettered to `peo.dead.<id>` (null: 50; 0: no limit); [replicas]: on
+ * a JetStream cluster, the servers that keep each of peo's streams and its bucket when
+ * this connection creates them (1 to 5, null: 1; 3 survives a server's loss).
  */
 class JetStream
     @JvmOverloads
@@ -62,9 +64,10 @@ class JetStream
         name: String? = null,
         security: Security? = null,
         maxDeliver: Long? = null,
+        replicas: Int? = null,
     ) : AutoCloseable {
         private val ffi: FfiJetStream =
-            ffi { FfiJetStream.connect(url, ackWaitSeconds, name, security?.toJson(), maxDeliver) }
+            ffi { FfiJetStream.connect(url, ackWaitSeconds, name, security?.toJson(), maxDeliver, replicas?.toLong()) }
 
         /** Submits a new object; returns its id. */
         fun submit(bytes: ByteArray): String = ffi { ffi.submit(bytes) }

@@ -313,6 +313,7 @@ class Node
          * Serves this node on the JetStream mesh at [url] until [stop], [idleTimeoutSeconds],
          * [maxDeliveries] or [giveUpAfterSeconds] ends it (see [JetStream.serve]), on a
          * connection of its own, [window] deliveries in flight. Blocks the calling thread.
+         * [replicas]: see [JetStream].
          */
         @JvmOverloads
         fun serve(
@@ -323,7 +324,8 @@ class Node
             giveUpAfterSeconds: Double? = null,
             stop: JetStream.Stop? = null,
             window: Int = 1,
-        ) = JetStream(url, security = security).use {
+            replicas: Int? = null,
+        ) = JetStream(url, security = security, replicas = replicas).use {
             it.serve(this, idleTimeoutSeconds, maxDeliveries, giveUpAfterSeconds, stop, window)
         }
 

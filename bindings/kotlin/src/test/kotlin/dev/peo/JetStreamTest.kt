@@ -250,6 +250,24 @@ class JetStreamTest {
     }
 
     @Test
+    fun replicasAreFromOneToFiveAndReachTheServer() {
+        for (n in listOf(0, 6)) {
+            val e = assertThrows<InvalidArgumentException> { JetStream("nats://127.0.0.1:$port", replicas = n) }
+            assertEquals("replicas", e.field)
+            assertTrue(e.message!!.contains("replicas must be from 1 to 5"), e.message)
+        }
+        // A server of its own, whose streams do not exist yet: a single server cannot keep
+        // three copies of one, and its refusal comes back.
+        val (fresh, freshPort) = startServer()
+        try {
+            val e = assertThrows<TransportException> { JetStream("nats://127.0.0.1:$freshPort", replicas = 3) }
+            assertTrue(e.message!!.contains("replicas > 1 not supported"), e.message)
+        } finally {
+            fresh.destroy()
+        }
+    }
+
+    @Test
     fun anUnreachableServerIsATransportException() {
         val dead = ServerSocket(0).use { it.localPort }
         val e = assertThrows<TransportException> { JetStream("nats://127.0.0.1:$dead") }

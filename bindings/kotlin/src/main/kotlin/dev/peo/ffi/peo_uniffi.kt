@@ -872,7 +872,7 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_peo_uniffi_fn_free_ffijetstream(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_peo_uniffi_fn_constructor_ffijetstream_connect(`url`: RustBuffer.ByValue,`ackWaitSeconds`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,`securityJson`: RustBuffer.ByValue,`maxDeliver`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_peo_uniffi_fn_constructor_ffijetstream_connect(`url`: RustBuffer.ByValue,`ackWaitSeconds`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,`securityJson`: RustBuffer.ByValue,`maxDeliver`: RustBuffer.ByValue,`replicas`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_peo_uniffi_fn_method_ffijetstream_archive(`ptr`: Long,`objectId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1237,7 +1237,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_peo_uniffi_checksum_method_ffisigningkey_to_bytes() and 0xFFFF) != 36074) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_peo_uniffi_checksum_constructor_ffijetstream_connect() and 0xFFFF) != 63703) {
+    if ((lib.uniffi_peo_uniffi_checksum_constructor_ffijetstream_connect() and 0xFFFF) != 43183) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_peo_uniffi_checksum_constructor_stopflag_new() and 0xFFFF) != 49858) {
@@ -2048,9 +2048,10 @@ open class FfiJetStream: Disposable, AutoCloseable, FfiJetStreamInterface
     /**
      * Connects (`ack_wait_seconds`: how long a delivery may stay unacknowledged;
      * `security_json`: TLS and credentials, null for the `NATS_*` variables;
-     * `max_deliver`: deliveries of one message of work before it is dead-lettered).
+     * `max_deliver`: deliveries of one message of work before it is dead-lettered;
+     * `replicas`: servers of a cluster that keep each stream, when this creates them).
      */
-    @Throws(PeoFfiException::class) fun `connect`(`url`: kotlin.String, `ackWaitSeconds`: kotlin.Double?, `name`: kotlin.String?, `securityJson`: kotlin.String?, `maxDeliver`: kotlin.Long?): FfiJetStream {
+    @Throws(PeoFfiException::class) fun `connect`(`url`: kotlin.String, `ackWaitSeconds`: kotlin.Double?, `name`: kotlin.String?, `securityJson`: kotlin.String?, `maxDeliver`: kotlin.Long?, `replicas`: kotlin.Long?): FfiJetStream {
             return FfiConverterTypeFfiJetStream.lift(
     uniffiRustCallWithError(PeoFfiException) { _status ->
     UniffiLib.uniffi_peo_uniffi_fn_constructor_ffijetstream_connect(
@@ -2060,7 +2061,8 @@ open class FfiJetStream: Disposable, AutoCloseable, FfiJetStreamInterface
         FfiConverterOptionalDouble.lower(`ackWaitSeconds`),
         FfiConverterOptionalString.lower(`name`),
         FfiConverterOptionalString.lower(`securityJson`),
-        FfiConverterOptionalLong.lower(`maxDeliver`),_status)
+        FfiConverterOptionalLong.lower(`maxDeliver`),
+        FfiConverterOptionalLong.lower(`replicas`),_status)
 }
     )
     }
