@@ -24,7 +24,14 @@ thread_local! {
     /// One reusable builder per thread for record encoding: appends allocate only the
     /// record's own bytes.
     static RECORD_BUILDER: RefCell<FlatBufferBuilder<'static>> = RefCell::new(FlatBufferBuilder::with_capacity(1024));
+    /// One reusable builder per thread for whole objects: a visit's encoding writes into
+    /// memory the last one used, instead of pages the allocator must get (and zero)
+    /// again. Kept up to [`KEPT_OBJECT_BUILDER`] bytes.
+    static OBJECT_BUILDER: RefCell<Option<FlatBufferBuilder<'static>>> = const { RefCell::new(None) };
 }
+
+/// The largest object builder a thread keeps between encodings (larger ones are freed).
+const KEPT_OBJECT_BUILDER: usize = 8 << 20;
 
 /// One memory record as stored: its exact bytes, its hash in the chain and its
 /// signature.
@@ -508,14 +515,29 @@ impl Object {
             + self.data_text().len()
             + self.results.iter().map(|c| c.result.len() + 48).sum::<usize>()
             + 1024;
-        let mut fbb = FlatBufferBuilder::with_capacity(size);
+        let kept = OBJECT_BUILDER.with(|b| b.borrow_mut().take());
+        let mut fbb = match kept {
+            Some(mut b) => {
+                b.reset();
+                b
+            }
+            None => FlatBufferBuilder::with_capacity(size),
+        };
+        let bytes = self.encode_into(&mut fbb, plan);
+        if bytes.len() <= KEPT_OBJECT_BUILDER {
+            OBJECT_BUILDER.with(|b| *b.borrow_mut() = Some(fbb));
+        }
+        bytes
+    }
+
+    fn encode_into(&self, fbb: &mut FlatBufferBuilder<'static>, plan: Option<&str>) -> Vec<u8> {
         let entries: Vec<_> = self
             .memory
             .iter()
             .map(|r| {
                 let bytes = fbb.create_vector(&r.bytes[..]);
                 let signature = r.signature.as_ref().map(|s| fbb.create_vector(&s.0));
-                wire::RecordEntry::create(&mut fbb, &wire::RecordEntryArgs { bytes: Some(bytes), signature })
+                wire::RecordEntry::create(fbb, &wire::RecordEntryArgs { bytes: Some(bytes), signature })
             })
             .collect();
         let memory = fbb.create_vector(&entries);
@@ -533,7 +555,7 @@ impl Object {
                 fbb.create_vector(&offs)
             });
             Some(wire::Constraints::create(
-                &mut fbb,
+                fbb,
                 &wire::ConstraintsArgs {
                     deadline_ms: c.deadline_ms,
                     max_hops: c.max_hops,
@@ -543,7 +565,7 @@ impl Object {
             ))
         };
         let intent = wire::Intent::create(
-            &mut fbb,
+            fbb,
             &wire::IntentArgs {
                 revision: self.intent.revision(),
                 objective,
@@ -563,11 +585,11 @@ impl Object {
                 let subject = o.subject.as_deref().map(|s| fbb.create_string(s));
                 let domain = o.domain.as_deref().map(|s| fbb.create_string(s));
                 let key = o.key.map(|k| fbb.create_vector(&k.0));
-                Some(wire::Originator::create(&mut fbb, &wire::OriginatorArgs { subject, domain, key }))
+                Some(wire::Originator::create(fbb, &wire::OriginatorArgs { subject, domain, key }))
             }
         };
-        let labels = string_vector(&mut fbb, ctx.labels());
-        let policy_refs = string_vector(&mut fbb, ctx.policy_refs());
+        let labels = string_vector(fbb, ctx.labels());
+        let policy_refs = string_vector(fbb, ctx.policy_refs());
         let attributes = Some(fbb.create_string(&cjson::canonical(ctx.attributes())));
         let policies = if ctx.policies().is_empty() {
             None
@@ -578,25 +600,23 @@ impl Object {
                 .map(|p| {
                     let id = fbb.create_string(&p.id);
                     let text = fbb.create_string(&p.text);
-                    wire::CarriedPolicy::create(&mut fbb, &wire::CarriedPolicyArgs { id: Some(id), text: Some(text) })
+                    wire::CarriedPolicy::create(fbb, &wire::CarriedPolicyArgs { id: Some(id), text: Some(text) })
                 })
                 .collect();
             Some(fbb.create_vector(&offs))
         };
-        let context = wire::Context::create(
-            &mut fbb,
-            &wire::ContextArgs { originator, labels, attributes, policies, policy_refs },
-        );
+        let context =
+            wire::Context::create(fbb, &wire::ContextArgs { originator, labels, attributes, policies, policy_refs });
 
         let id = fbb.create_vector(&self.id.0);
-        let lineage = lineage_to_wire(&mut fbb, &self.lineage);
+        let lineage = lineage_to_wire(fbb, &self.lineage);
         let state = (!self.state.is_empty()).then(|| fbb.create_string(&self.state));
         let data = fbb.create_string(self.data_text());
         let head = fbb.create_vector(&self.stored_head.0);
         let results = (!self.results.is_empty()).then(|| fbb.create_vector(&crate::results::pack(&self.results)));
         let variables = (!self.variables.is_empty()).then(|| fbb.create_string(self.variables_text()));
         let root = wire::Object::create(
-            &mut fbb,
+            fbb,
             &wire::ObjectArgs {
                 format_version: self.version,
                 id: Some(id),

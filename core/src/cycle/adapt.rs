@@ -130,7 +130,7 @@ impl Cx<'_> {
         );
         t.record.intent_hash = Some(intent.hash());
         t.record.policy = policy;
-        t.intent = Some(intent);
+        t.intent = Some(Box::new(intent));
         t
     }
 

@@ -720,14 +720,14 @@ impl Object {
             if self.origin.is_none() && self.version >= 2 {
                 self.origin = Some(std::sync::Arc::from(self.intent.canonical_text()));
             }
-            self.intent = std::sync::Arc::new(i);
+            self.intent = std::sync::Arc::new(*i);
         }
         if let Some(c) = context {
             let hash = c.hash();
             if record.context_hash != Some(hash) {
                 return Err(Error::invalid_argument("a transition that changes the context must commit its hash"));
             }
-            self.context = c;
+            self.context = *c;
             self.context_hash = hash;
         }
         if let Some((v, text)) = variables {

@@ -75,7 +75,7 @@ pub fn narrow(obj: &Object, node: &NodeSpec, now_ms: i64, new: Context) -> Resul
     t.record.status = obj.status;
     t.record.context_hash = Some(hash);
     t.record.policy = policy;
-    t.context = Some(new);
+    t.context = Some(Box::new(new));
     Ok(t)
 }
 

@@ -228,10 +228,11 @@ pub struct Transition {
     pub record: Record,
     /// The new data, when the record changes it.
     pub data: Option<Value>,
-    /// The new intent, when the record refines it (`mutate`, kind `intent`).
-    pub intent: Option<crate::Intent>,
+    /// The new intent, when the record refines it (`mutate`, kind `intent`). Boxed, as
+    /// the context: rare, and a transition is moved several times a cycle.
+    pub intent: Option<Box<crate::Intent>>,
     /// The new context, when the record narrows it (`mutate`, kind `context`).
-    pub context: Option<crate::Context>,
+    pub context: Option<Box<crate::Context>>,
     /// A handler's refinement, for the next cycle to apply.
     pub refinement: Option<Value>,
     /// Child objects a fan-out created (their bytes).
