@@ -245,7 +245,9 @@ fn pruned_proofs(bytes: &[u8], archive: &[Vec<u8>]) -> Result<Vec<Value>, String
     seqs.dedup();
     seqs.into_iter()
         .map(|seq| {
-            let proof = peo_runtime::host::prove_pruned(&object, archive, i64::from(seq)).map_err(|e| e.to_string())?;
+            let proof =
+                peo_runtime::host::prove_pruned(&object, archive, i64::from(seq), peo_runtime::host::Casing::Snake)
+                    .map_err(|e| e.to_string())?;
             let proof: Value = serde_json::from_str(&proof).map_err(|e| e.to_string())?;
             Ok(json!({"seq": seq, "proof": proof}))
         })
@@ -270,7 +272,8 @@ fn check_pruned_proofs(dir: &Path, v: &Value, final_bytes: &[u8]) -> Result<usiz
     let proofs = v["pruned_proofs"].as_array().ok_or("pruned_proofs")?;
     for p in proofs {
         let seq = p["seq"].as_i64().ok_or("seq")?;
-        let made = peo_runtime::host::prove_pruned(&object, &archive, seq).map_err(|e| e.to_string())?;
+        let made = peo_runtime::host::prove_pruned(&object, &archive, seq, peo_runtime::host::Casing::Snake)
+            .map_err(|e| e.to_string())?;
         let made: Value = serde_json::from_str(&made).map_err(|e| e.to_string())?;
         if made != p["proof"] {
             return Err(format!("{name}: the proof of record {seq} differs: {made}"));
