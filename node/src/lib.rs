@@ -509,14 +509,5 @@ pub fn handler_invalid_output() -> String {
 /// keys in snake_case: the form as every other language writes it (docs/json-forms.md).
 #[napi(catch_unwind)]
 pub fn canonical_form(form: String, json: String) -> Result<String, Code> {
-    let value = peo(host::parse_json(&json, "the form"))?;
-    let value = match value {
-        serde_json::Value::Array(items) => peo(items
-            .into_iter()
-            .map(|v| peo_core::forms::recase(&form, v, Casing::Snake))
-            .collect::<peo_core::Result<Vec<_>>>())?
-        .into(),
-        v => peo(peo_core::forms::recase(&form, v, Casing::Snake))?,
-    };
-    Ok(value.to_string())
+    peo(host::read_form(&form, &json, "the form")).map(|v| v.to_string())
 }

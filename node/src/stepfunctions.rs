@@ -55,10 +55,7 @@ pub fn sfn_pointed(pointer_json: String, data: Buffer) -> Result<NativeObject, C
 /// The reply for an object after a visit: `{"body", "upload", "failure"}` (JSON text).
 #[napi(catch_unwind)]
 pub fn sfn_reply(obj: &NativeObject, disposition_json: Option<String>, bucket: Option<String>) -> Result<String, Code> {
-    let disposition = disposition_json.map(|d| {
-        let value = peo_runtime::host::parse_json(&d, "the disposition")?;
-        peo_core::forms::recase("Disposition", value, peo_core::forms::Casing::Snake)
-    });
+    let disposition = disposition_json.map(|d| peo_runtime::host::read_form("Disposition", &d, "the disposition"));
     let disposition = peo(disposition.transpose())?;
     peo(sfn::reply(&obj.object, disposition.as_ref(), bucket.as_deref())).map(|r| sfn::reply_json(&r))
 }

@@ -62,24 +62,26 @@ pub fn prove_pruned<B: AsRef<[u8]>>(obj: &Object, archive: &[B], seq: i64, casin
 }
 
 /// The JSON text of `value`, a form of the schema's `$defs` (`Record`, `Disposition`,
-/// `VerifyReport`, ...) or an array of them, with its keys in `casing`
-/// (docs/json-forms.md).
+/// `VerifyReport`, ...) or an array of them as the engine writes it, with its keys in
+/// `casing` (docs/json-forms.md).
 pub fn form_text(form: &str, value: Value, casing: Casing) -> Result<String> {
-    Ok(match (casing, value) {
-        (Casing::Snake, v) => v.to_string(),
-        (c, Value::Array(items)) => {
-            Value::Array(items.into_iter().map(|v| recase(form, v, c)).collect::<Result<_>>()?).to_string()
-        }
-        (c, v) => recase(form, v, c)?.to_string(),
+    Ok(match casing {
+        Casing::Snake => value.to_string(),
+        Casing::Camel => recase(form, value, casing)?.to_string(),
     })
+}
+
+/// A form (or an array of them) a user gives as JSON text, keys in either casing, as
+/// the engine reads it (snake_case). `what` names it in a parse error.
+pub fn read_form(form: &str, text: &str, what: &str) -> Result<Value> {
+    recase(form, parse_json(text, what)?, Casing::Snake)
 }
 
 /// Checks a pruned-record proof in its JSON text form (keys in either casing) against
 /// the object, offline ([`Object::check_pruned`]).
 pub fn check_pruned(obj: &Object, proof_json: &str) -> Result<()> {
-    let value = parse_json(proof_json, "the proof").map_err(|e| e.in_field("proof"))?;
-    let proof = PrunedProof::from_json(&recase("PrunedProof", value, Casing::Snake)?)?;
-    obj.check_pruned(&proof)
+    let value = read_form("PrunedProof", proof_json, "the proof").map_err(|e| e.in_field("proof"))?;
+    obj.check_pruned(&PrunedProof::from_json(&value)?)
 }
 
 /// An advisor's reply in its JSON text form: a proposal, or `None` when there is none.

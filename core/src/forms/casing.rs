@@ -22,17 +22,19 @@ pub enum Casing {
     Camel,
 }
 
-/// `form` (a name of the schema's `$defs`, such as `Record` or `VerifyReport`) with its
-/// declared keys in casing `to`. Keys given in either casing are understood, so a form
-/// goes back to `Snake` whichever casing its user wrote it in; keys the schema does not
-/// declare are kept as they are (a parser that refuses unknown fields then names them).
+/// `value`, a form of `form` (a name of the schema's `$defs`, such as `Record` or
+/// `VerifyReport`) or an array of them, with its declared keys in casing `to`. Keys
+/// given in either casing are understood, so a form goes back to `Snake` whichever
+/// casing its user wrote it in; keys the schema does not declare are kept as they are
+/// (a parser that refuses unknown fields then names them).
 pub fn recase(form: &str, value: Value, to: Casing) -> Result<Value> {
     static SCHEMA: OnceLock<Value> = OnceLock::new();
     let schema = SCHEMA.get_or_init(forms_schema);
     let defs = &schema["$defs"];
-    match defs.get(form) {
-        Some(s) => Ok(walk(s, value, defs, to)),
-        None => Err(Error::invalid_argument(format!(
+    match (defs.get(form), value) {
+        (Some(s), Value::Array(items)) => Ok(items.into_iter().map(|v| walk(s, v, defs, to)).collect()),
+        (Some(s), value) => Ok(walk(s, value, defs, to)),
+        (None, _) => Err(Error::invalid_argument(format!(
             "`{form}` is not one of the JSON forms ({}); see docs/json-forms.md",
             FORMS.join(", ")
         ))
@@ -189,6 +191,15 @@ mod tests {
         let camel = recase("Body", wait, Casing::Camel).unwrap();
         assert_eq!(camel["wakeAtMs"], Value::Null);
         assert_eq!(camel["timeoutAtMs"], 3);
+    }
+
+    #[test]
+    fn an_array_of_forms_converts_each() {
+        let proofs =
+            json!([{"index": 1, "record_hash": "a", "path": []}, {"index": 2, "record_hash": "b", "path": []}]);
+        let camel = recase("PrunedProof", proofs, Casing::Camel).unwrap();
+        assert_eq!(camel[0]["recordHash"], "a");
+        assert_eq!(camel[1]["recordHash"], "b");
     }
 
     #[test]
