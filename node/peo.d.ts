@@ -173,6 +173,13 @@ export interface Visit {
   readonly children: Buffer[]
   /** The records this visit's compactions pruned, as archive segments. */
   readonly archive: Buffer[]
+  /** camelCase throughout: the object by its summary (`object.toJSON()` is the dump). */
+  toJSON(): {
+    disposition: Disposition
+    appended: number
+    records: Record[]
+    object: { id: string; status: Status; state: string; head: string; length: number }
+  }
 }
 
 /** A key and what it may sign as ('*': anything). */

@@ -359,8 +359,12 @@ class Visit {
   get archive() {
     return this._done.archive
   }
+  /** The visit as camelCase JSON: its disposition and records, and the object by its id,
+   * status, state, head and length (`visit.object.toJSON()` is the whole dump). */
   toJSON() {
-    return { disposition: this.disposition, appended: this.appended, records: this.records, object: this.object.toJSON() }
+    const o = this.object
+    const object = { id: o.id, status: o.status, state: o.state, head: o.head, length: o.length }
+    return { disposition: this.disposition, appended: this.appended, records: this.records, object }
   }
 }
 

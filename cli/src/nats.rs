@@ -94,8 +94,8 @@ pub(crate) fn serve(
     quiet: bool,
 ) -> Res<ExitCode> {
     let node = load_node(node_file, Arc::new(SystemClock))?;
-    if window == Some(0) {
-        return Err("--window must be at least 1 (deliveries in flight at once)".into());
+    if let Some(w) = window {
+        peo_runtime::host::window(w as f64).map_err(|e| format!("--{}", e.message()))?;
     }
     let window = window.unwrap_or_else(|| {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -523,6 +523,11 @@ fn permissions_are_printed_for_each_role_from_a_node_file_or_flags() {
     fails(
         &dir,
         &["serve", "--nats", "nats://127.0.0.1:1", "--node", "ship.toml", "--window", "0"],
-        "--window must be at least 1 (deliveries in flight at once)",
+        "--window must be a whole number of deliveries in flight at once, from 1 to 1024, not 0",
+    );
+    fails(
+        &dir,
+        &["serve", "--nats", "nats://127.0.0.1:1", "--node", "ship.toml", "--window", "1025"],
+        "--window must be a whole number of deliveries in flight at once, from 1 to 1024, not 1025",
     );
 }

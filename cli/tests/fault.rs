@@ -249,6 +249,34 @@ fn peo_verify_audits_against_the_archive_a_jetstream_mesh_keeps() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `peo serve --replicas`: from 1 to 5, and what it asks reaches the server (a single
+/// server refuses streams kept by three).
+#[test]
+fn peo_serve_replicas_are_checked_and_reach_the_server() {
+    let server = LocalServer::start().unwrap();
+    let url = server.url().to_owned();
+    let dir = std::env::temp_dir().join(format!("peo-replicas-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("n.toml"), "id = \"n\"\ndomain = \"eu\"\ntrust = \"any\"\n").unwrap();
+    let serve = |replicas: &str| {
+        let out = Command::new(peo())
+            .args(["serve", "--nats", &url, "--node", "n.toml", "--replicas", replicas, "--idle-exit", "1"])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "--replicas {replicas} was taken");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    for n in ["0", "6"] {
+        let e = serve(n);
+        assert!(e.contains(&format!("invalid value '{n}' for '--replicas <REPLICAS>': {n} is not in 1..=5")), "{e}");
+    }
+    let e = serve("3");
+    assert!(e.contains("replicas > 1 not supported in non-clustered mode"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// A raw NATS client, as a misbehaving peer would open one (with the TLS and credentials
 /// of the environment, like every peo connection).
 async fn raw(url: &str) -> async_nats::Client {

@@ -119,4 +119,28 @@ test('only the declared keys are camelCase: payloads keep theirs', async () => {
   assert.deepEqual(peo.canonical('Record', work).body.output, { out_key: { inner_key: 7 } })
   assert.throws(() => peo.canonical('Recrod', work), (e) => e instanceof peo.InvalidArgumentError && e.field === 'form')
   assert.throws(() => peo.canonical('Record'), TypeError)
+  // A visit as JSON is camelCase throughout: the object by its summary, not its dump.
+  const json = JSON.parse(JSON.stringify(second))
+  assert.deepEqual(json.object, {
+    id: second.object.id,
+    status: 'succeeded',
+    state: second.object.state,
+    head: second.object.head,
+    length: second.object.length,
+  })
+  assert.deepEqual(Object.keys(json).sort(), ['appended', 'disposition', 'object', 'records'])
+  const keys = []
+  const payloads = new Set(['input', 'output', 'assigned'])
+  const walk = (v, inPayload) => {
+    if (Array.isArray(v)) v.forEach((x) => walk(x, inPayload))
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (!inPayload) keys.push(k)
+        walk(x, inPayload || payloads.has(k))
+      }
+    }
+  }
+  walk(json, false)
+  assert.deepEqual(keys.filter((k) => k.includes('_')), [], 'no snake_case key outside the payloads')
+  assert.ok(keys.includes('nextState') && keys.includes('timeMs'))
 })

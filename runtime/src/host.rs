@@ -110,9 +110,7 @@ pub fn window(n: f64) -> Result<usize> {
     if n.fract() == 0.0 && (1.0..=max as f64).contains(&n) {
         Ok(n as usize)
     } else {
-        Err(Error::invalid_argument(format!(
-            "window must be a whole number of deliveries in flight at once, from 1 to {max}, not {n}"
-        )))
+        Err(crate::serve::window_error(n))
     }
 }
 

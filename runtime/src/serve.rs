@@ -24,6 +24,13 @@ pub const POLL: Duration = Duration::from_millis(200);
 /// thread.
 pub const MAX_WINDOW: usize = 1024;
 
+/// The one refusal of a window outside 1 to [`MAX_WINDOW`], whichever face it came from.
+pub fn window_error(window: impl std::fmt::Display) -> Error {
+    Error::invalid_argument(format!(
+        "window must be a whole number of deliveries in flight at once, from 1 to {MAX_WINDOW}, not {window}"
+    ))
+}
+
 /// What a node must do with a delivery.
 #[derive(Debug, Clone)]
 pub enum Work {
@@ -279,10 +286,7 @@ impl Serving {
     /// A window above [`MAX_WINDOW`] is `InvalidArgument`.
     pub fn start<T: Transport>(t: &T, node_id: &str, capabilities: &[String], options: ServeOptions) -> Result<Self> {
         if options.window > MAX_WINDOW {
-            return Err(Error::invalid_argument(format!(
-                "window must be at most {MAX_WINDOW} deliveries in flight (got {}): each is a thread",
-                options.window
-            )));
+            return Err(window_error(options.window));
         }
         if !t.is_listening() {
             t.keep_in_flight(options.window.max(1));
@@ -638,7 +642,10 @@ mod tests {
         let t = Queue::with(1);
         let e = serve(&node, &t, &ServeOptions { window: MAX_WINDOW + 1, ..Default::default() }).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
-        assert!(e.message().starts_with("window must be at most 1024"), "{e}");
+        assert_eq!(
+            e.message(),
+            "window must be a whole number of deliveries in flight at once, from 1 to 1024, not 1025"
+        );
         assert_eq!(t.work.lock().unwrap().len(), 1, "nothing taken");
     }
 
