@@ -40,7 +40,7 @@ def plan(n: int) -> Dict[str, Any]:
 
 def main() -> None:
     data = bytes(peo.Object.create(plan(N), input={"i": 0}, now_ms=T0))
-    node = peo.Node("bench", domain="local", clock=lambda: T0, trust="any")
+    node = peo.Node("bench", domain="local", now_ms=T0, trust="any")
     node.add_handler("step", lambda value: {"i": value["i"] + 1})
     runs: List[float] = []
     for r in range(30):

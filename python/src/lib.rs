@@ -19,8 +19,8 @@ use std::sync::Arc;
 use peo_core::{Error, Limits, Object, PublicKey, SigningKey, Trust};
 use peo_runtime::host::{self, NewObject, Setting};
 use peo_runtime::{
-    Clock, HANDLER_INVALID_OUTPUT, Handler, HandlerError, Invocation, Next, Node, Session, SystemClock, TaskOutcome,
-    Visit, outcome_from_text,
+    Clock, HANDLER_INVALID_OUTPUT, Handler, HandlerError, Invocation, ManualClock, Next, Node, Session, SystemClock,
+    TaskOutcome, Visit, outcome_from_text,
 };
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
@@ -365,6 +365,8 @@ impl Clock for PyClock {
 #[pyclass(module = "peo._peo", name = "Node")]
 struct PyNode {
     node: Arc<Node>,
+    /// The manual clock `set_now_ms` set, which `advance_clock` moves.
+    manual: Option<Arc<ManualClock>>,
 }
 
 impl PyNode {
@@ -388,7 +390,7 @@ impl PyNode {
 impl PyNode {
     #[new]
     fn new(id: &str, domain: &str) -> PyResult<PyNode> {
-        Ok(PyNode { node: Arc::new(host::new_node(id, domain).or_raise()?) })
+        Ok(PyNode { node: Arc::new(host::new_node(id, domain).or_raise()?), manual: None })
     }
     fn set_key(&mut self, key: &PySigningKey) -> PyResult<()> {
         self.set(Setting::Key(key.0.clone()))
@@ -441,7 +443,26 @@ impl PyNode {
     /// `clock() -> int` (ms since the Unix epoch), or None for the system clock.
     #[pyo3(signature = (clock))]
     fn set_clock(&mut self, clock: Option<Py<PyAny>>) -> PyResult<()> {
+        self.manual = None;
         self.set(Setting::Clock(clock.map(|f| Arc::new(PyClock(f)) as Arc<dyn Clock>)))
+    }
+    /// A manual clock at `now_ms` (no call into Python at each reading), or None for the
+    /// system clock.
+    #[pyo3(signature = (now_ms))]
+    fn set_now_ms(&mut self, now_ms: Option<i64>) -> PyResult<()> {
+        let manual = now_ms.map(|t| Arc::new(ManualClock::new(t)));
+        self.manual.clone_from(&manual);
+        self.set(Setting::Clock(manual.map(|m| m as Arc<dyn Clock>)))
+    }
+    /// Moves the manual clock (`now_ms`) on by `ms`; also during a visit, from a handler.
+    fn advance_clock(&self, ms: i64) -> PyResult<()> {
+        match &self.manual {
+            Some(c) => {
+                c.advance(ms);
+                Ok(())
+            }
+            None => Err(to_py(&Error::invalid_argument("the node has no manual clock (now_ms)"))),
+        }
     }
     fn set_max_cycles(&mut self, max_cycles: usize) -> PyResult<()> {
         self.set(Setting::MaxCycles(max_cycles))

@@ -227,6 +227,32 @@ def test_events_resume_awaiting_objects():
         node.visit(first.bytes, "approval")
 
 
+def test_a_manual_clock_is_read_without_a_call_and_advanced_by_hand():
+    plan = {
+        "StartAt": "Wait",
+        "States": {
+            "Wait": {"Type": "Wait", "Seconds": 5, "Next": "Work"},
+            "Work": {"Type": "Task", "Resource": "work", "End": True},
+        },
+    }
+    node = peo.Node("n", domain="d", trust="any", now_ms=T0)
+    node.add_handler("work", lambda v: node.advance_clock(250) or {"done": True})
+    first = node.visit(peo.Object.create(plan, now_ms=T0))
+    assert (first.disposition.kind, first.disposition.at_ms) == ("dormant", T0 + 5_000)
+    assert node.visit(first.bytes).disposition.kind == "dormant", "not yet: the clock has not moved"
+    node.advance_clock(5_000)
+    done = node.visit(first.bytes)
+    work = next(r for r in done.records if r.action == "execute")
+    # The record is stamped after the handler moved the clock.
+    assert (done.object.data, work.time_ms) == ({"done": True}, T0 + 5_250)
+    with pytest.raises(TypeError, match="not both"):
+        peo.Node("n", domain="d", now_ms=T0, clock=lambda: T0)
+    with pytest.raises(TypeError, match="now_ms must be an int"):
+        peo.Node("n", domain="d", now_ms=1.5)
+    with pytest.raises(peo.InvalidArgumentError, match="no manual clock"):
+        peo.Node("n", domain="d").advance_clock(1)
+
+
 def test_bad_input_raises_the_documented_exceptions():
     rng = random.Random(7)
     for _ in range(500):

@@ -486,6 +486,10 @@ class Node:
     as (``{"keys": [{"key": hex, "nodes": [...], "domain": "eu", "subjects": [...]}]}``),
     or ``"any"`` to accept anything (tests and demos). Without either it accepts nothing.
 
+    Time is the system clock's, unless ``now_ms`` fixes it (a manual clock that
+    ``advance_clock`` moves, read without calling into Python) or ``clock`` is a
+    callable returning ms since the Unix epoch, called at every reading.
+
     >>> node = Node("warehouse-1", domain="eu", trust="any")
     >>> @node.handler("inventory.reserve")
     ... def reserve(order):
@@ -504,6 +508,7 @@ class Node:
         trust: Union[str, Mapping[str, Any], None] = None,
         advisor: Optional[Advisor] = None,
         clock: Optional[Callable[[], int]] = None,
+        now_ms: Optional[int] = None,
         max_cycles: Optional[int] = None,
         compaction: Optional[Tuple[int, int]] = None,
     ) -> None:
@@ -532,9 +537,15 @@ class Node:
         if advisor is not None:
             self.advisor = advisor
         if clock is not None:
+            if now_ms is not None:
+                raise TypeError("give now_ms or clock, not both")
             if not callable(clock):
                 raise TypeError("clock must be a callable returning ms since the Unix epoch")
             self._native.set_clock(clock)
+        if now_ms is not None:
+            if not isinstance(now_ms, int) or isinstance(now_ms, bool):
+                raise TypeError(f"now_ms must be an int (ms since the Unix epoch), not {type(now_ms).__name__}")
+            self._native.set_now_ms(now_ms)
         if max_cycles is not None:
             self._native.set_max_cycles(max_cycles)
         if compaction is not None:
@@ -552,6 +563,11 @@ class Node:
     @property
     def capabilities(self) -> Tuple[str, ...]:
         return tuple(sorted(self._handlers))
+
+    def advance_clock(self, ms: int) -> None:
+        """Moves the manual clock (``now_ms``) on by ``ms``; also during a visit, from a
+        handler. ``InvalidArgumentError`` when the node has no manual clock."""
+        self._native.advance_clock(ms)
 
     def handler(self, capability: str) -> Callable[[F], F]:
         """Registers the decorated function as the handler of ``capability`` (a Task
