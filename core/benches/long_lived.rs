@@ -41,7 +41,7 @@ fn visit(obj: &mut Object, node: &NodeSpec, now: i64) -> i64 {
     loop {
         let d = match obj.step(node, now, None).unwrap() {
             Step::Appended(d) => d,
-            Step::Execute(call) => obj.record_outcome(node, &call, TaskOutcome::Output(json!({"n": 1})), now).unwrap(),
+            Step::Execute(call) => obj.record_outcome(node, call, TaskOutcome::Output(json!({"n": 1})), now).unwrap(),
             Step::Sleep(w) => return w.at_ms.unwrap(),
         };
         if let Some(Disposition::Dormant(w)) = d {

@@ -63,7 +63,7 @@ fn bench(c: &mut Criterion) {
                 || obj.clone(),
                 |mut o| {
                     let Decision::Execute(call) = decide(&o, node, 3, None).unwrap() else { panic!() };
-                    let t = outcome(&o, node, &call, TaskOutcome::Output(json!({"ok": true})), 4).unwrap();
+                    let t = outcome(&o, node, call, TaskOutcome::Output(json!({"ok": true})), 4).unwrap();
                     o.apply(t, node).unwrap();
                     o
                 },

@@ -134,7 +134,7 @@ impl Run {
                 } else {
                     TaskOutcome::Output(json!({"n": self.polls, "key": call.idempotency_key}))
                 };
-                self.obj.record_outcome(&self.node, &call, result, self.now).unwrap()
+                self.obj.record_outcome(&self.node, call, result, self.now).unwrap()
             }
             Step::Sleep(w) => {
                 self.now = w.at_ms.unwrap();

@@ -28,7 +28,8 @@ fn run(o: &mut Object, node: &NodeSpec, now: i64, answer: impl Fn(&TaskCall) -> 
             Step::Appended(Some(d)) => return d,
             Step::Appended(None) => {}
             Step::Execute(call) => {
-                if let Some(d) = o.record_outcome(node, &call, answer(&call), now).unwrap() {
+                let answer = answer(&call);
+                if let Some(d) = o.record_outcome(node, call, answer, now).unwrap() {
                     return d;
                 }
             }
@@ -130,7 +131,7 @@ fn task_executes_in_two_phases_with_an_idempotency_key() {
     assert_eq!(call.deadline_ms, None);
     assert_eq!(o.memory().len(), 1, "the first phase appends nothing");
 
-    o.record_outcome(&node(), &call, TaskOutcome::Output(json!({"v": 6})), T0 + 5).unwrap();
+    o.record_outcome(&node(), call.clone(), TaskOutcome::Output(json!({"v": 6})), T0 + 5).unwrap();
     let r = last(&o);
     assert_eq!(
         r.body,
@@ -144,7 +145,7 @@ fn task_executes_in_two_phases_with_an_idempotency_key() {
     );
     assert_eq!(o.data(), &json!({"in": {"x": 5}, "out": {"got": 6}}));
     // The same call cannot be recorded twice.
-    let e = o.record_outcome(&node(), &call, TaskOutcome::Output(json!(1)), T0 + 6).unwrap_err();
+    let e = o.record_outcome(&node(), call, TaskOutcome::Output(json!(1)), T0 + 6).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
 }
 
@@ -310,7 +311,7 @@ fn retry_backs_off_dormant_then_catch_routes_the_error() {
 fn full_jitter_is_the_same_on_every_node() {
     let mut o = create(retry_plan("FULL"), json!({"id": 1}));
     let Decision::Execute(call) = decide(&o, &node(), T0, None).unwrap() else { panic!() };
-    o.record_outcome(&node(), &call, TaskOutcome::Error { error: "Flaky".into(), cause: None }, T0).unwrap();
+    o.record_outcome(&node(), call, TaskOutcome::Error { error: "Flaky".into(), cause: None }, T0).unwrap();
     // Two nodes in two domains decide on the same object: the same back-off.
     let delay = |node_id: &str, domain: &str| {
         let spec = NodeSpec::new(node_id, domain).with_capability("work");
@@ -326,7 +327,7 @@ fn full_jitter_is_the_same_on_every_node() {
         .map(|i| {
             let mut o = create(retry_plan("FULL"), json!({"id": i}));
             let Decision::Execute(call) = decide(&o, &node(), T0, None).unwrap() else { panic!() };
-            o.record_outcome(&node(), &call, TaskOutcome::Error { error: "Flaky".into(), cause: None }, T0).unwrap();
+            o.record_outcome(&node(), call, TaskOutcome::Error { error: "Flaky".into(), cause: None }, T0).unwrap();
             let Decision::Record(t) = decide(&o, &node(), T0, None).unwrap() else { panic!() };
             t.record.time_ms
                 + match t.record.body {
@@ -384,7 +385,7 @@ fn task_timeout_and_payload_limit_are_named_errors() {
     );
     let Decision::Execute(call) = decide(&o, &node(), T0, None).unwrap() else { panic!() };
     assert_eq!(call.deadline_ms, Some(T0 + 5_000));
-    let d = o.record_outcome(&node(), &call, TaskOutcome::Output(json!(1)), T0 + 5_001).unwrap();
+    let d = o.record_outcome(&node(), call, TaskOutcome::Output(json!(1)), T0 + 5_001).unwrap();
     assert_eq!(d, None, "the error is recorded; the next cycle decides what it means");
     let Body::Execute { error: Some(e), output: None, .. } = last(&o).body else { panic!() };
     assert_eq!(e.error, "States.Timeout");

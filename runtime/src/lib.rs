@@ -590,7 +590,7 @@ impl<N: std::borrow::Borrow<Node>> Session<N> {
                             Wake { reason: DormantReason::Budget, at_ms: Some(now), event: None, timeout_at_ms: None };
                         t.end_visit(object, &node.spec, Disposition::Dormant(wake));
                     }
-                    let d = object.apply(t, &node.spec)?;
+                    let d = object.apply(*t, &node.spec)?;
                     // An event is consumed by the cycle that used it.
                     self.event = None;
                     node.observe(object);
@@ -610,7 +610,7 @@ impl<N: std::borrow::Borrow<Node>> Session<N> {
         };
         let node = self.node.borrow();
         let object = self.object.as_mut().ok_or_else(|| Error::internal("a pending call without an object"))?;
-        let d = object.record_outcome(&node.spec, &call, outcome, node.clock.now_ms())?;
+        let d = object.record_outcome(&node.spec, call, outcome, node.clock.now_ms())?;
         node.observe(object);
         self.finished = d;
         Ok(())

@@ -159,7 +159,7 @@ impl Cx<'_> {
                         );
                         t.record.policy = outcome;
                         t.record.advice = Some(p.advice(true, None));
-                        Verdict::Follow(Decision::Record(t))
+                        Verdict::Follow(Decision::record(t))
                     }
                 }
             }
@@ -178,7 +178,7 @@ impl Cx<'_> {
                     );
                     t.record.policy = Some(o);
                     t.record.advice = Some(p.advice(true, None));
-                    Verdict::Follow(Decision::Record(t))
+                    Verdict::Follow(Decision::record(t))
                 }
                 Some(o) => overridden(denied(&o)),
                 None => {

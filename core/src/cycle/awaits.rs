@@ -55,7 +55,7 @@ impl Cx<'_> {
             .heartbeat_seconds
             .map(|h| self.now.saturating_add(i64::try_from(h).unwrap_or(i64::MAX).saturating_mul(1000)));
         let wake = Wake { reason: DormantReason::Await, at_ms, event: Some(name), timeout_at_ms };
-        Ok(Decision::Record(self.dormant(state, wake)))
+        Ok(Decision::record(self.dormant(state, wake)))
     }
 
     /// The awaited event arrived (a result, a failure or a heartbeat), or the wait timed
@@ -63,7 +63,7 @@ impl Cx<'_> {
     pub(super) fn end_await(&self, state: &State, w: &Wake, event: Option<&Event>) -> Decision {
         let failure = |cause: ReentryCause, name: Option<String>, e: &TaskError| {
             let payload = json!({"Error": e.error, "Cause": e.cause.clone().unwrap_or_default()});
-            Decision::Record(self.stay(
+            Decision::record(self.stay(
                 Body::Reentry { cause, event: name, payload: Some(cjson::canonical(&payload)) },
                 &state.name,
                 state.name.clone(),
@@ -97,7 +97,7 @@ impl Cx<'_> {
             let at_ms =
                 Some(self.now.saturating_add(i64::try_from(heartbeat).unwrap_or(i64::MAX).saturating_mul(1000)));
             let wake = Wake { at_ms, ..w.clone() };
-            return Decision::Record(self.dormant(state, wake));
+            return Decision::record(self.dormant(state, wake));
         }
         if let Some(err) = &e.error {
             return failure(ReentryCause::Failure, Some(name), err);
@@ -129,7 +129,7 @@ impl Cx<'_> {
             Ok::<_, Failure>((assigned, changed(&self.obj.data, out)))
         })();
         match processed {
-            Ok((assigned, data)) => Decision::Record(super::assign::commit(
+            Ok((assigned, data)) => Decision::record(super::assign::commit(
                 assigned,
                 self.stay(
                     Body::Reentry {

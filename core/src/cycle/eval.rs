@@ -29,7 +29,7 @@ impl Cx<'_> {
                 let out = asl::select(placed, &state.output_path, env)?;
                 payload_ok(&out, name)?;
                 let next = Self::next_of(state);
-                Ok(Decision::Record(assign::commit(
+                Ok(Decision::record(assign::commit(
                     assigned,
                     self.stay(
                         Body::Mutate { kind: MutateKind::Data, revision: self.obj.intent.revision(), change: None },
@@ -66,12 +66,12 @@ impl Cx<'_> {
             StateKind::Wait(w) => {
                 let input = asl::select(Cow::Borrowed(raw), &state.input_path, env)?;
                 let at = self.wake_at(&w.wait_for, &input, env)?;
-                Ok(Decision::Record(self.dormant(state, self.wake(DormantReason::Wait, Some(at)))))
+                Ok(Decision::record(self.dormant(state, self.wake(DormantReason::Wait, Some(at)))))
             }
             StateKind::Succeed => {
                 let input = asl::select(Cow::Borrowed(raw), &state.input_path, env)?;
                 let out = asl::select(input, &state.output_path, env)?;
-                Ok(Decision::Record(self.succeed(name, out.into_owned())))
+                Ok(Decision::record(self.succeed(name, out.into_owned())))
             }
             StateKind::Fail(f) => {
                 let text = |spec: &Option<StringSpec>, field: &str| -> std::result::Result<Option<String>, Failure> {
@@ -108,7 +108,7 @@ impl Cx<'_> {
                     (e, c) => Some(TaskError { error: e.unwrap_or_default(), cause: c }),
                 };
                 let disposition = Disposition::Terminated { status: Status::Failed, output: None, error: te.clone() };
-                Ok(Decision::Record(self.leave(
+                Ok(Decision::record(self.leave(
                     Body::Terminate { status: Status::Failed, output: None, error: te },
                     name,
                     String::new(),
@@ -119,7 +119,7 @@ impl Cx<'_> {
             }
             StateKind::Task(task) => {
                 if !self.node.has(&task.resource) {
-                    return Ok(Decision::Record(self.delegate(
+                    return Ok(Decision::record(self.delegate(
                         state,
                         DelegateReason::Capability,
                         &task.resource,
@@ -129,7 +129,7 @@ impl Cx<'_> {
                 let policy = self.authorize(PolicyAction::Execute, Some(&task.resource));
                 if let Some(p) = policy.as_ref().filter(|p| p.decision == crate::PolicyDecision::Deny) {
                     let denied = p.clone();
-                    return Ok(Decision::Record(self.delegate(
+                    return Ok(Decision::record(self.delegate(
                         state,
                         DelegateReason::Policy,
                         &task.resource,

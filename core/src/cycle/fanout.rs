@@ -412,7 +412,7 @@ impl Cx<'_> {
         }
         if plan.branches.is_empty() {
             // Nothing to wait for: an empty Map (or Parallel) yields [].
-            return Ok(Decision::Record(self.joined(state, Vec::new(), json!({"joined": true}))));
+            return Ok(Decision::record(self.joined(state, Vec::new(), json!({"joined": true}))));
         }
         let wake =
             Wake { reason: DormantReason::Join, at_ms: None, event: None, timeout_at_ms: deadline(self.obj, self.p) };
@@ -426,7 +426,7 @@ impl Cx<'_> {
         );
         t.children = created;
         t.record.policy = self.authorize(PolicyAction::Delegate, None);
-        Ok(Decision::Record(t))
+        Ok(Decision::record(t))
     }
 
     /// Every child is in: the state's result is their outputs in branch order.
@@ -485,7 +485,7 @@ impl Object {
     /// Presents a child's final object ([`join`]) and records it.
     pub fn complete_child(&mut self, node: &NodeSpec, now_ms: i64, child: &Object, trust: &Trust) -> Result<Step> {
         match join(self, node, now_ms, child, trust)? {
-            Decision::Record(t) => Ok(Step::Appended(self.apply(t, node)?)),
+            Decision::Record(t) => Ok(Step::Appended(self.apply(*t, node)?)),
             Decision::Sleep(w) => Ok(Step::Sleep(w)),
             Decision::Execute(c) => Ok(Step::Execute(c)),
         }
@@ -500,7 +500,7 @@ impl Object {
         trust: &Trust,
     ) -> Result<Step> {
         match join_all(self, node, now_ms, children, trust)? {
-            Decision::Record(t) => Ok(Step::Appended(self.apply(t, node)?)),
+            Decision::Record(t) => Ok(Step::Appended(self.apply(*t, node)?)),
             Decision::Sleep(w) => Ok(Step::Sleep(w)),
             Decision::Execute(c) => Ok(Step::Execute(c)),
         }

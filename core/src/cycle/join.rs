@@ -59,7 +59,7 @@ pub fn join_all(
             .in_state(parent.state.clone()));
         }
         if let Some(t) = cx.constraints() {
-            return Ok(Decision::Record(t));
+            return Ok(Decision::record(t));
         }
     }
     let mut fresh: Vec<(Completion, &Object)> = Vec::new();
@@ -139,7 +139,7 @@ pub fn join_all(
         if v2 {
             payload["results"] = joined_summary();
         }
-        return Ok(Decision::Record(cx.stay(record_body(&payload), &state.name, state.name.clone(), None)));
+        return Ok(Decision::record(cx.stay(record_body(&payload), &state.name, state.name.clone(), None)));
     }
     if done_count == total {
         // The results section and this batch, by branch (one lookup per output).
@@ -165,7 +165,7 @@ pub fn join_all(
         if v2 {
             payload["results"] = joined_summary();
         }
-        return Ok(Decision::Record(cx.joined(state, outputs, payload)));
+        return Ok(Decision::record(cx.joined(state, outputs, payload)));
     }
     let completions: Vec<Completion> = fresh.into_iter().map(|(c, _)| c).collect();
     if v2 {
@@ -190,7 +190,7 @@ pub fn join_all(
     if v2 {
         t.completions = completions;
     }
-    Ok(Decision::Record(t))
+    Ok(Decision::record(t))
 }
 
 /// Checks that `child` is one of the children `parent` is waiting on (its lineage, the

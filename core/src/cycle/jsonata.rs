@@ -36,7 +36,7 @@ impl Cx<'_> {
             revision: self.obj.intent.revision(),
             change: Some(cjson::canonical(&json!({"choice": which}))),
         };
-        Decision::Record(assign::commit(assigned, self.stay(body, name, next, data)))
+        Decision::record(assign::commit(assigned, self.stay(body, name, next, data)))
     }
 
     /// Pass, Choice and Succeed states in JSONata; `None` for the others, which the
@@ -56,7 +56,7 @@ impl Cx<'_> {
                     Self::next_of(state),
                     (&out != raw).then_some(out),
                 );
-                Decision::Record(assign::commit(assigned, t))
+                Decision::record(assign::commit(assigned, t))
             }
             StateKind::Choice(choice) => {
                 let mut chosen = None;
@@ -84,7 +84,7 @@ impl Cx<'_> {
             StateKind::Succeed => {
                 let out = self.output(state.output.as_ref(), &st, env, raw.clone())?;
                 payload_ok(&out, name)?;
-                Decision::Record(self.succeed(name, out))
+                Decision::record(self.succeed(name, out))
             }
             _ => return Ok(None),
         }))

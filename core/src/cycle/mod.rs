@@ -323,7 +323,7 @@ impl Cx<'_> {
                     return self.evaluate(state);
                 }
                 let wake = self.wake(DormantReason::Retry, Some(self.now.saturating_add(delay)));
-                return Ok(Decision::Record(self.dormant(state, wake)));
+                return Ok(Decision::record(self.dormant(state, wake)));
             }
         }
         let caught = catch.iter().enumerate().find(|(_, c)| asl::error_matches(&c.error_equals, &e.error));
@@ -333,7 +333,7 @@ impl Cx<'_> {
             let st = asl::jsonata::States { input: &self.obj.data, result: None, error_output: Some(&error_output) };
             let assigned = match self.assign(state, c.assign.as_ref(), &error_output, &st, &env) {
                 Ok(a) => a,
-                Err(f) => return Ok(Decision::Record(self.terminate_failed(&state.name, self.located(state, f)))),
+                Err(f) => return Ok(Decision::record(self.terminate_failed(&state.name, self.located(state, f)))),
             };
             let data = match state.query_language {
                 QueryLanguage::JsonPath => {
@@ -344,10 +344,10 @@ impl Cx<'_> {
             return match data {
                 Ok(data) => {
                     if let Err(f) = payload_ok(&data, &state.name) {
-                        return Ok(Decision::Record(self.terminate_failed(&state.name, self.located(state, f))));
+                        return Ok(Decision::record(self.terminate_failed(&state.name, self.located(state, f))));
                     }
                     let change = json!({"catch": i, "error": e.error});
-                    Ok(Decision::Record(assign::commit(
+                    Ok(Decision::record(assign::commit(
                         assigned,
                         self.stay(
                             Body::Mutate {
@@ -361,10 +361,10 @@ impl Cx<'_> {
                         ),
                     )))
                 }
-                Err(f) => Ok(Decision::Record(self.terminate_failed(&state.name, self.located(state, f)))),
+                Err(f) => Ok(Decision::record(self.terminate_failed(&state.name, self.located(state, f)))),
             };
         }
-        Ok(Decision::Record(self.terminate_failed(&state.name, e)))
+        Ok(Decision::record(self.terminate_failed(&state.name, e)))
     }
 
     /// Evaluates `state` with the object's data as its input.
@@ -438,27 +438,27 @@ pub fn decide_advised(
     // The object's own limits first, then whether this node may visit it at all, then
     // what changes the plan, then the step itself.
     if let Some(t) = cx.constraints() {
-        return Ok(Decision::Record(t));
+        return Ok(Decision::record(t));
     }
     if !obj.scratch.visit_open
         && let Some(t) = cx.visit_check()?
     {
-        return Ok(Decision::Record(t));
+        return Ok(Decision::record(t));
     }
     if let Some(t) = cx.handler_refinement()? {
-        return Ok(Decision::Record(t));
+        return Ok(Decision::record(t));
     }
     let at_error = matches!(p.pending, Pending::Error(_));
     if (at_error || matches!(p.pending, Pending::Evaluate))
         && let Some(t) = cx.adapt(at_error)?
     {
-        return Ok(Decision::Record(t));
+        return Ok(Decision::record(t));
     }
     match &p.pending {
         Pending::Done => Err(Error::terminated("the object has already terminated")),
         Pending::Ended => {
             let data = obj.data.clone();
-            Ok(Decision::Record(cx.succeed("", data)))
+            Ok(Decision::record(cx.succeed("", data)))
         }
         Pending::Dormant(w) => {
             let by_time = w.at_ms.is_some_and(|at| now_ms >= at) || w.timeout_at_ms.is_some_and(|at| now_ms >= at);
@@ -499,12 +499,12 @@ pub fn decide_advised(
                         Ok((assigned, out)) => {
                             let data = changed(&obj.data, out);
                             let t = cx.stay(body, &state.name, Cx::next_of(state), data);
-                            Ok(Decision::Record(assign::commit(assigned, t)))
+                            Ok(Decision::record(assign::commit(assigned, t)))
                         }
-                        Err(f) => Ok(Decision::Record(cx.terminate_failed(&state.name, cx.located(state, f)))),
+                        Err(f) => Ok(Decision::record(cx.terminate_failed(&state.name, cx.located(state, f)))),
                     }
                 }
-                _ => Ok(Decision::Record(cx.stay(body, &state.name, state.name.clone(), None))),
+                _ => Ok(Decision::record(cx.stay(body, &state.name, state.name.clone(), None))),
             }
         }
         Pending::Error(e) => {
@@ -529,11 +529,11 @@ pub fn decide_advised(
                     };
                     cx.await_event(state, &spec, &env)
                 })
-                .or_else(|f| Ok(Decision::Record(cx.terminate_failed(&state.name, cx.located(state, f)))))
+                .or_else(|f| Ok(Decision::record(cx.terminate_failed(&state.name, cx.located(state, f)))))
         }
         Pending::Evaluate => {
             if let Some(t) = cx.compaction()? {
-                return Ok(Decision::Record(t));
+                return Ok(Decision::record(t));
             }
             let state = state_of(obj, &obj.state)?;
             let Some(proposal) = advice else { return cx.evaluate(state) };
@@ -557,8 +557,9 @@ pub fn decide_advised(
 
 /// The second phase of `execute`: the record of a handler's `outcome` for `call`
 /// (which [`decide`] returned for this object), by the node's clock `now_ms`. A result
-/// after the call's deadline is `States.Timeout`.
-pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutcome, now_ms: i64) -> Result<Transition> {
+/// after the call's deadline is `States.Timeout`. The call is consumed: its capability,
+/// attempt key and policy decision move into the record.
+pub fn outcome(obj: &Object, node: &NodeSpec, call: TaskCall, result: TaskOutcome, now_ms: i64) -> Result<Transition> {
     let p = obj.progress()?;
     if obj.state != call.state || p.pending != Pending::Evaluate || call.attempt != p.attempts {
         return Err(Error::invalid_argument(format!(
@@ -587,9 +588,9 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
                 let error = TaskError { error: INVALID_REFINEMENT.into(), cause: Some(why) };
                 return Ok(cx.stay(
                     Body::Execute {
-                        capability: call.capability.clone(),
+                        capability: call.capability,
                         attempt: call.attempt,
-                        idempotency_key: Some(call.idempotency_key.clone()),
+                        idempotency_key: Some(call.idempotency_key),
                         output: None,
                         error: Some(error),
                     },
@@ -608,21 +609,27 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
         }
         r => r,
     };
-    let body = |output: Option<String>, error: Option<TaskError>| Body::Execute {
-        capability: call.capability.clone(),
-        attempt: call.attempt,
-        idempotency_key: Some(call.idempotency_key.clone()),
+    let TaskCall { capability, attempt, idempotency_key, policy, advice, .. } = call;
+    // Each path below moves these into its record once.
+    let body = |key: String, output: Option<String>, error: Option<TaskError>| Body::Execute {
+        capability,
+        attempt,
+        idempotency_key: Some(key),
         output,
         error,
     };
     let with_policy = |mut t: Transition| {
-        t.record.policy = call.policy.clone();
-        t.record.advice = call.advice.clone();
+        t.record.policy = policy;
+        t.record.advice = advice;
         t
     };
-    let failed = |e: TaskError| with_policy(cx.stay(body(None, Some(e)), &state.name, state.name.clone(), None));
+    macro_rules! failed {
+        ($e:expr) => {
+            with_policy(cx.stay(body(idempotency_key, None, Some($e)), &state.name, state.name.clone(), None))
+        };
+    }
     match result {
-        TaskOutcome::Error { error, cause } => Ok(failed(TaskError { error, cause })),
+        TaskOutcome::Error { error, cause } => Ok(failed!(TaskError { error, cause })),
         TaskOutcome::Refined { .. } => Err(Error::internal("a refined outcome is unwrapped above")),
         TaskOutcome::Output(v) => {
             let env = cx.env(state);
@@ -664,21 +671,23 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: &TaskCall, result: TaskOutco
                     // of the idempotency key (the attempt key, derivable from the memory),
                     // never the token.
                     let text = cjson::canonical(&v);
-                    let token = tokens::task_token(node.key.as_ref(), &call.idempotency_key);
-                    let mut b = body(Some(text), None);
-                    if let Body::Execute { idempotency_key, .. } = &mut b {
-                        *idempotency_key = Some(tokens::event_key(&token));
-                    }
+                    let token = tokens::task_token(node.key.as_ref(), &idempotency_key);
+                    let b = body(tokens::event_key(&token), Some(text), None);
                     Ok(with_policy(cx.stay(b, &state.name, state.name.clone(), None)))
                 }
                 Ok(out) => {
                     let text = cjson::canonical(&v);
                     let data = out.unwrap_or(Some(v));
-                    let mut t = with_policy(cx.stay(body(Some(text), None), &state.name, Cx::next_of(state), data));
+                    let mut t = with_policy(cx.stay(
+                        body(idempotency_key, Some(text), None),
+                        &state.name,
+                        Cx::next_of(state),
+                        data,
+                    ));
                     t.refinement = refinement;
                     Ok(assign::commit(assigned, t))
                 }
-                Err(f) => Ok(failed(cx.located(state, f))),
+                Err(f) => Ok(failed!(cx.located(state, f))),
             }
         }
     }
@@ -779,7 +788,7 @@ impl Object {
         advice: Option<&Proposal>,
     ) -> Result<Step> {
         match decide_advised(self, node, now_ms, event, advice)? {
-            Decision::Record(t) => Ok(Step::Appended(self.apply(t, node)?)),
+            Decision::Record(t) => Ok(Step::Appended(self.apply(*t, node)?)),
             Decision::Execute(call) => Ok(Step::Execute(call)),
             Decision::Sleep(w) => Ok(Step::Sleep(w)),
         }
@@ -789,7 +798,7 @@ impl Object {
     pub fn record_outcome(
         &mut self,
         node: &NodeSpec,
-        call: &TaskCall,
+        call: TaskCall,
         result: TaskOutcome,
         now_ms: i64,
     ) -> Result<Option<Disposition>> {

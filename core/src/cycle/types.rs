@@ -312,12 +312,19 @@ pub enum TaskOutcome {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    /// Append this record.
-    Record(Transition),
+    /// Append this record (boxed: a `Transition` is large, and a decision is moved
+    /// several times a cycle).
+    Record(Box<Transition>),
     /// Run this handler, then record its outcome ([`outcome`] / [`Object::record_outcome`]).
     Execute(TaskCall),
     /// Dormant, and the wake condition does not hold at this node: nothing to append.
     Sleep(Wake),
+}
+
+impl Decision {
+    pub(crate) fn record(t: Transition) -> Decision {
+        Decision::Record(Box::new(t))
+    }
 }
 
 /// What [`Object::step`] did.

@@ -32,7 +32,7 @@ pub fn object_bytes(data: &[u8]) {
                 } else {
                     TaskOutcome::Error { error: "Fuzz".into(), cause: None }
                 };
-                if obj.record_outcome(&node, &call, out, 1_700_000_000_000 + i * 1_000_000).is_err() {
+                if obj.record_outcome(&node, call, out, 1_700_000_000_000 + i * 1_000_000).is_err() {
                     break;
                 }
             }
