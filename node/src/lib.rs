@@ -252,18 +252,23 @@ struct Visits {
 /// instead of six): `capability, state, idempotencyKey, attempt, deadlineMs or "",
 /// inputJson`.
 fn call_text(call: &peo_core::TaskCall) -> String {
+    use std::fmt::Write as _;
+    // Written in place, once a handler call: the hot path of a Node visit.
     let mut text = String::with_capacity(128);
     for field in [&call.capability, &call.state, &call.idempotency_key] {
-        text.push_str(&field.replace('\0', "\u{fffd}"));
+        if field.contains('\0') {
+            text.push_str(&field.replace('\0', "\u{fffd}"));
+        } else {
+            text.push_str(field);
+        }
         text.push('\0');
     }
-    text.push_str(&call.attempt.to_string());
-    text.push('\0');
+    let _ = write!(text, "{}\0", call.attempt);
     if let Some(d) = call.deadline_ms {
-        text.push_str(&d.to_string());
+        let _ = write!(text, "{d}");
     }
     text.push('\0');
-    text.push_str(&call.input.to_string());
+    let _ = write!(text, "{}", call.input);
     text
 }
 
