@@ -12,7 +12,7 @@ use std::time::Duration;
 use peo_jetstream::{Outcome, Poll, ServeOptions, Serving, Work, serve_with};
 use peo_runtime::host;
 
-use crate::{OrRaise, PyNode, take_pending};
+use crate::{OrRaise, PyNode, shutdown, take_pending};
 
 /// A Python object's AWS calls, for the relay: each method returns None or `(code,
 /// message)`; an exception is a failure with no code.
@@ -20,7 +20,7 @@ struct PyReporter(Py<PyAny>);
 
 impl PyReporter {
     fn call<A: for<'py> pyo3::call::PyCallArgs<'py>>(&self, method: &str, args: A) -> Result<(), ReportError> {
-        Python::attach(|py| match self.0.call_method1(py, method, args) {
+        shutdown::attach(|py| match self.0.call_method1(py, method, args) {
             Ok(r) if r.is_none(py) => Ok(()),
             Ok(r) => match r.extract::<(Option<String>, String)>(py) {
                 Ok((code, message)) => Err(ReportError { code, message }),
@@ -45,7 +45,7 @@ impl TaskReporter for PyReporter {
         self.call("failure", (token, error, cause))
     }
     fn upload(&self, bucket: &str, key: &str, bytes: &[u8]) -> Result<(), ReportError> {
-        let data = Python::attach(|py| PyBytes::new(py, bytes).unbind());
+        let data = shutdown::attach(|py| PyBytes::new(py, bytes).unbind());
         self.call("upload", (bucket, key, data))
     }
 }
@@ -69,7 +69,7 @@ impl PyJetStream {
     ) -> PyResult<PyJetStream> {
         let ack_wait = ack_wait.map(|s| host::seconds(s, "ack_wait")).transpose().or_raise()?;
         let options = peo_jetstream::Options::from_face(name, ack_wait, security, max_deliver, replicas).or_raise()?;
-        py.detach(|| peo_jetstream::JetStream::connect(url, options)).map(PyJetStream).or_raise()
+        shutdown::detach(py, || peo_jetstream::JetStream::connect(url, options)).map(PyJetStream).or_raise()
     }
     /// Serves `node` until `stop` (a `threading.Event`) is set, `idle_timeout` seconds
     /// pass without work, `max_deliveries` were handled or, with `give_up_after`, the
@@ -108,13 +108,13 @@ impl PyJetStream {
         }
         let (js, n) = (&self.0, &node.node);
         let capabilities: Vec<String> = n.spec().capabilities.iter().cloned().collect();
-        let serving = py.detach(|| Serving::start(js, n.id(), &capabilities, options)).or_raise()?;
+        let serving = shutdown::detach(py, || Serving::start(js, n.id(), &capabilities, options)).or_raise()?;
         loop {
             if stopped(py)? {
                 return Ok(());
             }
             take_pending();
-            let step = py.detach(|| {
+            let step = shutdown::detach(py, || {
                 serving.poll(js).map(|p| match p {
                     Poll::Work(d) => {
                         let visit = n.handle(&d.work);
@@ -129,24 +129,24 @@ impl PyJetStream {
                 Poll::Idle => {}
                 Poll::Work((d, visit)) => {
                     if let Some(err) = take_pending() {
-                        py.detach(|| serving.abandon(js, d));
+                        shutdown::detach(py, || serving.abandon(js, d));
                         return Err(err);
                     }
                     let outcome = visit.as_ref().map(Outcome::Visit).map_err(Clone::clone);
-                    py.detach(|| serving.finish(js, d, outcome)).or_raise()?;
+                    shutdown::detach(py, || serving.finish(js, d, outcome)).or_raise()?;
                 }
             }
         }
     }
     fn submit(&self, py: Python<'_>, data: &[u8]) -> PyResult<String> {
-        py.detach(|| self.0.submit(data)).or_raise()
+        shutdown::detach(py, || self.0.submit(data)).or_raise()
     }
     fn send_event(&self, py: Python<'_>, object_id: &str, event_json: &str) -> PyResult<()> {
         let event = host::event(event_json).or_raise()?;
-        py.detach(|| self.0.send_event(object_id, &event)).or_raise()
+        shutdown::detach(py, || self.0.send_event(object_id, &event)).or_raise()
     }
     fn get<'py>(&self, py: Python<'py>, object_id: &str) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let got = py.detach(|| self.0.get(object_id)).or_raise()?;
+        let got = shutdown::detach(py, || self.0.get(object_id)).or_raise()?;
         Ok(got.map(|b| PyBytes::new(py, &b)))
     }
     /// `{id: final bytes}` for the objects of `ids` that finished within `timeout` seconds.
@@ -157,13 +157,13 @@ impl PyJetStream {
         timeout: f64,
     ) -> PyResult<std::collections::BTreeMap<String, Bound<'py, PyBytes>>> {
         let timeout = host::seconds(timeout, "timeout").or_raise()?;
-        let done = py.detach(|| self.0.wait_done(&ids, timeout)).or_raise()?;
+        let done = shutdown::detach(py, || self.0.wait_done(&ids, timeout)).or_raise()?;
         Ok(done.into_iter().map(|(k, v)| (k, PyBytes::new(py, &v))).collect())
     }
     /// The records compactions pruned from object `object_id`, as the mesh keeps them
     /// (archive segments).
     fn archive<'py>(&self, py: Python<'py>, object_id: &str) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-        let segments = py.detach(|| self.0.archive(object_id)).or_raise()?;
+        let segments = shutdown::detach(py, || self.0.archive(object_id)).or_raise()?;
         Ok(segments.iter().map(|s| PyBytes::new(py, &s.to_bytes())).collect())
     }
     fn stats_json(&self) -> String {
@@ -172,7 +172,7 @@ impl PyJetStream {
     /// Starts following the mesh as `durable` (finished and dead-lettered objects until
     /// acknowledged, and every new version).
     fn follow(&self, py: Python<'_>, durable: &str) -> PyResult<()> {
-        py.detach(|| self.0.follow(durable)).or_raise()
+        shutdown::detach(py, || self.0.follow(durable)).or_raise()
     }
     /// The next update within `timeout` seconds: `(kind, id, data, error_code,
     /// error_message, ack)`, or None.
@@ -183,7 +183,7 @@ impl PyJetStream {
         timeout: f64,
     ) -> PyResult<Option<(&'static str, String, Bound<'py, PyBytes>, Option<String>, Option<String>, u64)>> {
         let timeout = host::seconds(timeout, "timeout").or_raise()?;
-        let update = py.detach(|| self.0.next_update(timeout)).or_raise()?;
+        let update = shutdown::detach(py, || self.0.next_update(timeout)).or_raise()?;
         Ok(update.map(|u| {
             let (code, message) = u.error.map_or((None, None), |(c, m)| (Some(c), Some(m)));
             (u.kind.as_str(), u.id, PyBytes::new(py, &u.bytes), code, message, u.ack)
@@ -219,7 +219,7 @@ impl PyJetStream {
         let reporter = PyReporter(reporter);
         let mut raised: Option<PyErr> = None;
         let mut should_stop = || -> peo_core::Result<bool> {
-            Python::attach(|py| {
+            shutdown::attach(|py| {
                 let stopped = py.check_signals().and_then(|()| match &stop {
                     Some(s) => s.call_method0(py, "is_set")?.is_truthy(py),
                     None => Ok(false),
@@ -232,12 +232,13 @@ impl PyJetStream {
         };
         let say = |line: &str| {
             if let Some(log) = &log {
-                Python::attach(|py| {
+                shutdown::attach(|py| {
                     let _ = log.call1(py, (line,));
                 })
             }
         };
-        let counts = py.detach(|| peo_jetstream::relay::relay(&self.0, &reporter, &options, &mut should_stop, &say));
+        let counts =
+            shutdown::detach(py, || peo_jetstream::relay::relay(&self.0, &reporter, &options, &mut should_stop, &say));
         if let Some(e) = raised {
             return Err(e);
         }
@@ -245,7 +246,7 @@ impl PyJetStream {
     }
     /// Acknowledges a finished or dead-lettered object's update.
     fn ack_update(&self, py: Python<'_>, ack: u64) -> PyResult<()> {
-        py.detach(|| self.0.ack_update(ack)).or_raise()
+        shutdown::detach(py, || self.0.ack_update(ack)).or_raise()
     }
 }
 
@@ -273,7 +274,7 @@ impl PyJetStream {
             match take_pending() {
                 None => visit,
                 Some(err) => {
-                    let what = Python::attach(|py| err.get_type(py).name().map(|n| n.to_string()));
+                    let what = shutdown::attach(|py| err.get_type(py).name().map(|n| n.to_string()));
                     interrupted.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(err);
                     flag.store(true, Ordering::Relaxed);
                     let what = what.unwrap_or_else(|_| "an exception".into());
@@ -285,7 +286,7 @@ impl PyJetStream {
         let served = std::thread::scope(|scope| {
             let loop_ = scope.spawn(|| serve_with(js, n.id(), &capabilities, &options, visit));
             while !loop_.is_finished() {
-                py.detach(|| std::thread::sleep(Duration::from_millis(50)));
+                shutdown::detach(py, || std::thread::sleep(Duration::from_millis(50)));
                 if raised.is_none() {
                     match stopped(py) {
                         Ok(false) => {}

@@ -6,11 +6,13 @@
 //! module by `python/tests/test_stubs.py`.
 //!
 //! The engine runs with the GIL released (`Python::detach`); handlers, the advisor and
-//! the clock re-attach to call back into Python.
+//! the clock re-attach to call back into Python, both through `shutdown` (a thread that
+//! would re-enter a shutting-down interpreter parks instead).
 
 mod convert;
 #[cfg(feature = "jetstream")]
 mod jetstream;
+mod shutdown;
 mod stepfunctions;
 
 use std::cell::RefCell;
@@ -40,7 +42,7 @@ thread_local! {
 
 /// A peo error as the matching exception of `peo.errors` (built there by `_from_native`).
 fn to_py(e: &Error) -> PyErr {
-    Python::attach(|py| {
+    shutdown::attach(|py| {
         let made = py
             .import("peo.errors")
             .and_then(|m| m.getattr("_from_native"))
@@ -138,17 +140,17 @@ impl PyObject_ {
     ) -> PyResult<PyObject_> {
         let key = key.map(|k| &k.0);
         let new = NewObject { intent_json, context_json, input_json: Some(input_json), id_hex, now_ms, key };
-        let created = py.detach(|| new.create());
+        let created = shutdown::detach(py, || new.create());
         created.map(PyObject_).or_raise()
     }
 
     #[staticmethod]
     fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<PyObject_> {
-        py.detach(|| Object::from_bytes(data, &Limits::default())).map(PyObject_).or_raise()
+        shutdown::detach(py, || Object::from_bytes(data, &Limits::default())).map(PyObject_).or_raise()
     }
 
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        let bytes = py.detach(|| self.0.to_bytes());
+        let bytes = shutdown::detach(py, || self.0.to_bytes());
         PyBytes::new(py, &bytes)
     }
 
@@ -156,7 +158,7 @@ impl PyObject_ {
     /// says what is broken).
     fn verify_json(&self, py: Python<'_>, trusted_keys: Vec<Vec<u8>>) -> PyResult<String> {
         let trust = Trust::for_verify(keys(trusted_keys)?);
-        Ok(py.detach(|| self.0.verify(&trust).to_json().to_string()))
+        Ok(shutdown::detach(py, || self.0.verify(&trust).to_json().to_string()))
     }
 
     /// The audit report against an archive (segments as bytes) as JSON: the whole
@@ -164,12 +166,12 @@ impl PyObject_ {
     fn audit_json(&self, py: Python<'_>, archive: Vec<Vec<u8>>, trusted_keys: Vec<Vec<u8>>) -> PyResult<String> {
         let trust = Trust::for_verify(keys(trusted_keys)?);
         let segments = host::segments(&archive).or_raise()?;
-        Ok(py.detach(|| self.0.audit(&segments, &trust).to_json().to_string()))
+        Ok(shutdown::detach(py, || self.0.audit(&segments, &trust).to_json().to_string()))
     }
 
     /// The inclusion proof of pruned record `seq`, made from the archive, as JSON.
     fn prove_pruned_json(&self, py: Python<'_>, archive: Vec<Vec<u8>>, seq: i64) -> PyResult<String> {
-        py.detach(|| host::prove_pruned(&self.0, &archive, seq, host::Casing::Snake)).or_raise()
+        shutdown::detach(py, || host::prove_pruned(&self.0, &archive, seq, host::Casing::Snake)).or_raise()
     }
 
     /// Checks a pruned-record proof (JSON text) against the object, offline.
@@ -322,10 +324,10 @@ impl Handler for PyHandler {
 
     fn call_refined(&self, invocation: &Invocation) -> Result<(Value, Option<Value>), HandlerError> {
         if let Some(d) = &self.direct {
-            return Python::attach(|py| Self::call_direct(py, d, &invocation.input));
+            return shutdown::attach(|py| Self::call_direct(py, d, &invocation.input));
         }
         let input = invocation.input.to_string();
-        let reply = Python::attach(|py| {
+        let reply = shutdown::attach(|py| {
             let args = (
                 invocation.capability.as_str(),
                 invocation.state.as_str(),
@@ -345,7 +347,7 @@ struct PyClock(Py<PyAny>);
 
 impl Clock for PyClock {
     fn now_ms(&self) -> i64 {
-        Python::attach(|py| match self.0.call0(py).and_then(|v| v.extract::<i64>(py)) {
+        shutdown::attach(|py| match self.0.call0(py).and_then(|v| v.extract::<i64>(py)) {
             Ok(t) => t,
             Err(e) => {
                 // A broken clock fails the visit: keep the error to raise it afterwards.
@@ -378,7 +380,7 @@ impl PyNode {
     fn run(&self, py: Python<'_>, f: impl FnOnce(&Node) -> peo_core::Result<Visit> + Send) -> PyResult<PyVisit> {
         take_pending();
         let node = &self.node;
-        let result = py.detach(|| f(node));
+        let result = shutdown::detach(py, || f(node));
         if let Some(err) = take_pending() {
             return Err(err);
         }
@@ -397,7 +399,7 @@ impl PyNode {
     }
     fn set_policy(&mut self, py: Python<'_>, cedar: &str) -> PyResult<()> {
         let node = Arc::make_mut(&mut self.node);
-        py.detach(|| host::apply(node, Setting::Policy(cedar))).or_raise()
+        shutdown::detach(py, || host::apply(node, Setting::Policy(cedar))).or_raise()
     }
     fn set_facts_json(&mut self, facts_json: &str) -> PyResult<()> {
         self.set(Setting::FactsJson(facts_json))
@@ -427,7 +429,7 @@ impl PyNode {
     fn set_advisor(&mut self, advisor: Option<Py<PyAny>>) -> PyResult<()> {
         let advisor = advisor.map(|f| -> host::AdvisorJson {
             Box::new(move |object: &Object| {
-                Python::attach(|py| {
+                shutdown::attach(|py| {
                     match f.call1(py, (PyObject_(object.clone()),)).and_then(|r| r.extract::<Option<String>>(py)) {
                         Ok(text) => text,
                         Err(e) => {
@@ -495,24 +497,26 @@ impl PyNode {
     #[pyo3(signature = (data, event_json=None))]
     fn begin(&self, py: Python<'_>, data: &[u8], event_json: Option<&str>) -> PyResult<PySession> {
         let event = event_json.map(host::event).transpose().or_raise()?;
-        let object = py.detach(|| self.node.admit(data)).or_raise()?;
+        let object = shutdown::detach(py, || self.node.admit(data)).or_raise()?;
         Ok(PySession(Some(Session::new(self.node.clone(), object, event))))
     }
     /// Starts the presentation of a child's final object to its waiting parent, driven
     /// by the caller.
     fn begin_completion(&self, py: Python<'_>, parent: &[u8], child: &[u8]) -> PyResult<PySession> {
-        let session = py
-            .detach(|| self.node.admit(parent).and_then(|o| Session::completion(self.node.clone(), o, child)))
-            .or_raise()?;
+        let session = shutdown::detach(py, || {
+            self.node.admit(parent).and_then(|o| Session::completion(self.node.clone(), o, child))
+        })
+        .or_raise()?;
         Ok(PySession(Some(session)))
     }
     /// Starts the presentation of a batch of children's final objects, driven by the
     /// caller.
     fn begin_completions(&self, py: Python<'_>, parent: &[u8], children: Vec<Vec<u8>>) -> PyResult<PySession> {
         let refs: Vec<&[u8]> = children.iter().map(Vec::as_slice).collect();
-        let session = py
-            .detach(|| self.node.admit(parent).and_then(|o| Session::completions(self.node.clone(), o, &refs)))
-            .or_raise()?;
+        let session = shutdown::detach(py, || {
+            self.node.admit(parent).and_then(|o| Session::completions(self.node.clone(), o, &refs))
+        })
+        .or_raise()?;
         Ok(PySession(Some(session)))
     }
 }
@@ -529,7 +533,7 @@ impl PySession {
     fn advance(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let session = self.0.as_mut().ok_or_else(|| to_py(&Error::invalid_argument("the visit is over")))?;
         take_pending();
-        let next = py.detach(|| -> peo_core::Result<_> {
+        let next = shutdown::detach(py, || -> peo_core::Result<_> {
             Ok(match session.advance()? {
                 Next::Call(c) => Err((
                     c.capability.clone(),
@@ -584,5 +588,6 @@ fn _peo(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stepfunctions::sfn_pointed, m)?)?;
     m.add_function(wrap_pyfunction!(stepfunctions::sfn_reply, m)?)?;
     m.add_function(wrap_pyfunction!(stepfunctions::sfn_error_name, m)?)?;
+    shutdown::register(m)?;
     Ok(())
 }

@@ -374,3 +374,27 @@ def test_ctrl_c_ends_a_windowed_loop_after_the_visits_in_flight(nats_url):
     # What the node finished is in the mesh; the rest is still there for another node.
     done = mesh.wait(ids, timeout=2)
     assert {str(o.data["i"]) for o in done.values()} == ended
+
+
+EXIT_WHILE_WAITING = """
+import atexit, os, sys, threading, time
+# Registered before peo's hook, so it runs after it: the interpreter is exiting.
+atexit.register(lambda: (time.sleep(1.5), os.write(1, b"hooks done\\n")))
+import peo
+mesh = peo.JetStream(sys.argv[1])
+def wait():
+    mesh.wait(["0" * 32], timeout=0.5)
+    os.write(1, b"came back\\n")
+threading.Thread(target=wait, daemon=True).start()
+time.sleep(0.1)
+"""
+
+
+def test_a_daemon_thread_coming_back_while_the_interpreter_exits_does_not_reenter_it(nats_url):
+    # Before 3.14, CPython ends such a thread with pthread_exit, through the engine's
+    # frames: the process crashed (a pytest run with serving threads left behind).
+    run = subprocess.run(
+        [sys.executable, "-c", EXIT_WHILE_WAITING, nats_url], capture_output=True, text=True, timeout=30
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "hooks done\n", "the thread parked instead of re-entering the interpreter"
