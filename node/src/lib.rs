@@ -358,9 +358,8 @@ impl NativeNode {
     /// A manual clock at `nowMs` (ms since the Unix epoch), or the system clock (null).
     #[napi(catch_unwind)]
     pub fn set_clock(&mut self, now_ms: Option<i64>) -> Result<(), Code> {
-        let manual = now_ms.map(|t| Arc::new(ManualClock::new(t)));
-        self.clock.clone_from(&manual);
-        self.set(Setting::Clock(manual.map(|m| m as Arc<dyn Clock>)))
+        self.clock = peo(host::manual_clock(Arc::make_mut(&mut self.node), now_ms))?;
+        Ok(())
     }
     /// A clock that calls `clock()` (ms since the Unix epoch) at every reading: it runs
     /// synchronously on the JS thread during `next()`; a reading that is not a finite
@@ -392,13 +391,7 @@ impl NativeNode {
     /// Moves a manual clock (`setClock`) forward; also during a visit, from a handler.
     #[napi(catch_unwind)]
     pub fn advance_clock(&self, ms: i64) -> Result<(), Code> {
-        match &self.clock {
-            Some(c) => {
-                c.advance(ms);
-                Ok(())
-            }
-            None => Err(js_error(&PeoErr::invalid_argument("the node has no manual clock (setClock)"))),
-        }
+        peo(host::advance_clock(self.clock.as_deref(), ms, "setClock"))
     }
     /// Declares a capability whose calls the JS layer answers (`NativeSession`).
     #[napi(catch_unwind)]

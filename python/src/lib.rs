@@ -452,19 +452,12 @@ impl PyNode {
     /// system clock.
     #[pyo3(signature = (now_ms))]
     fn set_now_ms(&mut self, now_ms: Option<i64>) -> PyResult<()> {
-        let manual = now_ms.map(|t| Arc::new(ManualClock::new(t)));
-        self.manual.clone_from(&manual);
-        self.set(Setting::Clock(manual.map(|m| m as Arc<dyn Clock>)))
+        self.manual = host::manual_clock(Arc::make_mut(&mut self.node), now_ms).or_raise()?;
+        Ok(())
     }
     /// Moves the manual clock (`now_ms`) on by `ms`; also during a visit, from a handler.
     fn advance_clock(&self, ms: i64) -> PyResult<()> {
-        match &self.manual {
-            Some(c) => {
-                c.advance(ms);
-                Ok(())
-            }
-            None => Err(to_py(&Error::invalid_argument("the node has no manual clock (now_ms)"))),
-        }
+        host::advance_clock(self.manual.as_deref(), ms, "now_ms").or_raise()
     }
     fn set_max_cycles(&mut self, max_cycles: usize) -> PyResult<()> {
         self.set(Setting::MaxCycles(max_cycles))

@@ -16,7 +16,7 @@ use peo_core::{
 };
 use serde_json::Value;
 
-use crate::{Clock, Handler, Node, SystemClock};
+use crate::{Clock, Handler, ManualClock, Node, SystemClock};
 
 /// Parses JSON text a user passed as `what` (`"the intent"`): a `Decode` error naming it
 /// when it is not JSON.
@@ -211,6 +211,20 @@ pub fn trust_given(trusted_keys: Option<&[Vec<u8>]>, trust: Option<&str>) -> Res
     }
 }
 
+/// A manual clock at `now_ms` for `node` (the face keeps it, to move it), or the system
+/// clock (`None`).
+pub fn manual_clock(node: &mut Node, now_ms: Option<i64>) -> Result<Option<Arc<ManualClock>>> {
+    let manual = now_ms.map(|t| Arc::new(ManualClock::new(t)));
+    apply(node, Setting::Clock(manual.clone().map(|m| m as Arc<dyn Clock>)))?;
+    Ok(manual)
+}
+
+/// Moves a face's manual clock on by `ms`; `option` names how that face sets one.
+pub fn advance_clock(clock: Option<&ManualClock>, ms: i64, option: &str) -> Result<()> {
+    let clock = clock.ok_or_else(|| Error::invalid_argument(format!("the node has no manual clock ({option})")))?;
+    clock.advance(ms);
+    Ok(())
+}
 /// Applies `setting` to `node`; on an error the node is unchanged.
 pub fn apply(node: &mut Node, setting: Setting<'_>) -> Result<()> {
     let change: Box<dyn FnOnce(Node) -> Node> = match setting {
