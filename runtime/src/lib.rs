@@ -590,7 +590,7 @@ impl<N: std::borrow::Borrow<Node>> Session<N> {
                             Wake { reason: DormantReason::Budget, at_ms: Some(now), event: None, timeout_at_ms: None };
                         t.end_visit(object, &node.spec, Disposition::Dormant(wake));
                     }
-                    let d = object.apply(*t, &node.spec)?;
+                    let d = object.apply(t, &node.spec)?;
                     // An event is consumed by the cycle that used it.
                     self.event = None;
                     node.observe(object);

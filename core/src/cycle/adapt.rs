@@ -117,7 +117,7 @@ impl Cx<'_> {
         change: Value,
         next: String,
         policy: Option<PolicyOutcome>,
-    ) -> Transition {
+    ) -> Box<Transition> {
         let mut t = self.stay(
             Body::Mutate {
                 kind: MutateKind::Intent,
@@ -136,7 +136,7 @@ impl Cx<'_> {
 
     /// A refinement a handler returned with its output (kept on the object between
     /// the execute record and this cycle): authorised as `mutate`, then applied.
-    pub(super) fn handler_refinement(&self) -> Result<Option<Transition>> {
+    pub(super) fn handler_refinement(&self) -> Result<Option<Box<Transition>>> {
         let Some((from_state, then)) = &self.obj.scratch.refinement else { return Ok(None) };
         let policy = self.authorize_mutation("refinement");
         if policy.as_ref().is_some_and(|p| p.decision == crate::PolicyDecision::Deny) {
@@ -164,7 +164,7 @@ impl Cx<'_> {
     /// The first rule that has not fired yet and whose `When` holds, applied; `None`
     /// when no rule fires. At a pending error only rules with a `Goto` may fire (they
     /// lead away from the error); the others wait for the next state.
-    pub(super) fn adapt(&self, at_error: bool) -> Result<Option<Transition>> {
+    pub(super) fn adapt(&self, at_error: bool) -> Result<Option<Box<Transition>>> {
         let plan = self.obj.intent.plan();
         if plan.adapt.is_empty() {
             return Ok(None);

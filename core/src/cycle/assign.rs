@@ -98,7 +98,7 @@ impl Cx<'_> {
 }
 
 /// Applies an optional assignment to a transition.
-pub(super) fn commit(assigned: Option<Assigned>, mut t: Transition) -> Transition {
+pub(super) fn commit(assigned: Option<Assigned>, mut t: Box<Transition>) -> Box<Transition> {
     if let Some(a) = assigned {
         a.commit(&mut t);
     }

@@ -134,7 +134,7 @@ impl Cx<'_> {
         reason: DelegateReason,
         capability: &str,
         why: Option<PolicyOutcome>,
-    ) -> Transition {
+    ) -> Box<Transition> {
         let allowed = self.authorize(PolicyAction::Delegate, Some(capability));
         if let Some(p) = allowed.as_ref().filter(|p| p.decision == PolicyDecision::Deny) {
             return self.rejected(
@@ -157,7 +157,7 @@ impl Cx<'_> {
     }
 
     /// `terminate` with status `rejected`, naming the deciding policies.
-    pub(super) fn rejected(&self, state: &str, policy: PolicyOutcome, cause: String) -> Transition {
+    pub(super) fn rejected(&self, state: &str, policy: PolicyOutcome, cause: String) -> Box<Transition> {
         let cause = if policy.policies.is_empty() {
             cause
         } else {
@@ -178,7 +178,7 @@ impl Cx<'_> {
         t
     }
 
-    fn ended(&self, status: Status, error: &str, cause: String) -> Transition {
+    fn ended(&self, status: Status, error: &str, cause: String) -> Box<Transition> {
         let error = TaskError { error: error.into(), cause: Some(cause) };
         let disposition = Disposition::Terminated { status, output: None, error: Some(error.clone()) };
         self.leave(
@@ -192,7 +192,7 @@ impl Cx<'_> {
     }
 
     /// `Constraints` and the execution's deadline: a breach ends the object.
-    pub(super) fn constraints(&self) -> Option<Transition> {
+    pub(super) fn constraints(&self) -> Option<Box<Transition>> {
         let c = self.obj.intent.constraints();
         if let Some(d) = deadline(self.obj, self.p)
             && self.now >= d
@@ -231,7 +231,7 @@ impl Cx<'_> {
     }
 
     /// The first cycle of a visit: may this node act on the object at all?
-    pub(super) fn visit_check(&self) -> Result<Option<Transition>> {
+    pub(super) fn visit_check(&self) -> Result<Option<Box<Transition>>> {
         if !self.governed() || matches!(self.p.pending, Pending::Done) {
             return Ok(None);
         }

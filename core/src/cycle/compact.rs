@@ -10,7 +10,7 @@ impl Cx<'_> {
     /// here. Legal only where the state is about to be evaluated (no retry, wait or join
     /// is pending, no fan-out under way) and no intent change is among the records kept; a node whose policy
     /// forbids `compact` goes on without one.
-    pub(super) fn compaction(&self) -> Result<Option<Transition>> {
+    pub(super) fn compaction(&self) -> Result<Option<Box<Transition>>> {
         let obj = self.obj;
         let Some(c) = obj.intent.plan().compaction.or(self.node.compaction) else { return Ok(None) };
         let n = obj.memory.len();

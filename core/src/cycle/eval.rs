@@ -281,7 +281,7 @@ impl Cx<'_> {
         })
     }
 
-    pub(super) fn succeed(&self, state: &str, output: Value) -> Transition {
+    pub(super) fn succeed(&self, state: &str, output: Value) -> Box<Transition> {
         let disposition =
             Disposition::Terminated { status: Status::Succeeded, output: Some(output.clone()), error: None };
         self.leave(

@@ -430,7 +430,7 @@ impl Cx<'_> {
     }
 
     /// Every child is in: the state's result is their outputs in branch order.
-    pub(super) fn joined(&self, state: &State, outputs: Vec<Value>, mut payload: Value) -> Transition {
+    pub(super) fn joined(&self, state: &State, outputs: Vec<Value>, mut payload: Value) -> Box<Transition> {
         let (selector, result_path) = match &state.kind {
             StateKind::Parallel(p) => (p.result_selector.as_ref(), &p.result_path),
             StateKind::Map(m) => (m.result_selector.as_ref(), &m.result_path),
@@ -485,7 +485,7 @@ impl Object {
     /// Presents a child's final object ([`join`]) and records it.
     pub fn complete_child(&mut self, node: &NodeSpec, now_ms: i64, child: &Object, trust: &Trust) -> Result<Step> {
         match join(self, node, now_ms, child, trust)? {
-            Decision::Record(t) => Ok(Step::Appended(self.apply(*t, node)?)),
+            Decision::Record(t) => Ok(Step::Appended(self.apply(t, node)?)),
             Decision::Sleep(w) => Ok(Step::Sleep(w)),
             Decision::Execute(c) => Ok(Step::Execute(c)),
         }
@@ -500,7 +500,7 @@ impl Object {
         trust: &Trust,
     ) -> Result<Step> {
         match join_all(self, node, now_ms, children, trust)? {
-            Decision::Record(t) => Ok(Step::Appended(self.apply(*t, node)?)),
+            Decision::Record(t) => Ok(Step::Appended(self.apply(t, node)?)),
             Decision::Sleep(w) => Ok(Step::Sleep(w)),
             Decision::Execute(c) => Ok(Step::Execute(c)),
         }

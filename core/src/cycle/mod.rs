@@ -199,8 +199,8 @@ impl Cx<'_> {
     }
 
     /// A record that stays in this visit.
-    fn stay(&self, body: Body, state: &str, next: String, data: Option<Value>) -> Transition {
-        Transition {
+    fn stay(&self, body: Body, state: &str, next: String, data: Option<Value>) -> Box<Transition> {
+        Box::new(Transition {
             record: self.record(body, state, next, Status::Running),
             data,
             intent: None,
@@ -211,7 +211,7 @@ impl Cx<'_> {
             disposition: None,
             completions: Vec::new(),
             variables: None,
-        }
+        })
     }
 
     /// A record that ends the visit: commits the data hash and is signed when the node signs.
@@ -223,7 +223,7 @@ impl Cx<'_> {
         status: Status,
         data: Option<Value>,
         disposition: Disposition,
-    ) -> Transition {
+    ) -> Box<Transition> {
         let mut record = self.record(body, state, next, status);
         // The data's canonical text is computed once: hashed here, stored by `apply`.
         let data_text = data.as_ref().map(cjson::canonical);
@@ -232,7 +232,7 @@ impl Cx<'_> {
             None => self.obj.data_hash(),
         });
         record.signed = self.node.key.is_some();
-        Transition {
+        Box::new(Transition {
             record,
             data,
             intent: None,
@@ -243,7 +243,7 @@ impl Cx<'_> {
             disposition: Some(disposition),
             completions: Vec::new(),
             variables: None,
-        }
+        })
     }
 
     /// A wake condition, with the execution's deadline as its timeout when that comes
@@ -253,7 +253,7 @@ impl Cx<'_> {
         Wake { reason, at_ms, event: None, timeout_at_ms }
     }
 
-    fn dormant(&self, state: &State, wake: Wake) -> Transition {
+    fn dormant(&self, state: &State, wake: Wake) -> Box<Transition> {
         self.leave(
             Body::Dormant {
                 reason: wake.reason,
@@ -291,7 +291,7 @@ impl Cx<'_> {
         TaskError { error: f.error, cause: Some(cause) }
     }
 
-    fn terminate_failed(&self, state: &str, error: TaskError) -> Transition {
+    fn terminate_failed(&self, state: &str, error: TaskError) -> Box<Transition> {
         let disposition = Disposition::Terminated { status: Status::Failed, output: None, error: Some(error.clone()) };
         self.leave(
             Body::Terminate { status: Status::Failed, output: None, error: Some(error) },
@@ -569,7 +569,7 @@ impl Object {
 
     /// Appends a transition [`decide`] or [`outcome`] returned for this object,
     /// signing it with `node.key` when it ends the visit.
-    pub fn apply(&mut self, t: Transition, node: &NodeSpec) -> Result<Option<Disposition>> {
+    pub fn apply(&mut self, t: Box<Transition>, node: &NodeSpec) -> Result<Option<Disposition>> {
         let Transition {
             record,
             data,
@@ -581,7 +581,7 @@ impl Object {
             disposition,
             completions,
             variables,
-        } = t;
+        } = *t;
         self.scratch.spawned.extend(children);
         if record.seq != self.next_seq() {
             return Err(Error::invalid_argument("this transition was decided for another version of the object"));
@@ -652,7 +652,7 @@ impl Object {
         advice: Option<&Proposal>,
     ) -> Result<Step> {
         match decide_advised(self, node, now_ms, event, advice)? {
-            Decision::Record(t) => Ok(Step::Appended(self.apply(*t, node)?)),
+            Decision::Record(t) => Ok(Step::Appended(self.apply(t, node)?)),
             Decision::Execute(call) => Ok(Step::Execute(call)),
             Decision::Sleep(w) => Ok(Step::Sleep(w)),
         }

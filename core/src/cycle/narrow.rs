@@ -35,7 +35,7 @@ fn narrows(old: &Context, new: &Context) -> std::result::Result<Value, String> {
 /// The `mutate` (kind `context`) that narrows `obj`'s context to `new` at `node`.
 /// Widening is a `Policy` error; a node whose policy forbids `mutate` gets a `Policy`
 /// error too. The object is unchanged in both cases.
-pub fn narrow(obj: &Object, node: &NodeSpec, now_ms: i64, new: Context) -> Result<Transition> {
+pub fn narrow(obj: &Object, node: &NodeSpec, now_ms: i64, new: Context) -> Result<Box<Transition>> {
     if obj.status.is_terminal() {
         return Err(Error::terminated("the object has already terminated"));
     }

@@ -6,7 +6,13 @@ use super::*;
 /// (which [`decide`] returned for this object), by the node's clock `now_ms`. A result
 /// after the call's deadline is `States.Timeout`. The call is consumed: its capability,
 /// attempt key and policy decision move into the record.
-pub fn outcome(obj: &Object, node: &NodeSpec, call: TaskCall, result: TaskOutcome, now_ms: i64) -> Result<Transition> {
+pub fn outcome(
+    obj: &Object,
+    node: &NodeSpec,
+    call: TaskCall,
+    result: TaskOutcome,
+    now_ms: i64,
+) -> Result<Box<Transition>> {
     let p = obj.progress()?;
     if obj.state != call.state || p.pending != Pending::Evaluate || call.attempt != p.attempts {
         return Err(Error::invalid_argument(format!(
@@ -65,7 +71,7 @@ pub fn outcome(obj: &Object, node: &NodeSpec, call: TaskCall, result: TaskOutcom
         output,
         error,
     };
-    let with_policy = |mut t: Transition| {
+    let with_policy = |mut t: Box<Transition>| {
         t.record.policy = policy;
         t.record.advice = advice;
         t

@@ -322,8 +322,8 @@ pub enum Decision {
 }
 
 impl Decision {
-    pub(crate) fn record(t: Transition) -> Decision {
-        Decision::Record(Box::new(t))
+    pub(crate) fn record(t: Box<Transition>) -> Decision {
+        Decision::Record(t)
     }
 }
 

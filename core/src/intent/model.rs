@@ -1,6 +1,6 @@
 //! The parsed intent: the ASL state model plus peo's extensions.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
@@ -48,7 +48,7 @@ pub struct StateMachine {
     pub start_at: String,
     /// States in the order the document lists them (canonically: sorted by name).
     pub states: Vec<State>,
-    index: HashMap<String, usize>,
+    index: foldhash::HashMap<String, usize>,
 }
 
 impl StateMachine {
