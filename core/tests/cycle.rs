@@ -40,7 +40,7 @@ fn run(o: &mut Object, node: &NodeSpec, now: i64, answer: impl Fn(&TaskCall) -> 
 }
 
 fn echo(c: &TaskCall) -> TaskOutcome {
-    TaskOutcome::Output(c.input.clone())
+    TaskOutcome::Output((*c.input).clone())
 }
 
 #[test]
@@ -125,7 +125,7 @@ fn task_executes_in_two_phases_with_an_idempotency_key() {
     }}});
     let mut o = create(plan, json!({"in": {"x": 5}}));
     let Decision::Execute(call) = decide(&o, &node(), T0, None).unwrap() else { panic!() };
-    assert_eq!(call.input, json!({"v": 5, "k": 1}));
+    assert_eq!(*call.input, json!({"v": 5, "k": 1}));
     assert_eq!(call.attempt, 0);
     assert_eq!(call.idempotency_key, format!("{}/T/1/0", o.id().to_hex()));
     assert_eq!(call.deadline_ms, None);

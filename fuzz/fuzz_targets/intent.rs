@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
         let now = 1_700_000_000_000 + i * 1_000_000;
         match obj.step(&node, now, None) {
             Ok(Step::Execute(call)) => {
-                let out = TaskOutcome::Output(call.input.clone());
+                let out = TaskOutcome::Output((*call.input).clone());
                 if obj.record_outcome(&node, &call, out, now).is_err() {
                     break;
                 }

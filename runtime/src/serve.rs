@@ -608,7 +608,7 @@ mod tests {
             most.fetch_max(n, Ordering::SeqCst);
             std::thread::sleep(Duration::from_millis(50));
             now.fetch_sub(1, Ordering::SeqCst);
-            Ok(c.input.clone())
+            Ok((*c.input).clone())
         });
         (node, seen)
     }

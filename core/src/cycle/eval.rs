@@ -5,7 +5,7 @@ use super::*;
 
 impl Cx<'_> {
     pub(super) fn eval_state(&self, state: &State, env: &Env<'_>) -> std::result::Result<Decision, Failure> {
-        let raw = &self.obj.data;
+        let raw: &Value = &self.obj.data;
         let name = &state.name;
         if let Some(spec) = self.obj.intent.plan().awaits.get(name) {
             return self.await_event(state, spec, env);
@@ -138,12 +138,16 @@ impl Cx<'_> {
                 }
                 let input = asl::select(Cow::Borrowed(raw), &state.input_path, env)?;
                 let effective = match (&task.parameters, &task.arguments) {
-                    (Some(t), _) => asl::template(t, &input, env)?,
+                    (Some(t), _) => Arc::new(asl::template(t, &input, env)?),
                     (None, Some(a)) => {
                         let st = asl::jsonata::States { input: &input, result: None, error_output: None };
-                        asl::jsonata::template(a, "Arguments", &st, env)?
+                        Arc::new(asl::jsonata::template(a, "Arguments", &st, env)?)
                     }
-                    (None, None) => input.into_owned(),
+                    // The whole data, unchanged: shared with the call, not copied.
+                    (None, None) if matches!(&input, Cow::Borrowed(x) if std::ptr::eq(*x, raw)) => {
+                        Arc::clone(&self.obj.data)
+                    }
+                    (None, None) => Arc::new(input.into_owned()),
                 };
                 let timeout = match &task.timeout_seconds {
                     None => None,
@@ -192,7 +196,7 @@ impl Cx<'_> {
         field: &str,
         env: &Env<'_>,
     ) -> std::result::Result<Option<u64>, Failure> {
-        let raw = &self.obj.data;
+        let raw: &Value = &self.obj.data;
         let (v, shown) = match spec {
             None => return Ok(None),
             Some(NumberSpec::Value(v)) => return Ok(Some(*v as u64)),

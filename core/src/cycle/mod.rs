@@ -459,7 +459,7 @@ pub fn decide_advised(
     match &p.pending {
         Pending::Done => Err(Error::terminated("the object has already terminated")),
         Pending::Ended => {
-            let data = obj.data.clone();
+            let data = obj.data().clone();
             Ok(Decision::record(cx.succeed("", data)))
         }
         Pending::Dormant(w) => {
@@ -491,7 +491,7 @@ pub fn decide_advised(
                         let out = match state.query_language {
                             QueryLanguage::JsonPath => asl::select(input, &state.output_path, &env)?,
                             QueryLanguage::Jsonata => {
-                                Cow::Owned(cx.output(state.output.as_ref(), &st, &env, obj.data.clone())?)
+                                Cow::Owned(cx.output(state.output.as_ref(), &st, &env, obj.data().clone())?)
                             }
                         };
                         payload_ok(&out, &state.name)?;

@@ -102,7 +102,7 @@ pub fn outcome(
                         let placed = asl::place(&obj.data, &task.result_path, selected)?;
                         asl::select(placed, &state.output_path, &env)?
                     }
-                    QueryLanguage::Jsonata if task.resource.ends_with(WAIT_FOR_TASK_TOKEN) => Cow::Borrowed(&obj.data),
+                    QueryLanguage::Jsonata if task.resource.ends_with(WAIT_FOR_TASK_TOKEN) => Cow::Borrowed(obj.data()),
                     QueryLanguage::Jsonata => match &state.output {
                         Some(t) => Cow::Owned(asl::jsonata::template(t, "Output", &st, &env)?),
                         None => Cow::Borrowed(&v),
@@ -112,7 +112,7 @@ pub fn outcome(
                 // Which value the data becomes: the raw data (unchanged), the handler's
                 // output itself (moved, not copied), or a new value.
                 Ok::<_, Failure>(match out {
-                    Cow::Borrowed(x) if std::ptr::eq(x, &obj.data) => Ok(None),
+                    Cow::Borrowed(x) if std::ptr::eq(x, obj.data()) => Ok(None),
                     Cow::Borrowed(x) if std::ptr::eq(x, &v) => Err(()),
                     other => Ok(Some(other.into_owned())),
                 })

@@ -274,8 +274,9 @@ impl Transition {
 pub struct TaskCall {
     pub state: String,
     pub capability: String,
-    /// The effective input (after `InputPath` and `Parameters`).
-    pub input: Value,
+    /// The effective input (after `InputPath` and `Parameters`): the object's data
+    /// itself, shared, when neither changes it.
+    pub input: std::sync::Arc<Value>,
     /// 0 for the first attempt.
     pub attempt: u32,
     /// `<object id>/<state>/<entry>/<attempt>` (`attempt_key`): the same for every node
@@ -381,7 +382,7 @@ impl TaskCall {
         forms::value(&TaskCallForm {
             state: self.state.clone(),
             capability: self.capability.clone(),
-            input: self.input.clone(),
+            input: (*self.input).clone(),
             attempt: self.attempt,
             idempotency_key: self.idempotency_key.clone(),
             deadline_ms: self.deadline_ms,

@@ -91,7 +91,8 @@ pub struct Object {
     /// What the newest checkpoint says about the records pruned before the memory
     /// (`None`: the memory starts with the genesis record).
     pub(crate) base: Option<Arc<crate::checkpoint::Base>>,
-    pub(crate) data: Value,
+    /// Shared with the Task calls that take the whole data as their input.
+    pub(crate) data: Arc<Value>,
     /// The canonical text of `data`, computed when first needed after a change.
     pub(crate) data_text: OnceLock<String>,
     pub(crate) status: Status,
@@ -246,7 +247,7 @@ impl Object {
             context_hash,
             memory: Vec::new(),
             base: None,
-            data: input.clone(),
+            data: Arc::new(input.clone()),
             data_text: OnceLock::from(data_text),
             status: Status::Running,
             state: String::new(),
@@ -486,7 +487,7 @@ impl Object {
             context_hash,
             memory,
             base: pruned_base,
-            data,
+            data: Arc::new(data),
             data_text: OnceLock::from(data_text),
             status: Status::from_wire(o.status())?,
             state: o.state().unwrap_or_default().to_owned(),
@@ -567,7 +568,7 @@ impl Object {
     /// hash binds it.
     pub fn set_data(&mut self, data: Value) {
         self.data_text = OnceLock::new();
-        self.data = data;
+        self.data = Arc::new(data);
     }
     pub fn status(&self) -> Status {
         self.status

@@ -28,7 +28,7 @@ pub fn object_bytes(data: &[u8]) {
         match obj.step(&node, 1_700_000_000_000 + i * 1_000_000, None) {
             Ok(Step::Execute(call)) => {
                 let out = if i % 2 == 0 {
-                    TaskOutcome::Output(call.input.clone())
+                    TaskOutcome::Output((*call.input).clone())
                 } else {
                     TaskOutcome::Error { error: "Fuzz".into(), cause: None }
                 };
