@@ -23,7 +23,7 @@ pub(super) fn reentry_error(r: &Record) -> Option<TaskError> {
 impl Cx<'_> {
     /// The state starts waiting: `dormant` (reason `await`) on the event's name.
     pub(super) fn await_event(&self, state: &State, spec: &AwaitSpec, env: &Env<'_>) -> Result<Decision, Failure> {
-        let raw: &Value = &self.obj.data;
+        let raw = self.obj.data();
         let name = match &spec.event {
             StringSpec::Value(v) => v.clone(),
             StringSpec::Path(p) => {

@@ -5,7 +5,7 @@ use super::*;
 
 impl Cx<'_> {
     pub(super) fn eval_state(&self, state: &State, env: &Env<'_>) -> std::result::Result<Decision, Failure> {
-        let raw: &Value = &self.obj.data;
+        let raw = self.obj.data();
         let name = &state.name;
         if let Some(spec) = self.obj.intent.plan().awaits.get(name) {
             return self.await_event(state, spec, env);
@@ -196,7 +196,7 @@ impl Cx<'_> {
         field: &str,
         env: &Env<'_>,
     ) -> std::result::Result<Option<u64>, Failure> {
-        let raw: &Value = &self.obj.data;
+        let raw = self.obj.data();
         let (v, shown) = match spec {
             None => return Ok(None),
             Some(NumberSpec::Value(v)) => return Ok(Some(*v as u64)),

@@ -256,7 +256,7 @@ pub(super) struct Plan {
 
 impl Cx<'_> {
     fn plan_children(&self, state: &State, env: &Env<'_>) -> std::result::Result<Plan, Failure> {
-        let raw: &Value = &self.obj.data;
+        let raw = self.obj.data();
         let doc = &self.obj.intent.document()["States"][state.name.as_str()];
         let input = asl::select(Cow::Borrowed(raw), &state.input_path, env)?;
         match &state.kind {

@@ -42,7 +42,7 @@ impl Cx<'_> {
     /// Pass, Choice and Succeed states in JSONata; `None` for the others, which the
     /// JSONPath code runs with their JSONata fields (`Arguments`, `Seconds`, ...).
     pub(super) fn eval_jsonata(&self, state: &State, env: &Env<'_>) -> std::result::Result<Option<Decision>, Failure> {
-        let raw: &Value = &self.obj.data;
+        let raw = self.obj.data();
         let name = &state.name;
         let st = States { input: raw, result: None, error_output: None };
         Ok(Some(match &state.kind {
