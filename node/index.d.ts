@@ -92,30 +92,6 @@ export declare class NativeNode {
   beginCompletion(parent: Uint8Array, child: Uint8Array): number
   /** Starts the presentation of a batch of children's final objects (one record). */
   beginCompletions(parent: Uint8Array, children: Array<Buffer>): number
-  /**
-   * Runs visit `id` until a handler call is needed (returns its text, see
-   * `call_text`) or the visit is over (returns `"\u{1}<appended>\0<children>\0<disposition
-   * JSON>"`: then take the bytes with `finishBytes`, the children with
-   * `finishChildren`, and release it with `abandon`).
-   */
-  next(id: number): string
-  /**
-   * Records the pending call's outcome (`kind` `"ok"`: `a` the output JSON, `b` the
-   * refinement JSON or null; `"error"`: `a` the error name, `b` the cause), then does
-   * what `next` does.
-   */
-  answer(id: number, kind: string, a?: string | undefined | null, b?: string | undefined | null): string
-  /**
-   * The bytes of finished visit `id` (a copy in a JS-owned Buffer: cheaper than an
-   * external one for objects of this size).
-   */
-  finishBytes(id: number): Buffer
-  /** The child objects finished visit `id` created (fan-out). */
-  finishChildren(id: number): Array<Buffer>
-  /** The records finished visit `id`'s compactions pruned, as archive segments. */
-  finishArchive(id: number): Array<Buffer>
-  /** Drops visit `id` (a host that gives up on it). */
-  abandon(id: number): void
 }
 
 /** An object (see `peo.d.ts` for the documented API). */
@@ -213,6 +189,36 @@ export interface SfnRequest {
 
 /** The library's version. */
 export declare function version(): string
+
+/** Drops visit `id` (a host that gives up on it, or is done with it). */
+export declare function visitAbandon(id: number): void
+
+/**
+ * Records the pending call's outcome (`kind` `"ok"`: `a` the output JSON, `b` the
+ * refinement JSON or null; `"error"`: `a` the error name, `b` the cause), then does
+ * what `visitNext` does.
+ */
+export declare function visitAnswer(id: number, kind: string, a?: string | undefined | null, b?: string | undefined | null): string
+
+/** The records finished visit `id`'s compactions pruned, as archive segments. */
+export declare function visitArchive(id: number): Array<Buffer>
+
+/**
+ * The bytes of finished visit `id` (a copy in a JS-owned Buffer: cheaper than an
+ * external one for objects of this size).
+ */
+export declare function visitBytes(id: number): Buffer
+
+/** The child objects finished visit `id` created (fan-out). */
+export declare function visitChildren(id: number): Array<Buffer>
+
+/**
+ * Runs visit `id` until a handler call is needed (returns its text, see `call_text`) or
+ * the visit is over (returns `"\u{1}<appended>\0<children>\0<disposition JSON>"`: then
+ * take the bytes with `visitBytes`, the children with `visitChildren`, and release it
+ * with `visitAbandon`). A free function, as are the others of a visit by id: see `Visits`.
+ */
+export declare function visitNext(id: number): string
 
 /** The wire format version this library writes (it reads every earlier one too). */
 export declare function wireFormatVersion(): number

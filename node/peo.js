@@ -431,7 +431,6 @@ function runHandler(fn, c) {
 
 /** Drives visit `id` of a native node to its end, calling the node's handlers. */
 async function drive(node, id) {
-  const nativeNode = node._native
   const handlers = node._handlers
   // A clock callback that failed during a step fails the visit (with its error).
   const checked = (text) => {
@@ -443,7 +442,7 @@ async function drive(node, id) {
     return text
   }
   try {
-    let text = checked(nativeNode.next(id))
+    let text = checked(native.visitNext(id))
     while (text.charCodeAt(0) !== 1) {
       // capability \0 state \0 idempotencyKey \0 attempt \0 deadlineMs \0 inputJson
       // (read with indexOf: split made an array and five strings, a tenth of a call)
@@ -463,23 +462,23 @@ async function drive(node, id) {
       const fn = handlers.get(step.capability)
       let outcome = fn ? runHandler(fn, step) : ['error', 'peo.NoHandler', `no handler for ${step.capability}`]
       if (typeof outcome.then === 'function') outcome = await outcome
-      text = checked(nativeNode.answer(id, outcome[0], outcome[1], outcome[2]))
+      text = checked(native.visitAnswer(id, outcome[0], outcome[1], outcome[2]))
     }
     // \u0001 appended \0 children \0 dispositionJson
     const f = text.split('\0', 2)
     const appended = Number(f[0].slice(1))
     const childCount = Number(f[1])
     const done = {
-      bytes: nativeNode.finishBytes(id),
+      bytes: native.visitBytes(id),
       dispositionJson: text.slice(f[0].length + f[1].length + 2),
       appended,
-      children: childCount > 0 ? nativeNode.finishChildren(id) : [],
-      archive: nativeNode.finishArchive(id),
+      children: childCount > 0 ? native.visitChildren(id) : [],
+      archive: native.visitArchive(id),
     }
-    nativeNode.abandon(id)
+    native.visitAbandon(id)
     return new Visit(done)
   } catch (e) {
-    nativeNode.abandon(id)
+    native.visitAbandon(id)
     throw nativeError(e)
   }
 }

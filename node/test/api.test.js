@@ -236,6 +236,28 @@ test('advisor proposals are checked and recorded; a clock function is read every
   assert.throws(() => new peo.Node({ id: 'n', domain: 'd', advisor: 3 }), TypeError)
 })
 
+test('an advisor may drive another visit of its node while its own visit steps', async () => {
+  let started = false
+  let nested
+  const node = new peo.Node({
+    id: 'n', domain: 'd', trust: 'any',
+    advisor: () => {
+      if (!started) {
+        started = true
+        nested = node.visit(order())
+      }
+      return null
+    },
+  })
+  node.handle('inventory.reserve', () => ({ held: 1 }))
+  const outer = await node.visit(order())
+  const inner = await nested
+  assert.equal(outer.disposition.kind, 'delegate')
+  assert.equal(inner.disposition.kind, 'delegate')
+  assert.equal(inner.appended, outer.appended)
+  assert.deepEqual(inner.object.data, outer.object.data)
+})
+
 test('native errors carry the record, state and field they concern', async () => {
   // The hierarchy itself is checked against the engine's list in vectors.test.js.
   assert.match(peo.version, /^\d+\.\d+\.\d+/)
