@@ -41,7 +41,7 @@ pub mod stepfunctions;
 
 pub use serve::{Outcome, Poll, ServeOptions, Serving, Transport, Work};
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -266,7 +266,7 @@ impl Node {
     pub fn new(id: impl Into<String>, domain: impl Into<String>) -> Node {
         Node {
             spec: NodeSpec::new(id, domain),
-            handlers: HashMap::new(),
+            handlers: HashMap::default(),
             trust: Trust::closed(),
             limits: Limits::default(),
             clock: Arc::new(SystemClock),
