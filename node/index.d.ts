@@ -220,5 +220,11 @@ export declare function visitChildren(id: number): Array<Buffer>
  */
 export declare function visitNext(id: number): string
 
+/**
+ * Records the pending call's output (JSON text), then does what `visitNext` does: the
+ * common case of `visitAnswer`, with one argument to convert instead of three.
+ */
+export declare function visitOk(id: number, output: string): string
+
 /** The wire format version this library writes (it reads every earlier one too). */
 export declare function wireFormatVersion(): number

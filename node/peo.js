@@ -462,7 +462,11 @@ async function drive(node, id) {
       const fn = handlers.get(step.capability)
       let outcome = fn ? runHandler(fn, step) : ['error', 'peo.NoHandler', `no handler for ${step.capability}`]
       if (typeof outcome.then === 'function') outcome = await outcome
-      text = checked(native.visitAnswer(id, outcome[0], outcome[1], outcome[2]))
+      text = checked(
+        outcome[0] === 'ok' && outcome[2] === null
+          ? native.visitOk(id, outcome[1])
+          : native.visitAnswer(id, outcome[0], outcome[1], outcome[2]),
+      )
     }
     // \u0001 appended \0 children \0 dispositionJson
     const f = text.split('\0', 2)
