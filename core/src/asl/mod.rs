@@ -101,9 +101,8 @@ impl Failure {
 /// built only when a path asks for it, and the seed of its deterministic randomness.
 pub(crate) struct Env<'a> {
     context: OnceCell<Value>,
-    build: Option<Box<dyn Fn() -> Value + 'a>>,
     seed: OnceCell<[u8; 32]>,
-    make_seed: Option<Box<dyn Fn() -> [u8; 32] + 'a>>,
+    source: Source<'a>,
     draws: Cell<u64>,
     pub(crate) context_ref: Option<&'a Value>,
     /// The cycle's work budget ([`Env::metered`]), else `own` (unmetered).
@@ -115,14 +114,29 @@ pub(crate) struct Env<'a> {
     now_ms: i64,
 }
 
+/// What builds the context object and the seed of an environment on first use.
+enum Source<'a> {
+    None,
+    /// A cycle at a state: no allocation (two environments are made a Task cycle).
+    State(&'a dyn StateEnv, &'a crate::intent::State),
+    Closures(Box<dyn Fn() -> Value + 'a>, Box<dyn Fn() -> [u8; 32] + 'a>),
+}
+
+/// What a cycle gives an environment of one of its states ([`Env::of_state`]).
+pub(crate) trait StateEnv {
+    /// The context object (`$$`) at `state`.
+    fn context_object(&self, state: &crate::intent::State) -> Value;
+    /// The seed of the randomness at `state`.
+    fn seed(&self, state: &crate::intent::State) -> [u8; 32];
+}
+
 impl<'a> Env<'a> {
     /// An environment with a ready context object.
     pub(crate) fn new(context: &'a Value, seed: [u8; 32]) -> Env<'a> {
         Env {
             context: OnceCell::new(),
-            build: None,
             seed: OnceCell::from(seed),
-            make_seed: None,
+            source: Source::None,
             draws: Cell::new(0),
             context_ref: Some(context),
             work: None,
@@ -133,11 +147,18 @@ impl<'a> Env<'a> {
     }
     /// An environment that builds the context object and the seed on first use.
     pub(crate) fn lazy(build: impl Fn() -> Value + 'a, make_seed: impl Fn() -> [u8; 32] + 'a) -> Env<'a> {
+        Env::with_source(Source::Closures(Box::new(build), Box::new(make_seed)))
+    }
+    /// An environment of a cycle at `state`: `cycle` builds the context object and the
+    /// seed on first use.
+    pub(crate) fn of_state(cycle: &'a dyn StateEnv, state: &'a crate::intent::State) -> Env<'a> {
+        Env::with_source(Source::State(cycle, state))
+    }
+    fn with_source(source: Source<'a>) -> Env<'a> {
         Env {
             context: OnceCell::new(),
-            build: Some(Box::new(build)),
             seed: OnceCell::new(),
-            make_seed: Some(Box::new(make_seed)),
+            source,
             draws: Cell::new(0),
             context_ref: None,
             work: None,
@@ -205,7 +226,11 @@ impl<'a> Env<'a> {
         if let Some(c) = self.context_ref {
             return c;
         }
-        self.context.get_or_init(|| self.build.as_ref().map_or(Value::Null, |b| b()))
+        self.context.get_or_init(|| match &self.source {
+            Source::None => Value::Null,
+            Source::State(cycle, state) => cycle.context_object(state),
+            Source::Closures(build, _) => build(),
+        })
     }
     /// The next deterministic 64-bit draw (with an optional user seed, as
     /// `States.MathRandom`'s third argument).
@@ -216,7 +241,11 @@ impl<'a> Env<'a> {
     }
     /// The seed of the evaluation's randomness.
     pub(crate) fn seed(&self) -> [u8; 32] {
-        *self.seed.get_or_init(|| self.make_seed.as_ref().map_or([0; 32], |f| f()))
+        *self.seed.get_or_init(|| match &self.source {
+            Source::None => [0; 32],
+            Source::State(cycle, state) => cycle.seed(state),
+            Source::Closures(_, make_seed) => make_seed(),
+        })
     }
     /// How many draws were made (JSONata's functions draw on their own and put the
     /// count back, so that the draws stay one sequence).

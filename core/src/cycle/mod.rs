@@ -160,13 +160,16 @@ impl<'a> Cx<'a> {
     /// use), the variables in force and the record's clock reading, with the cycle's work
     /// budget.
     fn env<'e>(&'e self, state: &'e State) -> Env<'e> {
-        Env::lazy(
-            move || context_object(self.obj, state, self.p, self.now, self.node.key.as_ref()),
-            move || seed(self.obj, &state.name),
-        )
-        .metered(&self.work)
-        .with_variables(&self.obj.variables)
-        .with_now(self.now)
+        Env::of_state(self, state).metered(&self.work).with_variables(&self.obj.variables).with_now(self.now)
+    }
+}
+
+impl asl::StateEnv for Cx<'_> {
+    fn context_object(&self, state: &State) -> Value {
+        context_object(self.obj, state, self.p, self.now, self.node.key.as_ref())
+    }
+    fn seed(&self, state: &State) -> [u8; 32] {
+        seed(self.obj, &state.name)
     }
 }
 

@@ -95,16 +95,19 @@ pub(super) fn pending_of(r: &Record) -> Pending {
 /// gets new keys: a handler can tell a second pass from a redelivery. It is also a
 /// `.waitForTaskToken` Task's token.
 pub(super) fn attempt_key(obj: &Object, state: &str, p: &Progress) -> String {
-    use std::fmt::Write as _;
-    // Written into one allocation: this runs once a Task cycle (`format!` with the id's
-    // `to_hex` was 6% of a transition).
+    // Written into one allocation, numbers by itoa: this runs once a Task cycle (`format!`
+    // with the id's `to_hex` was 6% of a transition, `write!` of the numbers 3%).
     let mut hex = [0u8; 32];
     hex::encode_to_slice(obj.id.0, &mut hex).expect("32 hex digits for 16 bytes");
+    let mut numbers = itoa::Buffer::new();
     let mut key = String::with_capacity(hex.len() + state.len() + 24);
     key.push_str(std::str::from_utf8(&hex).expect("hex digits are ASCII"));
     key.push('/');
     key.push_str(state);
-    let _ = write!(key, "/{}/{}", obj.ordinal(p.entered_seq), p.attempts);
+    key.push('/');
+    key.push_str(numbers.format(obj.ordinal(p.entered_seq)));
+    key.push('/');
+    key.push_str(numbers.format(p.attempts));
     key
 }
 
