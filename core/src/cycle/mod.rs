@@ -179,11 +179,11 @@ impl Cx<'_> {
         if self.obj.scratch.visit_open { self.p.visit } else { self.p.visit.saturating_add(1) }
     }
 
-    fn record(&self, body: Body, state: &str, next_state: String, status: Status) -> Record {
+    fn record(&self, body: Body, state: impl Into<String>, next_state: String, status: Status) -> Record {
         let visit = self.visit_number();
         Record {
             body,
-            state: state.to_owned(),
+            state: state.into(),
             next_state,
             status,
             node: self.node.node_ref(),
@@ -202,7 +202,8 @@ impl Cx<'_> {
     }
 
     /// A record that stays in this visit.
-    fn stay(&self, body: Body, state: &str, next: String, data: Option<Value>) -> Box<Transition> {
+    /// `state` is the state's name (a `String` already made for this record is moved in).
+    fn stay(&self, body: Body, state: impl Into<String>, next: String, data: Option<Value>) -> Box<Transition> {
         Box::new(Transition {
             record: self.record(body, state, next, Status::Running),
             data,

@@ -62,7 +62,7 @@ pub fn outcome(
         }
         r => r,
     };
-    let TaskCall { capability, attempt, idempotency_key, policy, advice, .. } = call;
+    let TaskCall { state: state_name, capability, attempt, idempotency_key, policy, advice, .. } = call;
     // Each path below moves these into its record once.
     let body = |key: String, output: Option<String>, error: Option<TaskError>| Body::Execute {
         capability,
@@ -133,7 +133,7 @@ pub fn outcome(
                     let data = out.unwrap_or(Some(v));
                     let mut t = with_policy(cx.stay(
                         body(idempotency_key, Some(text), None),
-                        &state.name,
+                        state_name,
                         Cx::next_of(state),
                         data,
                     ));

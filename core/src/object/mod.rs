@@ -658,24 +658,28 @@ impl Object {
 
 /// The parsed intent of a plan text at a revision: parsed and validated once per process
 /// (per limits) and shared by every object decoded with it, since nodes see the same
-/// plans over and over. Keyed by the intent hash, which the decoder computes anyway;
-/// bounded (cleared when it holds 512 plans).
+/// plans over and over. Looked up by a fast keyed hash of the text and then compared
+/// whole: a plan seen before costs no SHA-256 (its intent keeps the hash computed when
+/// it was parsed), a colliding text only a parse. Bounded (cleared when it holds 512
+/// plans).
 fn cached_intent(plan_text: &str, revision: u32, limits: &Limits) -> Result<Arc<Intent>> {
-    type Cache = Mutex<HashMap<Hash, (Limits, Arc<Intent>)>>;
+    use std::hash::BuildHasher as _;
+    type Cache = (foldhash::quality::RandomState, Mutex<HashMap<u64, (Limits, Arc<Intent>)>>);
     static CACHE: std::sync::LazyLock<Cache> = std::sync::LazyLock::new(Default::default);
-    let hash = Hash::intent(revision, plan_text);
-    if let Some((l, intent)) = CACHE.lock().unwrap_or_else(|p| p.into_inner()).get(&hash)
+    let key = CACHE.0.hash_one((revision, plan_text));
+    if let Some((l, intent)) = CACHE.1.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
         && l == limits
+        && intent.revision() == revision
         && intent.canonical_text() == plan_text
     {
         return Ok(intent.clone());
     }
     let doc = cjson::parse(plan_text, &limits.for_plan(), "the intent plan")?;
     let intent = Arc::new(Intent::from_parts(doc, plan_text.to_owned(), revision, limits)?);
-    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    let mut cache = CACHE.1.lock().unwrap_or_else(|p| p.into_inner());
     if cache.len() >= 512 {
         cache.clear();
     }
-    cache.insert(hash, (limits.clone(), intent.clone()));
+    cache.insert(key, (limits.clone(), intent.clone()));
     Ok(intent)
 }
