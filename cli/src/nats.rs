@@ -207,7 +207,7 @@ fn finish(js: &JetStream, ids: &[String], secs: f64, out: Option<&Path>, json: b
                 let status = o.status().as_str();
                 all_ok &= status == "succeeded";
                 let nodes: std::collections::BTreeSet<String> =
-                    o.records().map_err(|e| e.to_string())?.into_iter().map(|r| r.node.id).collect();
+                    o.records().map_err(|e| e.to_string())?.into_iter().map(|r| r.node.id.clone()).collect();
                 json!({"id": id, "status": status, "records": o.written(), "nodes": nodes})
             }
         };

@@ -52,7 +52,7 @@ fn append(c: &mut Criterion) {
         state: "Step".into(),
         next_state: "Step".into(),
         status: Status::Running,
-        node: NodeRef { id: "node-1".into(), domain: "d".into(), key: None },
+        node: std::sync::Arc::new(NodeRef { id: "node-1".into(), domain: "d".into(), key: None }),
         time_ms: common::T0,
         policy: None,
         advice: None,

@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         state: state.into(),
         next_state: next.into(),
         status,
-        node: NodeRef { key: last.then(|| warehouse.public_key()), ..node.clone() },
+        node: std::sync::Arc::new(NodeRef { key: last.then(|| warehouse.public_key()), ..node.clone() }),
         time_ms: t0 + 1_000,
         policy: None,
         advice: None,

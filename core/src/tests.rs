@@ -88,7 +88,7 @@ fn a_record_re_signed_by_another_key_fails_at_that_record() {
     // breaks, and a verifier that trusts only the real nodes names the record.
     let mut obj = common::journey(true);
     let mut rec = obj.memory[2].decode().unwrap();
-    rec.node.key = Some(intruder.public_key());
+    std::sync::Arc::make_mut(&mut rec.node).key = Some(intruder.public_key());
     rewrite(&mut obj, 2, &rec, Some(&intruder));
     let (record, kind, msg) = broken(&reverify(&obj, &all_keys()));
     assert_eq!((record, kind), (2, ErrorKind::Signature), "{msg}");

@@ -244,7 +244,7 @@ fn an_awaited_event_wakes_a_dormant_object() {
     r.context_hash = None;
     r.data_hash = Some(o.data_hash());
     r.signed = false;
-    r.node.key = None;
+    std::sync::Arc::make_mut(&mut r.node).key = None;
     o.append(r, None).unwrap();
 
     assert!(matches!(o.step(&node(), T0 + 1_000_000, None).unwrap(), Step::Sleep(_)));
@@ -432,4 +432,35 @@ fn decoded_objects_resume_where_they_were() {
     let d = run(&mut o, &node(), w2.at_ms.unwrap(), flaky);
     assert!(matches!(d, Disposition::Terminated { status: Status::Succeeded, .. }), "{d:?}");
     o.verify(&Trust::any()).into_result().unwrap();
+}
+
+#[test]
+fn records_name_the_node_as_it_is_when_they_are_written() {
+    // The node's record identity is made once and shared; a spec changed after it wrote
+    // records (its fields are public) names itself anew, and a clone starts afresh.
+    let plan = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Resource": "work", "Next": "B"},
+        "B": {"Type": "Task", "Resource": "work", "Next": "C"},
+        "C": {"Type": "Task", "Resource": "work", "End": true}}});
+    let mut o = create(plan, json!({}));
+    let mut spec = node();
+    let step = |o: &mut Object, spec: &NodeSpec| match o.step(spec, T0, None).unwrap() {
+        Step::Execute(call) => {
+            o.record_outcome(spec, call, echo_of(), T0).unwrap();
+        }
+        other => panic!("expected an execution, got {other:?}"),
+    };
+    step(&mut o, &spec);
+    assert_eq!((last(&o).node.id.as_str(), last(&o).node.domain.as_str()), ("n1", "eu"));
+    spec.id = "n2".into();
+    step(&mut o, &spec);
+    assert_eq!(last(&o).node.id, "n2");
+    let mut copy = spec.clone();
+    copy.domain = "us".into();
+    step(&mut o, &copy);
+    assert_eq!((last(&o).node.id.as_str(), last(&o).node.domain.as_str()), ("n2", "us"));
+}
+
+fn echo_of() -> TaskOutcome {
+    TaskOutcome::Output(json!({"ok": true}))
 }

@@ -22,6 +22,20 @@ pub struct NodeSpec {
     pub limits: crate::Limits,
     /// The compaction this node applies to objects whose plan sets none.
     pub compaction: Option<crate::intent::Compaction>,
+    /// The node as its records name it, made once (the fields above are public: it is
+    /// checked against them at each use).
+    node_ref: NodeRefCache,
+}
+
+/// [`NodeSpec::node_ref`]'s: a clone starts empty, so a spec changed through
+/// `Arc::make_mut` (as the runtime's setters do) makes its own.
+#[derive(Debug, Default)]
+struct NodeRefCache(std::sync::OnceLock<Arc<NodeRef>>);
+
+impl Clone for NodeRefCache {
+    fn clone(&self) -> NodeRefCache {
+        NodeRefCache::default()
+    }
 }
 
 impl NodeSpec {
@@ -49,8 +63,17 @@ impl NodeSpec {
     pub fn has(&self, capability: &str) -> bool {
         self.capabilities.contains(capability)
     }
-    pub(super) fn node_ref(&self) -> NodeRef {
-        NodeRef { id: self.id.clone(), domain: self.domain.clone(), key: self.key.as_ref().map(SigningKey::public_key) }
+    /// The node as its records name it: one `NodeRef` shared by all of them (two
+    /// allocations a record fewer).
+    pub(super) fn node_ref(&self) -> Arc<NodeRef> {
+        let key = self.key.as_ref().map(SigningKey::public_key);
+        let made =
+            self.node_ref.0.get_or_init(|| Arc::new(NodeRef { id: self.id.clone(), domain: self.domain.clone(), key }));
+        if made.id == self.id && made.domain == self.domain && made.key == key {
+            return made.clone();
+        }
+        // A field changed since: this record names the node as it is now.
+        Arc::new(NodeRef { id: self.id.clone(), domain: self.domain.clone(), key })
     }
 }
 

@@ -160,7 +160,7 @@ impl Object {
         input: &Value,
         options: &CreateOptions<'_>,
         lineage: Lineage,
-        node: NodeRef,
+        node: Arc<NodeRef>,
         variables: Arc<serde_json::Map<String, Value>>,
     ) -> Result<Object> {
         Self::create_with(intent, context, input, options, Some((lineage, node)), Some(variables))
@@ -171,7 +171,7 @@ impl Object {
         context: Context,
         input: &Value,
         options: &CreateOptions<'_>,
-        child: Option<(Lineage, NodeRef)>,
+        child: Option<(Lineage, Arc<NodeRef>)>,
         inherited: Option<Arc<serde_json::Map<String, Value>>>,
     ) -> Result<Object> {
         let limits = &options.limits;
@@ -212,11 +212,11 @@ impl Object {
             Some((l, n)) => (l, n),
             None => (
                 Lineage::root(id),
-                NodeRef {
+                Arc::new(NodeRef {
                     id: context.originator.subject.clone().unwrap_or_default(),
                     domain: context.originator.domain.clone().unwrap_or_default(),
                     key: options.key.map(SigningKey::public_key),
-                },
+                }),
             ),
         };
         let mut genesis = Record {

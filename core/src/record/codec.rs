@@ -285,11 +285,11 @@ impl Record {
             state: r.state().unwrap_or_default().to_owned(),
             next_state: r.next_state().unwrap_or_default().to_owned(),
             status: meta.status,
-            node: NodeRef {
+            node: std::sync::Arc::new(NodeRef {
                 id: node.and_then(|n| n.id()).unwrap_or_default().to_owned(),
                 domain: node.and_then(|n| n.domain()).unwrap_or_default().to_owned(),
                 key: meta.key,
-            },
+            }),
             time_ms: r.time_ms(),
             policy,
             advice,

@@ -313,7 +313,8 @@ pub struct Record {
     pub next_state: String,
     /// The object's status after this record.
     pub status: Status,
-    pub node: NodeRef,
+    /// The writing node (shared: a node's records hold one `NodeRef`).
+    pub node: std::sync::Arc<NodeRef>,
     /// The writing node's clock, ms since the Unix epoch.
     pub time_ms: i64,
     pub policy: Option<PolicyOutcome>,

@@ -80,7 +80,7 @@ pub fn record(
         state: state.into(),
         next_state: next.into(),
         status,
-        node: if signed { node } else { NodeRef { key: None, ..node } },
+        node: std::sync::Arc::new(if signed { node } else { NodeRef { key: None, ..node } }),
         time_ms,
         policy: Some(PolicyOutcome {
             decision: PolicyDecision::Allow,

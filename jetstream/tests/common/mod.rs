@@ -69,7 +69,7 @@ pub fn create(plan: &Value, input: Value) -> Vec<u8> {
 }
 
 pub fn nodes_of(o: &Object) -> Vec<String> {
-    o.records().unwrap().into_iter().map(|r| r.node.id).collect()
+    o.records().unwrap().into_iter().map(|r| r.node.id.clone()).collect()
 }
 
 /// A raw NATS client, as a misbehaving peer would open one (with the TLS and credentials
