@@ -396,12 +396,12 @@ function failed(e) {
 /** What a handler gets besides its input (peo.d.ts: TaskContext). A class, not a literal
  * with a method: one shape, no closure made per call. */
 class TaskContext {
-  constructor(c) {
-    this.capability = c.capability
-    this.state = c.state
-    this.idempotencyKey = c.idempotencyKey
-    this.attempt = c.attempt
-    this.deadlineMs = c.deadlineMs
+  constructor(capability, state, idempotencyKey, attempt, deadlineMs) {
+    this.capability = capability
+    this.state = state
+    this.idempotencyKey = idempotencyKey
+    this.attempt = attempt
+    this.deadlineMs = deadlineMs
     this.refinement = undefined
   }
 
@@ -412,14 +412,13 @@ class TaskContext {
 }
 
 /**
- * Calls a handler for a NativeCall: returns [kind, a, b], or a Promise of it when the
- * handler returned a Promise. Never throws.
+ * Calls a handler with its input (JSON text) and context: returns [kind, a, b], or a
+ * Promise of it when the handler returned a Promise. Never throws.
  */
-function runHandler(fn, c) {
-  const ctx = new TaskContext(c)
+function runHandler(fn, ctx, inputJson) {
   let result
   try {
-    result = fn(JSON.parse(c.inputJson), ctx)
+    result = fn(JSON.parse(inputJson), ctx)
   } catch (e) {
     return failed(e)
   }
@@ -451,16 +450,15 @@ async function drive(node, id) {
       const k = text.indexOf('\0', b + 1)
       const t = text.indexOf('\0', k + 1)
       const d = text.indexOf('\0', t + 1)
-      const step = {
-        capability: text.slice(0, a),
-        state: text.slice(a + 1, b),
-        idempotencyKey: text.slice(b + 1, k),
-        attempt: Number(text.slice(k + 1, t)),
-        deadlineMs: d === t + 1 ? null : Number(text.slice(t + 1, d)),
-        inputJson: text.slice(d + 1),
-      }
-      const fn = handlers.get(step.capability)
-      let outcome = fn ? runHandler(fn, step) : ['error', 'peo.NoHandler', `no handler for ${step.capability}`]
+      const ctx = new TaskContext(
+        text.slice(0, a),
+        text.slice(a + 1, b),
+        text.slice(b + 1, k),
+        Number(text.slice(k + 1, t)),
+        d === t + 1 ? null : Number(text.slice(t + 1, d)),
+      )
+      const fn = handlers.get(ctx.capability)
+      let outcome = fn ? runHandler(fn, ctx, text.slice(d + 1)) : ['error', 'peo.NoHandler', `no handler for ${ctx.capability}`]
       if (typeof outcome.then === 'function') outcome = await outcome
       text = checked(
         outcome[0] === 'ok' && outcome[2] === null
@@ -705,5 +703,5 @@ module.exports = {
   wireFormatVersion: native.wireFormatVersion(),
   ...errors,
   // For the benchmark only; not part of the API.
-  _internals: { runHandler },
+  _internals: { runHandler, TaskContext },
 }
