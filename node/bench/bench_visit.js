@@ -41,18 +41,16 @@ async function medianUs(run) {
 async function main() {
   const data = peo.Object.create(plan, { input: { order: 7, items: ['a', 'b'] }, nowMs: T0 }).toBytes()
   const step = () => ({ ok: true })
-  const node = new peo.Node({ id: 'bench', domain: 'local', nowMs: T0 }).handle('bench.step', step)
+  const node = new peo.Node({ id: 'bench', domain: 'local', nowMs: T0, trust: 'any' }).handle('bench.step', step)
   const total = await medianUs(() => node.visit(data))
 
   // The JS side of ten handler calls, through the function the node calls them with
   // (parsing the input, the handler, serialising the output).
-  const { runHandler } = require('../peo.js')._internals
-  const c = {
-    capability: 'bench.step', state: 'S0', attempt: 0, deadlineMs: null, idempotencyKey: `${'0'.repeat(32)}/S0/0`,
-    inputJson: JSON.stringify({ order: 7, items: ['a', 'b'], last: { ok: true } }),
-  }
+  const { runHandler, TaskContext } = require('../peo.js')._internals
+  const key = `${'0'.repeat(32)}/S0/0`
+  const inputJson = JSON.stringify({ order: 7, items: ['a', 'b'], last: { ok: true } })
   const handlers = await medianUs(async () => {
-    for (let i = 0; i < 10; i++) runHandler(step, c)
+    for (let i = 0; i < 10; i++) runHandler(step, new TaskContext('bench.step', 'S0', key, 0, null), inputJson)
   })
   const engine = total - handlers
   console.log(`node: 10-state visit ${total.toFixed(1)} us; handler calls ${handlers.toFixed(1)} us (10 x ${(handlers / 10).toFixed(2)} us); engine part ${engine.toFixed(1)} us`)
