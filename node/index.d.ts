@@ -226,5 +226,8 @@ export declare function visitNext(id: number): string
  */
 export declare function visitOk(id: number, output: string): string
 
+/** How many visits this JS thread has started and not yet dropped (for the tests). */
+export declare function visitsInProgress(): number
+
 /** The wire format version this library writes (it reads every earlier one too). */
 export declare function wireFormatVersion(): number

@@ -854,4 +854,5 @@ module.exports.visitBytes = nativeBinding.visitBytes
 module.exports.visitChildren = nativeBinding.visitChildren
 module.exports.visitNext = nativeBinding.visitNext
 module.exports.visitOk = nativeBinding.visitOk
+module.exports.visitsInProgress = nativeBinding.visitsInProgress
 module.exports.wireFormatVersion = nativeBinding.wireFormatVersion

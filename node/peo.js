@@ -428,8 +428,23 @@ function runHandler(fn, ctx, inputJson) {
   return settled(result, ctx)
 }
 
+// The visits in progress live in a registry of the addon's, by id, not in the node: a
+// drive that is collected without ending (a handler's Promise that never settles, and
+// nothing holds the visit's Promise) gives its visit back through its token.
+const unfinished = new FinalizationRegistry((id) => native.visitAbandon(id))
+
 /** Drives visit `id` of a native node to its end, calling the node's handlers. */
 async function drive(node, id) {
+  const token = {}
+  unfinished.register(token, id, token)
+  try {
+    return await steps(node, id)
+  } finally {
+    unfinished.unregister(token)
+  }
+}
+
+async function steps(node, id) {
   const handlers = node._handlers
   // A clock callback that failed during a step fails the visit (with its error).
   const checked = (text) => {

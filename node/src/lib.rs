@@ -501,6 +501,12 @@ pub fn visit_archive(id: u32) -> Result<Vec<Buffer>, Code> {
     finished(id, |visit| Ok(visit.object.archive().iter().map(|s| Buffer::from(s.to_bytes())).collect()))
 }
 
+/// How many visits this JS thread has started and not yet dropped (for the tests).
+#[napi]
+pub fn visits_in_progress() -> u32 {
+    VISITS.with_borrow(|v| (v.sessions.len() + v.done.len()) as u32)
+}
+
 /// Drops visit `id` (a host that gives up on it, or is done with it).
 #[napi]
 pub fn visit_abandon(id: u32) {

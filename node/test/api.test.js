@@ -378,3 +378,27 @@ test('JSONata plans run with variables, and bad ones name the state and the fiel
   assert.strictEqual(visit.disposition.error.error, 'States.QueryEvaluationError')
   assert.match(visit.disposition.error.cause, /'Output\/missing' returned nothing/)
 })
+
+test('a visit whose drive is collected unfinished gives its visit back', () => {
+  // A handler's Promise that never settles, and nobody holding the visit: the garbage
+  // collector takes the drive, and the addon's visit goes with it (no leak).
+  const script = `
+    const path = require('node:path')
+    const pkg = ${JSON.stringify(require('./package'))}
+    const peo = require(pkg)
+    const native = require(path.join(pkg, 'index.js'))
+    const plan = { StartAt: 'A', States: { A: { Type: 'Task', Resource: 'never', End: true } } }
+    const node = new peo.Node({ id: 'n', domain: 'd', trust: 'any' }).handle('never', () => new Promise(() => {}))
+    for (let i = 0; i < 5; i++) node.visit(peo.Object.create(plan, { input: {}, nowMs: 1 }).toBytes())
+    const started = native.visitsInProgress()
+    ;(async () => {
+      for (let i = 0; i < 100 && native.visitsInProgress() > 0; i++) {
+        global.gc()
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      console.log(JSON.stringify([started, native.visitsInProgress()]))
+    })()
+  `
+  const out = require('node:child_process').execFileSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8' })
+  assert.deepEqual(JSON.parse(out.trim()), [5, 0])
+})

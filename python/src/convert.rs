@@ -15,27 +15,7 @@ const MAX_DEPTH: usize = 512;
 
 /// A JSON value as the Python value `json.loads` would give.
 pub(crate) fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match value {
-        Value::Null => py.None().into_bound(py),
-        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
-        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => i.into_pyobject(py)?.into_any(),
-            (None, Some(u)) => u.into_pyobject(py)?.into_any(),
-            // Neither: a float (serde_json keeps no other kind of number here).
-            (None, None) => n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any(),
-        },
-        Value::String(s) => PyString::new(py, s).into_any(),
-        Value::Array(items) => {
-            PyList::new(py, items.iter().map(|v| to_python(py, v)).collect::<PyResult<Vec<_>>>()?)?.into_any()
-        }
-        Value::Object(map) => {
-            let d = PyDict::new(py);
-            for (k, v) in map {
-                d.set_item(PyString::new(py, k), to_python(py, v)?)?;
-            }
-            d.into_any()
-        }
-    })
+    Ok(pythonize::pythonize(py, value)?)
 }
 
 /// A Python value as JSON, or why it is not JSON (the handler's output is then
