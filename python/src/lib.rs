@@ -26,7 +26,7 @@ use peo_runtime::{
 };
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyDict, PyList};
 use serde_json::Value;
 
 /// The error name of an attempt whose Python handler was interrupted by an exception that
@@ -253,24 +253,29 @@ impl PyVisit {
 
 /// A handler: the Python-side wrapper `(capability, state, input_json, idempotency_key,
 /// attempt, deadline_ms) -> ("ok", output_json, refinement_json | None) | ("error", name,
-/// cause | None)`, and for a plain synchronous handler that takes no context, the
-/// function itself, called directly with the input as a Python value (no JSON text
-/// either way; see `convert`).
+/// cause | None)`, and for a synchronous handler (`def`, not `async def`) the function
+/// itself, called directly with the input as a Python value (no JSON text either way; see
+/// `convert`) and, when it takes one, a `TaskContext` made here.
 struct PyHandler {
     wrapper: Py<PyAny>,
     direct: Option<Direct>,
 }
 
-/// What the direct call needs besides the function: `settle(result) -> outcome` for a
-/// result that turns out to be awaitable, `failure(exception) -> outcome` for an
-/// exception (both from `peo._api`, so the rules are written once).
+/// What the direct call needs besides the function: the `TaskContext` class when the
+/// function takes a context, `settle(result, context) -> outcome` for a result that turns
+/// out to be awaitable, `failure(exception) -> outcome` for an exception (all from
+/// `peo._api`, so the rules are written once).
 struct Direct {
     function: Py<PyAny>,
+    context: Option<Py<PyAny>>,
     settle: Py<PyAny>,
     failure: Py<PyAny>,
 }
 
 type Reply = (String, Option<String>, Option<String>);
+
+/// `add_handler`'s `direct` argument: see [`Direct`].
+type DirectArgs = (Py<PyAny>, Option<Py<PyAny>>, Py<PyAny>, Py<PyAny>);
 
 impl PyHandler {
     /// A callback's exception as the attempt's error (and stashed for re-raising when it
@@ -293,29 +298,67 @@ impl PyHandler {
         }
     }
 
-    fn call_direct(py: Python<'_>, d: &Direct, input: &Value) -> Result<(Value, Option<Value>), HandlerError> {
-        let outcome = |helper: &Py<PyAny>, arg: Py<PyAny>| {
-            helper.call1(py, (arg,)).and_then(|r| r.extract::<Reply>(py)).map_err(|e| Self::failed(py, e))
+    fn call_direct(py: Python<'_>, d: &Direct, call: &Invocation) -> Result<(Value, Option<Value>), HandlerError> {
+        let outcome = |called: PyResult<Py<PyAny>>| {
+            called.and_then(|r| r.extract::<Reply>(py)).map_err(|e| Self::failed(py, e)).and_then(Self::reply)
         };
-        let value = convert::to_python(py, input).map_err(|e| Self::failed(py, e))?;
-        match d.function.bind(py).call1((value,)) {
+        let value = convert::to_python(py, &call.input).map_err(|e| Self::failed(py, e))?;
+        let context = match &d.context {
+            Some(class) => Some(Self::context(class.bind(py), call).map_err(|e| Self::failed(py, e))?),
+            None => None,
+        };
+        let called = match &context {
+            Some(ctx) => d.function.bind(py).call1((value, ctx)),
+            None => d.function.bind(py).call1((value,)),
+        };
+        match called {
             // JSON first: a failed `hasattr` builds an AttributeError, which cost half
             // of the crossing when it came first. No JSON value is awaitable.
             Ok(result) => match convert::from_python(&result) {
-                Ok(output) => Ok((output, None)),
+                Ok(output) => Ok((output, context.as_ref().map(Self::refinement).transpose()?.flatten())),
                 Err(_) if result.hasattr("__await__").unwrap_or(false) => {
-                    Self::reply(outcome(&d.settle, result.unbind())?)
+                    outcome(d.settle.call1(py, (result, context)))
                 }
                 Err(why) => Err(HandlerError {
                     error: HANDLER_INVALID_OUTPUT.into(),
                     cause: Some(format!("the handler returned a value that is not JSON: {why}")),
                 }),
             },
-            Err(e) if e.is_instance_of::<PyException>(py) => {
-                Self::reply(outcome(&d.failure, e.into_value(py).into_any())?)
-            }
+            Err(e) if e.is_instance_of::<PyException>(py) => outcome(d.failure.call1(py, (e.into_value(py),))),
             Err(e) => Err(Self::failed(py, e)),
         }
+    }
+
+    /// A `TaskContext` (a frozen dataclass) for `call`, made as pickle makes one: its
+    /// `__dict__` filled in, without the Python-level `__init__`, which was about as
+    /// costly as the rest of the handler call.
+    fn context<'py>(class: &Bound<'py, PyAny>, call: &Invocation) -> PyResult<Bound<'py, PyAny>> {
+        let py = class.py();
+        let ctx = class.call_method1(pyo3::intern!(py, "__new__"), (class,))?;
+        let fields = ctx.getattr(pyo3::intern!(py, "__dict__"))?;
+        let fields = fields.cast::<PyDict>()?;
+        fields.set_item(pyo3::intern!(py, "capability"), call.capability.as_str())?;
+        fields.set_item(pyo3::intern!(py, "state"), call.state.as_str())?;
+        fields.set_item(pyo3::intern!(py, "idempotency_key"), call.idempotency_key.as_str())?;
+        fields.set_item(pyo3::intern!(py, "attempt"), call.attempt)?;
+        fields.set_item(pyo3::intern!(py, "deadline_ms"), call.deadline_ms)?;
+        fields.set_item(pyo3::intern!(py, "refinement"), PyList::empty(py))?;
+        Ok(ctx)
+    }
+
+    /// The refinement a handler proposed with `ctx.refine(...)`, if any (as `_outcome`
+    /// reads it for the wrapped handlers).
+    fn refinement(ctx: &Bound<'_, PyAny>) -> Result<Option<Value>, HandlerError> {
+        let py = ctx.py();
+        let proposed = ctx.getattr(pyo3::intern!(py, "refinement")).map_err(|e| Self::failed(py, e))?;
+        if proposed.is_empty().map_err(|e| Self::failed(py, e))? {
+            return Ok(None);
+        }
+        let first = proposed.get_item(0).map_err(|e| Self::failed(py, e))?;
+        convert::from_python(&first).map(Some).map_err(|why| HandlerError {
+            error: HANDLER_INVALID_OUTPUT.into(),
+            cause: Some(format!("the refinement is not JSON: {why}")),
+        })
     }
 }
 
@@ -326,7 +369,7 @@ impl Handler for PyHandler {
 
     fn call_refined(&self, invocation: &Invocation) -> Result<(Value, Option<Value>), HandlerError> {
         if let Some(d) = &self.direct {
-            return shutdown::attach(|py| Self::call_direct(py, d, &invocation.input));
+            return shutdown::attach(|py| Self::call_direct(py, d, invocation));
         }
         let input = invocation.input.to_string();
         let reply = shutdown::attach(|py| {
@@ -414,16 +457,11 @@ impl PyNode {
     fn set_trust_json(&mut self, trust_json: &str) -> PyResult<()> {
         self.set(Setting::TrustJson(trust_json))
     }
-    /// `direct`: `(function, settle, failure)` for a synchronous handler without a
-    /// context, called without the wrapper.
+    /// `direct`: `(function, context_class | None, settle, failure)` for a synchronous
+    /// handler, called without the wrapper.
     #[pyo3(signature = (capability, wrapper, direct=None))]
-    fn add_handler(
-        &mut self,
-        capability: &str,
-        wrapper: Py<PyAny>,
-        direct: Option<(Py<PyAny>, Py<PyAny>, Py<PyAny>)>,
-    ) -> PyResult<()> {
-        let direct = direct.map(|(function, settle, failure)| Direct { function, settle, failure });
+    fn add_handler(&mut self, capability: &str, wrapper: Py<PyAny>, direct: Option<DirectArgs>) -> PyResult<()> {
+        let direct = direct.map(|(function, context, settle, failure)| Direct { function, context, settle, failure });
         self.set(Setting::Handler(capability, Box::new(PyHandler { wrapper, direct })))
     }
     /// `advisor(object: _peo.Object) -> str | None` (a proposal as JSON), or None to remove it.

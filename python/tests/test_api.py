@@ -2,6 +2,7 @@
 Cedar policies, async handlers, advisors, refinements, and bad input of every kind."""
 
 import asyncio
+import dataclasses
 import os
 import random
 import sys
@@ -134,6 +135,61 @@ def test_handler_failures_are_recorded_not_raised():
         assert visit.object.status == "succeeded"
         got = visit.object.data["error"]
         assert got["Error"] == error and cause in got["Cause"], got
+
+
+def test_handlers_that_take_a_context_get_it_and_refine_through_it():
+    """Synchronous handlers that take a context are called directly too, with a context
+    made per call: its fields, a refinement (also when the result is awaitable), and a
+    refinement that is not JSON."""
+    plan = {"StartAt": "Call", "States": {"Call": {"Type": "Task", "Resource": "x.call", "End": True}}}
+    seen = []
+
+    async def later(v):
+        return {"later": v}
+
+    def plain(v, ctx):
+        assert isinstance(ctx, peo.TaskContext) and ctx.refinement == []
+        seen.append(ctx)
+        ctx.refine({"Objective": "plain"})
+        return {"got": v["n"]}
+
+    def awaiting(v, ctx):
+        ctx.refine({"Objective": "awaiting"})
+        return later(v["n"])
+
+    def rest(v, *args):
+        args[0].refine({"Objective": "rest"})
+        return {"got": v["n"]}
+
+    ids = []
+    for fn, output, objective in [
+        (plain, {"got": 1}, "plain"),
+        (awaiting, {"later": 1}, "awaiting"),
+        (rest, {"got": 1}, "rest"),
+    ]:
+        node = peo.Node("n", domain="d", trust="any")
+        node.add_handler("x.call", fn)
+        obj = peo.Object.create(plan, input={"n": 1}, now_ms=T0)
+        ids.append(obj.id)
+        visit = node.visit(obj)
+        assert visit.object.status == "succeeded" and visit.disposition.output == output
+        assert visit.object.to_dict()["intent"]["objective"] == objective
+    # Every field of the dataclass, as its constructor makes them (the engine makes it
+    # without calling it); still frozen.
+    assert seen == [peo.TaskContext("x.call", "Call", f"{ids[0]}/Call/1/0", 0, None)]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        seen[0].attempt = 1  # type: ignore[misc]
+
+    def bad(v, ctx):
+        ctx.refine({"Objective": float("nan")})
+        return {}
+
+    node = peo.Node("n", domain="d", trust="any")
+    node.add_handler("x.call", bad)
+    visit = node.visit(peo.Object.create(plan, now_ms=T0))
+    assert visit.object.status == "failed"
+    failed = visit.records[0].to_dict()["body"]["error"]
+    assert failed["error"] == peo.HANDLER_INVALID_OUTPUT and "the refinement is not JSON" in failed["cause"], failed
 
 
 def test_handler_values_cross_as_json_would_carry_them():

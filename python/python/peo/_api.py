@@ -395,22 +395,27 @@ def _wrap_handler(fn: Handler) -> Callable[..., Outcome]:
     return call
 
 
-def _settle(result: Any) -> Outcome:
+def _settle(result: Any, ctx: Optional[TaskContext]) -> Outcome:
     """A directly called handler's result that is awaitable: awaited, then as usual."""
     try:
         result = _run_coroutine(result)
     except Exception as e:
         return _failure(e)
-    return _outcome(result, None)
+    return _outcome(result, ctx)
 
 
-def _direct(fn: Handler) -> Optional[Tuple[Handler, Callable[[Any], Outcome], Callable[[Exception], Outcome]]]:
-    """What the engine needs to call a plain synchronous handler that takes no context
-    itself, its input and output converted without JSON text; None for the others,
-    which go through `_wrap_handler`."""
-    if _wants_context(fn) or inspect.iscoroutinefunction(fn):
+_Settle = Callable[[Any, Optional[TaskContext]], Outcome]
+_Direct = Tuple[Handler, Optional[type], _Settle, Callable[[Exception], Outcome]]
+
+
+def _direct(fn: Handler) -> Optional[_Direct]:
+    """What the engine needs to call a synchronous handler itself, its input and output
+    converted without JSON text: the function, the ``TaskContext`` class when it takes a
+    context (the engine makes one per call), and the helpers for an awaitable result and
+    an exception. None for an ``async def``, which goes through `_wrap_handler`."""
+    if inspect.iscoroutinefunction(fn):
         return None
-    return (fn, _settle, _failure)
+    return (fn, TaskContext if _wants_context(fn) else None, _settle, _failure)
 
 
 async def _call_async(fn: Optional[Handler], call: Tuple[Any, ...]) -> Outcome:

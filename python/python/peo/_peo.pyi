@@ -66,7 +66,8 @@ class Visit:
     def archive(self) -> List[bytes]: ...
 
 _Outcome = Tuple[str, Optional[str], Optional[str]]
-_Direct = Tuple[Callable[[Any], Any], Callable[[Any], _Outcome], Callable[[Exception], _Outcome]]
+# (function, TaskContext class when it takes a context, settle(result, ctx), failure(exception))
+_Direct = Tuple[Callable[..., Any], Optional[type], Callable[[Any, Any], _Outcome], Callable[[Exception], _Outcome]]
 _HandlerWrapper = Callable[[str, str, str, str, int, Optional[int]], _Outcome]
 
 class Node:
