@@ -12,6 +12,7 @@ bench_chain`), runs the same visit with a Rust handler in the same run.
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
 import statistics
 import subprocess
@@ -38,14 +39,15 @@ def plan(n: int) -> Dict[str, Any]:
     return {"StartAt": "S0000", "States": states}
 
 
-def per_transition(data: bytes, handler: Any) -> List[float]:
-    """25 measured visits (after 5 warm-up ones) of the chain with `handler`, in us a transition."""
+def per_transition(data: bytes, handler: Any, awaited: bool = False) -> List[float]:
+    """25 measured visits (after 5 warm-up ones) of the chain with `handler`, in us a
+    transition; with `visit_async` on an event loop when `awaited`."""
     node = peo.Node("bench", domain="local", now_ms=T0, trust="any")
     node.add_handler("step", handler)
     runs: List[float] = []
     for r in range(30):
         start = time.perf_counter()
-        visit = node.visit(data)
+        visit = asyncio.run(node.visit_async(data)) if awaited else node.visit(data)
         elapsed = time.perf_counter() - start
         assert visit.object.data == {"i": N}
         if r >= 5:
@@ -61,6 +63,9 @@ def main() -> None:
     # The same with a handler that takes a TaskContext (one made per call).
     runs = per_transition(data, lambda value, ctx: {"i": value["i"] + 1})
     print(f"python, handler with a context: {statistics.median(runs):.2f} us per transition (min {min(runs):.2f})")
+    # The first handler again, from an event loop (asyncio.run's own cost included).
+    runs = per_transition(data, lambda value: {"i": value["i"] + 1}, awaited=True)
+    print(f"python, visit_async: {statistics.median(runs):.2f} us per transition (min {min(runs):.2f})")
     if RUST.exists():
         print(subprocess.run([str(RUST)], capture_output=True, text=True, check=True).stdout.strip())
     else:

@@ -561,8 +561,9 @@ struct PySession(Option<Session<Arc<Node>>>);
 #[pymethods]
 impl PySession {
     /// Runs cycles until a handler must be called, returned as `(capability, state,
-    /// input_json, idempotency_key, attempt, deadline_ms)` (answer it with `answer`), or
-    /// the visit is over: then its `Visit`, and the session is spent.
+    /// input, idempotency_key, attempt, deadline_ms)` with the input as a Python value
+    /// (answer it with `answer_output` or `answer`), or the visit is over: then its
+    /// `Visit`, and the session is spent.
     fn advance(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let session = self.0.as_mut().ok_or_else(|| to_py(&Error::invalid_argument("the visit is over")))?;
         take_pending();
@@ -571,7 +572,7 @@ impl PySession {
                 Next::Call(c) => Err((
                     c.capability.clone(),
                     c.state.clone(),
-                    c.input.to_string(),
+                    Arc::clone(&c.input),
                     c.idempotency_key.clone(),
                     c.attempt,
                     c.deadline_ms,
@@ -588,12 +589,31 @@ impl PySession {
                 self.0 = None;
                 Ok(Py::new(py, PyVisit(visit))?.into_any())
             }
-            Ok(Err(call)) => Ok(call.into_pyobject(py)?.into_any().unbind()),
+            Ok(Err((capability, state, input, key, attempt, deadline_ms))) => {
+                let input = convert::to_python(py, &input)?;
+                Ok((capability, state, input, key, attempt, deadline_ms).into_pyobject(py)?.into_any().unbind())
+            }
             Err(e) => {
                 self.0 = None;
                 Err(to_py(&e))
             }
         }
+    }
+    /// Records the pending call's output, a Python value as a handler returned it, and
+    /// the refinement it proposed (`TaskContext.refine`), converted as for the handlers
+    /// `visit` calls directly: a value that is not JSON is recorded as the attempt's
+    /// `peo.HandlerInvalidOutput` error.
+    #[pyo3(signature = (output, refinement=None))]
+    fn answer_output(&mut self, output: &Bound<'_, PyAny>, refinement: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let session = self.0.as_mut().ok_or_else(|| to_py(&Error::invalid_argument("the visit is over")))?;
+        let invalid = |cause: String| TaskOutcome::Error { error: HANDLER_INVALID_OUTPUT.into(), cause: Some(cause) };
+        let outcome = match (convert::from_python(output), refinement.map(convert::from_python)) {
+            (Err(why), _) => invalid(format!("the handler returned a value that is not JSON: {why}")),
+            (Ok(_), Some(Err(why))) => invalid(format!("the refinement is not JSON: {why}")),
+            (Ok(output), None) => TaskOutcome::Output(output),
+            (Ok(output), Some(Ok(refinement))) => TaskOutcome::Refined { output, refinement },
+        };
+        session.answer(outcome).or_raise()
     }
     /// Records the pending call's outcome: `("ok", output_json, refinement_json | None)`
     /// or `("error", error_name, cause)`, as the handler wrappers return it.

@@ -365,6 +365,53 @@ def test_keyboard_interrupt_in_a_handler_reaches_the_caller_and_loses_nothing():
     assert bytes(obj) == before
 
 
+def test_visit_async_records_what_visit_records():
+    """visit_async calls handlers on the loop with the input as a Python value and takes
+    the output back as one: every kind of outcome is recorded as visit records it."""
+    plan = {
+        "StartAt": "Call",
+        "States": {
+            "Call": {
+                "Type": "Task",
+                "Resource": "x.call",
+                "Next": "Done",
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Done"}],
+            },
+            "Done": {"Type": "Pass", "End": True},
+        },
+    }
+
+    def refines(v, ctx):
+        ctx.refine({"Objective": f"{ctx.state} {ctx.attempt}"})
+        return {"n": v["n"] + 1, "t": (1, 2.5)}
+
+    async def later(v, *rest):
+        await asyncio.sleep(0)
+        return [v, {1: None}]
+
+    def bad_refinement(v, ctx):
+        ctx.refine({"Objective": float("inf")})
+        return v
+
+    cases = [
+        refines,
+        later,
+        bad_refinement,
+        lambda v: (_ for _ in ()).throw(peo.TaskFailed("Stock.Out", "sku A1")),
+        lambda v: 1 / 0,
+        lambda v: {"x": object()},
+        None,
+    ]
+    for fn in cases:
+        node = peo.Node("n", domain="d", trust="any", now_ms=T0)
+        if fn is not None:
+            node.add_handler("x.call", fn)
+        obj = peo.Object.create(plan, input={"n": 1}, now_ms=T0)
+        sync, awaited = node.visit(obj), asyncio.run(node.visit_async(obj))
+        assert bytes(awaited.bytes) == bytes(sync.bytes), (fn, awaited.records[0].to_dict(), sync.records[0].to_dict())
+    assert sync.disposition.kind == "delegate" and sync.disposition.capability == "x.call"
+
+
 def test_async_handlers_with_visit_async():
     node = peo.Node("n", domain="d", trust="any")
     loop_seen = []

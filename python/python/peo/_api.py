@@ -418,17 +418,26 @@ def _direct(fn: Handler) -> Optional[_Direct]:
     return (fn, TaskContext if _wants_context(fn) else None, _settle, _failure)
 
 
-async def _call_async(fn: Optional[Handler], call: Tuple[Any, ...]) -> Outcome:
-    """A session's handler call on the caller's event loop: coroutines are awaited there."""
-    if fn is None:
-        return ("error", "peo.NoHandler", f"no handler for {call[0]}")
+async def _answer_async(session: Any, handler: Optional[Tuple[Handler, bool]], call: Tuple[Any, ...]) -> None:
+    """Answers a session's handler call on the caller's event loop: coroutines are
+    awaited there. `handler`: the function and whether it takes a context (decided once,
+    when it was added: `inspect.signature` costs more than the rest of a call). The input
+    arrives as a Python value and the output goes back as one, converted as for the
+    handlers `visit` calls directly."""
+    if handler is None:
+        session.answer("error", "peo.NoHandler", f"no handler for {call[0]}")
+        return
+    fn, with_context = handler
+    capability, state, value, key, attempt, deadline_ms = call
+    ctx = TaskContext(capability, state, key, attempt, deadline_ms) if with_context else None
     try:
-        ctx, result = _invoke(fn, _wants_context(fn), call)
+        result = fn(value, ctx) if with_context else fn(value)
         if inspect.isawaitable(result):
             result = await result
     except Exception as e:
-        return _failure(e)
-    return _outcome(result, ctx)
+        session.answer(*_failure(e))
+        return
+    session.answer_output(result, ctx.refinement[0] if ctx is not None and ctx.refinement else None)
 
 
 Advisor = Callable[[Object], Union[Proposal, Mapping[str, Any], None]]
@@ -520,7 +529,8 @@ class Node:
         if not isinstance(id, str) or not isinstance(domain, str):
             raise TypeError("a node's id and domain must be strings")
         self._native = _peo.Node(id, domain)
-        self._handlers: Dict[str, Handler] = {}
+        # capability -> (handler, whether it takes a context), for visit_async.
+        self._handlers: Dict[str, Tuple[Handler, bool]] = {}
         # The key also signs what this node creates (peo.aws_lambda's new objects).
         self._key = key
         if policy is not None:
@@ -590,7 +600,7 @@ class Node:
         if not callable(fn):
             raise TypeError(f"the handler of {capability!r} must be callable")
         self._native.add_handler(capability, _wrap_handler(fn), _direct(fn))
-        self._handlers[capability] = fn
+        self._handlers[capability] = (fn, _wants_context(fn))
 
     @property
     def advisor(self) -> Optional[Advisor]:
@@ -631,7 +641,7 @@ class Node:
     async def _drive(self, session: Any) -> Visit:
         step = session.advance()
         while isinstance(step, tuple):
-            session.answer(*await _call_async(self._handlers.get(step[0]), step))
+            await _answer_async(session, self._handlers.get(step[0]), step)
             step = session.advance()
         return Visit(step)
 
