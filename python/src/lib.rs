@@ -319,10 +319,7 @@ impl PyHandler {
                 Err(_) if result.hasattr("__await__").unwrap_or(false) => {
                     outcome(d.settle.call1(py, (result, context)))
                 }
-                Err(why) => Err(HandlerError {
-                    error: HANDLER_INVALID_OUTPUT.into(),
-                    cause: Some(format!("the handler returned a value that is not JSON: {why}")),
-                }),
+                Err(why) => Err(not_json("the handler returned a value", &why)),
             },
             Err(e) if e.is_instance_of::<PyException>(py) => outcome(d.failure.call1(py, (e.into_value(py),))),
             Err(e) => Err(Self::failed(py, e)),
@@ -355,11 +352,13 @@ impl PyHandler {
             return Ok(None);
         }
         let first = proposed.get_item(0).map_err(|e| Self::failed(py, e))?;
-        convert::from_python(&first).map(Some).map_err(|why| HandlerError {
-            error: HANDLER_INVALID_OUTPUT.into(),
-            cause: Some(format!("the refinement is not JSON: {why}")),
-        })
+        convert::from_python(&first).map(Some).map_err(|why| not_json("the refinement", &why))
     }
+}
+
+/// The attempt's error for a handler's output or refinement that is not JSON.
+fn not_json(what: &str, why: &str) -> HandlerError {
+    HandlerError { error: HANDLER_INVALID_OUTPUT.into(), cause: Some(format!("{what} is not JSON: {why}")) }
 }
 
 impl Handler for PyHandler {
@@ -606,10 +605,10 @@ impl PySession {
     #[pyo3(signature = (output, refinement=None))]
     fn answer_output(&mut self, output: &Bound<'_, PyAny>, refinement: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let session = self.0.as_mut().ok_or_else(|| to_py(&Error::invalid_argument("the visit is over")))?;
-        let invalid = |cause: String| TaskOutcome::Error { error: HANDLER_INVALID_OUTPUT.into(), cause: Some(cause) };
+        let error = |e: HandlerError| TaskOutcome::Error { error: e.error, cause: e.cause };
         let outcome = match (convert::from_python(output), refinement.map(convert::from_python)) {
-            (Err(why), _) => invalid(format!("the handler returned a value that is not JSON: {why}")),
-            (Ok(_), Some(Err(why))) => invalid(format!("the refinement is not JSON: {why}")),
+            (Err(why), _) => error(not_json("the handler returned a value", &why)),
+            (Ok(_), Some(Err(why))) => error(not_json("the refinement", &why)),
             (Ok(output), None) => TaskOutcome::Output(output),
             (Ok(output), Some(Ok(refinement))) => TaskOutcome::Refined { output, refinement },
         };

@@ -109,19 +109,23 @@ def test_two_nodes_with_python_handlers_and_cedar_policies():
     assert isinstance(e.value, RuntimeError) and e.value.kind == "terminated"
 
 
-def test_handler_failures_are_recorded_not_raised():
-    plan = {
-        "StartAt": "Call",
-        "States": {
-            "Call": {
-                "Type": "Task",
-                "Resource": "x.call",
-                "End": True,
-                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}],
-            },
-            "Caught": {"Type": "Pass", "End": True},
+# One Task whose every error is caught into $.error.
+CALL_OR_CATCH = {
+    "StartAt": "Call",
+    "States": {
+        "Call": {
+            "Type": "Task",
+            "Resource": "x.call",
+            "End": True,
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}],
         },
-    }
+        "Caught": {"Type": "Pass", "End": True},
+    },
+}
+
+
+def test_handler_failures_are_recorded_not_raised():
+    plan = CALL_OR_CATCH
     cases = [
         (lambda _: (_ for _ in ()).throw(peo.TaskFailed("Stock.Out", "sku A1")), "Stock.Out", "sku A1"),
         (lambda _: 1 / 0, "ZeroDivisionError", "division by zero"),
@@ -368,18 +372,7 @@ def test_keyboard_interrupt_in_a_handler_reaches_the_caller_and_loses_nothing():
 def test_visit_async_records_what_visit_records():
     """visit_async calls handlers on the loop with the input as a Python value and takes
     the output back as one: every kind of outcome is recorded as visit records it."""
-    plan = {
-        "StartAt": "Call",
-        "States": {
-            "Call": {
-                "Type": "Task",
-                "Resource": "x.call",
-                "Next": "Done",
-                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Done"}],
-            },
-            "Done": {"Type": "Pass", "End": True},
-        },
-    }
+    plan = CALL_OR_CATCH
 
     def refines(v, ctx):
         ctx.refine({"Objective": f"{ctx.state} {ctx.attempt}"})
