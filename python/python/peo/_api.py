@@ -364,6 +364,11 @@ def _failure(e: Exception) -> Outcome:
     return ("error", type(e).__name__, str(e) or repr(e))
 
 
+def _proposed(ctx: Optional[TaskContext]) -> Any:
+    """The refinement a handler proposed through its context, if any."""
+    return ctx.refinement[0] if ctx is not None and ctx.refinement else None
+
+
 def _outcome(result: Any, ctx: Optional[TaskContext]) -> Outcome:
     """A handler's result (and the refinement it proposed) as the engine takes it."""
     try:
@@ -371,9 +376,10 @@ def _outcome(result: Any, ctx: Optional[TaskContext]) -> Outcome:
     except (TypeError, ValueError) as e:
         return ("error", HANDLER_INVALID_OUTPUT, f"the handler returned a value that is not JSON: {e}")
     refinement = None
-    if ctx is not None and ctx.refinement:
+    proposed = _proposed(ctx)
+    if proposed is not None:
         try:
-            refinement = json.dumps(ctx.refinement[0], allow_nan=False)
+            refinement = json.dumps(proposed, allow_nan=False)
         except (TypeError, ValueError) as e:
             return ("error", HANDLER_INVALID_OUTPUT, f"the refinement is not JSON: {e}")
     return ("ok", output, refinement)
@@ -418,26 +424,38 @@ def _direct(fn: Handler) -> Optional[_Direct]:
     return (fn, TaskContext if _wants_context(fn) else None, _settle, _failure)
 
 
-async def _answer_async(session: Any, handler: Optional[Tuple[Handler, bool]], call: Tuple[Any, ...]) -> None:
-    """Answers a session's handler call on the caller's event loop: coroutines are
-    awaited there. `handler`: the function and whether it takes a context (decided once,
-    when it was added: `inspect.signature` costs more than the rest of a call). The input
-    arrives as a Python value and the output goes back as one, converted as for the
-    handlers `visit` calls directly."""
+def _answer(session: Any, handler: Optional[Tuple[Handler, bool]], call: Tuple[Any, ...]) -> Any:
+    """Answers a session's handler call, or returns what the handler returned when it
+    must be awaited first (then `_answer_awaited`). `handler`: the function and whether
+    it takes a context (decided once, when it was added: `inspect.signature` costs more
+    than the rest of a call). The input arrives as a Python value and the output goes
+    back as one, converted as for the handlers `visit` calls directly. A plain function
+    is answered here, without a coroutine."""
     if handler is None:
         session.answer("error", "peo.NoHandler", f"no handler for {call[0]}")
-        return
+        return None
     fn, with_context = handler
     capability, state, value, key, attempt, deadline_ms = call
     ctx = TaskContext(capability, state, key, attempt, deadline_ms) if with_context else None
     try:
         result = fn(value, ctx) if with_context else fn(value)
-        if inspect.isawaitable(result):
-            result = await result
+    except Exception as e:
+        session.answer(*_failure(e))
+        return None
+    if inspect.isawaitable(result):
+        return _answer_awaited(session, result, ctx)
+    session.answer_output(result, _proposed(ctx))
+    return None
+
+
+async def _answer_awaited(session: Any, result: Awaitable[Any], ctx: Optional[TaskContext]) -> None:
+    """`_answer` for a handler's awaitable result: awaited on the caller's event loop."""
+    try:
+        value = await result
     except Exception as e:
         session.answer(*_failure(e))
         return
-    session.answer_output(result, ctx.refinement[0] if ctx is not None and ctx.refinement else None)
+    session.answer_output(value, _proposed(ctx))
 
 
 Advisor = Callable[[Object], Union[Proposal, Mapping[str, Any], None]]
@@ -641,7 +659,9 @@ class Node:
     async def _drive(self, session: Any) -> Visit:
         step = session.advance()
         while isinstance(step, tuple):
-            await _answer_async(session, self._handlers.get(step[0]), step)
+            pending = _answer(session, self._handlers.get(step[0]), step)
+            if pending is not None:
+                await pending
             step = session.advance()
         return Visit(step)
 
