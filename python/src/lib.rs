@@ -315,7 +315,10 @@ impl PyHandler {
             // JSON first: a failed `hasattr` builds an AttributeError, which cost half
             // of the crossing when it came first. No JSON value is awaitable.
             Ok(result) => match convert::from_python(&result) {
-                Ok(output) => Ok((output, context.as_ref().map(Self::refinement).transpose()?.flatten())),
+                Ok(output) => {
+                    let proposed = context.as_ref().map(Self::proposed).transpose()?.flatten();
+                    with_refinement(output, proposed.as_ref())
+                }
                 Err(_) if result.hasattr("__await__").unwrap_or(false) => {
                     outcome(d.settle.call1(py, (result, context)))
                 }
@@ -345,15 +348,24 @@ impl PyHandler {
 
     /// The refinement a handler proposed with `ctx.refine(...)`, if any (as `_outcome`
     /// reads it for the wrapped handlers).
-    fn refinement(ctx: &Bound<'_, PyAny>) -> Result<Option<Value>, HandlerError> {
+    fn proposed<'py>(ctx: &Bound<'py, PyAny>) -> Result<Option<Bound<'py, PyAny>>, HandlerError> {
         let py = ctx.py();
         let proposed = ctx.getattr(pyo3::intern!(py, "refinement")).map_err(|e| Self::failed(py, e))?;
         if proposed.is_empty().map_err(|e| Self::failed(py, e))? {
             return Ok(None);
         }
-        let first = proposed.get_item(0).map_err(|e| Self::failed(py, e))?;
-        convert::from_python(&first).map(Some).map_err(|why| not_json("the refinement", &why))
+        proposed.get_item(0).map(Some).map_err(|e| Self::failed(py, e))
     }
+}
+
+/// A handler's JSON output with the refinement it proposed, converted.
+fn with_refinement(
+    output: Value,
+    refinement: Option<&Bound<'_, PyAny>>,
+) -> Result<(Value, Option<Value>), HandlerError> {
+    let refinement =
+        refinement.map(convert::from_python).transpose().map_err(|why| not_json("the refinement", &why))?;
+    Ok((output, refinement))
 }
 
 /// The attempt's error for a handler's output or refinement that is not JSON.
@@ -605,12 +617,13 @@ impl PySession {
     #[pyo3(signature = (output, refinement=None))]
     fn answer_output(&mut self, output: &Bound<'_, PyAny>, refinement: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let session = self.0.as_mut().ok_or_else(|| to_py(&Error::invalid_argument("the visit is over")))?;
-        let error = |e: HandlerError| TaskOutcome::Error { error: e.error, cause: e.cause };
-        let outcome = match (convert::from_python(output), refinement.map(convert::from_python)) {
-            (Err(why), _) => error(not_json("the handler returned a value", &why)),
-            (Ok(_), Some(Err(why))) => error(not_json("the refinement", &why)),
-            (Ok(output), None) => TaskOutcome::Output(output),
-            (Ok(output), Some(Ok(refinement))) => TaskOutcome::Refined { output, refinement },
+        let answered = convert::from_python(output)
+            .map_err(|why| not_json("the handler returned a value", &why))
+            .and_then(|output| with_refinement(output, refinement));
+        let outcome = match answered {
+            Ok((output, None)) => TaskOutcome::Output(output),
+            Ok((output, Some(refinement))) => TaskOutcome::Refined { output, refinement },
+            Err(e) => TaskOutcome::Error { error: e.error, cause: e.cause },
         };
         session.answer(outcome).or_raise()
     }

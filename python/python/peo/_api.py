@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import inspect
 import json
 import os
 import threading
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import (
     Any,
-    Awaitable,
     Callable,
     Dict,
     Iterable,
@@ -21,12 +17,20 @@ from typing import (
     Optional,
     Sequence,
     Tuple,
-    TypeVar,
     Union,
     cast,
 )
 
 from . import _peo
+from ._calls import (
+    F,
+    Handler,
+    TaskContext,
+    _answer,
+    _direct,
+    _wants_context,
+    _wrap_handler,
+)
 from ._forms import (
     CheckpointInfo,
     Disposition,
@@ -39,7 +43,7 @@ from ._forms import (
     _records,
     _report,
 )
-from .errors import InvalidArgumentError, TaskFailed, UnsupportedError
+from .errors import InvalidArgumentError, UnsupportedError
 
 __all__ = [
     "SigningKey",
@@ -291,173 +295,6 @@ class Visit:
         return f"Visit(disposition={self.disposition.kind!r}, appended={self.appended}, object={self.object!r})"
 
 
-@dataclass(frozen=True)
-class TaskContext:
-    """What a handler may want besides its input."""
-
-    capability: str
-    state: str
-    idempotency_key: str
-    attempt: int
-    deadline_ms: Optional[int] = None
-    #: Set by the handler to propose a refinement of the intent (``{"Objective"?,
-    #: "Class"?, "Constraints"?, "States"?, "Goto"?}``), applied if policy permits.
-    refinement: List[Dict[str, Any]] = field(default_factory=list, compare=False)
-
-    def refine(self, refinement: Mapping[str, Any]) -> None:
-        """Proposes a refinement of the object's intent along with this output."""
-        self.refinement.clear()
-        self.refinement.append(dict(refinement))
-
-
-Handler = Callable[..., Any]
-F = TypeVar("F", bound=Handler)
-
-# A private loop per thread for async handlers of synchronous visits.
-_private_loop = threading.local()
-
-
-def _run_coroutine(coro: Awaitable[Any]) -> Any:
-    """Runs an async handler of a synchronous visit (``visit_async`` awaits them instead)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        private = getattr(_private_loop, "loop", None)
-        if private is None or private.is_closed():
-            private = asyncio.new_event_loop()
-            _private_loop.loop = private
-        return private.run_until_complete(coro)
-    # A synchronous visit called from inside a running loop: run the coroutine on a
-    # helper thread with its own loop rather than block-and-deadlock this one.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, cast(Any, coro)).result()
-
-
-def _wants_context(fn: Callable[..., Any]) -> bool:
-    try:
-        params = [
-            p
-            for p in inspect.signature(fn).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
-        ]
-    except (TypeError, ValueError):
-        return False
-    return len(params) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
-
-
-Outcome = Tuple[str, Optional[str], Optional[str]]
-
-
-def _invoke(fn: Handler, with_context: bool, call: Tuple[Any, ...]) -> Tuple[Optional[TaskContext], Any]:
-    """Calls a handler with a call's input (and a context when it takes one); the result
-    may still be awaitable."""
-    capability, state, input_json, key, attempt, deadline_ms = call
-    ctx = TaskContext(capability, state, key, attempt, deadline_ms) if with_context else None
-    value = json.loads(input_json)
-    return ctx, (fn(value, ctx) if with_context else fn(value))
-
-
-def _failure(e: Exception) -> Outcome:
-    """A handler's own exception as a recorded task error."""
-    if isinstance(e, TaskFailed):
-        return ("error", e.error or "TaskFailed", e.cause)
-    return ("error", type(e).__name__, str(e) or repr(e))
-
-
-def _proposed(ctx: Optional[TaskContext]) -> Any:
-    """The refinement a handler proposed through its context, if any."""
-    return ctx.refinement[0] if ctx is not None and ctx.refinement else None
-
-
-def _outcome(result: Any, ctx: Optional[TaskContext]) -> Outcome:
-    """A handler's result (and the refinement it proposed) as the engine takes it."""
-    try:
-        output = json.dumps(result, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as e:
-        return ("error", HANDLER_INVALID_OUTPUT, f"the handler returned a value that is not JSON: {e}")
-    refinement = None
-    proposed = _proposed(ctx)
-    if proposed is not None:
-        try:
-            refinement = json.dumps(proposed, allow_nan=False)
-        except (TypeError, ValueError) as e:
-            return ("error", HANDLER_INVALID_OUTPUT, f"the refinement is not JSON: {e}")
-    return ("ok", output, refinement)
-
-
-def _wrap_handler(fn: Handler) -> Callable[..., Outcome]:
-    """The uniform callable the engine calls: never raises for an ordinary exception."""
-    with_context = _wants_context(fn)
-
-    def call(*args: Any) -> Outcome:
-        try:
-            ctx, result = _invoke(fn, with_context, args)
-            if inspect.isawaitable(result):
-                result = _run_coroutine(result)
-        except Exception as e:
-            return _failure(e)
-        return _outcome(result, ctx)
-
-    return call
-
-
-def _settle(result: Any, ctx: Optional[TaskContext]) -> Outcome:
-    """A directly called handler's result that is awaitable: awaited, then as usual."""
-    try:
-        result = _run_coroutine(result)
-    except Exception as e:
-        return _failure(e)
-    return _outcome(result, ctx)
-
-
-_Settle = Callable[[Any, Optional[TaskContext]], Outcome]
-_Direct = Tuple[Handler, Optional[type], _Settle, Callable[[Exception], Outcome]]
-
-
-def _direct(fn: Handler) -> Optional[_Direct]:
-    """What the engine needs to call a synchronous handler itself, its input and output
-    converted without JSON text: the function, the ``TaskContext`` class when it takes a
-    context (the engine makes one per call), and the helpers for an awaitable result and
-    an exception. None for an ``async def``, which goes through `_wrap_handler`."""
-    if inspect.iscoroutinefunction(fn):
-        return None
-    return (fn, TaskContext if _wants_context(fn) else None, _settle, _failure)
-
-
-def _answer(session: Any, handler: Optional[Tuple[Handler, bool]], call: Tuple[Any, ...]) -> Any:
-    """Answers a session's handler call, or returns what the handler returned when it
-    must be awaited first (then `_answer_awaited`). `handler`: the function and whether
-    it takes a context (decided once, when it was added: `inspect.signature` costs more
-    than the rest of a call). The input arrives as a Python value and the output goes
-    back as one, converted as for the handlers `visit` calls directly. A plain function
-    is answered here, without a coroutine."""
-    if handler is None:
-        session.answer("error", "peo.NoHandler", f"no handler for {call[0]}")
-        return None
-    fn, with_context = handler
-    capability, state, value, key, attempt, deadline_ms = call
-    ctx = TaskContext(capability, state, key, attempt, deadline_ms) if with_context else None
-    try:
-        result = fn(value, ctx) if with_context else fn(value)
-    except Exception as e:
-        session.answer(*_failure(e))
-        return None
-    if inspect.isawaitable(result):
-        return _answer_awaited(session, result, ctx)
-    session.answer_output(result, _proposed(ctx))
-    return None
-
-
-async def _answer_awaited(session: Any, result: Awaitable[Any], ctx: Optional[TaskContext]) -> None:
-    """`_answer` for a handler's awaitable result: awaited on the caller's event loop."""
-    try:
-        value = await result
-    except Exception as e:
-        session.answer(*_failure(e))
-        return
-    session.answer_output(value, _proposed(ctx))
-
-
 Advisor = Callable[[Object], Union[Proposal, Mapping[str, Any], None]]
 
 
@@ -617,8 +454,9 @@ class Node:
     def add_handler(self, capability: str, fn: Handler) -> None:
         if not callable(fn):
             raise TypeError(f"the handler of {capability!r} must be callable")
-        self._native.add_handler(capability, _wrap_handler(fn), _direct(fn))
-        self._handlers[capability] = (fn, _wants_context(fn))
+        with_context = _wants_context(fn)
+        self._native.add_handler(capability, _wrap_handler(fn, with_context), _direct(fn, with_context))
+        self._handlers[capability] = (fn, with_context)
 
     @property
     def advisor(self) -> Optional[Advisor]:
