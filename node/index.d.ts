@@ -213,12 +213,6 @@ export declare function visitBytes(id: number): Buffer
 export declare function visitChildren(id: number): Array<Buffer>
 
 /**
- * Ends finished visit `id`: drops it from the registry and gives its object, the one the
- * visit holds (decoding its bytes again was a fifth of a 1,000-Task visit from Node).
- */
-export declare function visitEnd(id: number): NativeObject
-
-/**
  * Runs visit `id` until a handler call is needed (returns its text, see `call_text`) or
  * the visit is over (returns `"\u{1}<appended>\0<children>\0<disposition JSON>"`: then
  * take the bytes with `visitBytes`, the children with `visitChildren`, and release it

@@ -852,7 +852,6 @@ module.exports.visitAnswer = nativeBinding.visitAnswer
 module.exports.visitArchive = nativeBinding.visitArchive
 module.exports.visitBytes = nativeBinding.visitBytes
 module.exports.visitChildren = nativeBinding.visitChildren
-module.exports.visitEnd = nativeBinding.visitEnd
 module.exports.visitNext = nativeBinding.visitNext
 module.exports.visitOk = nativeBinding.visitOk
 module.exports.visitsInProgress = nativeBinding.visitsInProgress

@@ -317,10 +317,10 @@ class PeoObject {
 // ---------------------------------------------------------------------------------------
 // Nodes and visits
 
-/** The result of a visit; its records are decoded when first used. */
+/** The result of a visit; the object and the records are decoded when first used. */
 class Visit {
   constructor(done) {
-    // { bytes, dispositionJson, appended, children, archive, object (native) }
+    // { bytes, dispositionJson, appended, children }
     this._done = done
     this._cache = {}
   }
@@ -330,7 +330,7 @@ class Visit {
   }
   /** The object after the visit. */
   get object() {
-    return this._once('object', () => new PeoObject(this._done.object))
+    return this._once('object', () => PeoObject.fromBytes(this._done.bytes))
   }
   /** The object's bytes after the visit: what to pass on, park or store. */
   get bytes() {
@@ -491,8 +491,8 @@ async function steps(node, id) {
       appended,
       children: childCount > 0 ? native.visitChildren(id) : [],
       archive: native.visitArchive(id),
-      object: native.visitEnd(id),
     }
+    native.visitAbandon(id)
     return new Visit(done)
   } catch (e) {
     native.visitAbandon(id)

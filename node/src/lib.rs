@@ -507,19 +507,6 @@ pub fn visits_in_progress() -> u32 {
     VISITS.with_borrow(|v| (v.sessions.len() + v.done.len()) as u32)
 }
 
-/// Ends finished visit `id`: drops it from the registry and gives its object, the one the
-/// visit holds (decoding its bytes again was a fifth of a 1,000-Task visit from Node).
-#[napi(catch_unwind)]
-pub fn visit_end(id: u32) -> Result<NativeObject, Code> {
-    VISITS
-        .with_borrow_mut(|v| {
-            v.sessions.remove(&id);
-            v.done.remove(&id)
-        })
-        .map(|visit| NativeObject { object: visit.object })
-        .ok_or_else(|| js_error(&PeoErr::invalid_argument(format!("visit {id} is not finished"))))
-}
-
 /// Drops visit `id` (a host that gives up on it, or is done with it).
 #[napi]
 pub fn visit_abandon(id: u32) {
