@@ -322,7 +322,7 @@ impl PyHandler {
                 Err(_) if result.hasattr("__await__").unwrap_or(false) => {
                     outcome(d.settle.call1(py, (result, context)))
                 }
-                Err(why) => Err(not_json("the handler returned a value", &why)),
+                Err(why) => Err(output_not_json(&why)),
             },
             Err(e) if e.is_instance_of::<PyException>(py) => outcome(d.failure.call1(py, (e.into_value(py),))),
             Err(e) => Err(Self::failed(py, e)),
@@ -363,14 +363,22 @@ fn with_refinement(
     output: Value,
     refinement: Option<&Bound<'_, PyAny>>,
 ) -> Result<(Value, Option<Value>), HandlerError> {
-    let refinement =
-        refinement.map(convert::from_python).transpose().map_err(|why| not_json("the refinement", &why))?;
+    let refinement = refinement
+        .map(convert::from_python)
+        .transpose()
+        .map_err(|why| invalid_output(format!("the refinement is not JSON: {why}")))?;
     Ok((output, refinement))
 }
 
-/// The attempt's error for a handler's output or refinement that is not JSON.
-fn not_json(what: &str, why: &str) -> HandlerError {
-    HandlerError { error: HANDLER_INVALID_OUTPUT.into(), cause: Some(format!("{what} is not JSON: {why}")) }
+/// The attempt's error for a handler's output that is not JSON, worded as the JSON
+/// wrapper (`peo._calls._outcome`) and Node word it.
+fn output_not_json(why: &str) -> HandlerError {
+    invalid_output(format!("the handler returned a value that is not JSON: {why}"))
+}
+
+/// The attempt's `peo.HandlerInvalidOutput` error, with its cause.
+fn invalid_output(cause: String) -> HandlerError {
+    HandlerError { error: HANDLER_INVALID_OUTPUT.into(), cause: Some(cause) }
 }
 
 impl Handler for PyHandler {
@@ -618,7 +626,7 @@ impl PySession {
     fn answer_output(&mut self, output: &Bound<'_, PyAny>, refinement: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let session = self.0.as_mut().ok_or_else(|| to_py(&Error::invalid_argument("the visit is over")))?;
         let answered = convert::from_python(output)
-            .map_err(|why| not_json("the handler returned a value", &why))
+            .map_err(|why| output_not_json(&why))
             .and_then(|output| with_refinement(output, refinement));
         let outcome = match answered {
             Ok((output, None)) => TaskOutcome::Output(output),

@@ -8,6 +8,7 @@ import random
 import sys
 import threading
 import time
+from typing import Any
 
 import peo
 import pytest
@@ -126,11 +127,19 @@ CALL_OR_CATCH = {
 
 def test_handler_failures_are_recorded_not_raised():
     plan = CALL_OR_CATCH
+    not_json = "the handler returned a value that is not JSON"
+
+    async def async_not_json(_: Any) -> Any:
+        return {"not json": object()}
+
+    # `def` handlers are called directly, `async def` ones through the JSON wrapper: both
+    # word a value that is not JSON alike (and as Node does).
     cases = [
         (lambda _: (_ for _ in ()).throw(peo.TaskFailed("Stock.Out", "sku A1")), "Stock.Out", "sku A1"),
         (lambda _: 1 / 0, "ZeroDivisionError", "division by zero"),
-        (lambda _: {"not json": object()}, peo.HANDLER_INVALID_OUTPUT, "not JSON"),
-        (lambda _: float("nan"), peo.HANDLER_INVALID_OUTPUT, "not JSON"),
+        (lambda _: {"not json": object()}, peo.HANDLER_INVALID_OUTPUT, not_json),
+        (lambda _: float("nan"), peo.HANDLER_INVALID_OUTPUT, not_json),
+        (async_not_json, peo.HANDLER_INVALID_OUTPUT, not_json),
     ]
     for fn, error, cause in cases:
         node = peo.Node("n", domain="d", trust="any")
