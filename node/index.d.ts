@@ -220,12 +220,6 @@ export declare function visitChildren(id: number): Array<Buffer>
  */
 export declare function visitNext(id: number): string
 
-/**
- * Records the pending call's output (JSON text), then does what `visitNext` does: the
- * common case of `visitAnswer`, with one argument to convert instead of three.
- */
-export declare function visitOk(id: number, output: string): string
-
 /** How many visits this JS thread has started and not yet dropped (for the tests). */
 export declare function visitsInProgress(): number
 

@@ -853,6 +853,5 @@ module.exports.visitArchive = nativeBinding.visitArchive
 module.exports.visitBytes = nativeBinding.visitBytes
 module.exports.visitChildren = nativeBinding.visitChildren
 module.exports.visitNext = nativeBinding.visitNext
-module.exports.visitOk = nativeBinding.visitOk
 module.exports.visitsInProgress = nativeBinding.visitsInProgress
 module.exports.wireFormatVersion = nativeBinding.wireFormatVersion

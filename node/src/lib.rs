@@ -465,11 +465,133 @@ pub fn visit_next(id: u32) -> Result<String, Code> {
     step(id, None)
 }
 
-/// Records the pending call's output (JSON text), then does what `visitNext` does: the
-/// common case of `visitAnswer`, with one argument to convert instead of three.
-#[napi(catch_unwind)]
-pub fn visit_ok(id: u32, output: String) -> Result<String, Code> {
-    step(id, Some(outcome_from_text("ok", Some(output), None)))
+/// `visitOk(id, outputJson)`: records the pending call's output (JSON text), then does
+/// what `visitNext` does. The common case of `visitAnswer`, called once a transition, so
+/// it is registered as a plain N-API function (`raw::visit_ok`): napi-rs's per-call
+/// argument bookkeeping cost more than the rest of the crossing.
+#[napi(module_exports)]
+pub fn register_raw(exports: napi::bindgen_prelude::Object<'_>, env: Env) -> napi::Result<()> {
+    raw::register(&env, &exports)
+}
+
+mod raw {
+    use super::*;
+    use napi::sys;
+    use std::ptr;
+
+    pub(super) fn register(env: &Env, exports: &napi::bindgen_prelude::Object<'_>) -> napi::Result<()> {
+        let mut f = ptr::null_mut();
+        // SAFETY: called on the JS thread at module load with a live env and exports.
+        unsafe {
+            napi::check_status!(sys::napi_create_function(
+                env.raw(),
+                c"visitOk".as_ptr(),
+                7,
+                Some(visit_ok),
+                ptr::null_mut(),
+                &mut f,
+            ))?;
+            napi::check_status!(sys::napi_set_named_property(env.raw(), exports.raw(), c"visitOk".as_ptr(), f))
+        }
+    }
+
+    thread_local! {
+        /// The output text read from JS, reused from call to call.
+        static TEXT: RefCell<Vec<u8>> = RefCell::new(vec![0; 256]);
+    }
+
+    /// Reads string `value` as UTF-8 into `buf` (grown as needed): its length.
+    unsafe fn read_string(env: sys::napi_env, value: sys::napi_value, buf: &mut Vec<u8>) -> Result<usize, Code> {
+        let bad = || napi::Error::new(Code("PEO_INVALID_ARGUMENT"), "the output must be a string of JSON".to_string());
+        let mut len = 0;
+        // SAFETY: `buf` has `buf.len()` writable bytes; N-API writes at most that many,
+        // its last a NUL.
+        if unsafe { sys::napi_get_value_string_utf8(env, value, buf.as_mut_ptr().cast(), buf.len(), &mut len) }
+            != sys::Status::napi_ok
+        {
+            return Err(bad());
+        }
+        // N-API writes whole characters only: a string cut short stops within the last
+        // four bytes (a character's longest UTF-8) before the terminating NUL.
+        if len + 4 < buf.len() {
+            return Ok(len);
+        }
+        // SAFETY: a null buffer asks for the length only.
+        if unsafe { sys::napi_get_value_string_utf8(env, value, ptr::null_mut(), 0, &mut len) } != sys::Status::napi_ok
+        {
+            return Err(bad());
+        }
+        buf.resize(len + 1, 0);
+        // SAFETY: as above, now with room for the whole string.
+        if unsafe { sys::napi_get_value_string_utf8(env, value, buf.as_mut_ptr().cast(), buf.len(), &mut len) }
+            != sys::Status::napi_ok
+        {
+            return Err(bad());
+        }
+        Ok(len)
+    }
+
+    unsafe fn call(env: sys::napi_env, info: sys::napi_callback_info) -> Result<sys::napi_value, Code> {
+        let mut argv = [ptr::null_mut(); 2];
+        let mut argc = 2;
+        let bad = |what: &str| napi::Error::new(Code("PEO_INVALID_ARGUMENT"), what.to_string());
+        // SAFETY: `argv` has room for `argc` values.
+        if unsafe { sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), ptr::null_mut()) }
+            != sys::Status::napi_ok
+            || argc < 2
+        {
+            return Err(bad("visitOk takes a visit id and the output JSON"));
+        }
+        let mut id = 0;
+        // SAFETY: `argv[0]` is a live value of this call.
+        if unsafe { sys::napi_get_value_uint32(env, argv[0], &mut id) } != sys::Status::napi_ok {
+            return Err(bad("the visit id must be a number"));
+        }
+        let outcome = TEXT.with_borrow_mut(|buf| {
+            // SAFETY: `argv[1]` is a live value of this call.
+            let len = unsafe { read_string(env, argv[1], buf) }?;
+            let outcome = match std::str::from_utf8(&buf[..len]) {
+                Ok(text) => peo_runtime::output_from_text(text),
+                Err(_) => outcome_from_text("ok", Some(String::from_utf8_lossy(&buf[..len]).into_owned()), None),
+            };
+            if buf.len() > 1 << 20 {
+                // One large output does not keep its buffer for the thread's life.
+                *buf = vec![0; 256];
+            }
+            Ok::<_, napi::Error<Code>>(outcome)
+        })?;
+        let text = step(id, Some(outcome))?;
+        let mut value = ptr::null_mut();
+        // SAFETY: `text` outlives the call, which copies it.
+        if unsafe { sys::napi_create_string_utf8(env, text.as_ptr().cast(), text.len() as isize, &mut value) }
+            != sys::Status::napi_ok
+        {
+            return Err(napi::Error::new(Code("PEO_INTERNAL"), "could not make the call's text a string".to_string()));
+        }
+        Ok(value)
+    }
+
+    /// The N-API callback: [`call`], its error thrown as the `#[napi]` functions throw
+    /// theirs, and a panic a `PEO_INTERNAL` error rather than an abort.
+    pub(super) unsafe extern "C" fn visit_ok(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+        // SAFETY: N-API calls this with a live env and callback info.
+        let result = std::panic::catch_unwind(|| unsafe { call(env, info) }).unwrap_or_else(|panic| {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(napi::Error::new(Code("PEO_INTERNAL"), format!("peo panicked: {why}")))
+        });
+        match result {
+            Ok(value) => value,
+            Err(e) => {
+                // SAFETY: as above.
+                unsafe { napi::JsError::from(e).throw_into(env) };
+                ptr::null_mut()
+            }
+        }
+    }
 }
 
 /// Records the pending call's outcome (`kind` `"ok"`: `a` the output JSON, `b` the

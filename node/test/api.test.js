@@ -90,6 +90,22 @@ test('the event loop runs while async handlers wait: timers fire, visits interle
   assert.ok(ticks >= 5, `${ticks}`)
 })
 
+test('outputs of any length and script arrive whole', async () => {
+  // The addon reads each output into a buffer it reuses: outputs around and past its
+  // size, with characters of one to four UTF-8 bytes cut anywhere, must arrive intact.
+  const plan = { StartAt: 'Echo', States: { Echo: { Type: 'Task', Resource: 'echo', End: true } } }
+  const pieces = ['a', 'é', '€', '😀']
+  for (let n = 200; n <= 300; n++) {
+    const text = Array.from({ length: n }, (_, i) => pieces[(i * 7 + n) % 4]).join('')
+    const node = new peo.Node({ id: 'n', domain: 'd', trust: 'any' }).handle('echo', () => ({ text }))
+    const visit = await node.visit(peo.Object.create(plan, { nowMs: T0 }))
+    assert.equal(visit.object.data.text, text)
+  }
+  const big = 'ß'.repeat(100_000)
+  const node = new peo.Node({ id: 'n', domain: 'd', trust: 'any' }).handle('echo', () => ({ big }))
+  assert.equal((await node.visit(peo.Object.create(plan, { nowMs: T0 }))).object.data.big, big)
+})
+
 test('handler failures are recorded, never crash the visit', async () => {
   const plan = {
     StartAt: 'Call',

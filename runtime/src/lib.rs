@@ -183,6 +183,7 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 pub fn outcome_from_text(kind: &str, a: Option<String>, b: Option<String>) -> TaskOutcome {
     let invalid = |cause: String| TaskOutcome::Error { error: HANDLER_INVALID_OUTPUT.into(), cause: Some(cause) };
     match (kind, a) {
+        ("ok", Some(output)) if b.is_none() => output_from_text(&output),
         ("ok", Some(output)) => match serde_json::from_str(&output) {
             Ok(output) => match b.map(|r| serde_json::from_str(&r)).transpose() {
                 Ok(None) => TaskOutcome::Output(output),
@@ -193,6 +194,18 @@ pub fn outcome_from_text(kind: &str, a: Option<String>, b: Option<String>) -> Ta
         },
         ("error", Some(error)) if !error.is_empty() => TaskOutcome::Error { error, cause: b },
         _ => invalid(format!("the handler's result was reported as `{kind}` without what goes with it")),
+    }
+}
+
+/// A handler's output as JSON text (`outcome_from_text("ok", Some(text), None)`
+/// without the copy): the output, or [`HANDLER_INVALID_OUTPUT`] when it is not JSON.
+pub fn output_from_text(text: &str) -> TaskOutcome {
+    match serde_json::from_str(text) {
+        Ok(output) => TaskOutcome::Output(output),
+        Err(e) => TaskOutcome::Error {
+            error: HANDLER_INVALID_OUTPUT.into(),
+            cause: Some(format!("the handler's output is not JSON: {e}")),
+        },
     }
 }
 
