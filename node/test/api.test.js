@@ -106,6 +106,24 @@ test('outputs of any length and script arrive whole', async () => {
   assert.equal((await node.visit(peo.Object.create(plan, { nowMs: T0 }))).object.data.big, big)
 })
 
+test('a handler replaced during a visit serves the next calls', async () => {
+  const plan = {
+    StartAt: 'One',
+    States: {
+      One: { Type: 'Task', Resource: 'step', Next: 'Two' },
+      Two: { Type: 'Task', Resource: 'step', Next: 'Three' },
+      Three: { Type: 'Task', Resource: 'step', End: true },
+    },
+  }
+  const node = new peo.Node({ id: 'n', domain: 'd', trust: 'any' })
+  node.handle('step', (v) => {
+    node.handle('step', (w) => ({ calls: [...w.calls, 'replacement'] }))
+    return { calls: [...v.calls, 'first'] }
+  })
+  const visit = await node.visit(peo.Object.create(plan, { input: { calls: [] }, nowMs: T0 }))
+  assert.deepEqual(visit.object.data.calls, ['first', 'replacement', 'replacement'])
+})
+
 test('handler failures are recorded, never crash the visit', async () => {
   const plan = {
     StartAt: 'Call',
