@@ -99,6 +99,7 @@ impl JetStream {
                 };
                 Stats::bump(&self.stats.received);
                 match self.classify(&node, msg).await {
+                    Ok(Some(d)) if self.options.hold_silently => return Ok(Some(d)),
                     Ok(Some(mut d)) => {
                         let (m, every) = (d.msg.clone(), self.options.ack_wait / 3);
                         d.progress = Some(tokio::spawn(async move {
@@ -192,10 +193,7 @@ impl JetStream {
             return Ok(Check::Current(Some(e.revision)));
         }
         if k > n && newest.hash_at(n - 1) == Some(object.head()) {
-            // Records n.. of the newest are one visit: it is this version's successor.
-            let visits: Vec<u32> =
-                newest.records_from(n).iter().filter_map(|r| r.decode().ok().map(|r| r.visit)).collect();
-            if visits.len() as u32 == k - n && visits.iter().all(|v| *v == visits[0]) {
+            if one_visit_after(&newest, n) {
                 return Ok(Check::Successor(e.value));
             }
             return Ok(Check::Stale(format!("already extended to record {k}")));
@@ -204,6 +202,25 @@ impl JetStream {
             return Ok(Check::Current(Some(e.revision)));
         }
         Ok(Check::Stale(format!("conflicts with the committed version (record {k}, head {})", newest.head())))
+    }
+
+    /// After losing the commit of `d`'s result to another node: sends on the version that
+    /// won (`newest`, from the bucket) when it is the delivered version's direct
+    /// successor. Its committer may have failed before publishing it, and `d`, which
+    /// would have been presented again for it, is about to be acknowledged. The message
+    /// id makes this harmless when the winner did publish it.
+    pub(crate) async fn send_on_winner(&self, d: &Delivery, newest: &kv::Entry) -> Result<()> {
+        let object = Object::from_bytes(&newest.value, &self.options.limits)?;
+        let n = d.count as u32;
+        if object.written() > n && object.hash_at(n - 1) == Some(d.head) && one_visit_after(&object, n) {
+            let (to, dup) = self.forward(&object, newest.value.clone()).await?;
+            if !dup {
+                Stats::bump(&self.stats.reconciled);
+                let m = object.written();
+                self.say(|| format!("reconciled: {} record {m} (committed, never published) sent to {to}", d.id));
+            }
+        }
+        Ok(())
     }
 
     /// Publishes a committed version to where it goes next (idempotent: the message id
@@ -487,4 +504,11 @@ impl JetStream {
             Ok(Some(base(msg, id, revision, head, Work::Visit { object: payload, event: None })))
         }
     }
+}
+
+/// Whether records `n..` of `newest` are one visit (`newest` is then the direct successor
+/// of its first `n` records).
+fn one_visit_after(newest: &Object, n: u32) -> bool {
+    let visits: Vec<u32> = newest.records_from(n).iter().filter_map(|r| r.decode().ok().map(|r| r.visit)).collect();
+    visits.len() as u32 == newest.written() - n && visits.iter().all(|v| *v == visits[0])
 }

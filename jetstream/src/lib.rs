@@ -108,6 +108,11 @@ pub struct Options {
     /// version (before publishing it or acknowledging its delivery).
     #[doc(hidden)]
     pub die_after_commit: bool,
+    /// Fault injection for tests: hold deliveries without progress acknowledgements, as a
+    /// node cut off from its server does (JetStream presents them to another node after
+    /// `ack_wait` while this one still works on them).
+    #[doc(hidden)]
+    pub hold_silently: bool,
 }
 
 impl Options {
@@ -163,6 +168,7 @@ impl Default for Options {
             replicas: 1,
             security: None,
             die_after_commit: false,
+            hold_silently: false,
         }
     }
 }

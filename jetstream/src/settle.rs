@@ -98,6 +98,9 @@ impl JetStream {
                     Settled::Retry
                 }
                 Work::Visit { .. } => {
+                    if let Some(newest) = &now {
+                        self.send_on_winner(&d, newest).await?;
+                    }
                     Stats::bump(&self.stats.duplicates);
                     self.say(|| {
                         format!("duplicate: {} was extended by another node first; this result is dropped", d.id)

@@ -1,6 +1,6 @@
 //! Nodes on a real NATS JetStream (`nats-server -js`, started on loopback per test):
-//! delegation between nodes, dormancy by time and by event, fan-out and join, duplicates
-//! and a node that dies after committing.
+//! delegation between nodes, dormancy by time and by event, fan-out and join, duplicates,
+//! a node that dies after committing, and one that loses its commit to such a node.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -168,16 +168,22 @@ fn a_stale_copy_is_recognised_as_a_duplicate_and_runs_nothing() {
     assert!(log.contains(&format!("duplicate: {id}")), "{log}");
 }
 
-#[test]
-fn a_node_that_dies_after_committing_is_reconciled_by_another() {
+/// A server, a call counter, a plan of two Tasks (`a.step`, then `b.step`), a client,
+/// and options that redeliver after one second (the first node to listen creates the
+/// consumers with them).
+fn two_steps() -> (LocalServer, Arc<AtomicU64>, Value, JetStream, Options) {
     let server = LocalServer::start().unwrap();
-    let calls = Arc::new(AtomicU64::new(0));
     let plan = json!({"StartAt": "A", "States": {
         "A": {"Type": "Task", "Resource": "a.step", "Next": "B"},
         "B": {"Type": "Task", "Resource": "b.step", "End": true}}});
     let c = client(server.url());
-    // The first node to listen creates the consumers: redeliver after one second.
     let fast = Options { ack_wait: Duration::from_secs(1), ..Default::default() };
+    (server, Arc::new(AtomicU64::new(0)), plan, c, fast)
+}
+
+#[test]
+fn a_node_that_dies_after_committing_is_reconciled_by_another() {
+    let (server, calls, plan, c, fast) = two_steps();
     let dying = start(
         server.url(),
         Node::new("dying", "eu").with_trust(Trust::any()).handler("a.step", counting(&calls)),
@@ -217,6 +223,52 @@ fn a_node_that_dies_after_committing_is_reconciled_by_another() {
         dying.log.lock().unwrap()
     );
     drop(b);
+}
+
+#[test]
+fn a_node_that_loses_the_commit_to_one_that_died_sends_the_winner_on() {
+    // The cluster test's lost object: node A holds a delivery without telling JetStream
+    // (cut off from its server), so the same message goes to node B after `ack_wait`. B
+    // commits its result and dies before publishing it. A then loses the compare-and-set
+    // to B and acknowledges the message, the only one that carried the object: A must
+    // send B's version on.
+    let (server, calls, plan, c, fast) = two_steps();
+    let a = JetStream::connect(server.url(), Options { hold_silently: true, ..fast.clone() }).unwrap();
+    a.listen("a", &["a.step"]).unwrap();
+    let b = JetStream::connect(server.url(), Options { die_after_commit: true, ..fast.clone() }).unwrap();
+    b.listen("b", &["a.step"]).unwrap();
+    let node = |id: &str| Node::new(id, "eu").with_trust(Trust::any()).handler("a.step", counting(&calls));
+    let (node_a, node_b) = (node("a"), node("b"));
+    let id = c.submit(&create(&plan, json!({"n": 0}))).unwrap();
+
+    let held = a.next(Duration::from_secs(10)).unwrap().expect("A takes the object");
+    let taken = b.next(Duration::from_secs(10)).unwrap().expect("B is given the same message after ack_wait");
+    let bytes = |d: &peo_jetstream::Delivery| match &d.work {
+        peo_jetstream::Work::Visit { object, .. } => object.clone(),
+        other => panic!("not a visit: {other:?}"),
+    };
+    assert_eq!(bytes(&held), bytes(&taken), "the same version");
+    let by_b = node_b.visit(&bytes(&taken), None).unwrap();
+    let died = b.settle_visit(taken, &by_b).unwrap_err();
+    assert!(died.message().contains("fault injection"), "{died}");
+    drop(b);
+    let committed = Object::from_bytes(&c.get(&id).unwrap().unwrap(), &Default::default()).unwrap();
+    assert_eq!(committed.state(), "B", "B's successor is committed, never published");
+
+    let by_a = node_a.visit(&bytes(&held), None).unwrap();
+    assert!(matches!(a.settle_visit(held, &by_a).unwrap(), peo_jetstream::Settled::Duplicate));
+    assert_eq!(a.stats().to_json()["reconciled"], 1, "A sent B's version on");
+
+    let finisher =
+        start(server.url(), Node::new("c", "eu").with_trust(Trust::any()).handler("b.step", counting(&calls)), fast);
+    let done = c.wait_done(std::slice::from_ref(&id), Duration::from_secs(20)).unwrap();
+    let o =
+        Object::from_bytes(done.get(&id).expect("the object finishes: nothing is lost"), &Default::default()).unwrap();
+    assert_eq!(o.status(), Status::Succeeded);
+    let nodes = nodes_of(&o);
+    assert!(nodes.contains(&"b".to_owned()) && !nodes.contains(&"a".to_owned()), "B's result is kept: {nodes:?}");
+    assert_eq!(calls.load(Ordering::Relaxed), 3, "A at both nodes, B once");
+    drop(finisher);
 }
 
 #[test]
