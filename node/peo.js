@@ -320,7 +320,7 @@ class PeoObject {
 /** The result of a visit; the object and the records are decoded when first used. */
 class Visit {
   constructor(done) {
-    // { bytes, dispositionJson, appended, children }
+    // { bytes, dispositionJson, appended, children, archive }
     this._done = done
     this._cache = {}
   }

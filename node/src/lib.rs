@@ -502,7 +502,7 @@ mod raw {
 
     /// Reads string `value` as UTF-8 into `buf` (grown as needed): its length.
     unsafe fn read_string(env: sys::napi_env, value: sys::napi_value, buf: &mut Vec<u8>) -> Result<usize, Code> {
-        let bad = || napi::Error::new(Code("PEO_INVALID_ARGUMENT"), "the output must be a string of JSON".to_string());
+        let bad = || js_error(&PeoErr::invalid_argument("the output must be a string of JSON"));
         let mut len = 0;
         // SAFETY: `buf` has `buf.len()` writable bytes; N-API writes at most that many,
         // its last a NUL.
@@ -534,7 +534,7 @@ mod raw {
     unsafe fn call(env: sys::napi_env, info: sys::napi_callback_info) -> Result<sys::napi_value, Code> {
         let mut argv = [ptr::null_mut(); 2];
         let mut argc = 2;
-        let bad = |what: &str| napi::Error::new(Code("PEO_INVALID_ARGUMENT"), what.to_string());
+        let bad = |what: &str| js_error(&PeoErr::invalid_argument(what));
         // SAFETY: `argv` has room for `argc` values.
         if unsafe { sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), ptr::null_mut()) }
             != sys::Status::napi_ok
@@ -550,10 +550,8 @@ mod raw {
         let outcome = TEXT.with_borrow_mut(|buf| {
             // SAFETY: `argv[1]` is a live value of this call.
             let len = unsafe { read_string(env, argv[1], buf) }?;
-            let outcome = match std::str::from_utf8(&buf[..len]) {
-                Ok(text) => peo_runtime::output_from_text(text),
-                Err(_) => outcome_from_text("ok", Some(String::from_utf8_lossy(&buf[..len]).into_owned()), None),
-            };
+            // N-API writes valid UTF-8 (lone surrogates replaced): borrowed, not copied.
+            let outcome = peo_runtime::output_from_text(&String::from_utf8_lossy(&buf[..len]));
             if buf.len() > 1 << 20 {
                 // One large output does not keep its buffer for the thread's life.
                 *buf = vec![0; 256];
@@ -566,7 +564,7 @@ mod raw {
         if unsafe { sys::napi_create_string_utf8(env, text.as_ptr().cast(), text.len() as isize, &mut value) }
             != sys::Status::napi_ok
         {
-            return Err(napi::Error::new(Code("PEO_INTERNAL"), "could not make the call's text a string".to_string()));
+            return Err(js_error(&PeoErr::internal("could not make the call's text a string")));
         }
         Ok(value)
     }
@@ -575,14 +573,8 @@ mod raw {
     /// theirs, and a panic a `PEO_INTERNAL` error rather than an abort.
     pub(super) unsafe extern "C" fn visit_ok(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
         // SAFETY: N-API calls this with a live env and callback info.
-        let result = std::panic::catch_unwind(|| unsafe { call(env, info) }).unwrap_or_else(|panic| {
-            let why = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            Err(napi::Error::new(Code("PEO_INTERNAL"), format!("peo panicked: {why}")))
-        });
+        let result = std::panic::catch_unwind(|| unsafe { call(env, info) })
+            .unwrap_or_else(|p| Err(js_error(&PeoErr::internal(peo_runtime::panic_message(&*p)))));
         match result {
             Ok(value) => value,
             Err(e) => {

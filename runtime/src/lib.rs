@@ -183,22 +183,20 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 pub fn outcome_from_text(kind: &str, a: Option<String>, b: Option<String>) -> TaskOutcome {
     let invalid = |cause: String| TaskOutcome::Error { error: HANDLER_INVALID_OUTPUT.into(), cause: Some(cause) };
     match (kind, a) {
-        ("ok", Some(output)) if b.is_none() => output_from_text(&output),
-        ("ok", Some(output)) => match serde_json::from_str(&output) {
-            Ok(output) => match b.map(|r| serde_json::from_str(&r)).transpose() {
-                Ok(None) => TaskOutcome::Output(output),
-                Ok(Some(refinement)) => TaskOutcome::Refined { output, refinement },
+        ("ok", Some(output)) => match (output_from_text(&output), b) {
+            (TaskOutcome::Output(output), Some(r)) => match serde_json::from_str(&r) {
+                Ok(refinement) => TaskOutcome::Refined { output, refinement },
                 Err(e) => invalid(format!("the refinement is not JSON: {e}")),
             },
-            Err(e) => invalid(format!("the handler's output is not JSON: {e}")),
+            (outcome, _) => outcome,
         },
         ("error", Some(error)) if !error.is_empty() => TaskOutcome::Error { error, cause: b },
         _ => invalid(format!("the handler's result was reported as `{kind}` without what goes with it")),
     }
 }
 
-/// A handler's output as JSON text (`outcome_from_text("ok", Some(text), None)`
-/// without the copy): the output, or [`HANDLER_INVALID_OUTPUT`] when it is not JSON.
+/// A handler's output as JSON text: the output, or [`HANDLER_INVALID_OUTPUT`] when it
+/// is not JSON (`outcome_from_text("ok", Some(text), None)`, from a borrowed text).
 pub fn output_from_text(text: &str) -> TaskOutcome {
     match serde_json::from_str(text) {
         Ok(output) => TaskOutcome::Output(output),
