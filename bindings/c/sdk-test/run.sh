@@ -22,16 +22,21 @@ echo "sdk: $(basename "$tarball") checked and untarred ($(elapsed))"
 vg=(valgrind -q --num-callers=64 --leak-check=full --show-leak-kinds=definite,indirect,possible
     --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99
     --suppressions="$root/bindings/c/tests/valgrind.supp")
+fail() { echo "error: $*" >&2; exit 1; }
 check() {   # check <program>: runs it under valgrind and checks what it printed
-  local out
+  local out libs want
   out=$("${vg[@]}" "$1")
   case "$(basename "$1")" in
-    journey*) grep -q "verified: every visit signed by a trusted key" <<< "$out" ;;
-    cpp*) grep -q "^cpp: peo.hpp" <<< "$out" ;;
+    journey*) want="verified: every visit signed by a trusted key" ;;
+    cpp*) want="cpp: peo.hpp" ;;
   esac
+  grep -qF "$want" <<< "$out" || fail "$1 did not print \"$want\"; it printed: $out"
+  # ldd's output is captured whole: under pipefail, `ldd | grep -q` fails at random when
+  # grep exits before ldd has written its last line.
+  libs=$(ldd "$1")
   case "$(basename "$1")" in
-    *static) if ldd "$1" | grep -q libpeo; then echo "error: $1 links libpeo.so" >&2; exit 1; fi ;;
-    *shared) ldd "$1" | grep -q "libpeo.so.0" ;;
+    *static) if grep -q libpeo <<< "$libs"; then fail "$1 links libpeo.so: $libs"; fi ;;
+    *shared) grep -q "libpeo\.so\.0" <<< "$libs" || fail "$1 does not link libpeo.so.0: $libs" ;;
   esac
 }
 

@@ -74,8 +74,13 @@ export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 cc -std=c11 examples/c/journey.c $(pkg-config --cflags --libs peo) -Wl,-rpath,"$prefix/lib" -o "$out/journey-shared"
 # shellcheck disable=SC2046
 cc -std=c11 examples/c/journey.c $(pkg-config --cflags --libs peo-static) -o "$out/journey-static"
-"$out/journey-shared" | grep -q "verified"
-"$out/journey-static" | grep -q "verified"
-if ldd "$out/journey-static" | grep -q libpeo; then echo "error: the static build links libpeo.so" >&2; exit 1; fi
+# Outputs are captured whole, not piped to `grep -q`: under pipefail a pipe fails at
+# random when grep exits before the writer has written its last line.
+for p in journey-shared journey-static; do
+  printed=$("$out/$p")
+  grep -q "^verified" <<< "$printed" || { echo "error: $p did not verify; it printed: $printed" >&2; exit 1; }
+done
+libs=$(ldd "$out/journey-static")
+if grep -q libpeo <<< "$libs"; then echo "error: the static build links libpeo.so: $libs" >&2; exit 1; fi
 echo "pkg-config: examples/c/journey.c built and ran against an installed libpeo, shared and static"
 echo "C suite passed"
