@@ -21,7 +21,7 @@ lib="${PEO_LIB_DIR:-$root/target/release}"
 if [ -z "${PEO_LIB_DIR:-}" ] && { [ ! -f "$lib/libpeo.so" ] || [ ! -f "$lib/libpeo.a" ]; }; then
   (cd "$root" && cargo build --release -q -p peo-c --lib)
 fi
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -1)
+version=$(sed -n '/^version = /{s/^version = "\(.*\)"/\1/p;q}' "$root/Cargo.toml")
 # The SONAME: libpeo.so.0.<minor> while the version is 0.x (each 0.x minor may break the
 # ABI, as Cargo's semver has it), libpeo.so.<major> from 1.0 on.
 major=${version%%.*}

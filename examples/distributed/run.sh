@@ -109,7 +109,8 @@ for f in "$work"/done/*.peo; do
   "$peo" verify "$f" --trust "$trust" > /dev/null || { echo "$f does not verify" >&2; "$peo" verify "$f" --trust "$trust"; exit 1; }
 done
 echo "every history verifies: each visit signed by one of the six demo keys"
-first=$(ls "$work"/done/*.peo | head -1)
+done_files=("$work"/done/*.peo)
+first=${done_files[0]}
 # The client may submit and wait, not answer objects: the server refuses, and says so.
 if why=$(env $(user client) "$peo" send --nats "$url" "$(basename "$first" .peo)" approved 2>&1); then
   echo "the client sent an event, which nats.conf does not allow it" >&2; exit 1
