@@ -35,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
         match obj.step(&node, now, None) {
             Ok(Step::Execute(call)) => {
                 let out = TaskOutcome::Output((*call.input).clone());
-                if obj.record_outcome(&node, &call, out, now).is_err() {
+                if obj.record_outcome(&node, call, out, now).is_err() {
                     break;
                 }
             }
