@@ -148,7 +148,7 @@ impl peo_runtime::Handler for CommandHandler {
             .spawn()
             .map_err(|e| failed(format!("cannot run `{}`: {e}", self.command)))?;
         if let Some(mut stdin) = child.stdin.take() {
-            let _ = stdin.write_all(call.input.to_string().as_bytes());
+            let _ = stdin.write_all(peo_runtime::host::json_text(&call.input).as_bytes());
         }
         let read = |pipe: Option<Box<dyn Read + Send>>| {
             std::thread::spawn(move || {

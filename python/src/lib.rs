@@ -390,7 +390,7 @@ impl Handler for PyHandler {
         if let Some(d) = &self.direct {
             return shutdown::attach(|py| Self::call_direct(py, d, invocation));
         }
-        let input = invocation.input.to_string();
+        let input = host::json_text(&invocation.input);
         let reply = shutdown::attach(|py| {
             let args = (
                 invocation.capability.as_str(),

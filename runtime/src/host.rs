@@ -61,6 +61,13 @@ pub fn prove_pruned<B: AsRef<[u8]>>(obj: &Object, archive: &[B], seq: i64, casin
     form_text("PrunedProof", obj.prove_pruned(&segments(archive)?, seq)?.to_json(), casing)
 }
 
+/// The JSON text of `value` (a handler's input, for a face that passes it as text):
+/// serde_json's writer, about twice as fast as `value.to_string()`, which goes through
+/// `Display`.
+pub fn json_text(value: &Value) -> String {
+    serde_json::to_string(value).expect("a JSON value writes to a String")
+}
+
 /// The JSON text of `value`, a form of the schema's `$defs` (`Record`, `Disposition`,
 /// `VerifyReport`, ...) or an array of them as the engine writes it, with its keys in
 /// `casing` (docs/json-forms.md).

@@ -74,8 +74,11 @@ pub(crate) fn call_view(invocation: &Invocation, buf: &mut Vec<u8>) -> PeoCall {
     let capability = push(buf, &invocation.capability);
     let state = push(buf, &invocation.state);
     let key = push(buf, &invocation.idempotency_key);
-    // JSON text never holds a raw NUL (serde_json escapes it).
-    let input = push(buf, &invocation.input.to_string());
+    // Written in place by serde_json itself (`to_string` goes through `Display`, twice
+    // the cost, and allocates). JSON text never holds a raw NUL (serde_json escapes it).
+    let input = buf.len();
+    serde_json::to_writer(&mut *buf, &*invocation.input).expect("a JSON value writes to a Vec");
+    buf.push(0);
     let at = |i: usize| buf[i..].as_ptr().cast::<c_char>();
     PeoCall {
         capability: at(capability),

@@ -21,6 +21,10 @@ cc "${cflags[@]}" examples/c/journey.c -o "$out/journey" "${link[@]}"
 cc "${cflags[@]}" bindings/c/tests/serve.c -o "$out/serve" "${link[@]}"
 g++ -std=c++17 -O1 -g -Wall -Wextra -Werror -pedantic -Iinclude bindings/c/tests/cpp_wrapper.cpp \
   -o "$out/cpp_wrapper" "${link[@]}"
+# The benchmarks (bindings/c/bench/run.sh runs them): compiled here so they keep building.
+for bench in visit chain; do
+  cc "${cflags[@]}" "bindings/c/bench/$bench.c" -o "$out/compiled_bench_$bench" "${link[@]}"
+done
 
 # Process-wide caches are suppressed as "possibly lost" only (see valgrind.supp);
 # anything definitely or indirectly lost, and any invalid access, fails.

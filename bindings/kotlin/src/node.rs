@@ -79,7 +79,7 @@ impl Handler for JvmHandler {
         let call = TaskCallInfo {
             capability: invocation.capability.clone(),
             state: invocation.state.clone(),
-            input_json: invocation.input.to_string(),
+            input_json: peo_runtime::host::json_text(&invocation.input),
             idempotency_key: invocation.idempotency_key.clone(),
             attempt: invocation.attempt,
             deadline_ms: invocation.deadline_ms,
