@@ -72,10 +72,10 @@ pub fn json_text(value: &Value) -> String {
 /// `VerifyReport`, ...) or an array of them as the engine writes it, with its keys in
 /// `casing` (docs/json-forms.md).
 pub fn form_text(form: &str, value: Value, casing: Casing) -> Result<String> {
-    Ok(match casing {
-        Casing::Snake => value.to_string(),
-        Casing::Camel => recase(form, value, casing)?.to_string(),
-    })
+    Ok(json_text(&match casing {
+        Casing::Snake => value,
+        Casing::Camel => recase(form, value, casing)?,
+    }))
 }
 
 /// A form (or an array of them) a user gives as JSON text, keys in either casing, as
