@@ -182,7 +182,7 @@ impl NativeJetStream {
             };
             let (kind, buffers, event) = match &d.work {
                 Work::Visit { object, event } => {
-                    ("visit", vec![object.clone()], event.as_ref().map(|e| e.to_json().to_string()))
+                    ("visit", vec![object.clone()], event.as_ref().map(|e| peo_runtime::host::json_text(&e.to_json())))
                 }
                 Work::Complete { parent, child } => ("complete", vec![parent.clone(), child.clone()], None),
             };
@@ -270,7 +270,7 @@ impl NativeJetStream {
 
     #[napi(catch_unwind)]
     pub fn stats_json(&self) -> String {
-        self.shared.js.stats().to_json().to_string()
+        peo_runtime::host::json_text(&self.shared.js.stats().to_json())
     }
 }
 

@@ -223,7 +223,7 @@ impl NativeObject {
     }
     #[napi(catch_unwind)]
     pub fn to_json(&self) -> String {
-        self.object.to_json().to_string()
+        peo_runtime::host::json_text(&self.object.to_json())
     }
 }
 

@@ -37,7 +37,9 @@ pub fn sfn_request(payload: String) -> Result<SfnRequest, Code> {
     };
     Ok(match peo(sfn::request(&payload))? {
         Request::Object(bytes) => SfnRequest { bytes: Some(bytes.into()), ..empty("object") },
-        Request::Pointer(p) => SfnRequest { pointer: Some(p.to_json().to_string()), ..empty("pointer") },
+        Request::Pointer(p) => {
+            SfnRequest { pointer: Some(peo_runtime::host::json_text(&p.to_json())), ..empty("pointer") }
+        }
         Request::Create { intent, context, input, id, token } => {
             SfnRequest { intent: Some(intent), context, input, id, token, ..empty("create") }
         }

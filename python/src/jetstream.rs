@@ -167,7 +167,7 @@ impl PyJetStream {
         Ok(segments.iter().map(|s| PyBytes::new(py, &s.to_bytes())).collect())
     }
     fn stats_json(&self) -> String {
-        self.0.stats().to_json().to_string()
+        peo_runtime::host::json_text(&self.0.stats().to_json())
     }
     /// Starts following the mesh as `durable` (finished and dead-lettered objects until
     /// acknowledged, and every new version).
@@ -242,7 +242,7 @@ impl PyJetStream {
         if let Some(e) = raised {
             return Err(e);
         }
-        counts.map(|c| c.to_json().to_string()).or_raise()
+        counts.map(|c| peo_runtime::host::json_text(&c.to_json())).or_raise()
     }
     /// Acknowledges a finished or dead-lettered object's update.
     fn ack_update(&self, py: Python<'_>, ack: u64) -> PyResult<()> {

@@ -158,7 +158,7 @@ impl PyObject_ {
     /// says what is broken).
     fn verify_json(&self, py: Python<'_>, trusted_keys: Vec<Vec<u8>>) -> PyResult<String> {
         let trust = Trust::for_verify(keys(trusted_keys)?);
-        Ok(shutdown::detach(py, || self.0.verify(&trust).to_json().to_string()))
+        Ok(shutdown::detach(py, || peo_runtime::host::json_text(&self.0.verify(&trust).to_json())))
     }
 
     /// The audit report against an archive (segments as bytes) as JSON: the whole
@@ -166,7 +166,7 @@ impl PyObject_ {
     fn audit_json(&self, py: Python<'_>, archive: Vec<Vec<u8>>, trusted_keys: Vec<Vec<u8>>) -> PyResult<String> {
         let trust = Trust::for_verify(keys(trusted_keys)?);
         let segments = host::segments(&archive).or_raise()?;
-        Ok(shutdown::detach(py, || self.0.audit(&segments, &trust).to_json().to_string()))
+        Ok(shutdown::detach(py, || peo_runtime::host::json_text(&self.0.audit(&segments, &trust).to_json())))
     }
 
     /// The inclusion proof of pruned record `seq`, made from the archive, as JSON.
@@ -211,7 +211,7 @@ impl PyObject_ {
         Ok(self.0.records_json(0).or_raise()?.to_string())
     }
     fn to_json(&self) -> String {
-        self.0.to_json().to_string()
+        peo_runtime::host::json_text(&self.0.to_json())
     }
 }
 
@@ -231,7 +231,7 @@ impl PyVisit {
     }
     #[getter]
     fn disposition_json(&self) -> String {
-        self.0.disposition.to_json().to_string()
+        peo_runtime::host::json_text(&self.0.disposition.to_json())
     }
     #[getter]
     fn appended(&self) -> usize {

@@ -14,7 +14,9 @@ use crate::{OrRaise, PyObject_};
 pub(crate) fn sfn_request(py: Python<'_>, payload: &str) -> PyResult<(String, Py<PyAny>)> {
     Ok(match sfn::request(payload).or_raise()? {
         Request::Object(bytes) => ("object".into(), PyBytes::new(py, &bytes).into_any().unbind()),
-        Request::Pointer(p) => ("pointer".into(), p.to_json().to_string().into_pyobject(py)?.into_any().unbind()),
+        Request::Pointer(p) => {
+            ("pointer".into(), peo_runtime::host::json_text(&p.to_json()).into_pyobject(py)?.into_any().unbind())
+        }
         Request::Create { intent, context, input, id, token } => {
             ("create".into(), (intent, context, input, id, token).into_pyobject(py)?.into_any().unbind())
         }

@@ -140,7 +140,7 @@ pub(crate) unsafe fn serve(
     peo_jetstream::serve(&node.read(), &js, &serve)?;
     if !stats_json.is_null() {
         let out = unsafe { string_out(stats_json, "stats_json") }?;
-        *out = c_string(&js.stats().to_json().to_string()).into_raw();
+        *out = c_string(&peo_runtime::host::json_text(&js.stats().to_json())).into_raw();
     }
     Ok(())
 }
@@ -197,7 +197,7 @@ trait StatsJson {
 #[cfg(feature = "jetstream")]
 impl StatsJson for Client {
     fn stats_json(&self) -> String {
-        self.stats().to_json().to_string()
+        peo_runtime::host::json_text(&self.stats().to_json())
     }
 }
 

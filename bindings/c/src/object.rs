@@ -242,7 +242,7 @@ pub(crate) unsafe fn keys_arg(keys: *const u8, count: usize) -> Result<Vec<Publi
 /// record of the memory, data). Free `*out` with `peo_string_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn peo_object_to_json(object: *const PeoObject, out: *mut *mut c_char) -> PeoStatus {
-    object_string(object, out, |o| o.to_json().to_string())
+    object_string(object, out, |o| peo_runtime::host::json_text(&o.to_json()))
 }
 
 /// The object's memory (its records, oldest first) as a JSON array.

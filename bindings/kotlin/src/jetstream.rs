@@ -96,6 +96,6 @@ impl FfiJetStream {
         Ok(self.0.archive(&object_id)?.iter().map(|s| s.to_bytes()).collect())
     }
     pub fn stats_json(&self) -> String {
-        self.0.stats().to_json().to_string()
+        peo_runtime::host::json_text(&self.0.stats().to_json())
     }
 }

@@ -196,7 +196,7 @@ fn done_frame(visit: &Visit) -> Frame {
     let mut f = Frame(Vec::with_capacity(visit.bytes.len() + 256));
     let archive: Vec<Vec<u8>> = visit.object.archive().iter().map(|s| s.to_bytes()).collect();
     f.u8(DONE)
-        .text(Some(&visit.disposition.to_json().to_string()))
+        .text(Some(&peo_runtime::host::json_text(&visit.disposition.to_json())))
         .u32(visit.appended as u32)
         .u32(visit.object.written() - visit.appended as u32)
         .blob(&visit.bytes)

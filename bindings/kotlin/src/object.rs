@@ -77,13 +77,13 @@ impl FfiObject {
     /// The verification report as JSON; a broken object is the error naming its first
     /// broken record (`VerifyReport::into_result`).
     pub fn verify_json(&self, trusted_keys: Vec<Vec<u8>>) -> Res<String> {
-        Ok(self.0.verify(&trust(&trusted_keys)?).into_result()?.to_json().to_string())
+        Ok(peo_runtime::host::json_text(&self.0.verify(&trust(&trusted_keys)?).into_result()?.to_json()))
     }
     /// The audit report against an archive (segments as bytes) as JSON; a broken history
     /// is the error naming its first broken record.
     pub fn audit_json(&self, archive: Vec<Vec<u8>>, trusted_keys: Vec<Vec<u8>>) -> Res<String> {
         let segments = host::segments(&archive)?;
-        Ok(self.0.audit(&segments, &trust(&trusted_keys)?).into_result()?.to_json().to_string())
+        Ok(peo_runtime::host::json_text(&self.0.audit(&segments, &trust(&trusted_keys)?).into_result()?.to_json()))
     }
     /// The inclusion proof of pruned record `seq`, made from the archive, as JSON.
     pub fn prove_pruned_json(&self, archive: Vec<Vec<u8>>, seq: i64) -> Res<String> {
@@ -118,6 +118,6 @@ impl FfiObject {
         Ok(self.0.records_json(0)?.to_string())
     }
     pub fn to_json(&self) -> String {
-        self.0.to_json().to_string()
+        peo_runtime::host::json_text(&self.0.to_json())
     }
 }
