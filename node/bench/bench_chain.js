@@ -7,6 +7,10 @@
 // reference, target/release/examples/bench_chain (`cargo build --release -p peo-c
 // --example bench_chain`), runs the same visit with a Rust handler in the same run.
 //
+// For scale, when `aws-local-stepfunctions` (an in-memory ASL interpreter that keeps no
+// history) is installed, the same chain with it, measured the same way:
+// `(cd node && npm install --no-save aws-local-stepfunctions@3.0.0)`.
+//
 //   node node/bench/bench_chain.js
 'use strict'
 const { execFileSync } = require('node:child_process')
@@ -29,24 +33,59 @@ function plan(n) {
   return { StartAt: 'S0000', States: states }
 }
 
+/** `run` 30 times: the median and best of the last 25, in us a transition. */
+async function perTransition(run) {
+  const runs = []
+  for (let r = 0; r < 30; r++) {
+    const start = process.hrtime.bigint()
+    const i = await run()
+    const us = Number(process.hrtime.bigint() - start) / 1e3 / N
+    if (i !== N) throw new Error(`the chain ended at ${i}`)
+    if (r >= 5) runs.push(us)
+  }
+  runs.sort((a, b) => a - b)
+  return `${runs[12].toFixed(2)} us per transition (median of 25; min ${runs[0].toFixed(2)})`
+}
+
+/** The chain in aws-local-stepfunctions, when it is installed: its figure, or null. */
+async function interpreter() {
+  let StateMachine
+  try {
+    ;({ StateMachine } = require('aws-local-stepfunctions'))
+  } catch {
+    return null
+  }
+  // Its version 3 calls Promise.withResolvers, which Node.js has from version 22.
+  Promise.withResolvers ??= function withResolvers() {
+    let resolve, reject
+    const promise = new Promise((a, b) => {
+      resolve = a
+      reject = b
+    })
+    return { promise, resolve, reject }
+  }
+  const definition = plan(N)
+  const handlers = {}
+  for (const [name, state] of Object.entries(definition.States)) {
+    state.Resource = 'arn:aws:lambda:us-east-1:123456789012:function:step'
+    handlers[name] = (v) => ({ i: v.i + 1 })
+  }
+  const machine = new StateMachine(definition)
+  const overrides = { taskResourceLocalHandlers: handlers }
+  return perTransition(async () => (await machine.run({ i: 0 }, { overrides }).result).i)
+}
+
 async function main() {
   const data = peo.Object.create(plan(N), { input: { i: 0 }, nowMs: T0 }).toBytes()
   const node = new peo.Node({ id: 'bench', domain: 'local', nowMs: T0, trust: 'any' }).handle('step', (v) => ({
     i: v.i + 1,
   }))
-  const runs = []
-  for (let r = 0; r < 30; r++) {
-    const start = process.hrtime.bigint()
-    const visit = await node.visit(data)
-    const us = Number(process.hrtime.bigint() - start) / 1e3 / N
-    if (visit.object.data.i !== N) throw new Error(`the chain ended at ${JSON.stringify(visit.object.data)}`)
-    if (r >= 5) runs.push(us)
-  }
-  runs.sort((a, b) => a - b)
-  console.log(`node: 1,000-Task chain ${runs[12].toFixed(2)} us per transition (median of 25; min ${runs[0].toFixed(2)})`)
+  console.log(`node: 1,000-Task chain ${await perTransition(async () => (await node.visit(data)).object.data.i)}`)
   const rust = path.join(root, 'target/release/examples/bench_chain')
   if (fs.existsSync(rust)) console.log(execFileSync(rust, { encoding: 'utf8' }).trim())
   else console.log('(cargo build --release -p peo-c --example bench_chain for the Rust figure)')
+  const other = await interpreter()
+  if (other) console.log(`aws-local-stepfunctions (no history): ${other}`)
 }
 
 main()
