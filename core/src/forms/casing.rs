@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{FORMS, forms_schema};
 use crate::{Error, Result};
@@ -32,8 +32,14 @@ pub fn recase(form: &str, value: Value, to: Casing) -> Result<Value> {
     let schema = SCHEMA.get_or_init(forms_schema);
     let defs = &schema["$defs"];
     match (defs.get(form), value) {
-        (Some(s), Value::Array(items)) => Ok(items.into_iter().map(|v| walk(s, v, defs, to)).collect()),
-        (Some(s), value) => Ok(walk(s, value, defs, to)),
+        (Some(s), Value::Array(mut items)) => {
+            items.iter_mut().for_each(|v| walk(s, v, defs, to));
+            Ok(Value::Array(items))
+        }
+        (Some(s), mut value) => {
+            walk(s, &mut value, defs, to);
+            Ok(value)
+        }
         (None, _) => Err(Error::invalid_argument(format!(
             "`{form}` is not one of the JSON forms ({}); see docs/json-forms.md",
             FORMS.join(", ")
@@ -80,37 +86,65 @@ fn resolve<'a>(schema: &'a Value, defs: &'a Value) -> &'a Value {
     }
 }
 
-fn walk(schema: &Value, value: Value, defs: &Value, to: Casing) -> Value {
+/// `key` in snake_case, borrowed when it already is (most keys: one word).
+fn snake(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.bytes().any(|b| b.is_ascii_uppercase()) { snake_case(key).into() } else { key.into() }
+}
+
+/// Whether `key` is written differently in `to`.
+fn changes(key: &str, to: Casing) -> bool {
+    match to {
+        Casing::Snake => key.bytes().any(|b| b.is_ascii_uppercase()),
+        Casing::Camel => key.contains('_'),
+    }
+}
+
+/// `key` in `to` (`key` itself when it already is).
+fn in_casing(key: String, to: Casing) -> String {
+    match to {
+        _ if !changes(&key, to) => key,
+        Casing::Snake => snake_case(&key),
+        Casing::Camel => camel_case(&key),
+    }
+}
+
+/// Converts `value` in place; a map is rebuilt only when one of its keys changes.
+fn walk(schema: &Value, value: &mut Value, defs: &Value, to: Casing) {
     let schema = resolve(schema, defs);
     if let Some(variants) = schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(Value::as_array) {
-        return match variants.iter().find(|v| fits(resolve(v, defs), &value)) {
-            Some(v) => walk(v, value, defs, to),
-            None => value,
-        };
+        if let Some(v) = variants.iter().find(|v| fits(resolve(v, defs), value)) {
+            walk(v, value, defs, to);
+        }
+        return;
     }
     match value {
-        Value::Object(map) => match schema.get("properties").and_then(Value::as_object) {
-            Some(props) => Value::Object(
-                map.into_iter()
-                    .map(|(k, v)| match props.get(&snake_case(&k)) {
+        Value::Object(map) => {
+            let Some(props) = schema.get("properties").and_then(Value::as_object) else { return };
+            if map.keys().any(|k| changes(k, to) && props.contains_key(&*snake(k))) {
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(k, mut v)| match props.get(&*snake(&k)) {
                         Some(s) => {
-                            let key = match to {
-                                Casing::Snake => snake_case(&k),
-                                Casing::Camel => camel_case(&k),
-                            };
-                            (key, walk(s, v, defs, to))
+                            walk(s, &mut v, defs, to);
+                            (in_casing(k, to), v)
                         }
                         None => (k, v),
                     })
-                    .collect::<Map<String, Value>>(),
-            ),
-            None => Value::Object(map),
-        },
-        Value::Array(items) => match schema.get("items") {
-            Some(s) => Value::Array(items.into_iter().map(|v| walk(s, v, defs, to)).collect()),
-            None => Value::Array(items),
-        },
-        v => v,
+                    .collect();
+            } else {
+                for (k, v) in map.iter_mut() {
+                    if let Some(s) = props.get(&*snake(k)) {
+                        walk(s, v, defs, to);
+                    }
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(s) = schema.get("items") {
+                items.iter_mut().for_each(|v| walk(s, v, defs, to));
+            }
+        }
+        _ => {}
     }
 }
 
@@ -127,8 +161,8 @@ fn fits(schema: &Value, value: &Value) -> bool {
         Value::Object(map) => {
             let Some(props) = schema.get("properties").and_then(Value::as_object) else { return false };
             let required = schema.get("required").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
-            let keys: Vec<String> = map.keys().map(|k| snake_case(k)).collect();
-            keys.iter().all(|k| props.contains_key(k))
+            let keys: Vec<_> = map.keys().map(|k| snake(k)).collect();
+            keys.iter().all(|k| props.contains_key(&**k))
                 && required.iter().filter_map(Value::as_str).all(|r| keys.iter().any(|k| k == r))
         }
         _ => !types("null") && !types("object"),
