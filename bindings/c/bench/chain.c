@@ -4,22 +4,7 @@
  * {"i": i + 1}, from bytes (decode + verify, 1,000 handler calls, 1,001 records,
  * encode), unsigned, a fixed clock. 5 warm-up visits, then 25 measured; prints the
  * median visit divided by 1,000. bindings/c/bench/run.sh builds and runs it. */
-#define _POSIX_C_SOURCE 199309L
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#include "peo.h"
-
-#define CHECK_OK(expr)                                                                    \
-  do {                                                                                    \
-    peo_status s_ = (expr);                                                               \
-    if (s_ != PEO_OK) {                                                                   \
-      fprintf(stderr, "%s: %s: %s\n", #expr, peo_status_name(s_), peo_last_error_message()); \
-      exit(1);                                                                            \
-    }                                                                                     \
-  } while (0)
+#include "bench.h"
 
 enum { N = 1000, WARMUP = 5, MEASURED = 25 };
 
@@ -30,19 +15,6 @@ static void step(void *user_data, const PeoCall *call, PeoTaskResult *result) {
   char out[32];
   snprintf(out, sizeof out, "{\"i\":%ld}", (i ? strtol(i + 4, NULL, 10) : 0) + 1);
   peo_task_result_set_output(result, out);
-}
-
-static int64_t fixed_clock(void *user_data) { return *(const int64_t *)user_data; }
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
 }
 
 int main(void) {

@@ -3,40 +3,12 @@
  * bindings/c/examples/bench_visit.rs; bindings/c/bench/run.sh runs both and prints the
  * overhead. Method (both): 200 warm-up visits, then 15 rounds of 2,000 visits; the
  * median round's time per visit. */
-#define _POSIX_C_SOURCE 199309L
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#include "peo.h"
-
-#define CHECK_OK(expr)                                                                    \
-  do {                                                                                    \
-    peo_status s_ = (expr);                                                               \
-    if (s_ != PEO_OK) {                                                                   \
-      fprintf(stderr, "%s: %s: %s\n", #expr, peo_status_name(s_), peo_last_error_message()); \
-      exit(1);                                                                            \
-    }                                                                                     \
-  } while (0)
+#include "bench.h"
 
 static void step(void *user_data, const PeoCall *call, PeoTaskResult *result) {
   (void)user_data;
   (void)call;
   peo_task_result_set_output(result, "{\"ok\": true}");
-}
-
-static int64_t fixed_clock(void *user_data) { return *(const int64_t *)user_data; }
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
 }
 
 int main(int argc, char **argv) {
