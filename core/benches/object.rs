@@ -1,5 +1,7 @@
 //! Decode + verify of objects with 10, 100 and 1,000 records, unsigned and signed,
-//! and the append of one ~200-byte record. Run: `cargo bench -p peo-core`.
+//! the append of one ~200-byte record, and the per-visit JSON work of a face: the
+//! context's hash (once an object is decoded) and a disposition in camelCase (Node's
+//! forms). Run: `cargo bench -p peo-core`.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -87,5 +89,18 @@ fn append(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode_verify, append);
+fn forms(c: &mut Criterion) {
+    let context = peo_core::Context::new().with_label("eu").with_label("orders");
+    c.bench_function("context hash (every decode)", |b| b.iter(|| black_box(&context).hash()));
+    let disposition = serde_json::json!({"kind": "terminated", "status": "succeeded",
+        "output": {"order": 7, "items": ["a", "b"], "last": {"ok": true}}, "error": null});
+    c.bench_function("a terminated disposition in camelCase (recase, clone included)", |b| {
+        b.iter(|| {
+            peo_core::forms::recase("Disposition", black_box(&disposition).clone(), peo_core::forms::Casing::Camel)
+                .unwrap()
+        })
+    });
+}
+
+criterion_group!(benches, decode_verify, append, forms);
 criterion_main!(benches);

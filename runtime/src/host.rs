@@ -61,9 +61,8 @@ pub fn prove_pruned<B: AsRef<[u8]>>(obj: &Object, archive: &[B], seq: i64, casin
     form_text("PrunedProof", obj.prove_pruned(&segments(archive)?, seq)?.to_json(), casing)
 }
 
-/// The JSON text of `value` (a handler's input, for a face that passes it as text):
-/// serde_json's writer, about twice as fast as `value.to_string()`, which goes through
-/// `Display`.
+/// The JSON text of `value`, compact, as every face passes JSON across: serde_json's
+/// writer, about twice as fast as `value.to_string()`, which goes through `Display`.
 pub fn json_text(value: &Value) -> String {
     serde_json::to_string(value).expect("a JSON value writes to a String")
 }

@@ -1,5 +1,6 @@
 /* What the C benchmarks share: a status check, a fixed clock, a monotonic time in
- * seconds, and a comparison of doubles for qsort. Include it first. */
+ * seconds, a comparison of doubles for qsort, and the object and node every benchmark
+ * starts from. Include it first. */
 #ifndef PEO_BENCH_H
 #define PEO_BENCH_H
 
@@ -32,6 +33,25 @@ static double now_s(void) {
 static int cmp(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
+}
+
+/* The bytes of a new object of `plan` with `input_json` created at *t0, and a node
+ * trusting any key, on a clock fixed at *t0 (which must outlive it), with `handler` for
+ * `capability`. Free them with peo_bytes_free and peo_node_free. */
+static PeoNode *bench_setup(const char *plan, const char *input_json, const char *capability, PeoHandler handler,
+                            int64_t *t0, uint8_t **bytes, size_t *len) {
+  PeoCreateOptions options = {0};
+  options.now_ms = *t0;
+  PeoObject *object = NULL;
+  CHECK_OK(peo_object_create(plan, NULL, input_json, &options, &object));
+  CHECK_OK(peo_object_to_bytes(object, bytes, len));
+  peo_object_free(object);
+  PeoNode *node = NULL;
+  CHECK_OK(peo_node_new("bench", "local", &node));
+  CHECK_OK(peo_node_set_trust(node, "\"any\""));
+  CHECK_OK(peo_node_set_clock(node, fixed_clock, t0));
+  CHECK_OK(peo_node_add_handler(node, capability, handler, NULL));
+  return node;
 }
 
 #endif

@@ -28,18 +28,9 @@ int main(void) {
   sprintf(plan + o, "}}");
 
   int64_t t0 = 1700000000000;
-  PeoCreateOptions options = {0};
-  options.now_ms = t0;
-  PeoObject *object = NULL;
-  CHECK_OK(peo_object_create(plan, NULL, "{\"i\": 0}", &options, &object));
   uint8_t *bytes = NULL;
   size_t len = 0;
-  CHECK_OK(peo_object_to_bytes(object, &bytes, &len));
-  PeoNode *node = NULL;
-  CHECK_OK(peo_node_new("bench", "local", &node));
-  CHECK_OK(peo_node_set_trust(node, "\"any\""));
-  CHECK_OK(peo_node_set_clock(node, fixed_clock, &t0));
-  CHECK_OK(peo_node_add_handler(node, "step", step, NULL));
+  PeoNode *node = bench_setup(plan, "{\"i\": 0}", "step", step, &t0, &bytes, &len);
 
   double runs[MEASURED];
   for (int r = 0; r < WARMUP + MEASURED; r++) {
@@ -67,6 +58,5 @@ int main(void) {
          runs[0]);
   peo_node_free(node);
   peo_bytes_free(bytes, len);
-  peo_object_free(object);
   return 0;
 }

@@ -24,18 +24,9 @@ int main(int argc, char **argv) {
   fclose(f);
 
   int64_t t0 = 1700000000000;
-  PeoCreateOptions options = {0};
-  options.now_ms = t0;
-  PeoObject *object = NULL;
-  CHECK_OK(peo_object_create(plan, NULL, "{\"order\": 7, \"items\": [\"a\", \"b\"]}", &options, &object));
   uint8_t *bytes = NULL;
   size_t len = 0;
-  CHECK_OK(peo_object_to_bytes(object, &bytes, &len));
-  PeoNode *node = NULL;
-  CHECK_OK(peo_node_new("bench", "local", &node));
-  CHECK_OK(peo_node_set_trust(node, "\"any\""));
-  CHECK_OK(peo_node_set_clock(node, fixed_clock, &t0));
-  CHECK_OK(peo_node_add_handler(node, "bench.step", step, NULL));
+  PeoNode *node = bench_setup(plan, "{\"order\": 7, \"items\": [\"a\", \"b\"]}", "bench.step", step, &t0, &bytes, &len);
 
   enum { WARMUP = 200, ROUNDS = 15, PER_ROUND = 2000 };
   double rounds[ROUNDS];
@@ -54,6 +45,5 @@ int main(int argc, char **argv) {
          ROUNDS, PER_ROUND, rounds[0] * 1e6, rounds[ROUNDS - 1] * 1e6);
   peo_node_free(node);
   peo_bytes_free(bytes, len);
-  peo_object_free(object);
   return 0;
 }
